@@ -1,0 +1,141 @@
+# derelict - GNU make, no autotools.  See README.md, "Development".
+
+PREFIX ?= /usr
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/derelict
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+B ?= build
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+PKGS := libmicrohttpd sqlite3 jansson uuid libcurl inih libsystemd gnutls zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP \
+	-Icommon -Iagent -Iserver -I$(B)/gen $(PKG_CFLAGS) \
+	-DDATADIR='"$(DATADIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+SQL_FILES := $(sort $(wildcard sql/*.sql))
+WEB_FILES := $(sort $(wildcard server/web/*))
+UNIT_SRC := $(wildcard tests/unit/check_*.c)
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(B)/gen/embedded_sql.o $(B)/gen/embedded_web.o
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+AGENT := $(B)/derelict-agent
+SERVER := $(B)/derelictd
+
+# Debian packages the build and the tests need; "make deps" installs the
+# missing ones and is silent when nothing is missing.
+DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
+	sqlite3 libjansson-dev uuid-dev libcurl4-gnutls-dev libinih-dev \
+	libsystemd-dev libgnutls28-dev zlib1g-dev check python3 \
+	python3-pytest curl iproute2 dbus python3-dbusmock
+
+.PHONY: all deps check unit integration run install clean format \
+	check-style bench fuzz deb
+all: $(SERVER) $(AGENT)
+
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | \
+		grep -q '^ii' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:" $$missing >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
+	fi
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/gen/embedded_sql.c: $(SQL_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh embedded_sql $@ $(SQL_FILES)
+
+$(B)/gen/embedded_web.c: $(WEB_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh embedded_web $@ $(WEB_FILES)
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libagent.a: $(AGENT_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libserver.a: $(SERVER_OBJ)
+	$(AR) rcs $@ $^
+
+$(AGENT): $(B)/agent/main.o $(B)/libagent.a $(B)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(SERVER): $(B)/server/main.o $(B)/libserver.a $(B)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libserver.a $(B)/libagent.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+		CK_DEFAULT_TIMEOUT=60 FIXTURES=tests/fixtures $$t || fail=1; \
+	done; exit $$fail
+
+integration: all
+	DERELICTD=$(abspath $(SERVER)) DERELICT_AGENT=$(abspath $(AGENT)) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/run.sh $(SERVER) $(AGENT)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)
+	install -m 0755 $(SERVER) $(AGENT) $(DESTDIR)$(SBINDIR)/
+	for f in data/*; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/; done; true
+
+clean:
+	rm -rf $(B)
+
+SOURCES = $(wildcard common/*.[ch] agent/*.[ch] server/*.[ch] tests/unit/*.[ch])
+format:
+	clang-format -i $(SOURCES)
+
+# The calls that have overflowed buffers in C for decades stay out.
+check-style:
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
+		|| { echo "check-style: banned call above" >&2; exit 1; }
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

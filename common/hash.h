@@ -1,0 +1,22 @@
+/*
+ * hash.h - SHA-256, random tokens and constant-time comparison (GnuTLS).
+ */
+#ifndef DERELICT_HASH_H
+#define DERELICT_HASH_H
+
+#include <stddef.h>
+
+#define SHA256_HEX_LEN 65	/* 64 hex digits and NUL */
+
+/* Writes the lowercase hex SHA-256 of data; 0 or -EIO. */
+int sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN]);
+
+/* Fills out with 2*nbytes hex digits of key-grade randomness and a NUL;
+ * out must hold 2*nbytes+1 bytes.  0 or -EIO. */
+int random_hex(char *out, size_t nbytes);
+
+/* 1 when the two strings are equal, in time that depends only on their
+ * lengths, not on where they differ. */
+int const_time_equal(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,175 @@
+"""Integration harness: starts a real derelictd on a free loopback port with
+a temporary SQLite database, and runs the real agent against it.
+
+Fixtures
+  server      a running derelictd (function scope), stopped afterwards
+  make_server factory: make_server(**conf_overrides) for custom configs
+
+A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
+admin_token, viewer_token, enroll_secret, proc, and methods
+  api(method, path, body=None, token=ADMIN, headers=None, raw=None)
+      -> (status, parsed JSON or None, response headers)
+  agent(*args, root=None, state=None, timeout=60)
+      -> subprocess.CompletedProcess of derelict-agent --once against it
+  stop(sig=SIGTERM) / restart()
+"""
+import base64
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DERELICTD = os.environ.get("DERELICTD", str(ROOT / "build" / "derelictd"))
+AGENT = os.environ.get("DERELICT_AGENT", str(ROOT / "build" / "derelict-agent"))
+FIXTURES = ROOT / "tests" / "fixtures"
+
+ADMIN = object()  # sentinel: use the server's admin token
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, tmp, **overrides):
+        self.tmp = pathlib.Path(tmp)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db = self.tmp / "derelict.db"
+        self.secret_file = self.tmp / "enroll-secret"
+        self.enroll_secret = "test-secret-" + os.urandom(8).hex()
+        self.secret_file.write_text(self.enroll_secret + "\n")
+        os.chmod(self.secret_file, 0o600)
+        server = {
+            "listen": f"127.0.0.1:{self.port}",
+            "database": str(self.db),
+            "enroll_secret_file": str(self.secret_file),
+        }
+        rules = {"evaluate_every": "1s"}
+        for k, v in overrides.items():
+            (server if k in ("listen", "database", "enroll_secret_file",
+                             "tls_cert", "tls_key", "max_body_bytes",
+                             "advisories_file") else rules)[k] = v
+        if "listen" in overrides:
+            self.port = int(str(overrides["listen"]).rsplit(":", 1)[1])
+        self.conf = self.tmp / "derelictd.conf"
+        lines = ["[server]"] + [f"{k} = {v}" for k, v in server.items()]
+        lines += ["", "[rules]"] + [f"{k} = {v}" for k, v in rules.items()]
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.log = open(self.tmp / "derelictd.log", "ab")
+        self.proc = None
+        self.start()
+        self.admin_token = self.cli("token", "add", "admin-test", "--role", "admin").strip()
+        self.viewer_token = self.cli("token", "add", "viewer-test", "--role", "viewer").strip()
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([DERELICTD, "--config", str(self.conf), *args],
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"derelictd {args} failed: {r.stderr}")
+        return r.stdout
+
+    def start(self):
+        self.proc = subprocess.Popen([DERELICTD, "--config", str(self.conf)],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("derelictd exited at start: "
+                                     + (self.tmp / "derelictd.log").read_text())
+            try:
+                with urllib.request.urlopen(self.url + "/api/v1/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("derelictd did not answer /healthz")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def api(self, method, path, body=None, token=ADMIN, headers=None, raw=None):
+        if token is ADMIN:
+            token = self.admin_token
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs.setdefault("Authorization", f"Bearer {token}")
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        url = self.url + ("" if path.startswith("/api/") or path == "/" or path.startswith("/static") else "/api/v1") + path
+        req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, payload, rh = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, payload, rh = e.code, e.read(), e.headers
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = payload
+        return status, parsed, rh
+
+    def agent(self, *args, root=None, state=None, timeout=60, project=None, owner=None):
+        state = pathlib.Path(state or (self.tmp / "agent-state"))
+        state.mkdir(parents=True, exist_ok=True)
+        cmd = [AGENT, "--config", "/dev/null", "--server", self.url,
+               "--enroll-secret-file", str(self.secret_file),
+               "--state-dir", str(state)]
+        if root is not None:
+            cmd += ["--root", str(root)]
+        if project is not None:
+            cmd += ["--project", project]
+        if owner is not None:
+            cmd += ["--owner", owner]
+        cmd += list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def make_server():
+    made = []
+
+    def make(**overrides):
+        tmp = tempfile.mkdtemp(prefix="derelict-it-")
+        s = Server(tmp, **overrides)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server()
+
+
+def basic_auth(token):
+    return "Basic " + base64.b64encode(f"any:{token}".encode()).decode()
