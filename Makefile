@@ -54,7 +54,7 @@ DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	python3-pytest curl iproute2 dbus python3-dbusmock
 
 .PHONY: all deps check unit integration run install clean format \
-	check-style bench fuzz deb
+	check-style bench fuzz
 all: $(SERVER) $(AGENT)
 
 deps:
@@ -138,4 +138,5 @@ check-style:
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
 		|| { echo "check-style: banned call above" >&2; exit 1; }
 
+-include packaging/packaging.mk
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
