@@ -24,7 +24,8 @@ int time_format(int64_t t, char out[TIME_RFC3339_LEN])
 	out[0] = '\0';
 	if (!gmtime_r(&tt, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
 		return -ERANGE;
-	strftime(out, TIME_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Plain %Y does not pad years below 1000 in glibc. */
+	strftime(out, TIME_RFC3339_LEN, "%04Y-%m-%dT%H:%M:%SZ", &tm);
 	return 0;
 }
 
@@ -36,7 +37,7 @@ int date_format(int64_t t, char out[TIME_DATE_LEN])
 	out[0] = '\0';
 	if (!gmtime_r(&tt, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
 		return -ERANGE;
-	strftime(out, TIME_DATE_LEN, "%Y-%m-%d", &tm);
+	strftime(out, TIME_DATE_LEN, "%04Y-%m-%d", &tm);
 	return 0;
 }
 
