@@ -1,0 +1,34 @@
+# packaging.mk - "make deb": Debian packages derelict-server and
+# derelict-agent, built in a copy of the source tree so that nothing is
+# written outside $(B)/.  Included by the top-level Makefile.
+#
+#   make deb                       build/deb/derelict-{server,agent}_*.deb
+#   make deb DEB_BUILD_OPTIONS=nocheck   without running the unit tests
+#   make deb-lint                  lintian on the built packages
+
+DEB_VERSION := $(shell sed -n 's/^\#define DERELICT_VERSION "\(.*\)"/\1/p' common/version.h)
+DEB_CHANGELOG_VERSION = $(shell dpkg-parsechangelog -l packaging/debian/changelog -S Version 2>/dev/null)
+DEB_OUT := $(B)/deb
+DEB_TREE := $(DEB_OUT)/derelict-$(DEB_VERSION)
+
+.PHONY: deb deb-lint deb-clean
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)" >&2; exit 1; }
+	@if [ "$(DEB_CHANGELOG_VERSION)" != "$(DEB_VERSION)" ]; then \
+		echo "make deb: common/version.h says $(DEB_VERSION) but packaging/debian/changelog says $(DEB_CHANGELOG_VERSION); add a changelog entry (dch -c packaging/debian/changelog -v $(DEB_VERSION))" >&2; \
+		exit 1; fi
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_TREE)
+	tar -c --exclude=./$(B) --exclude=./.git --exclude=./var \
+		--exclude=./debian-build --exclude=./tests/e2e/node_modules -f - . | \
+		tar -x -C $(DEB_TREE) -f -
+	cp -a packaging/debian $(DEB_TREE)/debian
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b
+	@ls -1 $(DEB_OUT)/*.deb
+
+deb-lint:
+	lintian --fail-on error $(DEB_OUT)/*.deb
+
+deb-clean:
+	rm -rf $(DEB_OUT)
