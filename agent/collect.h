@@ -1,0 +1,103 @@
+/*
+ * collect.h - the agent's collectors: each reads the host's own files under
+ * a root directory ("/" or a fixture tree) and builds one part of the report
+ * (SPEC section 3) as a jansson object.
+ *
+ * Every collect_*() returns 0 and stores a new reference in *ret (owned by
+ * the caller), or a negative errno with *ret untouched.  A section comes
+ * back with its "items" but without its "hash"; report.c adds that.  The
+ * parsers below take a stream so unit tests feed fixtures.
+ */
+#ifndef DERELICT_AGENT_COLLECT_H
+#define DERELICT_AGENT_COLLECT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Logins kept in a report (newest first) and the window they cover. */
+#define LOGINS_MAX_ITEMS 1000
+#define LOGINS_WINDOW_S (90 * 86400)
+
+/* host: hostname, fqdn, machine_id, os{}, kernel, arch, boot_time,
+ * addresses[]; project and owner (NULL -> null) come from the config. */
+int collect_host(const char *root, const char *project, const char *owner,
+		 json_t **ret);
+
+/* ports: {"items": [{proto, address, port, pid, process, exe, user}]}.
+ * One item per distinct (proto, address, port): sockets that share one
+ * (SO_REUSEPORT groups, a socket inherited by forked workers) are one
+ * listener, owned by the lowest pid that holds any of them; pid, process,
+ * exe and user are null when no process holding it is visible. */
+int collect_ports(const char *root, json_t **ret);
+
+/* One listening socket from /proc/net/{tcp,tcp6,udp,udp6}. */
+struct port_sock {
+	unsigned long inode;
+	uint16_t port;
+	char proto[4];		/* "tcp" or "udp" */
+	char address[48];	/* inet_ntop() form: "0.0.0.0", "::1" */
+	pid_t pid;		/* 0 until an owner is found */
+};
+
+/* Appends the listening TCP (state 0A) or bound UDP (state 07) sockets of
+ * one /proc/net table to *socks (realloc'd; caller frees).  0, -EINVAL on a
+ * table that does not parse, or -ENOMEM. */
+int ports_parse_net(FILE *f, const char *proto, int ipv6,
+		    struct port_sock **socks, size_t *n);
+
+/* services: {"source": "systemd"|"procfs", "items": [...]}.  Through sd-bus
+ * (ListUnits and ListUnitFiles) when <root>/run/systemd/system exists and
+ * the system bus answers (DBUS_SYSTEM_BUS_ADDRESS is honoured); otherwise
+ * from /proc: the daemons, i.e. processes that are children of pid 1 and
+ * have no controlling terminal, as {name, active: "active", sub: "running",
+ * enabled: null, main_pid}, one per (name), lowest pid. */
+int collect_services(const char *root, json_t **ret);
+int services_from_procfs(const char *root, json_t **ret);
+/* The sd-bus half alone; -ENXIO when systemd is not running there. */
+int services_from_systemd(const char *root, json_t **ret);
+
+/* processes: {"items": [{name, exe, user, count}]}, kernel threads left
+ * out; exe is null when unreadable. */
+int collect_processes(const char *root, json_t **ret);
+
+/* packages: {"manager": "dpkg", "changed_at", "items": [{name, version,
+ * arch, source, source_version}]}. */
+int collect_packages(const char *root, json_t **ret);
+/* Appends the "install ok installed" stanzas of a dpkg status stream to
+ * the array items.  0, or -ENOMEM. */
+int packages_parse_status(FILE *f, json_t *items);
+
+/* logins: {"source": "wtmp"|"wtmpdb"|"wtmp+wtmpdb"|"none", "last": {user,
+ * at, from} | null, "open_sessions": N, "items": [...]} with the logins
+ * since now - LOGINS_WINDOW_S, newest LOGINS_MAX_ITEMS of them. */
+int collect_logins(const char *root, int64_t now, json_t **ret);
+
+/* Login records as the readers below gather them. */
+struct login_rec {
+	int64_t at;
+	char user[64];
+	char from[257];
+};
+
+struct login_list {
+	struct login_rec *v;	/* those at or after the window's start */
+	size_t n, cap;
+	struct login_rec last;	/* the newest of all, when have_last */
+	int have_last;
+};
+
+void login_list_free(struct login_list *l);
+
+/* The USER_PROCESS records of a wtmp file, read through the utmpx API:
+ * those at or after since are appended to l, the newest overall goes to
+ * l->last.  0, -ENOENT when the file does not exist, or negative errno. */
+int logins_read_wtmp(const char *path, int64_t since, struct login_list *l);
+/* The same from a wtmpdb SQLite database (Type 3 rows, read-only). */
+int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l);
+/* Counts the USER_PROCESS records of a utmp file whose process is still
+ * there under root's /proc.  The count, or negative errno. */
+int logins_open_sessions(const char *root, const char *utmp_path);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * collect_logins.c - who logged in and when: wtmp through the utmpx API,
+ * wtmpdb through SQLite where it exists, open sessions from utmp.
+ */
+#define _GNU_SOURCE 1
+#include "collect.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utmpx.h>
+
+#include "jsonutil.h"
+#include "procfs.h"
+#include "report.h"
+
+/* Hard cap on records kept while reading, before the newest are chosen:
+ * a host that logs in by script every minute still reads in bounded
+ * memory. */
+#define LOGINS_READ_MAX 200000
+
+void login_list_free(struct login_list *l)
+{
+	if (!l)
+		return;
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static void copy_field(char *dst, size_t size, const char *src, size_t max)
+{
+	size_t len = strnlen(src, max);
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int add_rec(struct login_list *l, int64_t since, const char *user,
+		   size_t user_max, const char *from, size_t from_max,
+		   int64_t at)
+{
+	struct login_rec rec;
+
+	copy_field(rec.user, sizeof(rec.user), user, user_max);
+	copy_field(rec.from, sizeof(rec.from), from ? from : "", from_max);
+	rec.at = at;
+	if (!rec.user[0])
+		return 0;
+	if (!l->have_last || at >= l->last.at) {
+		l->last = rec;
+		l->have_last = 1;
+	}
+	if (at < since || l->n >= LOGINS_READ_MAX)
+		return 0;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		struct login_rec *nv = realloc(l->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = rec;
+	return 0;
+}
+
+int logins_read_wtmp(const char *path, int64_t since, struct login_list *l)
+{
+	struct utmpx *u;
+	struct stat st;
+	int r = 0;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	/* utmpxname() keeps the name; glibc reads the file record by record
+	 * under its own lock. */
+	if (utmpxname(path) < 0)
+		return -ENOMEM;
+	setutxent();
+	while ((u = getutxent())) {
+		if (u->ut_type != USER_PROCESS)
+			continue;
+		r = add_rec(l, since, u->ut_user, sizeof(u->ut_user),
+			    u->ut_host, sizeof(u->ut_host),
+			    (int64_t)u->ut_tv.tv_sec);
+		if (r < 0)
+			break;
+	}
+	endutxent();
+	return r;
+}
+
+int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct stat sb;
+	int r = 0, rc;
+
+	if (stat(path, &sb) < 0)
+		return -errno;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	/* Login is in microseconds; Type 3 is USER_PROCESS.  The newest row
+	 * first, so the "last" login is right even outside the window. */
+	rc = sqlite3_prepare_v2(db,
+		"SELECT User, Login, RemoteHost FROM wtmp WHERE Type = 3 "
+		"AND (Login >= ?1 OR ID = (SELECT ID FROM wtmp WHERE Type = 3 "
+		"ORDER BY Login DESC LIMIT 1)) ORDER BY Login DESC LIMIT ?2",
+		-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, since * 1000000);
+	sqlite3_bind_int(st, 2, LOGINS_READ_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *user = (const char *)sqlite3_column_text(st, 0);
+		const char *from = (const char *)sqlite3_column_text(st, 2);
+		int64_t at = sqlite3_column_int64(st, 1) / 1000000;
+
+		r = add_rec(l, since, user ? user : "", 256, from, 256, at);
+		if (r < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		r = -EIO;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return r;
+}
+
+int logins_open_sessions(const char *root, const char *utmp_path)
+{
+	struct utmpx *u;
+	struct stat st;
+	int n = 0;
+
+	if (stat(utmp_path, &st) < 0)
+		return -errno;
+	if (utmpxname(utmp_path) < 0)
+		return -ENOMEM;
+	setutxent();
+	while ((u = getutxent())) {
+		char path[4096], rel[64];
+
+		if (u->ut_type != USER_PROCESS || !u->ut_user[0])
+			continue;
+		/* A crashed session leaves its record behind: count only
+		 * those whose process still runs. */
+		snprintf(rel, sizeof(rel), "proc/%d", (int)u->ut_pid);
+		if (root_path(path, sizeof(path), root, rel) == 0 &&
+		    access(path, F_OK) == 0)
+			n++;
+	}
+	endutxent();
+	return n;
+}
+
+/* Newest first; equal records next to each other for dropping. */
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct login_rec *x = a, *y = b;
+	int c;
+
+	if (x->at != y->at)
+		return x->at > y->at ? -1 : 1;
+	if ((c = strcmp(x->user, y->user)))
+		return c;
+	return strcmp(x->from, y->from);
+}
+
+static json_t *rec_json(const struct login_rec *rec)
+{
+	json_t *it = json_object();
+
+	if (!it || json_set_str(it, "user", rec->user) < 0 ||
+	    json_set_time(it, "at", rec->at) < 0 ||
+	    json_set_str(it, "from", rec->from[0] ? rec->from : NULL) < 0) {
+		json_decref(it);
+		return NULL;
+	}
+	return it;
+}
+
+int collect_logins(const char *root, int64_t now, json_t **ret)
+{
+	struct login_list l = { 0 };
+	char path[4096];
+	const char *source = "none";
+	json_t *section = NULL, *items, *last;
+	int64_t since = now - LOGINS_WINDOW_S;
+	int r, have_wtmp = 0, have_db = 0, open;
+	size_t i, kept = 0;
+
+	if ((r = root_path(path, sizeof(path), root, "var/log/wtmp")) < 0)
+		return r;
+	r = logins_read_wtmp(path, since, &l);
+	if (r == 0)
+		have_wtmp = 1;
+	else if (r != -ENOENT)
+		goto out;
+	if ((r = root_path(path, sizeof(path), root,
+			   "var/lib/wtmpdb/wtmp.db")) < 0)
+		goto out;
+	r = logins_read_wtmpdb(path, since, &l);
+	if (r == 0)
+		have_db = 1;
+	else if (r != -ENOENT)
+		goto out;
+	if (have_wtmp && have_db)
+		source = "wtmp+wtmpdb";
+	else if (have_db)
+		source = "wtmpdb";
+	else if (have_wtmp)
+		source = "wtmp";
+	if ((r = root_path(path, sizeof(path), root, "run/utmp")) < 0)
+		goto out;
+	open = logins_open_sessions(root, path);
+	if (open < 0)
+		open = 0;
+
+	r = -ENOMEM;
+	section = json_object();
+	items = json_array();
+	if (!section || !items ||
+	    json_object_set_new(section, "items", items) < 0 ||
+	    json_set_str(section, "source", source) < 0 ||
+	    json_object_set_new(section, "open_sessions",
+				json_integer(open)) < 0)
+		goto out;
+	last = l.have_last ? rec_json(&l.last) : json_null();
+	if (!last || json_object_set_new(section, "last", last) < 0)
+		goto out;
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_rec);
+	for (i = 0; i < l.n && kept < LOGINS_MAX_ITEMS; i++) {
+		/* wtmp and wtmpdb record the same login twice. */
+		if (i > 0 && cmp_rec(&l.v[i], &l.v[i - 1]) == 0)
+			continue;
+		if (json_array_append_new(items, rec_json(&l.v[i])) < 0)
+			goto out;
+		kept++;
+	}
+	*ret = section;
+	section = NULL;
+	r = 0;
+out:
+	json_decref(section);
+	login_list_free(&l);
+	return r;
+}

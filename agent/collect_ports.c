@@ -1,0 +1,334 @@
+/*
+ * collect_ports.c - listening TCP and bound UDP sockets from /proc/net, with
+ * their owners found through the socket inodes in /proc/<pid>/fd, as
+ * ss -tulpn finds them.
+ */
+#include "collect.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonutil.h"
+#include "procfs.h"
+
+#define TCP_LISTEN 0x0A
+#define UDP_UNCONN 0x07	/* TCP_CLOSE: what ss shows as UNCONN */
+#define MAX_SOCKS 65536
+
+static int parse_addr(const char *hex, int ipv6, char *out, size_t size)
+{
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+		uint32_t w[4];
+	} a;
+	int words = ipv6 ? 4 : 1;
+
+	if (strlen(hex) != (size_t)words * 8)
+		return -EINVAL;
+	for (int i = 0; i < words; i++) {
+		char word[9];
+		char *end;
+
+		memcpy(word, hex + i * 8, 8);
+		word[8] = '\0';
+		/* The kernel prints each 32-bit word of the network-order
+		 * address as a host-order number: store it back as is. */
+		a.w[i] = (uint32_t)strtoul(word, &end, 16);
+		if (*end)
+			return -EINVAL;
+	}
+	if (!inet_ntop(ipv6 ? AF_INET6 : AF_INET, &a, out, (socklen_t)size))
+		return -errno;
+	return 0;
+}
+
+int ports_parse_net(FILE *f, const char *proto, int ipv6,
+		    struct port_sock **socks, size_t *n)
+{
+	char line[512];
+	size_t cap = *n;
+	int want = strcmp(proto, "tcp") == 0 ? TCP_LISTEN : UDP_UNCONN;
+
+	/* The caller's capacity is not passed in: treat the array as full
+	 * and grow it on the first append. */
+	if (!fgets(line, sizeof(line), f))
+		return 0;	/* an empty table */
+	if (!strstr(line, "local_address"))
+		return -EINVAL;
+	while (fgets(line, sizeof(line), f)) {
+		char local[40], remote[40];
+		unsigned port, state;
+		unsigned long inode;
+		struct port_sock *s;
+		char *colon;
+		int k;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		k = sscanf(line, " %*s %39s %39s %x %*s %*s %*s %*u %*u %lu",
+			   local, remote, &state, &inode);
+		if (k != 4)
+			return -EINVAL;
+		if ((int)state != want)
+			continue;
+		colon = strchr(local, ':');
+		if (!colon || sscanf(colon + 1, "%x", &port) != 1 ||
+		    port > 65535)
+			return -EINVAL;
+		*colon = '\0';
+		if (*n >= MAX_SOCKS)
+			return 0;
+		if (*n + 1 > cap) {
+			struct port_sock *ns;
+
+			cap = cap < 16 ? 32 : cap * 2;
+			ns = realloc(*socks, cap * sizeof(*ns));
+			if (!ns)
+				return -ENOMEM;
+			*socks = ns;
+		}
+		s = &(*socks)[*n];
+		memset(s, 0, sizeof(*s));
+		if (parse_addr(local, ipv6, s->address, sizeof(s->address)) < 0)
+			return -EINVAL;
+		s->port = (uint16_t)port;
+		s->inode = inode;
+		snprintf(s->proto, sizeof(s->proto), "%s", proto);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Sorted inode index into the socket array, for the fd scan. */
+struct inode_ref {
+	unsigned long inode;
+	size_t idx;
+};
+
+struct scan {
+	const char *root;
+	struct port_sock *socks;
+	struct inode_ref *refs;
+	size_t n;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	unsigned long x = ((const struct inode_ref *)a)->inode;
+	unsigned long y = ((const struct inode_ref *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+static void claim(struct scan *sc, unsigned long inode, pid_t pid)
+{
+	struct inode_ref key = { .inode = inode };
+	struct inode_ref *r = bsearch(&key, sc->refs, sc->n, sizeof(*r),
+				      cmp_ref);
+
+	if (!r)
+		return;
+	/* Several entries can share an inode only by parsing the same table
+	 * twice; walk to the first and mark each. */
+	while (r > sc->refs && r[-1].inode == inode)
+		r--;
+	for (; r < sc->refs + sc->n && r->inode == inode; r++) {
+		struct port_sock *s = &sc->socks[r->idx];
+
+		if (s->pid == 0 || pid < s->pid)
+			s->pid = pid;
+	}
+}
+
+static int scan_pid(pid_t pid, void *ud)
+{
+	struct scan *sc = ud;
+	char path[4096], rel[64], link[64];
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	snprintf(rel, sizeof(rel), "proc/%d/fd", (int)pid);
+	if (root_path(path, sizeof(path), sc->root, rel) < 0)
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0;	/* gone, or not ours to read */
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		ssize_t len;
+		unsigned long inode;
+		char *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
+		if (len < 9)
+			continue;
+		link[len] = '\0';
+		if (strncmp(link, "socket:[", 8) != 0)
+			continue;
+		inode = strtoul(link + 8, &end, 10);
+		if (*end == ']')
+			claim(sc, inode, pid);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int cmp_sock(const void *a, const void *b)
+{
+	const struct port_sock *x = a, *y = b;
+	int c = strcmp(x->proto, y->proto);
+
+	if (c)
+		return c;
+	if ((c = strcmp(x->address, y->address)))
+		return c;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	/* Owned first, lowest pid first. */
+	if (x->pid != y->pid) {
+		if (!x->pid || !y->pid)
+			return x->pid ? -1 : 1;
+		return x->pid < y->pid ? -1 : 1;
+	}
+	return 0;
+}
+
+static int add_item(json_t *items, const char *root, const struct port_sock *s,
+		    const struct uid_map *users)
+{
+	json_t *it = json_object();
+	struct proc_info *pi = NULL;
+	char ubuf[USER_NAME_MAX];
+	int r = -ENOMEM;
+
+	if (!it)
+		return -ENOMEM;
+	if (json_set_str(it, "proto", s->proto) < 0 ||
+	    json_set_str(it, "address", s->address) < 0 ||
+	    json_object_set_new(it, "port", json_integer(s->port)) < 0)
+		goto out;
+	if (s->pid) {
+		pi = malloc(sizeof(*pi));
+		if (!pi)
+			goto out;
+		if (proc_read(root, s->pid, 1, 1, pi) < 0) {
+			free(pi);
+			pi = NULL;
+		}
+	}
+	if (pi) {
+		if (json_object_set_new(it, "pid", json_integer(pi->pid)) < 0 ||
+		    json_set_str(it, "process", pi->comm) < 0 ||
+		    json_set_str(it, "exe", pi->exe[0] ? pi->exe : NULL) < 0 ||
+		    json_set_str(it, "user",
+				 uid_map_name(users, pi->uid, ubuf)) < 0)
+			goto out;
+	} else {
+		if (json_object_set_new(it, "pid", json_null()) < 0 ||
+		    json_object_set_new(it, "process", json_null()) < 0 ||
+		    json_object_set_new(it, "exe", json_null()) < 0 ||
+		    json_object_set_new(it, "user", json_null()) < 0)
+			goto out;
+	}
+	r = json_array_append(items, it) == 0 ? 0 : -ENOMEM;
+out:
+	free(pi);
+	json_decref(it);
+	return r;
+}
+
+int collect_ports(const char *root, json_t **ret)
+{
+	static const struct {
+		const char *file, *proto;
+		int v6;
+	} tables[] = {
+		{ "tcp", "tcp", 0 },
+		{ "tcp6", "tcp", 1 },
+		{ "udp", "udp", 0 },
+		{ "udp6", "udp", 1 },
+	};
+	struct scan sc = { .root = root };
+	struct uid_map users = { 0 };
+	json_t *section = NULL, *items;
+	int r = 0, found = 0;
+
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		char rel[64];
+		FILE *f;
+
+		/* Our own network namespace's tables: proc/net is a link to
+		 * proc/self/net, so either name reads ours. */
+		snprintf(rel, sizeof(rel), "proc/net/%s", tables[t].file);
+		f = root_fopen(root, rel);
+		if (!f) {
+			if (errno == ENOENT)
+				continue;	/* no IPv6 on this host */
+			r = -errno;
+			goto out;
+		}
+		found++;
+		r = ports_parse_net(f, tables[t].proto, tables[t].v6, &sc.socks,
+				    &sc.n);
+		fclose(f);
+		if (r < 0)
+			goto out;
+	}
+	if (!found) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (sc.n) {
+		sc.refs = malloc(sc.n * sizeof(*sc.refs));
+		if (!sc.refs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < sc.n; i++)
+			sc.refs[i] = (struct inode_ref){ sc.socks[i].inode, i };
+		qsort(sc.refs, sc.n, sizeof(*sc.refs), cmp_ref);
+		/* One pass over every fd of every process: each socket link
+		 * is looked up in the sorted index, never rescanned. */
+		r = proc_foreach_pid(root, scan_pid, &sc);
+		if (r < 0 && r != -ENOENT)
+			goto out;
+		qsort(sc.socks, sc.n, sizeof(*sc.socks), cmp_sock);
+	}
+	if ((r = uid_map_load(root, &users)) < 0)
+		goto out;
+	section = json_object();
+	items = json_array();
+	if (!section || !items ||
+	    json_object_set_new(section, "items", items) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sc.n; i++) {
+		const struct port_sock *s = &sc.socks[i];
+
+		/* Sorted so the owner we keep comes first of its tuple. */
+		if (i > 0 && strcmp(s->proto, s[-1].proto) == 0 &&
+		    strcmp(s->address, s[-1].address) == 0 &&
+		    s->port == s[-1].port)
+			continue;
+		if ((r = add_item(items, root, s, &users)) < 0)
+			goto out;
+	}
+	*ret = section;
+	section = NULL;
+	r = 0;
+out:
+	json_decref(section);
+	uid_map_free(&users);
+	free(sc.refs);
+	free(sc.socks);
+	return r;
+}

@@ -1,0 +1,376 @@
+/*
+ * report.c - assembling a report from the collectors, sending it with
+ * deltas against the hashes the server acknowledged, and the enrollment
+ * that comes first.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "jsonutil.h"
+#include "timeutil.h"
+#include "version.h"
+
+#define HOSTNAME_MAX 256
+
+/* A failed collector's section: the error and no items, hashed like any
+ * other so an unchanged failure is a bare hash too. */
+static json_t *error_section(int err)
+{
+	json_t *s = json_object();
+	char text[128];
+
+	snprintf(text, sizeof(text), "%s", strerror(-err));
+	if (!s || json_set_str(s, "error", text) < 0 ||
+	    json_object_set_new(s, "items", json_array()) < 0) {
+		json_decref(s);
+		return NULL;
+	}
+	return s;
+}
+
+int report_build(const char *root, const char *agent_id,
+		 const struct agent_conf *conf, json_t **ret)
+{
+	json_t *report = json_object(), *agent = json_object(),
+	       *sections = json_object(), *host = NULL;
+	int64_t now = time_now();
+	int r = -ENOMEM;
+
+	if (!report || !agent || !sections)
+		goto fail;
+	if (json_object_set_new(report, "schema",
+				json_integer(REPORT_SCHEMA)) < 0 ||
+	    json_set_str(agent, "id", agent_id) < 0 ||
+	    json_set_str(agent, "version", DERELICT_VERSION) < 0 ||
+	    json_object_set(report, "agent", agent) < 0 ||
+	    json_set_time(report, "collected_at", now) < 0)
+		goto fail;
+	r = collect_host(root, conf->project, conf->owner, &host);
+	if (r < 0) {
+		/* The host object carries no error member: send what the
+		 * server needs to place the report at least. */
+		host = json_object();
+		if (!host)
+			goto fail;
+		json_set_str(host, "hostname", NULL);
+	}
+	if (json_object_set_new(report, "host", host) < 0)
+		goto fail;
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		char hash[SHA256_HEX_LEN];
+		json_t *sec = NULL;
+
+		switch (s) {
+		case SECTION_PORTS:
+			r = collect_ports(root, &sec);
+			break;
+		case SECTION_SERVICES:
+			r = collect_services(root, &sec);
+			break;
+		case SECTION_PROCESSES:
+			r = collect_processes(root, &sec);
+			break;
+		case SECTION_PACKAGES:
+			r = collect_packages(root, &sec);
+			break;
+		case SECTION_LOGINS:
+			r = collect_logins(root, now, &sec);
+			break;
+		default:
+			r = -EINVAL;
+		}
+		if (r < 0) {
+			sec = error_section(r);
+			if (!sec) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+		r = report_section_hash(sec, hash);
+		if (r < 0 || json_set_str(sec, "hash", hash) < 0 ||
+		    json_object_set_new(sections, section_names[s], sec) < 0) {
+			r = r < 0 ? r : -ENOMEM;
+			goto fail;
+		}
+	}
+	if (json_object_set(report, "sections", sections) < 0)
+		goto fail;
+	json_decref(agent);
+	json_decref(sections);
+	*ret = report;
+	return 0;
+fail:
+	json_decref(report);
+	json_decref(agent);
+	json_decref(sections);
+	return r < 0 ? r : -ENOMEM;
+}
+
+void report_hashes(const json_t *report,
+		   char out[SECTION_COUNT][SHA256_HEX_LEN])
+{
+	json_t *sections = json_object_get(report, "sections");
+
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		const char *h = json_get_str(
+			json_object_get(sections, section_names[s]), "hash");
+
+		snprintf(out[s], SHA256_HEX_LEN, "%s", h ? h : "");
+	}
+}
+
+json_t *report_delta(const json_t *report,
+		     char acked[SECTION_COUNT][SHA256_HEX_LEN],
+		     unsigned full_mask)
+{
+	json_t *copy = json_copy((json_t *)report);	/* shallow */
+	json_t *sections, *out;
+
+	if (!copy)
+		return NULL;
+	sections = json_object_get(report, "sections");
+	out = json_object();
+	if (!out || json_object_set_new(copy, "sections", out) < 0) {
+		json_decref(copy);
+		return NULL;
+	}
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		json_t *sec = json_object_get(sections, section_names[s]);
+		const char *h = json_get_str(sec, "hash");
+
+		if (!sec)
+			continue;
+		if (h && acked[s][0] && strcmp(h, acked[s]) == 0 &&
+		    !(full_mask & (1u << s))) {
+			json_t *bare = json_object();
+
+			if (!bare || json_set_str(bare, "hash", h) < 0 ||
+			    json_object_set_new(out, section_names[s],
+						bare) < 0) {
+				json_decref(bare);
+				json_decref(copy);
+				return NULL;
+			}
+		} else if (json_object_set(out, section_names[s], sec) < 0) {
+			json_decref(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+/* The server's {"error": {"message"}} or the status, for one line. */
+static void reply_reason(const struct http_reply *rep, char *why, size_t size,
+			 const char *what)
+{
+	const json_t *e = json_object_get(rep->body, "error");
+	const char *msg = json_get_str(e, "message");
+
+	if (!msg)
+		msg = json_get_str(e, "code");
+	if (rep->status == 0)
+		snprintf(why, size, "%s: %s", what, rep->error);
+	else if (msg)
+		snprintf(why, size, "%s: server answered %ld: %.160s", what,
+			 rep->status, msg);
+	else
+		snprintf(why, size, "%s: server answered %ld", what,
+			 rep->status);
+}
+
+/* A POST that falls back to an uncompressed body once if the server does
+ * not take gzip (415). */
+static int post(const struct agent_conf *conf, const char *path,
+		const char *token, const json_t *body, struct http_reply *rep)
+{
+	int r = client_post_json(conf->server, path, token, conf->ca_file, body,
+				 0, rep);
+
+	if (r == 0 && rep->status == 415) {
+		client_reply_free(rep);
+		r = client_post_json(conf->server, path, token, conf->ca_file,
+				     body, 1, rep);
+	}
+	return r;
+}
+
+static enum send_result enroll(const struct agent_conf *conf,
+			       const char *agent_id, const char *hostname,
+			       char token[TOKEN_MAX], char *why,
+			       size_t why_size)
+{
+	char secret[1024];
+	struct http_reply rep;
+	json_t *body;
+	const char *t;
+	int r;
+
+	r = state_read_secret(conf->enroll_secret_file, secret,
+			      sizeof(secret));
+	if (r < 0) {
+		snprintf(why, why_size, "cannot read enroll secret %s: %s",
+			 conf->enroll_secret_file,
+			 r == -EINVAL ? "empty" : strerror(-r));
+		return SEND_LOCAL;
+	}
+	body = json_object();
+	if (!body || json_set_str(body, "enroll_secret", secret) < 0 ||
+	    json_set_str(body, "agent_id", agent_id) < 0 ||
+	    json_set_str(body, "hostname", hostname) < 0) {
+		json_decref(body);
+		snprintf(why, why_size, "out of memory");
+		return SEND_LOCAL;
+	}
+	r = post(conf, "/api/v1/enroll", NULL, body, &rep);
+	explicit_bzero(secret, sizeof(secret));
+	json_decref(body);
+	if (r < 0 || rep.status == 0) {
+		reply_reason(&rep, why, why_size, "enroll");
+		client_reply_free(&rep);
+		return SEND_NETWORK;
+	}
+	t = json_get_str(rep.body, "token");
+	if ((rep.status != 200 && rep.status != 201) || !t) {
+		reply_reason(&rep, why, why_size, "enroll refused");
+		client_reply_free(&rep);
+		return rep.status >= 500 ? SEND_NETWORK : SEND_ENROLL;
+	}
+	if (strlen(t) >= TOKEN_MAX) {
+		snprintf(why, why_size, "enroll: token too long");
+		client_reply_free(&rep);
+		return SEND_SERVER;
+	}
+	snprintf(token, TOKEN_MAX, "%s", t);
+	client_reply_free(&rep);
+	r = state_write_token(conf->state_dir, token);
+	if (r < 0) {
+		snprintf(why, why_size, "cannot store token in %s: %s",
+			 conf->state_dir, strerror(-r));
+		return SEND_LOCAL;
+	}
+	return SEND_OK;
+}
+
+/* The bits of the sections a 409 names. */
+static unsigned resend_mask(const json_t *body)
+{
+	json_t *names = json_object_get(json_object_get(body, "error"),
+					"sections");
+	unsigned mask = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(names, i, v) {
+		int s = section_from_name(json_string_value(v));
+
+		if (s >= 0)
+			mask |= 1u << s;
+	}
+	return mask;
+}
+
+enum send_result report_run_once(const char *root,
+				 const struct agent_conf *conf,
+				 int64_t *ret_next_s, char *why,
+				 size_t why_size)
+{
+	char agent_id[AGENT_ID_LEN], token[TOKEN_MAX];
+	char acked[SECTION_COUNT][SHA256_HEX_LEN];
+	char sent[SECTION_COUNT][SHA256_HEX_LEN];
+	struct http_reply rep = { 0 };
+	json_t *report = NULL, *delta = NULL;
+	enum send_result res = SEND_LOCAL;
+	unsigned full = 0;
+	int r;
+
+	*ret_next_s = 0;
+	why[0] = '\0';
+	r = state_agent_id(conf->state_dir, 1, agent_id);
+	if (r < 0) {
+		snprintf(why, why_size, "cannot keep agent id in %s: %s",
+			 conf->state_dir, strerror(-r));
+		return SEND_LOCAL;
+	}
+	r = report_build(root, agent_id, conf, &report);
+	if (r < 0) {
+		snprintf(why, why_size, "cannot build report: %s",
+			 strerror(-r));
+		return SEND_LOCAL;
+	}
+	r = state_read_token(conf->state_dir, token);
+	if (r == -ENOENT) {
+		const char *hn = json_get_str(json_object_get(report, "host"),
+					      "hostname");
+
+		res = enroll(conf, agent_id, hn ? hn : "", token, why,
+			     why_size);
+		if (res != SEND_OK)
+			goto out;
+	} else if (r < 0) {
+		snprintf(why, why_size, "cannot read token in %s: %s",
+			 conf->state_dir, strerror(-r));
+		goto out;
+	}
+	state_read_hashes(conf->state_dir, acked);
+	report_hashes(report, sent);
+	/* Up to three tries: the delta; the sections a 409 names in full;
+	 * everything in full if the server still disagrees. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		json_decref(delta);
+		delta = report_delta(report, acked, full);
+		if (!delta) {
+			snprintf(why, why_size, "out of memory");
+			res = SEND_LOCAL;
+			goto out;
+		}
+		client_reply_free(&rep);
+		r = post(conf, "/api/v1/reports", token, delta, &rep);
+		if (r < 0 || rep.status == 0) {
+			reply_reason(&rep, why, why_size, "report");
+			res = SEND_NETWORK;
+			goto out;
+		}
+		if (rep.status == 409) {
+			unsigned m = resend_mask(rep.body);
+
+			full |= attempt == 0 && m ? m : (1u << SECTION_COUNT) - 1;
+			continue;
+		}
+		break;
+	}
+	if (rep.status == 401 || rep.status == 403) {
+		snprintf(why, why_size,
+			 "token rejected (revoked?): server answered %ld; "
+			 "remove %s/token to enroll again",
+			 rep.status, conf->state_dir);
+		res = SEND_REJECTED;
+		goto out;
+	}
+	if (rep.status < 200 || rep.status > 299) {
+		reply_reason(&rep, why, why_size, "report");
+		res = rep.status >= 500 || rep.status == 409 ? SEND_NETWORK :
+			SEND_SERVER;
+		goto out;
+	}
+	*ret_next_s = json_get_int(rep.body, "next_report_s", 0);
+	/* Only now is every section of this report the server's. */
+	r = state_write_hashes(conf->state_dir, sent);
+	if (r < 0) {
+		/* The report is in; the next one is merely sent in full. */
+		snprintf(why, why_size, "cannot store hashes in %s: %s",
+			 conf->state_dir, strerror(-r));
+	}
+	res = SEND_OK;
+out:
+	client_reply_free(&rep);
+	json_decref(delta);
+	json_decref(report);
+	explicit_bzero(token, sizeof(token));
+	return res;
+}

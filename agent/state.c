@@ -1,0 +1,203 @@
+/*
+ * state.c - the agent's small files in its state directory: agent-id,
+ * token (0600) and the hashes the server last acknowledged.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "procfs.h"
+
+static int state_path(char *out, size_t size, const char *dir,
+		      const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int ensure_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Writes data to dir/name through a temporary file and rename(2), so a
+ * crash leaves the old file or the new one, never half of one. */
+static int write_atomic(const char *dir, const char *name, const char *data,
+			mode_t mode)
+{
+	char path[4096], tmp[4096];
+	size_t len = strlen(data), off = 0;
+	int fd, r;
+
+	if ((r = ensure_dir(dir)) < 0 ||
+	    (r = state_path(path, sizeof(path), dir, name)) < 0 ||
+	    (r = state_path(tmp, sizeof(tmp), dir, ".tmp-state")) < 0)
+		return r;
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	/* The umask must not loosen or tighten what we asked for. */
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return r;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return r;
+	}
+	return 0;
+fail:
+	close(fd);
+	(void)unlink(tmp);
+	return r;
+}
+
+static void trim(char *s)
+{
+	size_t len = strlen(s);
+
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
+		       s[len - 1] == ' ' || s[len - 1] == '\t'))
+		s[--len] = '\0';
+}
+
+int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN])
+{
+	char path[4096], text[128];
+	uuid_t u;
+	ssize_t n;
+	int r;
+
+	if ((r = state_path(path, sizeof(path), dir, "agent-id")) < 0)
+		return r;
+	n = read_small_file(path, text, sizeof(text));
+	if (n >= 0) {
+		trim(text);
+		if (uuid_parse(text, u) == 0) {
+			uuid_unparse_lower(u, out);
+			return 0;
+		}
+		/* A damaged id is replaced like a missing one. */
+	} else if (n != -ENOENT) {
+		return (int)n;
+	}
+	if (!create)
+		return -ENOENT;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, text);
+	r = snprintf(path, sizeof(path), "%s\n", text) < 0 ? -EIO : 0;
+	if (r == 0)
+		r = write_atomic(dir, "agent-id", path, 0644);
+	if (r < 0)
+		return r;
+	memcpy(out, text, AGENT_ID_LEN);
+	return 0;
+}
+
+int state_read_secret(const char *path, char *out, size_t size)
+{
+	ssize_t n = read_small_file(path, out, size);
+
+	if (n < 0)
+		return (int)n;
+	out[strcspn(out, "\r\n")] = '\0';
+	trim(out);
+	return out[0] ? 0 : -EINVAL;
+}
+
+int state_read_token(const char *dir, char out[TOKEN_MAX])
+{
+	char path[4096];
+	int r;
+
+	if ((r = state_path(path, sizeof(path), dir, "token")) < 0)
+		return r;
+	return state_read_secret(path, out, TOKEN_MAX);
+}
+
+int state_write_token(const char *dir, const char *token)
+{
+	char text[TOKEN_MAX + 2];
+
+	if (!*token || strlen(token) >= TOKEN_MAX || strchr(token, '\n'))
+		return -EINVAL;
+	snprintf(text, sizeof(text), "%s\n", token);
+	return write_atomic(dir, "token", text, 0600);
+}
+
+int state_read_hashes(const char *dir, char out[SECTION_COUNT][SHA256_HEX_LEN])
+{
+	char path[4096], line[256];
+	FILE *f;
+
+	for (int s = 0; s < SECTION_COUNT; s++)
+		out[s][0] = '\0';
+	if (state_path(path, sizeof(path), dir, "hashes") < 0)
+		return -EINVAL;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	/* "section hash" per line; anything else is ignored. */
+	while (fgets(line, sizeof(line), f)) {
+		char name[32], hash[SHA256_HEX_LEN];
+		int s;
+
+		if (sscanf(line, "%31s %64s", name, hash) != 2 ||
+		    strlen(hash) != SHA256_HEX_LEN - 1)
+			continue;
+		s = section_from_name(name);
+		if (s >= 0)
+			memcpy(out[s], hash, SHA256_HEX_LEN);
+	}
+	fclose(f);
+	return 0;
+}
+
+int state_write_hashes(const char *dir,
+		       char hashes[SECTION_COUNT][SHA256_HEX_LEN])
+{
+	char text[SECTION_COUNT * (SHA256_HEX_LEN + 32)];
+	size_t off = 0;
+
+	text[0] = '\0';
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		int n;
+
+		if (!hashes[s][0])
+			continue;
+		n = snprintf(text + off, sizeof(text) - off, "%s %s\n",
+			     section_names[s], hashes[s]);
+		if (n < 0 || (size_t)n >= sizeof(text) - off)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	return write_atomic(dir, "hashes", text, 0600);
+}
