@@ -135,15 +135,30 @@ struct load_ctx {
 };
 
 /* Debian's inih does not pass line numbers to the handler, so the reader
- * counts them: the handler always runs for the line read last. */
+ * counts them: the handler always runs for the line read last.  inih's
+ * line buffer is fixed; it would parse the rest of a longer line as a line
+ * of its own, cutting the value short, so such a line is an error here. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct load_ctx *c = stream;
 	char *s = fgets(str, num, c->f);
+	size_t n;
+	int next;
 
-	if (s)
-		c->lineno++;
-	return s;
+	if (!s)
+		return NULL;
+	c->lineno++;
+	n = strlen(s);
+	if (n == 0 || s[n - 1] == '\n')
+		return s;
+	next = getc(c->f);
+	if (next == EOF || next == '\n')
+		return s; /* the whole line fit, or the file ends without '\n' */
+	if (!c->failed)
+		snprintf(c->err, CONF_ERR_LEN, "%s:%d: line longer than %d bytes",
+			 c->path, c->lineno, num - 1);
+	c->failed = 1;
+	return NULL;
 }
 
 static int on_entry(void *user, const char *section, const char *name,
