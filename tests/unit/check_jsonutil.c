@@ -1,0 +1,233 @@
+/*
+ * check_jsonutil.c - the jansson helpers: typed getters, time members,
+ * depth, the canonical serialisation and what the parser refuses.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t err;
+	json_t *v = json_parse_buf(text, strlen(text), &err);
+
+	ck_assert_msg(v != NULL, "parse \"%s\": %s", text, err.text);
+	return v;
+}
+
+START_TEST(test_getters)
+{
+	json_t *o = parse("{\"s\": \"x\", \"i\": 42, \"big\": 9007199254740993,"
+			  " \"neg\": -7, \"f\": 1.5, \"n\": null,"
+			  " \"b\": true, \"a\": [1], \"o\": {}}");
+
+	ck_assert_str_eq(json_get_str(o, "s"), "x");
+	ck_assert_int_eq(json_get_int(o, "i", -1), 42);
+	ck_assert_int_eq(json_get_int(o, "big", -1), INT64_C(9007199254740993));
+	ck_assert_int_eq(json_get_int(o, "neg", 0), -7);
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(test_getters_wrong_type)
+{
+	json_t *o = parse("{\"s\": \"42\", \"i\": 42, \"f\": 1.5, \"n\": null,"
+			  " \"b\": true, \"a\": [\"x\"], \"o\": {\"s\": \"x\"}}");
+	static const char *const not_str[] = { "i", "f", "n", "b", "a", "o",
+					       "missing" };
+	static const char *const not_int[] = { "s", "f", "n", "b", "a", "o",
+					       "missing" };
+
+	for (size_t i = 0; i < sizeof(not_str) / sizeof(not_str[0]); i++)
+		ck_assert_msg(json_get_str(o, not_str[i]) == NULL,
+			      "json_get_str(\"%s\") not NULL", not_str[i]);
+	for (size_t i = 0; i < sizeof(not_int) / sizeof(not_int[0]); i++)
+		ck_assert_msg(json_get_int(o, not_int[i], -99) == -99,
+			      "json_get_int(\"%s\") not the default",
+			      not_int[i]);
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(test_getters_non_object)
+{
+	json_t *a = parse("[\"s\", 1]");
+
+	ck_assert_ptr_null(json_get_str(a, "s"));
+	ck_assert_int_eq(json_get_int(a, "s", 5), 5);
+	ck_assert_ptr_null(json_get_str(NULL, "s"));
+	ck_assert_int_eq(json_get_int(NULL, "s", 6), 6);
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(test_set_str)
+{
+	json_t *o = json_object();
+	char *text;
+
+	ck_assert_int_eq(json_set_str(o, "a", "x"), 0);
+	ck_assert_int_eq(json_set_str(o, "b", NULL), 0);
+	/* Invalid UTF-8 keeps the key and marks the value unknown. */
+	ck_assert_int_eq(json_set_str(o, "c", "\xff\xfe"), 0);
+	ck_assert_int_eq(json_set_str(o, "a", "y"), 0);
+	text = json_canonical(o);
+	ck_assert_str_eq(text, "{\"a\":\"y\",\"b\":null,\"c\":null}");
+	free(text);
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(test_set_time)
+{
+	json_t *o = json_object();
+
+	ck_assert_int_eq(json_set_time(o, "t", 1795687200), 0);
+	ck_assert_str_eq(json_get_str(o, "t"), "2026-11-26T10:00:00Z");
+	ck_assert_int_eq(json_set_time(o, "zero", 0), 0);
+	ck_assert(json_is_null(json_object_get(o, "zero")));
+	ck_assert_int_eq(json_set_time(o, "neg", -5), 0);
+	ck_assert(json_is_null(json_object_get(o, "neg")));
+	/* Past year 9999 cannot be written as RFC 3339: null too. */
+	ck_assert_int_eq(json_set_time(o, "far", INT64_C(253402300800)), 0);
+	ck_assert(json_is_null(json_object_get(o, "far")));
+	/* Overwriting a time with "unknown". */
+	ck_assert_int_eq(json_set_time(o, "t", 0), 0);
+	ck_assert(json_is_null(json_object_get(o, "t")));
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(test_depth)
+{
+	json_t *v;
+
+	v = json_integer(3);
+	ck_assert_int_eq(json_depth(v), 0);
+	json_decref(v);
+	ck_assert_int_eq(json_depth(NULL), 0);
+
+	v = parse("{}");
+	ck_assert_int_eq(json_depth(v), 1);
+	json_decref(v);
+	v = parse("[]");
+	ck_assert_int_eq(json_depth(v), 1);
+	json_decref(v);
+	v = parse("{\"a\": 1, \"b\": [1, [2, {\"c\": []}]], \"d\": {}}");
+	ck_assert_int_eq(json_depth(v), 5);
+	json_decref(v);
+	v = parse("[[[[[[[[[[]]]]]]]]]]");
+	ck_assert_int_eq(json_depth(v), 10);
+	json_decref(v);
+}
+END_TEST
+
+START_TEST(test_canonical_sorted_compact)
+{
+	json_t *a = parse("{ \"b\" : [ 1 , 2 ], \"a\" : { \"z\" : 1 , "
+			  "\"y\" : \"s p\" }, \"c\": null }");
+	json_t *b = parse("{\"c\":null,\"a\":{\"y\":\"s p\",\"z\":1},"
+			  "\"b\":[1,2]}");
+	char *ta = json_canonical(a), *tb = json_canonical(b);
+
+	ck_assert_str_eq(ta, "{\"a\":{\"y\":\"s p\",\"z\":1},\"b\":[1,2],"
+			     "\"c\":null}");
+	ck_assert_str_eq(ta, tb);
+	free(ta);
+	free(tb);
+	json_decref(a);
+	json_decref(b);
+}
+END_TEST
+
+START_TEST(test_canonical_scalars_and_escapes)
+{
+	json_t *v = json_string("a\"b\\c\n\xc3\xa9");
+	char *t = json_canonical(v);
+
+	ck_assert_str_eq(t, "\"a\\\"b\\\\c\\n\xc3\xa9\"");
+	free(t);
+	json_decref(v);
+	v = json_integer(-12);
+	t = json_canonical(v);
+	ck_assert_str_eq(t, "-12");
+	free(t);
+	json_decref(v);
+}
+END_TEST
+
+START_TEST(test_parse_rejects)
+{
+	static const char *const bad[] = {
+		"{\"a\": \"x\\u0000y\"}", /* NUL inside a string */
+		"[\"\\u0000\"]",
+		"{\"a\": 1, \"a\": 2}", /* duplicate key */
+		"{\"o\": {\"k\": 1, \"k\": 1}}",
+		"{\"a\": 1,}",
+		"{\"a\": 1} trailing",
+		"",
+		"{\"a\": \"\xff\"}", /* invalid UTF-8 */
+	};
+	json_error_t err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *v = json_parse_buf(bad[i], strlen(bad[i]), &err);
+
+		ck_assert_msg(v == NULL, "accepted: %s", bad[i]);
+		ck_assert_msg(err.text[0] != '\0', "no error text: %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_len_and_depth)
+{
+	json_error_t err;
+	json_t *v;
+	char *deep;
+	int n = 5000;
+
+	/* Only len bytes are read: the rest of the buffer is not JSON. */
+	v = json_parse_buf("{\"a\":1}garbage", 7, &err);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(json_get_int(v, "a", 0), 1);
+	json_decref(v);
+
+	/* Nesting past jansson's own limit is refused, not a crash. */
+	deep = malloc(2 * n + 1);
+	ck_assert_ptr_nonnull(deep);
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	deep[2 * n] = '\0';
+	v = json_parse_buf(deep, 2 * n, &err);
+	ck_assert_ptr_null(v);
+	free(deep);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("jsonutil");
+	TCase *tc = tcase_create("jsonutil");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_getters);
+	tcase_add_test(tc, test_getters_wrong_type);
+	tcase_add_test(tc, test_getters_non_object);
+	tcase_add_test(tc, test_set_str);
+	tcase_add_test(tc, test_set_time);
+	tcase_add_test(tc, test_depth);
+	tcase_add_test(tc, test_canonical_sorted_compact);
+	tcase_add_test(tc, test_canonical_scalars_and_escapes);
+	tcase_add_test(tc, test_parse_rejects);
+	tcase_add_test(tc, test_parse_len_and_depth);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
