@@ -1111,8 +1111,10 @@ static const struct rules_package *package_of_mta(const struct eval *e,
 	return first;
 }
 
-/* "exim4 4.92-8+deb10u2 listens on 0.0.0.0:25" */
-static void line_mail(struct line *l, const struct eval *e)
+/* "exim4 4.92-8+deb10u2 (vulnerable to CVE-2019-10149) listens on
+ * 0.0.0.0:25"; g is the running MTA's advisories, or NULL. */
+static void line_mail(struct line *l, const struct eval *e,
+		      const struct vuln_group *g)
 {
 	const struct rules_mail *m = &e->r.mail;
 	const struct rules_mail_port *port = mail_main_port(m);
@@ -1134,6 +1136,13 @@ static void line_mail(struct line *l, const struct eval *e)
 		line_puts(l, m->mta);
 	} else {
 		line_puts(l, "a mail service");
+	}
+	if (g && g->n) {
+		line_puts(l, " (vulnerable to ");
+		line_clip(l, g->v[0]->cve);
+		if (g->n > 1)
+			line_printf(l, " and %zu more", g->n - 1);
+		line_puts(l, ")");
 	}
 	if (!port) {
 		line_puts(l, " runs");
@@ -1166,13 +1175,7 @@ static int finding_abandoned_mail(struct eval *e)
 				g = &e->groups[j];
 
 	line_init(&l);
-	line_mail(&l, e);
-	if (e->vulnerable && g && g->n) {
-		line_puts(&l, ", affected by ");
-		line_clip(&l, g->v[0]->cve);
-		if (g->n > 1)
-			line_printf(&l, " and %zu more", g->n - 1);
-	}
+	line_mail(&l, e, e->vulnerable ? g : NULL);
 	if (sig(e, RULES_SIG_PROJECT_ENDED)) {
 		line_puts(&l, "; project ");
 		line_clip(&l, h->project);
@@ -1556,11 +1559,11 @@ json_t *rules_signals_json(const struct rules_result *res)
 
 		if (!o || json_array_append_new(a, o) < 0)
 			goto fail;
-		if (s->fields)
-			r |= json_object_update(o, s->fields);
 		r |= jset(o, "signal", json_string(signal_names[s->kind]));
 		r |= json_set_time(o, "since", s->since);
 		r |= json_set_str(o, "evidence", s->evidence);
+		if (s->fields)
+			r |= json_object_update_missing(o, s->fields);
 		if (r)
 			goto fail;
 	}

@@ -1,0 +1,1259 @@
+/* check_rules.c - unit tests for server/rules.c at chosen dates. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "timeutil.h"
+
+#define DAY 86400
+
+static int64_t T(const char *s)
+{
+	int64_t t;
+
+	if (strlen(s) == 10)
+		ck_assert_int_eq(date_parse(s, &t), 0);
+	else
+		ck_assert_int_eq(time_parse(s, &t), 0);
+	return t;
+}
+
+/* The story of SPEC: a dev box for acme-portal, project over, Exim 4.92
+ * listening on every address, nobody logging in. */
+static struct rules_port ports[8];
+static struct rules_service services[4];
+static struct rules_process procs[4];
+static struct rules_vuln exim_vulns[2];
+static struct rules_package pkgs[4];
+static struct rules_host host;
+static struct rules_config cfg;
+static struct rules_result res;
+static int64_t now;
+
+static void setup(void)
+{
+	memset(&res, 0, sizeof(res));
+	rules_config_defaults(&cfg);
+	now = T("2025-06-01T12:00:00Z");
+
+	ports[0] = (struct rules_port){ "tcp", "0.0.0.0", 25, "exim4",
+					"/usr/sbin/exim4" };
+	ports[1] = (struct rules_port){ "tcp", "0.0.0.0", 22, "sshd",
+					"/usr/sbin/sshd" };
+	services[0] = (struct rules_service){ "exim4.service", "active",
+					      "running" };
+	services[1] = (struct rules_service){ "ssh.service", "active",
+					      "running" };
+	procs[0] = (struct rules_process){ "exim4", "/usr/sbin/exim4",
+					   "Debian-exim" };
+	procs[1] = (struct rules_process){ "sshd", "/usr/sbin/sshd", "root" };
+	exim_vulns[0] = (struct rules_vuln){ "CVE-2019-10149",
+					     RULES_SEV_CRITICAL, true,
+					     "4.92-8+deb10u1" };
+	exim_vulns[1] = (struct rules_vuln){ "CVE-2019-15846", RULES_SEV_HIGH,
+					     true, "4.92-8+deb10u3" };
+	pkgs[0] = (struct rules_package){ "exim4-daemon-light",
+					  "4.92-8+deb10u2", "exim4",
+					  "4.92-8+deb10u2", exim_vulns, 2 };
+	pkgs[1] = (struct rules_package){ "openssh-server", "1:7.9p1-10",
+					  "openssh", "1:7.9p1-10", NULL, 0 };
+
+	memset(&host, 0, sizeof(host));
+	host.id = 17;
+	host.hostname = "dev-portal-03";
+	host.first_seen = T("2024-01-10T08:00:00Z");
+	host.last_seen = now - 3600;
+	host.project = "acme-portal";
+	host.project_ends_on = T("2025-03-31");
+	host.os_id = "debian";
+	host.os_version_id = "10";
+	host.os_codename = "buster";
+	host.os_eol = T("2024-06-30");
+	host.last_login_at = T("2024-10-02T09:15:00Z");
+	host.last_login_user = "alice";
+	host.last_login_from = "198.51.100.7";
+	host.packages_changed_at = T("2024-09-01T06:00:00Z");
+	host.ports = ports;
+	host.n_ports = 2;
+	host.services = services;
+	host.n_services = 2;
+	host.processes = procs;
+	host.n_processes = 2;
+	host.packages = pkgs;
+	host.n_packages = 2;
+}
+
+static void teardown(void)
+{
+	rules_result_free(&res);
+}
+
+/* Evaluates the fixture host at t, replacing the last result. */
+static void eval_at(int64_t t)
+{
+	rules_result_free(&res);
+	ck_assert_int_eq(rules_evaluate(&host, &cfg, t, &res), 0);
+}
+
+static void eval(void)
+{
+	eval_at(now);
+}
+
+static const struct rules_finding *finding(enum rules_rule r)
+{
+	for (size_t i = 0; i < res.n_findings; i++)
+		if (res.findings[i].rule == r)
+			return &res.findings[i];
+	return NULL;
+}
+
+static const struct rules_signal *signal_of(enum rules_signal_kind k)
+{
+	for (size_t i = 0; i < res.n_signals; i++)
+		if (res.signals[i].kind == k)
+			return &res.signals[i];
+	return NULL;
+}
+
+static bool has(enum rules_signal_kind k)
+{
+	return rules_has_signal(&res, k);
+}
+
+/* A host with no mail, no project problem: only what a test adds. */
+static void quiet_host(void)
+{
+	host.project = "acme-portal";
+	host.project_ends_on = 0;
+	host.os_eol = 0;
+	host.last_login_at = now - DAY;
+	host.packages_changed_at = now - DAY;
+	host.n_ports = 0;
+	host.n_services = 0;
+	host.n_processes = 0;
+	host.n_packages = 0;
+}
+
+static void only_port(const char *proto, const char *addr, int port,
+		      const char *exe)
+{
+	quiet_host();
+	ports[0] = (struct rules_port){ proto, addr, port, "x", exe };
+	host.n_ports = 1;
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+START_TEST(test_severity_names)
+{
+	ck_assert_str_eq(rules_severity_name(RULES_SEV_CRITICAL), "critical");
+	ck_assert_str_eq(rules_severity_name(RULES_SEV_INFO), "info");
+	for (int s = 0; s < RULES_SEV_COUNT; s++)
+		ck_assert_int_eq(rules_severity_parse(rules_severity_name(s)), s);
+	ck_assert_int_eq(rules_severity_parse("CRITICAL"), -1);
+	ck_assert_int_eq(rules_severity_parse("severe"), -1);
+	ck_assert_int_eq(rules_severity_parse(NULL), -1);
+	ck_assert_ptr_null(rules_severity_name(9));
+	ck_assert_int_gt(RULES_SEV_CRITICAL, RULES_SEV_HIGH);
+	ck_assert_int_gt(RULES_SEV_LOW, RULES_SEV_INFO);
+}
+END_TEST
+
+START_TEST(test_signal_and_rule_names)
+{
+	ck_assert_str_eq(rules_signal_name(RULES_SIG_EOL_OS), "eol-os");
+	ck_assert_str_eq(rules_signal_name(RULES_SIG_PROJECT_ENDED),
+			 "project-ended");
+	for (int k = 0; k < RULES_SIG_COUNT; k++)
+		ck_assert_int_eq(rules_signal_parse(rules_signal_name(k)), k);
+	ck_assert_int_eq(rules_signal_parse("abandoned"), -1);
+	ck_assert_str_eq(rules_rule_name(RULES_RULE_ABANDONED_MAIL_SERVICE),
+			 "abandoned-mail-service");
+	ck_assert_str_eq(rules_rule_name(RULES_RULE_UNOWNED_HOST),
+			 "unowned-host");
+	for (int r = 0; r < RULES_RULE_COUNT; r++)
+		ck_assert_int_eq(rules_rule_parse(rules_rule_name(r)), r);
+	ck_assert_int_eq(rules_rule_parse("unowned"), -1);
+	ck_assert_ptr_null(rules_rule_name(RULES_RULE_COUNT));
+}
+END_TEST
+
+START_TEST(test_config_defaults)
+{
+	ck_assert_int_eq(cfg.smtp_ports.n, 4);
+	ck_assert_int_eq(cfg.smtp_ports.port[0], 25);
+	ck_assert_int_eq(cfg.smtp_ports.port[1], 465);
+	ck_assert_int_eq(cfg.smtp_ports.port[2], 587);
+	ck_assert_int_eq(cfg.smtp_ports.port[3], 2525);
+	ck_assert_int_eq(cfg.unowned_grace, 14 * DAY);
+	ck_assert_int_eq(cfg.idle_after, 30 * DAY);
+	ck_assert_int_eq(cfg.unmaintained_after, 90 * DAY);
+	ck_assert_int_eq(cfg.silent_after, 48 * 3600);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+	ck_assert_int_eq(rules_evaluate(NULL, &cfg, now, &res), -EINVAL);
+	ck_assert_int_eq(rules_evaluate(&host, NULL, now, &res), -EINVAL);
+	ck_assert_int_eq(rules_evaluate(&host, &cfg, now, NULL), -EINVAL);
+	rules_result_free(NULL);
+	rules_result_free(&res);
+	rules_result_free(&res);
+}
+END_TEST
+
+/* ---- signals at their thresholds ------------------------------------ */
+
+START_TEST(test_project_ended_threshold)
+{
+	int64_t end = T("2025-03-31");
+
+	quiet_host();
+	host.project_ends_on = end;
+	eval_at(end + 12 * 3600);		/* during the last day */
+	ck_assert(!has(RULES_SIG_PROJECT_ENDED));
+	eval_at(end + DAY - 1);
+	ck_assert(!has(RULES_SIG_PROJECT_ENDED));
+	eval_at(end + DAY);
+	ck_assert(has(RULES_SIG_PROJECT_ENDED));
+	ck_assert_str_eq(signal_of(RULES_SIG_PROJECT_ENDED)->evidence,
+			 "project acme-portal ended 2025-03-31");
+	ck_assert_int_eq(signal_of(RULES_SIG_PROJECT_ENDED)->since, end);
+}
+END_TEST
+
+START_TEST(test_project_end_in_future)
+{
+	host.project_ends_on = T("2025-12-31");
+	eval();
+	ck_assert(!has(RULES_SIG_PROJECT_ENDED));
+	ck_assert_ptr_null(finding(RULES_RULE_PROJECT_ENDED));
+	/* Still unowned/idle/unmaintained would be needed; project is set. */
+	ck_assert(!res.abandoned);
+	ck_assert_ptr_null(finding(RULES_RULE_ABANDONED_MAIL_SERVICE));
+}
+END_TEST
+
+START_TEST(test_project_without_end)
+{
+	host.project_ends_on = 0;
+	eval();
+	ck_assert(!has(RULES_SIG_PROJECT_ENDED));
+	host.project = NULL;
+	host.project_ends_on = T("2025-01-01");
+	eval();
+	ck_assert(!has(RULES_SIG_PROJECT_ENDED));
+}
+END_TEST
+
+START_TEST(test_unowned_threshold)
+{
+	quiet_host();
+	host.project = NULL;
+	eval_at(host.first_seen + cfg.unowned_grace);
+	ck_assert(!has(RULES_SIG_UNOWNED));
+	eval_at(host.first_seen + cfg.unowned_grace + 1);
+	ck_assert(has(RULES_SIG_UNOWNED));
+	ck_assert_str_eq(signal_of(RULES_SIG_UNOWNED)->evidence,
+			 "in no project since first seen 2024-01-10");
+	host.project = "";
+	eval_at(now);
+	ck_assert(has(RULES_SIG_UNOWNED));
+	host.project = "acme-portal";
+	eval_at(now);
+	ck_assert(!has(RULES_SIG_UNOWNED));
+}
+END_TEST
+
+START_TEST(test_idle_threshold)
+{
+	int64_t login = host.last_login_at;
+
+	eval_at(login + cfg.idle_after);
+	ck_assert(!has(RULES_SIG_IDLE));
+	eval_at(login + cfg.idle_after + 1);
+	ck_assert(has(RULES_SIG_IDLE));
+	ck_assert_str_eq(signal_of(RULES_SIG_IDLE)->evidence,
+			 "no interactive login since 2024-10-02 (alice from "
+			 "198.51.100.7)");
+	ck_assert_int_eq(signal_of(RULES_SIG_IDLE)->since, login);
+}
+END_TEST
+
+START_TEST(test_idle_without_any_login)
+{
+	host.last_login_at = 0;
+	host.last_login_user = NULL;
+	eval_at(host.first_seen + 60);
+	ck_assert(has(RULES_SIG_IDLE));
+	ck_assert_str_eq(signal_of(RULES_SIG_IDLE)->evidence,
+			 "no interactive login recorded");
+}
+END_TEST
+
+START_TEST(test_idle_local_login)
+{
+	host.last_login_from = "";
+	eval();
+	ck_assert_str_eq(signal_of(RULES_SIG_IDLE)->evidence,
+			 "no interactive login since 2024-10-02 (alice)");
+}
+END_TEST
+
+START_TEST(test_unmaintained_threshold)
+{
+	int64_t c = host.packages_changed_at;
+
+	eval_at(c + cfg.unmaintained_after);
+	ck_assert(!has(RULES_SIG_UNMAINTAINED));
+	eval_at(c + cfg.unmaintained_after + 1);
+	ck_assert(has(RULES_SIG_UNMAINTAINED));
+	ck_assert_str_eq(signal_of(RULES_SIG_UNMAINTAINED)->evidence,
+			 "package database unchanged since 2024-09-01");
+	host.packages_changed_at = 0;	/* unknown is no evidence */
+	eval_at(now);
+	ck_assert(!has(RULES_SIG_UNMAINTAINED));
+}
+END_TEST
+
+START_TEST(test_silent_threshold)
+{
+	host.last_seen = now - cfg.silent_after;
+	eval();
+	ck_assert(!has(RULES_SIG_SILENT));
+	host.last_seen = now - cfg.silent_after - 1;
+	eval();
+	ck_assert(has(RULES_SIG_SILENT));
+	ck_assert_str_eq(signal_of(RULES_SIG_SILENT)->evidence,
+			 "no report since 2025-05-30T11:59:59Z");
+}
+END_TEST
+
+START_TEST(test_silent_never_reported)
+{
+	host.last_seen = 0;
+	eval_at(host.first_seen + cfg.silent_after + 1);
+	ck_assert(has(RULES_SIG_SILENT));
+	ck_assert_int_eq(signal_of(RULES_SIG_SILENT)->since, host.first_seen);
+	eval_at(host.first_seen + 60);
+	ck_assert(!has(RULES_SIG_SILENT));
+}
+END_TEST
+
+START_TEST(test_retired_signal)
+{
+	quiet_host();
+	host.retired = true;
+	host.retired_at = now - 10 * DAY;
+	host.last_seen = host.retired_at;	/* last report at retirement */
+	eval();
+	ck_assert(!has(RULES_SIG_RETIRED));
+	host.last_seen = host.retired_at + 1;
+	eval();
+	ck_assert(has(RULES_SIG_RETIRED));
+	ck_assert_ptr_nonnull(strstr(signal_of(RULES_SIG_RETIRED)->evidence,
+				     "marked retired on 2025-05-22"));
+	host.retired = false;
+	eval();
+	ck_assert(!has(RULES_SIG_RETIRED));
+}
+END_TEST
+
+START_TEST(test_retired_without_date)
+{
+	quiet_host();
+	host.retired = true;
+	host.retired_at = 0;
+	eval();
+	ck_assert(has(RULES_SIG_RETIRED));	/* reported an hour ago */
+	host.last_seen = now - 10 * DAY;
+	eval();
+	ck_assert(!has(RULES_SIG_RETIRED));
+}
+END_TEST
+
+START_TEST(test_eol_threshold)
+{
+	int64_t eol = T("2024-06-30");
+
+	eval_at(eol + DAY - 1);
+	ck_assert(!has(RULES_SIG_EOL_OS));
+	eval_at(eol + DAY);
+	ck_assert(has(RULES_SIG_EOL_OS));
+	ck_assert_str_eq(signal_of(RULES_SIG_EOL_OS)->evidence,
+			 "debian 10 (buster) reached end of life on 2024-06-30");
+	host.os_eol = 0;
+	eval_at(now);
+	ck_assert(!has(RULES_SIG_EOL_OS));
+}
+END_TEST
+
+START_TEST(test_signals_json)
+{
+	json_t *a, *o;
+	size_t i;
+	bool seen_idle = false;
+
+	eval();
+	a = rules_signals_json(&res);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(json_array_size(a), res.n_signals);
+	json_array_foreach(a, i, o) {
+		ck_assert(json_is_string(json_object_get(o, "signal")));
+		ck_assert(json_is_string(json_object_get(o, "evidence")));
+		if (strcmp(json_string_value(json_object_get(o, "signal")),
+			   "idle") == 0) {
+			seen_idle = true;
+			ck_assert_str_eq(
+				json_string_value(json_object_get(o, "since")),
+				"2024-10-02T09:15:00Z");
+			ck_assert_str_eq(
+				json_string_value(json_object_get(o, "user")),
+				"alice");
+			ck_assert_str_eq(
+				json_string_value(json_object_get(o, "from")),
+				"198.51.100.7");
+		}
+	}
+	ck_assert(seen_idle);
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(test_signal_order_and_mask)
+{
+	eval();
+	for (size_t i = 1; i < res.n_signals; i++)
+		ck_assert_int_lt(res.signals[i - 1].kind, res.signals[i].kind);
+	for (int k = 0; k < RULES_SIG_COUNT; k++)
+		ck_assert_int_eq(has(k), signal_of(k) != NULL);
+}
+END_TEST
+
+/* ---- abandonment ---------------------------------------------------- */
+
+START_TEST(test_abandoned_by_project_end)
+{
+	quiet_host();
+	host.project_ends_on = T("2025-03-31");
+	eval();
+	ck_assert(res.abandoned);
+	host.project_ends_on = T("2025-06-01");	/* today: not yet */
+	eval();
+	ck_assert(!res.abandoned);
+}
+END_TEST
+
+START_TEST(test_abandoned_by_retirement)
+{
+	quiet_host();
+	host.retired = true;
+	host.retired_at = now - DAY;
+	eval();
+	ck_assert(res.abandoned);
+}
+END_TEST
+
+START_TEST(test_abandoned_by_three_signals)
+{
+	quiet_host();
+	host.project = NULL;
+	host.last_login_at = now - 31 * DAY;
+	host.packages_changed_at = now - 91 * DAY;
+	eval();
+	ck_assert(has(RULES_SIG_UNOWNED) && has(RULES_SIG_IDLE) &&
+		  has(RULES_SIG_UNMAINTAINED));
+	ck_assert(res.abandoned);
+}
+END_TEST
+
+START_TEST(test_not_abandoned_by_two_of_three)
+{
+	for (int miss = 0; miss < 3; miss++) {
+		teardown();
+		setup();
+		quiet_host();
+		host.project = miss == 0 ? "acme-portal" : NULL;
+		host.last_login_at = miss == 1 ? now - DAY : now - 31 * DAY;
+		host.packages_changed_at = miss == 2 ? now - DAY :
+						       now - 91 * DAY;
+		eval();
+		ck_assert_msg(!res.abandoned, "abandoned without signal %d",
+			      miss);
+	}
+}
+END_TEST
+
+START_TEST(test_not_abandoned_by_eol_or_silence)
+{
+	quiet_host();
+	host.os_eol = T("2020-01-01");
+	host.last_seen = now - 30 * DAY;
+	eval();
+	ck_assert(has(RULES_SIG_EOL_OS) && has(RULES_SIG_SILENT));
+	ck_assert(!res.abandoned);
+}
+END_TEST
+
+START_TEST(test_retired_and_quiet_is_done)
+{
+	/* Retired, last report before the retirement: switched off as
+	 * intended, even though the project ended and Exim was exposed. */
+	host.retired = true;
+	host.retired_at = now - 5 * DAY;
+	host.last_seen = now - 6 * DAY;
+	eval();
+	ck_assert(!has(RULES_SIG_RETIRED));
+	ck_assert(has(RULES_SIG_PROJECT_ENDED));
+	ck_assert(!res.abandoned);
+	ck_assert_int_eq(res.n_findings, 0);
+}
+END_TEST
+
+/* ---- mail detection ------------------------------------------------- */
+
+START_TEST(test_mail_generic_name_is_not_mail)
+{
+	quiet_host();
+	procs[0] = (struct rules_process){ "master", "/usr/bin/foo", "root" };
+	procs[1] = (struct rules_process){ "smtpd", NULL, "root" };
+	host.n_processes = 2;
+	eval();
+	ck_assert(!res.mail.running);
+	ck_assert_ptr_null(res.mail.mta);
+}
+END_TEST
+
+START_TEST(test_mail_postfix_master_by_exe)
+{
+	quiet_host();
+	procs[0] = (struct rules_process){ "master",
+					   "/usr/lib/postfix/sbin/master",
+					   "root" };
+	host.n_processes = 1;
+	eval();
+	ck_assert(res.mail.running);
+	ck_assert(!res.mail.exposed);
+	ck_assert_str_eq(res.mail.mta, "postfix");
+	ck_assert_int_eq(res.mail.n_ports, 0);
+}
+END_TEST
+
+START_TEST(test_mail_smtpd_postfix_vs_opensmtpd)
+{
+	ck_assert_str_eq(rules_mta_of_exe("/usr/lib/postfix/sbin/smtpd"),
+			 "postfix");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/libexec/postfix/qmgr"),
+			 "postfix");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/smtpd"), "opensmtpd");
+	ck_assert_ptr_null(rules_mta_of_exe("/opt/foo/bin/smtpd"));
+	ck_assert_ptr_null(rules_mta_of_exe("/usr/bin/master"));
+	ck_assert_ptr_null(rules_mta_of_exe("smtpd"));
+	ck_assert_ptr_null(rules_mta_of_exe(NULL));
+}
+END_TEST
+
+START_TEST(test_mail_exe_table)
+{
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/exim4"), "exim");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/local/sbin/exim"), "exim");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/exim4 (deleted)"), "exim");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/lib/sm.bin/sendmail"),
+			 "sendmail");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/sendmail-mta"),
+			 "sendmail");
+	/* Every MTA ships /usr/sbin/sendmail as a client command. */
+	ck_assert_ptr_null(rules_mta_of_exe("/usr/sbin/sendmail"));
+	ck_assert_str_eq(rules_mta_of_exe("/usr/lib/courier/courier/courierd"),
+			 "courier");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/courieresmtpd"),
+			 "courier");
+	ck_assert_str_eq(rules_mta_of_exe("/var/qmail/bin/qmail-send"),
+			 "qmail");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/bin/msmtpd"), "msmtpd");
+	ck_assert_str_eq(rules_mta_of_exe("/usr/sbin/nullmailer-send"),
+			 "nullmailer");
+	ck_assert_ptr_null(rules_mta_of_exe("/usr/sbin/sshd"));
+}
+END_TEST
+
+START_TEST(test_mail_by_unit)
+{
+	ck_assert_str_eq(rules_mta_of_unit("postfix@-.service"), "postfix");
+	ck_assert_str_eq(rules_mta_of_unit("exim4.service"), "exim");
+	ck_assert_str_eq(rules_mta_of_unit("opensmtpd.service"), "opensmtpd");
+	ck_assert_ptr_null(rules_mta_of_unit("postfix@-.socket"));
+	ck_assert_ptr_null(rules_mta_of_unit("ssh.service"));
+
+	quiet_host();
+	services[0] = (struct rules_service){ "postfix@-.service", "active",
+					      "running" };
+	host.n_services = 1;
+	eval();
+	ck_assert(res.mail.running);
+	ck_assert_str_eq(res.mail.mta, "postfix");
+
+	services[0].active = "failed";
+	eval();
+	ck_assert(!res.mail.running);
+	services[0].active = "inactive";
+	eval();
+	ck_assert(!res.mail.running);
+}
+END_TEST
+
+START_TEST(test_mail_by_port_unknown_owner)
+{
+	only_port("tcp", "0.0.0.0", 587, NULL);
+	ports[0].process = "master";
+	eval();
+	ck_assert(res.mail.running);
+	ck_assert(res.mail.exposed);
+	ck_assert_ptr_null(res.mail.mta);
+	ck_assert_int_eq(res.mail.n_ports, 1);
+	ck_assert_int_eq(res.mail.ports[0].port, 587);
+}
+END_TEST
+
+START_TEST(test_mail_udp_is_not_smtp)
+{
+	only_port("udp", "0.0.0.0", 25, NULL);
+	eval();
+	ck_assert(!res.mail.running);
+	ck_assert_int_eq(res.mail.n_ports, 0);
+}
+END_TEST
+
+START_TEST(test_loopback_addresses)
+{
+	static const char *const lo[] = { "127.0.0.1", "127.0.0.53",
+					  "127.1.2.3", "::1", "[::1]",
+					  "::ffff:127.0.0.1", "127.0.0.53%lo",
+					  "localhost" };
+	static const char *const pub[] = { "0.0.0.0", "::", "*", "10.0.0.5",
+					   "192.0.2.1", "[::]",
+					   "::ffff:10.0.0.1", "fe80::1%eth0",
+					   "2001:db8::1", "128.0.0.1", "garbage",
+					   "" };
+
+	for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++)
+		ck_assert_msg(rules_address_is_loopback(lo[i]), "%s", lo[i]);
+	for (size_t i = 0; i < sizeof(pub) / sizeof(pub[0]); i++)
+		ck_assert_msg(!rules_address_is_loopback(pub[i]), "%s", pub[i]);
+	ck_assert(!rules_address_is_loopback(NULL));
+}
+END_TEST
+
+START_TEST(test_exposure_by_address)
+{
+	static const struct {
+		const char *proto, *addr;
+		bool exposed;
+	} cases[] = {
+		{ "tcp", "0.0.0.0", true },   { "tcp6", "::", true },
+		{ "tcp", "10.1.2.3", true },  { "tcp", "127.0.0.1", false },
+		{ "tcp", "127.0.0.53", false }, { "tcp6", "::1", false },
+		{ "tcp6", "::ffff:127.0.0.1", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		only_port(cases[i].proto, cases[i].addr, 25, "/usr/sbin/exim4");
+		eval();
+		ck_assert_msg(res.mail.running, "%s", cases[i].addr);
+		ck_assert_msg(res.mail.exposed == cases[i].exposed, "%s",
+			      cases[i].addr);
+		ck_assert_str_eq(res.mail.mta, "exim");
+	}
+}
+END_TEST
+
+START_TEST(test_custom_smtp_ports)
+{
+	cfg.smtp_ports.n = 1;
+	cfg.smtp_ports.port[0] = 2526;
+	only_port("tcp", "0.0.0.0", 2526, NULL);
+	eval();
+	ck_assert(res.mail.running && res.mail.exposed);
+	only_port("tcp", "0.0.0.0", 25, NULL);	/* 25 no longer SMTP */
+	eval();
+	ck_assert(!res.mail.running);
+}
+END_TEST
+
+START_TEST(test_mta_owned_other_port)
+{
+	/* Exim on a public non-SMTP port is still an exposed mail service. */
+	only_port("tcp", "0.0.0.0", 10025, "/usr/sbin/exim4");
+	eval();
+	ck_assert(res.mail.running && res.mail.exposed);
+	ck_assert(!res.mail.ports[0].smtp);
+	/* And an unrelated daemon on a public non-SMTP port is nothing. */
+	only_port("tcp", "0.0.0.0", 10025, "/usr/bin/foo");
+	eval();
+	ck_assert(!res.mail.running);
+}
+END_TEST
+
+START_TEST(test_mail_json)
+{
+	json_t *m;
+
+	eval();
+	m = rules_mail_json(&res.mail);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(json_is_true(json_object_get(m, "running")));
+	ck_assert(json_is_true(json_object_get(m, "exposed")));
+	ck_assert_str_eq(json_string_value(json_object_get(m, "mta")), "exim");
+	ck_assert_int_eq(json_array_size(json_object_get(m, "ports")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(m, "ports"), 0),
+				 "port")),
+			 25);
+	json_decref(m);
+
+	quiet_host();
+	eval();
+	m = rules_mail_json(&res.mail);
+	ck_assert(json_is_false(json_object_get(m, "running")));
+	ck_assert(json_is_null(json_object_get(m, "mta")));
+	ck_assert_int_eq(json_array_size(json_object_get(m, "ports")), 0);
+	json_decref(m);
+}
+END_TEST
+
+START_TEST(test_mail_detect_alone)
+{
+	struct rules_mail m;
+
+	ck_assert_int_eq(rules_mail_detect(&host, &cfg, &m), 0);
+	ck_assert(m.running && m.exposed);
+	ck_assert_str_eq(m.mta, "exim");
+	rules_mail_free(&m);
+	rules_mail_free(&m);
+	ck_assert_int_eq(rules_mail_detect(NULL, &cfg, &m), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_mta_of_package)
+{
+	ck_assert_str_eq(rules_mta_of_package("exim4-daemon-light", "exim4"),
+			 "exim");
+	ck_assert_str_eq(rules_mta_of_package("postfix", NULL), "postfix");
+	ck_assert_str_eq(rules_mta_of_package("sendmail-bin", "sendmail"),
+			 "sendmail");
+	ck_assert_str_eq(rules_mta_of_package("opensmtpd", ""), "opensmtpd");
+	ck_assert_ptr_null(rules_mta_of_package("openssl", "openssl"));
+	ck_assert_ptr_null(rules_mta_of_package("libexim-dev", "libfoo"));
+}
+END_TEST
+
+/* ---- findings ------------------------------------------------------- */
+
+START_TEST(test_ended_project_exposed_exim_is_critical)
+{
+	const struct rules_finding *f;
+
+	eval();
+	ck_assert(res.abandoned);
+	f = finding(RULES_RULE_ABANDONED_MAIL_SERVICE);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_CRITICAL);
+	ck_assert_str_eq(f->key, "abandoned-mail-service");
+	ck_assert_ptr_nonnull(strstr(f->summary, "exim4 4.92-8+deb10u2"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "0.0.0.0:25"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "2025-03-31"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "acme-portal"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "2024-10-02"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "CVE-2019-10149"));
+	ck_assert_ptr_null(strchr(f->summary, '\n'));
+	ck_assert_int_eq(f->summary[strlen(f->summary) - 1], '.');
+	ck_assert(json_is_true(json_object_get(f->details, "exposed")));
+	ck_assert(json_is_true(json_object_get(f->details, "vulnerable")));
+}
+END_TEST
+
+START_TEST(test_abandoned_mail_exact_summary_patched)
+{
+	const struct rules_finding *f;
+
+	pkgs[0].n_vulns = 0;
+	pkgs[0].version = pkgs[0].source_version = "4.92-8+deb10u6";
+	host.packages_changed_at = now - DAY;
+	eval();
+	f = finding(RULES_RULE_ABANDONED_MAIL_SERVICE);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->summary,
+			 "exim4 4.92-8+deb10u6 listens on 0.0.0.0:25; project "
+			 "acme-portal ended 2025-03-31; nobody logged in since "
+			 "2024-10-02.");
+}
+END_TEST
+
+START_TEST(test_loopback_only_is_high)
+{
+	const struct rules_finding *f;
+
+	ports[0].address = "127.0.0.1";
+	pkgs[0].n_vulns = 0;
+	eval();
+	ck_assert(res.mail.running && !res.mail.exposed);
+	f = finding(RULES_RULE_ABANDONED_MAIL_SERVICE);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_ptr_nonnull(strstr(f->summary, "127.0.0.1:25"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "loopback only"));
+}
+END_TEST
+
+START_TEST(test_loopback_but_vulnerable_is_critical)
+{
+	ports[0].address = "127.0.0.1";
+	eval();
+	ck_assert_int_eq(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->severity,
+			 RULES_SEV_CRITICAL);
+}
+END_TEST
+
+START_TEST(test_patched_clears_vulnerable_not_abandonment)
+{
+	pkgs[0].n_vulns = 0;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_VULNERABLE_MTA));
+	ck_assert_ptr_nonnull(finding(RULES_RULE_ABANDONED_MAIL_SERVICE));
+	/* Still critical: exposed. */
+	ck_assert_int_eq(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->severity,
+			 RULES_SEV_CRITICAL);
+}
+END_TEST
+
+START_TEST(test_vulnerable_mta_raised_when_exposed)
+{
+	static const struct {
+		enum rules_severity adv;
+		const char *addr;
+		enum rules_severity want;
+	} cases[] = {
+		{ RULES_SEV_HIGH, "0.0.0.0", RULES_SEV_CRITICAL },
+		{ RULES_SEV_HIGH, "127.0.0.1", RULES_SEV_HIGH },
+		{ RULES_SEV_MEDIUM, "::", RULES_SEV_HIGH },
+		{ RULES_SEV_MEDIUM, "::1", RULES_SEV_MEDIUM },
+		{ RULES_SEV_LOW, "10.0.0.5", RULES_SEV_MEDIUM },
+		{ RULES_SEV_CRITICAL, "0.0.0.0", RULES_SEV_CRITICAL },
+		{ RULES_SEV_CRITICAL, "127.0.0.1", RULES_SEV_CRITICAL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		exim_vulns[0].severity = cases[i].adv;
+		pkgs[0].n_vulns = 1;
+		ports[0].address = cases[i].addr;
+		eval();
+		ck_assert_ptr_nonnull(finding(RULES_RULE_VULNERABLE_MTA));
+		ck_assert_msg(finding(RULES_RULE_VULNERABLE_MTA)->severity ==
+				      cases[i].want,
+			      "case %zu: got %d", i,
+			      finding(RULES_RULE_VULNERABLE_MTA)->severity);
+	}
+}
+END_TEST
+
+START_TEST(test_vulnerable_mta_worst_advisory)
+{
+	exim_vulns[0].severity = RULES_SEV_LOW;
+	exim_vulns[1].severity = RULES_SEV_HIGH;
+	ports[0].address = "127.0.0.1";
+	eval();
+	ck_assert_int_eq(finding(RULES_RULE_VULNERABLE_MTA)->severity,
+			 RULES_SEV_HIGH);
+}
+END_TEST
+
+START_TEST(test_vulnerable_mta_details)
+{
+	const struct rules_finding *f;
+	json_t *cves;
+
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->key, "vulnerable-mta:exim4");
+	cves = json_object_get(f->details, "cves");
+	ck_assert_int_eq(json_array_size(cves), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(cves, 0)),
+			 "CVE-2019-10149");
+	ck_assert_str_eq(json_string_value(json_array_get(cves, 1)),
+			 "CVE-2019-15846");
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "version")),
+			 "4.92-8+deb10u2");
+	ck_assert_ptr_nonnull(strstr(f->summary, "CVE-2019-15846"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "4.92-8+deb10u2"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "0.0.0.0:25"));
+	ck_assert_int_eq(json_array_size(json_object_get(f->details,
+							 "advisories")),
+			 2);
+}
+END_TEST
+
+START_TEST(test_vulnerable_mta_merges_binaries)
+{
+	pkgs[1] = (struct rules_package){ "exim4-base", "4.92-8+deb10u2",
+					  "exim4", "4.92-8+deb10u2", exim_vulns,
+					  2 };
+	eval();
+	ck_assert_int_eq(res.n_findings, 1 + 1 + 1); /* ams, vuln, project */
+	ck_assert_int_eq(json_array_size(json_object_get(
+				 finding(RULES_RULE_VULNERABLE_MTA)->details,
+				 "cves")),
+			 2);
+}
+END_TEST
+
+START_TEST(test_vulnerable_non_mta_ignored)
+{
+	static const struct rules_vuln ssl = { "CVE-2024-0001",
+					       RULES_SEV_CRITICAL, true, NULL };
+
+	pkgs[0].n_vulns = 0;
+	pkgs[1].vulns = &ssl;
+	pkgs[1].n_vulns = 1;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_VULNERABLE_MTA));
+}
+END_TEST
+
+START_TEST(test_vulnerable_not_running)
+{
+	/* Exim installed but stopped, Postfix answers: the Exim finding
+	 * stays at the advisory's level and does not raise abandonment. */
+	ports[0].exe = "/usr/lib/postfix/sbin/master";
+	host.n_processes = 0;
+	host.n_services = 0;
+	exim_vulns[0].severity = RULES_SEV_HIGH;
+	pkgs[0].n_vulns = 1;
+	ports[0].address = "127.0.0.1";
+	eval();
+	ck_assert_str_eq(res.mail.mta, "postfix");
+	ck_assert_int_eq(finding(RULES_RULE_VULNERABLE_MTA)->severity,
+			 RULES_SEV_HIGH);
+	ck_assert_ptr_nonnull(strstr(finding(RULES_RULE_VULNERABLE_MTA)->summary,
+				     "does not run"));
+	ck_assert_int_eq(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->severity,
+			 RULES_SEV_HIGH);
+}
+END_TEST
+
+START_TEST(test_vulnerable_without_abandonment)
+{
+	host.project_ends_on = T("2026-01-31");
+	eval();
+	ck_assert(!res.abandoned);
+	ck_assert_ptr_null(finding(RULES_RULE_ABANDONED_MAIL_SERVICE));
+	ck_assert_ptr_nonnull(finding(RULES_RULE_VULNERABLE_MTA));
+	ck_assert_int_eq(finding(RULES_RULE_VULNERABLE_MTA)->severity,
+			 RULES_SEV_CRITICAL);
+}
+END_TEST
+
+START_TEST(test_abandoned_without_mail)
+{
+	quiet_host();
+	host.project_ends_on = T("2025-01-31");
+	eval();
+	ck_assert(res.abandoned);
+	ck_assert_ptr_null(finding(RULES_RULE_ABANDONED_MAIL_SERVICE));
+	ck_assert_ptr_nonnull(finding(RULES_RULE_PROJECT_ENDED));
+}
+END_TEST
+
+START_TEST(test_abandoned_mail_by_three_signals)
+{
+	const struct rules_finding *f;
+
+	host.project = NULL;
+	pkgs[0].n_vulns = 0;
+	ports[0].address = "::1";
+	eval();
+	f = finding(RULES_RULE_ABANDONED_MAIL_SERVICE);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_ptr_nonnull(strstr(f->summary, "[::1]:25"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "2024-09-01"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "2024-01-10"));
+	ck_assert_ptr_nonnull(finding(RULES_RULE_UNOWNED_HOST));
+}
+END_TEST
+
+START_TEST(test_retired_host_reporting)
+{
+	const struct rules_finding *f;
+
+	quiet_host();
+	host.retired = true;
+	host.retired_at = T("2025-05-01T10:00:00Z");
+	eval();
+	f = finding(RULES_RULE_RETIRED_HOST_REPORTING);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_str_eq(f->key, "retired-host-reporting");
+	ck_assert_str_eq(f->summary, "The host was retired on 2025-05-01 but "
+				     "still reported at 2025-06-01T11:00:00Z.");
+	host.last_seen = host.retired_at - 1;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_RETIRED_HOST_REPORTING));
+}
+END_TEST
+
+START_TEST(test_retired_with_mail_is_abandoned_mail)
+{
+	host.project_ends_on = 0;
+	host.retired = true;
+	host.retired_at = now - 7 * DAY;
+	eval();
+	ck_assert_ptr_nonnull(finding(RULES_RULE_RETIRED_HOST_REPORTING));
+	ck_assert_ptr_nonnull(strstr(
+		finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->summary,
+		"retired on 2025-05-25"));
+}
+END_TEST
+
+START_TEST(test_silent_host_medium_without_mail)
+{
+	const struct rules_finding *f;
+
+	quiet_host();
+	host.last_seen = now - cfg.silent_after - 1;
+	eval();
+	f = finding(RULES_RULE_SILENT_HOST);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_MEDIUM);
+	ck_assert_ptr_nonnull(strstr(f->summary, "2025-05-30T11:59:59Z"));
+	host.last_seen = now - cfg.silent_after;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_SILENT_HOST));
+}
+END_TEST
+
+START_TEST(test_silent_host_high_with_mail)
+{
+	const struct rules_finding *f;
+
+	host.last_seen = now - 3 * DAY;
+	eval();
+	f = finding(RULES_RULE_SILENT_HOST);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_ptr_nonnull(strstr(f->summary, "mail service"));
+	ck_assert(json_is_true(json_object_get(f->details, "mail")));
+}
+END_TEST
+
+START_TEST(test_project_ended_finding)
+{
+	const struct rules_finding *f;
+
+	quiet_host();
+	host.project_ends_on = T("2025-03-31");
+	eval();
+	f = finding(RULES_RULE_PROJECT_ENDED);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_MEDIUM);
+	ck_assert_str_eq(f->key, "project-ended");
+	ck_assert_ptr_nonnull(strstr(f->summary, "acme-portal"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "2025-03-31"));
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "ends_on")),
+			 "2025-03-31");
+	eval_at(T("2025-03-31T23:59:59Z"));
+	ck_assert_ptr_null(finding(RULES_RULE_PROJECT_ENDED));
+}
+END_TEST
+
+START_TEST(test_unowned_host_finding)
+{
+	const struct rules_finding *f;
+
+	quiet_host();
+	host.project = NULL;
+	eval();
+	f = finding(RULES_RULE_UNOWNED_HOST);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_LOW);
+	ck_assert_ptr_nonnull(strstr(f->summary, "2024-01-10"));
+	ck_assert(!res.abandoned);	/* logged in yesterday */
+	eval_at(host.first_seen + cfg.unowned_grace);
+	ck_assert_ptr_null(finding(RULES_RULE_UNOWNED_HOST));
+}
+END_TEST
+
+START_TEST(test_healthy_host_has_no_findings)
+{
+	quiet_host();
+	eval();
+	ck_assert_int_eq(res.n_signals, 0);
+	ck_assert_int_eq(res.n_findings, 0);
+	ck_assert(!res.abandoned);
+}
+END_TEST
+
+START_TEST(test_findings_in_rule_order)
+{
+	host.project = NULL;
+	host.last_seen = now - 5 * DAY;
+	eval();
+	ck_assert_int_ge(res.n_findings, 4);
+	for (size_t i = 1; i < res.n_findings; i++)
+		ck_assert_int_le(res.findings[i - 1].rule, res.findings[i].rule);
+	for (size_t i = 0; i < res.n_findings; i++) {
+		ck_assert_ptr_nonnull(res.findings[i].key);
+		ck_assert(json_is_object(res.findings[i].details));
+	}
+}
+END_TEST
+
+START_TEST(test_long_and_multibyte_strings)
+{
+	static char project[5001];
+	json_t *a;
+
+	/* 2500 "é": a cut in the middle of one would be invalid UTF-8. */
+	for (int i = 0; i < 5000; i += 2) {
+		project[i] = (char)0xC3;
+		project[i + 1] = (char)0xA9;
+	}
+	project[5000] = '\0';
+	host.project = project;
+	eval();
+	ck_assert(has(RULES_SIG_PROJECT_ENDED));
+	ck_assert_int_lt(strlen(finding(RULES_RULE_PROJECT_ENDED)->summary),
+			 400);
+	a = rules_signals_json(&res);
+	ck_assert_ptr_nonnull(a);
+	ck_assert(json_is_string(json_object_get(json_array_get(a, 0),
+						 "evidence")));
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(test_ack_in_force)
+{
+	int64_t until = T("2025-06-10");
+
+	ck_assert(rules_ack_in_force(0, RULES_SEV_HIGH, RULES_SEV_HIGH, now));
+	ck_assert(rules_ack_in_force(until, RULES_SEV_HIGH, RULES_SEV_HIGH,
+				     until + DAY - 1));
+	ck_assert(!rules_ack_in_force(until, RULES_SEV_HIGH, RULES_SEV_HIGH,
+				      until + DAY));
+	ck_assert(rules_ack_in_force(until, RULES_SEV_HIGH, RULES_SEV_MEDIUM,
+				     now));
+	ck_assert(!rules_ack_in_force(0, RULES_SEV_HIGH, RULES_SEV_CRITICAL,
+				      now));
+}
+END_TEST
+
+START_TEST(test_same_input_same_keys)
+{
+	char *keys[16];
+	size_t n;
+
+	eval();
+	n = res.n_findings;
+	ck_assert_int_le(n, 16);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = strdup(res.findings[i].key);
+	eval_at(now + 3600);
+	ck_assert_int_eq(res.n_findings, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(res.findings[i].key, keys[i]);
+		free(keys[i]);
+	}
+}
+END_TEST
+
+static Suite *rules_suite(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_severity_names);
+	tcase_add_test(tc, test_signal_and_rule_names);
+	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_project_ended_threshold);
+	tcase_add_test(tc, test_project_end_in_future);
+	tcase_add_test(tc, test_project_without_end);
+	tcase_add_test(tc, test_unowned_threshold);
+	tcase_add_test(tc, test_idle_threshold);
+	tcase_add_test(tc, test_idle_without_any_login);
+	tcase_add_test(tc, test_idle_local_login);
+	tcase_add_test(tc, test_unmaintained_threshold);
+	tcase_add_test(tc, test_silent_threshold);
+	tcase_add_test(tc, test_silent_never_reported);
+	tcase_add_test(tc, test_retired_signal);
+	tcase_add_test(tc, test_retired_without_date);
+	tcase_add_test(tc, test_eol_threshold);
+	tcase_add_test(tc, test_signals_json);
+	tcase_add_test(tc, test_signal_order_and_mask);
+	tcase_add_test(tc, test_abandoned_by_project_end);
+	tcase_add_test(tc, test_abandoned_by_retirement);
+	tcase_add_test(tc, test_abandoned_by_three_signals);
+	tcase_add_test(tc, test_not_abandoned_by_two_of_three);
+	tcase_add_test(tc, test_not_abandoned_by_eol_or_silence);
+	tcase_add_test(tc, test_retired_and_quiet_is_done);
+	tcase_add_test(tc, test_mail_generic_name_is_not_mail);
+	tcase_add_test(tc, test_mail_postfix_master_by_exe);
+	tcase_add_test(tc, test_mail_smtpd_postfix_vs_opensmtpd);
+	tcase_add_test(tc, test_mail_exe_table);
+	tcase_add_test(tc, test_mail_by_unit);
+	tcase_add_test(tc, test_mail_by_port_unknown_owner);
+	tcase_add_test(tc, test_mail_udp_is_not_smtp);
+	tcase_add_test(tc, test_loopback_addresses);
+	tcase_add_test(tc, test_exposure_by_address);
+	tcase_add_test(tc, test_custom_smtp_ports);
+	tcase_add_test(tc, test_mta_owned_other_port);
+	tcase_add_test(tc, test_mail_json);
+	tcase_add_test(tc, test_mail_detect_alone);
+	tcase_add_test(tc, test_mta_of_package);
+	tcase_add_test(tc, test_ended_project_exposed_exim_is_critical);
+	tcase_add_test(tc, test_abandoned_mail_exact_summary_patched);
+	tcase_add_test(tc, test_loopback_only_is_high);
+	tcase_add_test(tc, test_loopback_but_vulnerable_is_critical);
+	tcase_add_test(tc, test_patched_clears_vulnerable_not_abandonment);
+	tcase_add_test(tc, test_vulnerable_mta_raised_when_exposed);
+	tcase_add_test(tc, test_vulnerable_mta_worst_advisory);
+	tcase_add_test(tc, test_vulnerable_mta_details);
+	tcase_add_test(tc, test_vulnerable_mta_merges_binaries);
+	tcase_add_test(tc, test_vulnerable_non_mta_ignored);
+	tcase_add_test(tc, test_vulnerable_not_running);
+	tcase_add_test(tc, test_vulnerable_without_abandonment);
+	tcase_add_test(tc, test_abandoned_without_mail);
+	tcase_add_test(tc, test_abandoned_mail_by_three_signals);
+	tcase_add_test(tc, test_retired_host_reporting);
+	tcase_add_test(tc, test_retired_with_mail_is_abandoned_mail);
+	tcase_add_test(tc, test_silent_host_medium_without_mail);
+	tcase_add_test(tc, test_silent_host_high_with_mail);
+	tcase_add_test(tc, test_project_ended_finding);
+	tcase_add_test(tc, test_unowned_host_finding);
+	tcase_add_test(tc, test_healthy_host_has_no_findings);
+	tcase_add_test(tc, test_findings_in_rule_order);
+	tcase_add_test(tc, test_long_and_multibyte_strings);
+	tcase_add_test(tc, test_ack_in_force);
+	tcase_add_test(tc, test_same_input_same_keys);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(rules_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
