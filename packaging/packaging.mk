@@ -4,6 +4,7 @@
 #
 #   make deb                       build/deb/derelict-{server,agent}_*.deb
 #   make deb DEB_BUILD_OPTIONS=nocheck   without running the unit tests
+#   make deb DEB_KEEP=1            keep the build tree build/deb/derelict-*/
 #   make deb-lint                  lintian on the built packages
 
 DEB_VERSION := $(shell sed -n 's/^\#define DERELICT_VERSION "\(.*\)"/\1/p' common/version.h)
@@ -24,7 +25,14 @@ deb:
 		--exclude=./debian-build --exclude=./tests/e2e/node_modules -f - . | \
 		tar -x -C $(DEB_TREE) -f -
 	cp -a packaging/debian $(DEB_TREE)/debian
-	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b || \
+		{ [ -n "$(DEB_KEEP)" ] || rm -rf $(DEB_TREE); exit 1; }
+	@# The staged tree has directories named *.d (sysusers.d), which the
+	@# top-level Makefile's "-include" of dependency files would trip on.
+	[ -n "$(DEB_KEEP)" ] || rm -rf $(DEB_TREE)
+	@# Debug symbols aside, so that $(DEB_OUT)/*.deb are the packages to install.
+	mkdir -p $(DEB_OUT)/dbgsym
+	mv $(DEB_OUT)/*-dbgsym_*.*deb $(DEB_OUT)/dbgsym/ 2>/dev/null || true
 	@ls -1 $(DEB_OUT)/*.deb
 
 deb-lint:
