@@ -1175,7 +1175,20 @@ static int finding_abandoned_mail(struct eval *e)
 				g = &e->groups[j];
 
 	line_init(&l);
-	line_mail(&l, e, e->vulnerable ? g : NULL);
+	if (e->vulnerable && g && (e->ms.best < 0 || g->mta == e->ms.best)) {
+		line_mail(&l, e, g);
+	} else {
+		line_mail(&l, e, NULL);
+		/* Another running MTA is the vulnerable one: name it. */
+		if (e->vulnerable && g && g->n) {
+			line_puts(&l, "; ");
+			line_clip(&l, g->source);
+			line_puts(&l, " ");
+			line_clip(&l, g->version);
+			line_puts(&l, " is vulnerable to ");
+			line_clip(&l, g->v[0]->cve);
+		}
+	}
 	if (sig(e, RULES_SIG_PROJECT_ENDED)) {
 		line_puts(&l, "; project ");
 		line_clip(&l, h->project);
@@ -1579,4 +1592,24 @@ bool rules_ack_in_force(int64_t until, enum rules_severity acked,
 	if (current > acked)
 		return false;
 	return until <= 0 || !date_past(now, until);
+}
+
+const char *rules_host_status(const struct rules_host *host,
+			      const struct rules_config *cfg, int64_t now)
+{
+	struct eval e = { .h = host, .cfg = cfg, .now = now };
+
+	if (host->retired)
+		return "retired";
+	return is_silent(&e) ? "silent" : "active";
+}
+
+enum rules_severity rules_result_worst(const struct rules_result *res)
+{
+	enum rules_severity worst = RULES_SEV_INFO;
+
+	for (size_t i = 0; res && i < res->n_findings; i++)
+		if (res->findings[i].severity > worst)
+			worst = res->findings[i].severity;
+	return worst;
 }

@@ -250,6 +250,16 @@ void rules_mail_free(struct rules_mail *mail);
 bool rules_has_signal(const struct rules_result *res,
 		      enum rules_signal_kind k);
 
+/* The host's status for lists and the "status=" filter: "retired" when an
+ * operator marked it so, else "silent" when the "silent" signal holds,
+ * else "active".  A static string. */
+const char *rules_host_status(const struct rules_host *host,
+			      const struct rules_config *cfg, int64_t now);
+
+/* The worst severity among the result's findings; RULES_SEV_INFO when it
+ * has none (so check n_findings before filtering hosts by severity). */
+enum rules_severity rules_result_worst(const struct rules_result *res);
+
 /* [{"signal": "idle", "since": "2024-10-02T08:00:00Z", "evidence": "...",
  *   ...fields}] - a new reference, or NULL on ENOMEM. */
 json_t *rules_signals_json(const struct rules_result *res);

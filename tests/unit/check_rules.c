@@ -1173,6 +1173,48 @@ START_TEST(test_same_input_same_keys)
 }
 END_TEST
 
+START_TEST(test_other_mta_vulnerable_named)
+{
+	/* Postfix answers on 25 and Exim runs too, only Exim is vulnerable:
+	 * the summary must not pin Exim's CVE on Postfix. */
+	static struct rules_package pf = { "postfix", "3.4.23-0+deb10u1",
+					   "postfix", "3.4.23-0+deb10u1", NULL,
+					   0 };
+
+	ports[0].exe = "/usr/lib/postfix/sbin/master";
+	pkgs[1] = pf;
+	eval();
+	ck_assert_str_eq(res.mail.mta, "postfix");
+	ck_assert_int_eq(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->severity,
+			 RULES_SEV_CRITICAL);
+	ck_assert_ptr_nonnull(strstr(
+		finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->summary,
+		"postfix 3.4.23-0+deb10u1 listens on 0.0.0.0:25; exim4 "
+		"4.92-8+deb10u2 is vulnerable to CVE-2019-10149"));
+}
+END_TEST
+
+START_TEST(test_host_status_and_worst)
+{
+	ck_assert_str_eq(rules_host_status(&host, &cfg, now), "active");
+	ck_assert_str_eq(rules_host_status(&host, &cfg,
+					   host.last_seen + cfg.silent_after +
+						   1),
+			 "silent");
+	host.retired = true;
+	ck_assert_str_eq(rules_host_status(&host, &cfg, now), "retired");
+	host.retired = false;
+	eval();
+	ck_assert_int_eq(rules_result_worst(&res), RULES_SEV_CRITICAL);
+	quiet_host();
+	eval();
+	ck_assert_int_eq(rules_result_worst(&res), RULES_SEV_INFO);
+	host.project = NULL;
+	eval();
+	ck_assert_int_eq(rules_result_worst(&res), RULES_SEV_LOW);
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -1243,6 +1285,8 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_long_and_multibyte_strings);
 	tcase_add_test(tc, test_ack_in_force);
 	tcase_add_test(tc, test_same_input_same_keys);
+	tcase_add_test(tc, test_other_mta_vulnerable_named);
+	tcase_add_test(tc, test_host_status_and_worst);
 	suite_add_tcase(s, tc);
 	return s;
 }
