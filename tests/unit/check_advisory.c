@@ -1,0 +1,499 @@
+/*
+ * check_advisory.c - the shipped advisories against real Debian fixed
+ * versions (from the DSA and DLA lists), the tracker export format, the
+ * EOL table, bad input, and the load time of a tracker-sized export.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "advisory.h"
+#include "buf.h"
+#include "timeutil.h"
+
+static struct advisory_db *shipped;
+
+/* Tests run from the repository root; FIXTURES points at tests/fixtures. */
+static void read_repo_file(const char *rel, struct buf *b)
+{
+	const char *fx = getenv("FIXTURES");
+	char path[4096];
+	int r;
+
+	if (fx && strncmp(rel, "tests/fixtures/", 15) == 0)
+		snprintf(path, sizeof(path), "%s/%s", fx, rel + 15);
+	else if (fx)
+		snprintf(path, sizeof(path), "%s/../../%s", fx, rel);
+	else
+		snprintf(path, sizeof(path), "%s", rel);
+	buf_init(b, 64 * 1024 * 1024);
+	r = buf_read_file(b, path);
+	ck_assert_msg(r == 0, "read %s: %s", path, strerror(-r));
+}
+
+static struct advisory_db *load_file(const char *rel)
+{
+	struct advisory_db *db = NULL;
+	struct buf b;
+
+	read_repo_file(rel, &b);
+	ck_assert_int_eq(advisory_load(b.data, b.len, &db), 0);
+	buf_free(&b);
+	return db;
+}
+
+static void setup_shipped(void)
+{
+	shipped = load_file("data/advisories.json");
+}
+
+static void teardown_shipped(void)
+{
+	advisory_db_free(shipped);
+	shipped = NULL;
+}
+
+static const struct advisory *find(const struct advisory_db *db,
+				   const char *source, const char *cve)
+{
+	for (size_t i = 0; i < advisory_db_count(db); i++) {
+		const struct advisory *a = advisory_db_get(db, i);
+
+		if (strcmp(a->source, source) == 0 && strcmp(a->cve, cve) == 0)
+			return a;
+	}
+	ck_abort_msg("%s %s not in the database", source, cve);
+	return NULL;
+}
+
+/* The fixed version is not vulnerable and the version just before it is. */
+static void boundary(const char *source, const char *cve, const char *release,
+		     const char *before, const char *fixed)
+{
+	const struct advisory *a = find(shipped, source, cve);
+
+	ck_assert_msg(advisory_applies(a, release, before) == 1,
+		      "%s %s %s should be vulnerable", cve, release, before);
+	ck_assert_msg(advisory_applies(a, release, fixed) == 0,
+		      "%s %s %s should be fixed", cve, release, fixed);
+}
+
+static void not_vulnerable(const char *source, const char *cve,
+			   const char *release, const char *version)
+{
+	const struct advisory *a = find(shipped, source, cve);
+
+	ck_assert_msg(advisory_applies(a, release, version) == 0,
+		      "%s %s %s should not be vulnerable", cve, release,
+		      version);
+}
+
+static int match_has(const struct advisory_db *db, const char *release,
+		     const char *source, const char *version, const char *cve)
+{
+	const struct advisory *list[256];
+	int n = advisory_match(db, release, source, version, list, 256);
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_le(n, 256);
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i]->cve, cve) == 0)
+			return 1;
+	return 0;
+}
+
+START_TEST(test_shipped_loads)
+{
+	const struct advisory *a;
+
+	ck_assert_int_ge(advisory_db_count(shipped), 30);
+	a = find(shipped, "exim4", "CVE-2019-10149");
+	ck_assert_int_eq(a->severity, ADVISORY_SEVERITY_CRITICAL);
+	ck_assert_int_eq(a->scope, ADVISORY_SCOPE_REMOTE);
+	ck_assert_int_eq(a->origin, ADVISORY_ORIGIN_SHIPPED);
+	ck_assert_str_eq(a->fixed_upstream[0], "4.92");
+	for (size_t i = 1; i < advisory_db_count(shipped); i++) {
+		const struct advisory *p = advisory_db_get(shipped, i - 1);
+		const struct advisory *q = advisory_db_get(shipped, i);
+		int r = strcmp(p->source, q->source);
+
+		ck_assert(r < 0 || (r == 0 && strcmp(p->cve, q->cve) < 0));
+		ck_assert_int_ne(q->severity, ADVISORY_SEVERITY_UNKNOWN);
+	}
+}
+END_TEST
+
+/* Versions from DSA-4456-1, 4488-1, 4517-1, 4536-1, 4687-1, 4912-1,
+ * DLA-2650-1 and DLA-3938-1. */
+START_TEST(test_exim_real_versions)
+{
+	boundary("exim4", "CVE-2019-10149", "stretch", "4.89-2+deb9u3",
+		 "4.89-2+deb9u4");
+	boundary("exim4", "CVE-2019-13917", "stretch", "4.89-2+deb9u4",
+		 "4.89-2+deb9u5");
+	boundary("exim4", "CVE-2019-13917", "buster", "4.92-8",
+		 "4.92-8+deb10u1");
+	boundary("exim4", "CVE-2019-15846", "stretch", "4.89-2+deb9u5",
+		 "4.89-2+deb9u6");
+	boundary("exim4", "CVE-2019-15846", "buster", "4.92-8+deb10u1",
+		 "4.92-8+deb10u2");
+	boundary("exim4", "CVE-2019-16928", "buster", "4.92-8+deb10u2",
+		 "4.92-8+deb10u3");
+	boundary("exim4", "CVE-2020-12783", "stretch", "4.89-2+deb9u6",
+		 "4.89-2+deb9u7");
+	boundary("exim4", "CVE-2020-12783", "buster", "4.92-8+deb10u3",
+		 "4.92-8+deb10u4");
+	boundary("exim4", "CVE-2020-28017", "buster", "4.92-8+deb10u5",
+		 "4.92-8+deb10u6");
+	boundary("exim4", "CVE-2020-28017", "stretch", "4.89-2+deb9u7",
+		 "4.89-2+deb9u8");
+	boundary("exim4", "CVE-2020-28020", "stretch", "4.89-2+deb9u7",
+		 "4.89-2+deb9u8");
+	boundary("exim4", "CVE-2023-42117", "bullseye", "4.94.2-7+deb11u3",
+		 "4.94.2-7+deb11u4");
+
+	/* Buster shipped 4.92, which already fixed CVE-2019-10149 and
+	 * CVE-2020-28020: no buster entry, the upstream version decides. */
+	not_vulnerable("exim4", "CVE-2019-10149", "buster", "4.92-8");
+	not_vulnerable("exim4", "CVE-2020-28020", "buster", "4.92-8");
+	/* CVE-2019-16928 came with 4.92; stretch's 4.89 never had it. */
+	not_vulnerable("exim4", "CVE-2019-16928", "stretch", "4.89-2");
+	/* Bullseye's 4.94.2 has the 21Nails fixes. */
+	not_vulnerable("exim4", "CVE-2020-28026", "bullseye", "4.94.2-7");
+	/* An epoch outranks everything else. */
+	not_vulnerable("exim4", "CVE-2019-15846", "buster", "1:4.92-8");
+}
+END_TEST
+
+START_TEST(test_opensmtpd_real_versions)
+{
+	boundary("opensmtpd", "CVE-2020-7247", "stretch", "6.0.2p1-2+deb9u1",
+		 "6.0.2p1-2+deb9u2");
+	boundary("opensmtpd", "CVE-2020-7247", "buster", "6.0.3p1-5+deb10u2",
+		 "6.0.3p1-5+deb10u3");
+	boundary("opensmtpd", "CVE-2020-8794", "stretch", "6.0.2p1-2+deb9u2",
+		 "6.0.2p1-2+deb9u3");
+	boundary("opensmtpd", "CVE-2020-8794", "buster", "6.0.3p1-5+deb10u3",
+		 "6.0.3p1-5+deb10u4");
+}
+END_TEST
+
+START_TEST(test_upstream_rules)
+{
+	const struct advisory *a = find(shipped, "exim4", "CVE-2023-42115");
+	const struct advisory *p = find(shipped, "postfix", "CVE-2023-51764");
+
+	/* Ubuntu jammy is not a Debian release: upstream decides. */
+	ck_assert_int_eq(advisory_applies(a, "jammy", "4.95-4ubuntu2.4"), 1);
+	ck_assert_int_eq(advisory_applies(a, "jammy", "4.96.1-1"), 0);
+	ck_assert_int_eq(advisory_applies(a, NULL, "4.97-1"), 0);
+	/* One fixed version per upstream branch. */
+	ck_assert_int_eq(advisory_applies(p, "bookworm", "3.7.9-0+deb12u1"), 0);
+	ck_assert_int_eq(advisory_applies(p, "bookworm", "3.7.5-2"), 1);
+	ck_assert_int_eq(advisory_applies(p, "trixie", "3.9.0-1"), 0);
+	ck_assert_int_eq(advisory_applies(p, "trixie", "3.8.10-1"), 0);
+	ck_assert_int_eq(advisory_applies(p, "buster", "3.4.14-0+deb10u1"), 1);
+	ck_assert_int_eq(advisory_applies(p, "bullseye", "3.5.25-0+deb11u1"),
+			 0);
+	/* Bad versions are refused, not guessed at. */
+	ck_assert_int_eq(advisory_applies(a, "buster", "not a version"),
+			 -EINVAL);
+	ck_assert_int_eq(advisory_applies(a, "buster", NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_match)
+{
+	const struct advisory *list[2];
+	int n;
+
+	ck_assert(match_has(shipped, "buster", "exim4", "4.92-8+deb10u1",
+			    "CVE-2019-15846"));
+	ck_assert(match_has(shipped, "buster", "exim4", "4.92-8+deb10u1",
+			    "CVE-2020-28017"));
+	ck_assert(!match_has(shipped, "buster", "exim4", "4.92-8+deb10u1",
+			     "CVE-2019-13917"));
+	ck_assert(!match_has(shipped, "buster", "exim4", "4.92-8+deb10u1",
+			     "CVE-2020-7247"));
+	/* A fully updated stretch exim4 has none of the stretch entries. */
+	ck_assert(!match_has(shipped, "stretch", "exim4", "4.89-2+deb9u8",
+			     "CVE-2019-15846"));
+	/* Unknown package: nothing. */
+	ck_assert_int_eq(advisory_match(shipped, "buster", "no-such-package",
+					"1.0-1", list, 2),
+			 0);
+	/* More matches than room: the count says so, two are written. */
+	n = advisory_match(shipped, "buster", "exim4", "4.92-1", list, 2);
+	ck_assert_int_gt(n, 2);
+	ck_assert_ptr_nonnull(list[0]);
+	ck_assert_ptr_nonnull(list[1]);
+	ck_assert_int_eq(advisory_match(shipped, "buster", "exim4", "", list,
+					2),
+			 -EINVAL);
+}
+END_TEST
+
+START_TEST(test_tracker_sample)
+{
+	struct advisory_db *db = load_file(
+		"tests/fixtures/advisories/tracker-sample.json");
+	const struct advisory *a;
+
+	ck_assert_int_eq(advisory_db_count(db), 4);
+	a = find(db, "exim4", "CVE-2019-15846");
+	ck_assert_int_eq(a->origin, ADVISORY_ORIGIN_TRACKER);
+	ck_assert_int_eq(a->severity, ADVISORY_SEVERITY_HIGH);
+	ck_assert_int_eq(a->scope, ADVISORY_SCOPE_REMOTE);
+	ck_assert_int_eq(a->n_fixed_upstream, 0);
+	ck_assert(match_has(db, "buster", "exim4", "4.92-8+deb10u1",
+			    "CVE-2019-15846"));
+	ck_assert(!match_has(db, "buster", "exim4", "4.92-8+deb10u2",
+			     "CVE-2019-15846"));
+	ck_assert(match_has(db, "buster", "exim4", "4.92-8+deb10u2",
+			    "CVE-2019-16928"));
+	/* fixed_version "0": never vulnerable there. */
+	ck_assert(!match_has(db, "stretch", "exim4", "4.89-2",
+			     "CVE-2019-16928"));
+	/* A release the tracker does not list: no upstream data, no match. */
+	ck_assert(!match_has(db, "jessie", "exim4", "4.84-1",
+			     "CVE-2019-15846"));
+	/* "open" matches every version, "undetermined" none. */
+	ck_assert(match_has(db, "bookworm", "exim4", "99:99-99",
+			    "TEMP-0000000-E1C5D3"));
+	ck_assert(!match_has(db, "trixie", "exim4", "4.98-1",
+			     "TEMP-0000000-E1C5D3"));
+	ck_assert(match_has(db, "bookworm", "postfix", "3.7.9-0+deb12u1",
+			    "CVE-2023-51764"));
+	advisory_db_free(db);
+}
+END_TEST
+
+/* Shipped and tracker data in one database: one entry per CVE and
+ * package, the shipped one. */
+START_TEST(test_merge)
+{
+	struct buf b;
+	const struct advisory *list[64];
+	size_t skipped = 99;
+	int n, seen = 0;
+
+	read_repo_file("tests/fixtures/advisories/tracker-sample.json", &b);
+	ck_assert_int_eq(advisory_db_load(shipped, b.data, b.len, &skipped),
+			 0);
+	ck_assert_int_eq(skipped, 0);
+	buf_free(&b);
+	n = advisory_match(shipped, "buster", "exim4", "4.92-8+deb10u1", list,
+			   64);
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; i < n && i < 64; i++) {
+		if (strcmp(list[i]->cve, "CVE-2019-15846") == 0) {
+			seen++;
+			ck_assert_int_eq(list[i]->origin,
+					 ADVISORY_ORIGIN_SHIPPED);
+		}
+		if (i > 0)
+			ck_assert_int_lt(strcmp(list[i - 1]->cve,
+						list[i]->cve),
+					 0);
+	}
+	ck_assert_int_eq(seen, 1);
+	/* The tracker-only TEMP entry is there too. */
+	ck_assert(match_has(shipped, "bookworm", "exim4", "4.96-15",
+			    "TEMP-0000000-E1C5D3"));
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+	struct advisory_db *db = NULL;
+	size_t before = advisory_db_count(shipped);
+	static const char *bad[] = {
+		"", "{", "[]", "\"x\"", "{\"format\": 2, \"advisories\": []}",
+		"{\"format\": 1}",
+	};
+	const char *skip = "{\"format\": 1, \"advisories\": ["
+			   "{\"cve\": \"CVE-1\", \"source\": \"x\", \"fixed\": "
+			   "{\"buster\": \"not a version\"}},"
+			   "{\"cve\": \"CVE-2\"},"
+			   "{\"cve\": \"CVE-3\", \"source\": \"x\", "
+			   "\"fixed_upstream\": \"1.0\"}]}";
+	size_t skipped = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		ck_assert_int_eq(advisory_load(bad[i], strlen(bad[i]), &db),
+				 -EINVAL);
+		ck_assert_ptr_null(db);
+		ck_assert_int_eq(advisory_db_load(shipped, bad[i],
+						  strlen(bad[i]), NULL),
+				 -EINVAL);
+	}
+	ck_assert_uint_eq(advisory_db_count(shipped), before);
+
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	ck_assert_int_eq(advisory_db_load(db, skip, strlen(skip), &skipped), 0);
+	ck_assert_uint_eq(skipped, 2);
+	ck_assert_uint_eq(advisory_db_count(db), 1);
+	advisory_db_free(db);
+	advisory_db_free(NULL);
+}
+END_TEST
+
+START_TEST(test_eol)
+{
+	struct buf b;
+	const struct advisory_eol *info = NULL;
+	int64_t d = 0, want;
+
+	read_repo_file("data/eol.json", &b);
+	ck_assert_int_eq(advisory_db_load_eol(shipped, b.data, b.len), 0);
+	buf_free(&b);
+
+	ck_assert_int_eq(date_parse("2024-06-30", &want), 0);
+	ck_assert_int_eq(advisory_eol(shipped, "debian", "10", &d, &info), 0);
+	ck_assert_int_eq(d, want);
+	ck_assert_str_eq(info->codename, "buster");
+	ck_assert_int_eq(date_parse("2022-09-10", &want), 0);
+	ck_assert_int_eq(info->security_end, want);
+	d = 0;
+	ck_assert_int_eq(advisory_eol(shipped, "debian", "buster", &d, NULL),
+			 0);
+	ck_assert_int_eq(date_parse("2024-06-30", &want), 0);
+	ck_assert_int_eq(d, want);
+	ck_assert_int_eq(advisory_eol(shipped, "debian", "10.13", &d, NULL),
+			 0);
+	ck_assert_int_eq(d, want);
+	ck_assert_int_eq(advisory_eol(shipped, "ubuntu", "22.04", &d, &info),
+			 0);
+	ck_assert_int_eq(date_parse("2027-06-01", &want), 0);
+	ck_assert_int_eq(d, want);
+	ck_assert_int_eq(date_parse("2032-04-30", &want), 0);
+	ck_assert_int_eq(info->extended_end, want);
+	/* "22" must not find 22.04, nor Debian's "1" find "10". */
+	ck_assert_int_eq(advisory_eol(shipped, "ubuntu", "22", &d, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(advisory_eol(shipped, "debian", "1", &d, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(advisory_eol(shipped, "fedora", "40", &d, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(advisory_eol(shipped, "debian", "", &d, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(advisory_db_load_eol(shipped, "{}", 2), -EINVAL);
+}
+END_TEST
+
+/* A tracker export of the real one's size: ~1,700 packages here stand
+ * for its source packages, 60,000 (package, CVE) pairs with 4 releases
+ * each, about 25 MB.  Reports the time; asserts only a generous bound. */
+START_TEST(test_tracker_size)
+{
+	static const char *rel[] = {"bullseye", "bookworm", "trixie", "sid"};
+	struct buf b = BUF_INIT(256 * 1024 * 1024);
+	struct advisory_db *db = NULL;
+	struct timespec t0, t1;
+	const struct advisory *list[8];
+	double secs;
+	int cve = 0;
+
+	ck_assert_int_eq(buf_puts(&b, "{"), 0);
+	for (int p = 0; p < 1700; p++) {
+		ck_assert_int_eq(buf_printf(&b, "%s\"pkg%d\": {",
+					    p ? "," : "", p),
+				 0);
+		for (int c = 0; c < 35; c++, cve++) {
+			ck_assert_int_eq(
+				buf_printf(&b,
+					   "%s\"CVE-20%02d-%05d\": {"
+					   "\"description\": \"A synthetic "
+					   "description of a plausible length "
+					   "for entry %d, as the tracker copies "
+					   "them from the CVE list.\", "
+					   "\"scope\": \"remote\", "
+					   "\"releases\": {",
+					   c ? "," : "", 10 + cve % 15, cve,
+					   cve),
+				0);
+			for (int r = 0; r < 4; r++)
+				ck_assert_int_eq(
+					buf_printf(
+						&b,
+						"%s\"%s\": {\"status\": "
+						"\"%s\", \"repositories\": "
+						"{\"%s\": \"1.%d-%d\"}, "
+						"\"fixed_version\": "
+						"\"1.%d-%d\", \"urgency\": "
+						"\"not yet assigned\"}",
+						r ? "," : "", rel[r],
+						(cve + r) % 7 ? "resolved"
+							      : "open",
+						rel[r], c, r + 2, c, r + 1),
+					0);
+			ck_assert_int_eq(buf_puts(&b, "}}"), 0);
+		}
+		ck_assert_int_eq(buf_puts(&b, "}"), 0);
+	}
+	ck_assert_int_eq(buf_puts(&b, "}"), 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(advisory_load(b.data, b.len, &db), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr,
+		"check_advisory: tracker-sized export, %zu bytes, %zu "
+		"entries, loaded in %.2f s\n",
+		b.len, advisory_db_count(db), secs);
+	ck_assert_uint_eq(advisory_db_count(db), 1700 * 35);
+	ck_assert_int_ge(advisory_match(db, "bookworm", "pkg42", "1.0-1", list,
+					8),
+			 1);
+	ck_assert(secs < 60);
+	advisory_db_free(db);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_severity_names)
+{
+	ck_assert_int_eq(ADVISORY_SEVERITY_CRITICAL, 4);
+	ck_assert_int_eq(ADVISORY_SEVERITY_UNKNOWN, 0);
+	for (int s = 0; s <= 4; s++)
+		ck_assert_int_eq(advisory_severity_parse(
+					 advisory_severity_name(s)),
+				 s);
+	ck_assert_int_eq(advisory_severity_parse("urgent"),
+			 ADVISORY_SEVERITY_UNKNOWN);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("advisory");
+	TCase *tc = tcase_create("shipped");
+	TCase *big = tcase_create("size");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup_shipped, teardown_shipped);
+	tcase_add_test(tc, test_shipped_loads);
+	tcase_add_test(tc, test_exim_real_versions);
+	tcase_add_test(tc, test_opensmtpd_real_versions);
+	tcase_add_test(tc, test_upstream_rules);
+	tcase_add_test(tc, test_match);
+	tcase_add_test(tc, test_tracker_sample);
+	tcase_add_test(tc, test_merge);
+	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_eol);
+	tcase_add_test(tc, test_severity_names);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(big, 120);
+	tcase_add_test(big, test_tracker_size);
+	suite_add_tcase(s, big);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
