@@ -103,6 +103,12 @@ class ApiError extends Error {
 	}
 }
 
+let busy = 0;
+function setBusy(d) {
+	busy += d;
+	document.body.dataset.busy = String(busy);
+}
+
 async function api(path, opts) {
 	opts = opts || {};
 	const init = {
@@ -114,9 +120,16 @@ async function api(path, opts) {
 		init.headers['Content-Type'] = 'application/json';
 		init.body = JSON.stringify(opts.body);
 	}
-	const res = await fetch(API + path, init);
+	/* body[data-busy] counts requests in flight, for tests and styling. */
+	setBusy(+1);
+	let res, text;
+	try {
+		res = await fetch(API + path, init);
+		text = await res.text();
+	} finally {
+		setBusy(-1);
+	}
 	let data = null;
-	const text = await res.text();
 	if (text) {
 		try {
 			data = JSON.parse(text);

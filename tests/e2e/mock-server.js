@@ -22,14 +22,14 @@ const iso = (msAgo) => new Date(now - msAgo).toISOString().replace(/\.\d+Z$/, 'Z
 const DAY = 86400000;
 
 const projects = new Map([
-	['acme-portal', {name: 'acme-portal', owner: 'alice', contact: 'alice@example.com',
-		ends_on: '2025-03-31', description: 'Customer portal for ACME (ended).'}],
+	['e2e-mail', {name: 'e2e-mail', owner: 'alice', contact: 'alice@example.com',
+		ends_on: '2099-12-31', description: 'Mail relay of a finished project'}],
 	['billing', {name: 'billing', owner: 'bob', contact: 'bob@example.com',
 		ends_on: '2099-12-31', description: 'Billing backend'}],
 ]);
 const hosts = [
 	{id: 1, agent_id: '5c6f1e7a-0000-4000-8000-000000000001', hostname: 'dev-portal-03',
-		project: 'acme-portal', status: 'active', last_seen: iso(120000),
+		project: 'e2e-mail', status: 'active', last_seen: iso(120000),
 		first_seen: iso(400 * DAY), abandoned: true,
 		mail: {running: true, exposed: true, mta: 'exim4', ports: [25]},
 		severity: 'critical',
@@ -55,7 +55,7 @@ for (let i = 4; i < 70; i++)
 		signals: []});
 let findings = [
 	{id: 11, host_id: 1, hostname: 'dev-portal-03', rule: 'abandoned-mail-service',
-		severity: 'critical', status: 'open',
+		severity: 'critical', status: 'resolved',
 		summary: 'dev-portal-03 is abandoned (project acme-portal ended 2025-03-31) and runs exim4 on 0.0.0.0:25.',
 		first_seen: iso(200 * DAY), last_seen: iso(60000), details: {mta: 'exim4', ports: [25]}},
 	{id: 12, host_id: 1, hostname: 'dev-portal-03', rule: 'vulnerable-mta', severity: 'critical',
@@ -106,7 +106,19 @@ function body(req) {
 	});
 }
 
+/* The one rule the mock knows: host 1 is abandoned once its project ended. */
+let acked = false;
+function evaluate() {
+	const pr = projects.get(hosts[0].project);
+	const ended = !!(pr && pr.ends_on && pr.ends_on < new Date().toISOString().slice(0, 10));
+	hosts[0].abandoned = ended;
+	hosts[0].signals = ended ? [{signal: 'project-ended',
+		evidence: 'project ' + pr.name + ' ended on ' + pr.ends_on}] : [];
+	findings[0].status = ended ? (acked ? 'acknowledged' : 'open') : 'resolved';
+}
+
 const server = http.createServer(async (req, res) => {
+	evaluate();
 	const u = new URL(req.url, 'http://x');
 	const p = u.pathname;
 	const q = u.searchParams;
@@ -185,7 +197,7 @@ const server = http.createServer(async (req, res) => {
 	if ((m = p.match(/^\/api\/v1\/hosts\/(\d+)\/(\w+)$/))) {
 		const id = Number(m[1]);
 		const what = m[2];
-		const x = id === 2 ? '<img src=x onerror=alert(1)>' : 'exim4';
+		const x = id === 2 ? '<img src=x onerror=alert(2)>' : 'exim4';
 		const data = {
 			ports: [{proto: 'tcp', address: '0.0.0.0', port: 25, pid: 812, process: x,
 				exe: '/usr/sbin/exim4', user: 'Debian-exim'},
@@ -233,6 +245,8 @@ const server = http.createServer(async (req, res) => {
 		if (!f) return err(res, 404, 'not_found', 'no such finding');
 		if (!b || !b.reason) return err(res, 422, 'missing_field', 'reason is required');
 		f.status = 'acknowledged';
+		if (f.id === 11)
+			acked = true;
 		return send(res, 200, f);
 	}
 	if (p === '/api/v1/projects') {
