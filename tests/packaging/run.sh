@@ -120,7 +120,7 @@ build_debs() {
 lint() {
 	# Errors fail; warnings and information are shown.
 	local out rc=0
-	out=$(lintian --fail-on error --info "$DEB_DIR"/derelict-server_*.deb \
+	out=$(lintian --fail-on error --display-info "$DEB_DIR"/derelict-server_*.deb \
 		"$DEB_DIR"/derelict-agent_*.deb 2>&1) || rc=$?
 	echo "$out" | grep -v 'running with root privileges' || true
 	return "$rc"
@@ -214,8 +214,8 @@ start_server() {
 	as_derelict /usr/sbin/derelictd --config "$CONF" \
 		--listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 	server_pid=$!
-	local i
-	for i in $(seq 1 100); do
+
+	for _ in $(seq 1 100); do
 		if curl -fsS "$base/api/v1/healthz" >/dev/null 2>&1; then
 			echo "derelictd (pid $server_pid) answers on $base"
 			return 0
