@@ -1,0 +1,365 @@
+/*
+ * api_agent.c - the two endpoints agents call: enrollment and reports.
+ * Everything a report carries is checked here, before the ingest writer
+ * sees it, so a bad report never reaches the database.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "api.h"
+#include "hash.h"
+#include "ingest.h"
+#include "jsonutil.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "timeutil.h"
+
+#define NEXT_REPORT_S 3600
+
+HANDLER(api_enroll)
+{
+	json_t *body = request_json(rq, rp), *out;
+	const char *secret, *agent_id, *hostname;
+	char token[65], hash[SHA256_HEX_LEN];
+	uuid_t uu;
+	int64_t host_id;
+	int r;
+
+	if (!body)
+		return 0;
+	secret = json_get_str(body, "enroll_secret");
+	agent_id = json_get_str(body, "agent_id");
+	hostname = json_get_str(body, "hostname");
+	if (!secret || !agent_id || !hostname) {
+		r = reply_error(rp, 422, "missing_field", "missing field: %s",
+				!secret ? "enroll_secret"
+				: !agent_id ? "agent_id" : "hostname");
+		goto out;
+	}
+	if (uuid_parse(agent_id, uu) < 0 || strlen(hostname) == 0 ||
+	    strlen(hostname) > 255) {
+		r = reply_error(rp, 422, "invalid_field", "invalid field: %s",
+				strlen(hostname) == 0 || strlen(hostname) > 255
+					? "hostname"
+					: "agent_id");
+		goto out;
+	}
+	if (ratelimit_blocked(rq->client)) {
+		rp->retry_after = 60;
+		r = reply_error(rp, 429, "too_many_requests",
+				"too many failed enrollments; wait a minute");
+		goto out;
+	}
+	if (!app->enroll_secret || !const_time_equal(secret, app->enroll_secret)) {
+		ratelimit_fail(rq->client);
+		r = reply_error(rp, 401, "bad_secret",
+				"the enroll secret is wrong");
+		goto out;
+	}
+	if (random_hex(token, 32) < 0 ||
+	    sha256_hex(token, strlen(token), hash) < 0) {
+		r = reply_error(rp, 500, "internal", "no randomness");
+		goto out;
+	}
+	r = store_enroll(app->store, agent_id, hostname, hash, time_now(),
+			 &host_id);
+	if (r < 0) {
+		r = reply_store_error(rp, r, "host");
+		goto out;
+	}
+	out = json_pack("{s:I,s:s}", "host_id", (json_int_t)host_id, "token",
+			token);
+	explicit_bzero(token, sizeof(token));
+	r = reply_json(rp, 201, out);
+out:
+	json_decref(body);
+	return r;
+}
+
+/* Why a report is refused, with the field it concerns. */
+struct verdict {
+	int status;
+	const char *code;
+	char message[256];
+};
+
+static int refuse(struct verdict *v, int status, const char *code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int refuse(struct verdict *v, int status, const char *code,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	v->status = status;
+	v->code = code;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Every string within limits, at any depth. */
+static int check_strings(const json_t *j, struct verdict *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(j)) {
+		if (json_string_length(j) > REPORT_MAX_STRING)
+			return refuse(v, 413, "too_large",
+				      "a string is longer than %d bytes",
+				      REPORT_MAX_STRING);
+		return 0;
+	}
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, m) {
+			if (strlen(k) > REPORT_MAX_STRING)
+				return refuse(v, 413, "too_large",
+					      "a key is too long");
+			if (check_strings(m, v) < 0)
+				return -EINVAL;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, m)
+			if (check_strings(m, v) < 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+struct field {
+	const char *name;
+	json_type type;
+	int nullable;
+};
+
+static const struct field required_fields[SECTION_COUNT][4] = {
+	[SECTION_PORTS] = { { "proto", JSON_STRING, 0 },
+			    { "address", JSON_STRING, 0 },
+			    { "port", JSON_INTEGER, 0 } },
+	[SECTION_SERVICES] = { { "name", JSON_STRING, 0 } },
+	[SECTION_PROCESSES] = { { "name", JSON_STRING, 0 },
+				{ "count", JSON_INTEGER, 0 } },
+	[SECTION_PACKAGES] = { { "name", JSON_STRING, 0 },
+			       { "version", JSON_STRING, 0 } },
+	[SECTION_LOGINS] = { { "user", JSON_STRING, 0 },
+			     { "at", JSON_STRING, 0 } },
+};
+
+static const char *type_name(json_type t)
+{
+	return t == JSON_STRING ? "string" : t == JSON_INTEGER ? "integer"
+					      : "object";
+}
+
+static int check_section(enum section s, json_t *sec,
+			 struct ingest_section *out, struct verdict *v)
+{
+	const char *name = section_names[s];
+	const char *claimed = json_get_str(sec, "hash");
+	json_t *items = json_object_get(sec, "items"), *item;
+	size_t i;
+
+	if (!json_is_object(sec))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s: expected an object", name);
+	out->present = 1;
+	if (!items) {
+		if (!claimed || strlen(claimed) != 64)
+			return refuse(v, 422, "missing_field",
+				      "sections.%s: needs items, or a hash "
+				      "alone when unchanged",
+				      name);
+		snprintf(out->hash, sizeof(out->hash), "%s", claimed);
+		return 0;
+	}
+	if (!json_is_array(items))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s.items: expected an array", name);
+	if (json_array_size(items) > REPORT_MAX_ITEMS)
+		return refuse(v, 413, "too_large",
+			      "sections.%s: more than %d items", name,
+			      REPORT_MAX_ITEMS);
+	json_array_foreach(items, i, item) {
+		if (!json_is_object(item))
+			return refuse(v, 422, "invalid_field",
+				      "sections.%s.items[%zu]: expected an "
+				      "object",
+				      name, i);
+		for (const struct field *f = required_fields[s]; f->name; f++) {
+			json_t *m = json_object_get(item, f->name);
+
+			if (!m)
+				return refuse(v, 422, "missing_field",
+					      "missing field: sections.%s."
+					      "items[%zu].%s",
+					      name, i, f->name);
+			if (json_typeof(m) != f->type)
+				return refuse(v, 422, "invalid_field",
+					      "sections.%s.items[%zu].%s: "
+					      "expected %s",
+					      name, i, f->name,
+					      type_name(f->type));
+		}
+		if (s == SECTION_PORTS) {
+			json_int_t port = json_integer_value(
+				json_object_get(item, "port"));
+
+			if (port < 0 || port > 65535)
+				return refuse(v, 422, "invalid_field",
+					      "sections.ports.items[%zu].port: "
+					      "out of range",
+					      i);
+		}
+	}
+	/* The server's own hash, never the agent's word for it. */
+	out->body = json_deep_copy(sec);
+	if (!out->body)
+		return refuse(v, 500, "internal", "out of memory");
+	json_object_del(out->body, "hash");
+	if (report_section_hash(out->body, out->hash) < 0)
+		return refuse(v, 500, "internal", "cannot hash");
+	if (claimed && strcmp(claimed, out->hash) != 0)
+		return refuse(v, 422, "hash_mismatch",
+			      "sections.%s: hash does not match the content",
+			      name);
+	out->full = 1;
+	return 0;
+}
+
+static int check_report(json_t *rep, struct ingest_job *job,
+			const char *agent_id, struct verdict *v)
+{
+	json_t *agent, *host, *sections, *sec;
+	json_t *schema = json_object_get(rep, "schema");
+	const char *id, *collected;
+	int64_t t;
+
+	if (json_depth(rep) > REPORT_MAX_DEPTH)
+		return refuse(v, 413, "too_large", "nested deeper than %d",
+			      REPORT_MAX_DEPTH);
+	if (check_strings(rep, v) < 0)
+		return -EINVAL;
+	if (!schema)
+		return refuse(v, 422, "missing_field", "missing field: schema");
+	if (!json_is_integer(schema) || json_integer_value(schema) != REPORT_SCHEMA)
+		return refuse(v, 422, "unsupported_schema",
+			      "schema: only %d is understood", REPORT_SCHEMA);
+	agent = json_object_get(rep, "agent");
+	id = json_get_str(agent, "id");
+	if (!id)
+		return refuse(v, 422, "missing_field", "missing field: agent.id");
+	if (strcmp(id, agent_id) != 0)
+		return refuse(v, 403, "forbidden",
+			      "this token belongs to another host");
+	host = json_object_get(rep, "host");
+	if (!json_is_object(host))
+		return refuse(v, 422, "missing_field", "missing field: host");
+	if (!json_get_str(host, "hostname"))
+		return refuse(v, 422, "missing_field",
+			      "missing field: host.hostname");
+	collected = json_get_str(rep, "collected_at");
+	if (collected && time_parse(collected, &t) < 0)
+		return refuse(v, 422, "invalid_field",
+			      "collected_at: expected an RFC 3339 time");
+	sections = json_object_get(rep, "sections");
+	if (!json_is_object(sections))
+		return refuse(v, 422, "missing_field", "missing field: sections");
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		sec = json_object_get(sections, section_names[s]);
+		if (sec && check_section(s, sec, &job->sec[s], v) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static enum reject_reason reason_for(int status)
+{
+	switch (status) {
+	case 400: return REJECT_MALFORMED;
+	case 401: case 403: return REJECT_AUTH;
+	case 409: return REJECT_RESEND;
+	case 413: return REJECT_TOO_LARGE;
+	case 415: return REJECT_MEDIA_TYPE;
+	case 422: return REJECT_INVALID;
+	default: return REJECT_UNAVAILABLE;
+	}
+}
+
+HANDLER(api_reports)
+{
+	struct ingest_job job = { 0 };
+	struct verdict v = { 0 };
+	json_t *rep = request_json(rq, rp), *list;
+	int r;
+
+	if (!rep) {
+		metrics_reject(reason_for(rp->status));
+		return 0;
+	}
+	job.host_id = rq->who.host_id;
+	job.report = rep;
+	job.bytes = rq->body.len;
+	if (check_report(rep, &job, rq->who.name, &v) < 0) {
+		reply_error(rp, v.status, v.code, "%s", v.message);
+		goto out;
+	}
+	r = ingest_submit(app->ingest, &job);
+	if (r < 0) {
+		if (r == -ESHUTDOWN) {
+			rp->retry_after = 30;
+			reply_error(rp, 503, "shutting_down",
+				    "the server is stopping; try again");
+		} else {
+			reply_store_error(rp, r, "report");
+			if (rp->status == 500)
+				rp->status = 503;
+		}
+		goto out;
+	}
+	switch (job.status) {
+	case 200:
+		reply_json(rp, 200,
+			   json_pack("{s:I,s:i}", "host_id",
+				     (json_int_t)job.host_id, "next_report_s",
+				     NEXT_REPORT_S));
+		metrics_report_ok(mono() - rq->started);
+		break;
+	case 409:
+		list = json_array();
+		for (int s = 0; s < SECTION_COUNT; s++)
+			if (job.resend_mask & (1 << s))
+				json_array_append_new(list,
+						      json_string(section_names[s]));
+		reply_json(rp, 409,
+			   json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+				     "resend", "message",
+				     "the server does not hold these sections; "
+				     "send them in full",
+				     "sections", list));
+		break;
+	default:
+		reply_error(rp, 404, "not_found", "this host was deleted");
+	}
+out:
+	if (rp->status != 200)
+		metrics_reject(reason_for(rp->status));
+	for (int s = 0; s < SECTION_COUNT; s++)
+		json_decref(job.sec[s].body);
+	json_decref(rep);
+	return 0;
+}

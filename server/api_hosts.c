@@ -1,0 +1,217 @@
+/* api_hosts.c - hosts, their sections and history, and packages across
+ * the fleet. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ingest.h"
+#include "jsonutil.h"
+#include "rules.h"
+#include "timeutil.h"
+
+/* Parses a positive integer id; 0 when it is not one. */
+static int64_t parse_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return 0;
+	v = strtoll(s, &end, 10);
+	return *end || v <= 0 ? 0 : (int64_t)v;
+}
+
+static int parse_bool(const char *s, int *ret)
+{
+	if (!s) {
+		*ret = -1;
+		return 0;
+	}
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+		*ret = 1;
+		return 0;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+		*ret = 0;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+HANDLER(api_hosts_list)
+{
+	struct host_filter f = { 0 };
+	const char *sev = http_arg(rq, "severity");
+	const char *cursor = http_arg(rq, "cursor");
+	json_t *out;
+	int r;
+
+	if (request_limit(rq, rp, &f.limit) < 0)
+		return 0;
+	if (parse_bool(http_arg(rq, "abandoned"), &f.abandoned) < 0 ||
+	    parse_bool(http_arg(rq, "mail"), &f.mail) < 0)
+		return reply_error(rp, 400, "bad_request",
+				   "abandoned and mail take true or false");
+	f.status = http_arg(rq, "status");
+	if (f.status && strcmp(f.status, "active") != 0 &&
+	    strcmp(f.status, "silent") != 0 && strcmp(f.status, "retired") != 0)
+		return reply_error(rp, 400, "bad_request",
+				   "status must be active, silent or retired");
+	if (sev) {
+		f.min_severity = rules_severity_parse(sev);
+		if (f.min_severity <= 0)
+			return reply_error(rp, 400, "bad_request",
+					   "severity must be critical, high, "
+					   "medium or low");
+	}
+	f.project = http_arg(rq, "project");
+	f.q = http_arg(rq, "q");
+	if (f.q && !*f.q)
+		f.q = NULL;
+	if (cursor && !(f.after_id = parse_id(cursor)))
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
+	r = store_hosts_list(app->store, &f, &out);
+	if (r < 0)
+		return reply_store_error(rp, r, "hosts");
+	return reply_json(rp, 200, out);
+}
+
+HANDLER(api_host_get)
+{
+	int64_t id = parse_id(rq->params[0]);
+	json_t *out;
+	int r;
+
+	if (!id)
+		return reply_error(rp, 404, "not_found", "no host %s",
+				   rq->params[0]);
+	r = store_host_get(app->store, id, &out);
+	if (r < 0)
+		return reply_store_error(rp, r, "host");
+	return reply_json(rp, 200, out);
+}
+
+HANDLER(api_host_section)
+{
+	int64_t id = parse_id(rq->params[0]);
+	int sec = section_from_name(rq->params[1]);
+	json_t *out;
+	int r;
+
+	if (!id || sec < 0)
+		return reply_error(rp, 404, "not_found", "no such endpoint: %s",
+				   rq->path);
+	r = store_host_section(app->store, id, sec, &out);
+	if (r < 0)
+		return reply_store_error(rp, r, "host");
+	return reply_json(rp, 200, out);
+}
+
+HANDLER(api_host_changes)
+{
+	int64_t id = parse_id(rq->params[0]), before = 0;
+	const char *cursor = http_arg(rq, "cursor");
+	json_t *out;
+	int limit, r;
+
+	if (!id)
+		return reply_error(rp, 404, "not_found", "no host %s",
+				   rq->params[0]);
+	if (request_limit(rq, rp, &limit) < 0)
+		return 0;
+	if (cursor && !(before = parse_id(cursor)))
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
+	r = store_host_changes(app->store, id, limit, before, &out);
+	if (r < 0)
+		return reply_store_error(rp, r, "host");
+	return reply_json(rp, 200, out);
+}
+
+HANDLER(api_host_patch)
+{
+	int64_t id = parse_id(rq->params[0]);
+	json_t *body, *v, *out;
+	int r;
+
+	if (!id)
+		return reply_error(rp, 404, "not_found", "no host %s",
+				   rq->params[0]);
+	body = request_json(rq, rp);
+	if (!body)
+		return 0;
+	v = json_object_get(body, "project");
+	if (v && !json_is_string(v) && !json_is_null(v)) {
+		r = reply_error(rp, 422, "invalid_field",
+				"project: expected a name or null");
+		goto out;
+	}
+	v = json_object_get(body, "retired");
+	if (v && !json_is_boolean(v)) {
+		r = reply_error(rp, 422, "invalid_field",
+				"retired: expected true or false");
+		goto out;
+	}
+	v = json_object_get(body, "note");
+	if (v && !((json_is_string(v) && json_string_length(v) <= 4096) ||
+		   json_is_null(v))) {
+		r = reply_error(rp, 422, "invalid_field",
+				"note: expected a string of at most 4096 bytes");
+		goto out;
+	}
+	r = store_host_patch(app->store, id, body, time_now());
+	if (r == -ENOENT) {
+		r = reply_error(rp, 404, "not_found",
+				json_is_string(json_object_get(body, "project"))
+					? "no such host or project"
+					: "no such host");
+		goto out;
+	}
+	if (r < 0) {
+		r = reply_store_error(rp, r, "host");
+		goto out;
+	}
+	ingest_kick(app->ingest);
+	r = store_host_get(app->store, id, &out);
+	r = r < 0 ? reply_store_error(rp, r, "host") : reply_json(rp, 200, out);
+out:
+	json_decref(body);
+	return r;
+}
+
+HANDLER(api_host_delete)
+{
+	int64_t id = parse_id(rq->params[0]);
+	int r;
+
+	if (!id)
+		return reply_error(rp, 404, "not_found", "no host %s",
+				   rq->params[0]);
+	r = store_host_delete(app->store, id);
+	if (r < 0)
+		return reply_store_error(rp, r, "host");
+	rp->status = 204;
+	return 0;
+}
+
+HANDLER(api_packages)
+{
+	const char *name = http_arg(rq, "name");
+	const char *cursor = http_arg(rq, "cursor");
+	int64_t after = 0;
+	json_t *out;
+	int limit, r;
+
+	(void)app;
+	if (!name || !*name)
+		return reply_error(rp, 400, "bad_request",
+				   "give a package: ?name=exim4-daemon-light");
+	if (request_limit(rq, rp, &limit) < 0)
+		return 0;
+	if (cursor && !(after = parse_id(cursor)))
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
+	r = store_packages_find(app->store, name, limit, after, &out);
+	if (r < 0)
+		return reply_store_error(rp, r, "packages");
+	return reply_json(rp, 200, out);
+}

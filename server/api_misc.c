@@ -1,0 +1,137 @@
+/* api_misc.c - summary, OpenAPI, health, metrics, whoami and the web page
+ * compiled into the binary. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "embed.h"
+#include "hash.h"
+#include "metrics.h"
+#include "timeutil.h"
+
+extern const struct embedded_file embedded_web[];
+
+HANDLER(api_summary)
+{
+	json_t *out;
+	int r = store_summary(app->store, time_now(), &out);
+
+	(void)rq;
+	if (r < 0)
+		return reply_store_error(rp, r, "summary");
+	return reply_json(rp, 200, out);
+}
+
+HANDLER(api_healthz)
+{
+	(void)app;
+	(void)rq;
+	return reply_json(rp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+HANDLER(api_whoami)
+{
+	static const char *const roles[] = { "none", "host", "viewer", "admin" };
+
+	(void)app;
+	return reply_json(rp, 200,
+			  json_pack("{s:s,s:s}", "name", rq->who.name, "role",
+				    roles[rq->who.role]));
+}
+
+HANDLER(api_metrics)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	json_t *hosts = NULL, *v;
+	const char *k;
+
+	(void)rq;
+	metrics_render(&b);
+	if (store_metrics(app->store, &hosts) == 0) {
+		buf_puts(&b, "# HELP derelict_hosts Hosts by status.\n"
+			     "# TYPE derelict_hosts gauge\n");
+		json_object_foreach(hosts, k, v)
+			buf_printf(&b, "derelict_hosts{status=\"%s\"} %lld\n", k,
+				   (long long)json_integer_value(v));
+		json_decref(hosts);
+	}
+	rp->status = 200;
+	rp->content_type = "text/plain; version=0.0.4";
+	rp->owned = buf_take(&b, &rp->raw_len);
+	return 0;
+}
+
+/* ETags of the embedded files, computed once. */
+static char etags[64][24];
+static pthread_once_t etags_once = PTHREAD_ONCE_INIT;
+
+static void compute_etags(void)
+{
+	char hex[SHA256_HEX_LEN];
+
+	for (int i = 0; embedded_web[i].name && i < 64; i++) {
+		sha256_hex(embedded_web[i].data, embedded_web[i].len, hex);
+		snprintf(etags[i], sizeof(etags[i]), "\"%.16s\"", hex);
+	}
+}
+
+static const char *content_type(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (!dot)
+		return "application/octet-stream";
+	if (strcmp(dot, ".html") == 0)
+		return "text/html; charset=utf-8";
+	if (strcmp(dot, ".js") == 0)
+		return "text/javascript; charset=utf-8";
+	if (strcmp(dot, ".css") == 0)
+		return "text/css; charset=utf-8";
+	if (strcmp(dot, ".svg") == 0)
+		return "image/svg+xml";
+	if (strcmp(dot, ".json") == 0)
+		return "application/json";
+	return "application/octet-stream";
+}
+
+static int serve_file(struct request *rq, struct reply *rp, const char *name)
+{
+	pthread_once(&etags_once, compute_etags);
+	for (int i = 0; embedded_web[i].name && i < 64; i++) {
+		const char *inm;
+
+		if (strcmp(embedded_web[i].name, name) != 0)
+			continue;
+		rp->etag = etags[i];
+		rp->content_type = content_type(name);
+		inm = http_header(rq, "If-None-Match");
+		if (inm && strcmp(inm, etags[i]) == 0) {
+			rp->status = 304;
+			return 0;
+		}
+		rp->status = 200;
+		rp->raw = embedded_web[i].data;
+		rp->raw_len = embedded_web[i].len;
+		return 0;
+	}
+	return reply_error(rp, 404, "not_found", "no such file: %s", name);
+}
+
+HANDLER(web_index)
+{
+	(void)app;
+	return serve_file(rq, rp, "index.html");
+}
+
+HANDLER(web_static)
+{
+	(void)app;
+	return serve_file(rq, rp, rq->params[0]);
+}
+
+HANDLER(api_openapi)
+{
+	(void)app;
+	return serve_file(rq, rp, "openapi.json");
+}

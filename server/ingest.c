@@ -1,0 +1,215 @@
+/* ingest.c - see ingest.h. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "timeutil.h"
+
+#define BATCH_MAX 512
+#define EVAL_CHUNK 500
+#define PRUNE_AFTER (90 * 86400)
+
+struct pending {
+	struct ingest_job *job;
+	int result;
+	int done;
+	struct pending *next;
+};
+
+struct ingest {
+	struct store *st;
+	int64_t evaluate_every;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* queue or kick or stop */
+	pthread_cond_t done;	/* some batch finished */
+	struct pending *head, *tail;
+	int stopping;
+	int kicked;
+};
+
+static void deadline_in(struct timespec *ts, int64_t seconds)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += seconds;
+}
+
+static void run_batch(struct ingest *in, struct pending *batch)
+{
+	int64_t now = time_now();
+	struct timespec t0, t1;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = store_write_begin(in->st);
+	for (struct pending *p = batch; p; p = p->next) {
+		if (r < 0) {
+			p->result = r;
+			continue;
+		}
+		p->result = store_apply_report(in->st, p->job, now);
+		if (p->result < 0)
+			log_warning("ingest: report of host %lld refused: %s",
+				    (long long)p->job->host_id, store_errmsg());
+		if (p->result == -ENOSPC)
+			r = -ENOSPC;
+	}
+	if (r == 0)
+		r = store_write_commit(in->st);
+	if (r < 0) {
+		log_warning("ingest: batch failed: %s", store_errmsg());
+		store_write_rollback(in->st);
+		for (struct pending *p = batch; p; p = p->next)
+			p->result = r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_batch((t1.tv_sec - t0.tv_sec) * 1e3 +
+		      (t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+static void run_evaluation(struct ingest *in)
+{
+	int64_t now = time_now();
+	int n = 0, r;
+
+	r = store_write_begin(in->st);
+	if (r == 0)
+		r = store_evaluate_due(in->st, now, EVAL_CHUNK, &n);
+	if (r == 0 && n < EVAL_CHUNK)
+		r = store_prune(in->st, now - PRUNE_AFTER);
+	if (r == 0)
+		r = store_write_commit(in->st);
+	if (r < 0) {
+		log_warning("rules: evaluation failed: %s", store_errmsg());
+		store_write_rollback(in->st);
+		return;
+	}
+	/* More hosts are due: come back at once, after any queued reports. */
+	if (n == EVAL_CHUNK)
+		in->kicked = 1;
+}
+
+static void *writer(void *arg)
+{
+	struct ingest *in = arg;
+	struct timespec next_eval;
+
+	deadline_in(&next_eval, 0);
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		struct pending *batch, *p;
+		struct timespec now;
+		int n = 0, eval;
+
+		while (!in->head && !in->stopping && !in->kicked) {
+			if (pthread_cond_timedwait(&in->work, &in->lock,
+						   &next_eval) == ETIMEDOUT)
+				break;
+		}
+		if (!in->head && in->stopping)
+			break;
+		/* Take the whole queue, up to BATCH_MAX, as one batch. */
+		batch = in->head;
+		for (p = batch; p && ++n < BATCH_MAX; p = p->next)
+			;
+		if (p) {
+			in->head = p->next;
+			p->next = NULL;
+			if (!in->head)
+				in->tail = NULL;
+		} else {
+			in->head = in->tail = NULL;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		eval = in->kicked || now.tv_sec > next_eval.tv_sec ||
+		       (now.tv_sec == next_eval.tv_sec &&
+			now.tv_nsec >= next_eval.tv_nsec);
+		in->kicked = 0;
+		pthread_mutex_unlock(&in->lock);
+
+		if (batch)
+			run_batch(in, batch);
+		if (eval && !in->stopping) {
+			run_evaluation(in);
+			deadline_in(&next_eval, in->evaluate_every);
+		}
+
+		pthread_mutex_lock(&in->lock);
+		for (p = batch; p; p = p->next)
+			p->done = 1;
+		if (batch)
+			pthread_cond_broadcast(&in->done);
+	}
+	pthread_mutex_unlock(&in->lock);
+	return NULL;
+}
+
+int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
+{
+	struct ingest *in = calloc(1, sizeof(*in));
+	int r;
+
+	if (!in)
+		return -ENOMEM;
+	in->st = st;
+	in->evaluate_every = evaluate_every > 0 ? evaluate_every : 60;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->work, NULL);
+	pthread_cond_init(&in->done, NULL);
+	r = pthread_create(&in->thread, NULL, writer, in);
+	if (r != 0) {
+		free(in);
+		return -r;
+	}
+	*ret = in;
+	return 0;
+}
+
+int ingest_submit(struct ingest *in, struct ingest_job *job)
+{
+	struct pending p = { job, 0, 0, NULL };
+
+	pthread_mutex_lock(&in->lock);
+	if (in->stopping) {
+		pthread_mutex_unlock(&in->lock);
+		return -ESHUTDOWN;
+	}
+	if (in->tail)
+		in->tail->next = &p;
+	else
+		in->head = &p;
+	in->tail = &p;
+	pthread_cond_signal(&in->work);
+	while (!p.done)
+		pthread_cond_wait(&in->done, &in->lock);
+	pthread_mutex_unlock(&in->lock);
+	return p.result;
+}
+
+void ingest_kick(struct ingest *in)
+{
+	pthread_mutex_lock(&in->lock);
+	in->kicked = 1;
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
+}
+
+void ingest_stop(struct ingest *in)
+{
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->lock);
+	in->stopping = 1;
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
+	pthread_join(in->thread, NULL);
+	pthread_mutex_destroy(&in->lock);
+	pthread_cond_destroy(&in->work);
+	pthread_cond_destroy(&in->done);
+	free(in);
+}

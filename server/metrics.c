@@ -1,0 +1,80 @@
+/* metrics.c - see metrics.h.  Plain atomics: no lock on the hot path. */
+#include "metrics.h"
+
+#include <stdatomic.h>
+
+static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				 0.1, 0.25, 0.5, 1, 2.5, 5 };
+#define NB (sizeof(bounds) / sizeof(bounds[0]))
+
+static atomic_ulong reports_ok;
+static atomic_ulong rejected[REJECT_COUNT];
+static atomic_ulong latency_bucket[NB];
+static atomic_ulong latency_us_sum;
+static atomic_ulong batches;
+static atomic_ulong batch_us_sum;
+
+static const char *const reason_names[REJECT_COUNT] = {
+	"auth", "malformed", "too_large", "media_type", "invalid", "resend",
+	"unavailable",
+};
+
+void metrics_report_ok(double seconds)
+{
+	atomic_fetch_add(&reports_ok, 1);
+	atomic_fetch_add(&latency_us_sum, (unsigned long)(seconds * 1e6));
+	for (unsigned i = 0; i < NB; i++)
+		if (seconds <= bounds[i])
+			atomic_fetch_add(&latency_bucket[i], 1);
+}
+
+void metrics_reject(enum reject_reason why)
+{
+	if (why < REJECT_COUNT)
+		atomic_fetch_add(&rejected[why], 1);
+}
+
+void metrics_batch(double ms)
+{
+	atomic_fetch_add(&batches, 1);
+	atomic_fetch_add(&batch_us_sum, (unsigned long)(ms * 1e3));
+}
+
+int metrics_render(struct buf *out)
+{
+	unsigned long ok = atomic_load(&reports_ok);
+	int r = 0;
+
+	r |= buf_puts(out, "# HELP derelict_reports_ingested_total Reports "
+			   "committed and answered 200.\n"
+			   "# TYPE derelict_reports_ingested_total counter\n");
+	r |= buf_printf(out, "derelict_reports_ingested_total %lu\n", ok);
+	r |= buf_puts(out, "# HELP derelict_reports_rejected_total Reports "
+			   "refused, by reason.\n"
+			   "# TYPE derelict_reports_rejected_total counter\n");
+	for (int i = 0; i < REJECT_COUNT; i++)
+		r |= buf_printf(out,
+				"derelict_reports_rejected_total{reason=\"%s\"} "
+				"%lu\n",
+				reason_names[i], atomic_load(&rejected[i]));
+	r |= buf_puts(out, "# HELP derelict_ingest_seconds Time from a "
+			   "report's arrival to its commit.\n"
+			   "# TYPE derelict_ingest_seconds histogram\n");
+	for (unsigned i = 0; i < NB; i++)
+		r |= buf_printf(out,
+				"derelict_ingest_seconds_bucket{le=\"%g\"} %lu\n",
+				bounds[i], atomic_load(&latency_bucket[i]));
+	r |= buf_printf(out, "derelict_ingest_seconds_bucket{le=\"+Inf\"} %lu\n",
+			ok);
+	r |= buf_printf(out, "derelict_ingest_seconds_sum %.6f\n",
+			atomic_load(&latency_us_sum) / 1e6);
+	r |= buf_printf(out, "derelict_ingest_seconds_count %lu\n", ok);
+	r |= buf_puts(out, "# HELP derelict_ingest_batches_total Write "
+			   "transactions of the ingest writer.\n"
+			   "# TYPE derelict_ingest_batches_total counter\n");
+	r |= buf_printf(out, "derelict_ingest_batches_total %lu\n",
+			atomic_load(&batches));
+	r |= buf_printf(out, "derelict_ingest_batch_seconds_sum %.6f\n",
+			atomic_load(&batch_us_sum) / 1e6);
+	return r < 0 ? -1 : 0;
+}

@@ -1,0 +1,565 @@
+/*
+ * store.c - the database: opening, migrations, connections, tokens,
+ * enrollment and backups.  Reports are in store_ingest.c, queries in
+ * store_query.c, rule evaluation in store_eval.c.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "jsonutil.h"
+#include "timeutil.h"
+
+extern const struct embedded_file embedded_sql[];
+
+static __thread char last_error[256];
+
+const char *store_errmsg(void)
+{
+	return last_error[0] ? last_error : "no database error";
+}
+
+int db_err(struct conn *c, int rc)
+{
+	snprintf(last_error, sizeof(last_error), "%s",
+		 c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+int db_exec(struct conn *c, const char *sql)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_err(c, rc);
+}
+
+sqlite3_stmt *stmt(struct conn *c, const char *sql)
+{
+	int i, rc;
+
+	for (i = 0; i < STORE_STMT_CACHE && c->cache[i].sql; i++) {
+		if (c->cache[i].sql == sql) {
+			sqlite3_reset(c->cache[i].stmt);
+			sqlite3_clear_bindings(c->cache[i].stmt);
+			return c->cache[i].stmt;
+		}
+	}
+	if (i == STORE_STMT_CACHE) {
+		/* Full: drop the last entry; the hot statements come first. */
+		i = STORE_STMT_CACHE - 1;
+		sqlite3_finalize(c->cache[i].stmt);
+		c->cache[i].sql = NULL;
+	}
+	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				&c->cache[i].stmt, NULL);
+	if (rc != SQLITE_OK) {
+		db_err(c, rc);
+		c->cache[i].stmt = NULL;
+		return NULL;
+	}
+	c->cache[i].sql = sql;
+	return c->cache[i].stmt;
+}
+
+void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+const char *col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+static int is_time_column(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 3 && strcmp(name + n - 3, "_at") == 0) ||
+	       strcmp(name, "first_seen") == 0 ||
+	       strcmp(name, "last_seen") == 0 || strcmp(name, "at") == 0 ||
+	       strcmp(name, "boot_time") == 0;
+}
+
+json_t *row_to_json(sqlite3_stmt *s)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(s);
+
+	for (int i = 0; o && i < n; i++) {
+		const char *name = sqlite3_column_name(s, i);
+		size_t len = strlen(name);
+		json_t *v;
+
+		switch (sqlite3_column_type(s, i)) {
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		case SQLITE_INTEGER: {
+			int64_t x = sqlite3_column_int64(s, i);
+
+			if (is_time_column(name)) {
+				json_set_time(o, name, x);
+				continue;
+			}
+			v = json_integer(x);
+			break;
+		}
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(s, i));
+			break;
+		default:
+			if (len > 5 && strcmp(name + len - 5, "_json") == 0) {
+				char key[64];
+
+				snprintf(key, sizeof(key), "%.*s",
+					 (int)(len - 5), name);
+				v = json_loads(col_text(s, i), 0, NULL);
+				json_object_set_new(o, key, v ? v : json_null());
+				continue;
+			}
+			v = json_string(col_text(s, i));
+			break;
+		}
+		json_object_set_new(o, name, v ? v : json_null());
+	}
+	return o;
+}
+
+static int conn_open(struct conn *c, const char *path)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = sqlite3_open_v2(path, &c->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return db_err(c, rc);
+	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_extended_result_codes(c->db, 1);
+	/* FULL: a transaction is on disk before COMMIT returns, so the 200
+	 * that follows it is a promise the server can keep. */
+	return db_exec(c, "PRAGMA journal_mode = WAL;"
+			  "PRAGMA synchronous = FULL;"
+			  "PRAGMA foreign_keys = ON;"
+			  "PRAGMA temp_store = MEMORY;"
+			  "PRAGMA cache_size = -16000;");
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < STORE_STMT_CACHE && c->cache[i].sql; i++)
+		sqlite3_finalize(c->cache[i].stmt);
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+static int migrate(struct conn *c, char err[256])
+{
+	sqlite3_stmt *s;
+	int current = 0, newest = 0, r;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, 256, "cannot read schema version: %s",
+			 sqlite3_errmsg(c->db));
+		return -EIO;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		current = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+
+	for (const struct embedded_file *f = embedded_sql; f->name; f++) {
+		int version = (int)strtol(f->name, NULL, 10);
+		char pragma[64];
+
+		if (version > newest)
+			newest = version;
+		if (version <= current)
+			continue;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;",
+			 version);
+		if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0 ||
+		    (r = db_exec(c, (const char *)f->data)) < 0 ||
+		    (r = db_exec(c, pragma)) < 0 ||
+		    (r = db_exec(c, "COMMIT")) < 0) {
+			snprintf(err, 256, "migration %s failed: %.200s", f->name,
+				 store_errmsg());
+			db_exec(c, "ROLLBACK");
+			return r;
+		}
+		current = version;
+	}
+	if (current > newest) {
+		snprintf(err, 256,
+			 "database schema version %d is newer than this "
+			 "derelictd (%d); refusing to start",
+			 current, newest);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int store_open(const char *path, const struct server_config *cfg,
+	       struct store **ret, char err[256])
+{
+	struct store *st;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->cfg = cfg;
+	st->path = strdup(path);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->freed, NULL);
+	r = conn_open(&st->writer, path);
+	if (r < 0) {
+		snprintf(err, 256, "cannot open %s: %.100s", path, store_errmsg());
+		goto fail;
+	}
+	r = migrate(&st->writer, err);
+	if (r < 0)
+		goto fail;
+	for (int i = 0; i < STORE_READERS; i++) {
+		r = conn_open(&st->readers[i], path);
+		if (r < 0) {
+			snprintf(err, 256, "cannot open %s: %.100s", path,
+				 store_errmsg());
+			goto fail;
+		}
+	}
+	*ret = st;
+	return 0;
+fail:
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < STORE_READERS; i++)
+		if (st->readers[i].db)
+			conn_close(&st->readers[i]);
+	if (st->writer.db) {
+		/* Fold the WAL back so the file alone is the whole database. */
+		sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
+					  SQLITE_CHECKPOINT_TRUNCATE, NULL,
+					  NULL);
+		conn_close(&st->writer);
+	}
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->freed);
+	free(st->path);
+	free(st);
+}
+
+void store_set_advisories(struct store *st, const struct advisory_db *db)
+{
+	st->advisories = db;
+}
+
+struct conn *conn_get(struct store *st)
+{
+	struct conn *c = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	while (!c) {
+		for (int i = 0; i < STORE_READERS; i++) {
+			if (!st->readers[i].busy) {
+				c = &st->readers[i];
+				c->busy = 1;
+				break;
+			}
+		}
+		if (!c)
+			pthread_cond_wait(&st->freed, &st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return c;
+}
+
+void conn_put(struct store *st, struct conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&st->lock);
+	c->busy = 0;
+	pthread_cond_signal(&st->freed);
+	pthread_mutex_unlock(&st->lock);
+}
+
+int store_backup(struct store *st, const char *dest)
+{
+	struct conn *c = conn_get(st);
+	sqlite3 *out = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	rc = sqlite3_open_v2(dest, &out,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(last_error, sizeof(last_error), "%s: %s", dest,
+			 out ? sqlite3_errmsg(out) : sqlite3_errstr(rc));
+		sqlite3_close(out);
+		conn_put(st, c);
+		return -EIO;
+	}
+	b = sqlite3_backup_init(out, "main", c->db, "main");
+	if (!b) {
+		snprintf(last_error, sizeof(last_error), "%s",
+			 sqlite3_errmsg(out));
+		sqlite3_close(out);
+		conn_put(st, c);
+		return -EIO;
+	}
+	/* All pages in one step: the copy is one consistent snapshot even
+	 * while the server writes. */
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		snprintf(last_error, sizeof(last_error), "%s",
+			 sqlite3_errstr(rc));
+	sqlite3_close(out);
+	conn_put(st, c);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* --- tokens ---------------------------------------------------------------- */
+
+int store_token_add(struct store *st, const char *name, const char *role,
+		    const char *token_hash)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "INSERT INTO tokens (name, role, hash, "
+				  "created_at) VALUES (?, ?, ?, ?)");
+	int rc, r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, name);
+	bind_text(s, 2, role);
+	bind_text(s, 3, token_hash);
+	sqlite3_bind_int64(s, 4, time_now());
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = db_err(c, rc);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r;
+}
+
+int store_token_list(struct store *st, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT name, role, created_at, last_used "
+				  "AS last_used_at FROM tokens ORDER BY name");
+	json_t *items = json_array();
+	int rc;
+
+	if (!s) {
+		conn_put(st, c);
+		json_decref(items);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(items, row_to_json(s));
+	sqlite3_reset(s);
+	conn_put(st, c);
+	if (rc != SQLITE_DONE) {
+		json_decref(items);
+		return -EIO;
+	}
+	*ret = items;
+	return 0;
+}
+
+int store_token_revoke(struct store *st, const char *name)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "DELETE FROM tokens WHERE name = ?");
+	int rc, r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = db_err(c, rc);
+	else if (sqlite3_changes(c->db) == 0)
+		r = -ENOENT;
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r;
+}
+
+int store_auth(struct store *st, const char *token_hash, struct principal *ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r = -ENOENT;
+
+	s = stmt(c, "SELECT role, name, hash FROM tokens WHERE hash = ?");
+	if (!s)
+		goto out_err;
+	bind_text(s, 1, token_hash);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    const_time_equal(col_text(s, 2), token_hash)) {
+		ret->role = strcmp(col_text(s, 0), "admin") == 0 ? ROLE_ADMIN
+								: ROLE_VIEWER;
+		ret->host_id = 0;
+		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
+		r = 0;
+	}
+	sqlite3_reset(s);
+	if (r == 0)
+		goto out;
+	s = stmt(c, "SELECT id, agent_id, token_hash FROM hosts "
+		    "WHERE token_hash = ?");
+	if (!s)
+		goto out_err;
+	bind_text(s, 1, token_hash);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    const_time_equal(col_text(s, 2), token_hash)) {
+		ret->role = ROLE_HOST;
+		ret->host_id = sqlite3_column_int64(s, 0);
+		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
+		r = 0;
+	}
+	sqlite3_reset(s);
+out:
+	conn_put(st, c);
+	return r;
+out_err:
+	conn_put(st, c);
+	return -EIO;
+}
+
+int store_enroll(struct store *st, const char *agent_id, const char *hostname,
+		 const char *token_hash, int64_t now, int64_t *ret_host_id)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	/* An agent that lost its state enrolls again under its old id and
+	 * keeps its history; its old token stops working. */
+	s = stmt(c, "INSERT INTO hosts (agent_id, hostname, token_hash, "
+		    "first_seen) VALUES (?1, ?2, ?3, ?4) "
+		    "ON CONFLICT (agent_id) DO UPDATE SET token_hash = ?3 "
+		    "RETURNING id");
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, agent_id);
+	bind_text(s, 2, hostname);
+	bind_text(s, 3, token_hash);
+	sqlite3_bind_int64(s, 4, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret_host_id = sqlite3_column_int64(s, 0);
+	else
+		r = db_err(c, rc);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r;
+}
+
+int store_advisory_import(struct store *st, const char *name,
+			  const void *body, size_t len, int entries)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	s = stmt(c, "DELETE FROM advisory_imports WHERE name = ?");
+	if (!s) {
+		r = -EIO;
+		goto rollback;
+	}
+	bind_text(s, 1, name);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		r = db_err(c, sqlite3_errcode(c->db));
+		sqlite3_reset(s);
+		goto rollback;
+	}
+	sqlite3_reset(s);
+	s = stmt(c, "INSERT INTO advisory_imports (name, imported_at, "
+		    "entries, body) VALUES (?, ?, ?, ?)");
+	if (!s) {
+		r = -EIO;
+		goto rollback;
+	}
+	bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, time_now());
+	sqlite3_bind_int(s, 3, entries);
+	sqlite3_bind_blob64(s, 4, body, len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		r = db_err(c, sqlite3_errcode(c->db));
+		sqlite3_reset(s);
+		goto rollback;
+	}
+	sqlite3_reset(s);
+	/* Every host is matched against the new advisories soon. */
+	if ((r = db_exec(c, "UPDATE hosts SET next_eval_at = 0")) < 0)
+		goto rollback;
+	r = db_exec(c, "COMMIT");
+	if (r == 0)
+		goto out;
+rollback:
+	db_exec(c, "ROLLBACK");
+out:
+	conn_put(st, c);
+	return r;
+}
+
+int store_advisory_each(struct store *st,
+			int (*fn)(const char *body, size_t len, void *ud),
+			void *ud)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT body FROM advisory_imports "
+				  "ORDER BY id");
+	int r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	while (r >= 0 && sqlite3_step(s) == SQLITE_ROW)
+		r = fn(sqlite3_column_blob(s, 0),
+		       (size_t)sqlite3_column_bytes(s, 0), ud);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * store.h - everything derelictd keeps, in one SQLite database.
+ *
+ * Only the store_*.c files know SQL.  Functions return 0 or a negative
+ * errno: -ENOENT for a missing row, -EEXIST for a duplicate name, -EIO for
+ * a database error (already described by store_errmsg()), -ENOSPC when the
+ * disk is full.  Read functions hand the caller a new json_t reference in
+ * *ret, written only on success.
+ */
+#ifndef DERELICT_STORE_H
+#define DERELICT_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "report.h"
+
+struct store;
+struct server_config;
+struct advisory_db;
+
+/* Opens (creating) the database and applies the embedded migrations, each
+ * in one transaction.  Refuses with -EPROTO a database newer than this
+ * binary.  err receives a message on failure. */
+int store_open(const char *path, const struct server_config *cfg,
+	       struct store **ret, char err[256]);
+void store_close(struct store *st);
+
+/* The advisories the rules match against; the store does not own them. */
+void store_set_advisories(struct store *st, const struct advisory_db *db);
+
+/* Writes a consistent copy through SQLite's online backup API. */
+int store_backup(struct store *st, const char *dest);
+
+/* --- tokens and auth ---------------------------------------------------- */
+
+enum role { ROLE_NONE, ROLE_HOST, ROLE_VIEWER, ROLE_ADMIN };
+
+struct principal {
+	enum role role;
+	int64_t host_id;	/* ROLE_HOST only */
+	char name[64];		/* token name, or the host's agent id */
+};
+
+int store_token_add(struct store *st, const char *name, const char *role,
+		    const char *token_hash);
+int store_token_list(struct store *st, json_t **ret);
+int store_token_revoke(struct store *st, const char *name);
+/* Finds who holds the token whose SHA-256 is token_hash; -ENOENT if nobody. */
+int store_auth(struct store *st, const char *token_hash,
+	       struct principal *ret);
+
+/* Registers an agent (or re-enrolls one that lost its token) and stores
+ * the hash of its new token. */
+int store_enroll(struct store *st, const char *agent_id, const char *hostname,
+		 const char *token_hash, int64_t now, int64_t *ret_host_id);
+
+/* --- reports (called from the ingest writer thread only) ----------------- */
+
+/* One section of a received report: absent, hash only, or in full. */
+struct ingest_section {
+	int present;
+	int full;
+	char hash[SHA256_HEX_LEN];
+	json_t *body;		/* full only: the section without "hash" */
+};
+
+struct ingest_job {
+	int64_t host_id;
+	json_t *report;		/* borrowed: the validated report */
+	size_t bytes;
+	struct ingest_section sec[SECTION_COUNT];
+	/* results */
+	int status;		/* HTTP status to answer */
+	int resend_mask;	/* sections to resend, when status is 409 */
+};
+
+int store_write_begin(struct store *st);
+int store_write_commit(struct store *st);
+void store_write_rollback(struct store *st);
+/* Applies one report inside the writer's transaction, in a savepoint of its
+ * own so a failure leaves the others in the batch intact.  Sets job->status
+ * (200, 409 with resend_mask, 404 for a deleted host). */
+int store_apply_report(struct store *st, struct ingest_job *job, int64_t now);
+/* Re-evaluates up to limit hosts whose rules may have changed by now.
+ * Sets *ret_count to how many were evaluated. */
+int store_evaluate_due(struct store *st, int64_t now, int limit,
+		       int *ret_count);
+/* Deletes report metadata older than before. */
+int store_prune(struct store *st, int64_t before);
+
+/* --- queries -------------------------------------------------------------- */
+
+struct host_filter {
+	int abandoned;		/* -1 any, 0, 1 */
+	int mail;		/* -1 any, 0, 1 */
+	const char *status;
+	const char *project;
+	int min_severity;	/* 0 any */
+	const char *q;
+	int limit;
+	int64_t after_id;	/* cursor */
+};
+
+int store_hosts_list(struct store *st, const struct host_filter *f,
+		     json_t **ret);
+int store_host_get(struct store *st, int64_t id, json_t **ret);
+int store_host_section(struct store *st, int64_t id, enum section s,
+		       json_t **ret);
+int store_host_changes(struct store *st, int64_t id, int limit,
+		       int64_t before_id, json_t **ret);
+/* PATCH: members present in patch are applied; "project" null unassigns
+ * and pins the host to no project. -ENOENT for a missing host or project. */
+int store_host_patch(struct store *st, int64_t id, const json_t *patch,
+		     int64_t now);
+int store_host_delete(struct store *st, int64_t id);
+
+int store_projects_list(struct store *st, int limit, const char *after,
+			json_t **ret);
+int store_project_get(struct store *st, const char *name, json_t **ret);
+int store_project_create(struct store *st, const json_t *p, int64_t now);
+int store_project_patch(struct store *st, const char *name, const json_t *p);
+int store_project_delete(struct store *st, const char *name);
+
+struct finding_filter {
+	const char *status;
+	const char *rule;
+	int severity;		/* 0 any */
+	int64_t host_id;	/* 0 any */
+	int limit;
+	int64_t after_id;
+};
+
+int store_findings_list(struct store *st, const struct finding_filter *f,
+			json_t **ret);
+int store_finding_ack(struct store *st, int64_t id, const char *reason,
+		      const char *until, const char *by, int64_t now);
+
+int store_packages_find(struct store *st, const char *name, int limit,
+			int64_t after_host, json_t **ret);
+int store_summary(struct store *st, int64_t now, json_t **ret);
+/* Counters for /metrics: hosts by status. */
+int store_metrics(struct store *st, json_t **ret);
+
+/* Keeps an imported advisory file (the Debian Security Tracker's JSON
+ * export, or one in the shipped format) whole, replacing an earlier import
+ * of the same name. */
+int store_advisory_import(struct store *st, const char *name,
+			  const void *body, size_t len, int entries);
+/* Calls fn with each kept import, oldest first; stops at fn's first
+ * negative answer and returns it. */
+int store_advisory_each(struct store *st,
+			int (*fn)(const char *body, size_t len, void *ud),
+			void *ud);
+
+/* A message describing the last database error of this thread. */
+const char *store_errmsg(void);
+
+#endif

@@ -1,0 +1,529 @@
+/*
+ * store_eval.c - feeds the rules (rules.c) from the database and writes
+ * back what they decide: status, signals, mail summary, vulnerabilities and
+ * findings.  Runs inside the caller's write transaction.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advisory.h"
+#include "jsonutil.h"
+#include "rules.h"
+#include "timeutil.h"
+
+#define MAX_MATCH 64
+#define DAY 86400
+
+/* Everything one evaluation borrows pointers into, freed at the end. */
+struct facts {
+	struct rules_host h;
+	json_t *sections[SECTION_COUNT];
+	struct rules_port *ports;
+	struct rules_service *services;
+	struct rules_process *processes;
+	struct rules_package *packages;
+	struct rules_vuln *vulns;
+	size_t n_vulns;
+	char *strings;		/* the host row's text, in one block */
+	json_t *vuln_map;	/* source package -> [CVE ids] */
+	int64_t ack_due;	/* earliest ack expiry still ahead */
+};
+
+static void facts_free(struct facts *f)
+{
+	for (int i = 0; i < SECTION_COUNT; i++)
+		json_decref(f->sections[i]);
+	for (size_t i = 0; i < f->h.n_packages; i++) {
+		free((char *)f->packages[i].name);
+		free((char *)f->packages[i].version);
+		free((char *)f->packages[i].source);
+		free((char *)f->packages[i].source_version);
+	}
+	free(f->ports);
+	free(f->services);
+	free(f->processes);
+	free(f->packages);
+	free(f->vulns);
+	free(f->strings);
+	json_decref(f->vuln_map);
+}
+
+/* Copies the row's text columns into one block so the host struct can
+ * point into it after the statement is reset. */
+static const char *keep(struct facts *f, size_t *used, size_t cap,
+			const char *s)
+{
+	size_t n;
+	char *p;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	if (*used + n > cap)
+		return NULL;
+	p = f->strings + *used;
+	memcpy(p, s, n);
+	*used += n;
+	return p;
+}
+
+static int load_host(struct conn *c, int64_t id, struct facts *f)
+{
+	sqlite3_stmt *s;
+	size_t cap = 0, used = 0;
+	int64_t ends = 0;
+
+	s = stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
+		    "h.retired_at, p.name, p.ends_on, h.os_id, "
+		    "h.os_version_id, h.os_codename, h.last_login_at, "
+		    "h.last_login_user, h.last_login_from, "
+		    "h.packages_changed_at FROM hosts h LEFT JOIN projects p "
+		    "ON p.id = h.project_id WHERE h.id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return -ENOENT;
+	}
+	for (int i = 0; i < 13; i++)
+		cap += (size_t)sqlite3_column_bytes(s, i) + 1;
+	f->strings = malloc(cap);
+	if (!f->strings) {
+		sqlite3_reset(s);
+		return -ENOMEM;
+	}
+	f->h.id = id;
+	f->h.hostname = keep(f, &used, cap, col_text(s, 0));
+	f->h.first_seen = sqlite3_column_int64(s, 1);
+	f->h.last_seen = sqlite3_column_int64(s, 2);
+	f->h.retired = sqlite3_column_type(s, 3) != SQLITE_NULL;
+	f->h.retired_at = sqlite3_column_int64(s, 3);
+	f->h.project = keep(f, &used, cap, col_text(s, 4));
+	if (col_text(s, 5) && date_parse(col_text(s, 5), &ends) == 0)
+		f->h.project_ends_on = ends;
+	f->h.os_id = keep(f, &used, cap, col_text(s, 6));
+	f->h.os_version_id = keep(f, &used, cap, col_text(s, 7));
+	f->h.os_codename = keep(f, &used, cap, col_text(s, 8));
+	f->h.last_login_at = sqlite3_column_int64(s, 9);
+	f->h.last_login_user = keep(f, &used, cap, col_text(s, 10));
+	f->h.last_login_from = keep(f, &used, cap, col_text(s, 11));
+	f->h.packages_changed_at = sqlite3_column_int64(s, 12);
+	sqlite3_reset(s);
+	return 0;
+}
+
+static int load_sections(struct conn *c, int64_t id, struct facts *f)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT name, body FROM sections WHERE "
+				  "host_id = ? AND name IN ('ports', "
+				  "'services', 'processes')");
+	json_t *items, *it;
+	size_t i, n;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int sec = section_from_name(col_text(s, 0));
+
+		if (sec >= 0)
+			f->sections[sec] = json_loads(col_text(s, 1), 0, NULL);
+	}
+	sqlite3_reset(s);
+
+	items = json_object_get(f->sections[SECTION_PORTS], "items");
+	n = json_array_size(items);
+	f->ports = calloc(n ? n : 1, sizeof(*f->ports));
+	json_array_foreach(items, i, it) {
+		f->ports[i].proto = json_get_str(it, "proto");
+		f->ports[i].address = json_get_str(it, "address");
+		f->ports[i].port = (int)json_get_int(it, "port", 0);
+		f->ports[i].process = json_get_str(it, "process");
+		f->ports[i].exe = json_get_str(it, "exe");
+	}
+	f->h.ports = f->ports;
+	f->h.n_ports = n;
+
+	items = json_object_get(f->sections[SECTION_SERVICES], "items");
+	n = json_array_size(items);
+	f->services = calloc(n ? n : 1, sizeof(*f->services));
+	json_array_foreach(items, i, it) {
+		f->services[i].name = json_get_str(it, "name");
+		f->services[i].active = json_get_str(it, "active");
+		f->services[i].sub = json_get_str(it, "sub");
+	}
+	f->h.services = f->services;
+	f->h.n_services = n;
+
+	items = json_object_get(f->sections[SECTION_PROCESSES], "items");
+	n = json_array_size(items);
+	f->processes = calloc(n ? n : 1, sizeof(*f->processes));
+	json_array_foreach(items, i, it) {
+		f->processes[i].name = json_get_str(it, "name");
+		f->processes[i].exe = json_get_str(it, "exe");
+		f->processes[i].user = json_get_str(it, "user");
+	}
+	f->h.processes = f->processes;
+	f->h.n_processes = n;
+	return f->ports && f->services && f->processes ? 0 : -ENOMEM;
+}
+
+/* Every installed package is matched against the advisories (the tracker
+ * import covers all of them); MTA packages go to the rules with theirs. */
+static int load_packages(struct store *st, struct conn *c, int64_t id,
+			 struct facts *f)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT name, version, source, "
+				  "source_version FROM packages WHERE "
+				  "host_id = ? ORDER BY source, name");
+	const struct advisory *m[MAX_MATCH];
+	size_t cap = 8, vcap = 16;
+	int rc;
+
+	f->vuln_map = json_object();
+	f->packages = malloc(cap * sizeof(*f->packages));
+	f->vulns = malloc(vcap * sizeof(*f->vulns));
+	if (!s || !f->packages || !f->vulns || !f->vuln_map)
+		return -ENOMEM;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = col_text(s, 0), *source = col_text(s, 2);
+		const char *srcver = col_text(s, 3);
+		int n = 0, is_mta = rules_mta_of_package(name, source) != NULL;
+		json_t *cves;
+
+		if (st->advisories)
+			n = advisory_match(st->advisories, f->h.os_codename,
+					   source, srcver, m, MAX_MATCH);
+		if (n > MAX_MATCH)
+			n = MAX_MATCH;
+		if (n > 0 && !json_object_get(f->vuln_map, source)) {
+			cves = json_array();
+			for (int i = 0; i < n; i++)
+				json_array_append_new(cves,
+						      json_string(m[i]->cve));
+			json_object_set_new(f->vuln_map, source, cves);
+		}
+		if (!is_mta)
+			continue;
+		if (f->h.n_packages == cap) {
+			void *p = realloc(f->packages,
+					  2 * cap * sizeof(*f->packages));
+
+			if (!p)
+				return -ENOMEM;
+			f->packages = p;
+			cap *= 2;
+		}
+		{
+			struct rules_package *p = &f->packages[f->h.n_packages++];
+
+			p->name = strdup(name);
+			p->version = strdup(col_text(s, 1));
+			p->source = strdup(source);
+			p->source_version = strdup(srcver);
+			/* Vulnerabilities are attached below, once the array
+			 * stops moving. */
+			p->vulns = NULL;
+			p->n_vulns = (size_t)(n > 0 ? n : 0);
+		}
+		for (int i = 0; i < n; i++) {
+			if (f->n_vulns == vcap) {
+				void *p = realloc(f->vulns,
+						  2 * vcap * sizeof(*f->vulns));
+
+				if (!p)
+					return -ENOMEM;
+				f->vulns = p;
+				vcap *= 2;
+			}
+			f->vulns[f->n_vulns].cve = m[i]->cve;
+			f->vulns[f->n_vulns].severity =
+				(enum rules_severity)m[i]->severity;
+			f->vulns[f->n_vulns].remote =
+				m[i]->scope == ADVISORY_SCOPE_REMOTE;
+			f->vulns[f->n_vulns].fixed_version = NULL;
+			f->n_vulns++;
+		}
+	}
+	sqlite3_reset(s);
+	{
+		size_t at = 0;
+
+		for (size_t i = 0; i < f->h.n_packages; i++) {
+			f->packages[i].vulns = f->packages[i].n_vulns
+						       ? &f->vulns[at]
+						       : NULL;
+			at += f->packages[i].n_vulns;
+		}
+	}
+	f->h.packages = f->packages;
+	return rc == SQLITE_DONE ? 0 : db_err(c, rc);
+}
+
+static void rules_cfg(const struct server_config *cfg, struct rules_config *rc)
+{
+	rules_config_defaults(rc);
+	if (!cfg)
+		return;
+	rc->smtp_ports = cfg->smtp_ports;
+	rc->unowned_grace = cfg->unowned_grace;
+	rc->idle_after = cfg->idle_after;
+	rc->unmaintained_after = cfg->unmaintained_after;
+	rc->silent_after = cfg->silent_after;
+}
+
+static void consider(int64_t *next, int64_t t, int64_t now)
+{
+	if (t > now && t < *next)
+		*next = t;
+}
+
+/* The next moment a time-based rule could change its mind. */
+static int64_t next_eval(const struct facts *f, const struct rules_config *rc,
+			 int64_t now)
+{
+	int64_t next = now + DAY;	/* at least daily, whatever happens */
+	const struct rules_host *h = &f->h;
+
+	if (h->last_seen)
+		consider(&next, h->last_seen + rc->silent_after + 1, now);
+	if (!h->project || !*h->project)
+		consider(&next, h->first_seen + rc->unowned_grace + 1, now);
+	if (h->last_login_at)
+		consider(&next, h->last_login_at + rc->idle_after + 1, now);
+	if (h->packages_changed_at)
+		consider(&next,
+			 h->packages_changed_at + rc->unmaintained_after + 1,
+			 now);
+	if (h->project_ends_on)
+		consider(&next, h->project_ends_on + DAY, now);
+	if (h->os_eol)
+		consider(&next, h->os_eol + DAY, now);
+	if (f->ack_due)
+		consider(&next, f->ack_due, now);
+	return next;
+}
+
+/* Opens, updates and resolves the host's findings; returns the worst
+ * severity among those that are open (not acknowledged). */
+static int sync_findings(struct conn *c, int64_t id,
+			 const struct rules_result *res, int64_t now,
+			 struct facts *f, int *ret_worst)
+{
+	sqlite3_stmt *s;
+	int worst = 0, rc;
+	char *seen;
+
+	seen = calloc(res->n_findings + 1, 1);
+	if (!seen)
+		return -ENOMEM;
+	s = stmt(c, "SELECT id, key, status, ack_until, ack_severity FROM "
+		    "findings WHERE host_id = ? AND status != 'resolved'");
+	if (!s) {
+		free(seen);
+		return -EIO;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	/* Collect first: the statements below reuse the connection. */
+	json_t *live = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(live, row_to_json(s));
+	sqlite3_reset(s);
+
+	size_t i;
+	json_t *row;
+	json_array_foreach(live, i, row) {
+		const char *key = json_get_str(row, "key");
+		const char *status = json_get_str(row, "status");
+		const struct rules_finding *fd = NULL;
+		size_t j;
+
+		for (j = 0; j < res->n_findings; j++)
+			if (strcmp(res->findings[j].key, key) == 0) {
+				fd = &res->findings[j];
+				break;
+			}
+		if (!fd) {
+			s = stmt(c, "UPDATE findings SET status = 'resolved', "
+				    "resolved_at = ? WHERE id = ?");
+			if (!s)
+				goto fail;
+			sqlite3_bind_int64(s, 1, now);
+			sqlite3_bind_int64(s, 2, json_get_int(row, "id", 0));
+			if (sqlite3_step(s) != SQLITE_DONE)
+				goto fail;
+			sqlite3_reset(s);
+			continue;
+		}
+		seen[j] = 1;
+		int open = 1;
+		if (strcmp(status, "acknowledged") == 0) {
+			int64_t until = 0;
+			const char *u = json_get_str(row, "ack_until");
+
+			if (u)
+				date_parse(u, &until);
+			open = !rules_ack_in_force(
+				until,
+				(enum rules_severity)json_get_int(
+					row, "ack_severity", fd->severity),
+				fd->severity, now);
+			/* The ack's expiry is a moment to look again. */
+			if (!open && until > 0 &&
+			    (!f->ack_due || until + DAY < f->ack_due))
+				f->ack_due = until + DAY;
+		}
+		s = stmt(c, "UPDATE findings SET severity = ?, summary = ?, "
+			    "details = ?, last_seen = ?, status = CASE WHEN ? "
+			    "THEN 'open' ELSE status END WHERE id = ?");
+		if (!s)
+			goto fail;
+		{
+			char *d = json_canonical(fd->details);
+
+			sqlite3_bind_int(s, 1, fd->severity);
+			bind_text(s, 2, fd->summary);
+			sqlite3_bind_text(s, 3, d ? d : "{}", -1,
+					  d ? free : SQLITE_STATIC);
+		}
+		sqlite3_bind_int64(s, 4, now);
+		sqlite3_bind_int(s, 5, open);
+		sqlite3_bind_int64(s, 6, json_get_int(row, "id", 0));
+		if (sqlite3_step(s) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(s);
+		if (open && (int)fd->severity > worst)
+			worst = fd->severity;
+	}
+	for (size_t j = 0; j < res->n_findings; j++) {
+		const struct rules_finding *fd = &res->findings[j];
+
+		if (seen[j])
+			continue;
+		s = stmt(c, "INSERT INTO findings (host_id, rule, key, "
+			    "severity, status, summary, details, first_seen, "
+			    "last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)");
+		if (!s)
+			goto fail;
+		{
+			char *d = json_canonical(fd->details);
+
+			sqlite3_bind_int64(s, 1, id);
+			bind_text(s, 2, rules_rule_name(fd->rule));
+			bind_text(s, 3, fd->key);
+			sqlite3_bind_int(s, 4, fd->severity);
+			bind_text(s, 5, fd->summary);
+			sqlite3_bind_text(s, 6, d ? d : "{}", -1,
+					  d ? free : SQLITE_STATIC);
+		}
+		sqlite3_bind_int64(s, 7, now);
+		sqlite3_bind_int64(s, 8, now);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(s);
+		if ((int)fd->severity > worst)
+			worst = fd->severity;
+	}
+	json_decref(live);
+	free(seen);
+	*ret_worst = worst;
+	return 0;
+fail:
+	rc = db_err(c, sqlite3_errcode(c->db));
+	if (s)
+		sqlite3_reset(s);
+	json_decref(live);
+	free(seen);
+	return rc;
+}
+
+int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
+			int64_t now)
+{
+	struct facts f = { 0 };
+	struct rules_config rc;
+	struct rules_result res = { 0 };
+	sqlite3_stmt *s;
+	int worst = 0, r;
+
+	rules_cfg(st->cfg, &rc);
+	if ((r = load_host(c, id, &f)) < 0 ||
+	    (r = load_sections(c, id, &f)) < 0 ||
+	    (r = load_packages(st, c, id, &f)) < 0)
+		goto out;
+	if (st->advisories && f.h.os_id)
+		advisory_eol(st->advisories, f.h.os_id,
+			     f.h.os_version_id ? f.h.os_version_id
+					       : f.h.os_codename,
+			     &f.h.os_eol, NULL);
+	if ((r = rules_evaluate(&f.h, &rc, now, &res)) < 0)
+		goto out;
+	if ((r = sync_findings(c, id, &res, now, &f, &worst)) < 0)
+		goto out;
+	s = stmt(c, "UPDATE hosts SET status = ?, abandoned = ?, "
+		    "mail_running = ?, mail_exposed = ?, severity = ?, "
+		    "signals = ?, mail = ?, vulns = ?, next_eval_at = ? "
+		    "WHERE id = ?");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	{
+		json_t *sig = rules_signals_json(&res);
+		json_t *mail = rules_mail_json(&res.mail);
+		char *a = sig ? json_canonical(sig) : NULL;
+		char *b = mail ? json_canonical(mail) : NULL;
+		char *v = json_canonical(f.vuln_map);
+
+		json_decref(sig);
+		json_decref(mail);
+		bind_text(s, 1, rules_host_status(&f.h, &rc, now));
+		sqlite3_bind_int(s, 2, res.abandoned);
+		sqlite3_bind_int(s, 3, res.mail.running);
+		sqlite3_bind_int(s, 4, res.mail.exposed);
+		sqlite3_bind_int(s, 5, worst);
+		sqlite3_bind_text(s, 6, a ? a : "[]", -1, a ? free : SQLITE_STATIC);
+		sqlite3_bind_text(s, 7, b ? b : "{}", -1, b ? free : SQLITE_STATIC);
+		sqlite3_bind_text(s, 8, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, next_eval(&f, &rc, now));
+		sqlite3_bind_int64(s, 10, id);
+	}
+	r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(c, sqlite3_errcode(c->db));
+	sqlite3_reset(s);
+out:
+	rules_result_free(&res);
+	facts_free(&f);
+	return r;
+}
+
+int store_evaluate_due(struct store *st, int64_t now, int limit,
+		       int *ret_count)
+{
+	struct conn *c = &st->writer;
+	sqlite3_stmt *s = stmt(c, "SELECT id FROM hosts WHERE next_eval_at "
+				  "<= ? ORDER BY next_eval_at LIMIT ?");
+	int64_t ids[512];
+	int n = 0, r = 0;
+
+	if (!s)
+		return -EIO;
+	if (limit > 512)
+		limit = 512;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, limit);
+	while (n < limit && sqlite3_step(s) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	for (int i = 0; i < n && r == 0; i++) {
+		r = store_evaluate_host(st, c, ids[i], now);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	*ret_count = n;
+	return r;
+}

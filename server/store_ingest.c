@@ -1,0 +1,492 @@
+/*
+ * store_ingest.c - applying a validated report: section state, the change
+ * history, the package index and the host's identity.  Runs on the ingest
+ * writer's connection only, inside the batch transaction it opened.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "timeutil.h"
+
+int store_write_begin(struct store *st)
+{
+	return db_exec(&st->writer, "BEGIN IMMEDIATE");
+}
+
+int store_write_commit(struct store *st)
+{
+	return db_exec(&st->writer, "COMMIT");
+}
+
+void store_write_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->writer.db))
+		db_exec(&st->writer, "ROLLBACK");
+}
+
+static int step_done(struct conn *c, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
+}
+
+static int add_change(struct conn *c, int64_t host, int64_t now,
+		      enum section sec, const char *key, const char *action,
+		      const json_t *old, const json_t *new)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT INTO changes (host_id, at, section, "
+				  "key, action, old, new) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	char *o = old ? json_canonical(old) : NULL;
+	char *n = new ? json_canonical(new) : NULL;
+	int r;
+
+	if (!s) {
+		free(o);
+		free(n);
+		return -EIO;
+	}
+	sqlite3_bind_int64(s, 1, host);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, section_names[sec]);
+	bind_text(s, 4, key);
+	bind_text(s, 5, action);
+	bind_text(s, 6, o);
+	bind_text(s, 7, n);
+	r = step_done(c, s);
+	free(o);
+	free(n);
+	return r;
+}
+
+static int package_put(struct conn *c, int64_t host, const json_t *p)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT OR REPLACE INTO packages (host_id, "
+				  "name, arch, version, source, "
+				  "source_version) VALUES (?, ?, ?, ?, ?, ?)");
+	const char *name = json_get_str(p, "name");
+	const char *version = json_get_str(p, "version");
+	const char *source = json_get_str(p, "source");
+	const char *srcver = json_get_str(p, "source_version");
+	const char *arch = json_get_str(p, "arch");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, name);
+	bind_text(s, 3, arch ? arch : "");
+	bind_text(s, 4, version);
+	bind_text(s, 5, source && *source ? source : name);
+	bind_text(s, 6, srcver && *srcver ? srcver : version);
+	return step_done(c, s);
+}
+
+static int package_del(struct conn *c, int64_t host, const json_t *p)
+{
+	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
+				  "AND name = ? AND arch = ?");
+	const char *arch = json_get_str(p, "arch");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, json_get_str(p, "name"));
+	bind_text(s, 3, arch ? arch : "");
+	return step_done(c, s);
+}
+
+/* Maps each item of a section to its identity key.  Keys that repeat (two
+ * sockets on one port with different owners) get " #2", " #3", ... so each
+ * item keeps a key of its own. */
+static json_t *items_by_key(enum section sec, const json_t *body)
+{
+	json_t *map = json_object(), *items = json_object_get(body, "items");
+	struct buf key = BUF_INIT(REPORT_MAX_STRING * 4);
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(items, i, item) {
+		buf_reset(&key);
+		if (report_item_key(sec, item, &key) < 0)
+			continue;
+		for (int n = 2; json_object_get(map, key.data); n++) {
+			size_t base = key.len;
+
+			buf_printf(&key, " #%d", n);
+			if (!json_object_get(map, key.data))
+				break;
+			key.len = base;
+			key.data[base] = '\0';
+		}
+		json_object_set(map, key.data, item);
+	}
+	buf_free(&key);
+	return map;
+}
+
+/* Writes the differences between two states of a section into the change
+ * history (and, for packages, the package index).  old_body is NULL for
+ * the first state we see: it is recorded as the baseline, not as a
+ * thousand "added" rows. */
+static int diff_section(struct conn *c, int64_t host, int64_t now,
+			enum section sec, const json_t *old_body,
+			const json_t *new_body)
+{
+	json_t *old_map, *new_map, *v, *old;
+	const char *key;
+	int r = 0;
+
+	if (!old_body) {
+		size_t i;
+
+		if (sec != SECTION_PACKAGES)
+			return 0;
+		json_array_foreach(json_object_get(new_body, "items"), i, v)
+			if ((r = package_put(c, host, v)) < 0)
+				return r;
+		return 0;
+	}
+	old_map = items_by_key(sec, old_body);
+	new_map = items_by_key(sec, new_body);
+	if (!old_map || !new_map) {
+		r = -ENOMEM;
+		goto out;
+	}
+	json_object_foreach(new_map, key, v) {
+		old = json_object_get(old_map, key);
+		if (old && json_equal(old, v))
+			continue;
+		r = add_change(c, host, now, sec, key, old ? "changed" : "added",
+			       old, v);
+		if (r == 0 && sec == SECTION_PACKAGES)
+			r = package_put(c, host, v);
+		if (r < 0)
+			goto out;
+	}
+	json_object_foreach(old_map, key, old) {
+		if (json_object_get(new_map, key))
+			continue;
+		/* Logins age out of the 90-day window; that is no event. */
+		if (sec != SECTION_LOGINS)
+			r = add_change(c, host, now, sec, key, "removed", old,
+				       NULL);
+		if (r == 0 && sec == SECTION_PACKAGES)
+			r = package_del(c, host, old);
+		if (r < 0)
+			goto out;
+	}
+out:
+	json_decref(old_map);
+	json_decref(new_map);
+	return r;
+}
+
+static int put_section(struct conn *c, int64_t host, int64_t now,
+		       enum section sec, struct ingest_section *in)
+{
+	sqlite3_stmt *s;
+	json_t *old_body = NULL;
+	char *text;
+	int r;
+
+	s = stmt(c, "SELECT hash, body FROM sections WHERE host_id = ? "
+		    "AND name = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, section_names[sec]);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if (strcmp(col_text(s, 0), in->hash) == 0) {
+			sqlite3_reset(s);
+			return 0;	/* sent in full, yet unchanged */
+		}
+		old_body = json_loads(col_text(s, 1), 0, NULL);
+	}
+	sqlite3_reset(s);
+
+	r = diff_section(c, host, now, sec, old_body, in->body);
+	json_decref(old_body);
+	if (r < 0)
+		return r;
+	text = json_canonical(in->body);
+	if (!text)
+		return -ENOMEM;
+	s = stmt(c, "INSERT OR REPLACE INTO sections (host_id, name, hash, "
+		    "body, updated_at) VALUES (?, ?, ?, ?, ?)");
+	if (!s) {
+		free(text);
+		return -EIO;
+	}
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, section_names[sec]);
+	bind_text(s, 3, in->hash);
+	sqlite3_bind_text(s, 4, text, -1, free);
+	sqlite3_bind_int64(s, 5, now);
+	r = step_done(c, s);
+	return r < 0 ? r : 1;
+}
+
+/* Finds the project by name, creating it (owner from the agent's tag, no
+ * end date) when it does not exist yet. */
+static int project_for_tag(struct conn *c, const char *name,
+			   const char *owner, int64_t now, int64_t *ret_id)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT INTO projects (name, owner, "
+				  "created_at) VALUES (?1, ?2, ?3) "
+				  "ON CONFLICT (name) DO UPDATE SET "
+				  "owner = coalesce(owner, ?2) RETURNING id");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, name);
+	bind_text(s, 2, owner);
+	sqlite3_bind_int64(s, 3, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : db_err(c, rc);
+}
+
+static int update_identity(struct conn *c, struct ingest_job *job,
+			   int64_t now, int pinned, const char *old_tag,
+			   int *ret_tag_changed)
+{
+	const json_t *host = json_object_get(job->report, "host");
+	const json_t *os = json_object_get(host, "os");
+	const char *tag = json_get_str(host, "project");
+	const char *owner = json_get_str(host, "owner");
+	char *addresses = json_canonical(json_object_get(host, "addresses"));
+	sqlite3_stmt *s;
+	int64_t collected = 0, boot = 0;
+	int r;
+
+	if (tag && !*tag)
+		tag = NULL;
+	time_parse(json_get_str(job->report, "collected_at"), &collected);
+	time_parse(json_get_str(host, "boot_time"), &boot);
+	s = stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
+		    "os_id = ?, os_version_id = ?, os_codename = ?, "
+		    "os_pretty = ?, kernel = ?, arch = ?, boot_time = ?, "
+		    "addresses = ?, agent_version = ?, tag_project = ?, "
+		    "tag_owner = ?, last_seen = ?, collected_at = ? "
+		    "WHERE id = ?");
+	if (!s) {
+		free(addresses);
+		return -EIO;
+	}
+	bind_text(s, 1, json_get_str(host, "hostname"));
+	bind_text(s, 2, json_get_str(host, "fqdn"));
+	bind_text(s, 3, json_get_str(host, "machine_id"));
+	bind_text(s, 4, json_get_str(os, "id"));
+	bind_text(s, 5, json_get_str(os, "version_id"));
+	bind_text(s, 6, json_get_str(os, "codename"));
+	bind_text(s, 7, json_get_str(os, "pretty_name"));
+	bind_text(s, 8, json_get_str(host, "kernel"));
+	bind_text(s, 9, json_get_str(host, "arch"));
+	if (boot > 0)
+		sqlite3_bind_int64(s, 10, boot);
+	sqlite3_bind_text(s, 11, addresses ? addresses : "[]", -1,
+			  addresses ? free : SQLITE_STATIC);
+	bind_text(s, 12, json_get_str(json_object_get(job->report, "agent"),
+				      "version"));
+	bind_text(s, 13, tag);
+	bind_text(s, 14, owner);
+	sqlite3_bind_int64(s, 15, now);
+	if (collected > 0)
+		sqlite3_bind_int64(s, 16, collected);
+	sqlite3_bind_int64(s, 17, job->host_id);
+	r = step_done(c, s);
+	if (r < 0)
+		return r;
+
+	*ret_tag_changed = (tag == NULL) != (old_tag == NULL) ||
+			   (tag && strcmp(tag, old_tag) != 0);
+	if (pinned || !*ret_tag_changed)
+		return 0;
+	/* Until an operator assigns one, the agent's tag names the project. */
+	s = stmt(c, "UPDATE hosts SET project_id = ? WHERE id = ?");
+	if (!s)
+		return -EIO;
+	if (tag) {
+		int64_t pid = 0;
+
+		r = project_for_tag(c, tag, owner, now, &pid);
+		if (r < 0)
+			return r;
+		sqlite3_bind_int64(s, 1, pid);
+	}
+	sqlite3_bind_int64(s, 2, job->host_id);
+	return step_done(c, s);
+}
+
+/* Keeps the facts time-based rules need as plain columns. */
+static int update_facts(struct conn *c, struct ingest_job *job)
+{
+	struct ingest_section *lg = &job->sec[SECTION_LOGINS];
+	struct ingest_section *pk = &job->sec[SECTION_PACKAGES];
+	sqlite3_stmt *s;
+	int r;
+
+	if (lg->full) {
+		const json_t *last = json_object_get(lg->body, "last");
+		int64_t at = 0;
+
+		s = stmt(c, "UPDATE hosts SET last_login_at = ?, "
+			    "last_login_user = ?, last_login_from = ? "
+			    "WHERE id = ?");
+		if (!s)
+			return -EIO;
+		if (json_is_object(last) &&
+		    time_parse(json_get_str(last, "at"), &at) == 0)
+			sqlite3_bind_int64(s, 1, at);
+		bind_text(s, 2, json_get_str(last, "user"));
+		bind_text(s, 3, json_get_str(last, "from"));
+		sqlite3_bind_int64(s, 4, job->host_id);
+		if ((r = step_done(c, s)) < 0)
+			return r;
+	}
+	if (pk->full) {
+		int64_t at = 0;
+
+		s = stmt(c, "UPDATE hosts SET packages_changed_at = ? "
+			    "WHERE id = ?");
+		if (!s)
+			return -EIO;
+		if (time_parse(json_get_str(pk->body, "changed_at"), &at) == 0)
+			sqlite3_bind_int64(s, 1, at);
+		sqlite3_bind_int64(s, 2, job->host_id);
+		if ((r = step_done(c, s)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
+{
+	struct conn *c = &st->writer;
+	sqlite3_stmt *s;
+	char *old_tag = NULL;
+	int pinned, silent, due, changed = 0, tag_changed = 0, r;
+
+	if ((r = db_exec(c, "SAVEPOINT report")) < 0)
+		return r;
+	s = stmt(c, "SELECT project_pinned, status = 'silent', "
+		    "next_eval_at <= ?, tag_project FROM hosts WHERE id = ?");
+	if (!s) {
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, job->host_id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		job->status = 404;	/* deleted while it was reporting */
+		goto done;
+	}
+	pinned = sqlite3_column_int(s, 0);
+	silent = sqlite3_column_int(s, 1);
+	due = sqlite3_column_int(s, 2);
+	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+		old_tag = strdup(col_text(s, 3));
+	sqlite3_reset(s);
+
+	/* A section sent as a bare hash must match what we hold; anything
+	 * else means we lost state, and the agent must resend it in full. */
+	job->resend_mask = 0;
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		struct ingest_section *in = &job->sec[i];
+
+		if (!in->present || in->full)
+			continue;
+		s = stmt(c, "SELECT hash FROM sections WHERE host_id = ? "
+			    "AND name = ?");
+		if (!s) {
+			r = -EIO;
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, job->host_id);
+		bind_text(s, 2, section_names[i]);
+		if (sqlite3_step(s) != SQLITE_ROW ||
+		    strcmp(col_text(s, 0), in->hash) != 0)
+			job->resend_mask |= 1 << i;
+		sqlite3_reset(s);
+	}
+	if (job->resend_mask) {
+		job->status = 409;
+		goto done;
+	}
+
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		if (!job->sec[i].full)
+			continue;
+		r = put_section(c, job->host_id, now, i, &job->sec[i]);
+		if (r < 0)
+			goto fail;
+		changed |= r;
+	}
+	if ((r = update_identity(c, job, now, pinned, old_tag,
+				 &tag_changed)) < 0 ||
+	    (r = update_facts(c, job)) < 0)
+		goto fail;
+	s = stmt(c, "INSERT INTO reports (host_id, received_at, collected_at, "
+		    "bytes, full_sections) VALUES (?1, ?2, "
+		    "(SELECT collected_at FROM hosts WHERE id = ?1), ?3, ?4)");
+	if (!s) {
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, (int64_t)job->bytes);
+	{
+		int full = 0;
+
+		for (int i = 0; i < SECTION_COUNT; i++)
+			full += job->sec[i].full;
+		sqlite3_bind_int(s, 4, full);
+	}
+	if ((r = step_done(c, s)) < 0)
+		goto fail;
+	/* An unchanged report of a host that is neither silent nor due for a
+	 * time-based rule changes no finding; skip the rules. */
+	if (changed || silent || due || tag_changed) {
+		r = store_evaluate_host(st, c, job->host_id, now);
+		if (r < 0)
+			goto fail;
+	}
+	job->status = 200;
+done:
+	free(old_tag);
+	/* A 409 or 404 leaves no trace, not even last_seen. */
+	if (job->status != 200)
+		db_exec(c, "ROLLBACK TO report");
+	return db_exec(c, "RELEASE report");
+fail:
+	free(old_tag);
+	db_exec(c, "ROLLBACK TO report");
+	db_exec(c, "RELEASE report");
+	return r;
+}
+
+int store_prune(struct store *st, int64_t before)
+{
+	struct conn *c = &st->writer;
+	sqlite3_stmt *s = stmt(c, "DELETE FROM reports WHERE received_at < ?");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, before);
+	return step_done(c, s);
+}

@@ -1,0 +1,64 @@
+/*
+ * store_int.h - what the store_*.c files share and nobody else sees: the
+ * connections and the prepared-statement cache.
+ */
+#ifndef DERELICT_STORE_INT_H
+#define DERELICT_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "server.h"
+#include "store.h"
+
+#define STORE_READERS 8
+#define STORE_STMT_CACHE 48
+
+struct conn {
+	sqlite3 *db;
+	struct {
+		const char *sql;	/* static string; its address is the key */
+		sqlite3_stmt *stmt;
+	} cache[STORE_STMT_CACHE];
+	int busy;
+};
+
+struct store {
+	char *path;
+	const struct server_config *cfg;
+	const struct advisory_db *advisories;
+	struct conn writer;	/* the ingest thread's */
+	struct conn readers[STORE_READERS];
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+};
+
+/* Takes a reader connection (waits when all are busy); give it back with
+ * conn_put().  API writes use these too, in BEGIN IMMEDIATE transactions. */
+struct conn *conn_get(struct store *st);
+void conn_put(struct store *st, struct conn *c);
+
+/* The cached prepared statement for sql (a string literal), reset and with
+ * its bindings cleared; NULL on a prepare error. */
+sqlite3_stmt *stmt(struct conn *c, const char *sql);
+
+/* Maps an SQLite result code to a negative errno and remembers the message. */
+int db_err(struct conn *c, int rc);
+/* Runs SQL without results; 0 or db_err(). */
+int db_exec(struct conn *c, const char *sql);
+
+/* Binding helpers: NULL strings bind as SQL NULL. */
+void bind_text(sqlite3_stmt *s, int i, const char *v);
+const char *col_text(sqlite3_stmt *s, int i);
+
+/* Builds a JSON object from the current row: every column under its name;
+ * columns named "*_at" or "first_seen"/"last_seen" holding integers become
+ * RFC 3339 times; columns ending in "_json" are parsed and stored without
+ * the suffix. */
+json_t *row_to_json(sqlite3_stmt *s);
+
+/* Rules: re-evaluates one host inside the current write transaction on c. */
+int store_evaluate_host(struct store *st, struct conn *c, int64_t host_id,
+			int64_t now);
+
+#endif

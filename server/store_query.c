@@ -1,0 +1,894 @@
+/*
+ * store_query.c - what the API reads and the operators' writes: hosts,
+ * sections, history, projects, findings, packages, summary.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "timeutil.h"
+
+#define SEVERITY_NAME(col)                                                   \
+	"CASE " col " WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 "     \
+	"THEN 'medium' WHEN 1 THEN 'low' ELSE NULL END"
+
+/* Runs s (bound by the caller) and collects up to limit rows; a further
+ * row means there is a next page, whose cursor cursor_of() renders from
+ * the last row returned. */
+static int collect(struct conn *c, sqlite3_stmt *s, int limit,
+		   json_t *(*fix)(json_t *row), const char *cursor_col,
+		   json_t **ret_items, json_t **ret_cursor)
+{
+	json_t *items = json_array(), *last = NULL;
+	int rc, n = 0;
+
+	*ret_cursor = json_null();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *row;
+
+		if (n == limit) {
+			json_t *v = json_object_get(last, cursor_col);
+			char cur[64];
+
+			if (json_is_integer(v))
+				snprintf(cur, sizeof(cur), "%lld",
+					 (long long)json_integer_value(v));
+			else
+				snprintf(cur, sizeof(cur), "%s",
+					 json_is_string(v) ? json_string_value(v)
+							   : "");
+			json_decref(*ret_cursor);
+			*ret_cursor = json_string(cur);
+			break;
+		}
+		row = row_to_json(s);
+		if (fix)
+			row = fix(row);
+		json_array_append_new(items, row);
+		last = row;
+		n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		int r = db_err(c, rc);
+
+		sqlite3_reset(s);
+		json_decref(items);
+		json_decref(*ret_cursor);
+		return r;
+	}
+	sqlite3_reset(s);
+	*ret_items = items;
+	return 0;
+}
+
+static int64_t count_of(sqlite3_stmt *s)
+{
+	int64_t n = -1;
+
+	if (s && sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	if (s)
+		sqlite3_reset(s);
+	return n;
+}
+
+static json_t *page(json_t *items, int64_t total, json_t *cursor)
+{
+	return json_pack("{s:o,s:I,s:o}", "items", items, "total",
+			 (json_int_t)total, "next_cursor", cursor);
+}
+
+/* Turns the flat mail columns into {"running", "exposed"} and 0/1 into
+ * booleans. */
+static json_t *fix_host(json_t *row)
+{
+	json_t *running = json_object_get(row, "mail_running");
+	json_t *exposed = json_object_get(row, "mail_exposed");
+
+	json_object_set_new(row, "mail",
+			    json_pack("{s:b,s:b}", "running",
+				      json_integer_value(running) != 0,
+				      "exposed",
+				      json_integer_value(exposed) != 0));
+	json_object_del(row, "mail_running");
+	json_object_del(row, "mail_exposed");
+	json_object_set_new(row, "abandoned",
+			    json_boolean(json_integer_value(json_object_get(
+						 row, "abandoned")) != 0));
+	return row;
+}
+
+#define HOST_FILTERS                                                         \
+	" FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "         \
+	"WHERE (?1 IS NULL OR h.abandoned = ?1) "                            \
+	"AND (?2 IS NULL OR h.mail_running = ?2) "                           \
+	"AND (?3 IS NULL OR h.status = ?3) "                                 \
+	"AND (?4 IS NULL OR p.name = ?4) "                                   \
+	"AND (?5 IS NULL OR h.severity >= ?5) "                              \
+	"AND (?6 IS NULL OR instr(lower(h.hostname), lower(?6)) > 0 "        \
+	"OR h.agent_id = ?6 OR instr(h.addresses, '\"' || ?6 || '\"') > 0) "
+
+static const char SQL_HOSTS[] =
+	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, "
+	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "
+	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "
+	"h.os_pretty AS os" HOST_FILTERS "AND h.id > ?7 ORDER BY h.id "
+	"LIMIT ?8";
+static const char SQL_HOSTS_COUNT[] = "SELECT count(*)" HOST_FILTERS;
+
+static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f)
+{
+	if (f->abandoned >= 0)
+		sqlite3_bind_int(s, 1, f->abandoned);
+	if (f->mail >= 0)
+		sqlite3_bind_int(s, 2, f->mail);
+	bind_text(s, 3, f->status);
+	bind_text(s, 4, f->project);
+	if (f->min_severity > 0)
+		sqlite3_bind_int(s, 5, f->min_severity);
+	bind_text(s, 6, f->q);
+}
+
+int store_hosts_list(struct store *st, const struct host_filter *f,
+		     json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, SQL_HOSTS);
+	json_t *items, *cursor;
+	int64_t total;
+	int r;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");	/* one snapshot for the page and the count */
+	bind_host_filter(s, f);
+	sqlite3_bind_int64(s, 7, f->after_id);
+	sqlite3_bind_int(s, 8, f->limit + 1);
+	r = collect(c, s, f->limit, fix_host, "id", &items, &cursor);
+	if (r == 0) {
+		sqlite3_stmt *cs = stmt(c, SQL_HOSTS_COUNT);
+
+		if (cs)
+			bind_host_filter(cs, f);
+		total = count_of(cs);
+		*ret = page(items, total, cursor);
+	}
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+static json_t *fix_finding(json_t *row)
+{
+	json_t *sev = json_object_get(row, "severity");
+	char cur[48];
+
+	/* The cursor of a severity-ordered list: "severity_level:id". */
+	snprintf(cur, sizeof(cur), "%lld:%lld",
+		 (long long)json_integer_value(json_object_get(row, "level")),
+		 (long long)json_integer_value(json_object_get(row, "id")));
+	json_object_set_new(row, "cursor", json_string(cur));
+	json_object_del(row, "level");
+	if (!json_is_string(sev))
+		json_object_set_new(row, "severity", json_string("info"));
+	return row;
+}
+
+#define FINDING_COLUMNS                                                      \
+	"SELECT f.id, f.host_id, h.hostname, f.rule, "                       \
+	SEVERITY_NAME("f.severity") " AS severity, f.severity AS level, "    \
+	"f.status, f.summary, f.first_seen, f.last_seen, f.resolved_at, "    \
+	"f.details AS details_json, f.ack_reason, f.ack_until, f.ack_by, "   \
+	"f.ack_at FROM findings f JOIN hosts h ON h.id = f.host_id "
+
+static json_t *host_findings(struct conn *c, int64_t id)
+{
+	sqlite3_stmt *s = stmt(c, FINDING_COLUMNS
+			       "WHERE f.host_id = ? AND f.status != 'resolved' "
+			       "ORDER BY f.severity DESC, f.id DESC LIMIT 1000");
+	json_t *items, *cursor;
+
+	if (!s)
+		return json_array();
+	sqlite3_bind_int64(s, 1, id);
+	if (collect(c, s, 1000, fix_finding, "id", &items, &cursor) < 0)
+		return json_array();
+	json_decref(cursor);
+	{
+		size_t i;
+		json_t *f;
+
+		json_array_foreach(items, i, f)
+			json_object_del(f, "cursor");
+	}
+	return items;
+}
+
+int store_host_get(struct store *st, int64_t id, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *h;
+	int r = 0;
+
+	s = stmt(c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
+		    "h.machine_id, h.os_id, h.os_version_id, h.os_codename, "
+		    "h.os_pretty, h.kernel, h.arch, h.boot_time, "
+		    "h.addresses AS addresses_json, h.agent_version, "
+		    "h.tag_project, h.tag_owner, p.name AS project, "
+		    "p.ends_on AS project_ends_on, p.owner AS project_owner, "
+		    "p.contact AS project_contact, h.project_pinned, "
+		    "h.retired_at, h.note, h.first_seen, h.last_seen, "
+		    "h.collected_at, h.last_login_at, h.last_login_user, "
+		    "h.last_login_from, h.packages_changed_at, h.status, "
+		    "h.abandoned, h.mail_running, h.mail_exposed, "
+		    SEVERITY_NAME("h.severity") " AS severity, "
+		    "h.signals AS signals_json, h.mail AS mailinfo_json, "
+		    "h.vulns AS vulnerabilities_json "
+		    "FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
+		    "WHERE h.id = ?");
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		r = -ENOENT;
+		goto out;
+	}
+	h = fix_host(row_to_json(s));
+	sqlite3_reset(s);
+	/* The full mail summary replaces the two flags. */
+	if (json_is_object(json_object_get(h, "mailinfo")) &&
+	    json_object_size(json_object_get(h, "mailinfo")) > 0)
+		json_object_set(h, "mail", json_object_get(h, "mailinfo"));
+	json_object_del(h, "mailinfo");
+	json_object_set_new(h, "os",
+			    json_pack("{s:o,s:o,s:o,s:o}", "id",
+				      json_incref(json_object_get(h, "os_id")),
+				      "version_id",
+				      json_incref(json_object_get(h, "os_version_id")),
+				      "codename",
+				      json_incref(json_object_get(h, "os_codename")),
+				      "pretty_name",
+				      json_incref(json_object_get(h, "os_pretty"))));
+	json_object_del(h, "os_id");
+	json_object_del(h, "os_version_id");
+	json_object_del(h, "os_codename");
+	json_object_del(h, "os_pretty");
+	json_object_set_new(h, "retired",
+			    json_boolean(!json_is_null(json_object_get(h, "retired_at"))));
+	json_object_set_new(h, "project_pinned",
+			    json_boolean(json_integer_value(json_object_get(
+						 h, "project_pinned")) != 0));
+	json_object_set_new(h, "findings", host_findings(c, id));
+	*ret = h;
+out:
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+int store_host_section(struct store *st, int64_t id, enum section sec,
+		       json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *body = NULL, *vulns = NULL;
+	int r = 0;
+
+	s = stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, h.vulns "
+		    "FROM hosts h LEFT JOIN sections s ON s.host_id = h.id "
+		    "AND s.name = ? WHERE h.id = ?");
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, section_names[sec]);
+	sqlite3_bind_int64(s, 2, id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		r = -ENOENT;
+	} else {
+		body = sqlite3_column_type(s, 1) == SQLITE_NULL
+			       ? json_pack("{s:[]}", "items")
+			       : json_loads(col_text(s, 1), 0, NULL);
+		if (body && sqlite3_column_type(s, 1) != SQLITE_NULL) {
+			json_object_set_new(body, "hash",
+					    json_string(col_text(s, 2)));
+			json_set_time(body, "updated_at",
+				      sqlite3_column_int64(s, 3));
+		}
+		vulns = json_loads(col_text(s, 4), 0, NULL);
+		if (!body)
+			r = -EIO;
+	}
+	sqlite3_reset(s);
+	conn_put(st, c);
+	if (r == 0 && sec == SECTION_PACKAGES && json_is_object(vulns)) {
+		/* Mark each vulnerable package with the advisories that apply
+		 * to its source package. */
+		size_t i;
+		json_t *p;
+
+		json_array_foreach(json_object_get(body, "items"), i, p) {
+			const char *src = json_get_str(p, "source");
+			json_t *v = json_object_get(vulns, src ? src : "");
+
+			if (!v)
+				v = json_object_get(vulns, json_get_str(p, "name")
+								   ? json_get_str(p, "name")
+								   : "");
+			if (v)
+				json_object_set(p, "vulnerabilities", v);
+		}
+	}
+	json_decref(vulns);
+	if (r == 0)
+		*ret = body;
+	return r;
+}
+
+int store_host_changes(struct store *st, int64_t id, int limit,
+		       int64_t before_id, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *items, *cursor;
+	int r;
+
+	s = stmt(c, "SELECT id, at, section, key, action, old AS old_json, "
+		    "new AS new_json FROM changes WHERE host_id = ?1 "
+		    "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, before_id);
+	sqlite3_bind_int(s, 3, limit + 1);
+	r = collect(c, s, limit, NULL, "id", &items, &cursor);
+	if (r == 0) {
+		sqlite3_stmt *cs = stmt(c, "SELECT count(*) FROM changes "
+					   "WHERE host_id = ?");
+
+		if (cs)
+			sqlite3_bind_int64(cs, 1, id);
+		*ret = page(items, count_of(cs), cursor);
+		/* An unknown host is a 404, not an empty history. */
+		cs = stmt(c, "SELECT count(*) FROM hosts WHERE id = ?");
+		if (cs)
+			sqlite3_bind_int64(cs, 1, id);
+		if (count_of(cs) != 1) {
+			json_decref(*ret);
+			r = -ENOENT;
+		}
+	}
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+static int write_txn_end(struct conn *c, int r)
+{
+	if (r == 0)
+		r = db_exec(c, "COMMIT");
+	if (r < 0)
+		db_exec(c, "ROLLBACK");
+	return r;
+}
+
+static int exec_bound(struct conn *c, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
+}
+
+int store_host_patch(struct store *st, int64_t id, const json_t *patch,
+		     int64_t now)
+{
+	struct conn *c = conn_get(st);
+	json_t *v;
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "SELECT count(*) FROM hosts WHERE id = ?");
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	if (count_of(s) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	v = json_object_get(patch, "project");
+	if (v) {
+		int64_t pid = 0;
+
+		if (json_is_string(v)) {
+			s = stmt(c, "SELECT id FROM projects WHERE name = ?");
+			if (!s) {
+				r = -EIO;
+				goto out;
+			}
+			bind_text(s, 1, json_string_value(v));
+			pid = count_of(s);
+			if (pid < 0) {
+				r = -ENOENT;
+				goto out;
+			}
+		}
+		/* From now on the operator's choice wins over the tag. */
+		s = stmt(c, "UPDATE hosts SET project_id = ?, "
+			    "project_pinned = 1 WHERE id = ?");
+		if (s) {
+			if (pid > 0)
+				sqlite3_bind_int64(s, 1, pid);
+			sqlite3_bind_int64(s, 2, id);
+		}
+		if ((r = exec_bound(c, s)) < 0)
+			goto out;
+	}
+	v = json_object_get(patch, "retired");
+	if (v) {
+		s = stmt(c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
+			    "coalesce(retired_at, ?2) ELSE NULL END "
+			    "WHERE id = ?3");
+		if (s) {
+			sqlite3_bind_int(s, 1, json_is_true(v));
+			sqlite3_bind_int64(s, 2, now);
+			sqlite3_bind_int64(s, 3, id);
+		}
+		if ((r = exec_bound(c, s)) < 0)
+			goto out;
+	}
+	v = json_object_get(patch, "note");
+	if (v) {
+		s = stmt(c, "UPDATE hosts SET note = ? WHERE id = ?");
+		if (s) {
+			bind_text(s, 1, json_string_value(v));
+			sqlite3_bind_int64(s, 2, id);
+		}
+		if ((r = exec_bound(c, s)) < 0)
+			goto out;
+	}
+	r = store_evaluate_host(st, c, id, now);
+out:
+	r = write_txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+int store_host_delete(struct store *st, int64_t id)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "DELETE FROM hosts WHERE id = ?");
+	int r;
+
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = exec_bound(c, s);
+	if (r == 0 && sqlite3_changes(c->db) == 0)
+		r = -ENOENT;
+	conn_put(st, c);
+	return r;
+}
+
+/* --- projects -------------------------------------------------------------- */
+
+#define PROJECT_COLUMNS                                                      \
+	"SELECT p.name, p.owner, p.contact, p.ends_on, p.description, "      \
+	"p.created_at, (SELECT count(*) FROM hosts h WHERE h.project_id = "  \
+	"p.id) AS hosts FROM projects p "
+
+int store_projects_list(struct store *st, int limit, const char *after,
+			json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name > ?1 "
+						  "ORDER BY p.name LIMIT ?2");
+	json_t *items, *cursor;
+	int r;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int(s, 2, limit + 1);
+	r = collect(c, s, limit, NULL, "name", &items, &cursor);
+	if (r == 0)
+		*ret = page(items, count_of(stmt(c, "SELECT count(*) FROM "
+						    "projects")),
+			    cursor);
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+int store_project_get(struct store *st, const char *name, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name = ?");
+	int r = -ENOENT;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, name);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*ret = row_to_json(s);
+		r = 0;
+	}
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r;
+}
+
+/* Hosts of a project whose end date moved must be looked at again now. */
+static int project_hosts_due(struct conn *c, const char *name)
+{
+	sqlite3_stmt *s = stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE "
+				  "project_id = (SELECT id FROM projects "
+				  "WHERE name = ?)");
+
+	if (s)
+		bind_text(s, 1, name);
+	return exec_bound(c, s);
+}
+
+int store_project_create(struct store *st, const json_t *p, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "INSERT INTO projects (name, owner, "
+				  "contact, ends_on, description, created_at) "
+				  "VALUES (?, ?, ?, ?, ?, ?)");
+	int r;
+
+	if (s) {
+		bind_text(s, 1, json_get_str(p, "name"));
+		bind_text(s, 2, json_get_str(p, "owner"));
+		bind_text(s, 3, json_get_str(p, "contact"));
+		bind_text(s, 4, json_get_str(p, "ends_on"));
+		bind_text(s, 5, json_get_str(p, "description"));
+		sqlite3_bind_int64(s, 6, now);
+	}
+	r = exec_bound(c, s);
+	conn_put(st, c);
+	return r;
+}
+
+int store_project_patch(struct store *st, const char *name, const json_t *p)
+{
+	static const char *const cols[] = { "owner", "contact", "ends_on",
+					    "description", NULL };
+	static const char *const sql[] = {
+		"UPDATE projects SET owner = ? WHERE name = ?",
+		"UPDATE projects SET contact = ? WHERE name = ?",
+		"UPDATE projects SET ends_on = ? WHERE name = ?",
+		"UPDATE projects SET description = ? WHERE name = ?",
+	};
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "SELECT count(*) FROM projects WHERE name = ?");
+	if (s)
+		bind_text(s, 1, name);
+	if (count_of(s) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	for (int i = 0; cols[i]; i++) {
+		json_t *v = json_object_get(p, cols[i]);
+
+		if (!v)
+			continue;
+		s = stmt(c, sql[i]);
+		if (s) {
+			bind_text(s, 1, json_string_value(v));
+			bind_text(s, 2, name);
+		}
+		if ((r = exec_bound(c, s)) < 0)
+			goto out;
+	}
+	r = project_hosts_due(c, name);
+out:
+	r = write_txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+int store_project_delete(struct store *st, const char *name)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	r = project_hosts_due(c, name);
+	s = stmt(c, "DELETE FROM projects WHERE name = ?");
+	if (s)
+		bind_text(s, 1, name);
+	if (r == 0)
+		r = exec_bound(c, s);
+	if (r == 0 && sqlite3_changes(c->db) == 0)
+		r = -ENOENT;
+	r = write_txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+/* --- findings -------------------------------------------------------------- */
+
+#define FINDING_FILTERS                                                      \
+	"WHERE (?1 IS NULL OR f.status = ?1) AND (?2 IS NULL OR f.rule = ?2) " \
+	"AND (?3 IS NULL OR f.severity = ?3) AND (?4 IS NULL OR "            \
+	"f.host_id = ?4) "
+
+int store_findings_list(struct store *st, const struct finding_filter *f,
+			json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, FINDING_COLUMNS FINDING_FILTERS
+			       "AND (?5 IS NULL OR f.severity < ?5 OR "
+			       "(f.severity = ?5 AND f.id < ?6)) "
+			       "ORDER BY f.severity DESC, f.id DESC LIMIT ?7");
+	json_t *items, *cursor;
+	int r;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			s = stmt(c, "SELECT count(*) FROM findings f "
+				    FINDING_FILTERS);
+			if (!s)
+				break;
+		}
+		bind_text(s, 1, f->status);
+		bind_text(s, 2, f->rule);
+		if (f->severity > 0)
+			sqlite3_bind_int(s, 3, f->severity);
+		if (f->host_id > 0)
+			sqlite3_bind_int64(s, 4, f->host_id);
+		if (pass == 1)
+			break;
+		if (f->after_id > 0) {
+			/* after_id packs the cursor "level:id". */
+			sqlite3_bind_int64(s, 5, f->after_id >> 40);
+			sqlite3_bind_int64(s, 6, f->after_id & ((1LL << 40) - 1));
+		}
+		sqlite3_bind_int(s, 7, f->limit + 1);
+		r = collect(c, s, f->limit, fix_finding, "cursor", &items,
+			    &cursor);
+		if (r < 0)
+			goto out;
+	}
+	{
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(items, i, it)
+			json_object_del(it, "cursor");
+	}
+	*ret = page(items, count_of(s), cursor);
+	r = 0;
+out:
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+int store_finding_ack(struct store *st, int64_t id, const char *reason,
+		      const char *until, const char *by, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "UPDATE findings SET status = 'acknowledged', "
+		    "ack_reason = ?, ack_until = ?, ack_by = ?, ack_at = ? "
+		    "WHERE id = ? AND status != 'resolved'");
+	if (s) {
+		bind_text(s, 1, reason);
+		bind_text(s, 2, until);
+		bind_text(s, 3, by);
+		sqlite3_bind_int64(s, 4, now);
+		sqlite3_bind_int64(s, 5, id);
+	}
+	r = exec_bound(c, s);
+	if (r == 0 && sqlite3_changes(c->db) == 0) {
+		s = stmt(c, "SELECT count(*) FROM findings WHERE id = ?");
+		if (s)
+			sqlite3_bind_int64(s, 1, id);
+		r = count_of(s) == 1 ? -EALREADY : -ENOENT;
+	}
+	if (r == 0) {
+		/* The host's worst severity ignores acknowledged findings. */
+		s = stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE id = "
+			    "(SELECT host_id FROM findings WHERE id = ?)");
+		if (s)
+			sqlite3_bind_int64(s, 1, id);
+		r = exec_bound(c, s);
+	}
+	r = write_txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+/* --- fleet-wide ------------------------------------------------------------ */
+
+int store_packages_find(struct store *st, const char *name, int limit,
+			int64_t after_host, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT p.host_id, h.hostname, p.name, "
+				  "p.arch, p.version, p.source, "
+				  "p.source_version FROM packages p JOIN hosts "
+				  "h ON h.id = p.host_id WHERE p.name = ?1 AND "
+				  "p.host_id > ?2 ORDER BY p.host_id, p.arch "
+				  "LIMIT ?3");
+	json_t *items, *cursor;
+	int r;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	db_exec(c, "BEGIN");
+	bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, after_host);
+	sqlite3_bind_int(s, 3, limit + 1);
+	r = collect(c, s, limit, NULL, "host_id", &items, &cursor);
+	if (r == 0) {
+		sqlite3_stmt *cs = stmt(c, "SELECT count(*) FROM packages "
+					   "WHERE name = ?");
+
+		if (cs)
+			bind_text(cs, 1, name);
+		*ret = page(items, count_of(cs), cursor);
+	}
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+int store_summary(struct store *st, int64_t now, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *out, *sev, *status, *days;
+	int r = 0;
+
+	db_exec(c, "BEGIN");
+	s = stmt(c, "SELECT count(*), coalesce(sum(abandoned), 0), "
+		    "coalesce(sum(mail_running), 0), "
+		    "coalesce(sum(mail_exposed), 0), "
+		    "coalesce(sum(status = 'active'), 0), "
+		    "coalesce(sum(status = 'silent'), 0), "
+		    "coalesce(sum(status = 'retired'), 0), "
+		    "coalesce(sum(abandoned AND mail_running), 0) FROM hosts");
+	if (!s || sqlite3_step(s) != SQLITE_ROW) {
+		r = -EIO;
+		goto out;
+	}
+	out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "hosts",
+			(json_int_t)sqlite3_column_int64(s, 0), "abandoned",
+			(json_int_t)sqlite3_column_int64(s, 1), "mail",
+			(json_int_t)sqlite3_column_int64(s, 2), "exposed",
+			(json_int_t)sqlite3_column_int64(s, 3), "silent",
+			(json_int_t)sqlite3_column_int64(s, 5), "retired",
+			(json_int_t)sqlite3_column_int64(s, 6),
+			"abandoned_mail",
+			(json_int_t)sqlite3_column_int64(s, 7));
+	status = json_pack("{s:I,s:I,s:I}", "active",
+			   (json_int_t)sqlite3_column_int64(s, 4), "silent",
+			   (json_int_t)sqlite3_column_int64(s, 5), "retired",
+			   (json_int_t)sqlite3_column_int64(s, 6));
+	sqlite3_reset(s);
+	json_object_set_new(out, "status", status);
+
+	sev = json_pack("{s:i,s:i,s:i,s:i}", "critical", 0, "high", 0,
+			"medium", 0, "low", 0);
+	s = stmt(c, "SELECT " SEVERITY_NAME("severity") ", count(*) FROM "
+		    "findings WHERE status = 'open' GROUP BY severity");
+	while (s && sqlite3_step(s) == SQLITE_ROW)
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			json_object_set_new(sev, col_text(s, 0),
+					    json_integer(sqlite3_column_int64(s, 1)));
+	if (s)
+		sqlite3_reset(s);
+	json_object_set_new(out, "findings", sev);
+
+	/* Open findings at the end of each of the last 30 days. */
+	days = json_array();
+	s = stmt(c, "WITH RECURSIVE d(day) AS (SELECT ?1 UNION ALL SELECT "
+		    "day + 86400 FROM d WHERE day < ?2) SELECT d.day, "
+		    "coalesce(sum(f.severity = 4), 0), "
+		    "coalesce(sum(f.severity = 3), 0), "
+		    "coalesce(sum(f.severity = 2), 0), "
+		    "coalesce(sum(f.severity = 1), 0), count(f.id) "
+		    "FROM d LEFT JOIN findings f ON f.first_seen < d.day + "
+		    "86400 AND (f.resolved_at IS NULL OR f.resolved_at >= "
+		    "d.day + 86400) GROUP BY d.day ORDER BY d.day");
+	if (s) {
+		int64_t today = now - now % 86400;
+
+		sqlite3_bind_int64(s, 1, today - 29 * 86400);
+		sqlite3_bind_int64(s, 2, today);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			char date[TIME_DATE_LEN];
+
+			date_format(sqlite3_column_int64(s, 0), date);
+			json_array_append_new(
+				days,
+				json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "date",
+					  date, "critical",
+					  (json_int_t)sqlite3_column_int64(s, 1),
+					  "high",
+					  (json_int_t)sqlite3_column_int64(s, 2),
+					  "medium",
+					  (json_int_t)sqlite3_column_int64(s, 3),
+					  "low",
+					  (json_int_t)sqlite3_column_int64(s, 4),
+					  "open",
+					  (json_int_t)sqlite3_column_int64(s, 5)));
+		}
+		sqlite3_reset(s);
+	}
+	json_object_set_new(out, "findings_over_time", days);
+	*ret = out;
+out:
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+int store_metrics(struct store *st, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT status, count(*) FROM hosts "
+				  "GROUP BY status");
+	json_t *o = json_object();
+
+	while (s && sqlite3_step(s) == SQLITE_ROW)
+		json_object_set_new(o, col_text(s, 0),
+				    json_integer(sqlite3_column_int64(s, 1)));
+	if (s)
+		sqlite3_reset(s);
+	conn_put(st, c);
+	*ret = o;
+	return s ? 0 : -EIO;
+}
