@@ -1,0 +1,143 @@
+"""services through sd-bus: a private dbus-daemon with python-dbusmock
+serving systemd's Manager (ListUnits and ListUnitFiles, a few hundred
+units) and a fake root that has run/systemd/system."""
+import json
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+
+from conftest import AGENT
+
+NUNITS = 300
+
+TEMPLATE = '''
+"""systemd Manager with bulk ListUnits/ListUnitFiles for derelict tests."""
+BUS_NAME = "org.freedesktop.systemd1"
+MAIN_OBJ = "/org/freedesktop/systemd1"
+MAIN_IFACE = "org.freedesktop.systemd1.Manager"
+SYSTEM_BUS = True
+
+
+def load(mock, parameters):
+    n = int(parameters.get("units", 300))
+    units, files = [], []
+    for i in range(n):
+        name = "unit-%d.service" % i
+        active, sub = ("active", "running") if i % 3 else ("inactive", "dead")
+        units.append((name, "Unit %d" % i, "loaded", active, sub, "",
+                      "/org/freedesktop/systemd1/unit/u%d" % i, 0, "", "/"))
+        if i % 5:
+            files.append(("/lib/systemd/system/" + name,
+                          "enabled" if i % 2 else "disabled"))
+    units.append(("getty@tty1.service", "Getty", "loaded", "active",
+                  "running", "", "/org/freedesktop/systemd1/unit/g", 0, "", "/"))
+    files.append(("/lib/systemd/system/getty@.service", "enabled"))
+    mock.AddMethods(MAIN_IFACE, [
+        ("ListUnits", "", "a(ssssssouso)", "ret = " + repr(units)),
+        ("ListUnitFiles", "", "a(ss)", "ret = " + repr(files)),
+    ])
+'''
+
+
+def have(path):
+    return os.path.exists(path)
+
+
+pytestmark = pytest.mark.skipif(
+    not (have(AGENT) and have("/usr/bin/dbus-daemon")),
+    reason="needs the agent and dbus-daemon")
+
+
+@pytest.fixture
+def private_bus(tmp_path):
+    conf = tmp_path / "bus.conf"
+    sock = tmp_path / "bus.sock"
+    conf.write_text(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>custom</type>
+  <listen>unix:path={sock}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+""")
+    bus = subprocess.Popen(["/usr/bin/dbus-daemon", "--config-file", str(conf),
+                            "--nofork", "--print-address"],
+                           stdout=subprocess.PIPE, text=True)
+    address = bus.stdout.readline().strip()
+    mock = None
+    try:
+        tmpl = tmp_path / "derelict_systemd.py"
+        tmpl.write_text(TEMPLATE)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+        mock = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock",
+                                 "--template", str(tmpl),
+                                 "--parameters", json.dumps({"units": NUNITS})],
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        yield address, mock
+    finally:
+        if mock:
+            mock.terminate()
+            mock.wait(timeout=10)
+        bus.terminate()
+        bus.wait(timeout=10)
+
+
+def fake_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "run/systemd/system").mkdir(parents=True)
+    # One service's cgroup, for the main pid.
+    (root / "proc/777").mkdir(parents=True)
+    (root / "proc/777/cgroup").write_text("0::/system.slice/unit-7.service\n")
+    (root / "proc/778").mkdir(parents=True)
+    (root / "proc/778/cgroup").write_text("0::/system.slice/unit-7.service\n")
+    return root
+
+
+def run_agent(root, address):
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+    r = subprocess.run([AGENT, "--print", "--config", "/dev/null",
+                        "--root", str(root)], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["sections"]["services"]
+
+
+def test_every_unit_comes_back(tmp_path, private_bus):
+    address, mock = private_bus
+    root = fake_root(tmp_path)
+    deadline = time.time() + 20
+    while True:
+        sec = run_agent(root, address)
+        if sec["source"] == "systemd" or time.time() > deadline:
+            break
+        assert mock.poll() is None, mock.stderr.read()
+        time.sleep(0.2)
+    assert sec["source"] == "systemd"
+    items = {i["name"]: i for i in sec["items"]}
+    assert len(items) == NUNITS + 1
+    assert set(items) == {f"unit-{i}.service" for i in range(NUNITS)} | {"getty@tty1.service"}
+    u1 = items["unit-1.service"]
+    assert (u1["active"], u1["sub"], u1["enabled"]) == ("active", "running", "enabled")
+    assert items["unit-2.service"]["enabled"] == "disabled"
+    assert items["unit-3.service"]["active"] == "inactive"
+    assert items["unit-5.service"]["enabled"] is None      # no unit file
+    assert items["getty@tty1.service"]["enabled"] == "enabled"  # via template
+    assert items["unit-7.service"]["main_pid"] == 777
+    assert items["unit-1.service"]["main_pid"] is None
+    assert items["unit-3.service"]["main_pid"] is None
+
+
+def test_no_bus_falls_back_to_procfs(tmp_path):
+    root = fake_root(tmp_path)
+    sec = run_agent(root, f"unix:path={tmp_path}/nobody-listens")
+    assert sec["source"] == "procfs"
+    assert "error" not in sec
