@@ -62,7 +62,7 @@ function setAttrs(e, attrs) {
 
 function append(parent, children) {
 	for (const c of children) {
-		if (c === null || c === undefined || c === false)
+		if (c === null || c === undefined || c === false || c === '')
 			continue;
 		if (Array.isArray(c))
 			append(parent, c);
@@ -259,7 +259,7 @@ function sevRank(s) {
 }
 
 function sevBadge(sev) {
-	if (!sev)
+	if (!sev || sev === 'none')
 		return el('span', {class: 'muted'}, '—');
 	return el('span', {class: 'badge sev-' + cls(sev)}, sev);
 }
@@ -305,9 +305,17 @@ function isLoopback(addr) {
 	return /^127\./.test(v4);
 }
 
+/*
+ * The SMTP ports of a host: those the server's mail summary flags as SMTP
+ * (it knows the configured smtp_ports), else the default list.
+ */
 function smtpPortsOf(host) {
-	const mp = host && host.mail && host.mail.smtp_ports;
-	return Array.isArray(mp) && mp.length ? mp.map(Number) : DEFAULT_SMTP_PORTS;
+	const mp = host && host.mail && host.mail.ports;
+	if (Array.isArray(mp) && mp.some((p) => p && typeof p === 'object' &&
+		'smtp' in p)) {
+		return mp.filter((p) => p.smtp).map((p) => Number(p.port));
+	}
+	return DEFAULT_SMTP_PORTS;
 }
 
 /* ---------- generic sortable table ---------- */
@@ -804,7 +812,7 @@ async function viewHosts(id, params) {
 		el('div', {class: 'field grow'}, el('label', {for: 'f-q'}, 'Search'), q),
 		sel('status', 'Status', STATUSES),
 		projSel,
-		sel('severity', 'Worst finding', SEVERITIES.slice(0, 4)),
+		sel('severity', 'Severity at least', SEVERITIES.slice(0, 4)),
 		cb('abandoned', 'Abandoned'),
 		cb('mail', 'Runs mail'),
 		el('div', {class: 'field buttons'},
@@ -990,10 +998,11 @@ function identityList(h) {
 		['Kernel', h.kernel],
 		['Architecture', h.arch],
 		['Addresses', addrs.length ? addrs.join(', ') : null],
-		['Owner', h.owner],
+		['Owner (agent tag)', h.owner || h.tag_owner],
 		['Booted', h.boot_time ? timeEl(h.boot_time) : null],
 		['First seen', h.first_seen ? timeEl(h.first_seen) : null],
 		['Last report', timeEl(h.last_seen)],
+		['Collected', h.collected_at ? timeEl(h.collected_at) : null],
 		['Agent version', h.agent_version],
 	];
 	return dl(rows);
@@ -1015,12 +1024,21 @@ function projectBlock(h) {
 	const endsOn = (p && typeof p === 'object' ? p.ends_on : null) ||
 		h.project_ends_on || h.ends_on;
 	if (!name)
-		return el('p', {class: 'warn-text'}, 'No project: nobody has claimed this host.');
+		return el('div', null,
+			el('p', {class: 'warn-text'}, 'No project: nobody has claimed this host.'),
+			h.tag_project ? el('p', {class: 'muted'}, 'The agent names project ' +
+				h.tag_project + ', which is not known here.') : null,
+			h.note ? dl([['Note', h.note]]) : null);
+	const obj = p && typeof p === 'object' ? p : {};
 	return dl([
-		['Project', el('a', {href: '#/projects'}, name)],
+		['Project', el('a', {href: '#/hosts?project=' + encodeURIComponent(name)},
+			name)],
 		['Ends on', endDateEl(endsOn)],
-		['Owner', p && typeof p === 'object' ? p.owner : null],
-		['Contact', p && typeof p === 'object' ? p.contact : null],
+		['Owner', obj.owner || h.project_owner],
+		['Contact', obj.contact || h.project_contact],
+		['Assigned', h.project_pinned ? 'by an operator' :
+			(h.tag_project ? 'by the agent\'s tag' : null)],
+		['Note', h.note],
 	]);
 }
 
@@ -1331,7 +1349,7 @@ function hostAdminBar(host, hostId) {
 async function viewFindings(id, params) {
 	const m = page('Findings');
 	const filt = {
-		status: params.get('status') || 'open',
+		status: params.has('status') ? params.get('status') : 'open',
 		severity: params.get('severity') || '',
 		rule: params.get('rule') || '',
 	};
