@@ -20,6 +20,7 @@ MAX_EXPOSURE=2.0
 passed=0
 failed=0
 work=$(mktemp -d /tmp/derelict-packaging.XXXXXX)
+chmod 0711 "$work"	# derelict writes a backup below it
 server_pid=
 installed=0
 
@@ -211,8 +212,11 @@ as_derelict() {
 start_server() {
 	port=$(free_port) || return 1
 	base=http://127.0.0.1:$port
-	as_derelict /usr/sbin/derelictd --config "$CONF" \
-		--listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+	# setpriv execs, so $! is derelictd itself (a function run with & would
+	# leave a subshell in between).
+	setpriv --reuid=derelict --regid=derelict --init-groups -- \
+		/usr/sbin/derelictd --config "$CONF" --listen "127.0.0.1:$port" \
+		>"$work/server.log" 2>&1 &
 	server_pid=$!
 
 	for _ in $(seq 1 100); do
