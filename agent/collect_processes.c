@@ -90,7 +90,8 @@ int collect_processes(const char *root, json_t **ret)
 	r = proc_foreach_pid(root, on_pid, &w);
 	if (r < 0)
 		goto out;
-	qsort(w.g, w.n, sizeof(*w.g), cmp_group);
+	if (w.n)
+		qsort(w.g, w.n, sizeof(*w.g), cmp_group);
 	section = json_object();
 	items = json_array();
 	if (!section || !items ||

@@ -116,7 +116,8 @@ int services_from_procfs(const char *root, json_t **ret)
 		free(w.v);
 		return r;
 	}
-	qsort(w.v, w.n, sizeof(*w.v), cmp_daemon);
+	if (w.n)
+		qsort(w.v, w.n, sizeof(*w.v), cmp_daemon);
 	section = new_section("procfs", &items);
 	if (!section) {
 		free(w.v);
@@ -210,7 +211,8 @@ static int list_unit_files(sd_bus *bus, struct unit_file **ret, size_t *ret_n)
 	}
 	if (r < 0)
 		goto out;
-	qsort(v, n, sizeof(*v), cmp_unit_file);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_unit_file);
 	*ret = v;
 	*ret_n = n;
 	v = NULL;
