@@ -382,8 +382,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 
 	if ((r = db_exec(c, "SAVEPOINT report")) < 0)
 		return r;
-	s = stmt(c, "SELECT project_pinned, status = 'silent', "
-		    "next_eval_at <= ?, tag_project FROM hosts WHERE id = ?");
+	/* A retired host that reports is news, like a silent one. */
+	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
+		    "IS NOT NULL, next_eval_at <= ?, tag_project FROM hosts "
+		    "WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;

@@ -55,12 +55,14 @@ class Server:
             "listen": f"127.0.0.1:{self.port}",
             "database": str(self.db),
             "enroll_secret_file": str(self.secret_file),
+            "advisories_file": str(ROOT / "data" / "advisories.json"),
+            "eol_file": str(ROOT / "data" / "eol.json"),
         }
         rules = {"evaluate_every": "1s"}
         for k, v in overrides.items():
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
-                             "advisories_file") else rules)[k] = v
+                             "advisories_file", "eol_file") else rules)[k] = v
         if "listen" in overrides:
             self.port = int(str(overrides["listen"]).rsplit(":", 1)[1])
         self.conf = self.tmp / "derelictd.conf"
