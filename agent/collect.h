@@ -26,6 +26,10 @@ int collect_host(const char *root, const char *project, const char *owner,
 		 json_t **ret);
 
 /* ports: {"items": [{proto, address, port, pid, process, exe, user}]}.
+ * For root "/" the sockets come from NETLINK_SOCK_DIAG (as ss(8) gets
+ * them, far cheaper than /proc/net/tcp on a busy host); for any other root,
+ * or where sock_diag is unavailable, from <root>/proc/net/{tcp,tcp6,udp,
+ * udp6}.  Both answer for the agent's own network namespace.
  * One item per distinct (proto, address, port): sockets that share one
  * (SO_REUSEPORT groups, a socket inherited by forked workers) are one
  * listener, owned by the lowest pid that holds any of them; pid, process,

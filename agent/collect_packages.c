@@ -111,7 +111,15 @@ int packages_parse_status(FILE *f, json_t *items)
 		}
 		if (line[0] == ' ' || line[0] == '\t')
 			continue;	/* continuation of a multi-line field */
-		/* Field names are case-insensitive (deb-control(5)). */
+		/* Field names are case-insensitive (deb-control(5)); most
+		 * lines are fields we skip, told apart by their first
+		 * letter before any comparison. */
+		switch (line[0] | 0x20) {
+		case 'p': case 'v': case 'a': case 's':
+			break;
+		default:
+			continue;
+		}
 		if (strncasecmp(line, "Package:", 8) == 0)
 			copy_value(s->package, line + 8);
 		else if (strncasecmp(line, "Version:", 8) == 0)
