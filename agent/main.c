@@ -200,6 +200,7 @@ static int do_print(const char *root, const struct agent_conf *conf)
 {
 	char id[AGENT_ID_LEN];
 	json_t *report;
+	char *text;
 	int r;
 
 	/* No state is written, but a kept id is shown as the server would
@@ -211,8 +212,18 @@ static int do_print(const char *root, const struct agent_conf *conf)
 			strerror(-r));
 		return EXIT_FAIL;
 	}
-	r = json_dumpf(report, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	/* One string and one write: json_dumpf() calls fwrite() per token,
+	 * which costs more than the whole serialisation. */
+	text = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(report);
+	r = text ? 0 : -ENOMEM;
+	if (text) {
+		size_t len = strlen(text);
+
+		if (fwrite(text, 1, len, stdout) != len)
+			r = -EIO;
+		free(text);
+	}
 	if (r < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
 		fprintf(stderr, "derelict-agent: cannot write report\n");
 		return EXIT_FAIL;
