@@ -168,6 +168,176 @@ START_TEST(test_exim_real_versions)
 }
 END_TEST
 
+/*
+ * Debian's backported fixes for bullseye, bookworm and trixie, each the
+ * first version whose Debian changelog names the fix: for each release,
+ * the fixed version is not vulnerable and the version just before it is.
+ * Trixie's versions (and bullseye's and bookworm's for fixes older than
+ * the release) are the first unstable uploads with the fix.
+ */
+struct backport {
+	const char *source;
+	const char *cve;
+	const char *release;
+	const char *before;
+	const char *fixed;
+};
+
+static const struct backport backports[] = {
+	/* Security team uploads of 29 September 2023. */
+	{ "exim4", "CVE-2023-42114", "bullseye", "4.94.2-7",
+	  "4.94.2-7+deb11u1" },
+	{ "exim4", "CVE-2023-42114", "bookworm", "4.96-15+deb12u1",
+	  "4.96-15+deb12u2" },
+	{ "exim4", "CVE-2023-42114", "trixie", "4.97~RC1-1", "4.97~RC1-2" },
+	{ "exim4", "CVE-2023-42115", "bullseye", "4.94.2-7",
+	  "4.94.2-7+deb11u1" },
+	{ "exim4", "CVE-2023-42115", "bookworm", "4.96-15+deb12u1",
+	  "4.96-15+deb12u2" },
+	{ "exim4", "CVE-2023-42115", "trixie", "4.97~RC1-1", "4.97~RC1-2" },
+	{ "exim4", "CVE-2023-42116", "bullseye", "4.94.2-7",
+	  "4.94.2-7+deb11u1" },
+	{ "exim4", "CVE-2023-42116", "bookworm", "4.96-15+deb12u1",
+	  "4.96-15+deb12u2" },
+	{ "exim4", "CVE-2023-42116", "trixie", "4.97~RC1-1", "4.97~RC1-2" },
+	/* DLA-3938-1 for bullseye; the 4.96.2 update for bookworm. */
+	{ "exim4", "CVE-2023-42117", "bookworm", "4.96-15+deb12u2",
+	  "4.96-15+deb12u3" },
+	{ "exim4", "CVE-2023-42117", "trixie", "4.97~RC2-1", "4.97~RC2-2" },
+	{ "exim4", "CVE-2023-42119", "bullseye", "4.94.2-7+deb11u3",
+	  "4.94.2-7+deb11u4" },
+	{ "exim4", "CVE-2023-42119", "bookworm", "4.96-15+deb12u2",
+	  "4.96-15+deb12u3" },
+	{ "exim4", "CVE-2023-42119", "trixie", "4.97~RC2-1", "4.97~RC2-2" },
+	/* SMTP smuggling. */
+	{ "exim4", "CVE-2023-51766", "bullseye", "4.94.2-7+deb11u1",
+	  "4.94.2-7+deb11u2" },
+	{ "exim4", "CVE-2023-51766", "bookworm", "4.96-15+deb12u3",
+	  "4.96-15+deb12u4" },
+	{ "exim4", "CVE-2023-51766", "trixie", "4.97-2", "4.97-3" },
+	{ "exim4", "CVE-2024-39929", "bullseye", "4.94.2-7+deb11u2",
+	  "4.94.2-7+deb11u3" },
+	{ "exim4", "CVE-2024-39929", "bookworm", "4.96-15+deb12u4",
+	  "4.96-15+deb12u5" },
+	{ "exim4", "CVE-2024-39929", "trixie", "4.98~RC3-1", "4.98~RC3-2" },
+	/* Fixed in unstable before bullseye was released. */
+	{ "exim4", "CVE-2019-13917", "bullseye", "4.92-9", "4.92-10" },
+	{ "exim4", "CVE-2019-13917", "bookworm", "4.92-9", "4.92-10" },
+	{ "exim4", "CVE-2019-13917", "trixie", "4.92-9", "4.92-10" },
+	{ "exim4", "CVE-2019-15846", "bullseye", "4.92.1-2", "4.92.1-3" },
+	{ "exim4", "CVE-2019-15846", "bookworm", "4.92.1-2", "4.92.1-3" },
+	{ "exim4", "CVE-2019-15846", "trixie", "4.92.1-2", "4.92.1-3" },
+	{ "exim4", "CVE-2019-16928", "bullseye", "4.92.2-2", "4.92.2-3" },
+	{ "exim4", "CVE-2019-16928", "bookworm", "4.92.2-2", "4.92.2-3" },
+	{ "exim4", "CVE-2019-16928", "trixie", "4.92.2-2", "4.92.2-3" },
+	{ "exim4", "CVE-2020-12783", "bullseye", "4.93-15", "4.93-16" },
+	{ "exim4", "CVE-2020-12783", "bookworm", "4.93-15", "4.93-16" },
+	{ "exim4", "CVE-2020-12783", "trixie", "4.93-15", "4.93-16" },
+	{ "postfix", "CVE-2023-51764", "bullseye", "3.5.18-0+deb11u1",
+	  "3.5.23-0+deb11u1" },
+	{ "postfix", "CVE-2023-51764", "bookworm", "3.7.6-0+deb12u2",
+	  "3.7.9-0+deb12u1" },
+	{ "postfix", "CVE-2023-51764", "trixie", "3.8.3-1", "3.8.4-1" },
+	{ "sendmail", "CVE-2023-51765", "bullseye", "8.15.2-22",
+	  "8.15.2-22+deb11u1" },
+	{ "sendmail", "CVE-2023-51765", "bookworm", "8.17.1.9-2",
+	  "8.17.1.9-2+deb12u1" },
+	{ "sendmail", "CVE-2023-51765", "trixie", "8.18.0.2-1", "8.18.1-1" },
+	{ "opensmtpd", "CVE-2020-35679", "bullseye", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+	{ "opensmtpd", "CVE-2020-35679", "bookworm", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+	{ "opensmtpd", "CVE-2020-35679", "trixie", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+	{ "opensmtpd", "CVE-2020-35680", "bullseye", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+	{ "opensmtpd", "CVE-2020-35680", "bookworm", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+	{ "opensmtpd", "CVE-2020-35680", "trixie", "6.8.0p1~rc1-1",
+	  "6.8.0p2-1" },
+};
+
+static const char *const newer_releases[] = { "bullseye", "bookworm",
+					      "trixie" };
+
+START_TEST(test_debian_backports)
+{
+	/* 21Nails: exim4 4.94.2-1 in unstable, before bullseye. */
+	static const char *const nails[] = {
+		"CVE-2020-28007", "CVE-2020-28008", "CVE-2020-28009",
+		"CVE-2020-28010", "CVE-2020-28011", "CVE-2020-28012",
+		"CVE-2020-28013", "CVE-2020-28014", "CVE-2020-28015",
+		"CVE-2020-28016", "CVE-2020-28017", "CVE-2020-28018",
+		"CVE-2020-28019", "CVE-2020-28021", "CVE-2020-28022",
+		"CVE-2020-28023", "CVE-2020-28024", "CVE-2020-28025",
+		"CVE-2020-28026", "CVE-2021-27216",
+	};
+
+	for (size_t i = 0; i < sizeof(backports) / sizeof(backports[0]); i++)
+		boundary(backports[i].source, backports[i].cve,
+			 backports[i].release, backports[i].before,
+			 backports[i].fixed);
+	/* CVE-2023-42117 on bullseye is in test_exim_real_versions. */
+	for (size_t i = 0; i < sizeof(nails) / sizeof(nails[0]); i++)
+		for (size_t r = 0; r < 3; r++)
+			boundary("exim4", nails[i], newer_releases[r],
+				 "4.94-19", "4.94.2-1");
+	/* Fixed by upstream 4.92, before any of these releases: not
+	 * affected, whatever the version. */
+	for (size_t r = 0; r < 3; r++) {
+		not_vulnerable("exim4", "CVE-2019-10149", newer_releases[r],
+			       "4.87-1");
+		not_vulnerable("exim4", "CVE-2020-28020", newer_releases[r],
+			       "4.87-1");
+	}
+}
+END_TEST
+
+/* Current, fully updated packages of each release match none of the
+ * shipped advisories: Debian fixed them all by backports, so the upstream
+ * version alone (4.96 < 4.97) must not decide.  4.96-15+deb12u10 is the
+ * exim4 this project is developed on. */
+START_TEST(test_updated_releases_clean)
+{
+	static const struct {
+		const char *release;
+		const char *source;
+		const char *version;
+	} clean[] = {
+		{ "bookworm", "exim4", "4.96-15+deb12u10" },
+		{ "bookworm", "exim4", "4.96-15+deb12u5" },
+		{ "bullseye", "exim4", "4.94.2-7+deb11u4" },
+		{ "trixie", "exim4", "4.98.2-1" },
+		{ "bookworm", "postfix", "3.7.11-0+deb12u1" },
+		{ "bullseye", "postfix", "3.5.25-0+deb11u1" },
+		{ "trixie", "postfix", "3.10.13-0+deb13u1" },
+		{ "bookworm", "sendmail", "8.17.1.9-2+deb12u2" },
+		{ "bullseye", "sendmail", "8.15.2-22+deb11u3" },
+		{ "trixie", "sendmail", "8.18.1-6" },
+		{ "bookworm", "opensmtpd", "6.8.0p2-4" },
+		{ "bullseye", "opensmtpd", "6.8.0p2-3" },
+		{ "trixie", "opensmtpd", "7.6.0p1-1" },
+	};
+	const struct advisory *list[4];
+
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		int n = advisory_match(shipped, clean[i].release,
+				       clean[i].source, clean[i].version, list,
+				       4);
+
+		ck_assert_msg(n == 0, "%s %s %s: %d advisories, first %s",
+			      clean[i].release, clean[i].source,
+			      clean[i].version, n, n > 0 ? list[0]->cve : "-");
+	}
+	/* The bookworm point release before the smuggling fix is still
+	 * flagged for it, and only for what came after. */
+	ck_assert(match_has(shipped, "bookworm", "exim4", "4.96-15+deb12u3",
+			    "CVE-2023-51766"));
+	ck_assert(!match_has(shipped, "bookworm", "exim4", "4.96-15+deb12u3",
+			     "CVE-2023-42115"));
+}
+END_TEST
+
 START_TEST(test_opensmtpd_real_versions)
 {
 	boundary("opensmtpd", "CVE-2020-7247", "stretch", "6.0.2p1-2+deb9u1",
@@ -480,6 +650,8 @@ int main(void)
 	tcase_add_test(tc, test_shipped_loads);
 	tcase_add_test(tc, test_exim_real_versions);
 	tcase_add_test(tc, test_opensmtpd_real_versions);
+	tcase_add_test(tc, test_debian_backports);
+	tcase_add_test(tc, test_updated_releases_clean);
 	tcase_add_test(tc, test_upstream_rules);
 	tcase_add_test(tc, test_match);
 	tcase_add_test(tc, test_tracker_sample);
