@@ -682,9 +682,18 @@ async function viewOverview(id) {
 	m.appendChild(countsHolder);
 
 	/* The question of the page: which forgotten machines still run mail. */
+	/* Each host's signals say why it counts as abandoned; a few dozen
+	   hosts at most are fetched one by one. */
+	const detailsP = mailHostsP.then((d) => Promise.all(itemsOf(d).slice(0, 30)
+		.map((h) => api('/hosts/' + encodeURIComponent(h.id)).catch(() => null))));
 	const urgent = section('Forgotten hosts still running mail',
-		slot(id, Promise.all([mailHostsP, findingsP]), ([hosts, findings]) => {
+		slot(id, Promise.all([mailHostsP, findingsP, detailsP]),
+			([hosts, findings, details]) => {
 			const list = itemsOf(hosts);
+			const signals = new Map();
+			for (const d of details)
+				if (d && Array.isArray(d.signals))
+					signals.set(d.id, d.signals);
 			if (!list.length)
 				return el('p', {class: 'ok'},
 					'No abandoned host runs a mail service.');
@@ -705,8 +714,12 @@ async function viewOverview(id) {
 						' · ', el('span', {class: 'muted'}, 'last seen '),
 						timeEl(h.last_seen)),
 					el('p', {class: 'why'}, f ? f.summary :
-						(h.signals ? h.signals.map((x) => x.signal || x).join(', ') :
-							'abandoned and running a mail service')));
+						'Abandoned and running a mail service.'),
+					signals.get(h.id) && signals.get(h.id).length ?
+						el('ul', {class: 'signals compact'},
+							signals.get(h.id).map((x) => el('li', null,
+								el('strong', {class: 'signal'}, x.signal || str(x)),
+								x.evidence ? ' — ' + str(x.evidence) : ''))) : null);
 			}));
 		}));
 	urgent.classList.add('urgent-panel');
@@ -948,14 +961,14 @@ async function viewHost(id, hostId) {
 		sig.length ? el('ul', {class: 'signals'}, sig.map((s) =>
 			el('li', null, el('strong', {class: 'signal'}, s.signal || str(s)),
 				s.evidence ? el('span', null, ' — ', str(s.evidence)) : null,
-				s.since ? el('span', {class: 'muted'}, ' (since ',
+				s.since ? el('span', {class: 'muted'}, ' (began ',
 					timeEl(s.since), ')') : null)))
 			: el('p', {class: 'ok'}, 'No abandonment signal.')));
 
 	m.appendChild(section('Mail', mailBlock(host.mail)));
 
-	m.appendChild(section('Open findings',
-		findingsTable(host.findings || [], () => route())));
+	const fs = (host.findings || []).filter((f) => f.status !== 'resolved');
+	m.appendChild(section('Findings', findingsTable(fs, () => route())));
 
 	const sub = (name) => api('/hosts/' + hid + '/' + name + qs({limit: 1000}));
 	m.appendChild(section('Listening ports', slot(id, sub('ports'),
@@ -1257,24 +1270,47 @@ function findingsTable(findings, after, withHost) {
 					'data-finding': f.id},
 				'Acknowledge'), 'click', () => ackDialog(f, after)) : ''});
 	return table(cols, findings, {sort: 'severity', caption: 'Findings',
-		empty: 'No open finding.', cls: 'findings-table stack'});
+		empty: 'No finding.', cls: 'findings-table stack',
+		rowClass: (f) => f.status && f.status !== 'open' ? 'quiet' : null});
 }
 
-/* details is free-form per rule: show CVE lists and short scalars. */
+/*
+ * details is free-form per rule: CVE ids are shown at once, the rest
+ * folds into a <details> element so the table stays readable.
+ */
 function detailsText(d) {
-	if (d === null || d === undefined)
+	if (d === null || d === undefined || d === '')
 		return '';
 	if (typeof d !== 'object')
 		return String(d);
 	if (Array.isArray(d))
 		return d.map(str).join(', ');
-	const parts = [];
+	const cves = [].concat(d.cves || d.cve || d.vulnerabilities || [])
+		.map((c) => typeof c === 'object' && c ? (c.cve || c.id || str(c)) : str(c))
+		.filter(Boolean);
+	const rows = [];
 	for (const [k, v] of Object.entries(d)) {
-		if (v === null || v === undefined || v === '')
+		if (v === null || v === undefined || v === '' ||
+			(Array.isArray(v) && !v.length))
 			continue;
-		parts.push(k + ': ' + (Array.isArray(v) ? v.map(str).join(', ') : str(v)));
+		rows.push([k, Array.isArray(v) ? v.map((x) => typeof x === 'object' ?
+			compact(x) : str(x)).join(', ') : (typeof v === 'object' ?
+			compact(v) : str(v))]);
 	}
-	return parts.join('; ');
+	return el('span', {class: 'details'},
+		cves.length ? el('span', {class: 'cves'}, cves.map((c) =>
+			el('span', {class: 'badge sev-high cve'}, c))) : null,
+		rows.length ? el('details', null, el('summary', null, 'more'),
+			dl(rows)) : null);
+}
+
+/* {"address": "0.0.0.0", "port": 25} -> "address 0.0.0.0, port 25" */
+function compact(o) {
+	if (!o || typeof o !== 'object')
+		return str(o);
+	return Object.entries(o).filter(([, v]) => v !== null && v !== '')
+		.map(([k, v]) => k + ' ' + (typeof v === 'object' ? JSON.stringify(v) :
+			String(v))).join(', ');
 }
 
 function ackDialog(f, after) {
