@@ -1,0 +1,230 @@
+#!/bin/bash
+# tests/packaging/nspawn.sh - boots the built packages under a real systemd.
+#
+# run.sh checks the packages where systemd is not PID 1; this script boots
+# a Debian 12 container (systemd-nspawn, root made by debootstrap and kept
+# in $NSPAWN_ROOT between runs) to prove what only systemd can show: the
+# hardened derelictd.service starts (Type=notify) and serves, the sandboxed
+# derelict-agent.service still sees every process's sockets and the units
+# over sd-bus, an upgrade restarts the server and keeps its data, and purge
+# leaves nothing.  Needs root, network for debootstrap, and the packages in
+# build/deb/ (run "make deb" or run.sh first).  Prints PASS/FAIL per step
+# and ends with "N passed, M failed".
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+DEB_DIR=$PWD/build/deb
+NSPAWN_ROOT=${NSPAWN_ROOT:-/var/tmp/derelict-nspawn}
+ROOT=$NSPAWN_ROOT/root
+
+passed=0
+failed=0
+nspawn_pid=
+init_pid=
+work=$(mktemp -d /tmp/derelict-nspawn.XXXXXX)
+
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+require() {
+	local name=$1
+	shift
+	if "$@"; then
+		pass "$name"
+	else
+		fail "$name"
+		echo "stopping: the remaining steps need \"$name\"" >&2
+		exit 1
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	if [ -n "$nspawn_pid" ]; then
+		if [ -n "$init_pid" ]; then
+			nsenter -t "$init_pid" -a systemctl poweroff \
+				>/dev/null 2>&1 || true
+		fi
+		for _ in $(seq 1 100); do
+			kill -0 "$nspawn_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$nspawn_pid" 2>/dev/null || true
+		wait "$nspawn_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+	echo "$passed passed, $failed failed"
+	[ "$rc" = 0 ] && [ "$failed" = 0 ] || exit 1
+}
+trap cleanup EXIT
+
+# nspawn without a running host systemd: no registration, no scope unit.
+nspawn() {
+	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit "$@" \
+		2> >(grep -v 'propagate' >&2)
+}
+in_ct() { nsenter -t "$init_pid" -a "$@"; }
+
+prepare_root() {
+	local p missing=
+	for p in systemd-container debootstrap; do
+		dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null |
+			grep -q '^ii' || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing \
+			>"$work/apt.log" 2>&1 || { tail "$work/apt.log" >&2; return 1; }
+	fi
+	ls "$DEB_DIR"/derelict-server_*.deb "$DEB_DIR"/derelict-agent_*.deb \
+		>/dev/null || return 1
+	if ! [ -x "$ROOT/lib/systemd/systemd" ]; then
+		rm -rf "$ROOT"
+		mkdir -p "$NSPAWN_ROOT"
+		debootstrap --variant=minbase \
+			--include=systemd,systemd-sysv,dbus,curl,ca-certificates \
+			bookworm "$ROOT" http://deb.debian.org/debian \
+			>"$work/debootstrap.log" 2>&1 ||
+			{ tail "$work/debootstrap.log" >&2; return 1; }
+	fi
+	# A clean start: nothing of an earlier run.
+	nspawn dpkg --purge derelict-server derelict-agent >/dev/null 2>&1 || true
+	rm -rf "$ROOT/opt/derelict-debs"
+	mkdir -p "$ROOT/opt/derelict-debs"
+	cp "$DEB_DIR"/derelict-server_*.deb "$DEB_DIR"/derelict-agent_*.deb \
+		"$ROOT/opt/derelict-debs/"
+}
+
+install_in_root() {
+	# With the host's network, so apt can fetch the libraries.
+	nspawn sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		/opt/derelict-debs/*.deb' >"$work/install.log" 2>&1 ||
+		{ tail -20 "$work/install.log" >&2; return 1; }
+}
+
+boot() {
+	systemd-nspawn -q -b -D "$ROOT" --register=no --keep-unit \
+		--private-network >"$work/boot.log" 2>&1 &
+	nspawn_pid=$!
+	for _ in $(seq 1 100); do
+		init_pid=$(pgrep -P "$nspawn_pid" | head -1) || true
+		[ -n "$init_pid" ] && break
+		sleep 0.1
+	done
+	[ -n "$init_pid" ] || return 1
+	for _ in $(seq 1 30); do
+		in_ct systemctl is-system-running --wait >/dev/null 2>&1 &&
+			return 0
+		sleep 1
+	done
+	in_ct systemctl --failed --no-pager >&2 || true
+	return 1
+}
+
+server_active() {
+	if in_ct systemctl is-active --quiet derelictd.service &&
+		in_ct curl -fsS http://127.0.0.1:8470/api/v1/healthz >/dev/null; then
+		return 0
+	fi
+	in_ct journalctl -u derelictd --no-pager | tail >&2
+	return 1
+}
+
+agent_service_runs() {
+	in_ct systemctl start derelict-agent.service ||
+		{ in_ct journalctl -u derelict-agent --no-pager | tail >&2; return 1; }
+}
+
+timer_scheduled() {
+	in_ct systemctl is-active --quiet derelict-agent.timer &&
+	in_ct systemctl is-enabled --quiet derelict-agent.timer
+}
+
+api() {
+	in_ct curl -fsS -H "Authorization: Bearer $token" \
+		"http://127.0.0.1:8470/api/v1$1"
+}
+
+# The sandboxed agent saw derelictd's socket with its owner (another
+# user's /proc/PID/fd) and derelictd.service over sd-bus.
+report_complete() {
+	token=$(in_ct runuser -u derelict -- derelictd \
+		--config /etc/derelict/derelictd.conf token add nspawn \
+		--role viewer) || return 1
+	api /hosts >"$work/hosts.json" &&
+	id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])' \
+		<"$work/hosts.json") &&
+	api "/hosts/$id/ports" >"$work/ports.json" &&
+	api "/hosts/$id/services" >"$work/services.json" || return 1
+	python3 - "$work/ports.json" "$work/services.json" <<'EOF'
+import json, sys
+ports = json.load(open(sys.argv[1]))["items"]
+services = json.load(open(sys.argv[2]))["items"]
+own = [p for p in ports if p.get("port") == 8470]
+ok = bool(own) and own[0].get("user") == "derelict" and \
+    own[0].get("exe") == "/usr/sbin/derelictd"
+print("port 8470:", own)
+svc = [s for s in services if s.get("name") == "derelictd.service"]
+print("derelictd.service:", svc)
+ok = ok and bool(svc) and svc[0].get("active") == "active"
+sys.exit(0 if ok else 1)
+EOF
+}
+
+upgrade_keeps_data() {
+	local before after pid_before pid_after
+	before=$(in_ct cat /etc/derelict/enroll-secret)
+	pid_before=$(in_ct systemctl show -p MainPID --value derelictd.service)
+	in_ct sh -c 'dpkg -i /opt/derelict-debs/derelict-server_*.deb' \
+		>"$work/upgrade.log" 2>&1 ||
+		{ cat "$work/upgrade.log" >&2; return 1; }
+	after=$(in_ct cat /etc/derelict/enroll-secret)
+	[ "$before" = "$after" ] || { echo "enroll secret changed" >&2; return 1; }
+	pid_after=$(in_ct systemctl show -p MainPID --value derelictd.service)
+	echo "derelictd main pid $pid_before -> $pid_after"
+	[ "$pid_after" != 0 ] && [ "$pid_after" != "$pid_before" ] || return 1
+	for _ in $(seq 1 50); do
+		api /hosts >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	api /hosts | grep -q '"hostname"'
+}
+
+stop_clean() {
+	local st
+	in_ct systemctl stop derelictd.service || return 1
+	st=$(in_ct systemctl show -p Result -p ExecMainStatus derelictd.service |
+		tr '\n' ' ')
+	echo "$st"
+	[ "$st" = "Result=success ExecMainStatus=0 " ]
+}
+
+purge_clean() {
+	in_ct dpkg --purge derelict-server derelict-agent >"$work/purge.log" 2>&1 ||
+		{ cat "$work/purge.log" >&2; return 1; }
+	in_ct sh -c '! ls -d /etc/derelict /var/lib/derelict \
+		/var/lib/derelict-agent 2>/dev/null &&
+		! getent passwd derelict && ! getent group derelict &&
+		! dpkg -l | grep derelict &&
+		! ls /etc/systemd/system/*.wants/ | grep derelict'
+}
+
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "needs python3" >&2; exit 1; }
+
+require "container root ready in $ROOT" prepare_root
+require "packages install in the container" install_in_root
+require "container boots systemd" boot
+check "derelictd.service active (Type=notify) and answers healthz" server_active
+check "derelict-agent.timer enabled and active" timer_scheduled
+check "derelict-agent.service succeeds under its sandbox" agent_service_runs
+check "report has derelictd's port with its owner and units over sd-bus" \
+	report_complete
+check "upgrade restarts derelictd and keeps its data and secret" \
+	upgrade_keeps_data
+check "systemctl stop derelictd stops it cleanly" stop_clean
+check "purge leaves nothing in the container" purge_clean
