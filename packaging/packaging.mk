@@ -21,7 +21,7 @@ deb:
 		exit 1; fi
 	rm -rf $(DEB_OUT)
 	mkdir -p $(DEB_TREE)
-	tar -c --exclude=./$(B) --exclude=./.git --exclude=./var \
+	tar -c --exclude=./$(B) --exclude=./build --exclude=./.git --exclude=./var \
 		--exclude=./debian-build --exclude=./tests/e2e/node_modules -f - . | \
 		tar -x -C $(DEB_TREE) -f -
 	cp -a packaging/debian $(DEB_TREE)/debian
