@@ -56,6 +56,8 @@ cat >"$tmp/derelictd.conf" <<EOF
 listen = 127.0.0.1:$port
 database = $tmp/derelict.db
 enroll_secret_file = $tmp/enroll-secret
+advisories_file = $top/data/advisories.json
+eol_file = $top/data/eol.json
 
 [rules]
 evaluate_every = 1s
@@ -90,8 +92,8 @@ case $code in
    cat "$tmp/project.json" >&2; exit 1 ;;
 esac
 
-# Real agent runs: exim on 0.0.0.0:25 in the project, and a host whose
-# hostname and process name are markup.
+# Real agent runs: exim on 0.0.0.0:25 in the project, an unpatched exim
+# outside any project, and a host whose hostname and process name are markup.
 mail_root=$top/tests/fixtures/roots/exim
 [ -d "$mail_root" ] || { echo "run.sh: missing $mail_root" >&2; exit 1; }
 agent_once() {
@@ -104,6 +106,7 @@ agent_once() {
 		{ echo "run.sh: agent run $name failed" >&2; exit 1; }
 }
 agent_once mail --root "$mail_root" --project "$project"
+agent_once old-exim --root "$here/roots/old-exim"
 agent_once xss --root "$here/roots/xss"
 
 mkdir -p "$here/out"

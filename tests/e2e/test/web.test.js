@@ -227,6 +227,29 @@ test('package search filters the list', async () => {
 	await page.close();
 });
 
+test('vulnerable packages are marked with their CVEs', async () => {
+	const d = await apiOk('/hosts?q=old-relay');
+	const h = d.items.find((x) => x.hostname === 'old-relay');
+	assert.ok(h, 'the unpatched exim host reported');
+	const page = await newPage(ADMIN);
+	await open(page, '#/host/' + h.id, '[data-table="packages"] tbody tr');
+	const row = page.locator('[data-table="packages"] tbody tr.vulnerable',
+		{hasText: 'exim4-daemon-light'});
+	assert.equal(await row.count(), 1, 'exim4-daemon-light is marked vulnerable');
+	const cves = await row.locator('.cve').allTextContents();
+	assert.ok(cves.includes('CVE-2023-42115'), 'CVEs shown: ' + cves.join(' '));
+	const bash = page.locator('[data-table="packages"] tbody tr', {hasText: 'bash'});
+	assert.equal(await bash.getAttribute('class'), null, 'bash is not marked');
+	await page.check('#only-vuln');
+	const names = await page.$$eval('[data-table="packages"] tbody tr td:first-child',
+		(tds) => tds.map((t) => t.textContent).sort());
+	assert.deepEqual(names, ['exim4-base', 'exim4-config', 'exim4-daemon-light']);
+	const f = await page.locator('table.findings-table tbody tr',
+		{hasText: 'vulnerable-mta'}).count();
+	assert.equal(f, 1, 'the vulnerable-mta finding is on the host page');
+	await page.close();
+});
+
 test('a viewer sees no edit controls and the API refuses its writes', async () => {
 	const h = await mailHost();
 	const page = await newPage(VIEWER);
