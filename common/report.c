@@ -34,62 +34,133 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct sort_entry *)b)->text);
 }
 
-int report_sort_items(json_t *section)
+static void free_entries(struct sort_entry *e, size_t n)
 {
-	json_t *items = json_object_get(section, "items");
-	struct sort_entry *e;
-	size_t n, i;
-	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].text);
+		json_decref(e[i].item);
+	}
+	free(e);
+}
 
-	if (!json_is_array(items) || json_array_size(items) < 2)
-		return 0;
-	n = json_array_size(items);
-	e = calloc(n, sizeof(*e));
+/* Serialises every item once and sorts them by that text; the texts are
+ * kept so the section's own serialisation can reuse them. */
+static int sorted_entries(json_t *items, struct sort_entry **ret)
+{
+	size_t n = json_array_size(items), i;
+	struct sort_entry *e = calloc(n ? n : 1, sizeof(*e));
+
 	if (!e)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		e[i].item = json_incref(json_array_get(items, i));
 		e[i].text = json_canonical(e[i].item);
 		if (!e[i].text) {
-			r = -ENOMEM;
-			n = i + 1;
-			goto out;
+			free_entries(e, i + 1);
+			return -ENOMEM;
 		}
 	}
-	qsort(e, n, sizeof(*e), cmp_entry);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_entry);
 	for (i = 0; i < n; i++)
 		json_array_set(items, i, e[i].item);
-out:
-	for (i = 0; i < n; i++) {
-		free(e[i].text);
-		json_decref(e[i].item);
-	}
-	free(e);
+	*ret = e;
+	return 0;
+}
+
+int report_sort_items(json_t *section)
+{
+	json_t *items = json_object_get(section, "items");
+	struct sort_entry *e;
+	int r;
+
+	if (!json_is_array(items) || json_array_size(items) < 2)
+		return 0;
+	r = sorted_entries(items, &e);
+	if (r == 0)
+		free_entries(e, json_array_size(items));
 	return r;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Writes what json_dumps(section without "hash", JSON_CANONICAL_FLAGS)
+ * would, but splices in the item texts already made for sorting instead
+ * of serialising every item a second time. */
+static int canonical_text(const json_t *section, const struct sort_entry *e,
+			  size_t n, struct buf *out)
+{
+	const char *keys[64], *k;
+	size_t nk = 0, i;
+	json_t *v;
+	int r = 0;
+
+	json_object_foreach((json_t *)section, k, v) {
+		if (strcmp(k, "hash") == 0)
+			continue;
+		if (nk == sizeof(keys) / sizeof(keys[0]))
+			return -E2BIG;
+		keys[nk++] = k;
+	}
+	qsort(keys, nk, sizeof(*keys), cmp_key);
+	r |= buf_puts(out, "{");
+	for (i = 0; i < nk && r == 0; i++) {
+		json_t *name = json_string(keys[i]);
+		char *text = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+
+		json_decref(name);
+		if (!text)
+			return -ENOMEM;
+		r |= buf_puts(out, i ? "," : "");
+		r |= buf_puts(out, text);
+		r |= buf_puts(out, ":");
+		free(text);
+		v = json_object_get(section, keys[i]);
+		if (e && strcmp(keys[i], "items") == 0) {
+			r |= buf_puts(out, "[");
+			for (size_t j = 0; j < n && r == 0; j++) {
+				r |= buf_puts(out, j ? "," : "");
+				r |= buf_puts(out, e[j].text);
+			}
+			r |= buf_puts(out, "]");
+		} else {
+			text = json_canonical(v);
+			if (!text)
+				return -ENOMEM;
+			r |= buf_puts(out, text);
+			free(text);
+		}
+	}
+	r |= buf_puts(out, "}");
+	return r < 0 ? -ENOMEM : 0;
 }
 
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
 {
-	json_t *copy;
-	char *text;
+	json_t *items = json_object_get(section, "items");
+	struct sort_entry *e = NULL;
+	struct buf text = BUF_INIT((size_t)1 << 30);
+	size_t n = 0;
 	int r;
 
 	out[0] = '\0';
 	if (!json_is_object(section))
 		return -EINVAL;
-	r = report_sort_items(section);
-	if (r < 0)
-		return r;
-	copy = json_copy(section);	/* shallow: members are shared */
-	if (!copy)
-		return -ENOMEM;
-	json_object_del(copy, "hash");
-	text = json_canonical(copy);
-	json_decref(copy);
-	if (!text)
-		return -ENOMEM;
-	r = sha256_hex(text, strlen(text), out);
-	free(text);
+	if (json_is_array(items)) {
+		n = json_array_size(items);
+		r = sorted_entries(items, &e);
+		if (r < 0)
+			return r;
+	}
+	r = canonical_text(section, e, n, &text);
+	if (e)
+		free_entries(e, n);
+	if (r == 0)
+		r = sha256_hex(text.data, text.len, out);
+	buf_free(&text);
 	return r;
 }
 
