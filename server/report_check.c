@@ -1,0 +1,207 @@
+/*
+ * report_check.c - see report_check.h.  Everything a report carries is
+ * checked here, before the ingest writer sees it, so a bad report never
+ * reaches the database.
+ */
+#include "report_check.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "report.h"
+#include "timeutil.h"
+
+static int refuse(struct report_verdict *v, int status, const char *code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int refuse(struct report_verdict *v, int status, const char *code,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	v->status = status;
+	v->code = code;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Every string within limits, at any depth. */
+static int check_strings(const json_t *j, struct report_verdict *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(j)) {
+		if (json_string_length(j) > REPORT_MAX_STRING)
+			return refuse(v, 413, "too_large",
+				      "a string is longer than %d bytes",
+				      REPORT_MAX_STRING);
+		return 0;
+	}
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, m) {
+			if (strlen(k) > REPORT_MAX_STRING)
+				return refuse(v, 413, "too_large",
+					      "a key is too long");
+			if (check_strings(m, v) < 0)
+				return -EINVAL;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, m)
+			if (check_strings(m, v) < 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+struct field {
+	const char *name;
+	json_type type;
+	int nullable;
+};
+
+static const struct field required_fields[SECTION_COUNT][4] = {
+	[SECTION_PORTS] = { { "proto", JSON_STRING, 0 },
+			    { "address", JSON_STRING, 0 },
+			    { "port", JSON_INTEGER, 0 } },
+	[SECTION_SERVICES] = { { "name", JSON_STRING, 0 } },
+	[SECTION_PROCESSES] = { { "name", JSON_STRING, 0 },
+				{ "count", JSON_INTEGER, 0 } },
+	[SECTION_PACKAGES] = { { "name", JSON_STRING, 0 },
+			       { "version", JSON_STRING, 0 } },
+	[SECTION_LOGINS] = { { "user", JSON_STRING, 0 },
+			     { "at", JSON_STRING, 0 } },
+};
+
+static const char *type_name(json_type t)
+{
+	return t == JSON_STRING ? "string" : t == JSON_INTEGER ? "integer"
+					      : "object";
+}
+
+static int check_section(enum section s, json_t *sec,
+			 struct ingest_section *out, struct report_verdict *v)
+{
+	const char *name = section_names[s];
+	const char *claimed = json_get_str(sec, "hash");
+	json_t *items = json_object_get(sec, "items"), *item;
+	size_t i;
+
+	if (!json_is_object(sec))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s: expected an object", name);
+	out->present = 1;
+	if (!items) {
+		if (!claimed || strlen(claimed) != 64)
+			return refuse(v, 422, "missing_field",
+				      "sections.%s: needs items, or a hash "
+				      "alone when unchanged",
+				      name);
+		snprintf(out->hash, sizeof(out->hash), "%s", claimed);
+		return 0;
+	}
+	if (!json_is_array(items))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s.items: expected an array", name);
+	if (json_array_size(items) > REPORT_MAX_ITEMS)
+		return refuse(v, 413, "too_large",
+			      "sections.%s: more than %d items", name,
+			      REPORT_MAX_ITEMS);
+	json_array_foreach(items, i, item) {
+		if (!json_is_object(item))
+			return refuse(v, 422, "invalid_field",
+				      "sections.%s.items[%zu]: expected an "
+				      "object",
+				      name, i);
+		for (const struct field *f = required_fields[s]; f->name; f++) {
+			json_t *m = json_object_get(item, f->name);
+
+			if (!m)
+				return refuse(v, 422, "missing_field",
+					      "missing field: sections.%s."
+					      "items[%zu].%s",
+					      name, i, f->name);
+			if (json_typeof(m) != f->type)
+				return refuse(v, 422, "invalid_field",
+					      "sections.%s.items[%zu].%s: "
+					      "expected %s",
+					      name, i, f->name,
+					      type_name(f->type));
+		}
+		if (s == SECTION_PORTS) {
+			json_int_t port = json_integer_value(
+				json_object_get(item, "port"));
+
+			if (port < 0 || port > 65535)
+				return refuse(v, 422, "invalid_field",
+					      "sections.ports.items[%zu].port: "
+					      "out of range",
+					      i);
+		}
+	}
+	/* The server's own hash, never the agent's word for it. */
+	out->body = json_deep_copy(sec);
+	if (!out->body)
+		return refuse(v, 500, "internal", "out of memory");
+	json_object_del(out->body, "hash");
+	if (report_section_hash(out->body, out->hash) < 0)
+		return refuse(v, 500, "internal", "cannot hash");
+	if (claimed && strcmp(claimed, out->hash) != 0)
+		return refuse(v, 422, "hash_mismatch",
+			      "sections.%s: hash does not match the content",
+			      name);
+	out->full = 1;
+	return 0;
+}
+
+int report_check(json_t *rep, const char *agent_id, struct ingest_job *job,
+		 struct report_verdict *v)
+{
+	json_t *agent, *host, *sections, *sec;
+	json_t *schema = json_object_get(rep, "schema");
+	const char *id, *collected;
+	int64_t t;
+
+	if (json_depth(rep) > REPORT_MAX_DEPTH)
+		return refuse(v, 413, "too_large", "nested deeper than %d",
+			      REPORT_MAX_DEPTH);
+	if (check_strings(rep, v) < 0)
+		return -EINVAL;
+	if (!schema)
+		return refuse(v, 422, "missing_field", "missing field: schema");
+	if (!json_is_integer(schema) || json_integer_value(schema) != REPORT_SCHEMA)
+		return refuse(v, 422, "unsupported_schema",
+			      "schema: only %d is understood", REPORT_SCHEMA);
+	agent = json_object_get(rep, "agent");
+	id = json_get_str(agent, "id");
+	if (!id)
+		return refuse(v, 422, "missing_field", "missing field: agent.id");
+	if (strcmp(id, agent_id) != 0)
+		return refuse(v, 403, "forbidden",
+			      "this token belongs to another host");
+	host = json_object_get(rep, "host");
+	if (!json_is_object(host))
+		return refuse(v, 422, "missing_field", "missing field: host");
+	if (!json_get_str(host, "hostname"))
+		return refuse(v, 422, "missing_field",
+			      "missing field: host.hostname");
+	collected = json_get_str(rep, "collected_at");
+	if (collected && time_parse(collected, &t) < 0)
+		return refuse(v, 422, "invalid_field",
+			      "collected_at: expected an RFC 3339 time");
+	sections = json_object_get(rep, "sections");
+	if (!json_is_object(sections))
+		return refuse(v, 422, "missing_field", "missing field: sections");
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		sec = json_object_get(sections, section_names[s]);
+		if (sec && check_section(s, sec, &job->sec[s], v) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
