@@ -139,4 +139,5 @@ check-style:
 		|| { echo "check-style: banned call above" >&2; exit 1; }
 
 -include packaging/packaging.mk
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include tests/fuzz/fuzz.mk
+-include $(shell find $(B) -type f -name '*.d' 2>/dev/null)

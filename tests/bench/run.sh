@@ -1,0 +1,11 @@
+#!/bin/sh
+# run.sh BUILD_DIR - "make bench": the agent's and the server's figures.
+set -eu
+b=${1:-build}
+mkdir -p "$b/bench"
+cc -O2 -o "$b/bench/loadgen" tests/bench/loadgen.c $(pkg-config --cflags --libs libcurl)
+echo "== agent =="
+sh tests/bench/agent_bench.sh "$b"
+echo
+echo "== server =="
+/usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""Server benchmark: a synthetic fleet with realistic reports (1,500
+packages, 40 ports, 150 services, 200 process groups per host) sent by a
+separate load process (loadgen, libcurl) over loopback to a real derelictd
+with its database on disk.  Prints the figures; asserts nothing about time.
+
+  server_bench.py BUILD_DIR LOADGEN [HOSTS]
+"""
+import http.client
+import json
+import os
+import pathlib
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
+from conftest import Server  # noqa: E402
+from reports import enroll_many, package, section_hash  # noqa: E402
+
+build, loadgen = pathlib.Path(sys.argv[1]), sys.argv[2]
+HOSTS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+os.environ.setdefault("DERELICTD", str(build.resolve() / "derelictd"))
+
+
+def machine_packages():
+    out = subprocess.run(["dpkg-query", "-W", "-f",
+                          "${Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n"],
+                         capture_output=True, text=True).stdout.split("\n")
+    pk = []
+    for line in out:
+        f = line.split()
+        if len(f) == 5:
+            pk.append(package(f[0], f[1], f[2], f[3], f[4]))
+    i = 0
+    while len(pk) < 1500:
+        pk.append(package(f"synthetic-lib{i}", f"1.{i}.0-1", "amd64"))
+        i += 1
+    return pk[:1500]
+
+
+def fleet_sections():
+    ports = [{"proto": "tcp" if i % 4 else "udp", "address": "0.0.0.0" if i % 3 else "127.0.0.1",
+              "port": 1000 + i, "pid": 100 + i, "process": f"daemon{i}",
+              "exe": f"/usr/sbin/daemon{i}", "user": "root"} for i in range(40)]
+    services = [{"name": f"unit{i}.service", "active": "active", "sub": "running",
+                 "enabled": "enabled", "main_pid": 100 + i} for i in range(150)]
+    procs = [{"name": f"prog{i}", "exe": f"/usr/bin/prog{i}", "user": "root" if i % 2 else "www-data",
+              "count": 1 + i % 5} for i in range(200)]
+    return ports, services, procs
+
+
+def seal(s):
+    s["hash"] = section_hash(s)
+    return s
+
+
+def full_report(host, pk, ports, services, procs):
+    return {
+        "schema": 1, "agent": {"id": host.agent_id, "version": "bench"},
+        "collected_at": "2026-11-26T10:00:00Z",
+        "host": {"hostname": host.hostname, "fqdn": host.hostname, "machine_id": host.agent_id.replace("-", ""),
+                 "os": {"id": "debian", "version_id": "12", "codename": "bookworm",
+                        "pretty_name": "Debian GNU/Linux 12 (bookworm)"},
+                 "kernel": "6.1.0-13-amd64", "arch": "x86_64", "boot_time": "2026-11-20T08:00:00Z",
+                 "addresses": [{"ifname": "eth0", "address": "10.1.2.3", "prefix": 24}],
+                 "project": "bench", "owner": None},
+        "sections": {
+            "ports": seal({"items": ports}),
+            "services": seal({"source": "systemd", "items": services}),
+            "processes": seal({"items": procs}),
+            "packages": seal({"manager": "dpkg", "changed_at": "2026-11-01T00:00:00Z", "items": pk}),
+            "logins": seal({"source": "wtmp", "open_sessions": 0, "last": None, "items": []}),
+        },
+    }
+
+
+def write_jobs(tmp, name, hosts, bodies):
+    jobs = tmp / f"{name}.jobs"
+    with open(jobs, "w") as f:
+        for h, body in zip(hosts, bodies):
+            p = tmp / f"{name}-{h.id}.json"
+            p.write_bytes(body)
+            f.write(f"{h.token} {p}\n")
+    return jobs
+
+
+def load(server, jobs, conc, rounds):
+    r = subprocess.run([loadgen, server.url, str(jobs), str(conc), str(rounds)],
+                       capture_output=True, text=True)
+    line = r.stdout.strip()
+    rate = float(line.split(":")[1].split("/s")[0]) if line.startswith("requests") else 0.0
+    return rate, line
+
+
+def rss_peak(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def db_bytes(server):
+    return sum(os.path.getsize(str(server.db) + s) for s in ("", "-wal")
+               if os.path.exists(str(server.db) + s))
+
+
+def get_latency(server, path, n=50):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    hdr = {"Authorization": f"Bearer {server.admin_token}"}
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("GET", "/api/v1" + path, headers=hdr)
+        r = conn.getresponse()
+        body = r.read()
+        times.append((time.perf_counter() - t) * 1e3)
+        assert r.status == 200, body[:200]
+    total = json.loads(body)["total"]
+    return statistics.median(times), sorted(times)[int(n * 0.95)], total
+
+
+def main():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-"))
+    server = Server(tmp, evaluate_every="60s")
+    try:
+        pk = machine_packages()
+        ports, services, procs = fleet_sections()
+        print(f"fleet: {HOSTS} hosts, {len(pk)} packages, {len(ports)} ports, "
+              f"{len(services)} services, {len(procs)} process groups each")
+        t = time.time()
+        hosts = enroll_many(server, HOSTS)
+        print(f"enrollment: {HOSTS / (time.time() - t):.0f} hosts/s")
+
+        reps = [full_report(h, pk, ports, services, procs) for h in hosts]
+        bodies = [json.dumps(r).encode() for r in reps]
+        print(f"full report: {len(bodies[0]) / 1024:.0f} KiB of JSON")
+        rate, line = load(server, write_jobs(tmp, "first", hosts, bodies), 16, 1)
+        print(f"first full reports: {rate:.0f}/s  ({line})")
+        size = db_bytes(server)
+        print(f"database: {size / HOSTS / 1024:.0f} KiB per host ({size / 2**20:.0f} MiB for {HOSTS} hosts)")
+
+        changed = []
+        for r in reps:
+            items = [dict(p) for p in r["sections"]["packages"]["items"]]
+            for i in random.sample(range(len(items)), 10):
+                items[i]["version"] += "+bench1"
+                items[i]["source_version"] = items[i]["version"]
+            rep = dict(r)
+            rep["sections"] = {k: ({"hash": v["hash"]} if k != "packages" else
+                                   seal({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z",
+                                         "items": items}))
+                               for k, v in r["sections"].items()}
+            changed.append(json.dumps(rep).encode())
+        rate, line = load(server, write_jobs(tmp, "changed", hosts, changed), 16, 1)
+        print(f"reports with 10 changed packages: {rate:.0f}/s  ({line})")
+
+        same = []
+        for r, body in zip(reps, changed):
+            rep = json.loads(body)
+            rep["sections"] = {k: {"hash": v["hash"]} for k, v in rep["sections"].items()}
+            same.append(json.dumps(rep).encode())
+        print(f"unchanged report: {len(same[0])} bytes")
+        rate, line = load(server, write_jobs(tmp, "same", hosts, same), 64, 10)
+        print(f"unchanged re-reports: {rate:.0f}/s  ({line})")
+        print(f"server peak RSS under load: {rss_peak(server.proc.pid):.0f} MiB")
+
+        # 100,000 hosts stored: the rest are added straight to the database
+        # (enrolling them over HTTP would only measure enrollment).
+        db = sqlite3.connect(server.db, timeout=60)
+        extra = 100000 - HOSTS
+        db.execute("BEGIN")
+        db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+            INSERT INTO hosts (agent_id, hostname, first_seen, last_seen, status, abandoned,
+                               mail_running, mail_exposed, severity, addresses, next_eval_at)
+            SELECT printf('00000000-0000-4000-8000-%012d', i), printf('synthetic-%06d', i),
+                   1700000000, 1790000000, CASE WHEN i % 10 = 0 THEN 'silent' ELSE 'active' END,
+                   i % 50 = 0, i % 20 = 0, i % 100 = 0, CASE WHEN i % 100 = 0 THEN 4 ELSE 0 END,
+                   '[{"ifname":"eth0","address":"10.9.' || (i / 250) || '.' || (i % 250) || '","prefix":16}]',
+                   9999999999 FROM n""", (extra,))
+        db.commit()
+        db.close()
+        for path in ("/hosts", "/hosts?abandoned=true&mail=true", "/hosts?status=silent",
+                     "/hosts?severity=critical", "/hosts?q=synthetic-09999",
+                     "/hosts?project=bench"):
+            med, p95, total = get_latency(server, path)
+            print(f"GET {path} (100,000 hosts, {total} match): median {med:.1f} ms, p95 {p95:.1f} ms")
+        print(f"server peak RSS at the end: {rss_peak(server.proc.pid):.0f} MiB")
+    finally:
+        server.stop()
+        subprocess.run(["rm", "-rf", str(tmp)])
+
+
+main()
