@@ -423,7 +423,10 @@ int advisory_db_load(struct advisory_db *db, const char *json, size_t len,
 		db->n = before;
 		return r;
 	}
-	qsort(db->items, db->n, sizeof(*db->items), compare_entries);
+	/* Not on an empty array: items is then NULL, which qsort may not
+	 * take (a tracker file "{}" did that). */
+	if (db->n > 1)
+		qsort(db->items, db->n, sizeof(*db->items), compare_entries);
 	if (ret_skipped)
 		*ret_skipped = skipped;
 	return 0;
