@@ -21,7 +21,8 @@ json_t *json_parse_buf(const char *data, size_t len, json_error_t *err);
 const char *json_get_str(const json_t *obj, const char *key);
 int64_t json_get_int(const json_t *obj, const char *key, int64_t dflt);
 
-/* Sets obj[key] to a string, or to null when s is NULL.  0 or -ENOMEM. */
+/* Sets obj[key] to a string, or to null when s is NULL; bytes of s that
+ * are not valid UTF-8 become U+FFFD.  0 or -ENOMEM. */
 int json_set_str(json_t *obj, const char *key, const char *s);
 /* Sets obj[key] to an RFC 3339 time, or to null when t <= 0. */
 int json_set_time(json_t *obj, const char *key, int64_t t);

@@ -71,11 +71,16 @@ START_TEST(test_set_str)
 
 	ck_assert_int_eq(json_set_str(o, "a", "x"), 0);
 	ck_assert_int_eq(json_set_str(o, "b", NULL), 0);
-	/* Invalid UTF-8 keeps the key and marks the value unknown. */
+	/* Invalid UTF-8 stays a string, each bad byte as U+FFFD: a required
+	 * field never turns null. */
 	ck_assert_int_eq(json_set_str(o, "c", "\xff\xfe"), 0);
+	ck_assert_int_eq(json_set_str(o, "d", "a\xc3(\xed\xa0\x80\xc3\xa9"), 0);
 	ck_assert_int_eq(json_set_str(o, "a", "y"), 0);
 	text = json_canonical(o);
-	ck_assert_str_eq(text, "{\"a\":\"y\",\"b\":null,\"c\":null}");
+	ck_assert_str_eq(text, "{\"a\":\"y\",\"b\":null,"
+			       "\"c\":\"\xef\xbf\xbd\xef\xbf\xbd\","
+			       "\"d\":\"a\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd"
+			       "\xef\xbf\xbd\xc3\xa9\"}");
 	free(text);
 	json_decref(o);
 }
