@@ -115,7 +115,7 @@ int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN])
 	uuid_unparse_lower(u, text);
 	r = snprintf(path, sizeof(path), "%s\n", text) < 0 ? -EIO : 0;
 	if (r == 0)
-		r = write_atomic(dir, "agent-id", path, 0644);
+		r = write_atomic(dir, "agent-id", path, 0600);
 	if (r < 0)
 		return r;
 	memcpy(out, text, AGENT_ID_LEN);
