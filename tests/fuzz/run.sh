@@ -16,6 +16,14 @@ FUZZ_B=${FUZZ_B:-build-fuzz}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
+# libFuzzer comes with clang; CI installs it on a fresh Debian 12.
+if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang libclang-rt-14-dev >/dev/null
+	else
+		echo "fuzz: clang and libclang-rt-14-dev are needed" >&2; exit 1
+	fi
+fi
 mkdir -p "$FUZZ_B"
 if [ -z "${FUZZ_NOBUILD:-}" ]; then
 	make --no-print-directory FUZZ_B="$FUZZ_B" fuzz-build >"$FUZZ_B/build.log" 2>&1 ||
