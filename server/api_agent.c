@@ -119,6 +119,9 @@ HANDLER(api_reports)
 		reply_error(rp, v.status, v.code, "%s", v.message);
 		goto out;
 	}
+	/* The heavy part (reading the stored state, diffing) runs here, in
+	 * this connection's thread, so the one writer only writes. */
+	store_prepare_report(app->store, &job);
 	r = ingest_submit(app->ingest, &job);
 	if (r < 0) {
 		if (r == -ESHUTDOWN) {
@@ -159,8 +162,7 @@ HANDLER(api_reports)
 out:
 	if (rp->status != 200)
 		metrics_reject(reason_for(rp->status));
-	for (int s = 0; s < SECTION_COUNT; s++)
-		json_decref(job.sec[s].body);
+	ingest_job_free(&job);
 	json_decref(rep);
 	return 0;
 }

@@ -23,11 +23,13 @@ struct pending {
 
 struct ingest {
 	struct store *st;
+	pthread_t checkpointer;
 	int64_t evaluate_every;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* queue or kick or stop */
 	pthread_cond_t done;	/* some batch finished */
+	pthread_cond_t quit;	/* wakes the checkpointer to stop */
 	struct pending *head, *tail;
 	int stopping;
 	int kicked;
@@ -39,6 +41,25 @@ static void deadline_in(struct timespec *ts, int64_t seconds)
 	ts->tv_sec += seconds;
 }
 
+static int apply_alone(struct ingest *in, struct pending *p, int64_t now)
+{
+	int r = store_write_begin(in->st);
+
+	if (r == 0)
+		r = store_apply_report(in->st, p->job, now);
+	if (r == 0)
+		r = store_write_commit(in->st);
+	if (r < 0) {
+		log_warning("ingest: report of host %lld refused: %s",
+			    (long long)p->job->host_id, store_errmsg());
+		store_write_rollback(in->st);
+	}
+	return r;
+}
+
+/* One transaction for the whole batch: one fsync for many reports.  Should
+ * any report fail, the batch is rolled back and each report is applied
+ * alone, so one bad report costs the others nothing. */
 static void run_batch(struct ingest *in, struct pending *batch)
 {
 	int64_t now = time_now();
@@ -47,25 +68,16 @@ static void run_batch(struct ingest *in, struct pending *batch)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = store_write_begin(in->st);
-	for (struct pending *p = batch; p; p = p->next) {
-		if (r < 0) {
-			p->result = r;
-			continue;
-		}
-		p->result = store_apply_report(in->st, p->job, now);
-		if (p->result < 0)
-			log_warning("ingest: report of host %lld refused: %s",
-				    (long long)p->job->host_id, store_errmsg());
-		if (p->result == -ENOSPC)
-			r = -ENOSPC;
-	}
+	for (struct pending *p = batch; p && r == 0; p = p->next)
+		r = p->result = store_apply_report(in->st, p->job, now);
 	if (r == 0)
 		r = store_write_commit(in->st);
 	if (r < 0) {
-		log_warning("ingest: batch failed: %s", store_errmsg());
 		store_write_rollback(in->st);
 		for (struct pending *p = batch; p; p = p->next)
-			p->result = r;
+			p->result = batch->next || r != -EBUSY
+					    ? apply_alone(in, p, now)
+					    : r;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_batch((t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -149,6 +161,29 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/* Moves the WAL into the database file every second, off the writer's
+ * path; now and then it also truncates the WAL so it cannot grow for
+ * ever. */
+static void *checkpointer(void *arg)
+{
+	struct ingest *in = arg;
+	struct timespec next;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&in->lock);
+	while (!in->stopping) {
+		deadline_in(&next, 1);
+		pthread_cond_timedwait(&in->quit, &in->lock, &next);
+		if (in->stopping)
+			break;
+		pthread_mutex_unlock(&in->lock);
+		store_checkpoint(in->st, ++n % 60 == 0);
+		pthread_mutex_lock(&in->lock);
+	}
+	pthread_mutex_unlock(&in->lock);
+	return NULL;
+}
+
 int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 {
 	struct ingest *in = calloc(1, sizeof(*in));
@@ -161,9 +196,15 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->work, NULL);
 	pthread_cond_init(&in->done, NULL);
+	pthread_cond_init(&in->quit, NULL);
 	r = pthread_create(&in->thread, NULL, writer, in);
 	if (r != 0) {
 		free(in);
+		return -r;
+	}
+	r = pthread_create(&in->checkpointer, NULL, checkpointer, in);
+	if (r != 0) {
+		ingest_stop(in);
 		return -r;
 	}
 	*ret = in;
@@ -206,10 +247,14 @@ void ingest_stop(struct ingest *in)
 	pthread_mutex_lock(&in->lock);
 	in->stopping = 1;
 	pthread_cond_signal(&in->work);
+	pthread_cond_broadcast(&in->quit);
 	pthread_mutex_unlock(&in->lock);
 	pthread_join(in->thread, NULL);
+	if (in->checkpointer)
+		pthread_join(in->checkpointer, NULL);
 	pthread_mutex_destroy(&in->lock);
 	pthread_cond_destroy(&in->work);
 	pthread_cond_destroy(&in->done);
+	pthread_cond_destroy(&in->quit);
 	free(in);
 }

@@ -164,7 +164,8 @@ static int conn_open(struct conn *c, const char *path)
 			  "PRAGMA synchronous = FULL;"
 			  "PRAGMA foreign_keys = ON;"
 			  "PRAGMA temp_store = MEMORY;"
-			  "PRAGMA cache_size = -16000;");
+			  "PRAGMA cache_size = -65536;"
+			  "PRAGMA mmap_size = 1073741824;");
 }
 
 static void conn_close(struct conn *c)
@@ -242,6 +243,18 @@ int store_open(const char *path, const struct server_config *cfg,
 	r = migrate(&st->writer, err);
 	if (r < 0)
 		goto fail;
+	/* The writer never checkpoints: store_checkpoint() does, from a
+	 * thread of its own, so commits only append to the WAL. */
+	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
+				 "PRAGMA cache_size = -262144;");
+	if (r < 0)
+		goto fail;
+	r = conn_open(&st->checkpointer, path);
+	if (r < 0) {
+		snprintf(err, 256, "cannot open %s: %.100s", path,
+			 store_errmsg());
+		goto fail;
+	}
 	for (int i = 0; i < STORE_READERS; i++) {
 		r = conn_open(&st->readers[i], path);
 		if (r < 0) {
@@ -264,6 +277,8 @@ void store_close(struct store *st)
 	for (int i = 0; i < STORE_READERS; i++)
 		if (st->readers[i].db)
 			conn_close(&st->readers[i]);
+	if (st->checkpointer.db)
+		conn_close(&st->checkpointer);
 	if (st->writer.db) {
 		/* Fold the WAL back so the file alone is the whole database. */
 		sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
@@ -562,4 +577,14 @@ int store_advisory_each(struct store *st,
 	sqlite3_reset(s);
 	conn_put(st, c);
 	return r < 0 ? r : 0;
+}
+
+int store_checkpoint(struct store *st, int truncate)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
+					   truncate ? SQLITE_CHECKPOINT_TRUNCATE
+						    : SQLITE_CHECKPOINT_PASSIVE,
+					   NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_err(&st->checkpointer, rc);
 }

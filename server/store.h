@@ -29,6 +29,10 @@ void store_close(struct store *st);
 /* The advisories the rules match against; the store does not own them. */
 void store_set_advisories(struct store *st, const struct advisory_db *db);
 
+/* Copies the WAL back into the database file, without blocking readers or
+ * the writer (or, with truncate, waiting for them to empty the WAL). */
+int store_checkpoint(struct store *st, int truncate);
+
 /* Writes a consistent copy through SQLite's online backup API. */
 int store_backup(struct store *st, const char *dest);
 
@@ -58,11 +62,28 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 /* --- reports (called from the ingest writer thread only) ----------------- */
 
 /* One section of a received report: absent, hash only, or in full. */
+/* A change the writer will record: old and new are item references. */
+struct ingest_change {
+	const char *action;	/* "added", "removed", "changed" */
+	char *key;
+	json_t *old;
+	json_t *new;
+};
+
 struct ingest_section {
 	int present;
 	int full;
 	char hash[SHA256_HEX_LEN];
 	json_t *body;		/* full only: the section without "hash" */
+	char *text;		/* full only: body's canonical text */
+	/* The differences from the stored state whose hash is base_hash,
+	 * worked out before the writer sees the report ("" base: none was
+	 * stored).  The writer uses them only if the base is still what it
+	 * holds; otherwise it works them out again itself. */
+	int prepared;
+	char base_hash[SHA256_HEX_LEN];
+	struct ingest_change *changes;
+	size_t n_changes;
 };
 
 struct ingest_job {
@@ -75,12 +96,20 @@ struct ingest_job {
 	int resend_mask;	/* sections to resend, when status is 409 */
 };
 
+/* Works out, on a reader connection and so outside the writer, what each
+ * full section changes; the heavy part of a report's ingestion.  0 or a
+ * negative errno (the writer then does the work itself). */
+int store_prepare_report(struct store *st, struct ingest_job *job);
+/* Frees what validation and preparation attached to the job. */
+void ingest_job_free(struct ingest_job *job);
+
 int store_write_begin(struct store *st);
 int store_write_commit(struct store *st);
 void store_write_rollback(struct store *st);
-/* Applies one report inside the writer's transaction, in a savepoint of its
- * own so a failure leaves the others in the batch intact.  Sets job->status
- * (200, 409 with resend_mask, 404 for a deleted host). */
+/* Applies one report inside the writer's transaction.  Sets job->status
+ * (200, 409 with resend_mask, 404 for a deleted host); those decided
+ * before writing anything.  On failure the transaction may hold part of
+ * the report: the caller rolls it back. */
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now);
 /* Re-evaluates up to limit hosts whose rules may have changed by now.
  * Sets *ret_count to how many were evaluated. */

@@ -179,7 +179,7 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 {
 	sqlite3_stmt *s = stmt(c, "SELECT name, version, source, "
 				  "source_version FROM packages WHERE "
-				  "host_id = ? ORDER BY source, name");
+				  "host_id = ?");
 	const struct advisory *m[MAX_MATCH];
 	size_t cap = 8, vcap = 16;
 	int rc;

@@ -134,30 +134,62 @@ static json_t *items_by_key(enum section sec, const json_t *body)
 	return map;
 }
 
-/* Writes the differences between two states of a section into the change
- * history (and, for packages, the package index).  old_body is NULL for
- * the first state we see: it is recorded as the baseline, not as a
- * thousand "added" rows. */
-static int diff_section(struct conn *c, int64_t host, int64_t now,
-			enum section sec, const json_t *old_body,
-			const json_t *new_body)
+static void free_changes(struct ingest_section *in)
 {
-	json_t *old_map, *new_map, *v, *old;
+	for (size_t i = 0; i < in->n_changes; i++) {
+		free(in->changes[i].key);
+		json_decref(in->changes[i].old);
+		json_decref(in->changes[i].new);
+	}
+	free(in->changes);
+	in->changes = NULL;
+	in->n_changes = 0;
+	in->prepared = 0;
+}
+
+static int push_change(struct ingest_section *in, size_t *cap,
+		       const char *action, const char *key, json_t *old,
+		       json_t *new)
+{
+	struct ingest_change *c;
+
+	if (in->n_changes == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		void *p = realloc(in->changes, ncap * sizeof(*in->changes));
+
+		if (!p)
+			return -ENOMEM;
+		in->changes = p;
+		*cap = ncap;
+	}
+	c = &in->changes[in->n_changes];
+	c->key = strdup(key);
+	if (!c->key)
+		return -ENOMEM;
+	c->action = action;
+	c->old = json_incref(old);
+	c->new = json_incref(new);
+	in->n_changes++;
+	return 0;
+}
+
+/* Lists the differences between two states of a section.  old_body is
+ * NULL for the first state we see: it is the baseline, not a thousand
+ * "added" rows (packages still get their index rows, as "added" changes
+ * that write no history). */
+static int diff_section(enum section sec, const json_t *old_body,
+			struct ingest_section *in)
+{
+	json_t *old_map = NULL, *new_map = NULL, *v, *old;
 	const char *key;
+	size_t cap = 0;
 	int r = 0;
 
-	if (!old_body) {
-		size_t i;
-
-		if (sec != SECTION_PACKAGES)
-			return 0;
-		json_array_foreach(json_object_get(new_body, "items"), i, v)
-			if ((r = package_put(c, host, v)) < 0)
-				return r;
+	free_changes(in);
+	if (!old_body)
 		return 0;
-	}
 	old_map = items_by_key(sec, old_body);
-	new_map = items_by_key(sec, new_body);
+	new_map = items_by_key(sec, in->body);
 	if (!old_map || !new_map) {
 		r = -ENOMEM;
 		goto out;
@@ -166,22 +198,14 @@ static int diff_section(struct conn *c, int64_t host, int64_t now,
 		old = json_object_get(old_map, key);
 		if (old && json_equal(old, v))
 			continue;
-		r = add_change(c, host, now, sec, key, old ? "changed" : "added",
-			       old, v);
-		if (r == 0 && sec == SECTION_PACKAGES)
-			r = package_put(c, host, v);
+		r = push_change(in, &cap, old ? "changed" : "added", key, old, v);
 		if (r < 0)
 			goto out;
 	}
 	json_object_foreach(old_map, key, old) {
 		if (json_object_get(new_map, key))
 			continue;
-		/* Logins age out of the 90-day window; that is no event. */
-		if (sec != SECTION_LOGINS)
-			r = add_change(c, host, now, sec, key, "removed", old,
-				       NULL);
-		if (r == 0 && sec == SECTION_PACKAGES)
-			r = package_del(c, host, old);
+		r = push_change(in, &cap, "removed", key, old, NULL);
 		if (r < 0)
 			goto out;
 	}
@@ -191,46 +215,165 @@ out:
 	return r;
 }
 
-static int put_section(struct conn *c, int64_t host, int64_t now,
-		       enum section sec, struct ingest_section *in)
+static int cmp_package_name(const void *a, const void *b)
 {
-	sqlite3_stmt *s;
-	json_t *old_body = NULL;
-	char *text;
-	int r;
+	const char *x = json_get_str(*(json_t *const *)a, "name");
+	const char *y = json_get_str(*(json_t *const *)b, "name");
 
-	s = stmt(c, "SELECT hash, body FROM sections WHERE host_id = ? "
-		    "AND name = ?");
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+/* A host's first package list: every package into the index, in name
+ * order, so the name index is walked forward once rather than at random. */
+static int packages_insert_all(struct conn *c, int64_t host, const json_t *body)
+{
+	json_t *items = json_object_get(body, "items");
+	size_t n = json_array_size(items);
+	json_t **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	int r = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = json_array_get(items, i);
+	qsort(sorted, n, sizeof(*sorted), cmp_package_name);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = package_put(c, host, sorted[i]);
+	free(sorted);
+	return r;
+}
+
+/* Writes the prepared changes: history rows and the package index. */
+static int apply_changes(struct conn *c, int64_t host, int64_t now,
+			 enum section sec, const struct ingest_section *in)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
+		const struct ingest_change *ch = &in->changes[i];
+		int removed = ch->new == NULL;
+
+		/* Logins age out of the 90-day window; that is no event. */
+		if (!(removed && sec == SECTION_LOGINS))
+			r = add_change(c, host, now, sec, ch->key, ch->action,
+				       ch->old, ch->new);
+		if (r == 0 && sec == SECTION_PACKAGES)
+			r = removed ? package_del(c, host, ch->old)
+				    : package_put(c, host, ch->new);
+	}
+	return r;
+}
+
+static int read_section(struct conn *c, int64_t host, enum section sec,
+			char ret_hash[SHA256_HEX_LEN], json_t **ret_body)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT hash, body FROM sections WHERE "
+				  "host_id = ? AND name = ?");
+	int rc;
+
+	ret_hash[0] = '\0';
+	if (ret_body)
+		*ret_body = NULL;
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, section_names[sec]);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		if (strcmp(col_text(s, 0), in->hash) == 0) {
-			sqlite3_reset(s);
-			return 0;	/* sent in full, yet unchanged */
-		}
-		old_body = json_loads(col_text(s, 1), 0, NULL);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(ret_hash, SHA256_HEX_LEN, "%s", col_text(s, 0));
+		if (ret_body)
+			*ret_body = json_loads(col_text(s, 1), 0, NULL);
 	}
 	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(c, rc);
+}
 
-	r = diff_section(c, host, now, sec, old_body, in->body);
-	json_decref(old_body);
+int store_prepare_report(struct store *st, struct ingest_job *job)
+{
+	struct conn *c;
+	int r = 0, full = 0;
+
+	for (int i = 0; i < SECTION_COUNT; i++)
+		full |= job->sec[i].full;
+	if (!full)
+		return 0;
+	c = conn_get(st);
+	/* One snapshot for all sections of the report. */
+	db_exec(c, "BEGIN");
+	for (int i = 0; i < SECTION_COUNT && r == 0; i++) {
+		struct ingest_section *in = &job->sec[i];
+		json_t *old = NULL;
+
+		if (!in->full)
+			continue;
+		if (!in->text && !(in->text = json_canonical(in->body))) {
+			r = -ENOMEM;
+			break;
+		}
+		r = read_section(c, job->host_id, i, in->base_hash, &old);
+		if (r == 0 && strcmp(in->base_hash, in->hash) != 0)
+			r = diff_section(i, old, in);
+		json_decref(old);
+		in->prepared = r == 0;
+	}
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	return r;
+}
+
+void ingest_job_free(struct ingest_job *job)
+{
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		free_changes(&job->sec[i]);
+		free(job->sec[i].text);
+		job->sec[i].text = NULL;
+		json_decref(job->sec[i].body);
+		job->sec[i].body = NULL;
+	}
+}
+
+/* Stores one full section: 0 when it was unchanged, 1 when it changed. */
+static int put_section(struct conn *c, int64_t host, int64_t now,
+		       enum section sec, struct ingest_section *in)
+{
+	char stored[SHA256_HEX_LEN];
+	json_t *old_body = NULL;
+	sqlite3_stmt *s;
+	int r;
+
+	r = read_section(c, host, sec, stored, NULL);
 	if (r < 0)
 		return r;
-	text = json_canonical(in->body);
-	if (!text)
+	if (strcmp(stored, in->hash) == 0)
+		return 0;	/* sent in full, yet unchanged */
+	if (!in->prepared || strcmp(stored, in->base_hash) != 0) {
+		/* Another report of this host landed in between: start from
+		 * what is stored now. */
+		r = read_section(c, host, sec, stored, &old_body);
+		if (r == 0)
+			r = diff_section(sec, old_body, in);
+		json_decref(old_body);
+		if (r < 0)
+			return r;
+		in->prepared = 1;
+		snprintf(in->base_hash, sizeof(in->base_hash), "%s", stored);
+	}
+	if (!in->base_hash[0] && sec == SECTION_PACKAGES)
+		r = packages_insert_all(c, host, in->body);
+	else
+		r = apply_changes(c, host, now, sec, in);
+	if (r < 0)
+		return r;
+	if (!in->text && !(in->text = json_canonical(in->body)))
 		return -ENOMEM;
 	s = stmt(c, "INSERT OR REPLACE INTO sections (host_id, name, hash, "
 		    "body, updated_at) VALUES (?, ?, ?, ?, ?)");
-	if (!s) {
-		free(text);
+	if (!s)
 		return -EIO;
-	}
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, section_names[sec]);
 	bind_text(s, 3, in->hash);
-	sqlite3_bind_text(s, 4, text, -1, free);
+	sqlite3_bind_text(s, 4, in->text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, now);
 	r = step_done(c, s);
 	return r < 0 ? r : 1;
@@ -380,8 +523,6 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	char *old_tag = NULL;
 	int pinned, silent, due, changed = 0, tag_changed = 0, r;
 
-	if ((r = db_exec(c, "SAVEPOINT report")) < 0)
-		return r;
 	/* A retired host that reports is news, like a silent one. */
 	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
 		    "IS NOT NULL, next_eval_at <= ?, tag_project FROM hosts "
@@ -470,15 +611,12 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	}
 	job->status = 200;
 done:
+	/* A 409 or 404 is decided before anything is written: it leaves no
+	 * trace, not even last_seen. */
 	free(old_tag);
-	/* A 409 or 404 leaves no trace, not even last_seen. */
-	if (job->status != 200)
-		db_exec(c, "ROLLBACK TO report");
-	return db_exec(c, "RELEASE report");
+	return 0;
 fail:
 	free(old_tag);
-	db_exec(c, "ROLLBACK TO report");
-	db_exec(c, "RELEASE report");
 	return r;
 }
 

@@ -28,6 +28,7 @@ struct store {
 	const struct server_config *cfg;
 	const struct advisory_db *advisories;
 	struct conn writer;	/* the ingest thread's */
+	struct conn checkpointer;	/* the checkpoint thread's */
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t lock;
 	pthread_cond_t freed;

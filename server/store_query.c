@@ -109,8 +109,8 @@ static json_t *fix_host(json_t *row)
 	"AND (?3 IS NULL OR h.status = ?3) "                                 \
 	"AND (?4 IS NULL OR p.name = ?4) "                                   \
 	"AND (?5 IS NULL OR h.severity >= ?5) "                              \
-	"AND (?6 IS NULL OR instr(lower(h.hostname), lower(?6)) > 0 "        \
-	"OR h.agent_id = ?6 OR instr(h.addresses, '\"' || ?6 || '\"') > 0) "
+	"AND (?6 IS NULL OR h.hostname LIKE ?9 ESCAPE '\\' "                 \
+	"OR h.agent_id = ?6 OR h.addresses LIKE ?10 ESCAPE '\\') "
 
 static const char SQL_HOSTS[] =
 	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, "
@@ -131,6 +131,30 @@ static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f)
 	if (f->min_severity > 0)
 		sqlite3_bind_int(s, 5, f->min_severity);
 	bind_text(s, 6, f->q);
+	if (f->q) {
+		/* q is a value, never SQL: LIKE's own wildcards in it are
+		 * escaped so they match themselves. */
+		struct buf pat = BUF_INIT(4096);
+
+		buf_puts(&pat, "%");
+		for (const char *p = f->q; *p; p++) {
+			if (*p == '%' || *p == '_' || *p == '\\')
+				buf_puts(&pat, "\\");
+			buf_append(&pat, p, 1);
+		}
+		buf_puts(&pat, "%");
+		bind_text(s, 9, pat.data);
+		buf_reset(&pat);
+		buf_puts(&pat, "%\"address\":\"");
+		for (const char *p = f->q; *p; p++) {
+			if (*p == '%' || *p == '_' || *p == '\\')
+				buf_puts(&pat, "\\");
+			buf_append(&pat, p, 1);
+		}
+		buf_puts(&pat, "\"%");
+		bind_text(s, 10, pat.data);
+		buf_free(&pat);
+	}
 }
 
 int store_hosts_list(struct store *st, const struct host_filter *f,

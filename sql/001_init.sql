@@ -78,7 +78,6 @@ CREATE TABLE packages (
 	PRIMARY KEY (host_id, name, arch)
 ) WITHOUT ROWID;
 CREATE INDEX packages_name ON packages(name);
-CREATE INDEX packages_source ON packages(source);
 
 CREATE TABLE changes (
 	id INTEGER PRIMARY KEY,

@@ -141,8 +141,10 @@ def main():
         print(f"full report: {len(bodies[0]) / 1024:.0f} KiB of JSON")
         rate, line = load(server, write_jobs(tmp, "first", hosts, bodies), 16, 1)
         print(f"first full reports: {rate:.0f}/s  ({line})")
-        size = db_bytes(server)
-        print(f"database: {size / HOSTS / 1024:.0f} KiB per host ({size / 2**20:.0f} MiB for {HOSTS} hosts)")
+        time.sleep(3)  # the server checkpoints the WAL every second
+        size = os.path.getsize(server.db)
+        print(f"database: {size / HOSTS / 1024:.0f} KiB per host ({size / 2**20:.0f} MiB "
+              f"for {HOSTS} hosts; WAL file {db_bytes(server) - size >> 20} MiB)")
 
         changed = []
         for r in reps:
