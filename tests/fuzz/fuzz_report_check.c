@@ -44,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 		}
 	}
-	for (int s = 0; s < SECTION_COUNT; s++)
-		json_decref(job.sec[s].body);
+	ingest_job_free(&job);
 	json_decref(rep);
 	return 0;
 }
