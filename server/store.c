@@ -581,10 +581,19 @@ int store_advisory_each(struct store *st,
 
 int store_checkpoint(struct store *st, int truncate)
 {
-	int rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
-					   truncate ? SQLITE_CHECKPOINT_TRUNCATE
-						    : SQLITE_CHECKPOINT_PASSIVE,
-					   NULL, NULL);
+	int log = 0, done = 0, rc;
 
-	return rc == SQLITE_OK ? 0 : db_err(&st->checkpointer, rc);
+	rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
+				       truncate ? SQLITE_CHECKPOINT_TRUNCATE
+						: SQLITE_CHECKPOINT_PASSIVE,
+				       &log, &done);
+	/* A writer that never pauses keeps a passive checkpoint from ever
+	 * catching up; past 256 MiB of WAL, make it wait once. */
+	if (rc == SQLITE_OK && !truncate && log > 65536)
+		rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
+					       SQLITE_CHECKPOINT_RESTART, NULL,
+					       NULL);
+	return rc == SQLITE_OK || rc == SQLITE_BUSY
+		       ? 0
+		       : db_err(&st->checkpointer, rc);
 }
