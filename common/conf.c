@@ -246,9 +246,15 @@ int conf_set(const struct conf_key *keys, void *obj, const char *name,
 		return -ENOENT;
 	}
 	r = set_value(k, obj, value, &why);
-	if (r < 0)
-		snprintf(err, CONF_ERR_LEN, "--%s: %s: \"%s\"", name, why,
-			 value);
+	if (r < 0) {
+		/* Name the flag as it is typed: dashes, not underscores. */
+		size_t i;
+
+		for (i = 2; flag[i]; i++)
+			if (flag[i] == '_')
+				flag[i] = '-';
+		snprintf(err, CONF_ERR_LEN, "%s: %s: \"%s\"", flag, why, value);
+	}
 	return r;
 }
 
