@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uuid/uuid.h>
@@ -118,6 +119,21 @@ HANDLER(api_reports)
 	if (report_check(rep, rq->who.name, &job, &v) < 0) {
 		reply_error(rp, v.status, v.code, "%s", v.message);
 		goto out;
+	}
+	{
+		/* Lets the writer skip rewriting an unchanged identity. */
+		char *id = json_canonical(json_object_get(rep, "host"));
+		struct buf b = BUF_INIT(1 << 20);
+
+		if (id && buf_puts(&b, id) == 0 &&
+		    buf_puts(&b, json_get_str(json_object_get(rep, "agent"),
+					      "version")
+					 ? json_get_str(json_object_get(rep, "agent"),
+							"version")
+					 : "") == 0)
+			sha256_hex(b.data, b.len, job.identity);
+		free(id);
+		buf_free(&b);
 	}
 	/* The heavy part (reading the stored state, diffing) runs here, in
 	 * this connection's thread, so the one writer only writes. */

@@ -90,6 +90,7 @@ struct ingest_job {
 	int64_t host_id;
 	json_t *report;		/* borrowed: the validated report */
 	size_t bytes;
+	char identity[SHA256_HEX_LEN];	/* hash of "host" and agent version */
 	struct ingest_section sec[SECTION_COUNT];
 	/* results */
 	int status;		/* HTTP status to answer */

@@ -404,7 +404,7 @@ static int project_for_tag(struct conn *c, const char *name,
 
 static int update_identity(struct conn *c, struct ingest_job *job,
 			   int64_t now, int pinned, const char *old_tag,
-			   int *ret_tag_changed)
+			   const char *old_identity, int *ret_tag_changed)
 {
 	const json_t *host = json_object_get(job->report, "host");
 	const json_t *os = json_object_get(host, "os");
@@ -418,13 +418,28 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 	if (tag && !*tag)
 		tag = NULL;
 	time_parse(json_get_str(job->report, "collected_at"), &collected);
+	*ret_tag_changed = 0;
+	if (job->identity[0] && old_identity &&
+	    strcmp(job->identity, old_identity) == 0) {
+		/* The same host as last time: only the clock moves. */
+		free(addresses);
+		s = stmt(c, "UPDATE hosts SET last_seen = ?, collected_at = "
+			    "coalesce(?, collected_at) WHERE id = ?");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, now);
+		if (collected > 0)
+			sqlite3_bind_int64(s, 2, collected);
+		sqlite3_bind_int64(s, 3, job->host_id);
+		return step_done(c, s);
+	}
 	time_parse(json_get_str(host, "boot_time"), &boot);
 	s = stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
 		    "os_id = ?, os_version_id = ?, os_codename = ?, "
 		    "os_pretty = ?, kernel = ?, arch = ?, boot_time = ?, "
 		    "addresses = ?, agent_version = ?, tag_project = ?, "
-		    "tag_owner = ?, last_seen = ?, collected_at = ? "
-		    "WHERE id = ?");
+		    "tag_owner = ?, last_seen = ?, collected_at = ?, "
+		    "identity_hash = ? WHERE id = ?");
 	if (!s) {
 		free(addresses);
 		return -EIO;
@@ -449,7 +464,9 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 	sqlite3_bind_int64(s, 15, now);
 	if (collected > 0)
 		sqlite3_bind_int64(s, 16, collected);
-	sqlite3_bind_int64(s, 17, job->host_id);
+	if (job->identity[0])
+		bind_text(s, 17, job->identity);
+	sqlite3_bind_int64(s, 18, job->host_id);
 	r = step_done(c, s);
 	if (r < 0)
 		return r;
@@ -521,12 +538,14 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	struct conn *c = &st->writer;
 	sqlite3_stmt *s;
 	char *old_tag = NULL;
+	char old_identity[SHA256_HEX_LEN] = "";
+	char stored[SECTION_COUNT][SHA256_HEX_LEN] = { { 0 } };
 	int pinned, silent, due, changed = 0, tag_changed = 0, r;
 
 	/* A retired host that reports is news, like a silent one. */
 	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
-		    "IS NOT NULL, next_eval_at <= ?, tag_project FROM hosts "
-		    "WHERE id = ?");
+		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash "
+		    "FROM hosts WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;
@@ -543,28 +562,32 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	due = sqlite3_column_int(s, 2);
 	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
 		old_tag = strdup(col_text(s, 3));
+	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+		snprintf(old_identity, sizeof(old_identity), "%s",
+			 col_text(s, 4));
 	sqlite3_reset(s);
 
 	/* A section sent as a bare hash must match what we hold; anything
 	 * else means we lost state, and the agent must resend it in full. */
 	job->resend_mask = 0;
+	s = stmt(c, "SELECT name, hash FROM sections WHERE host_id = ?");
+	if (!s) {
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int sec = section_from_name(col_text(s, 0));
+
+		if (sec >= 0)
+			snprintf(stored[sec], SHA256_HEX_LEN, "%s", col_text(s, 1));
+	}
+	sqlite3_reset(s);
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		struct ingest_section *in = &job->sec[i];
 
-		if (!in->present || in->full)
-			continue;
-		s = stmt(c, "SELECT hash FROM sections WHERE host_id = ? "
-			    "AND name = ?");
-		if (!s) {
-			r = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int64(s, 1, job->host_id);
-		bind_text(s, 2, section_names[i]);
-		if (sqlite3_step(s) != SQLITE_ROW ||
-		    strcmp(col_text(s, 0), in->hash) != 0)
+		if (in->present && !in->full && strcmp(stored[i], in->hash) != 0)
 			job->resend_mask |= 1 << i;
-		sqlite3_reset(s);
 	}
 	if (job->resend_mask) {
 		job->status = 409;
@@ -580,6 +603,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		changed |= r;
 	}
 	if ((r = update_identity(c, job, now, pinned, old_tag,
+				 old_identity[0] ? old_identity : NULL,
 				 &tag_changed)) < 0 ||
 	    (r = update_facts(c, job)) < 0)
 		goto fail;

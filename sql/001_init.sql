@@ -27,6 +27,8 @@ CREATE TABLE hosts (
 	boot_time INTEGER,
 	addresses TEXT,
 	agent_version TEXT,
+	-- SHA-256 of the last report's host object, to skip unchanged rewrites.
+	identity_hash TEXT,
 	tag_project TEXT,
 	tag_owner TEXT,
 	-- An operator's assignment (project_pinned = 1) wins over the tag.
