@@ -13,8 +13,6 @@ import pytest
 
 from conftest import AGENT
 
-pytestmark = pytest.mark.skipif(not os.path.exists(AGENT),
-                                reason="derelict-agent is not built")
 
 LISTENER = r"""
 import os, socket, sys, time
