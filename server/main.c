@@ -307,8 +307,8 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 	if (r < 0)
 		log_error("advisories import: %s", store_errmsg());
 	else
-		printf("imported %zu advisories from %s; derelictd uses them "
-		       "from its next start\n",
+		printf("imported %zu advisories from %s; a running derelictd "
+		       "uses them after a reload (SIGHUP)\n",
 		       advisory_db_count(db), cmd[2]);
 	advisory_db_free(db);
 	buf_free(&b);
@@ -356,10 +356,20 @@ static int serve(struct server_config *cfg, struct store *st)
 		   cfg->listen, cfg->tls_cert[0] ? " (TLS)" : "");
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	for (;;) {
+		struct advisory_db *fresh = NULL;
+
 		if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
 			break;
-		log_info("SIGHUP: nothing to reload; restart to apply "
-			 "configuration changes");
+		/* Reload: the advisories and imports, then every host is
+		 * matched against them again. */
+		if (load_advisories(cfg, st, &fresh) < 0)
+			continue;
+		advisory_db_free((struct advisory_db *)store_set_advisories(st, fresh));
+		app.advisories = fresh;
+		store_all_hosts_due(st);
+		ingest_kick(app.ingest);
+		log_notice("SIGHUP: advisories reloaded; other configuration "
+			   "changes need a restart");
 	}
 	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing reports in flight");

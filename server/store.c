@@ -235,6 +235,7 @@ int store_open(const char *path, const struct server_config *cfg,
 	st->path = strdup(path);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->freed, NULL);
+	pthread_rwlock_init(&st->adv_lock, NULL);
 	r = conn_open(&st->writer, path);
 	if (r < 0) {
 		snprintf(err, 256, "cannot open %s: %.100s", path, store_errmsg());
@@ -288,13 +289,22 @@ void store_close(struct store *st)
 	}
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->freed);
+	pthread_rwlock_destroy(&st->adv_lock);
 	free(st->path);
 	free(st);
 }
 
-void store_set_advisories(struct store *st, const struct advisory_db *db)
+const struct advisory_db *store_set_advisories(struct store *st,
+					       const struct advisory_db *db)
 {
+	const struct advisory_db *old;
+
+	/* Waits for evaluations that use the old ones to finish. */
+	pthread_rwlock_wrlock(&st->adv_lock);
+	old = st->advisories;
 	st->advisories = db;
+	pthread_rwlock_unlock(&st->adv_lock);
+	return old;
 }
 
 struct conn *conn_get(struct store *st)
@@ -596,4 +606,13 @@ int store_checkpoint(struct store *st, int truncate)
 	return rc == SQLITE_OK || rc == SQLITE_BUSY
 		       ? 0
 		       : db_err(&st->checkpointer, rc);
+}
+
+int store_all_hosts_due(struct store *st)
+{
+	struct conn *c = conn_get(st);
+	int r = db_exec(c, "UPDATE hosts SET next_eval_at = 0");
+
+	conn_put(st, c);
+	return r;
 }

@@ -26,8 +26,13 @@ int store_open(const char *path, const struct server_config *cfg,
 	       struct store **ret, char err[256]);
 void store_close(struct store *st);
 
-/* The advisories the rules match against; the store does not own them. */
-void store_set_advisories(struct store *st, const struct advisory_db *db);
+/* Sets the advisories the rules match against and answers the previous
+ * ones, which no evaluation uses any more once this returns; the store
+ * owns neither. */
+const struct advisory_db *store_set_advisories(struct store *st,
+					       const struct advisory_db *db);
+/* Marks every host for re-evaluation (new advisories, say). */
+int store_all_hosts_due(struct store *st);
 
 /* Copies the WAL back into the database file, without blocking readers or
  * the writer (or, with truncate, waiting for them to empty the WAL). */

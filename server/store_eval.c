@@ -453,15 +453,21 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 
 	rules_cfg(st->cfg, &rc);
 	if ((r = load_host(c, id, &f)) < 0 ||
-	    (r = load_sections(c, id, &f)) < 0 ||
-	    (r = load_packages(st, c, id, &f)) < 0)
+	    (r = load_sections(c, id, &f)) < 0)
 		goto out;
-	if (st->advisories && f.h.os_id)
+	/* The advisories may be swapped by a reload, but not while the
+	 * matches (which point into them) are in use. */
+	pthread_rwlock_rdlock(&st->adv_lock);
+	r = load_packages(st, c, id, &f);
+	if (r == 0 && st->advisories && f.h.os_id)
 		advisory_eol(st->advisories, f.h.os_id,
 			     f.h.os_version_id ? f.h.os_version_id
 					       : f.h.os_codename,
 			     &f.h.os_eol, NULL);
-	if ((r = rules_evaluate(&f.h, &rc, now, &res)) < 0)
+	if (r == 0)
+		r = rules_evaluate(&f.h, &rc, now, &res);
+	pthread_rwlock_unlock(&st->adv_lock);
+	if (r < 0)
 		goto out;
 	if ((r = sync_findings(c, id, &res, now, &f, &worst)) < 0)
 		goto out;

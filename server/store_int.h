@@ -26,7 +26,8 @@ struct conn {
 struct store {
 	char *path;
 	const struct server_config *cfg;
-	const struct advisory_db *advisories;
+	const struct advisory_db *advisories;	/* under adv_lock */
+	pthread_rwlock_t adv_lock;
 	struct conn writer;	/* the ingest thread's */
 	struct conn checkpointer;	/* the checkpoint thread's */
 	struct conn readers[STORE_READERS];

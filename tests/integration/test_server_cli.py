@@ -125,3 +125,31 @@ def test_sigterm_exits_zero_and_listen_failure_is_reported(server):
     assert server.stop(signal.SIGTERM) == 0
     log = (server.tmp / "derelictd.log").read_text()
     assert "<5>stopped" in log
+
+
+def test_sighup_reloads_imported_advisories(server):
+    import time
+    from reports import package
+    h = Host(server)
+    rep = h.report(packages=[package("exim4-base", "4.96-15+deb12u10", source="exim4"),
+                             package("postfix", "3.7.11-0+deb12u1")])
+    assert h.send(rep)[0] == 200
+    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    assert not any(p.get("vulnerabilities") for p in pk["items"])
+    sample = os.path.join(os.path.dirname(__file__), "..", "fixtures",
+                          "advisories", "tracker-sample.json")
+    server.cli("advisories", "import", sample)
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+        vulns = {p["name"]: p.get("vulnerabilities", []) for p in pk["items"]}
+        if vulns["exim4-base"]:
+            break
+        time.sleep(0.2)
+    # Open in bookworm in the tracker's data: every version matches.
+    assert vulns["exim4-base"] == ["TEMP-0000000-E1C5D3"]
+    # The shipped entry (fixed in 3.7.9-0+deb12u1) wins over the tracker's
+    # "open" for the same CVE.
+    assert vulns["postfix"] == []
+    assert server.proc.poll() is None
