@@ -77,6 +77,17 @@ sqlite3_stmt *stmt(struct conn *c, const char *sql)
 	return c->cache[i].stmt;
 }
 
+int stmt_run(struct conn *c, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
+}
+
 void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)

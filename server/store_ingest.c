@@ -29,17 +29,6 @@ void store_write_rollback(struct store *st)
 		db_exec(&st->writer, "ROLLBACK");
 }
 
-static int step_done(struct conn *c, sqlite3_stmt *s)
-{
-	int rc;
-
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
-}
-
 static int add_change(struct conn *c, int64_t host, int64_t now,
 		      enum section sec, const char *key, const char *action,
 		      const json_t *old, const json_t *new)
@@ -63,7 +52,7 @@ static int add_change(struct conn *c, int64_t host, int64_t now,
 	bind_text(s, 5, action);
 	bind_text(s, 6, o);
 	bind_text(s, 7, n);
-	r = step_done(c, s);
+	r = stmt_run(c, s);
 	free(o);
 	free(n);
 	return r;
@@ -88,7 +77,7 @@ static int package_put(struct conn *c, int64_t host, const json_t *p)
 	bind_text(s, 4, version);
 	bind_text(s, 5, source && *source ? source : name);
 	bind_text(s, 6, srcver && *srcver ? srcver : version);
-	return step_done(c, s);
+	return stmt_run(c, s);
 }
 
 static int package_del(struct conn *c, int64_t host, const json_t *p)
@@ -102,7 +91,7 @@ static int package_del(struct conn *c, int64_t host, const json_t *p)
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, json_get_str(p, "name"));
 	bind_text(s, 3, arch ? arch : "");
-	return step_done(c, s);
+	return stmt_run(c, s);
 }
 
 /* Maps each item of a section to its identity key.  Keys that repeat (two
@@ -375,7 +364,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 	bind_text(s, 3, in->hash);
 	sqlite3_bind_text(s, 4, in->text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, now);
-	r = step_done(c, s);
+	r = stmt_run(c, s);
 	return r < 0 ? r : 1;
 }
 
@@ -431,7 +420,7 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 		if (collected > 0)
 			sqlite3_bind_int64(s, 2, collected);
 		sqlite3_bind_int64(s, 3, job->host_id);
-		return step_done(c, s);
+		return stmt_run(c, s);
 	}
 	time_parse(json_get_str(host, "boot_time"), &boot);
 	s = stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
@@ -467,7 +456,7 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 	if (job->identity[0])
 		bind_text(s, 17, job->identity);
 	sqlite3_bind_int64(s, 18, job->host_id);
-	r = step_done(c, s);
+	r = stmt_run(c, s);
 	if (r < 0)
 		return r;
 
@@ -488,7 +477,7 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 		sqlite3_bind_int64(s, 1, pid);
 	}
 	sqlite3_bind_int64(s, 2, job->host_id);
-	return step_done(c, s);
+	return stmt_run(c, s);
 }
 
 /* Keeps the facts time-based rules need as plain columns. */
@@ -514,7 +503,7 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 		bind_text(s, 2, json_get_str(last, "user"));
 		bind_text(s, 3, json_get_str(last, "from"));
 		sqlite3_bind_int64(s, 4, job->host_id);
-		if ((r = step_done(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			return r;
 	}
 	if (pk->full) {
@@ -527,7 +516,7 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 		if (time_parse(json_get_str(pk->body, "changed_at"), &at) == 0)
 			sqlite3_bind_int64(s, 1, at);
 		sqlite3_bind_int64(s, 2, job->host_id);
-		if ((r = step_done(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			return r;
 	}
 	return 0;
@@ -624,7 +613,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 			full += job->sec[i].full;
 		sqlite3_bind_int(s, 4, full);
 	}
-	if ((r = step_done(c, s)) < 0)
+	if ((r = stmt_run(c, s)) < 0)
 		goto fail;
 	/* An unchanged report of a host that is neither silent nor due for a
 	 * time-based rule changes no finding; skip the rules. */
@@ -652,5 +641,5 @@ int store_prune(struct store *st, int64_t before)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, before);
-	return step_done(c, s);
+	return stmt_run(c, s);
 }

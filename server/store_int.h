@@ -46,6 +46,10 @@ sqlite3_stmt *stmt(struct conn *c, const char *sql);
 
 /* Maps an SQLite result code to a negative errno and remembers the message. */
 int db_err(struct conn *c, int rc);
+/* Steps a bound statement once (a write, or a read of its first row
+ * ignored) and resets it; 0 or db_err().  A NULL statement (a failed
+ * prepare) is -EIO. */
+int stmt_run(struct conn *c, sqlite3_stmt *s);
 /* Runs SQL without results; 0 or db_err(). */
 int db_exec(struct conn *c, const char *sql);
 

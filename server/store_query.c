@@ -410,17 +410,6 @@ static int write_txn_end(struct conn *c, int r)
 	return r;
 }
 
-static int exec_bound(struct conn *c, sqlite3_stmt *s)
-{
-	int rc;
-
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
-}
-
 int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		     int64_t now)
 {
@@ -465,7 +454,7 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 				sqlite3_bind_int64(s, 1, pid);
 			sqlite3_bind_int64(s, 2, id);
 		}
-		if ((r = exec_bound(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "retired");
@@ -478,7 +467,7 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 			sqlite3_bind_int64(s, 2, now);
 			sqlite3_bind_int64(s, 3, id);
 		}
-		if ((r = exec_bound(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "note");
@@ -488,7 +477,7 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 			bind_text(s, 1, json_string_value(v));
 			sqlite3_bind_int64(s, 2, id);
 		}
-		if ((r = exec_bound(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			goto out;
 	}
 	r = store_evaluate_host(st, c, id, now);
@@ -506,7 +495,7 @@ int store_host_delete(struct store *st, int64_t id)
 
 	if (s)
 		sqlite3_bind_int64(s, 1, id);
-	r = exec_bound(c, s);
+	r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0)
 		r = -ENOENT;
 	conn_put(st, c);
@@ -575,7 +564,7 @@ static int project_hosts_due(struct conn *c, const char *name)
 
 	if (s)
 		bind_text(s, 1, name);
-	return exec_bound(c, s);
+	return stmt_run(c, s);
 }
 
 int store_project_create(struct store *st, const json_t *p, int64_t now)
@@ -594,7 +583,7 @@ int store_project_create(struct store *st, const json_t *p, int64_t now)
 		bind_text(s, 5, json_get_str(p, "description"));
 		sqlite3_bind_int64(s, 6, now);
 	}
-	r = exec_bound(c, s);
+	r = stmt_run(c, s);
 	conn_put(st, c);
 	return r;
 }
@@ -634,7 +623,7 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 			bind_text(s, 1, json_string_value(v));
 			bind_text(s, 2, name);
 		}
-		if ((r = exec_bound(c, s)) < 0)
+		if ((r = stmt_run(c, s)) < 0)
 			goto out;
 	}
 	r = project_hosts_due(c, name);
@@ -659,7 +648,7 @@ int store_project_delete(struct store *st, const char *name)
 	if (s)
 		bind_text(s, 1, name);
 	if (r == 0)
-		r = exec_bound(c, s);
+		r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0)
 		r = -ENOENT;
 	r = write_txn_end(c, r);
@@ -752,7 +741,7 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 		sqlite3_bind_int64(s, 4, now);
 		sqlite3_bind_int64(s, 5, id);
 	}
-	r = exec_bound(c, s);
+	r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0) {
 		s = stmt(c, "SELECT count(*) FROM findings WHERE id = ?");
 		if (s)
@@ -765,7 +754,7 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 			    "(SELECT host_id FROM findings WHERE id = ?)");
 		if (s)
 			sqlite3_bind_int64(s, 1, id);
-		r = exec_bound(c, s);
+		r = stmt_run(c, s);
 	}
 	r = write_txn_end(c, r);
 	conn_put(st, c);
