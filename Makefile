@@ -20,7 +20,13 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
-PKGS := libmicrohttpd sqlite3 jansson uuid libcurl inih libsystemd gnutls zlib
+# Each binary links only what it uses; the agent loads libcurl itself when
+# it sends (agent/client.c), so only its headers are needed here.  The unit
+# tests and fuzz harnesses link both sides and take everything.
+AGENT_PKGS := sqlite3 jansson uuid inih libsystemd zlib nettle
+SERVER_PKGS := libmicrohttpd sqlite3 jansson uuid inih libsystemd gnutls zlib \
+	nettle
+PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -29,7 +35,11 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP \
 	-Icommon -Iagent -Iserver -I$(B)/gen $(PKG_CFLAGS) \
 	-DDATADIR='"$(DATADIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
-LIBS = $(PKG_LIBS) -lpthread -lm
+LIBS = $(PKG_LIBS) -lpthread -lm -ldl
+AGENT_LIBS = -Wl,--as-needed \
+	$(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -ldl -lm
+SERVER_LIBS = -Wl,--as-needed \
+	$(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread -lm
 
 COMMON_SRC := $(wildcard common/*.c)
 AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -50,8 +60,9 @@ SERVER := $(B)/derelictd
 # missing ones and is silent when nothing is missing.
 DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	sqlite3 libjansson-dev uuid-dev libcurl4-gnutls-dev libinih-dev \
-	libsystemd-dev libgnutls28-dev zlib1g-dev check python3 \
-	python3-pytest curl iproute2 dbus python3-dbusmock
+	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev check python3 \
+	python3-pytest curl iproute2 dbus python3-dbusmock exim4-daemon-light \
+	openssl
 
 .PHONY: all deps check unit integration run install clean format \
 	check-style bench fuzz
@@ -91,10 +102,10 @@ $(B)/libserver.a: $(SERVER_OBJ)
 	$(AR) rcs $@ $^
 
 $(AGENT): $(B)/agent/main.o $(B)/libagent.a $(B)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(SERVER): $(B)/server/main.o $(B)/libserver.a $(B)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libserver.a $(B)/libagent.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -51,7 +51,10 @@ int state_write_hashes(const char *dir,
  * (-EINVAL when empty). */
 int state_read_secret(const char *path, char *out, size_t size);
 
-/* ---- client.c: HTTP with libcurl ---- */
+/* ---- client.c: HTTP with libcurl, loaded on first use ---- */
+
+/* The library client_init() loads (Debian's libcurl3-gnutls). */
+#define CLIENT_LIBCURL "libcurl-gnutls.so.4"
 
 struct http_reply {
 	long status;		/* 0 when no reply came */
@@ -59,7 +62,10 @@ struct http_reply {
 	char error[256];	/* transport error text when status is 0 */
 };
 
-/* Process-wide set-up and tear-down of libcurl. */
+/* Process-wide set-up and tear-down of libcurl.  client_init() loads
+ * CLIENT_LIBCURL the first time: 0, -ENOENT when it cannot be loaded,
+ * -ELIBBAD when it lacks a function, -EIO when libcurl fails to start.
+ * client_post_json() needs it to have succeeded. */
 int client_init(void);
 void client_cleanup(void);
 

@@ -1,10 +1,15 @@
 /*
  * client.c - the agent's HTTP client: libcurl with timeouts on every call,
  * TLS verification on, and gzip-compressed JSON bodies.
+ *
+ * libcurl is loaded with dlopen() on first use, not linked: it pulls in
+ * GnuTLS and some forty other libraries whose loading and initialisation
+ * would cost more than a whole --print, which never sends anything.
  */
 #include "agent.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +22,69 @@
 #define TOTAL_TIMEOUT_S 60L
 #define REPLY_MAX (1024 * 1024)
 
-int client_init(void)
+/* The libcurl functions used here, resolved once by client_init().  The
+ * names are taken in parentheses so curl.h's type-checking macros for
+ * curl_easy_setopt() and curl_easy_getinfo() do not expand. */
+static struct {
+	void *dl;
+	typeof(curl_global_init) *global_init;
+	typeof(curl_global_cleanup) *global_cleanup;
+	typeof(curl_easy_init) *easy_init;
+	typeof((curl_easy_setopt)) *easy_setopt;
+	typeof(curl_easy_perform) *easy_perform;
+	typeof((curl_easy_getinfo)) *easy_getinfo;
+	typeof(curl_easy_strerror) *easy_strerror;
+	typeof(curl_easy_cleanup) *easy_cleanup;
+	typeof(curl_slist_append) *slist_append;
+	typeof(curl_slist_free_all) *slist_free_all;
+} curl;
+
+static int load_libcurl(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+	void *dl;
+
+	if (curl.dl)
+		return 0;
+	dl = dlopen(CLIENT_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+	if (!dl)
+		return -ENOENT;
+#define SYM(field, name)                                                      \
+	if (!(*(void **)&curl.field = dlsym(dl, name)))                        \
+		goto missing
+	SYM(global_init, "curl_global_init");
+	SYM(global_cleanup, "curl_global_cleanup");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_perform, "curl_easy_perform");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+#undef SYM
+	curl.dl = dl;
+	return 0;
+missing:
+	dlclose(dl);
+	memset(&curl, 0, sizeof(curl));
+	return -ELIBBAD;
 }
 
+int client_init(void)
+{
+	int r = load_libcurl();
+
+	if (r < 0)
+		return r;
+	return curl.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+/* The library stays mapped: unloading it gains nothing in a process that
+ * either ends now or sends again at the next interval. */
 void client_cleanup(void)
 {
-	curl_global_cleanup();
+	if (curl.dl)
+		curl.global_cleanup();
 }
 
 int client_gzip(const void *in, size_t len, unsigned char **ret,
@@ -95,6 +155,11 @@ int client_post_json(const char *server, const char *path, const char *token,
 	int r = -ENOMEM;
 
 	memset(reply, 0, sizeof(*reply));
+	if (!curl.dl) {
+		snprintf(reply->error, sizeof(reply->error),
+			 "libcurl is not loaded (client_init)");
+		return -EINVAL;
+	}
 	text = json_dumps(body, JSON_COMPACT);
 	if (!text)
 		goto out;
@@ -108,51 +173,51 @@ int client_post_json(const char *server, const char *path, const char *token,
 	if (!plain && (r = client_gzip(text, len, &gz, &gzlen)) < 0)
 		goto out;
 	r = -ENOMEM;
-	c = curl_easy_init();
+	c = curl.easy_init();
 	if (!c)
 		goto out;
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl.slist_append(hdrs, "Content-Type: application/json");
 	if (!plain)
-		hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
-	hdrs = curl_slist_append(hdrs, "Expect:");
+		hdrs = curl.slist_append(hdrs, "Content-Encoding: gzip");
+	hdrs = curl.slist_append(hdrs, "Expect:");
 	if (token && *token) {
 		if (buf_printf(&auth, "Authorization: Bearer %s", token) < 0)
 			goto out;
-		hdrs = curl_slist_append(hdrs, auth.data);
+		hdrs = curl.slist_append(hdrs, auth.data);
 	}
 	if (!hdrs)
 		goto out;
-	curl_easy_setopt(c, CURLOPT_URL, url.data);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl.easy_setopt(c, CURLOPT_URL, url.data);
+	curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl.easy_setopt(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
+	curl.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ca_file && *ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "derelict-agent");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl.easy_setopt(c, CURLOPT_CAINFO, ca_file);
+	curl.easy_setopt(c, CURLOPT_USERAGENT, "derelict-agent");
+	curl.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl.easy_setopt(c, CURLOPT_POST, 1L);
 	if (plain) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl.easy_setopt(c, CURLOPT_POSTFIELDS, text);
+		curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)len);
 	} else {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, gz);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl.easy_setopt(c, CURLOPT_POSTFIELDS, gz);
+		curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)gzlen);
 	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &in);
-	rc = curl_easy_perform(c);
+	curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl.easy_setopt(c, CURLOPT_WRITEDATA, &in);
+	rc = curl.easy_perform(c);
 	if (rc != CURLE_OK) {
 		snprintf(reply->error, sizeof(reply->error), "%s",
-			 curl_easy_strerror(rc));
+			 curl.easy_strerror(rc));
 		r = -EIO;
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+	curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
 	if (in.len) {
 		json_error_t jerr;
 
@@ -162,8 +227,8 @@ int client_post_json(const char *server, const char *path, const char *token,
 out:
 	if (r == -ENOMEM && !reply->error[0])
 		snprintf(reply->error, sizeof(reply->error), "out of memory");
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	curl.slist_free_all(hdrs);
+	curl.easy_cleanup(c);
 	free(gz);
 	free(text);
 	buf_free(&in);

@@ -231,14 +231,30 @@ static int do_print(const char *root, const struct agent_conf *conf)
 	return EXIT_OK;
 }
 
+/* One line for a client_init() failure. */
+static const char *client_init_error(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return "cannot load " CLIENT_LIBCURL
+		       " (is libcurl3-gnutls installed?)";
+	case -ELIBBAD:
+		return CLIENT_LIBCURL " lacks a function the agent needs";
+	default:
+		return "cannot initialise libcurl";
+	}
+}
+
 static int do_once(const char *root, const struct agent_conf *conf)
 {
 	char why[512];
 	int64_t next;
 	enum send_result res;
+	int r;
 
-	if (client_init() < 0) {
-		fprintf(stderr, "derelict-agent: cannot initialise libcurl\n");
+	if ((r = client_init()) < 0) {
+		fprintf(stderr, "derelict-agent: %s\n",
+			client_init_error(r));
 		return EXIT_FAIL;
 	}
 	res = report_run_once(root, conf, &next, why, sizeof(why));
@@ -288,15 +304,15 @@ static int wait_or_stop(const sigset_t *stop, int64_t secs)
 static int do_daemon(const char *root, const struct agent_conf *conf)
 {
 	sigset_t stop;
-	int failures = 0;
+	int failures = 0, r;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
-	if (client_init() < 0) {
-		log_error("cannot initialise libcurl");
+	if ((r = client_init()) < 0) {
+		log_error("%s", client_init_error(r));
 		return EXIT_FAIL;
 	}
 	log_info("derelict-agent %s reporting to %s every %llds",

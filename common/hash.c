@@ -2,9 +2,9 @@
 #include "hash.h"
 
 #include <errno.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
+#include <nettle/sha2.h>
 #include <string.h>
+#include <sys/random.h>
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -19,12 +19,14 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 
 int sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
 {
-	unsigned char digest[32];
+	unsigned char digest[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
 
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, digest) < 0) {
-		out[0] = '\0';
-		return -EIO;
-	}
+	/* nettle's SHA-256 cannot fail: it is GnuTLS's own backend, without
+	 * GnuTLS's library start-up in every process that hashes. */
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof(digest), digest);
 	to_hex(digest, sizeof(digest), out);
 	return 0;
 }
@@ -32,13 +34,28 @@ int sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
 int random_hex(char *out, size_t nbytes)
 {
 	unsigned char raw[64];
+	size_t got = 0;
 
-	if (nbytes > sizeof(raw) ||
-	    gnutls_rnd(GNUTLS_RND_KEY, raw, nbytes) < 0) {
+	if (nbytes > sizeof(raw)) {
 		out[0] = '\0';
 		return -EIO;
 	}
+	/* The kernel's CSPRNG; without GRND_NONBLOCK it waits until the pool
+	 * is initialised at boot, and reads of up to 256 bytes are then
+	 * never short, but a signal can still interrupt one. */
+	while (got < nbytes) {
+		ssize_t n = getrandom(raw + got, nbytes - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			out[0] = '\0';
+			return -EIO;
+		}
+		got += (size_t)n;
+	}
 	to_hex(raw, nbytes, out);
+	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }
 
