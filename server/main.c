@@ -344,13 +344,12 @@ static int serve(struct server_config *cfg, struct store *st)
 	r = ingest_start(st, cfg->evaluate_every, &app.ingest);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the ingest thread");
-		return 1;
+		goto out;
 	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
-		ingest_stop(app.ingest);
-		return 1;
+		goto out;
 	}
 	log_notice("derelictd %s listening on %s%s", DERELICT_VERSION,
 		   cfg->listen, cfg->tls_cert[0] ? " (TLS)" : "");
@@ -374,11 +373,15 @@ static int serve(struct server_config *cfg, struct store *st)
 	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing reports in flight");
 	http_stop(http);
+	r = 0;
+out:
 	ingest_stop(app.ingest);
+	store_set_advisories(st, NULL);
 	advisory_db_free(app.advisories);
 	free(app.enroll_secret);
-	log_notice("stopped");
-	return 0;
+	if (r == 0)
+		log_notice("stopped");
+	return r < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
