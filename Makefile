@@ -20,10 +20,11 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
-# Each binary links only what it uses; the agent loads libcurl itself when
-# it sends (agent/client.c), so only its headers are needed here.  The unit
-# tests and fuzz harnesses link both sides and take everything.
-AGENT_PKGS := sqlite3 jansson uuid inih libsystemd zlib nettle
+# Each binary links only what it uses; the agent loads libcurl when it sends
+# (agent/client.c) and SQLite when a wtmpdb exists (collect_logins.c), so
+# only their headers are needed for it.  The unit tests and fuzz harnesses
+# link both sides and take everything.
+AGENT_PKGS := jansson uuid inih libsystemd zlib nettle
 SERVER_PKGS := libmicrohttpd sqlite3 jansson uuid inih libsystemd gnutls zlib \
 	nettle
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)

@@ -98,7 +98,9 @@ void login_list_free(struct login_list *l);
  * those at or after since are appended to l, the newest overall goes to
  * l->last.  0, -ENOENT when the file does not exist, or negative errno. */
 int logins_read_wtmp(const char *path, int64_t since, struct login_list *l);
-/* The same from a wtmpdb SQLite database (Type 3 rows, read-only). */
+/* The same from a wtmpdb SQLite database (Type 3 rows, read-only),
+ * loading libsqlite3.so.0 the first time a database is there: -ELIBACC
+ * when it cannot. */
 int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l);
 /* Counts the USER_PROCESS records of a utmp file whose process is still
  * there under root's /proc.  The count, or negative errno. */

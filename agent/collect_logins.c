@@ -1,10 +1,14 @@
 /*
  * collect_logins.c - who logged in and when: wtmp through the utmpx API,
  * wtmpdb through SQLite where it exists, open sessions from utmp.
+ *
+ * SQLite is loaded with dlopen() only when a wtmpdb database is there
+ * (not on Debian 12): every other run is spared mapping and relocating it.
  */
 #define _GNU_SOURCE 1
 #include "collect.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -97,6 +101,54 @@ int logins_read_wtmp(const char *path, int64_t since, struct login_list *l)
 	return r;
 }
 
+/* The SQLite functions used here, resolved by load_sqlite(). */
+static struct {
+	void *dl;
+	typeof(sqlite3_open_v2) *open_v2;
+	typeof(sqlite3_busy_timeout) *busy_timeout;
+	typeof(sqlite3_prepare_v2) *prepare_v2;
+	typeof(sqlite3_bind_int64) *bind_int64;
+	typeof(sqlite3_bind_int) *bind_int;
+	typeof(sqlite3_step) *step;
+	typeof(sqlite3_column_text) *column_text;
+	typeof(sqlite3_column_int64) *column_int64;
+	typeof(sqlite3_finalize) *finalize;
+	typeof(sqlite3_close) *close;
+} sql;
+
+/* 0, or -ELIBACC when libsqlite3.so.0 or one of its functions is
+ * missing. */
+static int load_sqlite(void)
+{
+	void *dl;
+
+	if (sql.dl)
+		return 0;
+	dl = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
+	if (!dl)
+		return -ELIBACC;
+#define SYM(field, name)                                                      \
+	if (!(*(void **)&sql.field = dlsym(dl, name)))                         \
+		goto missing
+	SYM(open_v2, "sqlite3_open_v2");
+	SYM(busy_timeout, "sqlite3_busy_timeout");
+	SYM(prepare_v2, "sqlite3_prepare_v2");
+	SYM(bind_int64, "sqlite3_bind_int64");
+	SYM(bind_int, "sqlite3_bind_int");
+	SYM(step, "sqlite3_step");
+	SYM(column_text, "sqlite3_column_text");
+	SYM(column_int64, "sqlite3_column_int64");
+	SYM(finalize, "sqlite3_finalize");
+	SYM(close, "sqlite3_close");
+#undef SYM
+	sql.dl = dl;
+	return 0;
+missing:
+	dlclose(dl);
+	memset(&sql, 0, sizeof(sql));
+	return -ELIBACC;
+}
+
 int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l)
 {
 	sqlite3 *db = NULL;
@@ -106,15 +158,17 @@ int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l)
 
 	if (stat(path, &sb) < 0)
 		return -errno;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if ((r = load_sqlite()) < 0)
+		return r;
+	rc = sql.open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_busy_timeout(db, 2000);
+	sql.busy_timeout(db, 2000);
 	/* Login is in microseconds; Type 3 is USER_PROCESS.  The newest row
 	 * first, so the "last" login is right even outside the window. */
-	rc = sqlite3_prepare_v2(db,
+	rc = sql.prepare_v2(db,
 		"SELECT User, Login, RemoteHost FROM wtmp WHERE Type = 3 "
 		"AND (Login >= ?1 OR ID = (SELECT ID FROM wtmp WHERE Type = 3 "
 		"ORDER BY Login DESC LIMIT 1)) ORDER BY Login DESC LIMIT ?2",
@@ -123,12 +177,12 @@ int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l)
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, since * 1000000);
-	sqlite3_bind_int(st, 2, LOGINS_READ_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *user = (const char *)sqlite3_column_text(st, 0);
-		const char *from = (const char *)sqlite3_column_text(st, 2);
-		int64_t at = sqlite3_column_int64(st, 1) / 1000000;
+	sql.bind_int64(st, 1, since * 1000000);
+	sql.bind_int(st, 2, LOGINS_READ_MAX);
+	while ((rc = sql.step(st)) == SQLITE_ROW) {
+		const char *user = (const char *)sql.column_text(st, 0);
+		const char *from = (const char *)sql.column_text(st, 2);
+		int64_t at = sql.column_int64(st, 1) / 1000000;
 
 		r = add_rec(l, since, user ? user : "", 256, from, 256, at);
 		if (r < 0)
@@ -137,8 +191,8 @@ int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l)
 	if (rc != SQLITE_DONE)
 		r = -EIO;
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	sql.finalize(st);
+	sql.close(db);
 	return r;
 }
 
