@@ -15,6 +15,7 @@
 #include "report.h"
 
 #define FIELD_MAX 256
+#define STATUS_READ_BUF (64 * 1024)
 
 struct stanza {
 	char package[FIELD_MAX];
@@ -164,22 +165,31 @@ static int64_t db_changed_at(const char *root)
 int collect_packages(const char *root, json_t **ret)
 {
 	json_t *section, *items;
+	char *vbuf;
 	FILE *f;
 	int r;
 
 	f = root_fopen(root, "var/lib/dpkg/status");
 	if (!f)
 		return -errno;
+	/* stdio's 4 KiB reads mean a few hundred system calls for a
+	 * typical 1 MiB status file; a larger buffer still streams it.
+	 * glibc ignores setvbuf's size unless it is given the buffer. */
+	vbuf = malloc(STATUS_READ_BUF);
+	if (vbuf)
+		(void)setvbuf(f, vbuf, _IOFBF, STATUS_READ_BUF);
 	section = json_object();
 	items = json_array();
 	if (!section || !items ||
 	    json_object_set_new(section, "items", items) < 0) {
 		fclose(f);
+		free(vbuf);
 		json_decref(section);
 		return -ENOMEM;
 	}
 	r = packages_parse_status(f, items);
 	fclose(f);
+	free(vbuf);
 	if (r == 0 && (json_set_str(section, "manager", "dpkg") < 0 ||
 		       json_set_time(section, "changed_at",
 				     db_changed_at(root)) < 0))

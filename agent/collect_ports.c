@@ -370,6 +370,7 @@ int collect_ports(const char *root, json_t **ret)
 	struct scan sc = { .root = root };
 	struct uid_map users = { 0 };
 	json_t *section = NULL, *items;
+	char *vbuf = NULL;
 	int r = 0, found = 0;
 	size_t cap = 0;
 
@@ -408,8 +409,13 @@ int collect_ports(const char *root, json_t **ret)
 		found++;
 		/* The kernel walks its socket hash tables again for every
 		 * read(2) of these files: few large reads cost far less CPU
-		 * than many 4 KiB ones on a host with many connections. */
-		(void)setvbuf(f, NULL, _IOFBF, NET_READ_BUF);
+		 * than many 4 KiB ones on a host with many connections.
+		 * glibc ignores setvbuf's size unless it is given the
+		 * buffer. */
+		if (!vbuf)
+			vbuf = malloc(NET_READ_BUF);
+		if (vbuf)
+			(void)setvbuf(f, vbuf, _IOFBF, NET_READ_BUF);
 		r = ports_parse_net(f, tables[t].proto, tables[t].v6, &sc.socks,
 				    &sc.n);
 		fclose(f);
@@ -465,5 +471,6 @@ out:
 	uid_map_free(&users);
 	free(sc.refs);
 	free(sc.socks);
+	free(vbuf);
 	return r;
 }
