@@ -355,8 +355,10 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		return r;
 	if (!in->text && !(in->text = json_canonical(in->body)))
 		return -ENOMEM;
-	s = stmt(c, "INSERT OR REPLACE INTO sections (host_id, name, hash, "
-		    "body, updated_at) VALUES (?, ?, ?, ?, ?)");
+	s = stmt(c, "INSERT INTO sections (host_id, name, hash, body, "
+		    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, "
+		    "name) DO UPDATE SET hash = excluded.hash, body = "
+		    "excluded.body, updated_at = excluded.updated_at");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);

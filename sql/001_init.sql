@@ -60,14 +60,17 @@ CREATE INDEX hosts_project ON hosts(project_id);
 CREATE INDEX hosts_next_eval ON hosts(next_eval_at);
 
 -- The current state of each section: its canonical JSON without the hash.
+-- A rowid table: bodies are large, and SQLite keeps large rows far better
+-- in rowid tables than in WITHOUT ROWID ones.
 CREATE TABLE sections (
+	id INTEGER PRIMARY KEY,
 	host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
 	name TEXT NOT NULL,
 	hash TEXT NOT NULL,
 	body TEXT NOT NULL,
 	updated_at INTEGER NOT NULL,
-	PRIMARY KEY (host_id, name)
-) WITHOUT ROWID;
+	UNIQUE (host_id, name)
+);
 
 -- Installed packages again, one row each, for fleet-wide questions.
 CREATE TABLE packages (
