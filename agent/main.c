@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "buf.h"
 #include "conf.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -200,8 +199,8 @@ static int validate(const struct agent_conf *conf, const char *origin,
 static int do_print(const char *root, const struct agent_conf *conf)
 {
 	char id[AGENT_ID_LEN];
-	struct buf text = BUF_INIT((size_t)1 << 30);
 	json_t *report;
+	char *text;
 	int r;
 
 	/* No state is written, but a kept id is shown as the server would
@@ -213,17 +212,19 @@ static int do_print(const char *root, const struct agent_conf *conf)
 			strerror(-r));
 		return EXIT_FAIL;
 	}
-	/* One buffer and one write, in json_dumps(JSON_INDENT(2) |
-	 * JSON_SORT_KEYS)'s layout; jansson's own encoder would cost more
-	 * than collecting. */
-	r = json_write_sorted(&text, report, 2);
+	/* One string and one write: json_dumpf() calls fwrite() per token,
+	 * which costs more than the whole serialisation. */
+	text = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(report);
-	if (r == 0)
-		r = buf_append(&text, "\n", 1);
-	if (r == 0 && fwrite(text.data, 1, text.len, stdout) != text.len)
-		r = -EIO;
-	buf_free(&text);
-	if (r < 0 || fflush(stdout) == EOF) {
+	r = text ? 0 : -ENOMEM;
+	if (text) {
+		size_t len = strlen(text);
+
+		if (fwrite(text, 1, len, stdout) != len)
+			r = -EIO;
+		free(text);
+	}
+	if (r < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
 		fprintf(stderr, "derelict-agent: cannot write report\n");
 		return EXIT_FAIL;
 	}

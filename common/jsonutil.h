@@ -30,17 +30,7 @@ int json_set_time(json_t *obj, const char *key, int64_t t);
 /* Depth of the deepest container (a scalar is 0). */
 int json_depth(const json_t *v);
 
-/* Serialises into a malloc'd string, byte for byte what
- * json_dumps(v, JSON_CANONICAL_FLAGS | JSON_ENCODE_ANY) gives; NULL on
- * ENOMEM. */
+/* Serialises into a malloc'd string; NULL on ENOMEM. */
 char *json_canonical(const json_t *v);
-
-struct buf;
-/* Appends v to out as json_dumps(v, JSON_SORT_KEYS | JSON_ENCODE_ANY)
- * does with JSON_COMPACT when indent is 0, or with JSON_INDENT(indent)
- * (1 to 31), at a fraction of its cost.  v must not contain itself.  0, or
- * -E2BIG (out's cap, or nesting past 512), -ENOMEM, -EINVAL; out is then
- * left as it was. */
-int json_write_sorted(struct buf *out, const json_t *v, int indent);
 
 #endif

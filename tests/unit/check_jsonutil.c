@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "jsonutil.h"
 
 static json_t *parse(const char *text)
@@ -165,138 +164,6 @@ START_TEST(test_canonical_scalars_and_escapes)
 }
 END_TEST
 
-/* json_canonical() and json_write_sorted() against jansson's own encoder:
- * the hashes agent and server agree on, and every text already stored,
- * depend on the same bytes. */
-static void assert_same_as_jansson(const json_t *v)
-{
-	struct buf b = BUF_INIT((size_t)1 << 26);
-	char *want, *got;
-
-	want = json_dumps(v, JSON_CANONICAL_FLAGS | JSON_ENCODE_ANY);
-	got = json_canonical(v);
-	ck_assert_ptr_nonnull(want);
-	ck_assert_ptr_nonnull(got);
-	ck_assert_str_eq(got, want);
-	free(want);
-	free(got);
-	for (int indent = 1; indent <= 4; indent++) {
-		want = json_dumps(v, JSON_INDENT(indent) | JSON_SORT_KEYS |
-				     JSON_ENCODE_ANY);
-		buf_reset(&b);
-		ck_assert_int_eq(json_write_sorted(&b, v, indent), 0);
-		ck_assert_ptr_nonnull(want);
-		ck_assert_str_eq(b.data, want);
-		free(want);
-	}
-	buf_free(&b);
-}
-
-START_TEST(test_write_matches_jansson)
-{
-	static const char *const docs[] = {
-		"{}", "[]", "null", "true", "false", "0", "-1",
-		"9223372036854775807", "-9223372036854775808", "1.5", "-0.25",
-		"1e300", "\"\"", "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":[[]]}",
-		"{\"ab\":1,\"a\":2,\"b\":3,\"aa\":4,\"\":5,\"A\":6}",
-		"[\"\\u0001\\u001f\\u007f\\b\\f\\n\\r\\t\\\"\\\\/\"]",
-		"{\"\\u00e9t\\u00e9\":\"\\ud83d\\ude00 \\u2028 caf\\u00e9\"}",
-		"{\"k\\n\":\"v\\u0000\"}",
-		"{\"items\":[{\"name\":\"exim4\",\"port\":25,\"exe\":null},"
-		"{\"name\":\"sshd\",\"port\":22,\"user\":\"root\"}],"
-		"\"hash\":\"x\",\"error\":\"none\"}",
-	};
-	json_error_t err;
-
-	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-		json_t *v = json_loads(docs[i], JSON_DECODE_ANY |
-					       JSON_ALLOW_NUL, &err);
-
-		ck_assert_msg(v != NULL, "parse %s: %s", docs[i], err.text);
-		assert_same_as_jansson(v);
-		json_decref(v);
-	}
-}
-END_TEST
-
-/* A random tree of depth up to 4 over strings that mix plain text,
- * escapes, control bytes and multi-byte UTF-8. */
-static json_t *random_value(unsigned *seed, int depth)
-{
-	static const char *const atoms[] = {
-		"a", "b", "ab", "ba", "", "Z", "\"", "\\\\", "\n", "\x01",
-		"\x1f", "\x7f", "/", "\xc3\xa9", "\xe2\x80\xa8",
-		"\xf0\x9f\x98\x80", " ", "name", "items",
-	};
-	size_t natoms = sizeof(atoms) / sizeof(atoms[0]);
-	int kind = rand_r(seed) % (depth >= 4 ? 5 : 7);
-	char text[64];
-	json_t *v;
-
-	switch (kind) {
-	case 0:
-		return json_null();
-	case 1:
-		return json_integer((json_int_t)rand_r(seed) -
-				    (json_int_t)RAND_MAX / 2);
-	case 2:
-		return json_boolean(rand_r(seed) & 1);
-	case 3:
-	case 4:
-		text[0] = '\0';
-		for (int n = rand_r(seed) % 5; n > 0; n--)
-			strncat(text, atoms[rand_r(seed) % natoms],
-				sizeof(text) - strlen(text) - 1);
-		return json_string(text);
-	case 5:
-		v = json_array();
-		for (int n = rand_r(seed) % 5; n > 0; n--)
-			json_array_append_new(v, random_value(seed, depth + 1));
-		return v;
-	default:
-		v = json_object();
-		for (int n = rand_r(seed) % 24; n > 0; n--) {
-			text[0] = '\0';
-			for (int k = rand_r(seed) % 3; k >= 0; k--)
-				strncat(text, atoms[rand_r(seed) % natoms],
-					sizeof(text) - strlen(text) - 1);
-			json_object_set_new(v, text,
-					    random_value(seed, depth + 1));
-		}
-		return v;
-	}
-}
-
-START_TEST(test_write_matches_jansson_random)
-{
-	unsigned seed = 20190605;
-
-	for (int i = 0; i < 500; i++) {
-		json_t *v = random_value(&seed, 0);
-
-		ck_assert_ptr_nonnull(v);
-		assert_same_as_jansson(v);
-		json_decref(v);
-	}
-}
-END_TEST
-
-START_TEST(test_write_cap_leaves_buffer)
-{
-	struct buf b = BUF_INIT(16);
-	json_t *v = json_pack("{s:s}", "key", "a value too long for 16");
-
-	ck_assert_int_eq(buf_puts(&b, "x"), 0);
-	ck_assert_int_eq(json_write_sorted(&b, v, 0), -E2BIG);
-	ck_assert_str_eq(b.data, "x");
-	ck_assert_uint_eq(b.len, 1);
-	ck_assert_int_eq(json_write_sorted(&b, v, 32), -EINVAL);
-	ck_assert_int_eq(json_write_sorted(&b, NULL, 0), -EINVAL);
-	buf_free(&b);
-	json_decref(v);
-}
-END_TEST
-
 START_TEST(test_parse_rejects)
 {
 	static const char *const bad[] = {
@@ -360,9 +227,6 @@ int main(void)
 	tcase_add_test(tc, test_depth);
 	tcase_add_test(tc, test_canonical_sorted_compact);
 	tcase_add_test(tc, test_canonical_scalars_and_escapes);
-	tcase_add_test(tc, test_write_matches_jansson);
-	tcase_add_test(tc, test_write_matches_jansson_random);
-	tcase_add_test(tc, test_write_cap_leaves_buffer);
 	tcase_add_test(tc, test_parse_rejects);
 	tcase_add_test(tc, test_parse_len_and_depth);
 	suite_add_tcase(s, tc);
