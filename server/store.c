@@ -175,8 +175,7 @@ static int conn_open(struct conn *c, const char *path)
 			  "PRAGMA synchronous = FULL;"
 			  "PRAGMA foreign_keys = ON;"
 			  "PRAGMA temp_store = MEMORY;"
-			  "PRAGMA cache_size = -65536;"
-			  "PRAGMA mmap_size = 1073741824;");
+			  "PRAGMA cache_size = -16384;");
 }
 
 static void conn_close(struct conn *c)
@@ -185,6 +184,15 @@ static void conn_close(struct conn *c)
 		sqlite3_finalize(c->cache[i].stmt);
 	sqlite3_close(c->db);
 	memset(c, 0, sizeof(*c));
+}
+
+/* Counts the WAL's frames after each of the writer's commits. */
+static int wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct store *)arg)->wal_frames = frames;
+	return SQLITE_OK;
 }
 
 static int migrate(struct conn *c, char err[256])
@@ -258,9 +266,10 @@ int store_open(const char *path, const struct server_config *cfg,
 	/* The writer never checkpoints: store_checkpoint() does, from a
 	 * thread of its own, so commits only append to the WAL. */
 	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
-				 "PRAGMA cache_size = -262144;");
+				 "PRAGMA cache_size = -131072;");
 	if (r < 0)
 		goto fail;
+	sqlite3_wal_hook(st->writer.db, wal_frames, st);
 	r = conn_open(&st->checkpointer, path);
 	if (r < 0) {
 		snprintf(err, 256, "cannot open %s: %.100s", path,
@@ -602,18 +611,11 @@ int store_advisory_each(struct store *st,
 
 int store_checkpoint(struct store *st, int truncate)
 {
-	int log = 0, done = 0, rc;
+	int rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
+					   truncate ? SQLITE_CHECKPOINT_TRUNCATE
+						    : SQLITE_CHECKPOINT_PASSIVE,
+					   NULL, NULL);
 
-	rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
-				       truncate ? SQLITE_CHECKPOINT_TRUNCATE
-						: SQLITE_CHECKPOINT_PASSIVE,
-				       &log, &done);
-	/* A writer that never pauses keeps a passive checkpoint from ever
-	 * catching up; past 256 MiB of WAL, make it wait once. */
-	if (rc == SQLITE_OK && !truncate && log > 65536)
-		rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
-					       SQLITE_CHECKPOINT_RESTART, NULL,
-					       NULL);
 	return rc == SQLITE_OK || rc == SQLITE_BUSY
 		       ? 0
 		       : db_err(&st->checkpointer, rc);

@@ -473,8 +473,23 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 		goto out;
 	s = stmt(c, "UPDATE hosts SET status = ?, abandoned = ?, "
 		    "mail_running = ?, mail_exposed = ?, severity = ?, "
-		    "signals = ?, mail = ?, vulns = ?, next_eval_at = ? "
-		    "WHERE id = ?");
+		    "next_eval_at = ? WHERE id = ?");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	bind_text(s, 1, rules_host_status(&f.h, &rc, now));
+	sqlite3_bind_int(s, 2, res.abandoned);
+	sqlite3_bind_int(s, 3, res.mail.running);
+	sqlite3_bind_int(s, 4, res.mail.exposed);
+	sqlite3_bind_int(s, 5, worst);
+	sqlite3_bind_int64(s, 6, next_eval(&f, &rc, now));
+	sqlite3_bind_int64(s, 7, id);
+	if ((r = stmt_run(c, s)) < 0)
+		goto out;
+	s = stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns) "
+		    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host_id) DO UPDATE "
+		    "SET signals = ?2, mail = ?3, vulns = ?4");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -488,19 +503,12 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 
 		json_decref(sig);
 		json_decref(mail);
-		bind_text(s, 1, rules_host_status(&f.h, &rc, now));
-		sqlite3_bind_int(s, 2, res.abandoned);
-		sqlite3_bind_int(s, 3, res.mail.running);
-		sqlite3_bind_int(s, 4, res.mail.exposed);
-		sqlite3_bind_int(s, 5, worst);
-		sqlite3_bind_text(s, 6, a ? a : "[]", -1, a ? free : SQLITE_STATIC);
-		sqlite3_bind_text(s, 7, b ? b : "{}", -1, b ? free : SQLITE_STATIC);
-		sqlite3_bind_text(s, 8, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
-		sqlite3_bind_int64(s, 9, next_eval(&f, &rc, now));
-		sqlite3_bind_int64(s, 10, id);
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_text(s, 2, a ? a : "[]", -1, a ? free : SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, b ? b : "{}", -1, b ? free : SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
 	}
-	r = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(c, sqlite3_errcode(c->db));
-	sqlite3_reset(s);
+	r = stmt_run(c, s);
 out:
 	rules_result_free(&res);
 	facts_free(&f);

@@ -20,7 +20,17 @@ int store_write_begin(struct store *st)
 
 int store_write_commit(struct store *st)
 {
-	return db_exec(&st->writer, "COMMIT");
+	int r = db_exec(&st->writer, "COMMIT");
+
+	/* The checkpoint thread copies the WAL back in the background, but
+	 * only the writer can find a moment with no transaction open to
+	 * start the WAL afresh: past 256 MiB, it does so itself. */
+	if (r == 0 && st->wal_frames > 65536) {
+		sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
+					  SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		st->wal_frames = 0;
+	}
+	return r;
 }
 
 void store_write_rollback(struct store *st)

@@ -30,6 +30,7 @@ struct store {
 	pthread_rwlock_t adv_lock;
 	struct conn writer;	/* the ingest thread's */
 	struct conn checkpointer;	/* the checkpoint thread's */
+	int wal_frames;		/* after the writer's last commit */
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t lock;
 	pthread_cond_t freed;

@@ -102,13 +102,15 @@ static json_t *fix_host(json_t *row)
 	return row;
 }
 
-#define HOST_FILTERS                                                         \
-	" FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "         \
-	"WHERE (?1 IS NULL OR h.abandoned = ?1) "                            \
+/* The flag filters only touch columns of the hosts_filters index, so a
+ * count without a search scans that index, not the table. */
+#define HOST_FLAGS                                                           \
+	"(?1 IS NULL OR h.abandoned = ?1) "                                  \
 	"AND (?2 IS NULL OR h.mail_running = ?2) "                           \
 	"AND (?3 IS NULL OR h.status = ?3) "                                 \
-	"AND (?4 IS NULL OR p.name = ?4) "                                   \
-	"AND (?5 IS NULL OR h.severity >= ?5) "                              \
+	"AND (?4 IS NULL OR h.project_id = ?4) "                             \
+	"AND (?5 IS NULL OR h.severity >= ?5) "
+#define HOST_SEARCH                                                          \
 	"AND (?6 IS NULL OR h.hostname LIKE ?9 ESCAPE '\\' "                 \
 	"OR h.agent_id = ?6 OR h.addresses LIKE ?10 ESCAPE '\\') "
 
@@ -116,18 +118,24 @@ static const char SQL_HOSTS[] =
 	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, "
 	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "
 	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "
-	"h.os_pretty AS os" HOST_FILTERS "AND h.id > ?7 ORDER BY h.id "
-	"LIMIT ?8";
-static const char SQL_HOSTS_COUNT[] = "SELECT count(*)" HOST_FILTERS;
+	"h.os_pretty AS os FROM hosts h LEFT JOIN projects p ON p.id = "
+	"h.project_id WHERE " HOST_FLAGS HOST_SEARCH "AND h.id > ?7 "
+	"ORDER BY h.id LIMIT ?8";
+static const char SQL_HOSTS_COUNT[] =
+	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS;
+static const char SQL_HOSTS_COUNT_SEARCH[] =
+	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH;
 
-static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f)
+static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
+			     int64_t project_id)
 {
 	if (f->abandoned >= 0)
 		sqlite3_bind_int(s, 1, f->abandoned);
 	if (f->mail >= 0)
 		sqlite3_bind_int(s, 2, f->mail);
 	bind_text(s, 3, f->status);
-	bind_text(s, 4, f->project);
+	if (f->project)
+		sqlite3_bind_int64(s, 4, project_id);
 	if (f->min_severity > 0)
 		sqlite3_bind_int(s, 5, f->min_severity);
 	bind_text(s, 6, f->q);
@@ -163,7 +171,7 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s = stmt(c, SQL_HOSTS);
 	json_t *items, *cursor;
-	int64_t total;
+	int64_t total, project_id = 0;
 	int r;
 
 	if (!s) {
@@ -171,15 +179,32 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 		return -EIO;
 	}
 	db_exec(c, "BEGIN");	/* one snapshot for the page and the count */
-	bind_host_filter(s, f);
+	if (f->project) {
+		/* An unknown project matches no host (id 0 is never used). */
+		sqlite3_stmt *ps = stmt(c, "SELECT id FROM projects WHERE "
+					   "name = ?");
+
+		if (ps) {
+			bind_text(ps, 1, f->project);
+			if (sqlite3_step(ps) == SQLITE_ROW)
+				project_id = sqlite3_column_int64(ps, 0);
+			sqlite3_reset(ps);
+		}
+	}
+	bind_host_filter(s, f, project_id);
 	sqlite3_bind_int64(s, 7, f->after_id);
 	sqlite3_bind_int(s, 8, f->limit + 1);
 	r = collect(c, s, f->limit, fix_host, "id", &items, &cursor);
 	if (r == 0) {
-		sqlite3_stmt *cs = stmt(c, SQL_HOSTS_COUNT);
+		sqlite3_stmt *cs;
+
+		if (f->q)
+			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH);
+		else
+			cs = stmt(c, SQL_HOSTS_COUNT);
 
 		if (cs)
-			bind_host_filter(cs, f);
+			bind_host_filter(cs, f, project_id);
 		total = count_of(cs);
 		*ret = page(items, total, cursor);
 	}
@@ -253,10 +278,11 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 		    "h.last_login_from, h.packages_changed_at, h.status, "
 		    "h.abandoned, h.mail_running, h.mail_exposed, "
 		    SEVERITY_NAME("h.severity") " AS severity, "
-		    "h.signals AS signals_json, h.mail AS mailinfo_json, "
-		    "h.vulns AS vulnerabilities_json "
+		    "coalesce(x.signals, '[]') AS signals_json, "
+		    "coalesce(x.mail, '{}') AS mailinfo_json, "
+		    "coalesce(x.vulns, '{}') AS vulnerabilities_json "
 		    "FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
-		    "WHERE h.id = ?");
+		    "LEFT JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
 	if (!s) {
 		conn_put(st, c);
 		return -EIO;
@@ -309,9 +335,10 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	json_t *body = NULL, *vulns = NULL;
 	int r = 0;
 
-	s = stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, h.vulns "
-		    "FROM hosts h LEFT JOIN sections s ON s.host_id = h.id "
-		    "AND s.name = ? WHERE h.id = ?");
+	s = stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, "
+		    "coalesce(x.vulns, '{}') FROM hosts h LEFT JOIN sections s "
+		    "ON s.host_id = h.id AND s.name = ? LEFT JOIN host_state x "
+		    "ON x.host_id = h.id WHERE h.id = ?");
 	if (!s) {
 		conn_put(st, c);
 		return -EIO;

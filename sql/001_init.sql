@@ -50,14 +50,23 @@ CREATE TABLE hosts (
 	mail_running INTEGER NOT NULL DEFAULT 0,
 	mail_exposed INTEGER NOT NULL DEFAULT 0,
 	severity INTEGER NOT NULL DEFAULT 0,
-	signals TEXT NOT NULL DEFAULT '[]',
-	mail TEXT NOT NULL DEFAULT '{}',
-	vulns TEXT NOT NULL DEFAULT '{}',
 	next_eval_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX hosts_hostname ON hosts(hostname);
 CREATE INDEX hosts_project ON hosts(project_id);
 CREATE INDEX hosts_next_eval ON hosts(next_eval_at);
+-- Covers every flag filter of GET /hosts, so counting scans it alone.
+CREATE INDEX hosts_filters ON hosts(abandoned, mail_running, status,
+	severity, project_id);
+
+-- What the rules rendered for a host, kept out of the hosts table so the
+-- rows lists scan stay small.
+CREATE TABLE host_state (
+	host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+	signals TEXT NOT NULL DEFAULT '[]',
+	mail TEXT NOT NULL DEFAULT '{}',
+	vulns TEXT NOT NULL DEFAULT '{}'
+);
 
 -- The current state of each section: its canonical JSON without the hash.
 -- A rowid table: bodies are large, and SQLite keeps large rows far better
