@@ -110,21 +110,32 @@ static json_t *fix_host(json_t *row)
 	"AND (?3 IS NULL OR h.status = ?3) "                                 \
 	"AND (?4 IS NULL OR h.project_id = ?4) "                             \
 	"AND (?5 IS NULL OR h.severity >= ?5) "
+/* A search of three characters or more goes through the trigram index;
+ * a shorter one (which trigrams cannot match) scans with LIKE. */
 #define HOST_SEARCH                                                          \
-	"AND (?6 IS NULL OR h.hostname LIKE ?9 ESCAPE '\\' "                 \
-	"OR h.agent_id = ?6 OR h.addresses LIKE ?10 ESCAPE '\\') "
+	"AND h.id IN (SELECT rowid FROM host_search WHERE host_search "      \
+	"MATCH ?11) "
+#define HOST_SEARCH_SHORT                                                    \
+	"AND (h.hostname LIKE ?9 ESCAPE '\\' OR h.agent_id = ?6 "            \
+	"OR h.addresses LIKE ?9 ESCAPE '\\') "
+#define HOST_COLUMNS                                                         \
+	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, " \
+	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "           \
+	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "      \
+	"h.os_pretty AS os FROM hosts h LEFT JOIN projects p ON p.id = "     \
+	"h.project_id WHERE " HOST_FLAGS
+#define HOST_PAGE "AND h.id > ?7 ORDER BY h.id LIMIT ?8"
 
-static const char SQL_HOSTS[] =
-	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, "
-	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "
-	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "
-	"h.os_pretty AS os FROM hosts h LEFT JOIN projects p ON p.id = "
-	"h.project_id WHERE " HOST_FLAGS HOST_SEARCH "AND h.id > ?7 "
-	"ORDER BY h.id LIMIT ?8";
+static const char SQL_HOSTS[] = HOST_COLUMNS HOST_PAGE;
+static const char SQL_HOSTS_SEARCH[] = HOST_COLUMNS HOST_SEARCH HOST_PAGE;
+static const char SQL_HOSTS_SEARCH_SHORT[] =
+	HOST_COLUMNS HOST_SEARCH_SHORT HOST_PAGE;
 static const char SQL_HOSTS_COUNT[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS;
 static const char SQL_HOSTS_COUNT_SEARCH[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH;
+static const char SQL_HOSTS_COUNT_SEARCH_SHORT[] =
+	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH_SHORT;
 
 static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 			     int64_t project_id)
@@ -140,8 +151,8 @@ static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 		sqlite3_bind_int(s, 5, f->min_severity);
 	bind_text(s, 6, f->q);
 	if (f->q) {
-		/* q is a value, never SQL: LIKE's own wildcards in it are
-		 * escaped so they match themselves. */
+		/* q is a value, never SQL: for LIKE its wildcards are escaped,
+		 * for the trigram index it is one quoted string. */
 		struct buf pat = BUF_INIT(4096);
 
 		buf_puts(&pat, "%");
@@ -153,25 +164,38 @@ static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 		buf_puts(&pat, "%");
 		bind_text(s, 9, pat.data);
 		buf_reset(&pat);
-		buf_puts(&pat, "%\"address\":\"");
+		buf_puts(&pat, "\"");
 		for (const char *p = f->q; *p; p++) {
-			if (*p == '%' || *p == '_' || *p == '\\')
-				buf_puts(&pat, "\\");
+			if (*p == '"')
+				buf_puts(&pat, "\"");
 			buf_append(&pat, p, 1);
 		}
-		buf_puts(&pat, "\"%");
-		bind_text(s, 10, pat.data);
+		buf_puts(&pat, "\"");
+		bind_text(s, 11, pat.data);
 		buf_free(&pat);
 	}
+}
+
+/* Trigrams need three characters (bytes suffice: shorter never matches). */
+static int long_search(const struct host_filter *f)
+{
+	return f->q && strlen(f->q) >= 3;
 }
 
 int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret)
 {
 	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, SQL_HOSTS);
+	sqlite3_stmt *s;
 	json_t *items, *cursor;
 	int64_t total, project_id = 0;
+
+	if (!f->q)
+		s = stmt(c, SQL_HOSTS);
+	else if (long_search(f))
+		s = stmt(c, SQL_HOSTS_SEARCH);
+	else
+		s = stmt(c, SQL_HOSTS_SEARCH_SHORT);
 	int r;
 
 	if (!s) {
@@ -198,10 +222,12 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 	if (r == 0) {
 		sqlite3_stmt *cs;
 
-		if (f->q)
+		if (!f->q)
+			cs = stmt(c, SQL_HOSTS_COUNT);
+		else if (long_search(f))
 			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH);
 		else
-			cs = stmt(c, SQL_HOSTS_COUNT);
+			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
 
 		if (cs)
 			bind_host_filter(cs, f, project_id);

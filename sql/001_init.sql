@@ -59,6 +59,30 @@ CREATE INDEX hosts_next_eval ON hosts(next_eval_at);
 CREATE INDEX hosts_filters ON hosts(abandoned, mail_running, status,
 	severity, project_id);
 
+-- Substring search over hostnames, agent ids and addresses (GET /hosts?q=):
+-- trigrams, kept in step with hosts by the triggers below.
+CREATE VIRTUAL TABLE host_search USING fts5(hostname, agent_id, addresses,
+	content = 'hosts', content_rowid = 'id', tokenize = 'trigram');
+CREATE TRIGGER hosts_search_insert AFTER INSERT ON hosts BEGIN
+	INSERT INTO host_search (rowid, hostname, agent_id, addresses)
+		VALUES (new.id, new.hostname, new.agent_id, new.addresses);
+END;
+CREATE TRIGGER hosts_search_delete AFTER DELETE ON hosts BEGIN
+	INSERT INTO host_search (host_search, rowid, hostname, agent_id,
+		addresses) VALUES ('delete', old.id, old.hostname, old.agent_id,
+		old.addresses);
+END;
+CREATE TRIGGER hosts_search_update AFTER UPDATE OF hostname, agent_id,
+	addresses ON hosts WHEN old.hostname IS NOT new.hostname
+	OR old.agent_id IS NOT new.agent_id
+	OR old.addresses IS NOT new.addresses BEGIN
+	INSERT INTO host_search (host_search, rowid, hostname, agent_id,
+		addresses) VALUES ('delete', old.id, old.hostname, old.agent_id,
+		old.addresses);
+	INSERT INTO host_search (rowid, hostname, agent_id, addresses)
+		VALUES (new.id, new.hostname, new.agent_id, new.addresses);
+END;
+
 -- What the rules rendered for a host, kept out of the hosts table so the
 -- rows lists scan stay small.
 CREATE TABLE host_state (

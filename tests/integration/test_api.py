@@ -230,6 +230,11 @@ def test_host_filters(server):
     assert names("?q=MAIL") == ["mailer"]
     assert names("?q=" + plain.agent_id) == ["plain"]
     assert names("?q=192.0.2.10") == ["mailer", "plain"]
+    assert names("?q=ma") == ["mailer"]          # short: LIKE
+    assert names("?q=ILE") == ["mailer"]         # trigrams, any case
+    assert names("?q=%25") == []                 # "%" matches itself
+    assert names("?q=%22ail") == []              # a quote is just a character
+    assert names("?q=a%22%20OR%20%22") == []
     assert names("?abandoned=true") == []
     assert server.api("GET", "/hosts?status=bogus")[0] == 400
     assert server.api("GET", "/hosts?severity=bogus")[0] == 400
