@@ -138,7 +138,8 @@ static int canonical_text(const json_t *section, const struct sort_entry *e,
 	return r < 0 ? -ENOMEM : 0;
 }
 
-int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
+int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
+			     char **ret_text)
 {
 	json_t *items = json_object_get(section, "items");
 	struct sort_entry *e = NULL;
@@ -160,8 +161,15 @@ int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
 		free_entries(e, n);
 	if (r == 0)
 		r = sha256_hex(text.data, text.len, out);
+	if (r == 0 && ret_text)
+		*ret_text = buf_take(&text, NULL);
 	buf_free(&text);
 	return r;
+}
+
+int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
+{
+	return report_section_canonical(section, out, NULL);
 }
 
 static int put_field(struct buf *out, const json_t *item, const char *key,

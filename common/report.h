@@ -44,6 +44,11 @@ int report_sort_items(json_t *section);
  * own "hash" member, if any, is ignored.  0, -EINVAL for a non-object, or
  * -ENOMEM. */
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN]);
+/* The same, and hands the canonical text that was hashed (the section
+ * without "hash", serialised as json_canonical() would) to the caller in
+ * *ret_text, to free. */
+int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
+			     char **ret_text);
 
 /* Appends the identity of an item within its section to out: what makes
  * two items "the same thing" across reports, so a change of version or
