@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "embed.h"
 #include "jsonutil.h"
 #include "timeutil.h"
@@ -99,6 +101,64 @@ void bind_text(sqlite3_stmt *s, int i, const char *v)
 const char *col_text(sqlite3_stmt *s, int i)
 {
 	return (const char *)sqlite3_column_text(s, i);
+}
+
+#define BODY_MAX ((size_t)256 << 20)
+
+int body_pack(const char *text, size_t len, unsigned char **ret,
+	      size_t *ret_len)
+{
+	uLongf out_len = compressBound((uLong)len);
+	unsigned char *out;
+
+	if (len > BODY_MAX)
+		return -E2BIG;
+	out = malloc(4 + out_len);
+	if (!out)
+		return -ENOMEM;
+	out[0] = (unsigned char)len;
+	out[1] = (unsigned char)(len >> 8);
+	out[2] = (unsigned char)(len >> 16);
+	out[3] = (unsigned char)(len >> 24);
+	/* The fastest level: most of the gain, little of the cost. */
+	if (compress2(out + 4, &out_len, (const Bytef *)text, (uLong)len,
+		      Z_BEST_SPEED) != Z_OK) {
+		free(out);
+		return -ENOMEM;
+	}
+	*ret = out;
+	*ret_len = 4 + out_len;
+	return 0;
+}
+
+json_t *body_column(sqlite3_stmt *s, int col)
+{
+	const unsigned char *in;
+	unsigned char *text;
+	uLongf len;
+	json_t *j;
+	int n;
+
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB)
+		return json_loads(col_text(s, col), 0, NULL);
+	in = sqlite3_column_blob(s, col);
+	n = sqlite3_column_bytes(s, col);
+	if (n < 4)
+		return NULL;
+	len = (uLongf)in[0] | (uLongf)in[1] << 8 | (uLongf)in[2] << 16 |
+	      (uLongf)in[3] << 24;
+	if (len > BODY_MAX)
+		return NULL;
+	text = malloc(len + 1);
+	if (!text)
+		return NULL;
+	if (uncompress(text, &len, in + 4, (uLong)(n - 4)) != Z_OK) {
+		free(text);
+		return NULL;
+	}
+	j = json_loadb((const char *)text, len, 0, NULL);
+	free(text);
+	return j;
 }
 
 static int is_time_column(const char *name)

@@ -81,6 +81,8 @@ struct ingest_section {
 	char hash[SHA256_HEX_LEN];
 	json_t *body;		/* full only: the section without "hash" */
 	char *text;		/* full only: body's canonical text */
+	unsigned char *packed;	/* full only: text as stored, deflated */
+	size_t packed_len;
 	/* The differences from the stored state whose hash is base_hash,
 	 * worked out before the writer sees the report ("" base: none was
 	 * stored).  The writer uses them only if the base is still what it

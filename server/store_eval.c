@@ -131,7 +131,7 @@ static int load_sections(struct conn *c, int64_t id, struct facts *f)
 		int sec = section_from_name(col_text(s, 0));
 
 		if (sec >= 0)
-			f->sections[sec] = json_loads(col_text(s, 1), 0, NULL);
+			f->sections[sec] = body_column(s, 1);
 	}
 	sqlite3_reset(s);
 

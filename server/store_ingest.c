@@ -281,7 +281,7 @@ static int read_section(struct conn *c, int64_t host, enum section sec,
 	if (rc == SQLITE_ROW) {
 		snprintf(ret_hash, SHA256_HEX_LEN, "%s", col_text(s, 0));
 		if (ret_body)
-			*ret_body = json_loads(col_text(s, 1), 0, NULL);
+			*ret_body = body_column(s, 1);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(c, rc);
@@ -309,6 +309,12 @@ int store_prepare_report(struct store *st, struct ingest_job *job)
 			r = -ENOMEM;
 			break;
 		}
+		/* Deflated here, in this connection's thread, not the
+		 * writer's. */
+		if (!in->packed && (r = body_pack(in->text, strlen(in->text),
+						  &in->packed,
+						  &in->packed_len)) < 0)
+			break;
 		r = read_section(c, job->host_id, i, in->base_hash, &old);
 		if (r == 0 && strcmp(in->base_hash, in->hash) != 0)
 			r = diff_section(i, old, in);
@@ -326,6 +332,8 @@ void ingest_job_free(struct ingest_job *job)
 		free_changes(&job->sec[i]);
 		free(job->sec[i].text);
 		job->sec[i].text = NULL;
+		free(job->sec[i].packed);
+		job->sec[i].packed = NULL;
 		json_decref(job->sec[i].body);
 		job->sec[i].body = NULL;
 	}
@@ -365,6 +373,9 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		return r;
 	if (!in->text && !(in->text = json_canonical(in->body)))
 		return -ENOMEM;
+	if (!in->packed && (r = body_pack(in->text, strlen(in->text),
+					  &in->packed, &in->packed_len)) < 0)
+		return r;
 	s = stmt(c, "INSERT INTO sections (host_id, name, hash, body, "
 		    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, "
 		    "name) DO UPDATE SET hash = excluded.hash, body = "
@@ -374,7 +385,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, section_names[sec]);
 	bind_text(s, 3, in->hash);
-	sqlite3_bind_text(s, 4, in->text, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(s, 4, in->packed, in->packed_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, now);
 	r = stmt_run(c, s);
 	return r < 0 ? r : 1;

@@ -58,6 +58,15 @@ int db_exec(struct conn *c, const char *sql);
 void bind_text(sqlite3_stmt *s, int i, const char *v);
 const char *col_text(sqlite3_stmt *s, int i);
 
+/* Section bodies are stored deflated (zlib, behind a 4-byte little-endian
+ * length of the text): a thousand packages shrink sixfold, and so does
+ * what every changed report writes.  body_pack() makes that form;
+ * body_column() parses a body column in it (or plain text), NULL when it
+ * is corrupt. */
+int body_pack(const char *text, size_t len, unsigned char **ret,
+	      size_t *ret_len);
+json_t *body_column(sqlite3_stmt *s, int col);
+
 /* Builds a JSON object from the current row: every column under its name;
  * columns named "*_at" or "first_seen"/"last_seen" holding integers become
  * RFC 3339 times; columns ending in "_json" are parsed and stored without

@@ -376,7 +376,7 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	} else {
 		body = sqlite3_column_type(s, 1) == SQLITE_NULL
 			       ? json_pack("{s:[]}", "items")
-			       : json_loads(col_text(s, 1), 0, NULL);
+			       : body_column(s, 1);
 		if (body && sqlite3_column_type(s, 1) != SQLITE_NULL) {
 			json_object_set_new(body, "hash",
 					    json_string(col_text(s, 2)));

@@ -92,7 +92,8 @@ CREATE TABLE host_state (
 	vulns TEXT NOT NULL DEFAULT '{}'
 );
 
--- The current state of each section: its canonical JSON without the hash.
+-- The current state of each section: its canonical JSON without the hash,
+-- deflated (see body_pack() in server/store.c).
 -- A rowid table: bodies are large, and SQLite keeps large rows far better
 -- in rowid tables than in WITHOUT ROWID ones.
 CREATE TABLE sections (
