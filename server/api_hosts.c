@@ -198,19 +198,27 @@ HANDLER(api_packages)
 {
 	const char *name = http_arg(rq, "name");
 	const char *cursor = http_arg(rq, "cursor");
+	const char *arch = NULL;
 	int64_t after = 0;
 	json_t *out;
 	int limit, r;
 
-	(void)app;
 	if (!name || !*name)
 		return reply_error(rp, 400, "bad_request",
 				   "give a package: ?name=exim4-daemon-light");
 	if (request_limit(rq, rp, &limit) < 0)
 		return 0;
-	if (cursor && !(after = parse_id(cursor)))
-		return reply_error(rp, 400, "bad_request", "invalid cursor");
-	r = store_packages_find(app->store, name, limit, after, &out);
+	if (cursor) {
+		/* "host_id:arch", as the previous page rendered it. */
+		char *end;
+
+		after = strtoll(cursor, &end, 10);
+		if (after <= 0 || *end != ':')
+			return reply_error(rp, 400, "bad_request",
+					   "invalid cursor");
+		arch = end + 1;
+	}
+	r = store_packages_find(app->store, name, limit, after, arch, &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "packages");
 	return reply_json(rp, 200, out);

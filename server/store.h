@@ -173,8 +173,11 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 int store_finding_ack(struct store *st, int64_t id, const char *reason,
 		      const char *until, const char *by, int64_t now);
 
+/* after_host/after_arch: the cursor of the previous page (0/NULL for the
+ * first); with after_arch NULL, every row of after_host is skipped. */
 int store_packages_find(struct store *st, const char *name, int limit,
-			int64_t after_host, json_t **ret);
+			int64_t after_host, const char *after_arch,
+			json_t **ret);
 int store_summary(struct store *st, int64_t now, json_t **ret);
 /* Counters for /metrics: hosts by status. */
 int store_metrics(struct store *st, json_t **ret);

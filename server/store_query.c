@@ -816,15 +816,30 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 
 /* --- fleet-wide ------------------------------------------------------------ */
 
+/* The cursor is "host_id:arch": a multi-arch package (zlib1g amd64 and
+ * i386) has a row per architecture, and a page may end between them. */
+static json_t *fix_package(json_t *row)
+{
+	char cur[96];
+
+	snprintf(cur, sizeof(cur), "%lld:%s",
+		 (long long)json_integer_value(json_object_get(row, "host_id")),
+		 json_get_str(row, "arch") ? json_get_str(row, "arch") : "");
+	json_object_set_new(row, "cursor", json_string(cur));
+	return row;
+}
+
 int store_packages_find(struct store *st, const char *name, int limit,
-			int64_t after_host, json_t **ret)
+			int64_t after_host, const char *after_arch,
+			json_t **ret)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s = stmt(c, "SELECT p.host_id, h.hostname, p.name, "
 				  "p.arch, p.version, p.source, "
 				  "p.source_version FROM packages p JOIN hosts "
 				  "h ON h.id = p.host_id WHERE p.name = ?1 AND "
-				  "p.host_id > ?2 ORDER BY p.host_id, p.arch "
+				  "(p.host_id > ?2 OR (p.host_id = ?2 AND "
+				  "p.arch > ?4)) ORDER BY p.host_id, p.arch "
 				  "LIMIT ?3");
 	json_t *items, *cursor;
 	int r;
@@ -837,7 +852,15 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	bind_text(s, 1, name);
 	sqlite3_bind_int64(s, 2, after_host);
 	sqlite3_bind_int(s, 3, limit + 1);
-	r = collect(c, s, limit, NULL, "host_id", &items, &cursor);
+	bind_text(s, 4, after_arch ? after_arch : "\xff");
+	r = collect(c, s, limit, fix_package, "cursor", &items, &cursor);
+	if (r == 0) {
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(items, i, it)
+			json_object_del(it, "cursor");
+	}
 	if (r == 0) {
 		sqlite3_stmt *cs = stmt(c, "SELECT count(*) FROM packages "
 					   "WHERE name = ?");

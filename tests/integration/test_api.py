@@ -128,6 +128,26 @@ def count(server, sql):
         db.close()
 
 
+def test_fleet_packages_pages_through_multiarch(server):
+    hosts = [Host(server) for _ in range(3)]
+    for h in hosts:
+        assert h.send(h.report(packages=[
+            package("zlib1g", "1:1.2.13.dfsg-1", "amd64", "zlib"),
+            package("zlib1g", "1:1.2.13.dfsg-1", "i386", "zlib")]))[0] == 200
+    rows, cursor = [], None
+    while True:
+        q = "/packages?name=zlib1g&limit=1" + (f"&cursor={cursor}" if cursor else "")
+        status, page, _ = server.api("GET", q)
+        assert status == 200 and page["total"] == 6
+        rows += [(p["host_id"], p["arch"]) for p in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(rows) == sorted((h.id, a) for h in hosts for a in ("amd64", "i386"))
+    assert server.api("GET", "/packages?name=zlib1g&cursor=bogus")[0] == 400
+    assert server.api("GET", "/packages")[0] == 400
+
+
 def test_deltas_and_history(server):
     host = Host(server)
     pkgs = [package(f"lib{i}", "1.0-1") for i in range(50)]
