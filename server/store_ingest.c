@@ -340,17 +340,18 @@ void ingest_job_free(struct ingest_job *job)
 }
 
 /* Stores one full section: 0 when it was unchanged, 1 when it changed. */
+/* stored is the section's hash as this transaction sees it ("" if none),
+ * which store_apply_report() has already read for every section. */
 static int put_section(struct conn *c, int64_t host, int64_t now,
-		       enum section sec, struct ingest_section *in)
+		       enum section sec, struct ingest_section *in,
+		       const char *stored_hash)
 {
 	char stored[SHA256_HEX_LEN];
 	json_t *old_body = NULL;
 	sqlite3_stmt *s;
 	int r;
 
-	r = read_section(c, host, sec, stored, NULL);
-	if (r < 0)
-		return r;
+	snprintf(stored, sizeof(stored), "%s", stored_hash);
 	if (strcmp(stored, in->hash) == 0)
 		return 0;	/* sent in full, yet unchanged */
 	if (!in->prepared || strcmp(stored, in->base_hash) != 0) {
@@ -609,7 +610,8 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		if (!job->sec[i].full)
 			continue;
-		r = put_section(c, job->host_id, now, i, &job->sec[i]);
+		r = put_section(c, job->host_id, now, i, &job->sec[i],
+				stored[i]);
 		if (r < 0)
 			goto fail;
 		changed |= r;
