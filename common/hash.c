@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
+void hex_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -27,8 +27,17 @@ int sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
 	sha256_init(&ctx);
 	sha256_update(&ctx, len, data);
 	sha256_digest(&ctx, sizeof(digest), digest);
-	to_hex(digest, sizeof(digest), out);
+	hex_encode(digest, sizeof(digest), out);
 	return 0;
+}
+
+void sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+	struct sha256_ctx ctx;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
 }
 
 int random_hex(char *out, size_t nbytes)
@@ -54,7 +63,7 @@ int random_hex(char *out, size_t nbytes)
 		}
 		got += (size_t)n;
 	}
-	to_hex(raw, nbytes, out);
+	hex_encode(raw, nbytes, out);
 	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }

@@ -12,6 +12,10 @@
 /* Writes the lowercase hex SHA-256 of data; 0 always (the -EIO of the
  * contract is kept for callers, though nettle cannot fail). */
 int sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN]);
+/* The same digest as 32 raw bytes. */
+void sha256_raw(const void *data, size_t len, unsigned char out[32]);
+/* Writes n bytes as 2n lowercase hex digits and a NUL. */
+void hex_encode(const unsigned char *in, size_t n, char *out);
 
 /* Fills out with 2*nbytes hex digits of key-grade randomness and a NUL;
  * out must hold 2*nbytes+1 bytes, nbytes at most 64.  0, or -EIO (out

@@ -82,16 +82,61 @@ int report_sort_items(json_t *section)
 	return r;
 }
 
+void report_sum_add(unsigned char sum[REPORT_SUM_LEN],
+		    const unsigned char d[REPORT_SUM_LEN])
+{
+	unsigned carry = 0;
+
+	for (int i = REPORT_SUM_LEN - 1; i >= 0; i--) {
+		carry += (unsigned)sum[i] + d[i];
+		sum[i] = (unsigned char)carry;
+		carry >>= 8;
+	}
+}
+
+void report_sum_sub(unsigned char sum[REPORT_SUM_LEN],
+		    const unsigned char d[REPORT_SUM_LEN])
+{
+	int borrow = 0;
+
+	for (int i = REPORT_SUM_LEN - 1; i >= 0; i--) {
+		int v = (int)sum[i] - d[i] - borrow;
+
+		borrow = v < 0;
+		sum[i] = (unsigned char)(v + (borrow << 8));
+	}
+}
+
+int report_item_digest(const json_t *item, unsigned char out[REPORT_SUM_LEN])
+{
+	char *text = json_canonical(item);
+
+	if (!text)
+		return -ENOMEM;
+	sha256_raw(text, strlen(text), out);
+	free(text);
+	return 0;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Members that are not part of the header a hash covers. */
+static int outside_header(const char *k)
+{
+	return strcmp(k, "hash") == 0 || strcmp(k, "items") == 0 ||
+	       strcmp(k, "base") == 0 || strcmp(k, "added") == 0 ||
+	       strcmp(k, "removed") == 0;
+}
+
 /* Writes what json_dumps(section without "hash", JSON_CANONICAL_FLAGS)
  * would, but splices in the item texts already made for sorting instead
- * of serialising every item a second time. */
+ * of serialising every item a second time.  With header set, it writes
+ * the header the hash covers instead. */
 static int canonical_text(const json_t *section, const struct sort_entry *e,
-			  size_t n, struct buf *out)
+			  size_t n, int header, struct buf *out)
 {
 	const char *keys[64], *k;
 	size_t nk = 0, i;
@@ -99,7 +144,7 @@ static int canonical_text(const json_t *section, const struct sort_entry *e,
 	int r = 0;
 
 	json_object_foreach((json_t *)section, k, v) {
-		if (strcmp(k, "hash") == 0)
+		if (header ? outside_header(k) : strcmp(k, "hash") == 0)
 			continue;
 		if (nk == sizeof(keys) / sizeof(keys[0]))
 			return -E2BIG;
@@ -138,12 +183,34 @@ static int canonical_text(const json_t *section, const struct sort_entry *e,
 	return r < 0 ? -ENOMEM : 0;
 }
 
+int report_section_hash_sum(const json_t *section,
+			    const unsigned char sum[REPORT_SUM_LEN],
+			    char out[SHA256_HEX_LEN])
+{
+	struct buf text = BUF_INIT((size_t)1 << 24);
+	char hex[2 * REPORT_SUM_LEN + 1];
+	int r;
+
+	out[0] = '\0';
+	if (!json_is_object(section))
+		return -EINVAL;
+	hex_encode(sum, REPORT_SUM_LEN, hex);
+	r = canonical_text(section, NULL, 0, 1, &text);
+	if (r == 0 && (buf_puts(&text, "\n") < 0 || buf_puts(&text, hex) < 0))
+		r = -ENOMEM;
+	if (r == 0)
+		r = sha256_hex(text.data, text.len, out);
+	buf_free(&text);
+	return r;
+}
+
 int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
-			     char **ret_text)
+			     char **ret_text,
+			     unsigned char ret_sum[REPORT_SUM_LEN])
 {
 	json_t *items = json_object_get(section, "items");
+	unsigned char sum[REPORT_SUM_LEN] = { 0 }, d[REPORT_SUM_LEN];
 	struct sort_entry *e = NULL;
-	struct buf text = BUF_INIT((size_t)1 << 30);
 	size_t n = 0;
 	int r;
 
@@ -155,21 +222,30 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 		r = sorted_entries(items, &e);
 		if (r < 0)
 			return r;
+		for (size_t i = 0; i < n; i++) {
+			sha256_raw(e[i].text, strlen(e[i].text), d);
+			report_sum_add(sum, d);
+		}
 	}
-	r = canonical_text(section, e, n, &text);
+	r = report_section_hash_sum(section, sum, out);
+	if (r == 0 && ret_text) {
+		struct buf text = BUF_INIT((size_t)1 << 30);
+
+		r = canonical_text(section, e, n, 0, &text);
+		if (r == 0)
+			*ret_text = buf_take(&text, NULL);
+		buf_free(&text);
+	}
+	if (r == 0 && ret_sum)
+		memcpy(ret_sum, sum, REPORT_SUM_LEN);
 	if (e)
 		free_entries(e, n);
-	if (r == 0)
-		r = sha256_hex(text.data, text.len, out);
-	if (r == 0 && ret_text)
-		*ret_text = buf_take(&text, NULL);
-	buf_free(&text);
 	return r;
 }
 
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
 {
-	return report_section_canonical(section, out, NULL);
+	return report_section_canonical(section, out, NULL, NULL);
 }
 
 static int put_field(struct buf *out, const json_t *item, const char *key,

@@ -3,10 +3,19 @@
  * server: section names, limits, each item's identity and the canonical
  * section hash.
  *
- * The hash of a section is the SHA-256 (hex) of the section object without
- * its "hash" member, serialised compact with keys sorted, after its "items"
- * array has been sorted by each item's own canonical serialisation.  Agent
- * and server both call report_section_hash(), so they cannot disagree.
+ * The hash of a section is built so that a change of a few items costs a
+ * few items' work, not the whole section's (SPEC section 3, as amended):
+ *
+ *   digest(item) = SHA-256 of the item serialised compact, keys sorted
+ *   sum          = the digests of all items added as 256-bit big-endian
+ *                  numbers, modulo 2^256 (0 for no items)
+ *   header       = the section without "hash", "items", "base", "added"
+ *                  and "removed", serialised compact, keys sorted
+ *   hash         = hex SHA-256 of header, "\n", and the sum in 64 hex digits
+ *
+ * The sum does not depend on the items' order, and adding or taking away
+ * one item's digest updates it.  Agent and server both call these
+ * functions, so they cannot disagree.
  */
 #ifndef DERELICT_REPORT_H
 #define DERELICT_REPORT_H
@@ -40,15 +49,33 @@ int section_from_name(const char *name);
 /* Sorts section["items"] in place into canonical order.  0 or -ENOMEM. */
 int report_sort_items(json_t *section);
 
+#define REPORT_SUM_LEN 32
+
+/* sum += d and sum -= d, modulo 2^256. */
+void report_sum_add(unsigned char sum[REPORT_SUM_LEN],
+		    const unsigned char d[REPORT_SUM_LEN]);
+void report_sum_sub(unsigned char sum[REPORT_SUM_LEN],
+		    const unsigned char d[REPORT_SUM_LEN]);
+
+/* An item's digest.  0 or -ENOMEM. */
+int report_item_digest(const json_t *item, unsigned char out[REPORT_SUM_LEN]);
+
+/* The hash of a section whose items add up to sum (the section's own
+ * items, if any, are not read).  0, -EINVAL, -ENOMEM or -E2BIG. */
+int report_section_hash_sum(const json_t *section,
+			    const unsigned char sum[REPORT_SUM_LEN],
+			    char out[SHA256_HEX_LEN]);
+
 /* Sorts the items (as above) and writes the section's hash.  The section's
  * own "hash" member, if any, is ignored.  0, -EINVAL for a non-object, or
  * -ENOMEM. */
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN]);
-/* The same, and hands the canonical text that was hashed (the section
- * without "hash", serialised as json_canonical() would) to the caller in
- * *ret_text, to free. */
+/* The same, and hands the section's canonical text (without "hash",
+ * serialised as json_canonical() would, items sorted) to the caller in
+ * *ret_text, to free, and the items' sum in ret_sum; either may be NULL. */
 int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
-			     char **ret_text);
+			     char **ret_text,
+			     unsigned char ret_sum[REPORT_SUM_LEN]);
 
 /* Appends the identity of an item within its section to out: what makes
  * two items "the same thing" across reports, so a change of version or

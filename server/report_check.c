@@ -153,7 +153,7 @@ static int check_section(enum section s, json_t *sec,
 		snprintf(claimed_copy, sizeof(claimed_copy), "%s", claimed);
 	json_object_del(sec, "hash");
 	out->body = json_incref(sec);
-	if (report_section_canonical(out->body, out->hash, &out->text) < 0)
+	if (report_section_canonical(out->body, out->hash, &out->text, out->sum) < 0)
 		return refuse(v, 500, "internal", "cannot hash");
 	if (claimed && strcmp(claimed_copy, out->hash) != 0)
 		return refuse(v, 422, "hash_mismatch",

@@ -79,6 +79,7 @@ struct ingest_section {
 	int present;
 	int full;
 	char hash[SHA256_HEX_LEN];
+	unsigned char sum[REPORT_SUM_LEN];	/* full or delta: items' sum */
 	json_t *body;		/* full only: the section without "hash" */
 	char *text;		/* full only: body's canonical text */
 	unsigned char *packed;	/* full only: text as stored, deflated */

@@ -14,11 +14,23 @@ def canon(value):
                       ensure_ascii=False).encode("utf-8")
 
 
+OUTSIDE_HEADER = ("hash", "items", "base", "added", "removed")
+
+
+def item_digest(item):
+    return int.from_bytes(hashlib.sha256(canon(item)).digest(), "big")
+
+
+def section_hash_sum(section, total):
+    header = {k: v for k, v in section.items() if k not in OUTSIDE_HEADER}
+    text = canon(header) + b"\n" + f"{total % 2**256:064x}".encode()
+    return hashlib.sha256(text).hexdigest()
+
+
 def section_hash(section):
-    body = {k: v for k, v in section.items() if k != "hash"}
-    if isinstance(body.get("items"), list):
-        body["items"] = sorted(body["items"], key=canon)
-    return hashlib.sha256(canon(body)).hexdigest()
+    """SPEC section 3: SHA-256 of the header, a newline and the sum of the
+    items' digests modulo 2^256, in hex."""
+    return section_hash_sum(section, sum(item_digest(i) for i in section.get("items", [])))
 
 
 def sealed(section):

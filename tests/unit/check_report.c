@@ -62,11 +62,12 @@ START_TEST(test_section_names)
 END_TEST
 
 /*
- * The canonical text of this section (items sorted by their own canonical
- * text, keys sorted, compact, no "hash") is
- *   {"items":[{"address":"0.0.0.0","pid":812,"port":25,"process":"exim4",
- *   "proto":"tcp"},{"address":"::","pid":null,"port":53,"proto":"udp"}]}
- * on one line, and `printf '%s' '<that>' | sha256sum` gives the digest.
+ * The items serialise compact with keys sorted as
+ *   {"address":"0.0.0.0","pid":812,"port":25,"process":"exim4","proto":"tcp"}
+ *   {"address":"::","pid":null,"port":53,"proto":"udp"}
+ * whose SHA-256 (printf '%s' '<item>' | sha256sum) are 8b2e3213...b986ea and
+ * c6725156...467430; their sum modulo 2^256 (it wraps) goes after "{}" and
+ * a newline: printf '{}\n%s' <sum> | sha256sum gives the hash.
  */
 START_TEST(test_hash_known_ports)
 {
@@ -78,18 +79,17 @@ START_TEST(test_hash_known_ports)
 		"{\"proto\": \"tcp\", \"address\": \"0.0.0.0\", \"port\": 25,"
 		" \"pid\": 812, \"process\": \"exim4\"}]}",
 		h);
-	ck_assert_str_eq(h, "0090fd457c5804c03fe722c1634a974d"
-			    "198b84392c317eee85c31fc12eeb0cb6");
+	ck_assert_str_eq(h, "148d742001add5b3ee82c08c642ecbae"
+			    "904c08647eedd17912e21175b207eeae");
 }
 END_TEST
 
 /*
- * Canonical text, one line:
- *   {"items":[{"active":"active","enabled":"enabled","main_pid":812,
- *   "name":"exim4.service","sub":"running"},{"active":"inactive",
- *   "enabled":"disabled","main_pid":0,"name":"apache2.service",
- *   "sub":"dead"}],"source":"systemd"}
- * and `printf '%s' '<that>' | sha256sum` gives the digest.
+ * The same with a header: the items
+ *   {"active":"active","enabled":"enabled","main_pid":812,
+ *   "name":"exim4.service","sub":"running"} and {"active":"inactive",
+ *   "enabled":"disabled","main_pid":0,"name":"apache2.service","sub":"dead"}
+ * hashed and added as above, after the header {"source":"systemd"}.
  */
 START_TEST(test_hash_known_services)
 {
@@ -102,23 +102,67 @@ START_TEST(test_hash_known_services)
 		" \"sub\": \"running\", \"enabled\": \"enabled\","
 		" \"main_pid\": 812}]}",
 		h);
-	ck_assert_str_eq(h, "6e1d84698083151d0e4e86e1086a1aef"
-			    "2605813d3b959136a213e6bc209a9ba1");
+	ck_assert_str_eq(h, "4b96f6d1c0da80fb2c419e3cd782c5d5"
+			    "4957cac633230a6f7199b7a8fd08ea42");
 }
 END_TEST
 
-/* {"items":[]} and {} hash as themselves: printf '%s' '{"items":[]}' and
- * printf '%s' '{}' piped to sha256sum. */
+/* No items and no items member both hash as the header {}, a newline and
+ * a zero sum: printf '{}\n%064d' 0 | sha256sum. */
 START_TEST(test_hash_empty)
 {
 	char h[SHA256_HEX_LEN];
 
 	hash_of("{\"items\": [], \"hash\": \"x\"}", h);
-	ck_assert_str_eq(h, "eef46741adfc3a9f76294d3b78f37a45"
-			    "f113092ac9d44ee77c7a038a88ff09a1");
+	ck_assert_str_eq(h, "8e604cd0238efcdf3026258f641b73f7"
+			    "1e277dff72300da14f803669588e6a5e");
 	hash_of("{\"hash\": \"only a hash\"}", h);
-	ck_assert_str_eq(h, "44136fa355b3678a1146ad16f7e8649e"
-			    "94fb4fc21fe77e8310c060f61caaff8a");
+	ck_assert_str_eq(h, "8e604cd0238efcdf3026258f641b73f7"
+			    "1e277dff72300da14f803669588e6a5e");
+}
+END_TEST
+
+/* The sum is what makes a delta cheap: taking one item's digest away and
+ * adding its successor's gives the hash of the changed section, and the
+ * delta's own members are not part of the header. */
+START_TEST(test_hash_sum_delta)
+{
+	unsigned char sum[REPORT_SUM_LEN], d[REPORT_SUM_LEN];
+	unsigned char zero[REPORT_SUM_LEN] = { 0 };
+	char before[SHA256_HEX_LEN], after[SHA256_HEX_LEN], h[SHA256_HEX_LEN];
+	json_t *old = parse("{\"name\": \"exim4\", \"version\": \"4.96-15\"}");
+	json_t *new = parse("{\"name\": \"exim4\", \"version\": \"4.96-16\"}");
+	json_t *a = parse("{\"manager\": \"dpkg\", \"items\": ["
+			  "{\"name\": \"libc6\", \"version\": \"2.36\"},"
+			  "{\"name\": \"exim4\", \"version\": \"4.96-15\"}]}");
+	json_t *b = parse("{\"manager\": \"dpkg\", \"items\": ["
+			  "{\"name\": \"exim4\", \"version\": \"4.96-16\"},"
+			  "{\"name\": \"libc6\", \"version\": \"2.36\"}]}");
+	json_t *delta = parse("{\"manager\": \"dpkg\", \"base\": \"x\", "
+			      "\"added\": [], \"removed\": []}");
+
+	ck_assert_int_eq(report_section_canonical(a, before, NULL, sum), 0);
+	ck_assert_int_eq(report_section_hash(b, after), 0);
+	ck_assert_str_ne(before, after);
+	ck_assert_int_eq(report_item_digest(old, d), 0);
+	report_sum_sub(sum, d);
+	ck_assert_int_eq(report_item_digest(new, d), 0);
+	report_sum_add(sum, d);
+	ck_assert_int_eq(report_section_hash_sum(delta, sum, h), 0);
+	ck_assert_str_eq(h, after);
+	/* Subtraction borrows across every byte and undoes addition. */
+	memset(d, 0xff, sizeof(d));
+	memcpy(sum, zero, sizeof(sum));
+	report_sum_sub(sum, d);
+	ck_assert_uint_eq(sum[0], 0);
+	ck_assert_uint_eq(sum[REPORT_SUM_LEN - 1], 1);
+	report_sum_add(sum, d);
+	ck_assert_mem_eq(sum, zero, sizeof(sum));
+	json_decref(old);
+	json_decref(new);
+	json_decref(a);
+	json_decref(b);
+	json_decref(delta);
 }
 END_TEST
 
@@ -369,6 +413,7 @@ int main(void)
 	tcase_add_test(tc, test_hash_known_services);
 	tcase_add_test(tc, test_hash_empty);
 	tcase_add_test(tc, test_hash_item_and_key_order);
+	tcase_add_test(tc, test_hash_sum_delta);
 	tcase_add_test(tc, test_hash_ignores_hash_member);
 	tcase_add_test(tc, test_hash_changes_with_any_value);
 	tcase_add_test(tc, test_hash_sorts_items_in_place);
