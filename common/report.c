@@ -206,10 +206,12 @@ int report_section_hash_sum(const json_t *section,
 
 int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 			     char **ret_text,
-			     unsigned char ret_sum[REPORT_SUM_LEN])
+			     unsigned char ret_sum[REPORT_SUM_LEN],
+			     unsigned char **ret_digests)
 {
 	json_t *items = json_object_get(section, "items");
-	unsigned char sum[REPORT_SUM_LEN] = { 0 }, d[REPORT_SUM_LEN];
+	unsigned char sum[REPORT_SUM_LEN] = { 0 }, one[REPORT_SUM_LEN], *d;
+	unsigned char *digests = NULL;
 	struct sort_entry *e = NULL;
 	size_t n = 0;
 	int r;
@@ -222,7 +224,13 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 		r = sorted_entries(items, &e);
 		if (r < 0)
 			return r;
+		if (ret_digests && n &&
+		    !(digests = malloc(n * REPORT_SUM_LEN))) {
+			free_entries(e, n);
+			return -ENOMEM;
+		}
 		for (size_t i = 0; i < n; i++) {
+			d = digests ? digests + i * REPORT_SUM_LEN : one;
 			sha256_raw(e[i].text, strlen(e[i].text), d);
 			report_sum_add(sum, d);
 		}
@@ -238,6 +246,10 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 	}
 	if (r == 0 && ret_sum)
 		memcpy(ret_sum, sum, REPORT_SUM_LEN);
+	if (r == 0 && ret_digests)
+		*ret_digests = digests;
+	else
+		free(digests);
 	if (e)
 		free_entries(e, n);
 	return r;
@@ -245,7 +257,7 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
 {
-	return report_section_canonical(section, out, NULL, NULL);
+	return report_section_canonical(section, out, NULL, NULL, NULL);
 }
 
 static int put_field(struct buf *out, const json_t *item, const char *key,

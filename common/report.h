@@ -72,10 +72,13 @@ int report_section_hash_sum(const json_t *section,
 int report_section_hash(json_t *section, char out[SHA256_HEX_LEN]);
 /* The same, and hands the section's canonical text (without "hash",
  * serialised as json_canonical() would, items sorted) to the caller in
- * *ret_text, to free, and the items' sum in ret_sum; either may be NULL. */
+ * *ret_text, to free; the items' sum in ret_sum; and in *ret_digests, to
+ * free, each item's digest (REPORT_SUM_LEN bytes each, in the items' new
+ * order; NULL when there are none).  Each ret_ may be NULL. */
 int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 			     char **ret_text,
-			     unsigned char ret_sum[REPORT_SUM_LEN]);
+			     unsigned char ret_sum[REPORT_SUM_LEN],
+			     unsigned char **ret_digests);
 
 /* Appends the identity of an item within its section to out: what makes
  * two items "the same thing" across reports, so a change of version or

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonutil.h"
@@ -85,54 +86,40 @@ static const char *type_name(json_type t)
 					      : "object";
 }
 
-static int check_section(enum section s, json_t *sec,
-			 struct ingest_section *out, struct report_verdict *v)
+/* Each item of arr is an object with the section's required fields. */
+static int check_items(enum section s, const char *member, const json_t *arr,
+		       const struct field *fields, struct report_verdict *v)
 {
 	const char *name = section_names[s];
-	const char *claimed = json_get_str(sec, "hash");
-	char claimed_copy[SHA256_HEX_LEN + 1] = "";
-	json_t *items = json_object_get(sec, "items"), *item;
+	json_t *item;
 	size_t i;
 
-	if (!json_is_object(sec))
+	if (!json_is_array(arr))
 		return refuse(v, 422, "invalid_field",
-			      "sections.%s: expected an object", name);
-	out->present = 1;
-	if (!items) {
-		if (!claimed || strlen(claimed) != 64)
-			return refuse(v, 422, "missing_field",
-				      "sections.%s: needs items, or a hash "
-				      "alone when unchanged",
-				      name);
-		snprintf(out->hash, sizeof(out->hash), "%s", claimed);
-		return 0;
-	}
-	if (!json_is_array(items))
-		return refuse(v, 422, "invalid_field",
-			      "sections.%s.items: expected an array", name);
-	if (json_array_size(items) > REPORT_MAX_ITEMS)
+			      "sections.%s.%s: expected an array", name, member);
+	if (json_array_size(arr) > REPORT_MAX_ITEMS)
 		return refuse(v, 413, "too_large",
 			      "sections.%s: more than %d items", name,
 			      REPORT_MAX_ITEMS);
-	json_array_foreach(items, i, item) {
+	json_array_foreach(arr, i, item) {
 		if (!json_is_object(item))
 			return refuse(v, 422, "invalid_field",
-				      "sections.%s.items[%zu]: expected an "
+				      "sections.%s.%s[%zu]: expected an "
 				      "object",
-				      name, i);
-		for (const struct field *f = required_fields[s]; f->name; f++) {
+				      name, member, i);
+		for (const struct field *f = fields; f->name; f++) {
 			json_t *m = json_object_get(item, f->name);
 
 			if (!m)
 				return refuse(v, 422, "missing_field",
 					      "missing field: sections.%s."
-					      "items[%zu].%s",
-					      name, i, f->name);
+					      "%s[%zu].%s",
+					      name, member, i, f->name);
 			if (json_typeof(m) != f->type)
 				return refuse(v, 422, "invalid_field",
-					      "sections.%s.items[%zu].%s: "
+					      "sections.%s.%s[%zu].%s: "
 					      "expected %s",
-					      name, i, f->name,
+					      name, member, i, f->name,
 					      type_name(f->type));
 		}
 		if (s == SECTION_PORTS) {
@@ -146,6 +133,104 @@ static int check_section(enum section s, json_t *sec,
 					      i);
 		}
 	}
+	return 0;
+}
+
+static const struct field removed_fields[] = { { "name", JSON_STRING, 0 },
+					       { NULL, 0, 0 } };
+
+/* A packages section sent as a delta from the state whose hash is "base":
+ * the items "added" (new or changed) and the identities "removed".  Its
+ * hash can only be checked against the stored state, by the store. */
+static int check_delta(enum section s, json_t *sec, const char *claimed,
+		       struct ingest_section *out, struct report_verdict *v)
+{
+	const char *name = section_names[s];
+	const char *base = json_get_str(sec, "base");
+	json_t *added = json_object_get(sec, "added");
+	json_t *removed = json_object_get(sec, "removed");
+	json_t *item;
+	size_t i;
+
+	if (s != SECTION_PACKAGES)
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s: only packages may be sent as a "
+			      "delta",
+			      name);
+	if (!base || strlen(base) != 64)
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s.base: expected a hash", name);
+	if (!claimed || strlen(claimed) != 64)
+		return refuse(v, 422, "missing_field",
+			      "missing field: sections.%s.hash", name);
+	if (json_object_get(sec, "items"))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s: a delta has no items", name);
+	if (!added && json_object_set_new(sec, "added", json_array()) < 0)
+		return refuse(v, 500, "internal", "out of memory");
+	if (!removed && json_object_set_new(sec, "removed", json_array()) < 0)
+		return refuse(v, 500, "internal", "out of memory");
+	added = json_object_get(sec, "added");
+	removed = json_object_get(sec, "removed");
+	if (check_items(s, "added", added, required_fields[s], v) < 0 ||
+	    check_items(s, "removed", removed, removed_fields, v) < 0)
+		return -EINVAL;
+	if (json_array_size(added) + json_array_size(removed) >
+	    REPORT_MAX_ITEMS)
+		return refuse(v, 413, "too_large",
+			      "sections.%s: more than %d items", name,
+			      REPORT_MAX_ITEMS);
+	json_array_foreach(removed, i, item) {
+		json_t *arch = json_object_get(item, "arch");
+
+		if (arch && !json_is_string(arch))
+			return refuse(v, 422, "invalid_field",
+				      "sections.%s.removed[%zu].arch: "
+				      "expected string",
+				      name, i);
+	}
+	snprintf(out->hash, sizeof(out->hash), "%s", claimed);
+	snprintf(out->base_hash, sizeof(out->base_hash), "%s", base);
+	json_object_del(sec, "hash");
+	out->body = json_incref(sec);
+	if (json_array_size(added)) {
+		out->digests = malloc(json_array_size(added) * REPORT_SUM_LEN);
+		if (!out->digests)
+			return refuse(v, 500, "internal", "out of memory");
+	}
+	json_array_foreach(added, i, item)
+		if (report_item_digest(item, out->digests + i * REPORT_SUM_LEN) < 0)
+			return refuse(v, 500, "internal", "cannot hash");
+	out->delta = 1;
+	out->full = 1;
+	return 0;
+}
+
+static int check_section(enum section s, json_t *sec,
+			 struct ingest_section *out, struct report_verdict *v)
+{
+	const char *name = section_names[s];
+	const char *claimed = json_get_str(sec, "hash");
+	char claimed_copy[SHA256_HEX_LEN + 1] = "";
+	json_t *items = json_object_get(sec, "items");
+
+	if (!json_is_object(sec))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s: expected an object", name);
+	out->present = 1;
+	if (json_object_get(sec, "base"))
+		return check_delta(s, sec, claimed, out, v);
+	if (!items) {
+		if (!claimed || strlen(claimed) != 64)
+			return refuse(v, 422, "missing_field",
+				      "sections.%s: needs items, or a hash "
+				      "alone when unchanged",
+				      name);
+		snprintf(out->hash, sizeof(out->hash), "%s", claimed);
+		return 0;
+	}
+	if (check_items(s, "items", items, required_fields[s], v) < 0)
+		return -EINVAL;
 	/* The server's own hash, never the agent's word for it.  The
 	 * section becomes the body in place: the report is ours to change,
 	 * and a copy of a thousand packages is not free. */
@@ -153,7 +238,9 @@ static int check_section(enum section s, json_t *sec,
 		snprintf(claimed_copy, sizeof(claimed_copy), "%s", claimed);
 	json_object_del(sec, "hash");
 	out->body = json_incref(sec);
-	if (report_section_canonical(out->body, out->hash, &out->text, out->sum) < 0)
+	if (report_section_canonical(out->body, out->hash, &out->text, out->sum,
+				     s == SECTION_PACKAGES ? &out->digests
+							   : NULL) < 0)
 		return refuse(v, 500, "internal", "cannot hash");
 	if (claimed && strcmp(claimed_copy, out->hash) != 0)
 		return refuse(v, 422, "hash_mismatch",

@@ -73,13 +73,19 @@ struct ingest_change {
 	char *key;
 	json_t *old;
 	json_t *new;
+	const unsigned char *digest;	/* packages: new's digest, or NULL */
 };
 
 struct ingest_section {
 	int present;
 	int full;
 	char hash[SHA256_HEX_LEN];
+	int delta;		/* packages: "base", "added", "removed" */
+	int eval;		/* the rules must run after it is stored */
 	unsigned char sum[REPORT_SUM_LEN];	/* full or delta: items' sum */
+	/* packages: each item's digest, in body's "items" order (full) or
+	 * "added" order (delta). */
+	unsigned char *digests;
 	json_t *body;		/* full only: the section without "hash" */
 	char *text;		/* full only: body's canonical text */
 	unsigned char *packed;	/* full only: text as stored, deflated */
@@ -91,7 +97,7 @@ struct ingest_section {
 	int prepared;
 	char base_hash[SHA256_HEX_LEN];
 	struct ingest_change *changes;
-	size_t n_changes;
+	size_t n_changes, changes_cap;
 };
 
 struct ingest_job {

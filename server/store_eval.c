@@ -284,6 +284,14 @@ static void consider(int64_t *next, int64_t t, int64_t now)
 }
 
 /* The next moment a time-based rule could change its mind. */
+int64_t store_unmaintained_after(const struct store *st)
+{
+	struct rules_config rc;
+
+	rules_cfg(st->cfg, &rc);
+	return rc.unmaintained_after;
+}
+
 static int64_t next_eval(const struct facts *f, const struct rules_config *rc,
 			 int64_t now)
 {

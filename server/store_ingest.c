@@ -68,42 +68,6 @@ static int add_change(struct conn *c, int64_t host, int64_t now,
 	return r;
 }
 
-static int package_put(struct conn *c, int64_t host, const json_t *p)
-{
-	sqlite3_stmt *s = stmt(c, "INSERT OR REPLACE INTO packages (host_id, "
-				  "name, arch, version, source, "
-				  "source_version) VALUES (?, ?, ?, ?, ?, ?)");
-	const char *name = json_get_str(p, "name");
-	const char *version = json_get_str(p, "version");
-	const char *source = json_get_str(p, "source");
-	const char *srcver = json_get_str(p, "source_version");
-	const char *arch = json_get_str(p, "arch");
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, name);
-	bind_text(s, 3, arch ? arch : "");
-	bind_text(s, 4, version);
-	bind_text(s, 5, source && *source ? source : name);
-	bind_text(s, 6, srcver && *srcver ? srcver : version);
-	return stmt_run(c, s);
-}
-
-static int package_del(struct conn *c, int64_t host, const json_t *p)
-{
-	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
-				  "AND name = ? AND arch = ?");
-	const char *arch = json_get_str(p, "arch");
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, json_get_str(p, "name"));
-	bind_text(s, 3, arch ? arch : "");
-	return stmt_run(c, s);
-}
-
 /* Maps each item of a section to its identity key.  Keys that repeat (two
  * sockets on one port with different owners) get " #2", " #3", ... so each
  * item keeps a key of its own. */
@@ -142,24 +106,24 @@ static void free_changes(struct ingest_section *in)
 	}
 	free(in->changes);
 	in->changes = NULL;
-	in->n_changes = 0;
+	in->n_changes = in->changes_cap = 0;
 	in->prepared = 0;
 }
 
-static int push_change(struct ingest_section *in, size_t *cap,
-		       const char *action, const char *key, json_t *old,
-		       json_t *new)
+int ingest_push_change(struct ingest_section *in, const char *action,
+		       const char *key, json_t *old, json_t *new,
+		       const unsigned char *digest)
 {
 	struct ingest_change *c;
 
-	if (in->n_changes == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 16;
+	if (in->n_changes == in->changes_cap) {
+		size_t ncap = in->changes_cap ? 2 * in->changes_cap : 16;
 		void *p = realloc(in->changes, ncap * sizeof(*in->changes));
 
 		if (!p)
 			return -ENOMEM;
 		in->changes = p;
-		*cap = ncap;
+		in->changes_cap = ncap;
 	}
 	c = &in->changes[in->n_changes];
 	c->key = strdup(key);
@@ -168,20 +132,19 @@ static int push_change(struct ingest_section *in, size_t *cap,
 	c->action = action;
 	c->old = json_incref(old);
 	c->new = json_incref(new);
+	c->digest = digest;
 	in->n_changes++;
 	return 0;
 }
 
 /* Lists the differences between two states of a section.  old_body is
  * NULL for the first state we see: it is the baseline, not a thousand
- * "added" rows (packages still get their index rows, as "added" changes
- * that write no history). */
+ * "added" rows. */
 static int diff_section(enum section sec, const json_t *old_body,
 			struct ingest_section *in)
 {
 	json_t *old_map = NULL, *new_map = NULL, *v, *old;
 	const char *key;
-	size_t cap = 0;
 	int r = 0;
 
 	free_changes(in);
@@ -195,16 +158,18 @@ static int diff_section(enum section sec, const json_t *old_body,
 	}
 	json_object_foreach(new_map, key, v) {
 		old = json_object_get(old_map, key);
-		if (old && json_equal(old, v))
+		if (old && (sec == SECTION_PACKAGES ? packages_equal(old, v)
+						    : json_equal(old, v)))
 			continue;
-		r = push_change(in, &cap, old ? "changed" : "added", key, old, v);
+		r = ingest_push_change(in, old ? "changed" : "added", key, old,
+				       v, NULL);
 		if (r < 0)
 			goto out;
 	}
 	json_object_foreach(old_map, key, old) {
 		if (json_object_get(new_map, key))
 			continue;
-		r = push_change(in, &cap, "removed", key, old, NULL);
+		r = ingest_push_change(in, "removed", key, old, NULL, NULL);
 		if (r < 0)
 			goto out;
 	}
@@ -214,35 +179,7 @@ out:
 	return r;
 }
 
-static int cmp_package_name(const void *a, const void *b)
-{
-	const char *x = json_get_str(*(json_t *const *)a, "name");
-	const char *y = json_get_str(*(json_t *const *)b, "name");
-
-	return strcmp(x ? x : "", y ? y : "");
-}
-
-/* A host's first package list: every package into the index, in name
- * order, so the name index is walked forward once rather than at random. */
-static int packages_insert_all(struct conn *c, int64_t host, const json_t *body)
-{
-	json_t *items = json_object_get(body, "items");
-	size_t n = json_array_size(items);
-	json_t **sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	int r = 0;
-
-	if (!sorted)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = json_array_get(items, i);
-	qsort(sorted, n, sizeof(*sorted), cmp_package_name);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = package_put(c, host, sorted[i]);
-	free(sorted);
-	return r;
-}
-
-/* Writes the prepared changes: history rows and the package index. */
+/* Writes the prepared changes as history rows. */
 static int apply_changes(struct conn *c, int64_t host, int64_t now,
 			 enum section sec, const struct ingest_section *in)
 {
@@ -250,41 +187,115 @@ static int apply_changes(struct conn *c, int64_t host, int64_t now,
 
 	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
 		const struct ingest_change *ch = &in->changes[i];
-		int removed = ch->new == NULL;
 
 		/* Logins age out of the 90-day window; that is no event. */
-		if (!(removed && sec == SECTION_LOGINS))
+		if (!(ch->new == NULL && sec == SECTION_LOGINS))
 			r = add_change(c, host, now, sec, ch->key, ch->action,
 				       ch->old, ch->new);
-		if (r == 0 && sec == SECTION_PACKAGES)
-			r = removed ? package_del(c, host, ch->old)
-				    : package_put(c, host, ch->new);
 	}
 	return r;
 }
 
-static int read_section(struct conn *c, int64_t host, enum section sec,
-			char ret_hash[SHA256_HEX_LEN], json_t **ret_body)
-{
-	sqlite3_stmt *s = stmt(c, "SELECT hash, body FROM sections WHERE "
-				  "host_id = ? AND name = ?");
-	int rc;
+/* A section as stored. */
+struct stored {
+	int found;
+	char hash[SHA256_HEX_LEN];
+	int has_sum;
+	unsigned char sum[REPORT_SUM_LEN];
+	json_t *body;		/* with want_body; packages: {"items": rows} */
+};
 
-	ret_hash[0] = '\0';
-	if (ret_body)
-		*ret_body = NULL;
+static int read_section(struct conn *c, int64_t host, enum section sec,
+			int want_body, struct stored *ret)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT hash, body, items_sum FROM "
+				  "sections WHERE host_id = ? AND name = ?");
+	int rc, r = 0;
+
+	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, section_names[sec]);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		snprintf(ret_hash, SHA256_HEX_LEN, "%s", col_text(s, 0));
-		if (ret_body)
-			*ret_body = body_column(s, 1);
+		ret->found = 1;
+		snprintf(ret->hash, SHA256_HEX_LEN, "%s", col_text(s, 0));
+		if (sqlite3_column_bytes(s, 2) == REPORT_SUM_LEN) {
+			ret->has_sum = 1;
+			memcpy(ret->sum, sqlite3_column_blob(s, 2),
+			       REPORT_SUM_LEN);
+		}
+		if (want_body && sec != SECTION_PACKAGES)
+			ret->body = body_column(s, 1);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(c, rc);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(c, rc);
+	if (ret->found && want_body && sec == SECTION_PACKAGES) {
+		json_t *items = NULL;
+
+		r = packages_items(c, host, &items);
+		if (r == 0)
+			ret->body = json_pack("{s:o}", "items", items);
+	}
+	return r;
+}
+
+/* The body as stored, deflated: the section's canonical text, or for
+ * packages its header alone. */
+static int pack_section(enum section sec, struct ingest_section *in)
+{
+	char *header = NULL;
+	int r;
+
+	if (in->packed)
+		return 0;
+	if (sec != SECTION_PACKAGES)
+		return body_pack(in->text, strlen(in->text), &in->packed,
+				 &in->packed_len);
+	r = packages_header_text(in->body, &header);
+	if (r == 0)
+		r = body_pack(header, strlen(header), &in->packed,
+			      &in->packed_len);
+	free(header);
+	return r;
+}
+
+/* Works out what a full section changes from the stored one; with a
+ * packages delta, checks it leads from the stored state to its hash. */
+static int prepare_section(struct store *st, struct conn *c,
+			   struct ingest_job *job, enum section sec,
+			   struct ingest_section *in)
+{
+	const char *codename = json_get_str(
+		json_object_get(json_object_get(job->report, "host"), "os"),
+		"codename");
+	struct stored old;
+	int r = pack_section(sec, in);
+
+	if (r < 0)
+		return r;
+	if (in->delta) {
+		free_changes(in);
+		r = read_section(c, job->host_id, sec, 0, &old);
+		if (r < 0)
+			return r;
+		if (!old.found || !old.has_sum ||
+		    strcmp(old.hash, in->base_hash) != 0)
+			return 0;	/* the writer answers 409 */
+		r = packages_prepare_delta(st, c, job->host_id, codename,
+					   old.sum, in);
+		in->prepared = r == 0;
+		return r < 0 ? r : 0;
+	}
+	r = read_section(c, job->host_id, sec, 1, &old);
+	snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+	if (r == 0 && strcmp(old.hash, in->hash) != 0)
+		r = diff_section(sec, old.body, in);
+	json_decref(old.body);
+	in->prepared = r == 0;
+	return r;
 }
 
 int store_prepare_report(struct store *st, struct ingest_job *job)
@@ -297,30 +308,12 @@ int store_prepare_report(struct store *st, struct ingest_job *job)
 	if (!full)
 		return 0;
 	c = conn_get(st);
-	/* One snapshot for all sections of the report. */
+	/* One snapshot for all sections of the report; this runs in the
+	 * connection's thread, not the writer's. */
 	db_exec(c, "BEGIN");
-	for (int i = 0; i < SECTION_COUNT && r == 0; i++) {
-		struct ingest_section *in = &job->sec[i];
-		json_t *old = NULL;
-
-		if (!in->full)
-			continue;
-		if (!in->text && !(in->text = json_canonical(in->body))) {
-			r = -ENOMEM;
-			break;
-		}
-		/* Deflated here, in this connection's thread, not the
-		 * writer's. */
-		if (!in->packed && (r = body_pack(in->text, strlen(in->text),
-						  &in->packed,
-						  &in->packed_len)) < 0)
-			break;
-		r = read_section(c, job->host_id, i, in->base_hash, &old);
-		if (r == 0 && strcmp(in->base_hash, in->hash) != 0)
-			r = diff_section(i, old, in);
-		json_decref(old);
-		in->prepared = r == 0;
-	}
+	for (int i = 0; i < SECTION_COUNT && r == 0; i++)
+		if (job->sec[i].full)
+			r = prepare_section(st, c, job, i, &job->sec[i]);
 	db_exec(c, "COMMIT");
 	conn_put(st, c);
 	return r;
@@ -334,60 +327,61 @@ void ingest_job_free(struct ingest_job *job)
 		job->sec[i].text = NULL;
 		free(job->sec[i].packed);
 		job->sec[i].packed = NULL;
+		free(job->sec[i].digests);
+		job->sec[i].digests = NULL;
 		json_decref(job->sec[i].body);
 		job->sec[i].body = NULL;
 	}
 }
 
-/* Stores one full section: 0 when it was unchanged, 1 when it changed. */
-/* stored is the section's hash as this transaction sees it ("" if none),
- * which store_apply_report() has already read for every section. */
+/* Stores one section sent in full or as a delta: 0 when it was unchanged,
+ * 1 when it changed.  stored_hash is the section's hash as this
+ * transaction sees it ("" if none), which store_apply_report() has read
+ * already and has checked a delta's base against. */
 static int put_section(struct conn *c, int64_t host, int64_t now,
 		       enum section sec, struct ingest_section *in,
 		       const char *stored_hash)
 {
-	char stored[SHA256_HEX_LEN];
-	json_t *old_body = NULL;
+	struct stored old = { 0 };
 	sqlite3_stmt *s;
 	int r;
 
-	snprintf(stored, sizeof(stored), "%s", stored_hash);
-	if (strcmp(stored, in->hash) == 0)
+	if (strcmp(stored_hash, in->hash) == 0)
 		return 0;	/* sent in full, yet unchanged */
-	if (!in->prepared || strcmp(stored, in->base_hash) != 0) {
+	if (!in->delta && (!in->prepared || strcmp(stored_hash,
+						    in->base_hash) != 0)) {
 		/* Another report of this host landed in between: start from
 		 * what is stored now. */
-		r = read_section(c, host, sec, stored, &old_body);
+		r = read_section(c, host, sec, 1, &old);
 		if (r == 0)
-			r = diff_section(sec, old_body, in);
-		json_decref(old_body);
+			r = diff_section(sec, old.body, in);
+		json_decref(old.body);
 		if (r < 0)
 			return r;
 		in->prepared = 1;
-		snprintf(in->base_hash, sizeof(in->base_hash), "%s", stored);
+		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
 	}
-	if (!in->base_hash[0] && sec == SECTION_PACKAGES)
-		r = packages_insert_all(c, host, in->body);
-	else
-		r = apply_changes(c, host, now, sec, in);
+	r = apply_changes(c, host, now, sec, in);
+	if (r == 0 && sec == SECTION_PACKAGES)
+		r = in->delta ? packages_apply_changes(c, host, in)
+			      : packages_replace(c, host, in);
+	if (r == 0 && !in->packed)
+		r = pack_section(sec, in);
 	if (r < 0)
 		return r;
-	if (!in->text && !(in->text = json_canonical(in->body)))
-		return -ENOMEM;
-	if (!in->packed && (r = body_pack(in->text, strlen(in->text),
-					  &in->packed, &in->packed_len)) < 0)
-		return r;
 	s = stmt(c, "INSERT INTO sections (host_id, name, hash, body, "
-		    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, "
-		    "name) DO UPDATE SET hash = excluded.hash, body = "
-		    "excluded.body, updated_at = excluded.updated_at");
+		    "items_sum, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+		    "ON CONFLICT (host_id, name) DO UPDATE SET hash = "
+		    "excluded.hash, body = excluded.body, items_sum = "
+		    "excluded.items_sum, updated_at = excluded.updated_at");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	bind_text(s, 2, section_names[sec]);
 	bind_text(s, 3, in->hash);
 	sqlite3_bind_blob64(s, 4, in->packed, in->packed_len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, now);
+	sqlite3_bind_blob(s, 5, in->sum, REPORT_SUM_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, now);
 	r = stmt_run(c, s);
 	return r < 0 ? r : 1;
 }
@@ -554,11 +548,12 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	char old_identity[SHA256_HEX_LEN] = "";
 	char stored[SECTION_COUNT][SHA256_HEX_LEN] = { { 0 } };
 	int pinned, silent, due, changed = 0, tag_changed = 0, r;
+	int64_t pkg_at;
 
 	/* A retired host that reports is news, like a silent one. */
 	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
-		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash "
-		    "FROM hosts WHERE id = ?");
+		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
+		    "packages_changed_at FROM hosts WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;
@@ -578,6 +573,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
 		snprintf(old_identity, sizeof(old_identity), "%s",
 			 col_text(s, 4));
+	pkg_at = sqlite3_column_int64(s, 5);
 	sqlite3_reset(s);
 
 	/* A section sent as a bare hash must match what we hold; anything
@@ -601,6 +597,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 
 		if (in->present && !in->full && strcmp(stored[i], in->hash) != 0)
 			job->resend_mask |= 1 << i;
+		/* A delta applies only to the state it was prepared on. */
+		if (in->delta && (!in->prepared ||
+				  strcmp(stored[i], in->base_hash) != 0))
+			job->resend_mask |= 1 << i;
 	}
 	if (job->resend_mask) {
 		job->status = 409;
@@ -614,7 +614,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 				stored[i]);
 		if (r < 0)
 			goto fail;
-		changed |= r;
+		/* A delta that touches no package the rules look at needs
+		 * no evaluation, unless the host was unmaintained until now. */
+		changed |= r && (!job->sec[i].delta || job->sec[i].eval ||
+				 (pkg_at && pkg_at + store_unmaintained_after(st) <= now));
 	}
 	if ((r = update_identity(c, job, now, pinned, old_tag,
 				 old_identity[0] ? old_identity : NULL,

@@ -12,7 +12,7 @@
 #include "store.h"
 
 #define STORE_READERS 8
-#define STORE_STMT_CACHE 48
+#define STORE_STMT_CACHE 64
 
 struct conn {
 	sqlite3 *db;
@@ -72,6 +72,37 @@ json_t *body_column(sqlite3_stmt *s, int col);
  * RFC 3339 times; columns ending in "_json" are parsed and stored without
  * the suffix. */
 json_t *row_to_json(sqlite3_stmt *s);
+
+/* Appends a change to in->changes (old and new are referenced, digest is
+ * borrowed).  0 or -ENOMEM. */
+int ingest_push_change(struct ingest_section *in, const char *action,
+		       const char *key, json_t *old, json_t *new,
+		       const unsigned char *digest);
+
+/* The packages section (store_packages.c).  Its items are rows of
+ * packages; the section row keeps only the header. */
+/* The items as the rows hold them, ordered by name and arch. */
+int packages_items(struct conn *c, int64_t host, json_t **ret);
+/* The header of a packages body (full or delta) as canonical text. */
+int packages_header_text(const json_t *body, char **ret);
+/* Whether a stored item a and a received item b are the same package. */
+int packages_equal(const json_t *a, const json_t *b);
+/* Checks a delta against the stored rows and the stored items' sum: fills
+ * in->changes and in->sum and sets in->eval when the rules must run.  0,
+ * 1 when the delta does not lead to its hash from what is stored (the
+ * agent must resend), or a negative errno. */
+int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
+			   const char *codename, const unsigned char *stored_sum,
+			   struct ingest_section *in);
+/* Writes a prepared delta's rows. */
+int packages_apply_changes(struct conn *c, int64_t host,
+			   const struct ingest_section *in);
+/* Replaces every row of the host with a full section's items. */
+int packages_replace(struct conn *c, int64_t host,
+		     const struct ingest_section *in);
+
+/* The configured age after which a host's packages count as unmaintained. */
+int64_t store_unmaintained_after(const struct store *st);
 
 /* Rules: re-evaluates one host inside the current write transaction on c. */
 int store_evaluate_host(struct store *st, struct conn *c, int64_t host_id,

@@ -359,13 +359,17 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
 	json_t *body = NULL, *vulns = NULL;
-	int r = 0;
+	int r = 0, need_commit;
 
+	/* One snapshot for the section row and the package rows. */
+	need_commit = sec == SECTION_PACKAGES && db_exec(c, "BEGIN") == 0;
 	s = stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, "
 		    "coalesce(x.vulns, '{}') FROM hosts h LEFT JOIN sections s "
 		    "ON s.host_id = h.id AND s.name = ? LEFT JOIN host_state x "
 		    "ON x.host_id = h.id WHERE h.id = ?");
 	if (!s) {
+		if (need_commit)
+			db_exec(c, "COMMIT");
 		conn_put(st, c);
 		return -EIO;
 	}
@@ -388,6 +392,16 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 			r = -EIO;
 	}
 	sqlite3_reset(s);
+	if (r == 0 && sec == SECTION_PACKAGES) {
+		/* The packages body is the header; the items are rows. */
+		json_t *items = NULL;
+
+		r = packages_items(c, id, &items);
+		if (r == 0)
+			json_object_set_new(body, "items", items);
+	}
+	if (need_commit)
+		db_exec(c, "COMMIT");
 	conn_put(st, c);
 	if (r == 0 && sec == SECTION_PACKAGES && json_is_object(vulns)) {
 		/* Mark each vulnerable package with the advisories that apply

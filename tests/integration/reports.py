@@ -39,6 +39,22 @@ def sealed(section):
     return s
 
 
+def packages_delta(old_section, new_section):
+    """new_section (a full packages section) as a delta from old_section:
+    the items new or changed, and the identities gone."""
+    def key(p):
+        return (p["name"], p.get("arch", ""))
+    old = {key(p): p for p in old_section["items"]}
+    new = {key(p): p for p in new_section["items"]}
+    delta = {k: v for k, v in new_section.items() if k not in ("items", "hash")}
+    delta["hash"] = section_hash(new_section)
+    delta["base"] = section_hash(old_section)
+    delta["added"] = [p for k, p in new.items() if old.get(k) != p]
+    delta["removed"] = [dict(name=k[0], arch=k[1]) if k[1] else dict(name=k[0])
+                        for k in old if k not in new]
+    return delta
+
+
 def package(name, version, arch="amd64", source=None, source_version=None):
     return {"name": name, "version": version, "arch": arch,
             "source": source or name,

@@ -141,7 +141,7 @@ START_TEST(test_hash_sum_delta)
 	json_t *delta = parse("{\"manager\": \"dpkg\", \"base\": \"x\", "
 			      "\"added\": [], \"removed\": []}");
 
-	ck_assert_int_eq(report_section_canonical(a, before, NULL, sum), 0);
+	ck_assert_int_eq(report_section_canonical(a, before, NULL, sum, NULL), 0);
 	ck_assert_int_eq(report_section_hash(b, after), 0);
 	ck_assert_str_ne(before, after);
 	ck_assert_int_eq(report_item_digest(old, d), 0);

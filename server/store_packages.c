@@ -1,0 +1,335 @@
+/*
+ * store_packages.c - the packages section, the one that is large and that
+ * changes a little at a time.  Its items live as rows of packages, each
+ * with its digest; the section row keeps the header and the items' sum.
+ * So a delta (a few packages added, changed or removed) is checked and
+ * applied by touching those few rows, never the whole section.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advisory.h"
+#include "jsonutil.h"
+#include "rules.h"
+
+/* The item a row stands for, as the agent sent it (an empty arch was an
+ * absent one). */
+static json_t *row_item(const char *name, const char *arch,
+			const char *version, const char *source,
+			const char *srcver)
+{
+	json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "name", name ? name : "",
+			      "version", version ? version : "", "source",
+			      source ? source : "", "source_version",
+			      srcver ? srcver : "");
+
+	if (p && arch && *arch)
+		json_set_str(p, "arch", arch);
+	return p;
+}
+
+int packages_items(struct conn *c, int64_t host, json_t **ret)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT name, arch, version, source, "
+				  "source_version FROM packages WHERE "
+				  "host_id = ? ORDER BY name, arch");
+	json_t *items = json_array();
+	int rc;
+
+	if (!s || !items) {
+		json_decref(items);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(s, 1, host);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *p = row_item(col_text(s, 0), col_text(s, 1),
+				     col_text(s, 2), col_text(s, 3),
+				     col_text(s, 4));
+
+		if (!p || json_array_append_new(items, p) < 0) {
+			sqlite3_reset(s);
+			json_decref(items);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(items);
+		return db_err(c, rc);
+	}
+	*ret = items;
+	return 0;
+}
+
+int packages_header_text(const json_t *body, char **ret)
+{
+	json_t *h = json_object(), *v;
+	const char *k;
+
+	if (!h)
+		return -ENOMEM;
+	json_object_foreach((json_t *)body, k, v) {
+		if (strcmp(k, "items") && strcmp(k, "added") &&
+		    strcmp(k, "removed") && strcmp(k, "base") &&
+		    strcmp(k, "hash"))
+			json_object_set(h, k, v);
+	}
+	*ret = json_canonical(h);
+	json_decref(h);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int packages_equal(const json_t *a, const json_t *b)
+{
+	static const char *const fields[] = { "version", "arch", "source",
+					      "source_version" };
+	const char *name = json_get_str(b, "name");
+	const char *version = json_get_str(b, "version");
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *x = json_get_str(a, fields[i]);
+		const char *y = json_get_str(b, fields[i]);
+
+		/* Stored rows fill a missing source in from the package. */
+		if (!y || !*y)
+			y = i == 2 ? name : i == 3 ? version : "";
+		if (!x)
+			x = "";
+		if (strcmp(x, y ? y : "") != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether a package can change what the rules find: an MTA's, or one
+ * with an advisory (for its old or its new version). */
+static int relevant(struct store *st, const char *codename, const json_t *p)
+{
+	const char *name = json_get_str(p, "name");
+	const char *source = json_get_str(p, "source");
+	const char *srcver = json_get_str(p, "source_version");
+	const struct advisory *m[1];
+	int n = 0;
+
+	if (!source || !*source)
+		source = name;
+	if (!srcver || !*srcver)
+		srcver = json_get_str(p, "version");
+	if (rules_mta_of_package(name, source))
+		return 1;
+	pthread_rwlock_rdlock(&st->adv_lock);
+	if (st->advisories)
+		n = advisory_match(st->advisories, codename, source, srcver,
+				   m, 1);
+	pthread_rwlock_unlock(&st->adv_lock);
+	return n != 0;
+}
+
+/* The stored row of one package: its item and digest.  1 found, 0 not,
+ * or a negative errno.  A row stored before digests were kept counts as
+ * not found: the delta then fails its hash and the agent resends. */
+static int row_get(struct conn *c, int64_t host, const char *name,
+		   const char *arch, json_t **ret_item,
+		   unsigned char digest[REPORT_SUM_LEN])
+{
+	sqlite3_stmt *s = stmt(c, "SELECT version, source, source_version, "
+				  "digest FROM packages WHERE host_id = ? "
+				  "AND name = ? AND arch = ?");
+	int rc, found = 0;
+
+	*ret_item = NULL;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, name);
+	bind_text(s, 3, arch ? arch : "");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 3) == REPORT_SUM_LEN) {
+		memcpy(digest, sqlite3_column_blob(s, 3), REPORT_SUM_LEN);
+		*ret_item = row_item(name, arch, col_text(s, 0),
+				     col_text(s, 1), col_text(s, 2));
+		found = *ret_item ? 1 : -ENOMEM;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(c, rc);
+	return found;
+}
+
+static int key_of(const json_t *p, struct buf *key)
+{
+	buf_reset(key);
+	return report_item_key(SECTION_PACKAGES, p, key);
+}
+
+int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
+			   const char *codename, const unsigned char *stored_sum,
+			   struct ingest_section *in)
+{
+	json_t *added = json_object_get(in->body, "added");
+	json_t *removed = json_object_get(in->body, "removed");
+	unsigned char sum[REPORT_SUM_LEN], d[REPORT_SUM_LEN];
+	struct buf key = BUF_INIT(REPORT_MAX_STRING * 4);
+	char hash[SHA256_HEX_LEN];
+	json_t *p, *old;
+	size_t i;
+	int r = 0, found;
+
+	memcpy(sum, stored_sum, REPORT_SUM_LEN);
+	in->eval = 0;
+	json_array_foreach(removed, i, p) {
+		found = row_get(c, host, json_get_str(p, "name"),
+				json_get_str(p, "arch"), &old, d);
+		if (found <= 0) {
+			r = found < 0 ? found : 1;
+			goto out;
+		}
+		report_sum_sub(sum, d);
+		in->eval |= relevant(st, codename, old);
+		r = key_of(old, &key);
+		if (r == 0)
+			r = ingest_push_change(in, "removed", key.data, old,
+					       NULL, NULL);
+		json_decref(old);
+		if (r < 0)
+			goto out;
+	}
+	json_array_foreach(added, i, p) {
+		const unsigned char *nd = in->digests + i * REPORT_SUM_LEN;
+
+		found = row_get(c, host, json_get_str(p, "name"),
+				json_get_str(p, "arch"), &old, d);
+		if (found < 0) {
+			r = found;
+			goto out;
+		}
+		if (found && memcmp(d, nd, REPORT_SUM_LEN) == 0) {
+			json_decref(old);
+			continue;	/* sent, but not changed */
+		}
+		if (found)
+			report_sum_sub(sum, d);
+		report_sum_add(sum, nd);
+		in->eval |= relevant(st, codename, p) ||
+			    (found && relevant(st, codename, old));
+		r = key_of(p, &key);
+		if (r == 0)
+			r = ingest_push_change(in, found ? "changed" : "added",
+					       key.data, found ? old : NULL, p,
+					       nd);
+		json_decref(old);
+		if (r < 0)
+			goto out;
+	}
+	r = report_section_hash_sum(in->body, sum, hash);
+	if (r == 0 && strcmp(hash, in->hash) != 0)
+		r = 1;	/* the agent's idea of our state is not ours */
+	if (r == 0)
+		memcpy(in->sum, sum, REPORT_SUM_LEN);
+out:
+	buf_free(&key);
+	return r;
+}
+
+static int package_put(struct conn *c, int64_t host, const json_t *p,
+		       const unsigned char *digest)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT OR REPLACE INTO packages (host_id, "
+				  "name, arch, version, source, "
+				  "source_version, digest) VALUES "
+				  "(?, ?, ?, ?, ?, ?, ?)");
+	const char *name = json_get_str(p, "name");
+	const char *version = json_get_str(p, "version");
+	const char *source = json_get_str(p, "source");
+	const char *srcver = json_get_str(p, "source_version");
+	const char *arch = json_get_str(p, "arch");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, name);
+	bind_text(s, 3, arch ? arch : "");
+	bind_text(s, 4, version);
+	bind_text(s, 5, source && *source ? source : name);
+	bind_text(s, 6, srcver && *srcver ? srcver : version);
+	if (digest)
+		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
+	return stmt_run(c, s);
+}
+
+static int package_del(struct conn *c, int64_t host, const json_t *p)
+{
+	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
+				  "AND name = ? AND arch = ?");
+	const char *arch = json_get_str(p, "arch");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	bind_text(s, 2, json_get_str(p, "name"));
+	bind_text(s, 3, arch ? arch : "");
+	return stmt_run(c, s);
+}
+
+int packages_apply_changes(struct conn *c, int64_t host,
+			   const struct ingest_section *in)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
+		const struct ingest_change *ch = &in->changes[i];
+
+		r = ch->new ? package_put(c, host, ch->new, ch->digest)
+			    : package_del(c, host, ch->old);
+	}
+	return r;
+}
+
+struct named {
+	const json_t *item;
+	const unsigned char *digest;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+	const char *x = json_get_str(((const struct named *)a)->item, "name");
+	const char *y = json_get_str(((const struct named *)b)->item, "name");
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+int packages_replace(struct conn *c, int64_t host,
+		     const struct ingest_section *in)
+{
+	json_t *items = json_object_get(in->body, "items");
+	size_t n = json_array_size(items);
+	struct named *sorted;
+	sqlite3_stmt *s;
+	int r = 0;
+
+	s = stmt(c, "DELETE FROM packages WHERE host_id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	if ((r = stmt_run(c, s)) < 0)
+		return r;
+	/* In name order, so the name index is walked forward once rather
+	 * than at random. */
+	sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		sorted[i].item = json_array_get(items, i);
+		sorted[i].digest = in->digests ? in->digests + i * REPORT_SUM_LEN
+					       : NULL;
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_named);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = package_put(c, host, sorted[i].item, sorted[i].digest);
+	free(sorted);
+	return r;
+}

@@ -1,0 +1,212 @@
+"""The packages section sent as an item-level delta (SPEC section 3 as
+amended): the server applies it to the stored rows, checks that it leads to
+the claimed hash, records the history, and asks for the section in full
+whenever its own state does not match the agent's idea of it."""
+import copy
+import sqlite3
+
+from reports import Host, deltas, package, packages_delta, sealed, section_hash
+
+
+def counts(server, host):
+    s, ch, _ = server.api("GET", f"/hosts/{host.id}/changes?limit=1000")
+    assert s == 200
+    s, pk, _ = server.api("GET", f"/hosts/{host.id}/packages")
+    assert s == 200
+    return len(ch["items"]), pk
+
+
+def baseline(server, n=50, **kw):
+    h = Host(server)
+    rep = h.report(packages=[package(f"lib{i}", f"1.{i}-1") for i in range(n)], **kw)
+    s, body, _ = h.send(rep)
+    assert s == 200, body
+    return h, rep
+
+
+def with_packages(rep, items, changed_at="2026-11-26T00:00:00Z"):
+    """A bare-hash report of rep whose packages section is a delta to items."""
+    old = rep["sections"]["packages"]
+    new = sealed({"manager": "dpkg", "changed_at": changed_at, "items": copy.deepcopy(items)})
+    out = deltas(rep, ["ports", "services", "processes", "logins"])
+    out["sections"]["packages"] = packages_delta(old, new)
+    return out, new
+
+
+def test_delta_applies_and_records_history(server):
+    h, rep = baseline(server)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    items[3]["version"] = items[3]["source_version"] = "1.3-2"   # upgraded
+    del items[7]                                                   # removed
+    items.append(package("newlib", "0.1-1", arch="all"))          # added
+    d, new = with_packages(rep, items)
+    assert len(d["sections"]["packages"]["added"]) == 2
+    assert d["sections"]["packages"]["removed"] == [{"name": "lib7", "arch": "amd64"}]
+    s, body, _ = h.send(d)
+    assert s == 200, body
+
+    s, ch, _ = server.api("GET", f"/hosts/{h.id}/changes")
+    by_key = {c["key"]: c for c in ch["items"]}
+    assert len(ch["items"]) == 3, ch
+    assert by_key["lib3:amd64"]["action"] == "changed"
+    assert by_key["lib3:amd64"]["old"]["version"] == "1.3-1"
+    assert by_key["lib3:amd64"]["new"]["version"] == "1.3-2"
+    assert by_key["lib7:amd64"]["action"] == "removed"
+    assert by_key["lib7:amd64"]["old"]["version"] == "1.7-1"
+    assert by_key["newlib:all"]["action"] == "added"
+
+    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    got = {(p["name"], p["arch"]): p["version"] for p in pk["items"]}
+    assert got == {(p["name"], p["arch"]): p["version"] for p in items}
+    assert pk["hash"] == section_hash(new)
+    assert pk["changed_at"] == "2026-11-26T00:00:00Z"
+
+    # The server's hash is the agent's: a bare hash now matches, and a
+    # second delta from the new state applies too.
+    s, body, _ = h.send(deltas(rep, ["ports", "services", "processes", "logins"])
+                        | {"sections": dict(deltas(rep, ["ports", "services", "processes",
+                                                         "logins", "packages"])["sections"],
+                                            packages={"hash": section_hash(new)})})
+    assert s == 200, body
+    rep2 = copy.deepcopy(rep)
+    rep2["sections"]["packages"] = new
+    items2 = copy.deepcopy(items)
+    items2[0]["version"] = "9.9-1"
+    d2, _ = with_packages(rep2, items2)
+    s, body, _ = h.send(d2)
+    assert s == 200, body
+    assert counts(server, h)[0] == 4
+
+
+def test_delta_from_another_base_is_resent(server):
+    h, rep = baseline(server)
+    before = counts(server, h)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    items[0]["version"] = "2.0-1"
+    d, _ = with_packages(rep, items)
+    d["sections"]["packages"]["base"] = "0" * 64
+    s, body, _ = h.send(d)
+    assert s == 409, body
+    assert body["error"]["code"] == "resend"
+    assert body["error"]["sections"] == ["packages"]
+    assert counts(server, h) == before
+
+
+def test_delta_that_misses_its_hash_is_resent(server):
+    h, rep = baseline(server)
+    before = counts(server, h)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    items[0]["version"] = "2.0-1"
+    d, _ = with_packages(rep, items)
+    # The agent believes in a package the server never had.
+    d["sections"]["packages"]["removed"].append({"name": "ghost", "arch": "amd64"})
+    s, body, _ = h.send(d)
+    assert s == 409 and body["error"]["sections"] == ["packages"], body
+    # A wrong claimed hash is the same disagreement.
+    d, _ = with_packages(rep, items)
+    d["sections"]["packages"]["hash"] = "f" * 64
+    s, body, _ = h.send(d)
+    assert s == 409, body
+    assert counts(server, h) == before
+    # The full section repairs it, and records the one difference.
+    full = deltas(rep, ["ports", "services", "processes", "logins"])
+    full["sections"]["packages"] = sealed({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z",
+                                           "items": items})
+    s, body, _ = h.send(full)
+    assert s == 200, body
+    n, pk = counts(server, h)
+    assert n == 1 and pk["hash"] == full["sections"]["packages"]["hash"]
+
+
+def test_malformed_deltas_are_refused(server):
+    h, rep = baseline(server)
+    before = counts(server, h)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    d, _ = with_packages(rep, items)
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["ports"] = {"hash": rep["sections"]["ports"]["hash"], "base": "0" * 64,
+                                "added": [], "removed": []}
+    s, body, _ = h.send(bad)
+    assert s == 422 and "only packages" in body["error"]["message"], body
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["packages"]["items"] = []
+    assert h.send(bad)[0] == 422
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["packages"]["added"] = [{"name": "x"}]
+    s, body, _ = h.send(bad)
+    assert s == 422 and "added[0].version" in body["error"]["message"], body
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["packages"]["removed"] = [{"arch": "amd64"}]
+    s, body, _ = h.send(bad)
+    assert s == 422 and "removed[0].name" in body["error"]["message"], body
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["packages"]["added"] = "lib1"
+    assert h.send(bad)[0] == 422
+
+    bad = copy.deepcopy(d)
+    bad["sections"]["packages"]["base"] = "short"
+    assert h.send(bad)[0] == 422
+
+    bad = copy.deepcopy(d)
+    del bad["sections"]["packages"]["hash"]
+    s, body, _ = h.send(bad)
+    assert s == 422 and "hash" in body["error"]["message"], body
+    assert counts(server, h) == before
+
+
+def mail_host(server, exim_version):
+    pk = [package(f"lib{i}", f"1.{i}-1") for i in range(30)]
+    pk.append(package("exim4-daemon-light", exim_version, source="exim4"))
+    h = Host(server)
+    rep = h.report(packages=pk,
+                   ports=[{"proto": "tcp", "address": "0.0.0.0", "port": 25, "pid": 812,
+                           "process": "exim4", "exe": "/usr/sbin/exim4", "user": "Debian-exim"}],
+                   processes=[{"name": "exim4", "exe": "/usr/sbin/exim4",
+                               "user": "Debian-exim", "count": 1}])
+    s, body, _ = h.send(rep)
+    assert s == 200, body
+    return h, rep
+
+
+def open_rules(server, h):
+    s, body, _ = server.api("GET", f"/findings?host={h.id}&status=open")
+    assert s == 200
+    return {f["rule"] for f in body["items"]}
+
+
+def test_delta_of_the_mta_reevaluates_the_host(server):
+    h, rep = mail_host(server, "4.96-15+deb12u1")
+    assert "vulnerable-mta" in open_rules(server, h)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    # An unrelated upgrade: the finding stays.
+    items[0]["version"] = "1.0-2"
+    d, new = with_packages(rep, items, changed_at="2026-11-25T00:00:00Z")
+    assert h.send(d)[0] == 200
+    assert "vulnerable-mta" in open_rules(server, h)
+    # The MTA upgraded past every fix: the same delta path resolves it.
+    rep["sections"]["packages"] = new
+    exim = next(p for p in items if p["name"] == "exim4-daemon-light")
+    exim["version"] = exim["source_version"] = "4.96-15+deb12u10"
+    d, _ = with_packages(rep, items)
+    s, body, _ = h.send(d)
+    assert s == 200, body
+    assert "vulnerable-mta" not in open_rules(server, h)
+
+
+def test_migrated_rows_without_digest_are_resent(server):
+    """A database from before deltas has package rows without digests: a
+    delta cannot be checked against them, so the agent resends in full."""
+    h, rep = baseline(server)
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    db = sqlite3.connect(server.db)
+    db.execute("UPDATE packages SET digest = NULL WHERE host_id = ?", (h.id,))
+    db.commit()
+    db.close()
+    items[1]["version"] = "5-1"
+    d, _ = with_packages(rep, items)
+    assert h.send(d)[0] == 409
