@@ -1,9 +1,11 @@
 /*
  * report.c - assembling a report from the collectors, sending it with
- * deltas against the hashes the server acknowledged, and the enrollment
- * that comes first.
+ * deltas against what the server acknowledged (a bare hash for an
+ * unchanged section, the added and removed items for changed packages),
+ * and the enrollment that comes first.
  */
 #include "agent.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -165,6 +167,164 @@ json_t *report_delta(const json_t *report,
 	return copy;
 }
 
+/* The removed form of an item: its identity fields alone. */
+static json_t *removed_item(const json_t *item)
+{
+	json_t *out = json_object(), *name = json_object_get(item, "name"),
+	       *arch = json_object_get(item, "arch");
+
+	if (!out || json_object_set(out, "name", name) < 0 ||
+	    (arch && !json_is_null(arch) &&
+	     json_object_set(out, "arch", arch) < 0)) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+int report_items_delta(enum section s, const json_t *prev, const json_t *cur,
+		       const char *base, json_t **ret)
+{
+	json_t *pitems = json_object_get(prev, "items"),
+	       *citems = json_object_get(cur, "items");
+	const char *hash = json_get_str(cur, "hash");
+	struct buf key = BUF_INIT(2 * REPORT_MAX_STRING + 64);
+	json_t *byk = NULL, *delta = NULL, *added = NULL, *removed = NULL;
+	json_t *it, *v;
+	size_t np = json_array_size(pitems), nc = json_array_size(citems);
+	size_t limit = nc / REPORT_DELTA_DIVISOR, n = 0, i;
+	unsigned char *seen = NULL;
+	const char *k;
+	int r = -ENOMEM;
+
+	/* Only packages have a delta form on the wire so far; the matching
+	 * itself is the same for every section. */
+	if (s != SECTION_PACKAGES || !json_is_array(pitems) ||
+	    !json_is_array(citems) || !hash || !base || !base[0])
+		return -EINVAL;
+	if (strcmp(hash, base) == 0)
+		return -EALREADY;
+	if (limit < REPORT_DELTA_MIN_ITEMS)
+		limit = REPORT_DELTA_MIN_ITEMS;
+	/* At least np - nc items are gone; past the limit already? */
+	if (np > nc + limit)
+		return -E2BIG;
+	byk = json_object();
+	added = json_array();
+	removed = json_array();
+	seen = calloc(np ? np : 1, 1);
+	if (!byk || !added || !removed || !seen)
+		goto out;
+	/* Identity -> index of the acknowledged item. */
+	json_array_foreach(pitems, i, it) {
+		buf_reset(&key);
+		if ((r = report_item_key(s, it, &key)) < 0)
+			goto out;
+		if (json_object_get(byk, key.data)) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (json_object_set_new(byk, key.data,
+					json_integer((json_int_t)i)) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	/* Each current item is new, changed or the same; a matched identity
+	 * is then marked null so a second item claiming it is caught. */
+	json_array_foreach(citems, i, it) {
+		int send;
+
+		buf_reset(&key);
+		if ((r = report_item_key(s, it, &key)) < 0)
+			goto out;
+		v = json_object_get(byk, key.data);
+		if (json_is_null(v)) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (v) {
+			size_t j = (size_t)json_integer_value(v);
+
+			seen[j] = 1;
+			send = !json_equal(json_array_get(pitems, j), it);
+		} else {
+			send = 1;
+		}
+		if (send) {
+			if (++n > limit) {
+				r = -E2BIG;
+				goto out;
+			}
+			if (json_array_append(added, it) < 0) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		if (json_object_set_new(byk, key.data, json_null()) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(pitems, i, it) {
+		if (seen[i])
+			continue;
+		if (++n > limit) {
+			r = -E2BIG;
+			goto out;
+		}
+		if (json_array_append_new(removed, removed_item(it)) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	/* The header goes as it is in the full section. */
+	r = -ENOMEM;
+	delta = json_object();
+	if (!delta)
+		goto out;
+	json_object_foreach((json_t *)cur, k, v) {
+		if (strcmp(k, "items") != 0 &&
+		    json_object_set(delta, k, v) < 0)
+			goto out;
+	}
+	if (json_set_str(delta, "base", base) < 0 ||
+	    json_object_set(delta, "added", added) < 0 ||
+	    json_object_set(delta, "removed", removed) < 0)
+		goto out;
+	*ret = delta;
+	delta = NULL;
+	r = 0;
+out:
+	json_decref(delta);
+	json_decref(byk);
+	json_decref(added);
+	json_decref(removed);
+	free(seen);
+	buf_free(&key);
+	return r;
+}
+
+int report_packages_delta(const char *dir, const char *acked, json_t *cur,
+			  json_t **ret)
+{
+	json_t *prev = NULL;
+	int r;
+
+	/* Cheap first: an unchanged section never loads the file. */
+	if (!acked || !acked[0])
+		return -ENOENT;
+	if (json_get_str(cur, "hash") &&
+	    strcmp(json_get_str(cur, "hash"), acked) == 0)
+		return -EALREADY;
+	r = state_read_packages(dir, acked, &prev);
+	if (r < 0)
+		return r;
+	r = report_items_delta(SECTION_PACKAGES, prev, cur, acked, ret);
+	json_decref(prev);
+	return r;
+}
+
 /* The server's {"error": {"message"}} or the status, for one line. */
 static void reply_reason(const struct http_reply *rep, char *why, size_t size,
 			 const char *what)
@@ -284,10 +444,10 @@ enum send_result report_run_once(const char *root,
 	char acked[SECTION_COUNT][SHA256_HEX_LEN];
 	char sent[SECTION_COUNT][SHA256_HEX_LEN];
 	struct http_reply rep = { 0 };
-	json_t *report = NULL, *delta = NULL;
+	json_t *report = NULL, *delta = NULL, *pkdelta = NULL, *pk;
 	enum send_result res = SEND_LOCAL;
 	unsigned full = 0;
-	int r;
+	int r, carried;
 
 	*ret_next_s = 0;
 	why[0] = '\0';
@@ -319,12 +479,28 @@ enum send_result report_run_once(const char *root,
 	}
 	state_read_hashes(conf->state_dir, acked);
 	report_hashes(report, sent);
-	/* Up to three tries: the delta; the sections a 409 names in full;
-	 * everything in full if the server still disagrees. */
+	pk = json_object_get(json_object_get(report, "sections"),
+			     section_names[SECTION_PACKAGES]);
+	/* Changed packages go as their added and removed items when the
+	 * acknowledged section is at hand and the change is small; any
+	 * failure here only means the full section. */
+	(void)report_packages_delta(conf->state_dir, acked[SECTION_PACKAGES],
+				    pk, &pkdelta);
+	/* Up to three tries: the deltas; the sections a 409 names in full;
+	 * everything in full if the server still disagrees.  An item delta
+	 * goes in the first try only: a 409 is never answered with one. */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		json_decref(delta);
 		delta = report_delta(report, acked, full);
 		if (!delta) {
+			snprintf(why, why_size, "out of memory");
+			res = SEND_LOCAL;
+			goto out;
+		}
+		if (attempt == 0 && pkdelta &&
+		    json_object_set(json_object_get(delta, "sections"),
+				    section_names[SECTION_PACKAGES],
+				    pkdelta) < 0) {
 			snprintf(why, why_size, "out of memory");
 			res = SEND_LOCAL;
 			goto out;
@@ -366,9 +542,21 @@ enum send_result report_run_once(const char *root,
 		snprintf(why, why_size, "cannot store hashes in %s: %s",
 			 conf->state_dir, strerror(-r));
 	}
+	/* The packages the server now holds, for the next delta, when this
+	 * report carried them (in full or as a delta; a bare hash changes
+	 * nothing).  Should this fail, the file left behind no longer
+	 * matches the hashes and the next change is sent in full. */
+	carried = json_object_size(json_object_get(
+			  json_object_get(delta, "sections"),
+			  section_names[SECTION_PACKAGES])) > 1;
+	if (carried && (r = state_write_packages(conf->state_dir, pk)) < 0 &&
+	    !why[0])
+		snprintf(why, why_size, "cannot store packages in %s: %s",
+			 conf->state_dir, strerror(-r));
 	res = SEND_OK;
 out:
 	client_reply_free(&rep);
+	json_decref(pkdelta);
 	json_decref(delta);
 	json_decref(report);
 	explicit_bzero(token, sizeof(token));

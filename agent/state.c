@@ -1,8 +1,10 @@
 /*
- * state.c - the agent's small files in its state directory: agent-id,
- * token (0600) and the hashes the server last acknowledged.
+ * state.c - the agent's files in its state directory: agent-id, token
+ * (0600), the hashes the server last acknowledged and the packages section
+ * it last acknowledged, which deltas are computed against.
  */
 #include "agent.h"
+#include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "buf.h"
+#include "jsonutil.h"
 #include "procfs.h"
 
 static int state_path(char *out, size_t size, const char *dir,
@@ -200,4 +204,72 @@ int state_write_hashes(const char *dir,
 		off += (size_t)n;
 	}
 	return write_atomic(dir, "hashes", text, 0600);
+}
+
+int state_read_packages(const char *dir, const char *acked, json_t **ret)
+{
+	struct buf text = BUF_INIT(STATE_PACKAGES_MAX);
+	char path[4096], hash[SHA256_HEX_LEN];
+	json_t *sec = NULL, *items, *it;
+	json_error_t jerr;
+	size_t i;
+	int r;
+
+	if (!acked || !acked[0])
+		return -ENOENT;
+	if ((r = state_path(path, sizeof(path), dir, STATE_PACKAGES_FILE)) < 0)
+		return r;
+	r = buf_read_file(&text, path);
+	if (r == 0) {
+		sec = json_parse_buf(text.data, text.len, &jerr);
+		r = sec ? 0 : -EBADMSG;
+	}
+	buf_free(&text);
+	if (r < 0)
+		return r;
+	items = json_object_get(sec, "items");
+	if (!json_is_object(sec) || !json_is_array(items) ||
+	    json_array_size(items) > REPORT_MAX_ITEMS) {
+		r = -EBADMSG;
+		goto out;
+	}
+	json_array_foreach(items, i, it) {
+		if (!json_is_object(it)) {
+			r = -EBADMSG;
+			goto out;
+		}
+	}
+	/* The stored "hash" rules out a stale file before any hashing; the
+	 * recomputed one rules out a damaged one. */
+	if (!json_get_str(sec, "hash") ||
+	    strcmp(json_get_str(sec, "hash"), acked) != 0) {
+		r = -ESTALE;
+		goto out;
+	}
+	r = report_section_hash(sec, hash);
+	if (r == 0 && strcmp(hash, acked) != 0)
+		r = -ESTALE;
+out:
+	if (r < 0) {
+		json_decref(sec);
+		return r;
+	}
+	*ret = sec;
+	return 0;
+}
+
+int state_write_packages(const char *dir, const json_t *section)
+{
+	char *text;
+	int r;
+
+	if (!json_is_object(section) || !json_get_str(section, "hash") ||
+	    !json_is_array(json_object_get(section, "items")))
+		return -EINVAL;
+	text = json_dumps(section, JSON_CANONICAL_FLAGS);
+	if (!text)
+		return -ENOMEM;
+	r = write_atomic(dir, STATE_PACKAGES_FILE, text, 0600);
+	free(text);
+	return r;
 }
