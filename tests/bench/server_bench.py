@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
 from conftest import Server  # noqa: E402
-from reports import enroll_many, package, section_hash  # noqa: E402
+from reports import enroll_many, package, packages_delta, section_hash  # noqa: E402
 
 build, loadgen = pathlib.Path(sys.argv[1]), sys.argv[2]
 HOSTS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
@@ -146,20 +146,37 @@ def main():
         print(f"database: {size / HOSTS / 1024:.0f} KiB per host ({size / 2**20:.0f} MiB "
               f"for {HOSTS} hosts; WAL file {db_bytes(server) - size >> 20} MiB)")
 
-        changed = []
-        for r in reps:
-            items = [dict(p) for p in r["sections"]["packages"]["items"]]
+        # Ten packages upgraded on every host, sent as the agent sends
+        # them: a delta of the packages section, the rest as bare hashes.
+        def upgrade(rep, tag):
+            items = [dict(p) for p in rep["sections"]["packages"]["items"]]
             for i in random.sample(range(len(items)), 10):
-                items[i]["version"] += "+bench1"
+                items[i]["version"] += tag
                 items[i]["source_version"] = items[i]["version"]
-            rep = dict(r)
-            rep["sections"] = {k: ({"hash": v["hash"]} if k != "packages" else
-                                   seal({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z",
-                                         "items": items}))
-                               for k, v in r["sections"].items()}
-            changed.append(json.dumps(rep).encode())
+            new = seal({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z", "items": items})
+            out = dict(rep)
+            out["sections"] = {k: {"hash": v["hash"]} for k, v in rep["sections"].items()}
+            return out, new
+
+        changed, fulls, reps2 = [], [], []
+        for r in reps:
+            out, new = upgrade(r, "+bench1")
+            out["sections"]["packages"] = packages_delta(r["sections"]["packages"], new)
+            changed.append(json.dumps(out).encode())
+            r2 = dict(r)
+            r2["sections"] = dict(r["sections"], packages=new)
+            reps2.append(r2)
+        print(f"delta report with 10 changed packages: {len(changed[0])} bytes")
         rate, line = load(server, write_jobs(tmp, "changed", hosts, changed), 16, 1)
-        print(f"reports with 10 changed packages: {rate:.0f}/s  ({line})")
+        print(f"reports with 10 changed packages (delta): {rate:.0f}/s  ({line})")
+        # The same in full, as an agent that lost its state sends them.
+        for r in reps2:
+            out, new = upgrade(r, "+bench2")
+            out["sections"]["packages"] = new
+            fulls.append(json.dumps(out).encode())
+        rate, line = load(server, write_jobs(tmp, "changedfull", hosts, fulls), 16, 1)
+        print(f"reports with 10 changed packages (full section): {rate:.0f}/s  ({line})")
+        changed = fulls
 
         same = []
         for r, body in zip(reps, changed):

@@ -47,8 +47,8 @@ def packages_delta(old_section, new_section):
     old = {key(p): p for p in old_section["items"]}
     new = {key(p): p for p in new_section["items"]}
     delta = {k: v for k, v in new_section.items() if k not in ("items", "hash")}
-    delta["hash"] = section_hash(new_section)
-    delta["base"] = section_hash(old_section)
+    delta["hash"] = new_section.get("hash") or section_hash(new_section)
+    delta["base"] = old_section.get("hash") or section_hash(old_section)
     delta["added"] = [p for k, p in new.items() if old.get(k) != p]
     delta["removed"] = [dict(name=k[0], arch=k[1]) if k[1] else dict(name=k[0])
                         for k in old if k not in new]
