@@ -182,101 +182,120 @@ static json_t *removed_item(const json_t *item)
 	return out;
 }
 
-int report_items_delta(enum section s, const json_t *prev, const json_t *cur,
-		       const char *base, json_t **ret)
+struct cur_entry {
+	char *text;
+	json_t *item;	/* borrowed from the section */
+};
+
+static int cmp_cur(const void *a, const void *b)
 {
-	json_t *pitems = json_object_get(prev, "items"),
-	       *citems = json_object_get(cur, "items");
+	return strcmp(((const struct cur_entry *)a)->text,
+		      ((const struct cur_entry *)b)->text);
+}
+
+/* Marks in byk, by identity, what the delta says of an item. */
+#define MARK_ADDED json_true()		/* added, not (yet) replacing one */
+#define MARK_CHANGED json_false()	/* added, replacing a gone one */
+
+int report_items_delta(enum section s, const struct state_items *prev,
+		       const json_t *cur, const char *base, json_t **ret)
+{
+	json_t *citems = json_object_get(cur, "items");
 	const char *hash = json_get_str(cur, "hash");
 	struct buf key = BUF_INIT(2 * REPORT_MAX_STRING + 64);
 	json_t *byk = NULL, *delta = NULL, *added = NULL, *removed = NULL;
-	json_t *it, *v;
-	size_t np = json_array_size(pitems), nc = json_array_size(citems);
-	size_t limit = nc / REPORT_DELTA_DIVISOR, n = 0, i;
-	unsigned char *seen = NULL;
+	json_t *old = NULL, *v;
+	size_t np = prev ? prev->n : 0, nc = json_array_size(citems);
+	size_t limit = nc / REPORT_DELTA_DIVISOR, ngone = 0, i, j;
+	size_t *gone = NULL;
+	struct cur_entry *e = NULL;
 	const char *k;
+	json_error_t jerr;
 	int r = -ENOMEM;
 
-	/* Only packages have a delta form on the wire so far; the matching
-	 * itself is the same for every section. */
-	if (s != SECTION_PACKAGES || !json_is_array(pitems) ||
-	    !json_is_array(citems) || !hash || !base || !base[0])
+	/* Only packages have a delta form on the wire so far. */
+	if (s != SECTION_PACKAGES || !prev || !json_is_array(citems) ||
+	    !hash || !base || !base[0])
 		return -EINVAL;
 	if (strcmp(hash, base) == 0)
 		return -EALREADY;
 	if (limit < REPORT_DELTA_MIN_ITEMS)
 		limit = REPORT_DELTA_MIN_ITEMS;
-	/* At least np - nc items are gone; past the limit already? */
+	/* At least np - nc items are gone: over the limit already? */
 	if (np > nc + limit)
 		return -E2BIG;
 	byk = json_object();
 	added = json_array();
 	removed = json_array();
-	seen = calloc(np ? np : 1, 1);
-	if (!byk || !added || !removed || !seen)
+	e = calloc(nc ? nc : 1, sizeof(*e));
+	gone = calloc(limit, sizeof(*gone));
+	if (!byk || !added || !removed || !e || !gone)
 		goto out;
-	/* Identity -> index of the acknowledged item. */
-	json_array_foreach(pitems, i, it) {
-		buf_reset(&key);
-		if ((r = report_item_key(s, it, &key)) < 0)
+	/* The current items' canonical texts, sorted as the stored ones
+	 * are: an unchanged item is the same text on both sides. */
+	for (i = 0; i < nc; i++) {
+		e[i].item = json_array_get(citems, i);
+		if (!(e[i].text = json_canonical(e[i].item)))
 			goto out;
-		if (json_object_get(byk, key.data)) {
-			r = -EINVAL;
-			goto out;
-		}
-		if (json_object_set_new(byk, key.data,
-					json_integer((json_int_t)i)) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
 	}
-	/* Each current item is new, changed or the same; a matched identity
-	 * is then marked null so a second item claiming it is caught. */
-	json_array_foreach(citems, i, it) {
-		int send;
+	qsort(e, nc, sizeof(*e), cmp_cur);
+	for (i = j = 0; i < np || j < nc;) {
+		int c = i == np ? 1 : j == nc ? -1 :
+			strcmp(prev->text[i], e[j].text);
 
-		buf_reset(&key);
-		if ((r = report_item_key(s, it, &key)) < 0)
-			goto out;
-		v = json_object_get(byk, key.data);
-		if (json_is_null(v)) {
-			r = -EINVAL;
-			goto out;
-		}
-		if (v) {
-			size_t j = (size_t)json_integer_value(v);
-
-			seen[j] = 1;
-			send = !json_equal(json_array_get(pitems, j), it);
-		} else {
-			send = 1;
-		}
-		if (send) {
-			if (++n > limit) {
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {	/* gone, or changed */
+			if (ngone == limit) {
 				r = -E2BIG;
 				goto out;
 			}
-			if (json_array_append(added, it) < 0) {
-				r = -ENOMEM;
+			gone[ngone++] = i++;
+		} else {		/* new, or changed */
+			if (json_array_size(added) == limit) {
+				r = -E2BIG;
 				goto out;
 			}
-		}
-		if (json_object_set_new(byk, key.data, json_null()) < 0) {
+			buf_reset(&key);
+			if ((r = report_item_key(s, e[j].item, &key)) < 0)
+				goto out;
+			r = -EINVAL;
+			if (json_object_get(byk, key.data))
+				goto out;
 			r = -ENOMEM;
-			goto out;
+			if (json_object_set_new(byk, key.data, MARK_ADDED) < 0 ||
+			    json_array_append(added, e[j].item) < 0)
+				goto out;
+			j++;
 		}
 	}
-	json_array_foreach(pitems, i, it) {
-		if (seen[i])
-			continue;
-		if (++n > limit) {
-			r = -E2BIG;
+	/* Only the few items that differ are parsed: those whose identity
+	 * an added item has were changed, the others are gone. */
+	for (i = 0; i < ngone; i++) {
+		const char *t = prev->text[gone[i]];
+
+		old = json_parse_buf(t, strlen(t), &jerr);
+		buf_reset(&key);
+		r = old ? report_item_key(s, old, &key) : -EINVAL;
+		if (r < 0)
 			goto out;
-		}
-		if (json_array_append_new(removed, removed_item(it)) < 0) {
-			r = -ENOMEM;
+		v = json_object_get(byk, key.data);
+		r = -EINVAL;
+		if (v && v != MARK_ADDED)
+			goto out;	/* two old items of one identity */
+		r = -ENOMEM;
+		if (json_object_set_new(byk, key.data,
+					v ? MARK_CHANGED : json_null()) < 0 ||
+		    (!v && json_array_append_new(removed,
+						 removed_item(old)) < 0))
 			goto out;
-		}
+		json_decref(old);
+		old = NULL;
+	}
+	if (json_array_size(added) + json_array_size(removed) > limit) {
+		r = -E2BIG;
+		goto out;
 	}
 	/* The header goes as it is in the full section. */
 	r = -ENOMEM;
@@ -296,22 +315,28 @@ int report_items_delta(enum section s, const json_t *prev, const json_t *cur,
 	delta = NULL;
 	r = 0;
 out:
+	json_decref(old);
 	json_decref(delta);
 	json_decref(byk);
 	json_decref(added);
 	json_decref(removed);
-	free(seen);
+	if (e) {
+		for (i = 0; i < nc; i++)
+			free(e[i].text);
+		free(e);
+	}
+	free(gone);
 	buf_free(&key);
 	return r;
 }
 
-int report_packages_delta(const char *dir, const char *acked, json_t *cur,
-			  json_t **ret)
+int report_packages_delta(const char *dir, const char *acked,
+			  const json_t *cur, json_t **ret)
 {
-	json_t *prev = NULL;
+	struct state_items prev = { 0 };
 	int r;
 
-	/* Cheap first: an unchanged section never loads the file. */
+	/* Cheap first: an unchanged section never reads the file. */
 	if (!acked || !acked[0])
 		return -ENOENT;
 	if (json_get_str(cur, "hash") &&
@@ -320,8 +345,8 @@ int report_packages_delta(const char *dir, const char *acked, json_t *cur,
 	r = state_read_packages(dir, acked, &prev);
 	if (r < 0)
 		return r;
-	r = report_items_delta(SECTION_PACKAGES, prev, cur, acked, ret);
-	json_decref(prev);
+	r = report_items_delta(SECTION_PACKAGES, &prev, cur, acked, ret);
+	state_items_free(&prev);
 	return r;
 }
 

@@ -206,70 +206,156 @@ int state_write_hashes(const char *dir,
 	return write_atomic(dir, "hashes", text, 0600);
 }
 
-int state_read_packages(const char *dir, const char *acked, json_t **ret)
+void state_items_free(struct state_items *items)
 {
-	struct buf text = BUF_INIT(STATE_PACKAGES_MAX);
+	if (!items)
+		return;
+	free(items->text);
+	free(items->data);
+	items->text = NULL;
+	items->data = NULL;
+	items->n = 0;
+}
+
+/* The line at *pos, NUL-terminated in place of its newline, and its
+ * length; NULL at the end or for a last line without its newline. */
+static char *cut_line(char **pos, char *end, size_t *ret_len)
+{
+	char *start = *pos, *nl;
+
+	if (start >= end || !(nl = memchr(start, '\n', (size_t)(end - start))))
+		return NULL;
+	*nl = '\0';
+	*pos = nl + 1;
+	*ret_len = (size_t)(nl - start);
+	return start;
+}
+
+static int cmp_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int state_read_packages(const char *dir, const char *acked,
+			struct state_items *ret)
+{
+	struct buf file = BUF_INIT(STATE_PACKAGES_MAX);
+	unsigned char sum[REPORT_SUM_LEN] = { 0 }, d[REPORT_SUM_LEN];
 	char path[4096], hash[SHA256_HEX_LEN];
-	json_t *sec = NULL, *items, *it;
+	char *pos, *end, *magic, *h, *hdr, *line, **text = NULL;
+	size_t n = 0, cap = 0, len;
+	json_t *header = NULL;
 	json_error_t jerr;
-	size_t i;
 	int r;
 
 	if (!acked || !acked[0])
 		return -ENOENT;
 	if ((r = state_path(path, sizeof(path), dir, STATE_PACKAGES_FILE)) < 0)
 		return r;
-	r = buf_read_file(&text, path);
-	if (r == 0) {
-		sec = json_parse_buf(text.data, text.len, &jerr);
-		r = sec ? 0 : -EBADMSG;
-	}
-	buf_free(&text);
-	if (r < 0)
-		return r;
-	items = json_object_get(sec, "items");
-	if (!json_is_object(sec) || !json_is_array(items) ||
-	    json_array_size(items) > REPORT_MAX_ITEMS) {
+	if ((r = buf_read_file(&file, path)) < 0)
+		goto out;
+	pos = file.data;
+	end = file.data + file.len;
+	magic = cut_line(&pos, end, &len);
+	h = cut_line(&pos, end, &len);
+	hdr = cut_line(&pos, end, &len);
+	if (!magic || !h || !hdr || strcmp(magic, STATE_PACKAGES_MAGIC) != 0) {
 		r = -EBADMSG;
 		goto out;
 	}
-	json_array_foreach(items, i, it) {
-		if (!json_is_object(it)) {
-			r = -EBADMSG;
-			goto out;
-		}
-	}
-	/* The stored "hash" rules out a stale file before any hashing; the
-	 * recomputed one rules out a damaged one. */
-	if (!json_get_str(sec, "hash") ||
-	    strcmp(json_get_str(sec, "hash"), acked) != 0) {
+	/* A stale file is ruled out before any hashing. */
+	if (strcmp(h, acked) != 0) {
 		r = -ESTALE;
 		goto out;
 	}
-	r = report_section_hash(sec, hash);
+	while ((line = cut_line(&pos, end, &len))) {
+		if (n == REPORT_MAX_ITEMS || line[0] != '{' ||
+		    (n && strcmp(text[n - 1], line) > 0)) {
+			r = -EBADMSG;
+			goto out;
+		}
+		if (n == cap) {
+			char **t = reallocarray(text, cap ? 2 * cap : 256,
+						sizeof(*t));
+
+			if (!t) {
+				r = -ENOMEM;
+				goto out;
+			}
+			text = t;
+			cap = cap ? 2 * cap : 256;
+		}
+		text[n++] = line;
+		/* The line is the item's canonical text: its digest. */
+		sha256_raw(line, len, d);
+		report_sum_add(sum, d);
+	}
+	header = pos == end ? json_parse_buf(hdr, strlen(hdr), &jerr) : NULL;
+	if (!json_is_object(header)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	r = report_section_hash_sum(header, sum, hash);
 	if (r == 0 && strcmp(hash, acked) != 0)
 		r = -ESTALE;
 out:
+	json_decref(header);
 	if (r < 0) {
-		json_decref(sec);
+		free(text);
+		buf_free(&file);
 		return r;
 	}
-	*ret = sec;
+	ret->text = text;
+	ret->n = n;
+	ret->data = buf_take(&file, NULL);
 	return 0;
 }
 
 int state_write_packages(const char *dir, const json_t *section)
 {
-	char *text;
-	int r;
+	json_t *items = json_object_get(section, "items"), *header, *it;
+	const char *hash = json_get_str(section, "hash");
+	struct buf out = BUF_INIT(STATE_PACKAGES_MAX);
+	size_t n = json_array_size(items), i;
+	char **text = NULL, *hdr = NULL;
+	int r = -ENOMEM;
 
-	if (!json_is_object(section) || !json_get_str(section, "hash") ||
-	    !json_is_array(json_object_get(section, "items")))
+	if (!json_is_array(items) || !hash ||
+	    strlen(hash) != SHA256_HEX_LEN - 1)
 		return -EINVAL;
-	text = json_dumps(section, JSON_CANONICAL_FLAGS);
+	/* The header is the section but its items and hash (a shallow copy
+	 * shares the members). */
+	header = json_copy((json_t *)section);
+	if (!header || json_object_del(header, "items") < 0 ||
+	    json_object_del(header, "hash") < 0 ||
+	    !(hdr = json_dumps(header, JSON_CANONICAL_FLAGS)))
+		goto out;
+	text = calloc(n ? n : 1, sizeof(*text));
 	if (!text)
-		return -ENOMEM;
-	r = write_atomic(dir, STATE_PACKAGES_FILE, text, 0600);
-	free(text);
+		goto out;
+	json_array_foreach(items, i, it) {
+		if (!(text[i] = json_canonical(it)))
+			goto out;
+	}
+	/* Usually sorted already: report_section_hash() sorted the items. */
+	qsort(text, n, sizeof(*text), cmp_text);
+	if ((r = buf_printf(&out, "%s\n%s\n%s\n", STATE_PACKAGES_MAGIC, hash,
+			    hdr)) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((r = buf_puts(&out, text[i])) < 0 ||
+		    (r = buf_puts(&out, "\n")) < 0)
+			goto out;
+	}
+	r = write_atomic(dir, STATE_PACKAGES_FILE, out.data, 0600);
+out:
+	if (text) {
+		for (i = 0; i < n; i++)
+			free(text[i]);
+		free(text);
+	}
+	free(hdr);
+	json_decref(header);
+	buf_free(&out);
 	return r;
 }

@@ -17,7 +17,7 @@ import pytest
 
 import scenario
 from conftest import AGENT, FIXTURES
-from reports import item_digest, section_hash, section_hash_sum
+from reports import canon, item_digest, section_hash, section_hash_sum
 from test_agent_server import Recorder, host_of
 
 SECTIONS = ("ports", "services", "processes", "packages", "logins")
@@ -117,7 +117,16 @@ def one_of_each(root):
 
 
 def stored_packages(state):
-    return json.loads((state / "packages.json").read_text())
+    """The agent's <state>/packages (agent/state.h): a magic line, the hash,
+    the header, then one item per line as its canonical JSON, sorted."""
+    lines = (state / "packages").read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "derelict-packages 1" and lines[-1] == ""
+    section = json.loads(lines[2])
+    section["items"] = [json.loads(l) for l in lines[3:-1]]
+    # Each line is exactly the text its digest is taken of.
+    assert lines[3:-1] == sorted(canon(i).decode() for i in section["items"])
+    section["hash"] = lines[1]
+    return section
 
 
 def acked(state, section="packages"):
@@ -174,7 +183,7 @@ def test_wire_delta(fake, tmp_path):
     first = full["sections"]["packages"]
     assert len(first["items"]) >= 400
     # Kept once acknowledged: 0600, the section the server holds.
-    mode = stat.S_IMODE((state / "packages.json").stat().st_mode)
+    mode = stat.S_IMODE((state / "packages").stat().st_mode)
     assert mode == 0o600
     kept = stored_packages(state)
     assert kept["hash"] == first["hash"] == acked(state)
@@ -235,7 +244,7 @@ def test_print_stays_full(fake, tmp_path):
     root = make_root(tmp_path, n=100)
     state = tmp_path / "state"
     assert run_fake(fake, tmp_path, root).returncode == 0
-    before = (state / "packages.json").read_bytes()
+    before = (state / "packages").read_bytes()
     one_of_each(root)
     r = run_fake(fake, tmp_path, root, "--print")
     assert r.returncode == 0, r.stderr
@@ -243,7 +252,7 @@ def test_print_stays_full(fake, tmp_path):
     assert "items" in pk and not {"base", "added", "removed"} & set(pk)
     assert all("items" in json.loads(r.stdout)["sections"][s] for s in SECTIONS)
     # --print keeps no state.
-    assert (state / "packages.json").read_bytes() == before
+    assert (state / "packages").read_bytes() == before
 
 
 def test_409_answered_in_full(fake, tmp_path):
@@ -283,16 +292,17 @@ def test_not_kept_without_200(fake, tmp_path):
     root = make_root(tmp_path, n=100)
     state = tmp_path / "state"
     assert run_fake(fake, tmp_path, root).returncode == 0
-    kept = (state / "packages.json").read_bytes()
+    kept = (state / "packages").read_bytes()
+    base = stored_packages(state)["hash"]
     one_of_each(root)
     fake.replies = [(500, {"error": {"code": "internal", "message": "down"}})]
     assert run_fake(fake, tmp_path, root).returncode == 1
-    assert (state / "packages.json").read_bytes() == kept
+    assert (state / "packages").read_bytes() == kept
     # The next try is the same delta against the same base.
     fake.log.clear()
     assert run_fake(fake, tmp_path, root).returncode == 0
     body, = reports_sent(fake)
-    assert body["sections"]["packages"]["base"] == json.loads(kept)["hash"]
+    assert body["sections"]["packages"]["base"] == base
 
 
 def test_large_change_goes_full(fake, tmp_path):
@@ -314,12 +324,12 @@ def test_bad_state_file_goes_full(fake, tmp_path, damage):
     root = make_root(tmp_path, n=100)
     state = tmp_path / "state"
     assert run_fake(fake, tmp_path, root).returncode == 0
-    path = state / "packages.json"
+    path = state / "packages"
     text = path.read_text()
     if damage == "missing":
         path.unlink()
     elif damage == "garbage":
-        path.write_bytes(b"\x00\xffnot json")
+        path.write_bytes(b"\x00\xffnot a state file\n")
     elif damage == "truncated":
         path.write_text(text[: len(text) // 2])
     elif damage == "edited":
@@ -327,11 +337,13 @@ def test_bad_state_file_goes_full(fake, tmp_path, damage):
         path.write_text(text.replace('"version":"1:2.38.1-5+deb12u3"', '"version":"1:2.38.1-5+deb12u9"'))
         assert path.read_text() != text
     else:
-        # A section the server never acknowledged.
-        sec = json.loads(text)
-        sec["items"] = sec["items"][1:]
-        sec["hash"] = section_hash(sec)
-        path.write_text(json.dumps(sec))
+        # A section the server never acknowledged, well formed.
+        lines = text.split("\n")
+        del lines[3]
+        sec = json.loads(lines[2])
+        sec["items"] = [json.loads(l) for l in lines[3:-1]]
+        lines[1] = section_hash(sec)
+        path.write_text("\n".join(lines))
     one_of_each(root)
     fake.log.clear()
     r = run_fake(fake, tmp_path, root)

@@ -70,6 +70,23 @@ static const char *hash_of(const json_t *s)
 	return json_get_str(s, "hash");
 }
 
+/* report_items_delta() of cur against prev as the agent runs it: prev
+ * stored as acknowledged, read back, and the delta made against that. */
+static int delta_from(const json_t *prev, const json_t *cur, json_t **ret)
+{
+	struct state_items items = { 0 };
+	int r;
+
+	ck_assert_int_eq(state_write_packages(dir, prev), 0);
+	ck_assert_int_eq(state_read_packages(dir, hash_of(prev), &items), 0);
+	ck_assert_uint_eq(items.n,
+			  json_array_size(json_object_get(prev, "items")));
+	r = report_items_delta(SECTION_PACKAGES, &items, cur, hash_of(prev),
+			       ret);
+	state_items_free(&items);
+	return r;
+}
+
 /* Does arr hold an item equal to v? */
 static int holds(const json_t *arr, const json_t *v)
 {
@@ -194,8 +211,7 @@ START_TEST(added_changed_removed)
 				pkg("g", "2.0", NULL)),
 		      "2026-11-26T00:00:00Z");
 
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, cur,
-					    hash_of(prev), &delta), 0);
+	ck_assert_int_eq(delta_from(prev, cur, &delta), 0);
 	ck_assert_ptr_nonnull(delta);
 	ck_assert_str_eq(json_get_str(delta, "hash"), hash_of(cur));
 	ck_assert_str_eq(json_get_str(delta, "base"), hash_of(prev));
@@ -246,9 +262,7 @@ START_TEST(unchanged_and_header_only)
 		       "2026-11-25T00:00:00Z");
 	ck_assert_str_eq(hash_of(same), hash_of(prev));
 	/* Unchanged: no delta, the bare hash goes. */
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, same,
-					    hash_of(prev), &delta),
-			 -EALREADY);
+	ck_assert_int_eq(delta_from(prev, same, &delta), -EALREADY);
 	ck_assert_ptr_eq(delta, (json_t *)1);
 	ck_assert_int_eq(report_packages_delta(dir, hash_of(prev), same,
 					       &delta),
@@ -258,8 +272,7 @@ START_TEST(unchanged_and_header_only)
 	cur = section(json_pack("[oo]", pkg("a", "1.0", "amd64"),
 				pkg("b", "1.0", NULL)),
 		      "2026-11-26T00:00:00Z");
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, cur,
-					    hash_of(prev), &delta), 0);
+	ck_assert_int_eq(delta_from(prev, cur, &delta), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(delta, "added")),
 			  0);
 	ck_assert_uint_eq(json_array_size(json_object_get(delta, "removed")),
@@ -294,8 +307,7 @@ static json_t *series(int n, int changed, int gone, int added)
 static int delta_of(json_t *prev, json_t *cur)
 {
 	json_t *delta = NULL;
-	int r = report_items_delta(SECTION_PACKAGES, prev, cur, hash_of(prev),
-				   &delta);
+	int r = delta_from(prev, cur, &delta);
 
 	if (r == 0) {
 		check_applies(prev, delta, cur);
@@ -335,35 +347,33 @@ END_TEST
 START_TEST(bad_identities)
 {
 	json_t *prev = series(5, 0, 0, 0), *dup, *noname, *delta = NULL;
+	struct state_items items = { 0 };
 
-	/* Two items claim one identity: no delta could say which is meant. */
-	dup = section(json_pack("[ooo]", pkg("p0", "1", "amd64"),
+	/* Two changed items claim one identity: no delta could say which is
+	 * meant. */
+	dup = section(json_pack("[ooo]", pkg("p0", "3", "amd64"),
 				pkg("p0", "2", "amd64"),
 				pkg("p1", "1", "amd64")),
 		      "2026-11-26T00:00:00Z");
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, dup,
-					    hash_of(prev), &delta),
-			 -EINVAL);
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, dup, prev,
-					    hash_of(dup), &delta),
-			 -EINVAL);
+	ck_assert_int_eq(delta_from(prev, dup, &delta), -EINVAL);
+	/* Two old items of one identity, both changed into a third. */
+	ck_assert_int_eq(delta_from(dup, prev, &delta), -EINVAL);
 	json_decref(dup);
-	/* New items repeating each other. */
+	/* New items repeating each other: null and absent arch are one. */
 	dup = section(json_pack("[oo]", pkg("x", "1", NULL),
 				pkg("x", "2", NO_ARCH)),
 		      "2026-11-26T00:00:00Z");
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, dup,
-					    hash_of(prev), &delta),
-			 -EINVAL);
+	ck_assert_int_eq(delta_from(prev, dup, &delta), -EINVAL);
 	noname = section(json_pack("[{s:s}]", "version", "1"),
 			 "2026-11-26T00:00:00Z");
-	ck_assert_int_eq(report_items_delta(SECTION_PACKAGES, prev, noname,
-					    hash_of(prev), &delta),
-			 -EINVAL);
+	ck_assert_int_eq(delta_from(prev, noname, &delta), -EINVAL);
 	/* Only packages have a delta form. */
-	ck_assert_int_eq(report_items_delta(SECTION_PORTS, prev, dup,
+	ck_assert_int_eq(state_write_packages(dir, prev), 0);
+	ck_assert_int_eq(state_read_packages(dir, hash_of(prev), &items), 0);
+	ck_assert_int_eq(report_items_delta(SECTION_PORTS, &items, dup,
 					    hash_of(prev), &delta),
 			 -EINVAL);
+	state_items_free(&items);
 	ck_assert_ptr_null(delta);
 	json_decref(dup);
 	json_decref(noname);
@@ -403,8 +413,7 @@ START_TEST(random_deltas_apply)
 		prev = section(pi, "2026-11-25T00:00:00Z");
 		cur = section(ci, round % 2 ? "2026-11-25T00:00:00Z" :
 			      "2026-11-26T00:00:00Z");
-		r = report_items_delta(SECTION_PACKAGES, prev, cur,
-				       hash_of(prev), &delta);
+		r = delta_from(prev, cur, &delta);
 		/* About one item in thirteen changes: a delta but for the
 		 * odd round past the threshold or without any change. */
 		ck_assert_msg(r == 0 || r == -E2BIG || r == -EALREADY,
@@ -438,11 +447,42 @@ static void put_file(const char *text)
 	fclose(f);
 }
 
+static char *get_file(void)
+{
+	struct buf b = BUF_INIT(1 << 24);
+	char path[256];
+
+	file_path(path, sizeof(path));
+	ck_assert_int_eq(buf_read_file(&b, path), 0);
+	return buf_take(&b, NULL);
+}
+
+/* The stored file with its line number line (0 the magic) replaced. */
+static void put_with_line(const char *orig, int line, const char *with)
+{
+	struct buf b = BUF_INIT(1 << 24);
+	const char *p = orig, *nl;
+
+	for (int i = 0; *p; i++, p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		if (i == line)
+			ck_assert_int_eq(buf_printf(&b, "%s\n", with), 0);
+		else
+			ck_assert_int_eq(buf_append(&b, p,
+						    (size_t)(nl - p + 1)), 0);
+	}
+	put_file(b.data);
+	buf_free(&b);
+}
+
 START_TEST(state_file_roundtrip_and_mode)
 {
-	json_t *s = series(30, 0, 0, 0), *back = NULL;
-	char path[256];
+	json_t *s = series(30, 0, 0, 0), *it;
+	struct state_items back = { 0 };
+	char path[256], *text, *expect;
 	struct stat st;
+	size_t i;
 
 	file_path(path, sizeof(path));
 	umask(0);
@@ -458,9 +498,26 @@ START_TEST(state_file_roundtrip_and_mode)
 	snprintf(path, sizeof(path), "%s/.tmp-state", dir);
 	ck_assert_int_eq(access(path, F_OK), -1);
 
+	/* The form state.h describes. */
+	text = get_file();
+	ck_assert(strncmp(text, STATE_PACKAGES_MAGIC "\n",
+			  strlen(STATE_PACKAGES_MAGIC) + 1) == 0);
+	ck_assert(strncmp(text + strlen(STATE_PACKAGES_MAGIC) + 1,
+			  hash_of(s), 64) == 0);
+	ck_assert_ptr_nonnull(strstr(text, "\n{\"changed_at\":\"2026-11-26T00:00:00Z\","
+				     "\"manager\":\"dpkg\"}\n"));
+	free(text);
+
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back), 0);
-	ck_assert(json_equal(back, s));
-	json_decref(back);
+	ck_assert_uint_eq(back.n, 30);
+	json_array_foreach(json_object_get(s, "items"), i, it) {
+		/* Sorted as report_section_hash() left them. */
+		expect = json_canonical(it);
+		ck_assert_str_eq(back.text[i], expect);
+		free(expect);
+	}
+	state_items_free(&back);
+	state_items_free(&back);	/* twice is harmless */
 	/* Not a full section: refused. */
 	ck_assert_int_eq(state_write_packages(dir, json_object_get(s,
 							       "items")),
@@ -472,8 +529,9 @@ END_TEST
 START_TEST(state_file_missing_damaged_stale)
 {
 	json_t *s = series(30, 0, 0, 0), *other = series(30, 1, 0, 0);
-	json_t *back = (json_t *)1, *delta = (json_t *)1, *cur;
-	char *text;
+	struct state_items back = { 0 };
+	json_t *delta = (json_t *)1, *cur;
+	char *text, *cut, *line;
 
 	/* Missing. */
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back), -ENOENT);
@@ -483,42 +541,61 @@ START_TEST(state_file_missing_damaged_stale)
 	/* Never acknowledged. */
 	ck_assert_int_eq(state_write_packages(dir, s), 0);
 	ck_assert_int_eq(state_read_packages(dir, "", &back), -ENOENT);
+	ck_assert_int_eq(state_read_packages(dir, NULL, &back), -ENOENT);
 	/* Another section than the acknowledged one (the write or the
 	 * hashes file was lost). */
 	ck_assert_int_eq(state_read_packages(dir, hash_of(other), &back),
 			 -ESTALE);
-	/* Damaged: cut short, garbage, empty, the wrong shape. */
-	text = json_dumps(s, JSON_CANONICAL_FLAGS);
-	text[strlen(text) / 2] = '\0';
-	put_file(text);
+	text = get_file();
+
+	/* Cut short inside a line, and at a line's end. */
+	cut = strdup(text);
+	cut[strlen(cut) - 10] = '\0';
+	put_file(cut);
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
 			 -EBADMSG);
-	free(text);
-	put_file("\x01\xff garbage");
+	*(strrchr(cut, '\n') + 1) = '\0';
+	put_file(cut);
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -ESTALE);
+	free(cut);
+	/* Garbage, empty, another format, the wrong hash line. */
+	put_file("\x01\xff garbage\n\n\n");
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
 			 -EBADMSG);
 	put_file("");
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
 			 -EBADMSG);
-	put_file("[1,2,3]");
+	put_with_line(text, 0, "derelict-packages 2");
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
 			 -EBADMSG);
-	put_file("{\"hash\":\"x\",\"items\":{}}");
-	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
-			 -EBADMSG);
-	put_file("{\"hash\":\"x\",\"items\":[1]}");
-	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
-			 -EBADMSG);
-	/* An item altered with the hash member left as it was: the hash is
-	 * recomputed, not trusted. */
-	json_object_set_new(json_array_get(json_object_get(s, "items"), 3),
-			    "version", json_string("9"));
-	text = json_dumps(s, JSON_CANONICAL_FLAGS);
-	put_file(text);
-	free(text);
+	put_with_line(text, 1, hash_of(other));
 	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
 			 -ESTALE);
-	ck_assert_ptr_eq(back, (json_t *)1);
+	/* The header or an item altered, the hash line left as it was: the
+	 * hash is recomputed, not trusted. */
+	put_with_line(text, 2, "{\"changed_at\":\"2026-11-27T00:00:00Z\","
+			       "\"manager\":\"dpkg\"}");
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -ESTALE);
+	put_with_line(text, 2, "[]");
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -EBADMSG);
+	line = json_canonical(json_array_get(json_object_get(other, "items"),
+					     0));
+	put_with_line(text, 3, line);
+	free(line);
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -ESTALE);
+	/* Lines out of order, or not items. */
+	put_with_line(text, 3, "{\"name\":\"zzz\"}");
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -EBADMSG);
+	put_with_line(text, 5, "");
+	ck_assert_int_eq(state_read_packages(dir, hash_of(s), &back),
+			 -EBADMSG);
+	ck_assert_ptr_null(back.text);
+	ck_assert_ptr_null(back.data);
 
 	/* Each of these means a full send, never a failed report. */
 	cur = series(30, 2, 0, 0);
@@ -526,6 +603,13 @@ START_TEST(state_file_missing_damaged_stale)
 			 0);
 	ck_assert_int_lt(report_packages_delta(dir, "", cur, &delta), 0);
 	ck_assert_ptr_eq(delta, (json_t *)1);
+	/* And the intact file gives a delta again. */
+	put_file(text);
+	ck_assert_int_eq(report_packages_delta(dir, hash_of(s), cur, &delta),
+			 0);
+	check_applies(s, delta, cur);
+	json_decref(delta);
+	free(text);
 	json_decref(cur);
 	json_decref(s);
 	json_decref(other);
