@@ -40,7 +40,7 @@ static const struct conf_key agent_keys[] = {
 	  SYSCONFDIR "/derelict/enroll-secret", 0, 0,
 	  "file holding the enrollment secret" },
 	{ "agent", "state_dir", CONF_STRING, OFF(state_dir),
-	  "/var/lib/derelict-agent", 0, 0, "agent id, token and hashes" },
+	  "/var/lib/derelict-agent", 0, 0, "agent id, token, last acknowledged hashes and packages" },
 	{ "agent", "project", CONF_STRING, OFF(project), "", 0, 0,
 	  "project tag sent with the host" },
 	{ "agent", "owner", CONF_STRING, OFF(owner), "", 0, 0,

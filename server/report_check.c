@@ -183,10 +183,10 @@ static int check_delta(enum section s, json_t *sec, const char *claimed,
 	json_array_foreach(removed, i, item) {
 		json_t *arch = json_object_get(item, "arch");
 
-		if (arch && !json_is_string(arch))
+		if (arch && !json_is_string(arch) && !json_is_null(arch))
 			return refuse(v, 422, "invalid_field",
 				      "sections.%s.removed[%zu].arch: "
-				      "expected string",
+				      "expected string or null",
 				      name, i);
 	}
 	snprintf(out->hash, sizeof(out->hash), "%s", claimed);

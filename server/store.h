@@ -73,6 +73,7 @@ struct ingest_change {
 	char *key;
 	json_t *old;
 	json_t *new;
+	char *old_text, *new_text;	/* their canonical text, or NULL */
 	const unsigned char *digest;	/* packages: new's digest, or NULL */
 };
 

@@ -40,32 +40,22 @@ void store_write_rollback(struct store *st)
 }
 
 static int add_change(struct conn *c, int64_t host, int64_t now,
-		      enum section sec, const char *key, const char *action,
-		      const json_t *old, const json_t *new)
+		      enum section sec, const struct ingest_change *ch)
 {
 	sqlite3_stmt *s = stmt(c, "INSERT INTO changes (host_id, at, section, "
 				  "key, action, old, new) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?)");
-	char *o = old ? json_canonical(old) : NULL;
-	char *n = new ? json_canonical(new) : NULL;
-	int r;
 
-	if (!s) {
-		free(o);
-		free(n);
+	if (!s)
 		return -EIO;
-	}
 	sqlite3_bind_int64(s, 1, host);
 	sqlite3_bind_int64(s, 2, now);
 	bind_text(s, 3, section_names[sec]);
-	bind_text(s, 4, key);
-	bind_text(s, 5, action);
-	bind_text(s, 6, o);
-	bind_text(s, 7, n);
-	r = stmt_run(c, s);
-	free(o);
-	free(n);
-	return r;
+	bind_text(s, 4, ch->key);
+	bind_text(s, 5, ch->action);
+	bind_text(s, 6, ch->old_text);
+	bind_text(s, 7, ch->new_text);
+	return stmt_run(c, s);
 }
 
 /* Maps each item of a section to its identity key.  Keys that repeat (two
@@ -101,6 +91,8 @@ static void free_changes(struct ingest_section *in)
 {
 	for (size_t i = 0; i < in->n_changes; i++) {
 		free(in->changes[i].key);
+		free(in->changes[i].old_text);
+		free(in->changes[i].new_text);
 		json_decref(in->changes[i].old);
 		json_decref(in->changes[i].new);
 	}
@@ -126,9 +118,18 @@ int ingest_push_change(struct ingest_section *in, const char *action,
 		in->changes_cap = ncap;
 	}
 	c = &in->changes[in->n_changes];
+	memset(c, 0, sizeof(*c));
+	/* The history's texts are made here, outside the writer when this
+	 * runs in store_prepare_report(). */
 	c->key = strdup(key);
-	if (!c->key)
+	c->old_text = old ? json_canonical(old) : NULL;
+	c->new_text = new ? json_canonical(new) : NULL;
+	if (!c->key || (old && !c->old_text) || (new && !c->new_text)) {
+		free(c->key);
+		free(c->old_text);
+		free(c->new_text);
 		return -ENOMEM;
+	}
 	c->action = action;
 	c->old = json_incref(old);
 	c->new = json_incref(new);
@@ -190,8 +191,7 @@ static int apply_changes(struct conn *c, int64_t host, int64_t now,
 
 		/* Logins age out of the 90-day window; that is no event. */
 		if (!(ch->new == NULL && sec == SECTION_LOGINS))
-			r = add_change(c, host, now, sec, ch->key, ch->action,
-				       ch->old, ch->new);
+			r = add_change(c, host, now, sec, ch);
 	}
 	return r;
 }

@@ -238,10 +238,15 @@ out:
 static int package_put(struct conn *c, int64_t host, const json_t *p,
 		       const unsigned char *digest)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT OR REPLACE INTO packages (host_id, "
-				  "name, arch, version, source, "
-				  "source_version, digest) VALUES "
-				  "(?, ?, ?, ?, ?, ?, ?)");
+	/* An upgrade updates the row in place: the name index, whose key
+	 * does not change, is left alone. */
+	sqlite3_stmt *s = stmt(c, "INSERT INTO packages (host_id, name, arch, "
+				  "version, source, source_version, digest) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+				  "DO UPDATE SET version = excluded.version, "
+				  "source = excluded.source, source_version = "
+				  "excluded.source_version, digest = "
+				  "excluded.digest");
 	const char *name = json_get_str(p, "name");
 	const char *version = json_get_str(p, "version");
 	const char *source = json_get_str(p, "source");
