@@ -19,6 +19,7 @@ struct pending {
 	int result;
 	int done;
 	struct pending *next;
+	pthread_cond_t done_cv;	/* its own: a batch wakes its reports only */
 };
 
 struct ingest {
@@ -28,7 +29,6 @@ struct ingest {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* queue or kick or stop */
-	pthread_cond_t done;	/* some batch finished */
 	pthread_cond_t quit;	/* wakes the checkpointer to stop */
 	struct pending *head, *tail;
 	int stopping;
@@ -151,11 +151,13 @@ static void *writer(void *arg)
 			deadline_in(&next_eval, in->evaluate_every);
 		}
 
+		/* Under the lock: a waiter cannot see done, return and take
+		 * its pending off its stack before we are through the list. */
 		pthread_mutex_lock(&in->lock);
-		for (p = batch; p; p = p->next)
+		for (p = batch; p; p = p->next) {
 			p->done = 1;
-		if (batch)
-			pthread_cond_broadcast(&in->done);
+			pthread_cond_signal(&p->done_cv);
+		}
 	}
 	pthread_mutex_unlock(&in->lock);
 	return NULL;
@@ -195,7 +197,6 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 	in->evaluate_every = evaluate_every > 0 ? evaluate_every : 60;
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->work, NULL);
-	pthread_cond_init(&in->done, NULL);
 	pthread_cond_init(&in->quit, NULL);
 	r = pthread_create(&in->thread, NULL, writer, in);
 	if (r != 0) {
@@ -213,7 +214,7 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 
 int ingest_submit(struct ingest *in, struct ingest_job *job)
 {
-	struct pending p = { job, 0, 0, NULL };
+	struct pending p = { job, 0, 0, NULL, PTHREAD_COND_INITIALIZER };
 
 	pthread_mutex_lock(&in->lock);
 	if (in->stopping) {
@@ -227,8 +228,9 @@ int ingest_submit(struct ingest *in, struct ingest_job *job)
 	in->tail = &p;
 	pthread_cond_signal(&in->work);
 	while (!p.done)
-		pthread_cond_wait(&in->done, &in->lock);
+		pthread_cond_wait(&p.done_cv, &in->lock);
 	pthread_mutex_unlock(&in->lock);
+	pthread_cond_destroy(&p.done_cv);
 	return p.result;
 }
 
@@ -254,7 +256,6 @@ void ingest_stop(struct ingest *in)
 		pthread_join(in->checkpointer, NULL);
 	pthread_mutex_destroy(&in->lock);
 	pthread_cond_destroy(&in->work);
-	pthread_cond_destroy(&in->done);
 	pthread_cond_destroy(&in->quit);
 	free(in);
 }

@@ -238,7 +238,10 @@ static int check_section(enum section s, json_t *sec,
 		snprintf(claimed_copy, sizeof(claimed_copy), "%s", claimed);
 	json_object_del(sec, "hash");
 	out->body = json_incref(sec);
-	if (report_section_canonical(out->body, out->hash, &out->text, out->sum,
+	/* Packages are stored as rows: their digests, not their text. */
+	if (report_section_canonical(out->body, out->hash,
+				     s == SECTION_PACKAGES ? NULL : &out->text,
+				     out->sum,
 				     s == SECTION_PACKAGES ? &out->digests
 							   : NULL) < 0)
 		return refuse(v, 500, "internal", "cannot hash");

@@ -238,10 +238,7 @@ static int conn_open(struct conn *c, const char *path)
 			  "PRAGMA synchronous = FULL;"
 			  "PRAGMA foreign_keys = ON;"
 			  "PRAGMA temp_store = MEMORY;"
-			  "PRAGMA cache_size = -16384;"
-			  /* Pages of the database file are read in place,
-			   * not copied out of the kernel's cache. */
-			  "PRAGMA mmap_size = 4294967296;");
+			  "PRAGMA cache_size = -16384;");
 }
 
 static void conn_close(struct conn *c)
@@ -331,8 +328,13 @@ int store_open(const char *path, const struct server_config *cfg,
 		goto fail;
 	/* The writer never checkpoints: store_checkpoint() does, from a
 	 * thread of its own, so commits only append to the WAL. */
+	/* The writer reads the database file's pages in place, not copied
+	 * out of the kernel's cache.  Only the writer: a mapping follows the
+	 * file as it grows, and remapping in every reader's thread costs the
+	 * whole process TLB flushes. */
 	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
-				 "PRAGMA cache_size = -131072;");
+				 "PRAGMA cache_size = -131072;"
+				 "PRAGMA mmap_size = 4294967296;");
 	if (r < 0)
 		goto fail;
 	sqlite3_wal_hook(st->writer.db, wal_frames, st);

@@ -74,7 +74,8 @@ struct ingest_change {
 	json_t *old;
 	json_t *new;
 	char *old_text, *new_text;	/* their canonical text, or NULL */
-	const unsigned char *digest;	/* packages: new's digest, or NULL */
+	int has_digest;		/* packages: digest is new's */
+	unsigned char digest[REPORT_SUM_LEN];
 };
 
 struct ingest_section {
@@ -82,6 +83,7 @@ struct ingest_section {
 	int full;
 	char hash[SHA256_HEX_LEN];
 	int delta;		/* packages: "base", "added", "removed" */
+	int incremental;	/* packages, full: rows updated by the changes */
 	int eval;		/* the rules must run after it is stored */
 	unsigned char sum[REPORT_SUM_LEN];	/* full or delta: items' sum */
 	/* packages: each item's digest, in body's "items" order (full) or

@@ -133,7 +133,10 @@ int ingest_push_change(struct ingest_section *in, const char *action,
 	c->action = action;
 	c->old = json_incref(old);
 	c->new = json_incref(new);
-	c->digest = digest;
+	if (digest) {
+		memcpy(c->digest, digest, REPORT_SUM_LEN);
+		c->has_digest = 1;
+	}
 	in->n_changes++;
 	return 0;
 }
@@ -145,6 +148,7 @@ static int diff_section(enum section sec, const json_t *old_body,
 			struct ingest_section *in)
 {
 	json_t *old_map = NULL, *new_map = NULL, *v, *old;
+	unsigned char d[REPORT_SUM_LEN];
 	const char *key;
 	int r = 0;
 
@@ -162,8 +166,11 @@ static int diff_section(enum section sec, const json_t *old_body,
 		if (old && (sec == SECTION_PACKAGES ? packages_equal(old, v)
 						    : json_equal(old, v)))
 			continue;
+		if (sec == SECTION_PACKAGES &&
+		    (r = report_item_digest(v, d)) < 0)
+			goto out;
 		r = ingest_push_change(in, old ? "changed" : "added", key, old,
-				       v, NULL);
+				       v, sec == SECTION_PACKAGES ? d : NULL);
 		if (r < 0)
 			goto out;
 	}
@@ -291,6 +298,10 @@ static int prepare_section(struct store *st, struct conn *c,
 	}
 	r = read_section(c, job->host_id, sec, 1, &old);
 	snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+	/* Rows written since digests are kept are updated change by
+	 * change; older ones (or none) are replaced. */
+	in->incremental = old.found && old.has_sum && sec == SECTION_PACKAGES &&
+			  packages_plain(json_object_get(in->body, "items"));
 	if (r == 0 && strcmp(old.hash, in->hash) != 0)
 		r = diff_section(sec, old.body, in);
 	json_decref(old.body);
@@ -358,13 +369,18 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		json_decref(old.body);
 		if (r < 0)
 			return r;
+		in->incremental = old.found && old.has_sum &&
+				  sec == SECTION_PACKAGES &&
+				  packages_plain(json_object_get(in->body,
+								 "items"));
 		in->prepared = 1;
 		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
 	}
 	r = apply_changes(c, host, now, sec, in);
 	if (r == 0 && sec == SECTION_PACKAGES)
-		r = in->delta ? packages_apply_changes(c, host, in)
-			      : packages_replace(c, host, in);
+		r = in->delta || in->incremental
+			    ? packages_apply_changes(c, host, in)
+			    : packages_replace(c, host, in);
 	if (r == 0 && !in->packed)
 		r = pack_section(sec, in);
 	if (r < 0)

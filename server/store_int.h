@@ -85,6 +85,11 @@ int ingest_push_change(struct ingest_section *in, const char *action,
 int packages_items(struct conn *c, int64_t host, json_t **ret);
 /* The header of a packages body (full or delta) as canonical text. */
 int packages_header_text(const json_t *body, char **ret);
+/* Whether every item has the five members the rows keep, as non-empty
+ * strings (arch may be empty): then an item and its row have the same
+ * digest exactly when packages_equal() says so, and a full section can
+ * update the rows change by change. */
+int packages_plain(const json_t *items);
 /* Whether a stored item a and a received item b are the same package. */
 int packages_equal(const json_t *a, const json_t *b);
 /* Checks a delta against the stored rows and the stored items' sum: fills

@@ -104,6 +104,26 @@ int packages_equal(const json_t *a, const json_t *b)
 	return 1;
 }
 
+int packages_plain(const json_t *items)
+{
+	static const char *const fields[] = { "name", "version", "arch",
+					      "source", "source_version" };
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(items, i, p) {
+		if (json_object_size(p) != 5)
+			return 0;
+		for (size_t f = 0; f < 5; f++) {
+			const char *v = json_get_str(p, fields[f]);
+
+			if (!v || (f != 2 && !*v))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /* Whether a package can change what the rules find: an MTA's, or one
  * with an advisory (for its old or its new version). */
 static int relevant(struct store *st, const char *codename, const json_t *p)
@@ -288,7 +308,8 @@ int packages_apply_changes(struct conn *c, int64_t host,
 	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
 		const struct ingest_change *ch = &in->changes[i];
 
-		r = ch->new ? package_put(c, host, ch->new, ch->digest)
+		r = ch->new ? package_put(c, host, ch->new,
+					  ch->has_digest ? ch->digest : NULL)
 			    : package_del(c, host, ch->old);
 	}
 	return r;

@@ -210,3 +210,36 @@ def test_migrated_rows_without_digest_are_resent(server):
     items[1]["version"] = "5-1"
     d, _ = with_packages(rep, items)
     assert h.send(d)[0] == 409
+
+
+def test_full_sections_and_deltas_alternate(server):
+    """A full section after a delta updates the rows change by change; one
+    with members the rows do not keep replaces them.  Either way the next
+    delta applies: the rows' digests always add up to the stored sum."""
+    h, rep = baseline(server)
+    cur = rep["sections"]["packages"]
+    for step in range(4):
+        items = copy.deepcopy(cur["items"])
+        items[step]["version"] = f"{step}.0-9"
+        if step == 2:
+            items[5]["vendor"] = "acme"        # an unknown member: ignored, hashed
+        full = deltas(rep, ["ports", "services", "processes", "logins"])
+        full["sections"]["packages"] = sealed({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z",
+                                               "items": items})
+        s, body, _ = h.send(full)
+        assert s == 200, body
+        cur = full["sections"]["packages"]
+        items = copy.deepcopy(items)
+        items[10 + step]["version"] = "7.7-7"
+        rep_now = copy.deepcopy(rep)
+        rep_now["sections"]["packages"] = cur
+        d, new = with_packages(rep_now, items)
+        s, body, _ = h.send(d)
+        assert s == 200, (step, body)
+        cur = new
+    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    assert pk["hash"] == cur["hash"]
+    assert {p["name"]: p["version"] for p in pk["items"]} == \
+        {p["name"]: p["version"] for p in cur["items"]}
+    # Eight reports, each one changed package: eight history rows.
+    assert counts(server, h)[0] == 8
