@@ -260,6 +260,17 @@ int report_section_hash(json_t *section, char out[SHA256_HEX_LEN])
 	return report_section_canonical(section, out, NULL, NULL, NULL);
 }
 
+int report_section_hash_v1(json_t *section, char out[SHA256_HEX_LEN])
+{
+	char hash[SHA256_HEX_LEN], *text = NULL;
+	int r = report_section_canonical(section, hash, &text, NULL, NULL);
+
+	if (r == 0)
+		r = sha256_hex(text, strlen(text), out);
+	free(text);
+	return r;
+}
+
 static int put_field(struct buf *out, const json_t *item, const char *key,
 		     int required)
 {

@@ -80,6 +80,12 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 			     unsigned char ret_sum[REPORT_SUM_LEN],
 			     unsigned char **ret_digests);
 
+/* The hash as 0.1.0 defined it: the SHA-256 of the section's whole
+ * canonical text (items sorted, no "hash").  The server still accepts it
+ * on a full section, so agents of that version keep reporting until they
+ * are upgraded.  0 or a negative errno. */
+int report_section_hash_v1(json_t *section, char out[SHA256_HEX_LEN]);
+
 /* Appends the identity of an item within its section to out: what makes
  * two items "the same thing" across reports, so a change of version or
  * owner is one "changed" row, not a removal and an addition.

@@ -206,6 +206,16 @@ static int check_delta(enum section s, json_t *sec, const char *claimed,
 	return 0;
 }
 
+/* Whether claimed is the section's hash as a 0.1.0 agent computes it: such
+ * an agent's full sections are taken (under the server's own hash), and
+ * its next bare hashes get a 409, so it keeps reporting until upgraded. */
+static int legacy_hash(json_t *body, const char *claimed)
+{
+	char v1[SHA256_HEX_LEN];
+
+	return report_section_hash_v1(body, v1) == 0 && strcmp(v1, claimed) == 0;
+}
+
 static int check_section(enum section s, json_t *sec,
 			 struct ingest_section *out, struct report_verdict *v)
 {
@@ -245,7 +255,8 @@ static int check_section(enum section s, json_t *sec,
 				     s == SECTION_PACKAGES ? &out->digests
 							   : NULL) < 0)
 		return refuse(v, 500, "internal", "cannot hash");
-	if (claimed && strcmp(claimed_copy, out->hash) != 0)
+	if (claimed && strcmp(claimed_copy, out->hash) != 0 &&
+	    !legacy_hash(out->body, claimed_copy))
 		return refuse(v, 422, "hash_mismatch",
 			      "sections.%s: hash does not match the content",
 			      name);

@@ -3,9 +3,10 @@ amended): the server applies it to the stored rows, checks that it leads to
 the claimed hash, records the history, and asks for the section in full
 whenever its own state does not match the agent's idea of it."""
 import copy
+import hashlib
 import sqlite3
 
-from reports import Host, deltas, package, packages_delta, sealed, section_hash
+from reports import Host, canon, deltas, package, packages_delta, sealed, section_hash
 
 
 def counts(server, host):
@@ -243,3 +244,32 @@ def test_full_sections_and_deltas_alternate(server):
         {p["name"]: p["version"] for p in cur["items"]}
     # Eight reports, each one changed package: eight history rows.
     assert counts(server, h)[0] == 8
+
+
+def v1_hash(section):
+    """The section hash as 0.1.0 defined it: SHA-256 of the whole canonical
+    text, items sorted."""
+    body = {k: v for k, v in section.items() if k != "hash"}
+    body["items"] = sorted(body.get("items", []), key=canon)
+    return hashlib.sha256(canon(body)).hexdigest()
+
+
+def test_agent_of_0_1_0_keeps_reporting(server):
+    """An agent that hashes as 0.1.0 did is not locked out by a server
+    upgrade: its full sections are taken, its bare hashes answered 409."""
+    h = Host(server)
+    rep = h.report()
+    for sec in rep["sections"].values():
+        sec["hash"] = v1_hash(sec)
+    s, body, _ = h.send(rep)
+    assert s == 200, body
+    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    assert pk["hash"] == section_hash(rep["sections"]["packages"])   # the server's own
+    bare = deltas(rep, list(rep["sections"]))
+    s, body, _ = h.send(bare)
+    assert s == 409 and len(body["error"]["sections"]) == 5, body
+    assert h.send(rep)[0] == 200
+    # A hash that is neither definition's is still refused.
+    rep["sections"]["ports"]["hash"] = "0" * 64
+    s, body, _ = h.send(rep)
+    assert s == 422 and body["error"]["code"] == "hash_mismatch", body

@@ -166,6 +166,27 @@ START_TEST(test_hash_sum_delta)
 }
 END_TEST
 
+/* 0.1.0's definition, still accepted from agents of that version: the
+ * SHA-256 of the whole canonical text
+ *   {"items":[{"address":"0.0.0.0","pid":812,"port":25,"process":"exim4",
+ *   "proto":"tcp"},{"address":"::","pid":null,"port":53,"proto":"udp"}]}
+ * (printf '%s' '<that>' | sha256sum). */
+START_TEST(test_hash_v1)
+{
+	char h[SHA256_HEX_LEN];
+	json_t *s = parse("{\"hash\": \"stale\", \"items\": ["
+			  "{\"proto\": \"udp\", \"address\": \"::\", \"port\": 53,"
+			  " \"pid\": null},"
+			  "{\"proto\": \"tcp\", \"address\": \"0.0.0.0\", \"port\": 25,"
+			  " \"pid\": 812, \"process\": \"exim4\"}]}");
+
+	ck_assert_int_eq(report_section_hash_v1(s, h), 0);
+	ck_assert_str_eq(h, "0090fd457c5804c03fe722c1634a974d"
+			    "198b84392c317eee85c31fc12eeb0cb6");
+	json_decref(s);
+}
+END_TEST
+
 START_TEST(test_hash_item_and_key_order)
 {
 	char a[SHA256_HEX_LEN], b[SHA256_HEX_LEN], c[SHA256_HEX_LEN];
@@ -414,6 +435,7 @@ int main(void)
 	tcase_add_test(tc, test_hash_empty);
 	tcase_add_test(tc, test_hash_item_and_key_order);
 	tcase_add_test(tc, test_hash_sum_delta);
+	tcase_add_test(tc, test_hash_v1);
 	tcase_add_test(tc, test_hash_ignores_hash_member);
 	tcase_add_test(tc, test_hash_changes_with_any_value);
 	tcase_add_test(tc, test_hash_sorts_items_in_place);
