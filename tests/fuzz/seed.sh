@@ -36,8 +36,24 @@ d = json.loads(json.dumps(rep))
 for name in list(d["sections"])[:3]:
     d["sections"][name] = {"hash": "0" * 64}
 open(sys.argv[2] + "/delta.json", "w").write(json.dumps(d, sort_keys=True))
+# The packages section as a delta from full.json's: one package upgraded,
+# one gone, one new (it applies when full.json was ingested just before).
+sys.path.insert(0, "tests/integration")
+from reports import packages_delta, section_hash
+pk = rep["sections"].get("packages")
+if pk and pk.get("items"):
+    new = json.loads(json.dumps(pk))
+    new["items"][0]["version"] += "+fuzz1"
+    gone = new["items"].pop()
+    new["items"].append({"name": "fuzzlib", "version": "1.0-1", "arch": "all",
+                         "source": "fuzzlib", "source_version": "1.0-1"})
+    p = json.loads(json.dumps(rep))
+    p["sections"] = {k: {"hash": section_hash(v)} for k, v in rep["sections"].items()}
+    p["sections"]["packages"] = packages_delta(pk, new)
+    open(sys.argv[2] + "/pkdelta.json", "w").write(json.dumps(p, sort_keys=True))
 PY
-	for f in full delta; do
+	for f in full delta pkdelta; do
+		[ -f "$tmp/$f.json" ] || continue
 		put report_check "$tmp/$f.json"
 		put ingest "$tmp/$f.json"
 	done
