@@ -12,6 +12,7 @@
 
 #define BATCH_MAX 512
 #define EVAL_CHUNK 500
+#define INDEX_CHUNK 256		/* hosts' package names per pass */
 #define PRUNE_AFTER (90 * 86400)
 
 struct pending {
@@ -33,12 +34,21 @@ struct ingest {
 	struct pending *head, *tail;
 	int stopping;
 	int kicked;
+	int index_more;		/* writer only: package names still waiting */
 };
 
 static void deadline_in(struct timespec *ts, int64_t seconds)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 	ts->tv_sec += seconds;
+}
+
+static const struct timespec *earlier(const struct timespec *a,
+				     const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? a : b;
+	return a->tv_nsec <= b->tv_nsec ? a : b;
 }
 
 static int apply_alone(struct ingest *in, struct pending *p, int64_t now)
@@ -84,6 +94,25 @@ static void run_batch(struct ingest *in, struct pending *batch)
 		      (t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+/* The package names of hosts stored in full since the last pass, many
+ * hosts at once: each name's place in the index is visited once for all
+ * of them.  Returns 1 when more hosts are waiting. */
+static int run_index(struct ingest *in)
+{
+	int n = 0, r = store_write_begin(in->st);
+
+	if (r == 0)
+		r = store_index_packages(in->st, INDEX_CHUNK, &n);
+	if (r == 0)
+		r = store_write_commit(in->st);
+	if (r < 0) {
+		log_warning("packages: indexing failed: %s", store_errmsg());
+		store_write_rollback(in->st);
+		return 0;
+	}
+	return n == INDEX_CHUNK;
+}
+
 static void run_evaluation(struct ingest *in)
 {
 	int64_t now = time_now();
@@ -109,18 +138,23 @@ static void run_evaluation(struct ingest *in)
 static void *writer(void *arg)
 {
 	struct ingest *in = arg;
-	struct timespec next_eval;
+	struct timespec next_eval, next_index;
 
 	deadline_in(&next_eval, 0);
+	deadline_in(&next_index, 1);
 	pthread_mutex_lock(&in->lock);
 	for (;;) {
 		struct pending *batch, *p;
 		struct timespec now;
-		int n = 0, eval;
+		int n = 0, eval, index;
 
-		while (!in->head && !in->stopping && !in->kicked) {
+		while (!in->head && !in->stopping && !in->kicked &&
+		       !in->index_more) {
+			const struct timespec *until =
+				earlier(&next_eval, &next_index);
+
 			if (pthread_cond_timedwait(&in->work, &in->lock,
-						   &next_eval) == ETIMEDOUT)
+						   until) == ETIMEDOUT)
 				break;
 		}
 		if (!in->head && in->stopping)
@@ -142,10 +176,16 @@ static void *writer(void *arg)
 		       (now.tv_sec == next_eval.tv_sec &&
 			now.tv_nsec >= next_eval.tv_nsec);
 		in->kicked = 0;
+		index = in->index_more || earlier(&next_index, &now) == &next_index;
 		pthread_mutex_unlock(&in->lock);
 
 		if (batch)
 			run_batch(in, batch);
+		/* After the batch: its reports are not kept waiting for it. */
+		if (index) {
+			in->index_more = run_index(in);
+			deadline_in(&next_index, 1);
+		}
 		if (eval && !in->stopping) {
 			run_evaluation(in);
 			deadline_in(&next_eval, in->evaluate_every);

@@ -133,6 +133,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now);
  * Sets *ret_count to how many were evaluated. */
 int store_evaluate_due(struct store *st, int64_t now, int limit,
 		       int *ret_count);
+/* Adds to the fleet's package index the names of up to limit hosts whose
+ * packages were stored in full since; inside the writer's transaction.
+ * *ret_count is how many hosts it took. */
+int store_index_packages(struct store *st, int limit, int *ret_count);
 /* Deletes report metadata older than before. */
 int store_prune(struct store *st, int64_t before);
 

@@ -677,6 +677,11 @@ fail:
 	return r;
 }
 
+int store_index_packages(struct store *st, int limit, int *ret_count)
+{
+	return packages_index_pending(&st->writer, limit, ret_count);
+}
+
 int store_prune(struct store *st, int64_t before)
 {
 	struct conn *c = &st->writer;

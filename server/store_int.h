@@ -102,7 +102,11 @@ int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
 /* Writes a prepared delta's rows. */
 int packages_apply_changes(struct conn *c, int64_t host,
 			   const struct ingest_section *in);
-/* Replaces every row of the host with a full section's items. */
+/* Adds the names of up to limit pending hosts to package_hosts, in one
+ * pass in name order; *ret_count is how many hosts it took. */
+int packages_index_pending(struct conn *c, int limit, int *ret_count);
+/* Replaces every row of the host with a full section's items; the host's
+ * names go to package_hosts later, with packages_index_pending(). */
 int packages_replace(struct conn *c, int64_t host,
 		     const struct ingest_section *in);
 

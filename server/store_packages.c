@@ -300,19 +300,82 @@ static int package_del(struct conn *c, int64_t host, const json_t *p)
 	return stmt_run(c, s);
 }
 
+/* A host whose names package_hosts does not have yet. */
+static int pending(struct conn *c, int64_t host)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT 1 FROM package_hosts_pending "
+				  "WHERE host_id = ?");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(c, rc);
+}
+
+static int name_put(struct conn *c, int64_t host, const json_t *p)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+				  "host_id, arch) VALUES (?, ?, ?)");
+	const char *arch = json_get_str(p, "arch");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, json_get_str(p, "name"));
+	sqlite3_bind_int64(s, 2, host);
+	bind_text(s, 3, arch ? arch : "");
+	return stmt_run(c, s);
+}
+
 int packages_apply_changes(struct conn *c, int64_t host,
 			   const struct ingest_section *in)
 {
-	int r = 0;
+	int r = 0, late = -1;
 
 	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
 		const struct ingest_change *ch = &in->changes[i];
 
-		r = ch->new ? package_put(c, host, ch->new,
-					  ch->has_digest ? ch->digest : NULL)
-			    : package_del(c, host, ch->old);
+		if (!ch->new) {
+			r = package_del(c, host, ch->old);	/* and its name */
+			continue;
+		}
+		r = package_put(c, host, ch->new,
+				ch->has_digest ? ch->digest : NULL);
+		if (r == 0 && !ch->old && late < 0 && (late = pending(c, host)) < 0)
+			r = late;
+		if (r == 0 && !ch->old && !late)
+			r = name_put(c, host, ch->new);
 	}
 	return r;
+}
+
+int packages_index_pending(struct conn *c, int limit, int *ret_count)
+{
+	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+				  "host_id, arch) SELECT p.name, p.host_id, "
+				  "p.arch FROM packages p WHERE p.host_id IN "
+				  "(SELECT host_id FROM package_hosts_pending "
+				  "ORDER BY host_id LIMIT ?1) ORDER BY 1, 2, 3");
+	int r;
+
+	*ret_count = 0;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int(s, 1, limit);
+	if ((r = stmt_run(c, s)) < 0)
+		return r;
+	s = stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
+		    "(SELECT host_id FROM package_hosts_pending ORDER BY "
+		    "host_id LIMIT ?1)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int(s, 1, limit);
+	if ((r = stmt_run(c, s)) < 0)
+		return r;
+	*ret_count = sqlite3_changes(c->db);
+	return 0;
 }
 
 struct named {
@@ -343,8 +406,7 @@ int packages_replace(struct conn *c, int64_t host,
 	sqlite3_bind_int64(s, 1, host);
 	if ((r = stmt_run(c, s)) < 0)
 		return r;
-	/* In name order, so the name index is walked forward once rather
-	 * than at random. */
+	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
@@ -357,5 +419,13 @@ int packages_replace(struct conn *c, int64_t host,
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = package_put(c, host, sorted[i].item, sorted[i].digest);
 	free(sorted);
-	return r;
+	if (r < 0)
+		return r;
+	/* The names follow, with other hosts', in packages_index_pending(). */
+	s = stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
+		    "VALUES (?)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	return stmt_run(c, s);
 }

@@ -848,13 +848,24 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_t **ret)
 {
 	struct conn *c = conn_get(st);
+	/* The index has every host's names but those of the hosts stored
+	 * in full since its last pass, which are read from packages: the two
+	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
+	 * the few pending hosts outermost. */
 	sqlite3_stmt *s = stmt(c, "SELECT p.host_id, h.hostname, p.name, "
 				  "p.arch, p.version, p.source, "
-				  "p.source_version FROM packages p JOIN hosts "
-				  "h ON h.id = p.host_id WHERE p.name = ?1 AND "
-				  "(p.host_id > ?2 OR (p.host_id = ?2 AND "
-				  "p.arch > ?4)) ORDER BY p.host_id, p.arch "
-				  "LIMIT ?3");
+				  "p.source_version FROM (SELECT host_id, arch "
+				  "FROM package_hosts WHERE name = ?1 AND "
+				  "(host_id > ?2 OR (host_id = ?2 AND arch > ?4)) "
+				  "UNION ALL SELECT x.host_id, x.arch FROM "
+				  "package_hosts_pending q CROSS JOIN packages x ON "
+				  "x.host_id = q.host_id AND x.name = ?1 WHERE "
+				  "(x.host_id > ?2 OR (x.host_id = ?2 AND "
+				  "x.arch > ?4)) ORDER BY 1, 2 LIMIT ?3) k "
+				  "JOIN packages p ON p.host_id = k.host_id AND "
+				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
+				  "ON h.id = p.host_id ORDER BY p.host_id, "
+				  "p.arch");
 	json_t *items, *cursor;
 	int r;
 
@@ -876,8 +887,12 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_object_del(it, "cursor");
 	}
 	if (r == 0) {
-		sqlite3_stmt *cs = stmt(c, "SELECT count(*) FROM packages "
-					   "WHERE name = ?");
+		sqlite3_stmt *cs = stmt(c, "SELECT (SELECT count(*) FROM "
+					   "package_hosts WHERE name = ?1) + "
+					   "(SELECT count(*) FROM "
+					   "package_hosts_pending q CROSS "
+					   "JOIN packages x ON x.host_id = "
+					   "q.host_id AND x.name = ?1)");
 
 		if (cs)
 			bind_text(cs, 1, name);

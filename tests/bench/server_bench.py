@@ -256,7 +256,7 @@ def main():
         db.close()
         for path in ("/hosts", "/hosts?abandoned=true&mail=true", "/hosts?status=silent",
                      "/hosts?severity=critical", "/hosts?q=synthetic-009999", "/hosts?q=10.9.3",
-                     "/hosts?project=bench"):
+                     "/hosts?project=bench", f"/packages?name={pk[0]['name']}"):
             med, p95, total = get_latency(server, path)
             print(f"GET {path} (100,000 hosts, {total} match): median {med:.1f} ms, p95 {p95:.1f} ms")
         print(f"server peak RSS at the end: {rss_peak(server.proc.pid):.0f} MiB")

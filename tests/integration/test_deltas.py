@@ -5,6 +5,7 @@ whenever its own state does not match the agent's idea of it."""
 import copy
 import hashlib
 import sqlite3
+import time
 
 from reports import Host, canon, deltas, package, packages_delta, sealed, section_hash
 
@@ -273,3 +274,64 @@ def test_agent_of_0_1_0_keeps_reporting(server):
     rep["sections"]["ports"]["hash"] = "0" * 64
     s, body, _ = h.send(rep)
     assert s == 422 and body["error"]["code"] == "hash_mismatch", body
+
+
+def fleet(server, name, limit=3):
+    """Every (host_id, arch, version) GET /packages?name= lists, page by page."""
+    out, cursor = [], None
+    while True:
+        q = f"/packages?name={name}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        s, body, _ = server.api("GET", q)
+        assert s == 200, body
+        out += [(p["host_id"], p["arch"], p["version"]) for p in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            assert body["total"] == len(out)
+            return out
+
+
+def pending(server):
+    db = sqlite3.connect(server.db)
+    try:
+        return db.execute("SELECT count(*) FROM package_hosts_pending").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_fleet_index_follows_first_reports_deltas_and_deletes(server):
+    """The fleet's package index is filled in bulk after first reports; the
+    answers are the same before and after, and deltas and deletions show
+    at once."""
+    hosts = []
+    for i in range(7):
+        h = Host(server)
+        pk = [package("zlib1g", f"1:1.2.13.dfsg-{i}"), package("zlib1g", "1:1.2.13.dfsg-1", arch="i386"),
+              package(f"only{i}", "1.0")]
+        rep = h.report(packages=pk)
+        assert h.send(rep)[0] == 200
+        hosts.append((h, rep))
+    before = fleet(server, "zlib1g")
+    assert len(before) == 14 and len(set(before)) == 14
+    deadline = time.time() + 10
+    while pending(server) and time.time() < deadline:
+        time.sleep(0.2)
+    assert pending(server) == 0
+    assert fleet(server, "zlib1g") == before
+    # A delta adds a package to an indexed host and takes one away.
+    h, rep = hosts[2]
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    items = [p for p in items if not (p["name"] == "zlib1g" and p["arch"] == "i386")]
+    items.append(package("exim4-base", "4.96-15+deb12u10", source="exim4"))
+    d, _ = with_packages(rep, items)
+    assert h.send(d)[0] == 200
+    assert fleet(server, "exim4-base") == [(h.id, "amd64", "4.96-15+deb12u10")]
+    assert (h.id, "i386", "1:1.2.13.dfsg-1") not in fleet(server, "zlib1g")
+    assert len(fleet(server, "zlib1g")) == 13
+    # A deleted host leaves nothing behind in the index.
+    assert server.api("DELETE", f"/hosts/{hosts[0][0].id}")[0] in (200, 204)
+    assert len(fleet(server, "zlib1g")) == 11
+    db = sqlite3.connect(server.db)
+    left = db.execute("SELECT count(*) FROM package_hosts WHERE host_id = ?",
+                      (hosts[0][0].id,)).fetchone()[0]
+    db.close()
+    assert left == 0
