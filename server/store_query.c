@@ -110,30 +110,37 @@ static json_t *fix_host(json_t *row)
 	"AND (?3 IS NULL OR h.status = ?3) "                                 \
 	"AND (?4 IS NULL OR h.project_id = ?4) "                             \
 	"AND (?5 IS NULL OR h.severity >= ?5) "
-/* A search of three characters or more goes through the trigram index;
- * a shorter one (which trigrams cannot match) scans with LIKE. */
-#define HOST_SEARCH                                                          \
-	"AND h.id IN (SELECT rowid FROM host_search WHERE host_search "      \
-	"MATCH ?11) "
+/* A search of three characters or more goes through the trigram index
+ * (SQL_HOSTS_SEARCH below); a shorter one (which trigrams cannot match)
+ * scans with LIKE. */
 #define HOST_SEARCH_SHORT                                                    \
 	"AND (h.hostname LIKE ?9 ESCAPE '\\' OR h.agent_id = ?6 "            \
 	"OR h.addresses LIKE ?9 ESCAPE '\\') "
-#define HOST_COLUMNS                                                         \
+#define HOST_SELECT                                                          \
 	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, " \
 	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "           \
 	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "      \
-	"h.os_pretty AS os FROM hosts h LEFT JOIN projects p ON p.id = "     \
+	"h.os_pretty AS os "
+#define HOST_COLUMNS                                                         \
+	HOST_SELECT "FROM hosts h LEFT JOIN projects p ON p.id = "           \
 	"h.project_id WHERE " HOST_FLAGS
 #define HOST_PAGE "AND h.id > ?7 ORDER BY h.id LIMIT ?8"
 
 static const char SQL_HOSTS[] = HOST_COLUMNS HOST_PAGE;
-static const char SQL_HOSTS_SEARCH[] = HOST_COLUMNS HOST_SEARCH HOST_PAGE;
+/* A page of a search walks the trigram index's matches in rowid order
+ * and stops after the page, instead of collecting every match first. */
+static const char SQL_HOSTS_SEARCH[] =
+	HOST_SELECT "FROM host_search CROSS JOIN hosts h ON h.id = "
+	"host_search.rowid LEFT JOIN projects p ON p.id = h.project_id "
+	"WHERE host_search MATCH ?11 AND host_search.rowid > ?7 AND "
+	HOST_FLAGS "ORDER BY host_search.rowid LIMIT ?8";
 static const char SQL_HOSTS_SEARCH_SHORT[] =
 	HOST_COLUMNS HOST_SEARCH_SHORT HOST_PAGE;
 static const char SQL_HOSTS_COUNT[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS;
 static const char SQL_HOSTS_COUNT_SEARCH[] =
-	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH;
+	"SELECT count(*) FROM host_search CROSS JOIN hosts h ON h.id = "
+	"host_search.rowid WHERE host_search MATCH ?11 AND " HOST_FLAGS;
 static const char SQL_HOSTS_COUNT_SEARCH_SHORT[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH_SHORT;
 

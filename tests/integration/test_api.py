@@ -231,6 +231,19 @@ def test_pagination_over_2500_hosts(server):
     assert len(page["items"]) == 100
     status, page, _ = server.api("GET", "/hosts?q=fleet-02499")
     assert page["total"] == 1 and page["items"][0]["hostname"] == "fleet-02499"
+    # A search pages through its matches in id order like any list.
+    want = sorted(h.id for h in hosts if h.hostname.startswith("fleet-012"))
+    got, cursor = [], ""
+    while True:
+        status, page, _ = server.api("GET", "/hosts?q=fleet-012&limit=30" + cursor)
+        assert status == 200 and page["total"] == len(want) == 100
+        got += [h["id"] for h in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = "&cursor=" + page["next_cursor"]
+    assert got == want
+    status, page, _ = server.api("GET", "/hosts?q=fleet-012&status=silent")
+    assert page["total"] == 0 and page["items"] == []
 
 
 def test_host_filters(server):
