@@ -13,14 +13,15 @@
 #include "jsonutil.h"
 #include "timeutil.h"
 
+/* BEGIN and COMMIT run thousands of times a second: prepared once. */
 int store_write_begin(struct store *st)
 {
-	return db_exec(&st->writer, "BEGIN IMMEDIATE");
+	return stmt_run(&st->writer, stmt(&st->writer, "BEGIN IMMEDIATE"));
 }
 
 int store_write_commit(struct store *st)
 {
-	int r = db_exec(&st->writer, "COMMIT");
+	int r = stmt_run(&st->writer, stmt(&st->writer, "COMMIT"));
 
 	/* The checkpoint thread copies the WAL back in the background, but
 	 * only the writer can find a moment with no transaction open to
