@@ -172,9 +172,7 @@ static void *writer(void *arg)
 			in->head = in->tail = NULL;
 		}
 		clock_gettime(CLOCK_REALTIME, &now);
-		eval = in->kicked || now.tv_sec > next_eval.tv_sec ||
-		       (now.tv_sec == next_eval.tv_sec &&
-			now.tv_nsec >= next_eval.tv_nsec);
+		eval = in->kicked || earlier(&next_eval, &now) == &next_eval;
 		in->kicked = 0;
 		index = in->index_more || earlier(&next_index, &now) == &next_index;
 		pthread_mutex_unlock(&in->lock);

@@ -250,6 +250,16 @@ static int read_section(struct conn *c, int64_t host, enum section sec,
 	return r;
 }
 
+/* Whether a full packages section can update the stored rows change by
+ * change: rows written since digests are kept, and items they keep in
+ * full.  Otherwise (older rows, or none) the rows are replaced. */
+static int incremental(enum section sec, const struct stored *old,
+		       const struct ingest_section *in)
+{
+	return sec == SECTION_PACKAGES && old->found && old->has_sum &&
+	       packages_plain(json_object_get(in->body, "items"));
+}
+
 /* The body as stored, deflated: the section's canonical text, or for
  * packages its header alone. */
 static int pack_section(enum section sec, struct ingest_section *in)
@@ -299,10 +309,7 @@ static int prepare_section(struct store *st, struct conn *c,
 	}
 	r = read_section(c, job->host_id, sec, 1, &old);
 	snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
-	/* Rows written since digests are kept are updated change by
-	 * change; older ones (or none) are replaced. */
-	in->incremental = old.found && old.has_sum && sec == SECTION_PACKAGES &&
-			  packages_plain(json_object_get(in->body, "items"));
+	in->incremental = incremental(sec, &old, in);
 	if (r == 0 && strcmp(old.hash, in->hash) != 0)
 		r = diff_section(sec, old.body, in);
 	json_decref(old.body);
@@ -370,10 +377,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		json_decref(old.body);
 		if (r < 0)
 			return r;
-		in->incremental = old.found && old.has_sum &&
-				  sec == SECTION_PACKAGES &&
-				  packages_plain(json_object_get(in->body,
-								 "items"));
+		in->incremental = incremental(sec, &old, in);
 		in->prepared = 1;
 		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
 	}
