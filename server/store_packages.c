@@ -82,23 +82,33 @@ int packages_header_text(const json_t *body, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* The members a package row keeps, in this order; an empty or missing
+ * source (source_version) is filled in from the name (version). */
+enum { PKG_NAME, PKG_VERSION, PKG_ARCH, PKG_SOURCE, PKG_SRCVER, PKG_MEMBERS };
+static const char *const pkg_members[PKG_MEMBERS] = {
+	"name", "version", "arch", "source", "source_version"
+};
+
+/* Member f of a received item as its row stores it: filled in as above,
+ * and "" for a missing arch. */
+static const char *member(const json_t *p, int f)
+{
+	const char *v = json_get_str(p, pkg_members[f]);
+
+	if (f == PKG_SOURCE && (!v || !*v))
+		return json_get_str(p, pkg_members[PKG_NAME]);
+	if (f == PKG_SRCVER && (!v || !*v))
+		return json_get_str(p, pkg_members[PKG_VERSION]);
+	return v || f != PKG_ARCH ? v : "";
+}
+
 int packages_equal(const json_t *a, const json_t *b)
 {
-	static const char *const fields[] = { "version", "arch", "source",
-					      "source_version" };
-	const char *name = json_get_str(b, "name");
-	const char *version = json_get_str(b, "version");
+	for (int f = PKG_VERSION; f < PKG_MEMBERS; f++) {
+		const char *x = json_get_str(a, pkg_members[f]);
+		const char *y = member(b, f);
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const char *x = json_get_str(a, fields[i]);
-		const char *y = json_get_str(b, fields[i]);
-
-		/* Stored rows fill a missing source in from the package. */
-		if (!y || !*y)
-			y = i == 2 ? name : i == 3 ? version : "";
-		if (!x)
-			x = "";
-		if (strcmp(x, y ? y : "") != 0)
+		if (strcmp(x ? x : "", y ? y : "") != 0)
 			return 0;
 	}
 	return 1;
@@ -106,18 +116,16 @@ int packages_equal(const json_t *a, const json_t *b)
 
 int packages_plain(const json_t *items)
 {
-	static const char *const fields[] = { "name", "version", "arch",
-					      "source", "source_version" };
 	const json_t *p;
 	size_t i;
 
 	json_array_foreach(items, i, p) {
-		if (json_object_size(p) != 5)
+		if (json_object_size(p) != PKG_MEMBERS)
 			return 0;
-		for (size_t f = 0; f < 5; f++) {
-			const char *v = json_get_str(p, fields[f]);
+		for (int f = 0; f < PKG_MEMBERS; f++) {
+			const char *v = json_get_str(p, pkg_members[f]);
 
-			if (!v || (f != 2 && !*v))
+			if (!v || (f != PKG_ARCH && !*v))
 				return 0;
 		}
 	}
@@ -128,16 +136,12 @@ int packages_plain(const json_t *items)
  * with an advisory (for its old or its new version). */
 static int relevant(struct store *st, const char *codename, const json_t *p)
 {
-	const char *name = json_get_str(p, "name");
-	const char *source = json_get_str(p, "source");
-	const char *srcver = json_get_str(p, "source_version");
+	const char *name = member(p, PKG_NAME);
+	const char *source = member(p, PKG_SOURCE);
+	const char *srcver = member(p, PKG_SRCVER);
 	const struct advisory *m[1];
 	int n = 0;
 
-	if (!source || !*source)
-		source = name;
-	if (!srcver || !*srcver)
-		srcver = json_get_str(p, "version");
 	if (rules_mta_of_package(name, source))
 		return 1;
 	pthread_rwlock_rdlock(&st->adv_lock);
@@ -258,8 +262,7 @@ out:
 static int package_put(struct conn *c, int64_t host, const json_t *p,
 		       const unsigned char *digest)
 {
-	/* An upgrade updates the row in place: the name index, whose key
-	 * does not change, is left alone. */
+	/* An upgrade updates the row in place, not a delete and an insert. */
 	sqlite3_stmt *s = stmt(c, "INSERT INTO packages (host_id, name, arch, "
 				  "version, source, source_version, digest) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
@@ -267,20 +270,15 @@ static int package_put(struct conn *c, int64_t host, const json_t *p,
 				  "source = excluded.source, source_version = "
 				  "excluded.source_version, digest = "
 				  "excluded.digest");
-	const char *name = json_get_str(p, "name");
-	const char *version = json_get_str(p, "version");
-	const char *source = json_get_str(p, "source");
-	const char *srcver = json_get_str(p, "source_version");
-	const char *arch = json_get_str(p, "arch");
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, name);
-	bind_text(s, 3, arch ? arch : "");
-	bind_text(s, 4, version);
-	bind_text(s, 5, source && *source ? source : name);
-	bind_text(s, 6, srcver && *srcver ? srcver : version);
+	bind_text(s, 2, member(p, PKG_NAME));
+	bind_text(s, 3, member(p, PKG_ARCH));
+	bind_text(s, 4, member(p, PKG_VERSION));
+	bind_text(s, 5, member(p, PKG_SOURCE));
+	bind_text(s, 6, member(p, PKG_SRCVER));
 	if (digest)
 		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
 	return stmt_run(c, s);
@@ -290,13 +288,12 @@ static int package_del(struct conn *c, int64_t host, const json_t *p)
 {
 	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
-	const char *arch = json_get_str(p, "arch");
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, json_get_str(p, "name"));
-	bind_text(s, 3, arch ? arch : "");
+	bind_text(s, 2, member(p, PKG_NAME));
+	bind_text(s, 3, member(p, PKG_ARCH));
 	return stmt_run(c, s);
 }
 
@@ -319,13 +316,12 @@ static int name_put(struct conn *c, int64_t host, const json_t *p)
 {
 	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
 				  "host_id, arch) VALUES (?, ?, ?)");
-	const char *arch = json_get_str(p, "arch");
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, json_get_str(p, "name"));
+	bind_text(s, 1, member(p, PKG_NAME));
 	sqlite3_bind_int64(s, 2, host);
-	bind_text(s, 3, arch ? arch : "");
+	bind_text(s, 3, member(p, PKG_ARCH));
 	return stmt_run(c, s);
 }
 
