@@ -4,6 +4,9 @@ a temporary SQLite database, and runs the real agent against it.
 Fixtures
   server      a running derelictd (function scope), stopped afterwards
   make_server factory: make_server(**conf_overrides) for custom configs
+  fake        a recording fake server for the agent alone: .log holds
+              (path, headers, body) of each request, .replies the
+              (status, body) to answer reports with, in order
 
 A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
 admin_token, viewer_token, enroll_secret, proc, and methods
@@ -14,6 +17,7 @@ admin_token, viewer_token, enroll_secret, proc, and methods
   stop(sig=SIGTERM) / restart()
 """
 import base64
+import gzip
 import json
 import os
 import pathlib
@@ -21,9 +25,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -175,3 +181,40 @@ def server(make_server):
 
 def basic_auth(token):
     return "Basic " + base64.b64encode(f"any:{token}".encode()).decode()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """The agent's fake server (fixture fake): records every request,
+    answers enroll with 201 and reports with whatever the test queued."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        srv = self.server
+        srv.log.append((self.path, dict(self.headers), json.loads(raw)))
+        if self.path == "/api/v1/enroll":
+            status, body = 201, {"host_id": 7, "token": "tok-123"}
+        else:
+            status, body = srv.replies.pop(0) if srv.replies else (
+                200, {"host_id": 7, "next_report_s": 3600})
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def fake():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    srv.log, srv.replies = [], []
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()

@@ -10,15 +10,13 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 import scenario
 from conftest import AGENT, FIXTURES
 from reports import canon, item_digest, section_hash, section_hash_sum
-from test_agent_server import Recorder, host_of
+from test_agent_server import host_of
 
 SECTIONS = ("ports", "services", "processes", "packages", "logins")
 REAL_STATUS = FIXTURES / "roots" / "dpkg" / "var" / "lib" / "dpkg" / "status"
@@ -147,17 +145,7 @@ def apply(prev_items, delta):
     return list(items.values())
 
 
-# ---- the wire form, against a recording fake server ----
-
-@pytest.fixture
-def fake():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    srv.log, srv.replies = [], []
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+# ---- the wire form, against a recording fake server (conftest.fake) ----
 
 
 def run_fake(fake, tmp_path, root, *extra):

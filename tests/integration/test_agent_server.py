@@ -1,19 +1,13 @@
 """The agent --once against a real derelictd (conftest's server fixture),
 and against a recording fake server for the exact wire behaviour: deltas,
 gzip, the 409 resend and a rejected token."""
-import gzip
 import json
 import os
 import shutil
 import stat
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from conftest import AGENT, DERELICTD, FIXTURES
-
 
 
 def needs_server(test):
@@ -91,42 +85,6 @@ def test_resend_after_server_restored_from_backup(server, tmp_path):
     assert st == 200
     assert any(p["port"] == 25 and p.get("exe") == "/usr/sbin/exim4"
                for p in ports["items"]), ports
-
-
-class Recorder(BaseHTTPRequestHandler):
-    """Answers enroll with 201 and reports with whatever the test queued."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            raw = gzip.decompress(raw)
-        srv = self.server
-        srv.log.append((self.path, dict(self.headers), json.loads(raw)))
-        if self.path == "/api/v1/enroll":
-            status, body = 201, {"host_id": 7, "token": "tok-123"}
-        else:
-            status, body = srv.replies.pop(0) if srv.replies else (
-                200, {"host_id": 7, "next_report_s": 3600})
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def fake():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    srv.log, srv.replies = [], []
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def run(fake, tmp_path, *extra):
