@@ -313,7 +313,7 @@ out:
 
 int state_write_packages(const char *dir, const json_t *section)
 {
-	json_t *items = json_object_get(section, "items"), *header, *it;
+	json_t *items = json_object_get(section, "items"), *it;
 	const char *hash = json_get_str(section, "hash");
 	struct buf out = BUF_INIT(STATE_PACKAGES_MAX);
 	size_t n = json_array_size(items), i;
@@ -323,13 +323,9 @@ int state_write_packages(const char *dir, const json_t *section)
 	if (!json_is_array(items) || !hash ||
 	    strlen(hash) != SHA256_HEX_LEN - 1)
 		return -EINVAL;
-	/* The header is the section but its items and hash (a shallow copy
-	 * shares the members). */
-	header = json_copy((json_t *)section);
-	if (!header || json_object_del(header, "items") < 0 ||
-	    json_object_del(header, "hash") < 0 ||
-	    !(hdr = json_dumps(header, JSON_CANONICAL_FLAGS)))
+	if ((r = report_section_header(section, &hdr)) < 0)
 		goto out;
+	r = -ENOMEM;
 	text = calloc(n ? n : 1, sizeof(*text));
 	if (!text)
 		goto out;
@@ -355,7 +351,6 @@ out:
 		free(text);
 	}
 	free(hdr);
-	json_decref(header);
 	buf_free(&out);
 	return r;
 }

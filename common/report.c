@@ -183,6 +183,20 @@ static int canonical_text(const json_t *section, const struct sort_entry *e,
 	return r < 0 ? -ENOMEM : 0;
 }
 
+int report_section_header(const json_t *section, char **ret_text)
+{
+	struct buf text = BUF_INIT((size_t)1 << 24);
+	int r;
+
+	if (!json_is_object(section))
+		return -EINVAL;
+	r = canonical_text(section, NULL, 0, 1, &text);
+	if (r == 0)
+		*ret_text = buf_take(&text, NULL);
+	buf_free(&text);
+	return r;
+}
+
 int report_section_hash_sum(const json_t *section,
 			    const unsigned char sum[REPORT_SUM_LEN],
 			    char out[SHA256_HEX_LEN])

@@ -60,6 +60,10 @@ void report_sum_sub(unsigned char sum[REPORT_SUM_LEN],
 /* An item's digest.  0 or -ENOMEM. */
 int report_item_digest(const json_t *item, unsigned char out[REPORT_SUM_LEN]);
 
+/* The header of a section (as above) as canonical text, to free.  0,
+ * -EINVAL for a non-object, -ENOMEM or -E2BIG. */
+int report_section_header(const json_t *section, char **ret_text);
+
 /* The hash of a section whose items add up to sum (the section's own
  * items, if any, are not read).  0, -EINVAL, -ENOMEM or -E2BIG. */
 int report_section_hash_sum(const json_t *section,

@@ -272,7 +272,7 @@ static int pack_section(enum section sec, struct ingest_section *in)
 	if (sec != SECTION_PACKAGES)
 		return body_pack(in->text, strlen(in->text), &in->packed,
 				 &in->packed_len);
-	r = packages_header_text(in->body, &header);
+	r = report_section_header(in->body, &header);
 	if (r == 0)
 		r = body_pack(header, strlen(header), &in->packed,
 			      &in->packed_len);

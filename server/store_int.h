@@ -83,8 +83,6 @@ int ingest_push_change(struct ingest_section *in, const char *action,
  * packages; the section row keeps only the header. */
 /* The items as the rows hold them, ordered by name and arch. */
 int packages_items(struct conn *c, int64_t host, json_t **ret);
-/* The header of a packages body (full or delta) as canonical text. */
-int packages_header_text(const json_t *body, char **ret);
 /* Whether every item has the five members the rows keep, as non-empty
  * strings (arch may be empty): then an item and its row have the same
  * digest exactly when packages_equal() says so, and a full section can

@@ -64,24 +64,6 @@ int packages_items(struct conn *c, int64_t host, json_t **ret)
 	return 0;
 }
 
-int packages_header_text(const json_t *body, char **ret)
-{
-	json_t *h = json_object(), *v;
-	const char *k;
-
-	if (!h)
-		return -ENOMEM;
-	json_object_foreach((json_t *)body, k, v) {
-		if (strcmp(k, "items") && strcmp(k, "added") &&
-		    strcmp(k, "removed") && strcmp(k, "base") &&
-		    strcmp(k, "hash"))
-			json_object_set(h, k, v);
-	}
-	*ret = json_canonical(h);
-	json_decref(h);
-	return *ret ? 0 : -ENOMEM;
-}
-
 /* The members a package row keeps, in this order; an empty or missing
  * source (source_version) is filled in from the name (version). */
 enum { PKG_NAME, PKG_VERSION, PKG_ARCH, PKG_SOURCE, PKG_SRCVER, PKG_MEMBERS };
