@@ -1,4 +1,5 @@
 /* ingest.c - see ingest.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "ingest.h"
 
 #include <errno.h>
@@ -202,13 +203,11 @@ static void *writer(void *arg)
 }
 
 /* Moves the WAL into the database file every second, off the writer's
- * path; now and then it also truncates the WAL so it cannot grow for
- * ever. */
+ * path.  The writer starts the WAL afresh (store_write_commit). */
 static void *checkpointer(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec next;
-	unsigned n = 0;
 
 	pthread_mutex_lock(&in->lock);
 	while (!in->stopping) {
@@ -217,7 +216,7 @@ static void *checkpointer(void *arg)
 		if (in->stopping)
 			break;
 		pthread_mutex_unlock(&in->lock);
-		store_checkpoint(in->st, ++n % 60 == 0);
+		store_checkpoint(in->st);
 		pthread_mutex_lock(&in->lock);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -246,6 +245,9 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 		ingest_stop(in);
 		return -r;
 	}
+	/* Named for top -H and perf: the writer is the one to watch. */
+	pthread_setname_np(in->thread, "derelictd-write");
+	pthread_setname_np(in->checkpointer, "derelictd-ckpt");
 	*ret = in;
 	return 0;
 }

@@ -36,7 +36,7 @@ int store_all_hosts_due(struct store *st);
 
 /* Copies the WAL back into the database file, without blocking readers or
  * the writer (or, with truncate, waiting for them to empty the WAL). */
-int store_checkpoint(struct store *st, int truncate);
+int store_checkpoint(struct store *st);
 
 /* Writes a consistent copy through SQLite's online backup API. */
 int store_backup(struct store *st, const char *dest);

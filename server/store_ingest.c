@@ -13,6 +13,9 @@
 #include "jsonutil.h"
 #include "timeutil.h"
 
+#define WAL_LONG 16384	/* frames: 64 MiB */
+#define WAL_LEFT 2048	/* frames: 8 MiB */
+
 /* BEGIN and COMMIT run thousands of times a second: prepared once. */
 int store_write_begin(struct store *st)
 {
@@ -24,12 +27,24 @@ int store_write_commit(struct store *st)
 	int r = stmt_run(&st->writer, stmt(&st->writer, "COMMIT"));
 
 	/* The checkpoint thread copies the WAL back in the background, but
-	 * only the writer can find a moment with no transaction open to
-	 * start the WAL afresh: past 256 MiB, it does so itself. */
-	if (r == 0 && st->wal_frames > 65536) {
-		sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
-					  SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-		st->wal_frames = 0;
+	 * under steady load the WAL never starts afresh by itself: there are
+	 * always frames not yet copied.  Past 64 MiB the writer empties it,
+	 * in a pause between batches, once all but an eighth of it (or 8 MiB)
+	 * is copied back, so little is left to copy while reports wait; past
+	 * 1 GiB it does so whatever is left. */
+	if (r == 0 && st->wal_frames > WAL_LONG) {
+		int left = st->wal_frames -
+			   __atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED);
+
+		if (left < WAL_LEFT || left < st->wal_frames / 8 ||
+		    st->wal_frames > 16 * WAL_LONG) {
+			sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
+						  SQLITE_CHECKPOINT_TRUNCATE,
+						  NULL, NULL);
+			st->wal_frames = 0;
+			__atomic_store_n(&st->wal_copied, 0,
+					 __ATOMIC_RELAXED);
+		}
 	}
 	return r;
 }

@@ -31,6 +31,7 @@ struct store {
 	struct conn writer;	/* the ingest thread's */
 	struct conn checkpointer;	/* the checkpoint thread's */
 	int wal_frames;		/* after the writer's last commit */
+	int wal_copied;		/* of them, copied back (checkpointer) */
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
