@@ -332,18 +332,20 @@ int store_open(const char *path, const struct server_config *cfg,
 	r = migrate(&st->writer, err);
 	if (r < 0)
 		goto fail;
-	/* The writer never checkpoints: store_checkpoint() does, from a
-	 * thread of its own, so commits only append to the WAL. */
-	/* The writer reads the database file's pages in place, not copied
-	 * out of the kernel's cache.  Only the writer: a mapping follows the
-	 * file as it grows, and remapping in every reader's thread costs the
-	 * whole process TLB flushes. */
-	/* Its page cache stays small (SQLite's default is 2 MB).  A B-tree
-	 * split parks a page at a page number past the end of the file, and
-	 * each commit after one scans the whole cache to drop such pages:
-	 * with 128 MiB that scan took 9% of the writer's time, and the pages
-	 * it reads are in the mapping or the kernel's cache anyway.  When the
-	 * WAL starts afresh, its file is cut back to 64 MiB. */
+	/* The writer's settings:
+	 * - It does not checkpoint after commits: store_checkpoint() copies
+	 *   the WAL back from a thread of its own.  The writer only empties
+	 *   the WAL, when it has grown long (store_write_commit()); when the
+	 *   WAL starts afresh, its file is cut back to 64 MiB.
+	 * - Its page cache is small (SQLite's default is 2 MB).  A B-tree
+	 *   split parks a page at a number past the end of the file, and the
+	 *   commit after one scans the whole cache to drop such pages: with
+	 *   128 MiB that scan took 9% of the writer's time.  The pages it
+	 *   reads are in the mapping or the kernel's cache anyway.
+	 * - It reads the database file's pages in place, not copied out of
+	 *   the kernel's cache.  Only the writer: a mapping follows the file
+	 *   as it grows, and remapping in every reader's thread costs the
+	 *   whole process TLB flushes. */
 	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
 				 "PRAGMA cache_size = -4096;"
 				 "PRAGMA journal_size_limit = 67108864;"
