@@ -336,7 +336,7 @@ int store_open(const char *path, const struct server_config *cfg,
 	 * - It does not checkpoint after commits: store_checkpoint() copies
 	 *   the WAL back from a thread of its own.  The writer only empties
 	 *   the WAL, when it has grown long (store_write_commit()); when the
-	 *   WAL starts afresh, its file is cut back to 64 MiB.
+	 *   WAL starts afresh, its file is cut back to 128 MiB.
 	 * - Its page cache is small (SQLite's default is 2 MB).  A B-tree
 	 *   split parks a page at a number past the end of the file, and the
 	 *   commit after one scans the whole cache to drop such pages: with
@@ -348,7 +348,7 @@ int store_open(const char *path, const struct server_config *cfg,
 	 *   whole process TLB flushes. */
 	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
 				 "PRAGMA cache_size = -4096;"
-				 "PRAGMA journal_size_limit = 67108864;"
+				 "PRAGMA journal_size_limit = 134217728;"
 				 "PRAGMA mmap_size = 4294967296;");
 	if (r < 0)
 		goto fail;
