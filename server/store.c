@@ -230,7 +230,7 @@ static int conn_open(struct conn *c, const char *path)
 			     NULL);
 	if (rc != SQLITE_OK)
 		return db_err(c, rc);
-	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(c->db, 1);
 	/* FULL: a transaction is on disk before COMMIT returns, so the 200
 	 * that follows it is a promise the server can keep. */

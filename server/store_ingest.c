@@ -16,6 +16,40 @@
 #define WAL_LONG 16384	/* frames: 64 MiB */
 #define WAL_LEFT 2048	/* frames: 8 MiB */
 
+/* The checkpoint thread copies the WAL back in the background, but under
+ * steady load the WAL never starts afresh by itself: there are always
+ * frames not yet copied.  Past 64 MiB the writer starts it afresh, between
+ * batches, once all but an eighth of it (or 8 MiB) is copied back, so
+ * little is left to copy while reports wait.
+ * - It does not wait for readers still on the old WAL, but tries again
+ *   after the checkpoint thread's next pass: waiting for them held
+ *   reports up for up to 160 ms.  Past 1 GiB it waits.
+ * - It restarts the WAL rather than truncating it: writing over a file
+ *   costs less than growing it again (restarts stalled the writer 31 ms
+ *   on average, truncations 89 ms). */
+static void wal_restart(struct store *st)
+{
+	int copied = __atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED);
+	int left = st->wal_frames - copied;
+	int force = st->wal_frames > 16 * WAL_LONG;
+
+	if (st->wal_frames <= WAL_LONG)
+		return;
+	if (!force && (copied == st->wal_tried ||
+		       (left >= WAL_LEFT && left >= st->wal_frames / 8)))
+		return;
+	st->wal_tried = copied;
+	if (!force)
+		sqlite3_busy_timeout(st->writer.db, 0);
+	if (sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
+				      SQLITE_CHECKPOINT_RESTART, NULL,
+				      NULL) == SQLITE_OK) {
+		st->wal_frames = 0;
+		__atomic_store_n(&st->wal_copied, 0, __ATOMIC_RELAXED);
+	}
+	sqlite3_busy_timeout(st->writer.db, BUSY_TIMEOUT_MS);
+}
+
 /* BEGIN and COMMIT run thousands of times a second: prepared once. */
 int store_write_begin(struct store *st)
 {
@@ -26,29 +60,8 @@ int store_write_commit(struct store *st)
 {
 	int r = stmt_run(&st->writer, stmt(&st->writer, "COMMIT"));
 
-	/* The checkpoint thread copies the WAL back in the background, but
-	 * under steady load the WAL never starts afresh by itself: there are
-	 * always frames not yet copied.  Past 64 MiB the writer starts it
-	 * afresh, in a pause between batches, once all but an eighth of it
-	 * (or 8 MiB) is copied back, so little is left to copy while reports
-	 * wait; past 1 GiB it does so whatever is left.  It restarts the WAL
-	 * rather than truncating it: writing over a file costs less than
-	 * growing it again (restarts stalled the writer 31 ms on average,
-	 * truncations 89 ms). */
-	if (r == 0 && st->wal_frames > WAL_LONG) {
-		int left = st->wal_frames -
-			   __atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED);
-
-		if (left < WAL_LEFT || left < st->wal_frames / 8 ||
-		    st->wal_frames > 16 * WAL_LONG) {
-			sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
-						  SQLITE_CHECKPOINT_RESTART,
-						  NULL, NULL);
-			st->wal_frames = 0;
-			__atomic_store_n(&st->wal_copied, 0,
-					 __ATOMIC_RELAXED);
-		}
-	}
+	if (r == 0)
+		wal_restart(st);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 
 #define STORE_READERS 8
 #define STORE_STMT_CACHE 64
+#define BUSY_TIMEOUT_MS 10000
 
 struct conn {
 	sqlite3 *db;
@@ -32,6 +33,8 @@ struct store {
 	struct conn checkpointer;	/* the checkpoint thread's */
 	int wal_frames;		/* after the writer's last commit */
 	int wal_copied;		/* of them, copied back (checkpointer) */
+	int wal_tried;		/* wal_copied when the writer last tried to
+				 * start the WAL afresh */
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
