@@ -334,10 +334,10 @@ int store_open(const char *path, const struct server_config *cfg,
 		goto fail;
 	/* The writer's settings:
 	 * - It does not checkpoint after commits: store_checkpoint() copies
-	 *   the WAL back from a thread of its own.  The writer only empties
-	 *   the WAL, when it has grown long (store_write_commit()); when the
-	 *   WAL starts afresh, its file is cut back to 128 MiB.
-	 * - Its page cache is small (SQLite's default is 2 MB).  A B-tree
+	 *   the WAL back from a thread of its own.  The writer only starts
+	 *   the WAL afresh when it has grown long (store_write_commit()), and
+	 *   its file is then cut back to 128 MiB.
+	 * - Its page cache is small: 4 MiB (SQLite's default is 2).  A B-tree
 	 *   split parks a page at a number past the end of the file, and the
 	 *   commit after one scans the whole cache to drop such pages: with
 	 *   128 MiB that scan took 9% of the writer's time.  The pages it

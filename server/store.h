@@ -35,7 +35,8 @@ const struct advisory_db *store_set_advisories(struct store *st,
 int store_all_hosts_due(struct store *st);
 
 /* Copies the WAL back into the database file, without blocking readers or
- * the writer (or, with truncate, waiting for them to empty the WAL). */
+ * the writer, and notes how far it got: the writer starts the WAL afresh
+ * once it is nearly all copied back (store_write_commit()). */
 int store_checkpoint(struct store *st);
 
 /* Writes a consistent copy through SQLite's online backup API. */
