@@ -96,6 +96,12 @@ def write_jobs(tmp, name, hosts, bodies):
 CONC = int(os.environ.get("BENCH_CONC", "64"))
 
 
+def verdict(value, target, lower_is_better=False):
+    """Issue 4's target beside a figure: met or missed, never asserted."""
+    met = value <= target if lower_is_better else value >= target
+    return f"target {target:g}{' ms' if lower_is_better else '/s'}: {'met' if met else 'missed'}"
+
+
 def metric(server, name):
     conn = http.client.HTTPConnection("127.0.0.1", server.port)
     conn.request("GET", "/api/v1/metrics",
@@ -180,7 +186,7 @@ def main():
         bodies = [json.dumps(r).encode() for r in reps]
         print(f"full report: {len(bodies[0]) / 1024:.0f} KiB of JSON")
         rate, line = load(server, write_jobs(tmp, "first", hosts, bodies))
-        print(f"first full reports: {rate:.0f}/s  ({line})")
+        print(f"first full reports: {rate:.0f}/s, {verdict(rate, 300)}  ({line})")
         time.sleep(3)  # the WAL is copied back before the size is taken
         size = os.path.getsize(server.db)
         print(f"database: {size / HOSTS / 1024:.0f} KiB per host ({size / 2**20:.0f} MiB "
@@ -216,7 +222,7 @@ def main():
             print(f"  round {k + 1}: {line}")
             cur = nxt
         print(f"reports with 10 changed packages (delta): median {statistics.median(rates):.0f}/s "
-              f"of 3 rounds")
+              f"of 3 rounds, {verdict(statistics.median(rates), 2000)}")
         # The same in full, as an agent that lost its state sends them.
         fulls = []
         for r in cur:
@@ -238,7 +244,8 @@ def main():
             rate, line = load(server, write_jobs(tmp, "same", hosts, same), rounds=5)
             rates.append(rate)
             print(f"  round {k + 1}: {line}")
-        print(f"unchanged re-reports: median {statistics.median(rates):.0f}/s of 3 runs")
+        print(f"unchanged re-reports: median {statistics.median(rates):.0f}/s of 3 runs, "
+              f"{verdict(statistics.median(rates), 10000)}")
         print(f"server peak RSS under load: {rss_peak(server.proc.pid):.0f} MiB, of it "
               f"{ANON_PEAK[0]:.0f} MiB anonymous at most (the rest is the database, "
               f"mapped by the writer, and shared libraries)")
@@ -262,7 +269,9 @@ def main():
                      "/hosts?severity=critical", "/hosts?q=synthetic-009999", "/hosts?q=10.9.3",
                      "/hosts?project=bench", f"/packages?name={pk[0]['name']}"):
             med, p95, total = get_latency(server, path)
-            print(f"GET {path} (100,000 hosts, {total} match): median {med:.1f} ms, p95 {p95:.1f} ms")
+            target = f", {verdict(p95, 20, True)} (p95)" if path.startswith("/hosts") else ""
+            print(f"GET {path} (100,000 hosts, {total} match): median {med:.1f} ms, "
+                  f"p95 {p95:.1f} ms{target}")
         print(f"server peak RSS at the end: {rss_peak(server.proc.pid):.0f} MiB")
     finally:
         server.stop()
