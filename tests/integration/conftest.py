@@ -21,6 +21,7 @@ import gzip
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,6 +119,15 @@ class Server:
 
     def restart(self):
         self.stop()
+        self.start()
+
+    def restore(self, backup):
+        """Stops the server, puts the copy at `backup` (from `derelictd
+        backup`) in place of its database, WAL and all, and starts it."""
+        self.stop()
+        for suffix in ("", "-wal", "-shm"):
+            pathlib.Path(str(self.db) + suffix).unlink(missing_ok=True)
+        shutil.copy(backup, self.db)
         self.start()
 
     def api(self, method, path, body=None, token=ADMIN, headers=None, raw=None):

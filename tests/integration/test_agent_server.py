@@ -2,8 +2,6 @@
 and against a recording fake server for the exact wire behaviour: deltas,
 gzip, the 409 resend and a rejected token."""
 import json
-import os
-import shutil
 import stat
 import subprocess
 
@@ -69,13 +67,7 @@ def test_resend_after_server_restored_from_backup(server, tmp_path):
     server.cli("backup", str(backup))
     exim = FIXTURES / "roots" / "exim"
     assert server.agent(state=state, root=exim).returncode == 0  # changed
-    server.stop()
-    for suffix in ("", "-wal", "-shm"):
-        p = str(server.db) + suffix
-        if os.path.exists(p):
-            os.unlink(p)
-    shutil.copy(backup, server.db)
-    server.start()
+    server.restore(backup)
     # The agent sends bare hashes the server does not hold: 409, resend.
     r = server.agent(state=state, root=exim)
     assert r.returncode == 0, r.stderr

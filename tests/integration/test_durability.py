@@ -66,13 +66,7 @@ def test_restore_from_backup_resend_repairs(server):
     compose(server.tmp, "restored-box", version="4.98.2-1", release="bookworm")
     assert server.agent("--once", root=root, state=state).returncode == 0
     # ...then the server is restored from the older copy.
-    server.stop()
-    for suffix in ("", "-wal", "-shm"):
-        p = server.db.with_name(server.db.name + suffix)
-        if p.exists():
-            p.unlink()
-    backup.rename(server.db)
-    server.start()
+    server.restore(backup)
     # The agent sends hashes the server does not hold: 409, then the full
     # sections at once, and the report lands.
     r = server.agent("--once", root=root, state=state)
