@@ -4,9 +4,7 @@ wire form and the 409 fallback, and against the real derelictd for what the
 server makes of it - the history rows, the current packages, the size of
 what was received, and the repair after the server lost its state."""
 import json
-import os
 import random
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -384,6 +382,17 @@ def root_packages(server, root, state):
     return {(p["name"], p.get("arch") or ""): p["version"] for p in items}
 
 
+def report_and_compare(server, root, state):
+    """Runs the real agent once on root and checks that the server then
+    holds exactly the packages the agent sees; returns the host and them."""
+    r = server.agent(root=root, state=state)
+    assert r.returncode == 0, r.stderr
+    host = host_of(server, (state / "agent-id").read_text().strip())
+    pk = server_packages(server, host["id"])
+    assert pk == root_packages(server, root, state)
+    return host, pk
+
+
 def test_delta_against_server(server, tmp_path):
     root = make_root(tmp_path)
     state = tmp_path / "state"
@@ -428,11 +437,7 @@ def test_delta_arch_less_against_server(server, tmp_path):
     remove(sts, "noarch-a")
     upgrade(sts, "noarch-b", "1.0-2")
     write_status(root, sts)
-    r = server.agent(root=root, state=state)
-    assert r.returncode == 0, r.stderr
-    host = host_of(server, (state / "agent-id").read_text().strip())
-    pk = server_packages(server, host["id"])
-    assert pk == root_packages(server, root, state)
+    host, pk = report_and_compare(server, root, state)
     assert pk[("noarch-b", "")] == "1.0-2" and ("noarch-a", "") not in pk
     sizes = report_bytes(server, host["id"])
     assert sizes[1] * 5 < sizes[0], sizes
@@ -455,9 +460,7 @@ def test_delta_after_section_lost(server, tmp_path):
     server.start()
 
     one_of_each(root)
-    r = server.agent(root=root, state=state)
-    assert r.returncode == 0, r.stderr
-    assert server_packages(server, host["id"]) == root_packages(server, root, state)
+    report_and_compare(server, root, state)
     sizes = report_bytes(server, host["id"])
     # The accepted second report is the full resend, not the delta.
     assert len(sizes) == 2 and sizes[1] * 2 > sizes[0], sizes
@@ -483,23 +486,13 @@ def test_delta_after_restore_from_backup(server, tmp_path):
     server.cli("backup", str(backup))
     one_of_each(root)
     assert server.agent(root=root, state=state).returncode == 0   # a delta
-    server.stop()
-    for suffix in ("", "-wal", "-shm"):
-        p = str(server.db) + suffix
-        if os.path.exists(p):
-            os.unlink(p)
-    shutil.copy(backup, server.db)
-    server.start()
+    server.restore(backup)
 
     sts = read_status(root)
     upgrade(sts, "adduser", "3.135")
     add(sts, "derelict-third")
     write_status(root, sts)
-    r = server.agent(root=root, state=state)
-    assert r.returncode == 0, r.stderr
-    host = host_of(server, (state / "agent-id").read_text().strip())
-    pk = server_packages(server, host["id"])
-    assert pk == root_packages(server, root, state)
+    host, pk = report_and_compare(server, root, state)
     assert pk[("adduser", "all")] == "3.135"
     assert ("zlib1g", "i386") not in pk and ("derelict-new", "amd64") in pk
     sizes = report_bytes(server, host["id"])
