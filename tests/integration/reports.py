@@ -3,9 +3,7 @@ SPEC section 3's definition independently of the C code, so the tests also
 check that agent, server and the written contract agree."""
 import hashlib
 import json
-import os
 import threading
-import urllib.request
 import uuid
 
 

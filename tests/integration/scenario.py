@@ -1,7 +1,6 @@
 """Composes agent roots for the findings tests from real captured pieces:
 sockets and processes of a real Exim (or a loopback-only MTA), real dpkg
 stanzas with the version a scenario needs, an os-release and real wtmp."""
-import os
 import pathlib
 import re
 import shutil

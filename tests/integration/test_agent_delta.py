@@ -46,7 +46,7 @@ def synthetic(i, rng):
             "Maintainer: Debian Library Team <debian-lib@lists.debian.org>",
             "Architecture: amd64", "Multi-Arch: same",
             f"Source: {word}-src ({ver})", f"Version: {ver}",
-            f"Depends: libc6 (>= 2.34), libgcc-s1 (>= 3.0)",
+            "Depends: libc6 (>= 2.34), libgcc-s1 (>= 3.0)",
             f"Description: {word} library, runtime files",
             " Synthetic padding around a real dpkg database.",
             " .", " It only has to look like one to the agent."]

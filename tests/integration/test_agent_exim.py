@@ -4,7 +4,6 @@ same namespace, and checks the agent names Exim by its executable and the
 package by its version."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time

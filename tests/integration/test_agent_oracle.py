@@ -4,7 +4,6 @@ owners started here (TCP and UDP, IPv4 and IPv6)."""
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time

@@ -3,7 +3,6 @@ serving systemd's Manager (ListUnits and ListUnitFiles, a few hundred
 units) and a fake root that has run/systemd/system."""
 import json
 import os
-import pathlib
 import subprocess
 import time
 

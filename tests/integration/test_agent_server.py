@@ -5,7 +5,7 @@ import json
 import stat
 import subprocess
 
-from conftest import AGENT, DERELICTD, FIXTURES
+from conftest import AGENT, FIXTURES
 
 
 def needs_server(test):

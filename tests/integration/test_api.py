@@ -1,11 +1,10 @@
 """The REST API against a real derelictd: auth, every endpoint and filter,
 pagination, deltas and history."""
-import base64
 import json
 import sqlite3
 
 from conftest import basic_auth
-from reports import Host, deltas, enroll_many, package, sealed, section_hash
+from reports import Host, deltas, enroll_many, package, section_hash
 
 
 def test_healthz_is_open_and_everything_else_needs_a_token(server):

@@ -2,7 +2,6 @@
 server, and the findings are read back over the API."""
 import time
 
-from reports import Host
 from scenario import compose
 
 

@@ -4,7 +4,6 @@ SQL built from strings.  test_api.py's auth matrix and test_bad_input.py's
 bad-token slowdown are not repeated here."""
 import hashlib
 import os
-import pathlib
 import re
 import shutil
 import sqlite3
