@@ -69,6 +69,11 @@ HANDLER(api_hosts_list)
 	f.q = http_arg(rq, "q");
 	if (f.q && !*f.q)
 		f.q = NULL;
+	if (f.q && strlen(f.q) > STORE_SEARCH_MAX)
+		return reply_error(rp, 400, "bad_request",
+				   "q: at most %d bytes (a hostname, an address "
+				   "or an agent id)",
+				   STORE_SEARCH_MAX);
 	if (cursor && !(f.after_id = parse_id(cursor)))
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_hosts_list(app->store, &f, &out);
@@ -94,15 +99,21 @@ HANDLER(api_host_get)
 
 HANDLER(api_host_section)
 {
-	int64_t id = parse_id(rq->params[0]);
+	int64_t id = parse_id(rq->params[0]), offset = 0;
 	int sec = section_from_name(rq->params[1]);
+	const char *cursor = http_arg(rq, "cursor");
 	json_t *out;
-	int r;
+	int limit, r;
 
 	if (!id || sec < 0)
 		return reply_error(rp, 404, "not_found", "no such endpoint: %s",
 				   rq->path);
-	r = store_host_section(app->store, id, sec, &out);
+	if (request_limit(rq, rp, &limit) < 0)
+		return 0;
+	/* The offset of the next item, as the previous page rendered it. */
+	if (cursor && !(offset = parse_id(cursor)))
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
+	r = store_host_section(app->store, id, sec, limit, offset, &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "host");
 	return reply_json(rp, 200, out);

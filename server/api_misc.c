@@ -1,5 +1,6 @@
 /* api_misc.c - summary, OpenAPI, health, metrics, whoami and the web page
  * compiled into the binary. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,11 +24,34 @@ HANDLER(api_summary)
 	return reply_json(rp, 200, out);
 }
 
+/* 503 while the store cannot commit: a balancer or a monitor sees the
+ * server that takes reports but cannot keep them. */
 HANDLER(api_healthz)
 {
-	(void)app;
+	static const struct {
+		int error;
+		const char *code;
+	} codes[] = {
+		{ -ENOSPC, "disk_full" }, { -EROFS, "read_only" },
+		{ -EIO, "storage_error" }, { -EUCLEAN, "database_corrupt" },
+	};
+	struct store_health h;
+	char since[TIME_RFC3339_LEN];
+	const char *code = "storage_error";
+
 	(void)rq;
-	return reply_json(rp, 200, json_pack("{s:s}", "status", "ok"));
+	store_health(app->store, &h);
+	if (!h.error)
+		return reply_json(rp, 200, json_pack("{s:s}", "status", "ok"));
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].error == h.error)
+			code = codes[i].code;
+	time_format(h.since, since);
+	rp->retry_after = 30;
+	return reply_json(rp, 503,
+			  json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "failing",
+				    "reason", code, "failed", h.what,
+				    "message", h.message, "since", since));
 }
 
 HANDLER(api_whoami)

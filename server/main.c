@@ -428,9 +428,16 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (ncmd == 0)
+	if (ncmd == 0) {
+		/* A server that cannot write would take reports and keep
+		 * none: better not to start, and say why. */
+		if (store_check_writable(st, err) < 0) {
+			log_error("%s; refusing to start", err);
+			rc = 1;
+			goto out;
+		}
 		rc = serve(&cfg, st);
-	else if (strcmp(cmd[0], "token") == 0)
+	} else if (strcmp(cmd[0], "token") == 0)
 		rc = cmd_token(st, cmd, ncmd);
 	else if (strcmp(cmd[0], "advisories") == 0)
 		rc = cmd_advisories(st, cmd, ncmd);

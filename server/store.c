@@ -25,13 +25,45 @@ const char *store_errmsg(void)
 	return last_error[0] ? last_error : "no database error";
 }
 
+/* Notes a failure of a write (or of a read of the file) against the
+ * store's health; the first failure of a run gives the "since". */
+static void health_fail(struct store *st, struct store_health *h, int r,
+			const char *what)
+{
+	pthread_mutex_lock(&st->health_lock);
+	if (!h->error)
+		h->since = time_now();
+	h->error = r;
+	h->what = what;
+	snprintf(h->message, sizeof(h->message), "%.150s", last_error);
+	pthread_mutex_unlock(&st->health_lock);
+}
+
+static void health_ok(struct store *st, struct store_health *h)
+{
+	/* Every commit passes here: the lock only when there is news. */
+	if (!__atomic_load_n(&h->error, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&st->health_lock);
+	h->error = 0;
+	pthread_mutex_unlock(&st->health_lock);
+}
+
+void store_health(struct store *st, struct store_health *ret)
+{
+	pthread_mutex_lock(&st->health_lock);
+	*ret = st->commit_health.error ? st->commit_health
+				       : st->checkpoint_health;
+	pthread_mutex_unlock(&st->health_lock);
+}
+
 int db_err(struct conn *c, int rc)
 {
+	int r;
+
 	snprintf(last_error, sizeof(last_error), "%s",
 		 c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return -ENOSPC;
 	case SQLITE_CONSTRAINT:
 		return -EEXIST;
 	case SQLITE_BUSY:
@@ -39,9 +71,32 @@ int db_err(struct conn *c, int rc)
 		return -EBUSY;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
+	case SQLITE_FULL:
+		r = -ENOSPC;
+		break;
+	case SQLITE_READONLY:
+		r = -EROFS;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL:
+		r = -EIO;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		r = -EUCLEAN;
+		break;
 	default:
-		return -EIO;
+		return -EPROTO;
 	}
+	/* The file system or the file failed: the store cannot commit. */
+	if (c && c->st)
+		health_fail(c->st,
+			    c == &c->st->checkpointer ? &c->st->checkpoint_health
+						      : &c->st->commit_health,
+			    r,
+			    c == &c->st->checkpointer ? "checkpoint" : "commit");
+	return r;
 }
 
 int db_exec(struct conn *c, const char *sql)
@@ -261,6 +316,18 @@ static int wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
 	if (frames < st->wal_frames)
 		__atomic_store_n(&st->wal_copied, 0, __ATOMIC_RELAXED);
 	st->wal_frames = frames;
+	health_ok(st, &st->commit_health);
+	return SQLITE_OK;
+}
+
+/* A commit of a reader connection (an API write) is on disk. */
+static int wal_committed(void *arg, sqlite3 *db, const char *name,
+			 int frames)
+{
+	(void)db;
+	(void)name;
+	(void)frames;
+	health_ok(arg, &((struct store *)arg)->commit_health);
 	return SQLITE_OK;
 }
 
@@ -324,6 +391,7 @@ int store_open(const char *path, const struct server_config *cfg,
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->freed, NULL);
 	pthread_rwlock_init(&st->adv_lock, NULL);
+	pthread_mutex_init(&st->health_lock, NULL);
 	r = conn_open(&st->writer, path);
 	if (r < 0) {
 		snprintf(err, 256, "cannot open %s: %.100s", path, store_errmsg());
@@ -366,7 +434,13 @@ int store_open(const char *path, const struct server_config *cfg,
 				 store_errmsg());
 			goto fail;
 		}
+		sqlite3_wal_hook(st->readers[i].db, wal_committed, st);
 	}
+	/* From now on a failure counts against the store's health (not the
+	 * opening's: store_open() then fails). */
+	st->writer.st = st->checkpointer.st = st;
+	for (int i = 0; i < STORE_READERS; i++)
+		st->readers[i].st = st;
 	*ret = st;
 	return 0;
 fail:
@@ -393,8 +467,50 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->freed);
 	pthread_rwlock_destroy(&st->adv_lock);
+	pthread_mutex_destroy(&st->health_lock);
 	free(st->path);
 	free(st);
+}
+
+int store_check_writable(struct store *st, char err[256])
+{
+	struct conn *c = &st->writer;
+	sqlite3_stmt *s;
+	char sql[64];
+	int r, version = 0;
+
+	/* SQLite opens a file it may not write read-only, silently: every
+	 * write would fail later, and go on failing once the file is
+	 * writable again. */
+	if (sqlite3_db_readonly(c->db, "main") == 1) {
+		snprintf(err, 256,
+			 "%s is read-only: derelictd must write its database "
+			 "(check the file's and its directory's owner, mode "
+			 "and attributes, and the mount)",
+			 st->path);
+		return -EROFS;
+	}
+	/* And a real commit, which needs the WAL, the lock and a little
+	 * space: writing the schema version it already has. */
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		r = db_err(c, sqlite3_errcode(c->db));
+		goto fail;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	r = sqlite3_finalize(s) == SQLITE_OK ? 0 : db_err(c, sqlite3_errcode(c->db));
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+	if (r == 0 && (r = db_exec(c, "BEGIN IMMEDIATE")) == 0 &&
+	    (r = db_exec(c, sql)) == 0 && (r = db_exec(c, "COMMIT")) == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	snprintf(err, 256, "cannot write %s: %.100s%s", st->path,
+		 store_errmsg(),
+		 r == -ENOSPC ? " (the disk is full)" : "");
+	return r;
 }
 
 const struct advisory_db *store_set_advisories(struct store *st,
@@ -552,19 +668,23 @@ int store_auth(struct store *st, const char *token_hash, struct principal *ret)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
-	int r = -ENOENT;
+	int rc, r = -ENOENT;
 
 	s = stmt(c, "SELECT role, name, hash FROM tokens WHERE hash = ?");
 	if (!s)
 		goto out_err;
 	bind_text(s, 1, token_hash);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    const_time_equal(col_text(s, 2), token_hash)) {
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && const_time_equal(col_text(s, 2), token_hash)) {
 		ret->role = strcmp(col_text(s, 0), "admin") == 0 ? ROLE_ADMIN
 								: ROLE_VIEWER;
 		ret->host_id = 0;
 		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
 		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(c, rc);
+		sqlite3_reset(s);
+		goto out_err;
 	}
 	sqlite3_reset(s);
 	if (r == 0)
@@ -574,12 +694,16 @@ int store_auth(struct store *st, const char *token_hash, struct principal *ret)
 	if (!s)
 		goto out_err;
 	bind_text(s, 1, token_hash);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    const_time_equal(col_text(s, 2), token_hash)) {
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && const_time_equal(col_text(s, 2), token_hash)) {
 		ret->role = ROLE_HOST;
 		ret->host_id = sqlite3_column_int64(s, 0);
 		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
 		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(c, rc);
+		sqlite3_reset(s);
+		goto out_err;
 	}
 	sqlite3_reset(s);
 out:
@@ -665,7 +789,9 @@ int store_advisory_import(struct store *st, const char *name,
 	if (r == 0)
 		goto out;
 rollback:
-	db_exec(c, "ROLLBACK");
+	/* Not db_exec(): the message of the failure stays store_errmsg(). */
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 out:
 	conn_put(st, c);
 	return r;
@@ -701,6 +827,8 @@ int store_checkpoint(struct store *st)
 
 	if (rc == SQLITE_OK && copied > 0)
 		__atomic_store_n(&st->wal_copied, copied, __ATOMIC_RELAXED);
+	if (rc == SQLITE_OK)
+		health_ok(st, &st->checkpoint_health);
 	return rc == SQLITE_OK || rc == SQLITE_BUSY
 		       ? 0
 		       : db_err(&st->checkpointer, rc);

@@ -2,10 +2,18 @@
  * store.h - everything derelictd keeps, in one SQLite database.
  *
  * Only the store_*.c files know SQL.  Functions return 0 or a negative
- * errno: -ENOENT for a missing row, -EEXIST for a duplicate name, -EIO for
- * a database error (already described by store_errmsg()), -ENOSPC when the
- * disk is full.  Read functions hand the caller a new json_t reference in
- * *ret, written only on success.
+ * errno: -ENOENT for a missing row, -EEXIST for a duplicate name, and for
+ * a database error (already described by store_errmsg()) one that says
+ * whether trying again can help:
+ *   -ENOSPC  the disk is full
+ *   -EROFS   the database cannot be written (read-only file or mount)
+ *   -EIO     an I/O error, or a file SQLite could not open
+ *   -EBUSY   another process holds the database's lock
+ *   -ENOMEM  out of memory
+ *   -EUCLEAN the database file is corrupt
+ *   -EPROTO  any other SQLite error (a bug: retrying will not help)
+ * A write that fails is rolled back: nothing of it stays.  Read functions
+ * hand the caller a new json_t reference in *ret, written only on success.
  */
 #ifndef DERELICT_STORE_H
 #define DERELICT_STORE_H
@@ -25,6 +33,24 @@ struct advisory_db;
 int store_open(const char *path, const struct server_config *cfg,
 	       struct store **ret, char err[256]);
 void store_close(struct store *st);
+
+/* Checks that the database can be written, by committing a write that
+ * changes nothing; derelictd runs this before it serves.  0, or the
+ * store's negative errno with a message for the operator in err. */
+int store_check_writable(struct store *st, char err[256]);
+
+/* Whether the store can commit, as far as it knows: error is 0 when the
+ * last commit and the last checkpoint succeeded, else the negative errno
+ * of the failure that persists (a full disk, a read-only or failing file
+ * system), with SQLite's message, the kind of write that failed and when
+ * the failing began.  A later success of that kind clears it. */
+struct store_health {
+	int error;
+	const char *what;	/* "commit" or "checkpoint"; static */
+	int64_t since;
+	char message[160];
+};
+void store_health(struct store *st, struct store_health *ret);
 
 /* Sets the advisories the rules match against and answers the previous
  * ones, which no evaluation uses any more once this returns; the store
@@ -52,11 +78,13 @@ struct principal {
 	char name[64];		/* token name, or the host's agent id */
 };
 
+/* Each returns only once its write is committed (or failed). */
 int store_token_add(struct store *st, const char *name, const char *role,
 		    const char *token_hash);
 int store_token_list(struct store *st, json_t **ret);
 int store_token_revoke(struct store *st, const char *name);
-/* Finds who holds the token whose SHA-256 is token_hash; -ENOENT if nobody. */
+/* Finds who holds the token whose SHA-256 is token_hash; -ENOENT if
+ * nobody, -EIO for any database error (never read as "nobody"). */
 int store_auth(struct store *st, const char *token_hash,
 	       struct principal *ret);
 
@@ -143,6 +171,10 @@ int store_prune(struct store *st, int64_t before);
 
 /* --- queries -------------------------------------------------------------- */
 
+/* The longest search (host_filter.q) in bytes: a hostname, an address or
+ * an agent id is far shorter. */
+#define STORE_SEARCH_MAX 256
+
 struct host_filter {
 	int abandoned;		/* -1 any, 0, 1 */
 	int mail;		/* -1 any, 0, 1 */
@@ -154,11 +186,17 @@ struct host_filter {
 	int64_t after_id;	/* cursor */
 };
 
+/* -E2BIG, before any work, for a q longer than STORE_SEARCH_MAX. */
 int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret);
 int store_host_get(struct store *st, int64_t id, json_t **ret);
+/* A page of a section: its header as stored (hash, updated_at, source...)
+ * with "items" from offset on, at most limit of them, "total" and
+ * "next_cursor" (the next offset as a string, or null).  Offsets count in
+ * the stored order: a section that changes between two pages may repeat
+ * or skip items, which its "hash" tells. */
 int store_host_section(struct store *st, int64_t id, enum section s,
-		       json_t **ret);
+		       int limit, int64_t offset, json_t **ret);
 int store_host_changes(struct store *st, int64_t id, int limit,
 		       int64_t before_id, json_t **ret);
 /* PATCH: members present in patch are applied; "project" null unassigns

@@ -22,6 +22,7 @@ struct conn {
 		sqlite3_stmt *stmt;
 	} cache[STORE_STMT_CACHE];
 	int busy;
+	struct store *st;	/* whose health its failures count against */
 };
 
 struct store {
@@ -38,6 +39,11 @@ struct store {
 	struct conn readers[STORE_READERS];
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
+	/* What /healthz reports: the last failure of a commit (any
+	 * connection's) and of the checkpointer's copy, each cleared by the
+	 * next success of its kind (store_health()). */
+	pthread_mutex_t health_lock;
+	struct store_health commit_health, checkpoint_health;
 };
 
 /* Takes a reader connection (waits when all are busy); give it back with

@@ -76,6 +76,38 @@ static int64_t count_of(sqlite3_stmt *s)
 	return n;
 }
 
+/* Steps s (bound, may be NULL after a failed prepare) for the first
+ * column of its one row: 0 with *ret, -ENOENT without a row, or the
+ * store's error; a failed step is never "no row". */
+static int scalar(struct conn *c, sqlite3_stmt *s, int64_t *ret)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+}
+
+/* 0 when the row that sql (one "?") names by id exists, -ENOENT when it
+ * does not, or the store's error. */
+static int row_exists(struct conn *c, const char *sql, int64_t id)
+{
+	sqlite3_stmt *s = stmt(c, sql);
+	int64_t n = 0;
+	int r;
+
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = scalar(c, s, &n);
+	return r < 0 ? r : n == 1 ? 0 : -ENOENT;
+}
+
 static json_t *page(json_t *items, int64_t total, json_t *cursor)
 {
 	return json_pack("{s:o,s:I,s:o}", "items", items, "total",
@@ -144,9 +176,15 @@ static const char SQL_HOSTS_COUNT_SEARCH[] =
 static const char SQL_HOSTS_COUNT_SEARCH_SHORT[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH_SHORT;
 
-static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
-			     int64_t project_id)
+/* Binds the filter; -E2BIG when a search pattern would not fit (the
+ * caller checked q's length), so a cut pattern is never searched. */
+static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
+			    int64_t project_id)
 {
+	/* Escaping at most doubles q; quotes and wildcards add four. */
+	struct buf pat = BUF_INIT(2 * STORE_SEARCH_MAX + 8);
+	int r = 0;
+
 	if (f->abandoned >= 0)
 		sqlite3_bind_int(s, 1, f->abandoned);
 	if (f->mail >= 0)
@@ -157,30 +195,36 @@ static void bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 	if (f->min_severity > 0)
 		sqlite3_bind_int(s, 5, f->min_severity);
 	bind_text(s, 6, f->q);
-	if (f->q) {
-		/* q is a value, never SQL: for LIKE its wildcards are escaped,
-		 * for the trigram index it is one quoted string. */
-		struct buf pat = BUF_INIT(4096);
-
-		buf_puts(&pat, "%");
-		for (const char *p = f->q; *p; p++) {
-			if (*p == '%' || *p == '_' || *p == '\\')
-				buf_puts(&pat, "\\");
-			buf_append(&pat, p, 1);
-		}
-		buf_puts(&pat, "%");
-		bind_text(s, 9, pat.data);
-		buf_reset(&pat);
-		buf_puts(&pat, "\"");
-		for (const char *p = f->q; *p; p++) {
-			if (*p == '"')
-				buf_puts(&pat, "\"");
-			buf_append(&pat, p, 1);
-		}
-		buf_puts(&pat, "\"");
-		bind_text(s, 11, pat.data);
-		buf_free(&pat);
+	if (!f->q)
+		return 0;
+	/* q is a value, never SQL: for LIKE its wildcards are escaped, for
+	 * the trigram index it is one quoted string. */
+	r = buf_puts(&pat, "%");
+	for (const char *p = f->q; r == 0 && *p; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			r = buf_puts(&pat, "\\");
+		if (r == 0)
+			r = buf_append(&pat, p, 1);
 	}
+	if (r == 0)
+		r = buf_puts(&pat, "%");
+	if (r == 0)
+		bind_text(s, 9, pat.data);
+	buf_reset(&pat);
+	if (r == 0)
+		r = buf_puts(&pat, "\"");
+	for (const char *p = f->q; r == 0 && *p; p++) {
+		if (*p == '"')
+			r = buf_puts(&pat, "\"");
+		if (r == 0)
+			r = buf_append(&pat, p, 1);
+	}
+	if (r == 0)
+		r = buf_puts(&pat, "\"");
+	if (r == 0)
+		bind_text(s, 11, pat.data);
+	buf_free(&pat);
+	return r;
 }
 
 /* Trigrams need three characters (bytes suffice: shorter never matches). */
@@ -192,11 +236,14 @@ static int long_search(const struct host_filter *f)
 int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct conn *c;
 	sqlite3_stmt *s;
 	json_t *items, *cursor;
 	int64_t total, project_id = 0;
 
+	if (f->q && strlen(f->q) > STORE_SEARCH_MAX)
+		return -E2BIG;
+	c = conn_get(st);
 	if (!f->q)
 		s = stmt(c, SQL_HOSTS);
 	else if (long_search(f))
@@ -222,10 +269,11 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 			sqlite3_reset(ps);
 		}
 	}
-	bind_host_filter(s, f, project_id);
+	r = bind_host_filter(s, f, project_id);
 	sqlite3_bind_int64(s, 7, f->after_id);
 	sqlite3_bind_int(s, 8, f->limit + 1);
-	r = collect(c, s, f->limit, fix_host, "id", &items, &cursor);
+	if (r == 0)
+		r = collect(c, s, f->limit, fix_host, "id", &items, &cursor);
 	if (r == 0) {
 		sqlite3_stmt *cs;
 
@@ -237,7 +285,7 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
 
 		if (cs)
-			bind_host_filter(cs, f, project_id);
+			(void)bind_host_filter(cs, f, project_id);
 		total = count_of(cs);
 		*ret = page(items, total, cursor);
 	}
@@ -360,8 +408,33 @@ out:
 	return r;
 }
 
+/* Keeps the items [offset, offset + limit) of body and adds "total" and
+ * "next_cursor". */
+static int section_page(json_t *body, int limit, int64_t offset)
+{
+	json_t *all = json_object_get(body, "items"), *items = json_array();
+	size_t total = json_array_size(all);
+	char cur[24];
+
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = (size_t)offset; i < total && i < (size_t)offset +
+	     (size_t)limit; i++)
+		json_array_append(items, json_array_get(all, i));
+	json_object_set_new(body, "items", items);
+	json_object_set_new(body, "total", json_integer((json_int_t)total));
+	if ((size_t)offset + (size_t)limit < total) {
+		snprintf(cur, sizeof(cur), "%lld",
+			 (long long)offset + limit);
+		json_object_set_new(body, "next_cursor", json_string(cur));
+	} else {
+		json_object_set_new(body, "next_cursor", json_null());
+	}
+	return 0;
+}
+
 int store_host_section(struct store *st, int64_t id, enum section sec,
-		       json_t **ret)
+		       int limit, int64_t offset, json_t **ret)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
@@ -410,6 +483,8 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	if (need_commit)
 		db_exec(c, "COMMIT");
 	conn_put(st, c);
+	if (r == 0)
+		r = section_page(body, limit, offset);
 	if (r == 0 && sec == SECTION_PACKAGES && json_is_object(vulns)) {
 		/* Mark each vulnerable package with the advisories that apply
 		 * to its source package. */
@@ -431,6 +506,8 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	json_decref(vulns);
 	if (r == 0)
 		*ret = body;
+	else
+		json_decref(body);
 	return r;
 }
 
@@ -462,25 +539,25 @@ int store_host_changes(struct store *st, int64_t id, int limit,
 			sqlite3_bind_int64(cs, 1, id);
 		*ret = page(items, count_of(cs), cursor);
 		/* An unknown host is a 404, not an empty history. */
-		cs = stmt(c, "SELECT count(*) FROM hosts WHERE id = ?");
-		if (cs)
-			sqlite3_bind_int64(cs, 1, id);
-		if (count_of(cs) != 1) {
+		r = row_exists(c, "SELECT count(*) FROM hosts WHERE id = ?",
+			       id);
+		if (r < 0)
 			json_decref(*ret);
-			r = -ENOENT;
-		}
 	}
 	db_exec(c, "COMMIT");
 	conn_put(st, c);
 	return r;
 }
 
+/* Ends an API write's transaction: commits when r is 0, else (or when the
+ * commit fails) rolls back, so a failed write leaves nothing behind.  The
+ * rollback keeps the failure's message for store_errmsg(). */
 static int write_txn_end(struct conn *c, int r)
 {
 	if (r == 0)
 		r = db_exec(c, "COMMIT");
-	if (r < 0)
-		db_exec(c, "ROLLBACK");
+	if (r < 0 && !sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }
 
@@ -496,29 +573,19 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		conn_put(st, c);
 		return r;
 	}
-	s = stmt(c, "SELECT count(*) FROM hosts WHERE id = ?");
-	if (s)
-		sqlite3_bind_int64(s, 1, id);
-	if (count_of(s) != 1) {
-		r = -ENOENT;
+	r = row_exists(c, "SELECT count(*) FROM hosts WHERE id = ?", id);
+	if (r < 0)
 		goto out;
-	}
 	v = json_object_get(patch, "project");
 	if (v) {
 		int64_t pid = 0;
 
 		if (json_is_string(v)) {
 			s = stmt(c, "SELECT id FROM projects WHERE name = ?");
-			if (!s) {
-				r = -EIO;
+			if (s)
+				bind_text(s, 1, json_string_value(v));
+			if ((r = scalar(c, s, &pid)) < 0)
 				goto out;
-			}
-			bind_text(s, 1, json_string_value(v));
-			pid = count_of(s);
-			if (pid < 0) {
-				r = -ENOENT;
-				goto out;
-			}
 		}
 		/* From now on the operator's choice wins over the tag. */
 		s = stmt(c, "UPDATE hosts SET project_id = ?, "
@@ -564,14 +631,21 @@ out:
 int store_host_delete(struct store *st, int64_t id)
 {
 	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "DELETE FROM hosts WHERE id = ?");
+	sqlite3_stmt *s;
 	int r;
 
+	/* One transaction: the host's rows go with it, or none does. */
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "DELETE FROM hosts WHERE id = ?");
 	if (s)
 		sqlite3_bind_int64(s, 1, id);
 	r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0)
 		r = -ENOENT;
+	r = write_txn_end(c, r);
 	conn_put(st, c);
 	return r;
 }
@@ -674,6 +748,7 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 	};
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
+	int64_t n = 0;
 	int r;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
@@ -683,7 +758,9 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 	s = stmt(c, "SELECT count(*) FROM projects WHERE name = ?");
 	if (s)
 		bind_text(s, 1, name);
-	if (count_of(s) != 1) {
+	if ((r = scalar(c, s, &n)) < 0)
+		goto out;
+	if (n != 1) {
 		r = -ENOENT;
 		goto out;
 	}
@@ -817,10 +894,10 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 	}
 	r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0) {
-		s = stmt(c, "SELECT count(*) FROM findings WHERE id = ?");
-		if (s)
-			sqlite3_bind_int64(s, 1, id);
-		r = count_of(s) == 1 ? -EALREADY : -ENOENT;
+		r = row_exists(c, "SELECT count(*) FROM findings WHERE id = ?",
+			       id);
+		if (r == 0)
+			r = -EALREADY;
 	}
 	if (r == 0) {
 		/* The host's worst severity ignores acknowledged findings. */

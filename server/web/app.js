@@ -177,6 +177,32 @@ async function apiAll(path, params, cap) {
 	return out;
 }
 
+/* A host's section with every page of its items, up to a cap: the first
+ * page's header (source, hash, last login...) with all the items read. */
+async function sectionAll(hid, name, cap) {
+	cap = cap || 20000;
+	const path = '/hosts/' + hid + '/' + name;
+	let first = null;
+	let items = [];
+	let cursor = null;
+	do {
+		const d = await api(path + qs({limit: 1000, cursor: cursor}));
+		first = first || d || {};
+		items = items.concat(itemsOf(d));
+		cursor = d && d.next_cursor;
+	} while (cursor && items.length < cap);
+	return Object.assign({}, first, {items: items, next_cursor: cursor});
+}
+
+/* Says so when a section has more items than the page read. */
+function partial(d, block) {
+	const total = d && typeof d.total === 'number' ? d.total : null;
+	const shown = itemsOf(d).length;
+	return el('div', null, total !== null && total > shown ?
+		el('p', {class: 'muted partial-note'}, 'Showing the first ' +
+			shown + ' of ' + total + ' items.') : null, block);
+}
+
 function isAdmin() {
 	return state.me && state.me.role === 'admin';
 }
@@ -970,29 +996,29 @@ async function viewHost(id, hostId) {
 	const fs = (host.findings || []).filter((f) => f.status !== 'resolved');
 	m.appendChild(section('Findings', findingsTable(fs, () => route())));
 
-	const sub = (name) => api('/hosts/' + hid + '/' + name + qs({limit: 1000}));
+	const sub = (name) => sectionAll(hid, name);
 	m.appendChild(section('Listening ports', slot(id, sub('ports'),
-		(d) => portsTable(itemsOf(d), host))));
+		(d) => partial(d, portsTable(itemsOf(d), host)))));
 	m.appendChild(section('Services', slot(id, sub('services'), (d) =>
-		filtered(itemsOf(d), 'services', (r) => r.name, [
+		partial(d, filtered(itemsOf(d), 'services', (r) => r.name, [
 			{key: 'name', label: 'Unit'},
 			{key: 'active', label: 'Active'},
 			{key: 'sub', label: 'State'},
 			{key: 'enabled', label: 'Unit file'},
 			{key: 'main_pid', label: 'Main pid', value: (r) => num(r.main_pid)},
 		], {sort: 'name', caption: 'Services',
-			sourceNote: d && d.source ? 'Source: ' + d.source : null}))));
+			sourceNote: d && d.source ? 'Source: ' + d.source : null})))));
 	m.appendChild(section('Processes', slot(id, sub('processes'), (d) =>
-		filtered(itemsOf(d), 'processes', (r) => [r.name, r.exe, r.user].join(' '), [
+		partial(d, filtered(itemsOf(d), 'processes', (r) => [r.name, r.exe, r.user].join(' '), [
 			{key: 'name', label: 'Name'},
 			{key: 'exe', label: 'Executable'},
 			{key: 'user', label: 'User'},
 			{key: 'count', label: 'Count', value: (r) => num(r.count)},
-		], {sort: 'name', caption: 'Processes'}))));
+		], {sort: 'name', caption: 'Processes'})))));
 	m.appendChild(section('Packages', slot(id, sub('packages'), (d) =>
-		packagesBlock(d))));
+		partial(d, packagesBlock(d)))));
 	m.appendChild(section('Logins', slot(id, sub('logins'), (d) =>
-		loginsBlock(d))));
+		partial(d, loginsBlock(d)))));
 	m.appendChild(section('Change history', changesBlock(id, hid)));
 }
 
