@@ -559,6 +559,21 @@ enum send_result report_run_once(const char *root,
 			SEND_SERVER;
 		goto out;
 	}
+	/* A 2xx is an acknowledgement only with the answer SPEC 3 gives:
+	 * anything else (a proxy's page, a cut body) may not have come from
+	 * a server that committed the report, so nothing is taken as
+	 * acknowledged and the next run sends the same again. */
+	if (!json_is_integer(json_object_get(rep.body, "host_id")) ||
+	    json_integer_value(json_object_get(rep.body, "host_id")) <= 0 ||
+	    !json_is_integer(json_object_get(rep.body, "next_report_s")) ||
+	    json_integer_value(json_object_get(rep.body, "next_report_s")) < 0) {
+		snprintf(why, why_size,
+			 "report: server answered %ld without host_id and "
+			 "next_report_s; not taken as acknowledged",
+			 rep.status);
+		res = SEND_NETWORK;
+		goto out;
+	}
 	*ret_next_s = json_get_int(rep.body, "next_report_s", 0);
 	/* Only now is every section of this report the server's. */
 	r = state_write_hashes(conf->state_dir, sent);

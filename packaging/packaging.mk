@@ -6,14 +6,31 @@
 #   make deb DEB_BUILD_OPTIONS=nocheck   without running the unit tests
 #   make deb DEB_KEEP=1            keep the build tree build/deb/derelict-*/
 #   make deb-lint                  lintian on the built packages
+#
+# Like "make check" and "make run", both first install (as root, through
+# "make deps") what they need and is missing: DEB_DEPS, the tools below and
+# any Build-Depends of packaging/debian/control still missing.
 
 DEB_VERSION := $(shell sed -n 's/^\#define DERELICT_VERSION "\(.*\)"/\1/p' common/version.h)
 DEB_CHANGELOG_VERSION = $(shell dpkg-parsechangelog -l packaging/debian/changelog -S Version 2>/dev/null)
 DEB_OUT := $(B)/deb
 DEB_TREE := $(DEB_OUT)/derelict-$(DEB_VERSION)
 
-.PHONY: deb deb-lint deb-clean
-deb:
+# The tools of the package build; lintian for deb-lint only.
+DEB_PACKAGING_DEPS := dpkg-dev debhelper fakeroot
+DEB_BUILD_PROFILE_ARGS := $(if $(filter nocheck,$(DEB_BUILD_PROFILES) $(DEB_BUILD_OPTIONS)),-P nocheck)
+
+.PHONY: deb deb-deps deb-lint deb-clean
+deb-deps:
+	@$(MAKE) --no-print-directory deps \
+		DEB_DEPS="$(DEB_DEPS) $(DEB_PACKAGING_DEPS)"
+	@dpkg-checkbuilddeps $(DEB_BUILD_PROFILE_ARGS) packaging/debian/control 2>/dev/null || { \
+		echo "installing the Build-Depends of packaging/debian/control"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deb: run as root to install them (apt-get build-dep ./packaging)" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q $(DEB_BUILD_PROFILE_ARGS) ./packaging || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q $(DEB_BUILD_PROFILE_ARGS) ./packaging; }; }
+
+deb: deb-deps
 	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
 		{ echo "make deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)" >&2; exit 1; }
 	@if [ "$(DEB_CHANGELOG_VERSION)" != "$(DEB_VERSION)" ]; then \
@@ -36,6 +53,7 @@ deb:
 	@ls -1 $(DEB_OUT)/*.deb
 
 deb-lint:
+	@$(MAKE) --no-print-directory deps DEB_DEPS=lintian
 	lintian --fail-on error $(DEB_OUT)/*.deb
 
 deb-clean:

@@ -111,6 +111,15 @@ apt_install_build_deps() {
 		{ tail -20 "$work/apt.log" >&2; return 1; }
 }
 
+# make deb installs its own build dependencies (deb-deps), as make check
+# does: with everything installed it finds nothing to install.
+deb_deps_quiet() {
+	local out
+	out=$(DEB_BUILD_PROFILES=nocheck make --no-print-directory deb-deps 2>&1) ||
+		{ echo "$out" >&2; return 1; }
+	[ -z "$out" ] || { echo "make deb-deps: $out" >&2; return 1; }
+}
+
 build_debs() {
 	DEB_BUILD_OPTIONS=nocheck DEB_BUILD_PROFILES=nocheck \
 		make --no-print-directory deb >"$work/deb.log" 2>&1 ||
@@ -311,6 +320,7 @@ nothing_left() {
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
 require "build dependencies installed" install_deps
+check "make deb-deps finds them installed" deb_deps_quiet
 require "make deb builds derelict-server and derelict-agent" build_debs
 check "lintian reports no errors" lint
 purge_leftovers
