@@ -424,7 +424,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (store_open(cfg.database, &cfg, &st, err) < 0) {
-		log_error("%s", err);
+		log_error("%s%s", err, ncmd == 0 ? "; refusing to start" : "");
 		rc = 1;
 		goto out;
 	}

@@ -394,7 +394,14 @@ int store_open(const char *path, const struct server_config *cfg,
 	pthread_mutex_init(&st->health_lock, NULL);
 	r = conn_open(&st->writer, path);
 	if (r < 0) {
-		snprintf(err, 256, "cannot open %s: %.100s", path, store_errmsg());
+		/* Often a file or a directory derelictd may not write: SQLite
+		 * then cannot make the WAL's files next to the database. */
+		snprintf(err, 256, "cannot open %.100s: %.60s%s", path,
+			 store_errmsg(),
+			 r == -EIO || r == -EROFS
+				 ? " (it and its directory must be writable "
+				   "by derelictd)"
+				 : "");
 		goto fail;
 	}
 	r = migrate(&st->writer, err);

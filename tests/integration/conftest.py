@@ -6,7 +6,8 @@ Fixtures
   make_server factory: make_server(**conf_overrides) for custom configs
   fake        a recording fake server for the agent alone: .log holds
               (path, headers, body) of each request, .replies the
-              (status, body) to answer reports with, in order
+              (status, body) to answer reports with, in order (a
+              bytes body is sent as it is)
 
 A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
 admin_token, viewer_token, enroll_secret, proc, and methods
@@ -211,7 +212,8 @@ class Recorder(BaseHTTPRequestHandler):
         else:
             status, body = srv.replies.pop(0) if srv.replies else (
                 200, {"host_id": 7, "next_report_s": 3600})
-        data = json.dumps(body).encode()
+        # bytes go as they are: a body that is not JSON at all.
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
