@@ -94,11 +94,11 @@ static int scalar(struct conn *c, sqlite3_stmt *s, int64_t *ret)
 	return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 }
 
-/* 0 when the row that sql (one "?") names by id exists, -ENOENT when it
- * does not, or the store's error. */
-static int row_exists(struct conn *c, const char *sql, int64_t id)
+/* 0 when the row that s ("SELECT count(*) ... WHERE id = ?", may be
+ * NULL) counts for id exists, -ENOENT when it does not, or the store's
+ * error. */
+static int row_exists(struct conn *c, sqlite3_stmt *s, int64_t id)
 {
-	sqlite3_stmt *s = stmt(c, sql);
 	int64_t n = 0;
 	int r;
 
@@ -539,7 +539,8 @@ int store_host_changes(struct store *st, int64_t id, int limit,
 			sqlite3_bind_int64(cs, 1, id);
 		*ret = page(items, count_of(cs), cursor);
 		/* An unknown host is a 404, not an empty history. */
-		r = row_exists(c, "SELECT count(*) FROM hosts WHERE id = ?",
+		r = row_exists(c, stmt(c, "SELECT count(*) FROM hosts "
+					  "WHERE id = ?"),
 			       id);
 		if (r < 0)
 			json_decref(*ret);
@@ -573,7 +574,8 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		conn_put(st, c);
 		return r;
 	}
-	r = row_exists(c, "SELECT count(*) FROM hosts WHERE id = ?", id);
+	r = row_exists(c, stmt(c, "SELECT count(*) FROM hosts WHERE id = ?"),
+		       id);
 	if (r < 0)
 		goto out;
 	v = json_object_get(patch, "project");
@@ -894,7 +896,8 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 	}
 	r = stmt_run(c, s);
 	if (r == 0 && sqlite3_changes(c->db) == 0) {
-		r = row_exists(c, "SELECT count(*) FROM findings WHERE id = ?",
+		r = row_exists(c, stmt(c, "SELECT count(*) FROM findings "
+					  "WHERE id = ?"),
 			       id);
 		if (r == 0)
 			r = -EALREADY;

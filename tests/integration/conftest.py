@@ -13,6 +13,8 @@ A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
 admin_token, viewer_token, enroll_secret, proc, and methods
   api(method, path, body=None, token=ADMIN, headers=None, raw=None)
       -> (status, parsed JSON or None, response headers)
+  section(host_id, name) -> like api() for GET /hosts/{id}/{name}, with
+      the items of every page
   agent(*args, root=None, state=None, timeout=60)
       -> subprocess.CompletedProcess of derelict-agent --once against it
   stop(sig=SIGTERM) / restart()
@@ -153,6 +155,23 @@ class Server:
         except ValueError:
             parsed = payload
         return status, parsed, rh
+
+    def section(self, host_id, name, token=ADMIN):
+        """GET /hosts/{host_id}/{name} page by page: (status, the first
+        page with the items of every page, headers of the last)."""
+        status, first, headers = self.api("GET", f"/hosts/{host_id}/{name}?limit=1000",
+                                          token=token)
+        page = first
+        while status == 200 and page.get("next_cursor"):
+            status, page, headers = self.api(
+                "GET", f"/hosts/{host_id}/{name}?limit=1000&cursor={page['next_cursor']}",
+                token=token)
+            if status == 200:
+                first["items"] += page["items"]
+        if status != 200:
+            return status, page, headers
+        first["next_cursor"] = None
+        return status, first, headers
 
     def agent(self, *args, root=None, state=None, timeout=60, project=None, owner=None):
         state = pathlib.Path(state or (self.tmp / "agent-state"))

@@ -370,7 +370,7 @@ def package_changes(server, host_id):
 
 
 def server_packages(server, host_id):
-    st, body, _ = server.api("GET", f"/hosts/{host_id}/packages")
+    st, body, _ = server.section(host_id, "packages")
     assert st == 200, body
     return {(p["name"], p.get("arch") or ""): p["version"] for p in body["items"]}
 

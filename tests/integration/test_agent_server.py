@@ -33,7 +33,7 @@ def test_enroll_then_report(server, tmp_path):
     assert token.read_text().strip()
     agent_id = (state / "agent-id").read_text().strip()
     host = host_of(server, agent_id)
-    st, pk, _ = server.api("GET", f"/hosts/{host['id']}/packages")
+    st, pk, _ = server.section(host['id'], "packages")
     assert st == 200
     names = {p["name"] for p in pk["items"]}
     assert "libc6" in names
@@ -55,7 +55,7 @@ def test_unchanged_second_report(server, tmp_path):
     agent_id = (state / "agent-id").read_text().strip()
     host = host_of(server, agent_id)
     # Bare hashes never read as "all gone".
-    st, pk, _ = server.api("GET", f"/hosts/{host['id']}/packages")
+    st, pk, _ = server.section(host['id'], "packages")
     assert st == 200 and len(pk["items"]) > 10
 
 
@@ -73,7 +73,7 @@ def test_resend_after_server_restored_from_backup(server, tmp_path):
     assert r.returncode == 0, r.stderr
     agent_id = (state / "agent-id").read_text().strip()
     host = host_of(server, agent_id)
-    st, ports, _ = server.api("GET", f"/hosts/{host['id']}/ports")
+    st, ports, _ = server.section(host['id'], "ports")
     assert st == 200
     assert any(p["port"] == 25 and p.get("exe") == "/usr/sbin/exim4"
                for p in ports["items"]), ports

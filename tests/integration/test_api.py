@@ -104,10 +104,10 @@ def test_report_then_sections_and_host(server):
     assert h["hostname"] == "dev-portal-03" and h["agent_id"] == host.agent_id
     assert h["mail"]["running"] is True and h["mail"]["exposed"] is True
     assert h["os"]["codename"] == "bookworm"
-    status, ports, _ = server.api("GET", f"/hosts/{host.id}/ports")
+    status, ports, _ = server.section(host.id, "ports")
     assert ports["items"][0]["port"] == 25
     assert ports["hash"] == rep["sections"]["ports"]["hash"]
-    status, pk, _ = server.api("GET", f"/hosts/{host.id}/packages")
+    status, pk, _ = server.section(host.id, "packages")
     assert [p["name"] for p in pk["items"]] == ["exim4-daemon-light"]
     for sec in ("services", "processes", "logins"):
         assert server.api("GET", f"/hosts/{host.id}/{sec}")[0] == 200
@@ -203,7 +203,7 @@ def test_server_recomputes_hashes(server):
     # Python's hash of the contract equals the server's.
     rep = host.report()
     assert host.send(rep)[0] == 200
-    status, pk, _ = server.api("GET", f"/hosts/{host.id}/packages")
+    status, pk, _ = server.section(host.id, "packages")
     assert pk["hash"] == section_hash(rep["sections"]["packages"])
 
 

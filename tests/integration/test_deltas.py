@@ -13,7 +13,7 @@ from reports import Host, canon, deltas, package, packages_delta, sealed, sectio
 def counts(server, host):
     s, ch, _ = server.api("GET", f"/hosts/{host.id}/changes?limit=1000")
     assert s == 200
-    s, pk, _ = server.api("GET", f"/hosts/{host.id}/packages")
+    s, pk, _ = server.section(host.id, "packages")
     assert s == 200
     return len(ch["items"]), pk
 
@@ -57,7 +57,7 @@ def test_delta_applies_and_records_history(server):
     assert by_key["lib7:amd64"]["old"]["version"] == "1.7-1"
     assert by_key["newlib:all"]["action"] == "added"
 
-    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    s, pk, _ = server.section(h.id, "packages")
     got = {(p["name"], p["arch"]): p["version"] for p in pk["items"]}
     assert got == {(p["name"], p["arch"]): p["version"] for p in items}
     assert pk["hash"] == section_hash(new)
@@ -239,7 +239,7 @@ def test_full_sections_and_deltas_alternate(server):
         s, body, _ = h.send(d)
         assert s == 200, (step, body)
         cur = new
-    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    s, pk, _ = server.section(h.id, "packages")
     assert pk["hash"] == cur["hash"]
     assert {p["name"]: p["version"] for p in pk["items"]} == \
         {p["name"]: p["version"] for p in cur["items"]}
@@ -264,7 +264,7 @@ def test_agent_of_0_1_0_keeps_reporting(server):
         sec["hash"] = v1_hash(sec)
     s, body, _ = h.send(rep)
     assert s == 200, body
-    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    s, pk, _ = server.section(h.id, "packages")
     assert pk["hash"] == section_hash(rep["sections"]["packages"])   # the server's own
     bare = deltas(rep, list(rep["sections"]))
     s, body, _ = h.send(bare)

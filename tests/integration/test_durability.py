@@ -43,7 +43,7 @@ def test_kill_9_loses_no_acknowledged_report(server):
     db = sqlite3.connect(server.db)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for h in hosts:
-        status, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+        status, pk, _ = server.section(h.id, "packages")
         marker = [p for p in pk["items"] if p["name"] == "marker"]
         if acked[h.id] == 0:
             continue
@@ -73,7 +73,7 @@ def test_restore_from_backup_resend_repairs(server):
     assert r.returncode == 0, r.stderr
     s, hosts, _ = server.api("GET", "/hosts?q=restored-box")
     hid = hosts["items"][0]["id"]
-    s, pk, _ = server.api("GET", f"/hosts/{hid}/packages")
+    s, pk, _ = server.section(hid, "packages")
     versions = {p["name"]: p["version"] for p in pk["items"]}
     assert versions["exim4-daemon-light"] == "4.98.2-1"
     text = server.api("GET", "/metrics")[1]

@@ -84,8 +84,10 @@ def test_full_disk_gives_503_and_ingest_recovers(make_server, small_disk):
         assert int(headers["Retry-After"]) > 0
         break
     assert 503 in statuses, statuses
-    # Reading goes on while the disk is full, and the server is alive.
-    assert server.api("GET", "/healthz", token=None)[0] == 200
+    # Reading goes on while the disk is full, and the server is alive;
+    # /healthz answers, and says the store cannot commit (issue 13).
+    status, health, _ = server.api("GET", "/healthz", token=None)
+    assert status == 503 and health["reason"] == "disk_full", health
     assert server.api("GET", f"/hosts/{host.id}")[0] == 200
     assert server.proc.poll() is None
 
@@ -94,6 +96,11 @@ def test_full_disk_gives_503_and_ingest_recovers(make_server, small_disk):
     status, body, _ = host.send(big_report(host, 100))
     assert status == 200, body
     accepted += 1
+    # Ok again once the checkpointer, too, has written (it tries each second).
+    deadline = time.time() + 10
+    while server.api("GET", "/healthz", token=None)[0] != 200:
+        assert time.time() < deadline, "/healthz still failing"
+        time.sleep(0.1)
     assert server.proc.poll() is None
     assert server.stop() == 0
     assert integrity(db) == "ok"

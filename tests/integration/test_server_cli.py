@@ -134,7 +134,7 @@ def test_sighup_reloads_imported_advisories(server):
     rep = h.report(packages=[package("exim4-base", "4.96-15+deb12u10", source="exim4"),
                              package("postfix", "3.7.11-0+deb12u1")])
     assert h.send(rep)[0] == 200
-    s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+    s, pk, _ = server.section(h.id, "packages")
     assert not any(p.get("vulnerabilities") for p in pk["items"])
     sample = os.path.join(os.path.dirname(__file__), "..", "fixtures",
                           "advisories", "tracker-sample.json")
@@ -142,7 +142,7 @@ def test_sighup_reloads_imported_advisories(server):
     server.proc.send_signal(signal.SIGHUP)
     deadline = time.time() + 10
     while time.time() < deadline:
-        s, pk, _ = server.api("GET", f"/hosts/{h.id}/packages")
+        s, pk, _ = server.section(h.id, "packages")
         vulns = {p["name"]: p.get("vulnerabilities", []) for p in pk["items"]}
         if vulns["exim4-base"]:
             break

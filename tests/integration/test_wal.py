@@ -78,6 +78,5 @@ def test_wal_starts_afresh_under_steady_load(server):
     status, body, _ = server.api("GET", "/packages?name=lib-wal-0999")
     assert status == 200, body
     assert body["total"] == len(hosts)
-    status, body, _ = server.api(
-        "GET", f"/hosts/{hosts[-1].id}/packages")
+    status, body, _ = server.section(hosts[-1].id, "packages")
     assert status == 200 and len(body["items"]) == 1500
