@@ -441,6 +441,9 @@ int store_open(const char *path, const struct server_config *cfg,
 				 store_errmsg());
 			goto fail;
 		}
+		/* This replaces SQLite's checkpoint after a commit on these
+		 * connections too: like the writer's, their WAL is copied
+		 * back by the checkpoint thread, not by an API write. */
 		sqlite3_wal_hook(st->readers[i].db, wal_committed, st);
 	}
 	/* From now on a failure counts against the store's health (not the
