@@ -3,8 +3,6 @@ report (the cut rule, common/report.h).  The agent cuts what a hostile
 process shows it; the server drops an item it cannot keep, stores the rest,
 says so in the section's "rejected", and refuses a report only for its
 envelope."""
-import copy
-import json
 import sqlite3
 import time
 
@@ -48,7 +46,10 @@ def hostile_report(h):
                     "count": -5}])
     # a package missing a required field
     del rep["sections"]["packages"]["items"][3]["version"]
-    for name in ("ports", "processes", "packages"):
+    # what the agent itself left out, and a count below zero in a header
+    rep["sections"]["processes"]["dropped"] = 2
+    rep["sections"]["logins"]["open_sessions"] = -1
+    for name in ("ports", "processes", "packages", "logins"):
         rep["sections"][name] = sealed(
             {k: v for k, v in rep["sections"][name].items() if k != "hash"})
     return rep
@@ -69,6 +70,12 @@ def test_bad_items_are_dropped_and_counted_the_rest_stored(server):
     assert procs["rejected"] == {"items": 1, "fields": 0, "first":
                                  "sections.processes.items[1]: count: expected"
                                  " an integer from 0 to 9007199254740992"}
+    assert procs["dropped"] == 2
+    logins = section(server, h.id, "logins")
+    assert "open_sessions" not in logins
+    assert logins["rejected"] == {"items": 0, "fields": 1, "first":
+                                  "sections.logins.open_sessions: expected an"
+                                  " integer from 0 to 9007199254740992"}
     pk = section(server, h.id, "packages")
     assert len(pk["items"]) == 19 and "lib3" not in [p["name"] for p in pk["items"]]
     assert pk["rejected"]["items"] == 1
