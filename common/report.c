@@ -670,8 +670,9 @@ int report_cap_section(enum section s, json_t *section)
 			goto out;
 	}
 	r = 0;
-	if (dropped && json_object_set_new(section, "dropped",
-					   json_integer((json_int_t)dropped)) < 0)
+	if (dropped &&
+	    json_object_set_new(section, "dropped",
+				json_integer((json_int_t)dropped)) < 0)
 		r = -ENOMEM;
 out:
 	free(drop);

@@ -326,8 +326,8 @@ START_TEST(test_server_checks_claim_before_dropping)
 	json_t *rep = report_with("processes",
 		"{\"items\": [{\"name\": \"a\", \"count\": 1}, "
 		"{\"name\": \"b\", \"count\": -1}], \"hash\": \""
-		"0000000000000000000000000000000000000000000000000000000000000000"
-		"\"}");
+		"00000000000000000000000000000000"
+		"00000000000000000000000000000000\"}");
 	struct ingest_job job = { 0 };
 	struct report_verdict v = { 0 };
 
