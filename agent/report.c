@@ -62,8 +62,13 @@ int report_build(const char *root, const char *agent_id,
 			goto fail;
 		json_set_str(host, "hostname", NULL);
 	}
-	if (json_object_set_new(report, "host", host) < 0)
+	/* Whatever a host's files say, the report stays within the
+	 * server's caps (common/report.h, the cut rule). */
+	if (json_object_set_new(report, "host", host) < 0 ||
+	    report_cap_host(host) < 0) {
+		r = -ENOMEM;
 		goto fail;
+	}
 	for (int s = 0; s < SECTION_COUNT; s++) {
 		char hash[SHA256_HEX_LEN];
 		json_t *sec = NULL;
@@ -94,7 +99,12 @@ int report_build(const char *root, const char *agent_id,
 				goto fail;
 			}
 		}
-		r = report_section_hash(sec, hash);
+		/* A process of any local user can name itself as it likes:
+		 * cut and drop before hashing, so the hash covers what is
+		 * sent and one odd item never costs the report. */
+		r = report_cap_section(s, sec);
+		if (r == 0)
+			r = report_section_hash(sec, hash);
 		if (r < 0 || json_set_str(sec, "hash", hash) < 0 ||
 		    json_object_set_new(sections, section_names[s], sec) < 0) {
 			r = r < 0 ? r : -ENOMEM;

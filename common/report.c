@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "timeutil.h"
 
 const char *const section_names[SECTION_COUNT] = {
 	[SECTION_PORTS] = "ports",
@@ -339,4 +340,350 @@ int report_item_key(enum section s, const json_t *item, struct buf *out)
 	default:
 		return -EINVAL;
 	}
+}
+
+size_t report_cut_len(const char *s, size_t len, size_t cap)
+{
+	if (len <= cap)
+		return len;
+	/* s[cap] is the first byte cut off: while it continues a character,
+	 * that character would be split, so it goes too. */
+	while (cap > 0 && ((unsigned char)s[cap] & 0xc0) == 0x80)
+		cap--;
+	return cap;
+}
+
+/* Cuts every string in v, at any depth.  How many were cut, or -ENOMEM. */
+static int cut_strings(json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i, len, cut;
+	int n = 0, r;
+
+	if (json_is_string(v)) {
+		len = json_string_length(v);
+		cut = report_cut_len(json_string_value(v), len,
+				     REPORT_MAX_STRING);
+		if (cut == len)
+			return 0;
+		return json_string_setn(v, json_string_value(v), cut) < 0
+			       ? -ENOMEM
+			       : 1;
+	}
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, m) {
+			if ((r = cut_strings(m)) < 0)
+				return r;
+			n += r;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if ((r = cut_strings(m)) < 0)
+				return r;
+			n += r;
+		}
+	}
+	return n;
+}
+
+/* Whether every string and key in v is within REPORT_MAX_STRING. */
+static int strings_fit(const json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(v))
+		return json_string_length(v) <= REPORT_MAX_STRING;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, m)
+			if (strlen(k) > REPORT_MAX_STRING || !strings_fit(m))
+				return 0;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			if (!strings_fit(m))
+				return 0;
+	}
+	return 1;
+}
+
+enum {
+	T_STR = 1,
+	T_INT = 2,
+	T_NULL = 4,
+	T_BOOL = 8,
+	T_TIME = 16,	/* with T_STR: an RFC 3339 time */
+	T_REQ = 32,	/* required */
+};
+
+struct item_field {
+	const char *name;
+	unsigned flags;
+	json_int_t max;	/* integers: 0..max */
+};
+
+#define PID_MAX 0x7fffffff
+#define COUNT_MAX ((json_int_t)1 << 53)
+
+/* The members the server reads, per section; others pass as sent. */
+static const struct item_field item_fields[SECTION_COUNT][9] = {
+	[SECTION_PORTS] = {
+		{ "proto", T_STR | T_REQ, 0 },
+		{ "address", T_STR | T_REQ, 0 },
+		{ "port", T_INT | T_REQ, 65535 },
+		{ "pid", T_INT | T_NULL, PID_MAX },
+		{ "process", T_STR | T_NULL, 0 },
+		{ "exe", T_STR | T_NULL, 0 },
+		{ "user", T_STR | T_NULL, 0 },
+		{ "truncated", T_BOOL, 0 },
+	},
+	[SECTION_SERVICES] = {
+		{ "name", T_STR | T_REQ, 0 },
+		{ "active", T_STR | T_NULL, 0 },
+		{ "sub", T_STR | T_NULL, 0 },
+		{ "enabled", T_STR | T_NULL, 0 },
+		{ "main_pid", T_INT | T_NULL, PID_MAX },
+		{ "truncated", T_BOOL, 0 },
+	},
+	[SECTION_PROCESSES] = {
+		{ "name", T_STR | T_REQ, 0 },
+		{ "count", T_INT | T_REQ, COUNT_MAX },
+		{ "exe", T_STR | T_NULL, 0 },
+		{ "user", T_STR | T_NULL, 0 },
+		{ "truncated", T_BOOL, 0 },
+	},
+	[SECTION_PACKAGES] = {
+		{ "name", T_STR | T_REQ, 0 },
+		{ "version", T_STR | T_REQ, 0 },
+		{ "arch", T_STR | T_NULL, 0 },
+		{ "source", T_STR | T_NULL, 0 },
+		{ "source_version", T_STR | T_NULL, 0 },
+		{ "truncated", T_BOOL, 0 },
+	},
+	[SECTION_LOGINS] = {
+		{ "user", T_STR | T_REQ, 0 },
+		{ "at", T_STR | T_TIME | T_REQ, 0 },
+		{ "from", T_STR | T_NULL, 0 },
+		{ "truncated", T_BOOL, 0 },
+	},
+};
+
+/* What f expects, for a message. */
+static void expected(const struct item_field *f, char *out, size_t size)
+{
+	const char *null = f->flags & T_NULL ? " or null" : "";
+
+	if (f->flags & T_INT)
+		snprintf(out, size, "an integer from 0 to %lld%s",
+			 (long long)f->max, null);
+	else if (f->flags & T_TIME)
+		snprintf(out, size, "an RFC 3339 time%s", null);
+	else if (f->flags & T_STR)
+		snprintf(out, size, "a string%s", null);
+	else
+		snprintf(out, size, "true or false%s", null);
+}
+
+static int field_ok(const struct item_field *f, const json_t *m)
+{
+	int64_t t;
+
+	if (json_is_null(m))
+		return !!(f->flags & T_NULL);
+	if (json_is_string(m))
+		return (f->flags & T_STR) &&
+		       (!(f->flags & T_TIME) ||
+			time_parse(json_string_value(m), &t) == 0);
+	if (json_is_integer(m))
+		return (f->flags & T_INT) && json_integer_value(m) >= 0 &&
+		       json_integer_value(m) <= f->max;
+	if (json_is_boolean(m))
+		return !!(f->flags & T_BOOL);
+	return 0;
+}
+
+int report_item_check(enum section s, const json_t *item, char *why,
+		      size_t size)
+{
+	char what[64];
+
+	if ((unsigned)s >= SECTION_COUNT)
+		return -EINVAL;
+	if (!json_is_object(item)) {
+		snprintf(why, size, "expected an object");
+		return -EINVAL;
+	}
+	for (const struct item_field *f = item_fields[s]; f->name; f++) {
+		json_t *m = json_object_get(item, f->name);
+
+		if (!m) {
+			if (!(f->flags & T_REQ))
+				continue;
+			snprintf(why, size, "%s: missing", f->name);
+			return -EINVAL;
+		}
+		if (!field_ok(f, m)) {
+			expected(f, what, sizeof(what));
+			snprintf(why, size, "%s: expected %s", f->name, what);
+			return -EINVAL;
+		}
+	}
+	if (!strings_fit(item)) {
+		snprintf(why, size, "a string is longer than %d bytes",
+			 REPORT_MAX_STRING);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct item_field header_fields[] = {
+	{ "dropped", T_INT, COUNT_MAX },
+	{ "open_sessions", T_INT, COUNT_MAX },
+	{ "truncated", T_BOOL, 0 },
+	{ "changed_at", T_STR | T_TIME | T_NULL, 0 },
+	{ "source", T_STR | T_NULL, 0 },
+	{ "manager", T_STR | T_NULL, 0 },
+	{ "error", T_STR | T_NULL, 0 },
+	{ NULL, 0, 0 },
+};
+
+int report_header_check(enum section s, const char *key, const json_t *v,
+			char *why, size_t size)
+{
+	char what[64];
+
+	if (strcmp(key, "rejected") == 0) {
+		snprintf(why, size, "rejected: the server's own member");
+		return -EINVAL;
+	}
+	if (strlen(key) > REPORT_MAX_STRING || !strings_fit(v)) {
+		snprintf(why, size, "a string is longer than %d bytes",
+			 REPORT_MAX_STRING);
+		return -EINVAL;
+	}
+	if (s == SECTION_LOGINS && strcmp(key, "last") == 0) {
+		if (json_is_null(v) ||
+		    report_item_check(SECTION_LOGINS, v, what,
+				      sizeof(what)) == 0)
+			return 0;
+		snprintf(why, size, "last: expected a login or null");
+		return -EINVAL;
+	}
+	for (const struct item_field *f = header_fields; f->name; f++) {
+		if (strcmp(key, f->name) != 0)
+			continue;
+		if (field_ok(f, v))
+			return 0;
+		expected(f, what, sizeof(what));
+		snprintf(why, size, "%s: expected %s", f->name, what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Leaves out the items of section whose bit is set in drop. */
+static int drop_items(json_t *section, const unsigned char *drop)
+{
+	json_t *items = json_object_get(section, "items");
+	json_t *kept = json_array(), *item;
+	size_t i;
+
+	if (!kept)
+		return -ENOMEM;
+	json_array_foreach(items, i, item) {
+		if (!drop[i] && json_array_append(kept, item) < 0) {
+			json_decref(kept);
+			return -ENOMEM;
+		}
+	}
+	return json_object_set_new(section, "items", kept) < 0 ? -ENOMEM : 0;
+}
+
+int report_cap_section(enum section s, json_t *section)
+{
+	json_t *items = json_object_get(section, "items"), *item, *m;
+	unsigned char *drop = NULL;
+	size_t n = json_array_size(items), i, bytes = 0, dropped = 0, kept;
+	const char *k;
+	char why[128];
+	int r, cut = 0, over = 0;
+
+	/* The header first: an "error" text or a login's host name. */
+	json_object_foreach(section, k, m) {
+		if (strcmp(k, "items") == 0)
+			continue;
+		if ((r = cut_strings(m)) < 0)
+			return r;
+		cut += r;
+	}
+	if (cut && json_object_set_new(section, "truncated", json_true()) < 0)
+		return -ENOMEM;
+	if (!json_is_array(items) || !n)
+		return 0;
+	drop = calloc(n, 1);
+	if (!drop)
+		return -ENOMEM;
+	r = -ENOMEM;
+	json_array_foreach(items, i, item) {
+		int c = cut_strings(item);
+
+		if (c < 0)
+			goto out;
+		if (c > 0 && json_is_object(item) &&
+		    json_object_set_new(item, "truncated", json_true()) < 0)
+			goto out;
+		if (report_item_check(s, item, why, sizeof(why)) < 0) {
+			drop[i] = 1;
+			dropped++;
+			continue;
+		}
+		bytes += json_dumpb(item, NULL, 0, JSON_CANONICAL_FLAGS) + 1;
+	}
+	over = n - dropped > REPORT_MAX_ITEMS ||
+	       bytes > REPORT_MAX_SECTION_BYTES;
+	if (dropped && (r = drop_items(section, drop)) < 0)
+		goto out;
+	if (over) {
+		/* Which items stay must not depend on the order the kernel
+		 * listed them in: canonical order, each kept while it fits. */
+		if ((r = report_sort_items(section)) < 0)
+			goto out;
+		items = json_object_get(section, "items");
+		n = json_array_size(items);
+		memset(drop, 0, n);
+		bytes = kept = 0;
+		json_array_foreach(items, i, item) {
+			size_t len = json_dumpb(item, NULL, 0,
+						JSON_CANONICAL_FLAGS) + 1;
+
+			if (kept == REPORT_MAX_ITEMS ||
+			    bytes + len > REPORT_MAX_SECTION_BYTES) {
+				drop[i] = 1;
+				dropped++;
+				continue;
+			}
+			bytes += len;
+			kept++;
+		}
+		if ((r = drop_items(section, drop)) < 0)
+			goto out;
+	}
+	r = 0;
+	if (dropped &&
+	    json_object_set_new(section, "dropped",
+				json_integer((json_int_t)dropped)) < 0)
+		r = -ENOMEM;
+out:
+	free(drop);
+	return r;
+}
+
+int report_cap_host(json_t *host)
+{
+	int r = cut_strings(host);
+
+	if (r > 0 && json_object_set_new(host, "truncated", json_true()) < 0)
+		return -ENOMEM;
+	return r < 0 ? r : 0;
 }

@@ -40,6 +40,67 @@ enum section {
 #define REPORT_MAX_ITEMS 50000	/* items in one section */
 #define REPORT_MAX_STRING 4096	/* bytes in one string value */
 #define REPORT_MAX_DEPTH 8	/* nesting of a whole report */
+/* The agent's budget for the items of one section, as canonical text: five
+ * full sections and the host stay under the server's default body cap
+ * (max_body_bytes, 16 MiB, counted after inflation) whatever runs on the
+ * host.  50,000 ports of ~110 bytes fit. */
+#define REPORT_MAX_SECTION_BYTES (3 << 20)
+/* How far ahead of the server's clock a report's collected_at may be; one
+ * further ahead is stored as the time it arrived. */
+#define REPORT_MAX_AHEAD_S 86400
+
+/*
+ * The cut rule, the same for agent and server (SPEC sections 2 and 8): a
+ * hostile process, file or peer costs its own item, never the report.
+ *
+ * Agent (report_cap_section(), report_cap_host()):
+ *   - a string longer than REPORT_MAX_STRING bytes is cut to the longest
+ *     prefix of at most REPORT_MAX_STRING bytes that ends on a UTF-8
+ *     character boundary (report_cut_len()), and the item it is in (or the
+ *     section, or the host object) gets "truncated": true;
+ *   - an item report_item_check() refuses, and items beyond
+ *     REPORT_MAX_ITEMS or beyond REPORT_MAX_SECTION_BYTES of text (in
+ *     canonical order, each item kept if it still fits) are left out, and
+ *     the section says how many in "dropped": N.
+ *   The hash is computed after this, over what is sent.
+ *
+ * Server (report_check()): an item report_item_check() refuses (not an
+ * object, a required member missing, a member of the wrong type or out of
+ * range, a string or key over REPORT_MAX_STRING), and items beyond
+ * REPORT_MAX_ITEMS, are dropped, never cut; a header member of the wrong
+ * type ("dropped", "open_sessions", "last", "changed_at") is dropped.  The
+ * rest of the section is stored, and the stored section says what went in
+ * "rejected": {"items": N, "fields": M, "first": "why the first went"}.
+ * The section's stored hash and items' sum stay those of the section as
+ * received, so an unchanged section sent again as a bare hash (or a delta
+ * against it) matches.
+ */
+
+/* The length of s (len bytes, valid UTF-8) cut to at most cap bytes on a
+ * character boundary: len itself when len <= cap. */
+size_t report_cut_len(const char *s, size_t len, size_t cap);
+
+/* Whether item is one the server stores for section s: 0, or -EINVAL with
+ * why (a member name and what was wrong, "pid: expected a non-negative
+ * integer or null") written to why[size]. */
+int report_item_check(enum section s, const json_t *item, char *why,
+		      size_t size);
+
+/* Whether member key (not "items", "hash", "base", "added" or "removed")
+ * of a section's header is one the server keeps: "dropped" and
+ * "open_sessions" non-negative integers, "truncated" a boolean, "last" a
+ * login item or null, "changed_at" a time or null, "source", "manager" and
+ * "error" strings or null, no string over REPORT_MAX_STRING; "rejected" is
+ * the server's alone.  0, or -EINVAL with why as above. */
+int report_header_check(enum section s, const char *key, const json_t *v,
+			char *why, size_t size);
+
+/* Agent: applies the cut rule to a collected section (items and header):
+ * cuts, drops, sorts the items canonically and sets "truncated" and
+ * "dropped" as above.  0 or -ENOMEM (the section may then be part cut). */
+int report_cap_section(enum section s, json_t *section);
+/* Agent: cuts the strings of the host object and marks it. 0 or -ENOMEM. */
+int report_cap_host(json_t *host);
 
 extern const char *const section_names[SECTION_COUNT];
 

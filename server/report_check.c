@@ -31,8 +31,10 @@ static int refuse(struct report_verdict *v, int status, const char *code,
 	return -EINVAL;
 }
 
-/* Every string within limits, at any depth. */
-static int check_strings(const json_t *j, struct report_verdict *v)
+/* Every string within limits, at any depth.  The sections' contents
+ * are not looked at here: an over-long string there costs its item or
+ * header member only (check_section()). */
+static int check_strings(const json_t *j, int top, struct report_verdict *v)
 {
 	const char *k;
 	json_t *m;
@@ -50,106 +52,174 @@ static int check_strings(const json_t *j, struct report_verdict *v)
 			if (strlen(k) > REPORT_MAX_STRING)
 				return refuse(v, 413, "too_large",
 					      "a key is too long");
-			if (check_strings(m, v) < 0)
+			if (top && strcmp(k, "sections") == 0 &&
+			    json_is_object(m))
+				continue;
+			if (check_strings(m, 0, v) < 0)
 				return -EINVAL;
 		}
 	} else if (json_is_array(j)) {
 		json_array_foreach(j, i, m)
-			if (check_strings(m, v) < 0)
+			if (check_strings(m, 0, v) < 0)
 				return -EINVAL;
 	}
 	return 0;
 }
 
-struct field {
-	const char *name;
-	json_type type;
-	int nullable;
+/* What the server left out of one section, kept with it as "rejected". */
+struct rejects {
+	size_t items, fields;
+	char first[256];
 };
 
-static const struct field required_fields[SECTION_COUNT][4] = {
-	[SECTION_PORTS] = { { "proto", JSON_STRING, 0 },
-			    { "address", JSON_STRING, 0 },
-			    { "port", JSON_INTEGER, 0 } },
-	[SECTION_SERVICES] = { { "name", JSON_STRING, 0 } },
-	[SECTION_PROCESSES] = { { "name", JSON_STRING, 0 },
-				{ "count", JSON_INTEGER, 0 } },
-	[SECTION_PACKAGES] = { { "name", JSON_STRING, 0 },
-			       { "version", JSON_STRING, 0 } },
-	[SECTION_LOGINS] = { { "user", JSON_STRING, 0 },
-			     { "at", JSON_STRING, 0 } },
-};
+static void rejects_note(struct rejects *rj, int item, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static const char *type_name(json_type t)
+static void rejects_note(struct rejects *rj, int item, const char *fmt, ...)
 {
-	return t == JSON_STRING ? "string" : t == JSON_INTEGER ? "integer"
-					      : "object";
+	va_list ap;
+
+	if (!rj->items && !rj->fields) {
+		va_start(ap, fmt);
+		vsnprintf(rj->first, sizeof(rj->first), fmt, ap);
+		va_end(ap);
+	}
+	if (item)
+		rj->items++;
+	else
+		rj->fields++;
 }
 
-/* Each item of arr is an object with the section's required fields. */
-static int check_items(enum section s, const char *member, const json_t *arr,
-		       const struct field *fields, struct report_verdict *v)
+static int rejects_put(const struct rejects *rj, json_t *sec)
 {
-	const char *name = section_names[s];
-	json_t *item;
-	size_t i;
+	json_object_del(sec, "rejected");
+	if (!rj->items && !rj->fields)
+		return 0;
+	return json_object_set_new(sec, "rejected",
+				   json_pack("{s:I,s:I,s:s}", "items",
+					     (json_int_t)rj->items, "fields",
+					     (json_int_t)rj->fields, "first",
+					     rj->first));
+}
 
-	if (!json_is_array(arr))
-		return refuse(v, 422, "invalid_field",
-			      "sections.%s.%s: expected an array", name, member);
-	if (json_array_size(arr) > REPORT_MAX_ITEMS)
-		return refuse(v, 413, "too_large",
-			      "sections.%s: more than %d items", name,
-			      REPORT_MAX_ITEMS);
-	json_array_foreach(arr, i, item) {
-		if (!json_is_object(item))
-			return refuse(v, 422, "invalid_field",
-				      "sections.%s.%s[%zu]: expected an "
-				      "object",
-				      name, member, i);
-		for (const struct field *f = fields; f->name; f++) {
-			json_t *m = json_object_get(item, f->name);
+/* A removed package: its identity alone. */
+static int removed_check(const json_t *item, char *why, size_t size)
+{
+	json_t *arch = json_object_get(item, "arch");
+	const char *name = json_get_str(item, "name");
 
-			if (!m)
-				return refuse(v, 422, "missing_field",
-					      "missing field: sections.%s."
-					      "%s[%zu].%s",
-					      name, member, i, f->name);
-			if (json_typeof(m) != f->type)
-				return refuse(v, 422, "invalid_field",
-					      "sections.%s.%s[%zu].%s: "
-					      "expected %s",
-					      name, member, i, f->name,
-					      type_name(f->type));
-		}
-		if (s == SECTION_PORTS) {
-			json_int_t port = json_integer_value(
-				json_object_get(item, "port"));
-
-			if (port < 0 || port > 65535)
-				return refuse(v, 422, "invalid_field",
-					      "sections.ports.items[%zu].port: "
-					      "out of range",
-					      i);
-		}
+	if (!json_is_object(item) || !name) {
+		snprintf(why, size, "name: missing");
+		return -EINVAL;
+	}
+	if ((arch && !json_is_string(arch) && !json_is_null(arch)) ||
+	    strlen(name) > REPORT_MAX_STRING ||
+	    json_string_length(arch) > REPORT_MAX_STRING) {
+		snprintf(why, size, "arch: expected a string or null");
+		return -EINVAL;
 	}
 	return 0;
 }
 
-static const struct field removed_fields[] = { { "name", JSON_STRING, 0 },
-					       { NULL, 0, 0 } };
+/* Marks in *ret_drop (calloc'd when the first is found; NULL while none
+ * is) each item of arr the server does not store, and those beyond the
+ * cap.  0, or -ENOMEM. */
+static int mark_items(enum section s, const char *member, const json_t *arr,
+		      struct rejects *rj, unsigned char **ret_drop)
+{
+	int removed = strcmp(member, "removed") == 0;
+	unsigned char *drop = NULL;
+	char why[160];
+	json_t *item;
+	size_t i;
+
+	*ret_drop = NULL;
+	json_array_foreach(arr, i, item) {
+		int bad = i >= REPORT_MAX_ITEMS;
+
+		if (bad)
+			snprintf(why, sizeof(why), "beyond %d items",
+				 REPORT_MAX_ITEMS);
+		else
+			bad = (removed ? removed_check(item, why, sizeof(why))
+				       : report_item_check(s, item, why,
+							   sizeof(why))) < 0;
+		if (!bad)
+			continue;
+		if (!drop && !(drop = calloc(json_array_size(arr), 1)))
+			return -ENOMEM;
+		drop[i] = 1;
+		rejects_note(rj, 1, "sections.%s.%s[%zu]: %s", section_names[s],
+			     member, i, why);
+	}
+	*ret_drop = drop;
+	return 0;
+}
+
+static int drop_marked(json_t *sec, const char *member,
+		       const unsigned char *drop)
+{
+	json_t *arr = json_object_get(sec, member), *kept, *item;
+	size_t i;
+
+	if (!drop)
+		return 0;
+	if (!(kept = json_array()))
+		return -ENOMEM;
+	json_array_foreach(arr, i, item)
+		if (!drop[i] && json_array_append(kept, item) < 0) {
+			json_decref(kept);
+			return -ENOMEM;
+		}
+	return json_object_set_new(sec, member, kept);
+}
+
+/* Not part of a section's header. */
+static int not_header(const char *k)
+{
+	return strcmp(k, "hash") == 0 || strcmp(k, "items") == 0 ||
+	       strcmp(k, "base") == 0 || strcmp(k, "added") == 0 ||
+	       strcmp(k, "removed") == 0;
+}
+
+/* Counts the header members the server does not keep; with del set,
+ * deletes them (without noting them again). */
+static void header_members(enum section s, json_t *sec, int del,
+			   struct rejects *rj)
+{
+	const char *k;
+	json_t *m;
+	void *tmp;
+	char why[160];
+
+	json_object_foreach_safe(sec, tmp, k, m) {
+		if (not_header(k) ||
+		    report_header_check(s, k, m, why, sizeof(why)) == 0)
+			continue;
+		if (del)
+			json_object_del(sec, k);
+		else if (strcmp(k, "rejected") != 0)
+			rejects_note(rj, 0, "sections.%s.%s", section_names[s],
+				     why);
+	}
+}
+
+static const char *const delta_members[] = { "added", "removed" };
 
 /* A packages section sent as a delta from the state whose hash is "base":
  * the items "added" (new or changed) and the identities "removed".  Its
- * hash can only be checked against the stored state, by the store. */
+ * hash can only be checked against the stored state, by the store.  An
+ * item or header member the server does not keep is left out as in a
+ * full section; the delta then no longer leads to the hash the agent
+ * claims, so the store answers 409 and the agent sends the section in
+ * full, where the same items are dropped and the rest stored. */
 static int check_delta(enum section s, json_t *sec, const char *claimed,
 		       struct ingest_section *out, struct report_verdict *v)
 {
 	const char *name = section_names[s];
 	const char *base = json_get_str(sec, "base");
-	json_t *added = json_object_get(sec, "added");
-	json_t *removed = json_object_get(sec, "removed");
-	json_t *item;
+	struct rejects rj = { 0 };
+	json_t *added, *item;
 	size_t i;
 
 	if (s != SECTION_PACKAGES)
@@ -166,29 +236,31 @@ static int check_delta(enum section s, json_t *sec, const char *claimed,
 	if (json_object_get(sec, "items"))
 		return refuse(v, 422, "invalid_field",
 			      "sections.%s: a delta has no items", name);
-	if (!added && json_object_set_new(sec, "added", json_array()) < 0)
-		return refuse(v, 500, "internal", "out of memory");
-	if (!removed && json_object_set_new(sec, "removed", json_array()) < 0)
+	for (int d = 0; d < 2; d++) {
+		const char *member = delta_members[d];
+		json_t *arr = json_object_get(sec, member);
+		unsigned char *drop;
+		int r;
+
+		if (!arr && json_object_set_new(sec, member, json_array()) < 0)
+			return refuse(v, 500, "internal", "out of memory");
+		arr = json_object_get(sec, member);
+		if (!json_is_array(arr))
+			return refuse(v, 422, "invalid_field",
+				      "sections.%s.%s: expected an array",
+				      name, member);
+		r = mark_items(s, member, arr, &rj, &drop);
+		if (r == 0)
+			r = drop_marked(sec, member, drop);
+		free(drop);
+		if (r < 0)
+			return refuse(v, 500, "internal", "out of memory");
+	}
+	header_members(s, sec, 0, &rj);
+	header_members(s, sec, 1, &rj);
+	if (rejects_put(&rj, sec) < 0)
 		return refuse(v, 500, "internal", "out of memory");
 	added = json_object_get(sec, "added");
-	removed = json_object_get(sec, "removed");
-	if (check_items(s, "added", added, required_fields[s], v) < 0 ||
-	    check_items(s, "removed", removed, removed_fields, v) < 0)
-		return -EINVAL;
-	if (json_array_size(added) + json_array_size(removed) >
-	    REPORT_MAX_ITEMS)
-		return refuse(v, 413, "too_large",
-			      "sections.%s: more than %d items", name,
-			      REPORT_MAX_ITEMS);
-	json_array_foreach(removed, i, item) {
-		json_t *arch = json_object_get(item, "arch");
-
-		if (arch && !json_is_string(arch) && !json_is_null(arch))
-			return refuse(v, 422, "invalid_field",
-				      "sections.%s.removed[%zu].arch: "
-				      "expected string or null",
-				      name, i);
-	}
 	snprintf(out->hash, sizeof(out->hash), "%s", claimed);
 	snprintf(out->base_hash, sizeof(out->base_hash), "%s", base);
 	json_object_del(sec, "hash");
@@ -216,6 +288,98 @@ static int legacy_hash(json_t *body, const char *claimed)
 	return report_section_hash_v1(body, v1) == 0 && strcmp(v1, claimed) == 0;
 }
 
+/* The hash and items' sum of sec as received (its "hash" aside), on a
+ * copy: sec's own items keep their order, which the marks refer to. */
+static int whole_hash(json_t *sec, char hash[SHA256_HEX_LEN],
+		      unsigned char sum[REPORT_SUM_LEN], const char *claimed,
+		      int *ret_legacy)
+{
+	json_t *copy = json_copy(sec);
+	json_t *items = json_copy(json_object_get(sec, "items"));
+	int r = -ENOMEM;
+
+	*ret_legacy = 0;
+	if (copy && items && json_object_set(copy, "items", items) == 0)
+		r = report_section_canonical(copy, hash, NULL, sum, NULL);
+	if (r == 0 && claimed && strcmp(claimed, hash) != 0)
+		*ret_legacy = legacy_hash(copy, claimed);
+	json_decref(items);
+	json_decref(copy);
+	return r;
+}
+
+/* A section sent in full.  Items and header members the server does not
+ * keep are dropped and counted in "rejected" (the cut rule in
+ * common/report.h), the rest is stored. */
+static int check_full(enum section s, json_t *sec, const char *claimed,
+		      struct ingest_section *out, struct report_verdict *v)
+{
+	const char *name = section_names[s];
+	char whole[SHA256_HEX_LEN], kept[SHA256_HEX_LEN];
+	unsigned char sum[REPORT_SUM_LEN];
+	struct rejects rj = { 0 };
+	unsigned char *drop = NULL;
+	int r, changed, legacy = 0;
+
+	if (mark_items(s, "items", json_object_get(sec, "items"), &rj,
+		       &drop) < 0)
+		return refuse(v, 500, "internal", "out of memory");
+	header_members(s, sec, 0, &rj);
+	changed = rj.items || rj.fields || json_object_get(sec, "rejected");
+	/* The agent's claim is checked against the section it sent, before
+	 * anything is left out of it. */
+	if (changed && whole_hash(sec, whole, sum, claimed, &legacy) < 0) {
+		free(drop);
+		return refuse(v, 500, "internal", "cannot hash");
+	}
+	if (changed && claimed && strcmp(claimed, whole) != 0 && !legacy) {
+		free(drop);
+		return refuse(v, 422, "hash_mismatch",
+			      "sections.%s: hash does not match the content",
+			      name);
+	}
+	r = changed ? drop_marked(sec, "items", drop) : 0;
+	free(drop);
+	if (changed && r == 0) {
+		header_members(s, sec, 1, &rj);
+		r = rejects_put(&rj, sec);
+	}
+	if (r < 0)
+		return refuse(v, 500, "internal", "out of memory");
+	/* The server's own hash, never the agent's word for it.  The
+	 * section becomes the body in place: the report is ours to change,
+	 * and a copy of a thousand packages is not free. */
+	json_object_del(sec, "hash");
+	out->body = json_incref(sec);
+	/* Packages are stored as rows: their digests, not their text. */
+	if (report_section_canonical(out->body, kept,
+				     s == SECTION_PACKAGES ? NULL : &out->text,
+				     out->sum,
+				     s == SECTION_PACKAGES ? &out->digests
+							   : NULL) < 0)
+		return refuse(v, 500, "internal", "cannot hash");
+	if (!changed && claimed && strcmp(claimed, kept) != 0 &&
+	    !legacy_hash(out->body, claimed))
+		return refuse(v, 422, "hash_mismatch",
+			      "sections.%s: hash does not match the content",
+			      name);
+	snprintf(out->hash, sizeof(out->hash), "%s", kept);
+	/* With items left out, the stored hash is still that of the section
+	 * as received, so the agent's next bare hash of the unchanged
+	 * section matches and costs no 409 and no resend.  Packages are the
+	 * exception: a delta adds to the stored rows' sum, which must then
+	 * be theirs, so they keep the hash of what is stored, and the next
+	 * bare hash or delta gets a 409 and the section in full (one extra
+	 * round trip per report, only for an agent that does not apply the
+	 * cut rule itself). */
+	if (changed && s != SECTION_PACKAGES && !legacy) {
+		snprintf(out->hash, sizeof(out->hash), "%s", whole);
+		memcpy(out->sum, sum, REPORT_SUM_LEN);
+	}
+	out->full = 1;
+	return 0;
+}
+
 static int check_section(enum section s, json_t *sec,
 			 struct ingest_section *out, struct report_verdict *v)
 {
@@ -239,29 +403,12 @@ static int check_section(enum section s, json_t *sec,
 		snprintf(out->hash, sizeof(out->hash), "%s", claimed);
 		return 0;
 	}
-	if (check_items(s, "items", items, required_fields[s], v) < 0)
-		return -EINVAL;
-	/* The server's own hash, never the agent's word for it.  The
-	 * section becomes the body in place: the report is ours to change,
-	 * and a copy of a thousand packages is not free. */
+	if (!json_is_array(items))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s.items: expected an array", name);
 	if (claimed)
 		snprintf(claimed_copy, sizeof(claimed_copy), "%s", claimed);
-	json_object_del(sec, "hash");
-	out->body = json_incref(sec);
-	/* Packages are stored as rows: their digests, not their text. */
-	if (report_section_canonical(out->body, out->hash,
-				     s == SECTION_PACKAGES ? NULL : &out->text,
-				     out->sum,
-				     s == SECTION_PACKAGES ? &out->digests
-							   : NULL) < 0)
-		return refuse(v, 500, "internal", "cannot hash");
-	if (claimed && strcmp(claimed_copy, out->hash) != 0 &&
-	    !legacy_hash(out->body, claimed_copy))
-		return refuse(v, 422, "hash_mismatch",
-			      "sections.%s: hash does not match the content",
-			      name);
-	out->full = 1;
-	return 0;
+	return check_full(s, sec, claimed ? claimed_copy : NULL, out, v);
 }
 
 int report_check(json_t *rep, const char *agent_id, struct ingest_job *job,
@@ -275,7 +422,7 @@ int report_check(json_t *rep, const char *agent_id, struct ingest_job *job,
 	if (json_depth(rep) > REPORT_MAX_DEPTH)
 		return refuse(v, 413, "too_large", "nested deeper than %d",
 			      REPORT_MAX_DEPTH);
-	if (check_strings(rep, v) < 0)
+	if (check_strings(rep, 1, v) < 0)
 		return -EINVAL;
 	if (!schema)
 		return refuse(v, 422, "missing_field", "missing field: schema");
@@ -295,10 +442,19 @@ int report_check(json_t *rep, const char *agent_id, struct ingest_job *job,
 	if (!json_get_str(host, "hostname"))
 		return refuse(v, 422, "missing_field",
 			      "missing field: host.hostname");
+	/* collected_at is optional: of another type it is dropped; a time
+	 * more than a day ahead (a host whose clock is wrong) is stored as
+	 * the time the report arrived, not as sent. */
+	if (json_object_get(rep, "collected_at") &&
+	    !json_is_string(json_object_get(rep, "collected_at")))
+		json_object_del(rep, "collected_at");
 	collected = json_get_str(rep, "collected_at");
 	if (collected && time_parse(collected, &t) < 0)
 		return refuse(v, 422, "invalid_field",
 			      "collected_at: expected an RFC 3339 time");
+	if (collected && t > time_now() + REPORT_MAX_AHEAD_S &&
+	    json_set_time(rep, "collected_at", time_now()) < 0)
+		return refuse(v, 500, "internal", "out of memory");
 	sections = json_object_get(rep, "sections");
 	if (!json_is_object(sections))
 		return refuse(v, 422, "missing_field", "missing field: sections");

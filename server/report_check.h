@@ -23,6 +23,10 @@ struct report_verdict {
  * Checks rep, sent with the token of the host whose agent id is agent_id,
  * and fills job->sec[] with each section present: a hash alone, or the full
  * section (without "hash") in sec[s].body with the server's hash of it.
+ * Items and section members the server does not keep are taken out of
+ * rep and counted in the section's "rejected" (the cut rule in
+ * common/report.h); only the envelope refuses the report.  A collected_at
+ * more than REPORT_MAX_AHEAD_S ahead is replaced by the time of checking.
  * 0 when the report may be ingested; -EINVAL with *v filled otherwise.
  * Either way the caller owns and json_decref()s every job->sec[s].body.
  */

@@ -75,8 +75,9 @@ def mutate(host, fn):
 
 
 def test_wrong_types_and_missing_fields_name_the_field(server, reporting):
-    before = snapshot(server, reporting)
-
+    # Issue 13 changed this contract: an item of the wrong type or without
+    # a required field costs that item, not the report (it was a 422).  The
+    # report is stored without it, and the section names the field.
     def port_as_string(rep):
         rep["sections"]["ports"]["items"][0]["port"] = "25"
         del rep["sections"]["ports"]["hash"]
@@ -85,10 +86,21 @@ def test_wrong_types_and_missing_fields_name_the_field(server, reporting):
         del rep["sections"]["packages"]["items"][3]["version"]
         del rep["sections"]["packages"]["hash"]
 
+    def rejected(name):
+        return server.api("GET", f"/hosts/{reporting.id}/{name}")[1]
+
     status, body, _ = reporting.send(mutate(reporting, port_as_string))
-    assert status == 422 and "ports.items[0].port" in body["error"]["message"]
+    assert status == 200, body
+    ports = rejected("ports")
+    assert ports["items"] == [] and ports["rejected"]["items"] == 1
+    assert ports["rejected"]["first"].startswith("sections.ports.items[0]: port")
     status, body, _ = reporting.send(mutate(reporting, package_without_version))
-    assert status == 422 and "packages.items[3].version" in body["error"]["message"]
+    assert status == 200, body
+    pk = rejected("packages")
+    assert len(pk["items"]) == 19 and pk["rejected"]["items"] == 1
+    assert pk["rejected"]["first"] == "sections.packages.items[3]: version: missing"
+    # The envelope is still checked whole: nothing changes.
+    before = snapshot(server, reporting)
     status, body, _ = reporting.send(mutate(reporting, lambda r: r["agent"].pop("id")))
     assert status == 422 and "agent.id" in body["error"]["message"]
     assert snapshot(server, reporting) == before
@@ -142,11 +154,19 @@ def test_long_string_is_413(server, reporting):
     assert snapshot(server, reporting) == before
 
 
-def test_too_many_items_is_413(server, reporting):
-    rep = reporting.report(packages=[{"name": f"p{i}", "version": "1"}
+def test_items_beyond_the_cap_are_dropped(server, reporting):
+    # Issue 13 changed this contract too (it was a 413 for the report):
+    # the items beyond REPORT_MAX_ITEMS are dropped and counted.
+    rep = reporting.report(packages=[{"name": f"p{i:05d}", "version": "1"}
                                      for i in range(50001)])
     del rep["sections"]["packages"]["hash"]
-    assert reporting.send(rep)[0] == 413
+    status, body, _ = reporting.send(rep)
+    assert status == 200, body
+    pk = server.api("GET", f"/hosts/{reporting.id}/packages")[1]
+    assert len(pk["items"]) == 50000
+    assert pk["rejected"] == {"items": 1, "fields": 0,
+                              "first": "sections.packages.items[50000]: "
+                                       "beyond 50000 items"}
 
 
 def test_gzip_bodies(server, reporting):
