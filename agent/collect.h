@@ -52,7 +52,8 @@ int ports_parse_net(FILE *f, const char *proto, int ipv6,
 		    struct port_sock **socks, size_t *n);
 
 /* services: {"source": "systemd"|"procfs", "items": [...]}.  Through sd-bus
- * (ListUnits and ListUnitFiles) when <root>/run/systemd/system exists and
+ * (ListUnits, each unit's UnitFileState and each service's MainPID as
+ * systemd has them) when <root>/run/systemd/system exists and
  * the system bus answers (DBUS_SYSTEM_BUS_ADDRESS is honoured); otherwise
  * from /proc: the daemons, i.e. processes that are children of pid 1 and
  * have no controlling terminal, as {name, active: "active", sub: "running",
