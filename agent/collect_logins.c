@@ -51,9 +51,11 @@ static void copy_field(char *dst, size_t size, const char *src, size_t max)
 	dst[len] = '\0';
 }
 
+/* in_order: records come oldest first (wtmp), so of two in the same second
+ * the later one is the newer; wtmpdb's come newest first. */
 static int add_rec(struct login_list *l, int64_t since, const char *user,
 		   size_t user_max, const char *from, size_t from_max,
-		   int64_t at)
+		   int64_t at, int in_order)
 {
 	struct login_rec rec;
 
@@ -62,7 +64,8 @@ static int add_rec(struct login_list *l, int64_t since, const char *user,
 	rec.at = at;
 	if (!rec.user[0])
 		return 0;
-	if (!l->have_last || at >= l->last.at) {
+	if (!l->have_last || at > l->last.at ||
+	    (in_order && at == l->last.at)) {
 		l->last = rec;
 		l->have_last = 1;
 	}
@@ -104,7 +107,7 @@ int logins_read_wtmp(const char *path, int64_t since, struct login_list *l)
 		records++;
 		r = add_rec(l, since, u->ut_user, sizeof(u->ut_user),
 			    u->ut_host, sizeof(u->ut_host),
-			    (int64_t)u->ut_tv.tv_sec);
+			    (int64_t)u->ut_tv.tv_sec, 1);
 		if (r < 0)
 			break;
 	}
@@ -203,7 +206,7 @@ int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l,
 
 		if (sql.column_int64(st, 3))
 			open++;
-		r = add_rec(l, since, user ? user : "", 256, from, 256, at);
+		r = add_rec(l, since, user ? user : "", 256, from, 256, at, 0);
 		if (r < 0)
 			goto out;
 	}

@@ -140,6 +140,25 @@ START_TEST(trixie_without_link)
 }
 END_TEST
 
+START_TEST(same_second)
+{
+	json_t *sec = NULL, *last;
+
+	/* bob's and alice's su -l in one second, alice's 8 ms later: she is
+	 * the last, as wtmpdb last lists her first. */
+	ck_assert_int_eq(collect_logins(root_of("trixie-same-second"),
+					at("2026-12-01T09:00:00Z"), &sec), 0);
+	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
+	last = json_object_get(sec, "last");
+	ck_assert_str_eq(json_get_str(last, "user"), "alice");
+	ck_assert_str_eq(json_get_str(last, "at"), "2026-12-01T08:25:50Z");
+	/* Both logged out again before the container stopped. */
+	ck_assert_int_eq(json_get_int(sec, "open_sessions", -1), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 2);
+	json_decref(sec);
+}
+END_TEST
+
 static void copy_file(const char *from, const char *to)
 {
 	char buf[8192];
@@ -231,6 +250,7 @@ int main(void)
 	tcase_add_test(tc, trixie_with_link);
 	tcase_add_test(tc, trixie_without_link);
 	tcase_add_test(tc, link_resolves_inside_root);
+	tcase_add_test(tc, same_second);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
