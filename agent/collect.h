@@ -52,7 +52,8 @@ int ports_parse_net(FILE *f, const char *proto, int ipv6,
 		    struct port_sock **socks, size_t *n);
 
 /* services: {"source": "systemd"|"procfs", "items": [...]}.  Through sd-bus
- * (ListUnits and ListUnitFiles) when <root>/run/systemd/system exists and
+ * (ListUnits, each unit's UnitFileState and each service's MainPID as
+ * systemd has them) when <root>/run/systemd/system exists and
  * the system bus answers (DBUS_SYSTEM_BUS_ADDRESS is honoured); otherwise
  * from /proc: the daemons, i.e. processes that are children of pid 1 and
  * have no controlling terminal, as {name, active: "active", sub: "running",
@@ -96,12 +97,23 @@ void login_list_free(struct login_list *l);
 
 /* The USER_PROCESS records of a wtmp file, read through the utmpx API:
  * those at or after since are appended to l, the newest overall goes to
- * l->last.  0, -ENOENT when the file does not exist, or negative errno. */
+ * l->last.  The number of login and boot records in the file (0: the file
+ * is no source of logins), -ENOENT when it does not exist, or negative
+ * errno. */
 int logins_read_wtmp(const char *path, int64_t since, struct login_list *l);
 /* The same from a wtmpdb SQLite database (Type 3 rows, read-only),
  * loading libsqlite3.so.0 the first time a database is there: -ELIBACC
- * when it cannot. */
-int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l);
+ * when it cannot.  *ret_open is set to the sessions without a logout since
+ * the last boot. */
+int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l,
+		       int *ret_open);
+/* Where root's wtmpdb database is: var/log/wtmp.db (Debian 13), else
+ * var/lib/wtmpdb/wtmp.db, symlinks resolved inside root.  Writes the host
+ * path of the regular file into out.  0, -ENOENT, or negative errno. */
+int logins_wtmpdb_path(const char *root, char *out, size_t size);
+/* The people's sessions logind knows (sd-login), for root "/" on a host
+ * booted with systemd.  The count, or -ENXIO where logind cannot tell. */
+int logins_logind_sessions(const char *root);
 /* Counts the USER_PROCESS records of a utmp file whose process is still
  * there under root's /proc.  The count, or negative errno. */
 int logins_open_sessions(const char *root, const char *utmp_path);

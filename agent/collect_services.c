@@ -1,7 +1,7 @@
 /*
- * collect_services.c - services: systemd's units through sd-bus in two bulk
- * calls (ListUnits, ListUnitFiles), or the daemons seen in /proc where
- * systemd does not run.
+ * collect_services.c - services: systemd's units through sd-bus (ListUnits,
+ * then each unit's UnitFileState and each service's MainPID in pipelined
+ * property reads), or the daemons seen in /proc where systemd does not run.
  */
 #include "collect.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
+#include <time.h>
 
 #include "jsonutil.h"
 #include "procfs.h"
@@ -141,55 +142,66 @@ int services_from_procfs(const char *root, json_t **ret)
 
 /* ---- systemd ---- */
 
-struct unit_file {
-	char *name;	/* basename of the path, points into path */
-	char *path;
-	char *state;
+/* Property reads in flight at once: dbus-daemon's system bus allows a
+ * connection 128 pending replies. */
+#define BUS_WINDOW 64
+
+struct unit {
+	char *name, *active, *sub, *path;
+	char *file_state;	/* UnitFileState, NULL until it comes */
+	uint32_t main_pid;	/* MainPID, 0 until it comes */
 };
 
-static int cmp_unit_file(const void *a, const void *b)
-{
-	return strcmp(((const struct unit_file *)a)->name,
-		      ((const struct unit_file *)b)->name);
-}
+struct prop_call {
+	struct unit *u;
+	int main_pid;		/* 1: Service.MainPID, 0: Unit.UnitFileState */
+	size_t *pending;
+	sd_bus_slot *slot;
+};
 
-static void free_unit_files(struct unit_file *v, size_t n)
+static void free_units(struct unit *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].active);
+		free(v[i].sub);
 		free(v[i].path);
-		free(v[i].state);
+		free(v[i].file_state);
 	}
 	free(v);
 }
 
-/* ListUnitFiles: every installed unit file and its enablement state. */
-static int list_unit_files(sd_bus *bus, struct unit_file **ret, size_t *ret_n)
+/* ListUnits: every loaded unit, with its object path. */
+static int list_units(sd_bus *bus, struct unit **ret, size_t *ret_n)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
-	struct unit_file *v = NULL;
+	struct unit *v = NULL;
 	size_t n = 0, cap = 0;
-	const char *path, *state;
+	const char *name, *desc, *load, *active, *sub, *following, *job_type;
+	const char *unit_path, *job_path;
+	uint32_t job_id;
 	int r;
 
 	r = sd_bus_call_method(bus, "org.freedesktop.systemd1",
 			       "/org/freedesktop/systemd1",
-			       "org.freedesktop.systemd1.Manager",
-			       "ListUnitFiles", &err, &reply, "");
+			       "org.freedesktop.systemd1.Manager", "ListUnits",
+			       &err, &reply, "");
 	sd_bus_error_free(&err);
 	if (r < 0)
 		return r;
-	r = sd_bus_message_enter_container(reply, 'a', "(ss)");
+	r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
 	if (r < 0)
 		goto out;
-	while ((r = sd_bus_message_read(reply, "(ss)", &path, &state)) > 0) {
-		const char *slash = strrchr(path, '/');
-
+	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc,
+					&load, &active, &sub, &following,
+					&unit_path, &job_id, &job_type,
+					&job_path)) > 0) {
 		if (n >= REPORT_MAX_ITEMS)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
-			struct unit_file *nv = realloc(v, ncap * sizeof(*nv));
+			struct unit *nv = realloc(v, ncap * sizeof(*nv));
 
 			if (!nv) {
 				r = -ENOMEM;
@@ -198,157 +210,139 @@ static int list_unit_files(sd_bus *bus, struct unit_file **ret, size_t *ret_n)
 			v = nv;
 			cap = ncap;
 		}
-		v[n].path = strdup(path);
-		v[n].state = strdup(state);
-		if (!v[n].path || !v[n].state) {
-			free(v[n].path);
-			free(v[n].state);
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].name = strdup(name);
+		v[n].active = strdup(active);
+		v[n].sub = strdup(sub);
+		v[n].path = strdup(unit_path);
+		n++;
+		if (!v[n - 1].name || !v[n - 1].active || !v[n - 1].sub ||
+		    !v[n - 1].path) {
 			r = -ENOMEM;
 			goto out;
 		}
-		v[n].name = v[n].path + (slash ? slash + 1 - path : 0);
-		n++;
 	}
 	if (r < 0)
 		goto out;
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_unit_file);
 	*ret = v;
 	*ret_n = n;
 	v = NULL;
 	n = 0;
 	r = 0;
 out:
-	free_unit_files(v, n);
+	free_units(v, n);
 	sd_bus_message_unref(reply);
 	return r;
 }
 
-static const char *unit_file_state(const struct unit_file *v, size_t n,
-				   const char *unit)
+static int on_property(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 {
-	struct unit_file key, *f;
-	char tmpl[512];
-	const char *at, *dot;
+	struct prop_call *c = ud;
+	const char *state;
+	uint32_t pid;
 
-	if (!n)
-		return NULL;
-	key.name = (char *)unit;
-	f = bsearch(&key, v, n, sizeof(*v), cmp_unit_file);
-	if (f)
-		return f->state;
-	/* An instance ("getty@tty1.service") is enabled through its
-	 * template ("getty@.service"). */
-	at = strchr(unit, '@');
-	dot = strrchr(unit, '.');
-	if (!at || !dot || dot < at ||
-	    (size_t)(at - unit) + strlen(dot) + 2 > sizeof(tmpl))
-		return NULL;
-	snprintf(tmpl, sizeof(tmpl), "%.*s@%s", (int)(at - unit), unit, dot);
-	key.name = tmpl;
-	f = bsearch(&key, v, n, sizeof(*v), cmp_unit_file);
-	return f ? f->state : NULL;
-}
-
-/* Main pids without a call per unit: the lowest pid in each service's
- * cgroup, from /proc/<pid>/cgroup.  That is the main process for simple,
- * notify and forking services alike (workers and helpers are forked after
- * it), barring pid wrap-around. */
-struct cg_pid {
-	char unit[256];
-	pid_t pid;
-};
-
-struct cgwalk {
-	const char *root;
-	struct cg_pid *v;
-	size_t n, cap;
-};
-
-static int on_cgroup(pid_t pid, void *ud)
-{
-	struct cgwalk *w = ud;
-	char path[4096], rel[64], text[2048];
-	const char *unit = NULL;
-	size_t ulen = 0;
-	char *line, *save = NULL;
-
-	snprintf(rel, sizeof(rel), "proc/%d/cgroup", (int)pid);
-	if (root_path(path, sizeof(path), w->root, rel) < 0 ||
-	    read_small_file(path, text, sizeof(text)) <= 0)
+	(void)ret_error;
+	(*c->pending)--;
+	c->slot = sd_bus_slot_unref(c->slot);
+	/* A unit gone meanwhile, or no such property: it goes out
+	 * without. */
+	if (sd_bus_message_is_method_error(m, NULL))
 		return 0;
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		/* cgroup v2 "0::/system.slice/x.service", or v1's
-		 * "1:name=systemd:/system.slice/x.service". */
-		char *p = strchr(line, ':'), *seg;
-
-		if (!p)
-			continue;
-		p = strchr(p + 1, ':');
-		if (!p)
-			continue;
-		if (!(line[0] == '0' && line[1] == ':' && line[2] == ':') &&
-		    !strstr(line, ":name=systemd:"))
-			continue;
-		for (seg = strtok_r(p + 1, "/", &p); seg;
-		     seg = strtok_r(NULL, "/", &p)) {
-			size_t l = strlen(seg);
-
-			if (l > 8 && strcmp(seg + l - 8, ".service") == 0) {
-				unit = seg;
-				ulen = l;
-			}
-		}
-		if (unit)
-			break;
+	if (c->main_pid) {
+		if (sd_bus_message_read(m, "v", "u", &pid) >= 0)
+			c->u->main_pid = pid;
+	} else if (sd_bus_message_read(m, "v", "s", &state) >= 0 && *state) {
+		free(c->u->file_state);
+		c->u->file_state = strdup(state);
 	}
-	if (!unit || ulen >= sizeof(w->v[0].unit))
-		return 0;
-	for (size_t i = 0; i < w->n; i++) {
-		if (strcmp(w->v[i].unit, unit) == 0) {
-			if (pid < w->v[i].pid)
-				w->v[i].pid = pid;
-			return 0;
-		}
-	}
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 64;
-		struct cg_pid *nv = realloc(w->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		w->v = nv;
-		w->cap = ncap;
-	}
-	memcpy(w->v[w->n].unit, unit, ulen + 1);
-	w->v[w->n].pid = pid;
-	w->n++;
 	return 0;
 }
 
-static pid_t main_pid_of(const struct cgwalk *w, const char *unit)
+static uint64_t now_us(void)
 {
-	for (size_t i = 0; i < w->n; i++)
-		if (strcmp(w->v[i].unit, unit) == 0)
-			return w->v[i].pid;
-	return 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int is_service(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 8 && strcmp(name + l - 8, ".service") == 0;
+}
+
+/* UnitFileState of every unit and MainPID of every service, as systemd
+ * has them: Properties.Get calls sent BUS_WINDOW at a time without waiting
+ * for each answer, all within one BUS_TIMEOUT_US. */
+static int read_properties(sd_bus *bus, struct unit *v, size_t n)
+{
+	struct prop_call *calls;
+	size_t ncalls = 0, next = 0, pending = 0;
+	uint64_t deadline;
+	int r = 0;
+
+	calls = calloc(2 * n + 1, sizeof(*calls));
+	if (!calls)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		calls[ncalls++] = (struct prop_call){ .u = &v[i],
+						      .pending = &pending };
+		if (is_service(v[i].name))
+			calls[ncalls++] = (struct prop_call){
+				.u = &v[i], .main_pid = 1, .pending = &pending
+			};
+	}
+	deadline = now_us() + BUS_TIMEOUT_US;
+	while (next < ncalls || pending > 0) {
+		uint64_t now;
+
+		while (pending < BUS_WINDOW && next < ncalls) {
+			struct prop_call *c = &calls[next++];
+
+			r = sd_bus_call_method_async(
+				bus, &c->slot, "org.freedesktop.systemd1",
+				c->u->path, "org.freedesktop.DBus.Properties",
+				"Get", on_property, c, "ss",
+				c->main_pid ? "org.freedesktop.systemd1.Service"
+					    : "org.freedesktop.systemd1.Unit",
+				c->main_pid ? "MainPID" : "UnitFileState");
+			if (r < 0)
+				goto out;
+			pending++;
+		}
+		r = sd_bus_process(bus, NULL);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		now = now_us();
+		if (now >= deadline) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		r = sd_bus_wait(bus, deadline - now);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	/* Unanswered calls are dropped before their targets are freed. */
+	for (size_t i = 0; i < ncalls; i++)
+		sd_bus_slot_unref(calls[i].slot);
+	free(calls);
+	return r;
 }
 
 int services_from_systemd(const char *root, json_t **ret)
 {
-	sd_bus_error err = SD_BUS_ERROR_NULL;
-	sd_bus_message *reply = NULL;
-	struct unit_file *files = NULL;
-	struct cgwalk cg = { .root = root };
-	size_t nfiles = 0;
+	struct unit *units = NULL;
+	size_t nunits = 0;
 	json_t *section = NULL, *items;
 	char path[4096];
 	struct stat st;
 	sd_bus *bus = NULL;
-	const char *name, *desc, *load, *active, *sub, *following, *job_type;
-	const char *unit_path, *job_path;
-	uint32_t job_id;
 	int r;
 
 	/* sd_booted(3)'s test, under the root. */
@@ -360,51 +354,30 @@ int services_from_systemd(const char *root, json_t **ret)
 	if (r < 0)
 		return r;
 	(void)sd_bus_set_method_call_timeout(bus, BUS_TIMEOUT_US);
-	r = sd_bus_call_method(bus, "org.freedesktop.systemd1",
-			       "/org/freedesktop/systemd1",
-			       "org.freedesktop.systemd1.Manager", "ListUnits",
-			       &err, &reply, "");
-	sd_bus_error_free(&err);
+	r = list_units(bus, &units, &nunits);
 	if (r < 0)
 		goto out;
-	/* Enablement is an extra; without it the units still go out. */
-	if (list_unit_files(bus, &files, &nfiles) < 0)
-		nfiles = 0;
-	(void)proc_foreach_pid(root, on_cgroup, &cg);
+	/* Enablement and main pids are extras; without them the units still
+	 * go out. */
+	(void)read_properties(bus, units, nunits);
 	section = new_section("systemd", &items);
 	if (!section) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
-	if (r < 0)
-		goto out;
-	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc,
-					&load, &active, &sub, &following,
-					&unit_path, &job_id, &job_type,
-					&job_path)) > 0) {
-		pid_t pid = 0;
-
-		if (json_array_size(items) >= REPORT_MAX_ITEMS)
-			continue;
-		if (strcmp(active, "inactive") != 0 &&
-		    strcmp(active, "failed") != 0)
-			pid = main_pid_of(&cg, name);
-		r = add_service(items, name, active, sub,
-				unit_file_state(files, nfiles, name), pid);
+	for (size_t i = 0; i < nunits; i++) {
+		r = add_service(items, units[i].name, units[i].active,
+				units[i].sub, units[i].file_state,
+				(pid_t)units[i].main_pid);
 		if (r < 0)
 			goto out;
 	}
-	if (r < 0)
-		goto out;
 	*ret = section;
 	section = NULL;
 	r = 0;
 out:
 	json_decref(section);
-	free(cg.v);
-	free_unit_files(files, nfiles);
-	sd_bus_message_unref(reply);
+	free_units(units, nunits);
 	sd_bus_flush_close_unref(bus);
 	return r;
 }

@@ -519,8 +519,13 @@ int store_host_changes(struct store *st, int64_t id, int limit,
 	json_t *items, *cursor;
 	int r;
 
-	s = stmt(c, "SELECT id, at, section, key, action, old AS old_json, "
-		    "new AS new_json FROM changes WHERE host_id = ?1 "
+	/* An added item has no old side, a removed one no new: 'null' keeps
+	 * such a column a JSON one, so the field is "old"/"new" all the same
+	 * (row_to_json names a NULL column by its alias). */
+	s = stmt(c, "SELECT id, at, section, key, action, "
+		    "coalesce(old, 'null') AS old_json, "
+		    "coalesce(new, 'null') AS new_json FROM changes "
+		    "WHERE host_id = ?1 "
 		    "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
 	if (!s) {
 		conn_put(st, c);

@@ -6,16 +6,36 @@
 # in $NSPAWN_ROOT between runs) to prove what only systemd can show: the
 # hardened derelictd.service starts (Type=notify) and serves, the sandboxed
 # derelict-agent.service still sees every process's sockets and the units
-# over sd-bus, an upgrade restarts the server and keeps its data, and purge
-# leaves nothing.  Needs root, network for debootstrap, and the packages in
-# build/deb/ (run "make deb" or run.sh first).  Prints PASS/FAIL per step
-# and ends with "N passed, M failed".
+# over sd-bus with systemd's own main pids, an upgrade restarts the server
+# and keeps its data, and purge leaves nothing.  With NSPAWN_RELEASE=trixie
+# (nspawn-trixie.sh) the container is Debian 13 with wtmpdb and
+# libpam-wtmpdb, and a PAM login is made in it: the agent's logins section
+# must be what "wtmpdb last" and "loginctl" say.  Needs root, network for
+# debootstrap, and the packages in build/deb/ (run "make deb" or run.sh
+# first).  Prints PASS/FAIL and the seconds taken per step and ends with
+# "N passed, M failed".
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DEB_DIR=$PWD/build/deb
-NSPAWN_ROOT=${NSPAWN_ROOT:-/var/tmp/derelict-nspawn}
+NSPAWN_RELEASE=${NSPAWN_RELEASE:-bookworm}
+INCLUDE=systemd,systemd-sysv,dbus,curl,ca-certificates
+case "$NSPAWN_RELEASE" in
+bookworm)
+	NSPAWN_ROOT=${NSPAWN_ROOT:-/var/tmp/derelict-nspawn}
+	# postfix@-.service: a forking instance whose MainPID is 0 and whose
+	# unit-file state is not its template's.
+	INCLUDE=$INCLUDE,postfix
+	;;
+trixie)
+	NSPAWN_ROOT=${NSPAWN_ROOT:-/var/tmp/derelict-nspawn-trixie}
+	INCLUDE=$INCLUDE,libpam-systemd,wtmpdb,libpam-wtmpdb,login,passwd
+	;;
+*) echo "NSPAWN_RELEASE: bookworm or trixie" >&2; exit 2 ;;
+esac
 ROOT=$NSPAWN_ROOT/root
+# What the cached root was made with; another list builds it afresh.
+STAMP="$NSPAWN_RELEASE minbase $INCLUDE"
 
 passed=0
 failed=0
@@ -23,16 +43,26 @@ nspawn_pid=
 init_pid=
 work=$(mktemp -d /tmp/derelict-nspawn.XXXXXX)
 
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+started=$SECONDS
+step_start=$SECONDS
+pass() {
+	echo "PASS: $* ($((SECONDS - step_start)) s)"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "FAIL: $* ($((SECONDS - step_start)) s)"
+	failed=$((failed + 1))
+}
 check() {
 	local name=$1
 	shift
+	step_start=$SECONDS
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 require() {
 	local name=$1
 	shift
+	step_start=$SECONDS
 	if "$@"; then
 		pass "$name"
 	else
@@ -57,7 +87,7 @@ cleanup() {
 		wait "$nspawn_pid" 2>/dev/null || true
 	fi
 	rm -rf "$work"
-	echo "$passed passed, $failed failed"
+	echo "$passed passed, $failed failed ($NSPAWN_RELEASE, $((SECONDS - started)) s)"
 	[ "$rc" = 0 ] && [ "$failed" = 0 ] || exit 1
 }
 trap cleanup EXIT
@@ -82,14 +112,22 @@ prepare_root() {
 	fi
 	ls "$DEB_DIR"/derelict-server_*.deb "$DEB_DIR"/derelict-agent_*.deb \
 		>/dev/null || return 1
-	if ! [ -x "$ROOT/lib/systemd/systemd" ]; then
-		rm -rf "$ROOT"
+	if ! [ -x "$ROOT/lib/systemd/systemd" ] ||
+		[ "$(cat "$NSPAWN_ROOT/stamp" 2>/dev/null)" != "$STAMP" ]; then
+		local t=$SECONDS
+		# Made aside and moved in whole: an interrupted run leaves no
+		# half root that would pass for a cached one.
+		rm -rf "$ROOT" "$ROOT.new" "$NSPAWN_ROOT/stamp"
 		mkdir -p "$NSPAWN_ROOT"
-		debootstrap --variant=minbase \
-			--include=systemd,systemd-sysv,dbus,curl,ca-certificates \
-			bookworm "$ROOT" http://deb.debian.org/debian \
+		debootstrap --variant=minbase --include="$INCLUDE" \
+			"$NSPAWN_RELEASE" "$ROOT.new" http://deb.debian.org/debian \
 			>"$work/debootstrap.log" 2>&1 ||
 			{ tail "$work/debootstrap.log" >&2; return 1; }
+		mv "$ROOT.new" "$ROOT"
+		echo "$STAMP" >"$NSPAWN_ROOT/stamp"
+		echo "debootstrap $NSPAWN_RELEASE: $((SECONDS - t)) s"
+	else
+		echo "cached root of $(stat -c %y "$NSPAWN_ROOT/stamp" | cut -d. -f1)"
 	fi
 	# A clean start: nothing of an earlier run.
 	nspawn dpkg --purge derelict-server derelict-agent >/dev/null 2>&1 || true
@@ -175,6 +213,117 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+# Every service's main pid and unit-file state as "systemctl show" has
+# them (the agent ran a moment ago; the units are idle, nothing moved).
+units_match_systemctl() {
+	in_ct systemctl show --type=service --all \
+		-p Id -p MainPID -p UnitFileState >"$work/show.txt" || return 1
+	python3 - "$work/services.json" "$work/show.txt" <<'EOF'
+import json, sys
+services = {s["name"]: s for s in json.load(open(sys.argv[1]))["items"]}
+shown, unit = {}, {}
+for line in open(sys.argv[2]).read().splitlines() + [""]:
+    if not line:
+        if "Id" in unit:
+            shown[unit["Id"]] = unit
+        unit = {}
+        continue
+    k, _, v = line.partition("=")
+    unit[k] = v
+bad, n = [], 0
+for name, s in sorted(services.items()):
+    # The agent's own unit ran then; it is gone now.
+    if name not in shown or name == "derelict-agent.service":
+        continue
+    n += 1
+    want = (int(shown[name]["MainPID"]) or None,
+            shown[name]["UnitFileState"] or None)
+    got = (s.get("main_pid"), s.get("enabled"))
+    if got != want:
+        bad.append((name, got, want))
+print("%d services compared with systemctl show, %d differ" % (n, len(bad)))
+for b in bad:
+    print("  %s: agent %s, systemd %s" % b)
+if "postfix@-.service" in services:
+    print("postfix@-.service:", services["postfix@-.service"],
+          shown.get("postfix@-.service"))
+sys.exit(0 if n > 10 and not bad else 1)
+EOF
+}
+
+# A PAM login that stays (su -l in a pty, as a person at a terminal) and
+# one that has ended, both written to wtmpdb by pam_wtmpdb and registered
+# with logind by pam_systemd.
+pam_logins() {
+	local u
+	for u in alice bob; do
+		in_ct id "$u" >/dev/null 2>&1 ||
+			in_ct useradd -m -s /bin/bash "$u" || return 1
+	done
+	in_ct sh -c 'setsid script -q -c "su -l alice -c \"sleep 900\"" \
+		/dev/null </dev/null >/dev/null 2>&1 &' || return 1
+	# A second apart, so that the newest login is plain.
+	sleep 1.1
+	in_ct su -l bob -c true || return 1
+	for _ in $(seq 1 50); do
+		in_ct loginctl list-sessions --no-legend 2>/dev/null |
+			grep -q ' alice .* user ' && return 0
+		sleep 0.1
+	done
+	in_ct loginctl list-sessions --no-pager >&2
+	return 1
+}
+
+# The agent's logins section, through the server, against wtmpdb last and
+# loginctl.
+logins_match() {
+	local s
+	in_ct systemctl start derelict-agent.service ||
+		{ in_ct journalctl -u derelict-agent --no-pager | tail >&2; return 1; }
+	api "/hosts/$id/logins" >"$work/logins.json" || return 1
+	in_ct wtmpdb last --json --time-format iso >"$work/wtmpdb.json" ||
+		return 1
+	in_ct loginctl list-sessions --json=short >"$work/sessions.json" ||
+		return 1
+	: >"$work/states.txt"
+	for s in $(python3 -c 'import json,sys; print(" ".join(s["session"] for s in json.load(sys.stdin)))' \
+		<"$work/sessions.json"); do
+		echo "$s $(in_ct loginctl show-session "$s" -p State --value)" \
+			>>"$work/states.txt"
+	done
+	python3 - "$work/logins.json" "$work/wtmpdb.json" \
+		"$work/sessions.json" "$work/states.txt" <<'EOF'
+import datetime, json, sys
+logins = json.load(open(sys.argv[1]))
+entries = [e for e in json.load(open(sys.argv[2]))["entries"]
+           if e["tty"] != "system boot"]
+states = dict(l.split() for l in open(sys.argv[4]) if l.strip())
+people = [s for s in json.load(open(sys.argv[3]))
+          if s["class"].split("-")[0] == "user"
+          and states.get(s["session"]) != "closing"]
+def utc(t):
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S%z").astimezone(
+        datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+want = [(e["user"], utc(e["login"]), e["hostname"] or None) for e in entries]
+got = [(i["user"], i["at"], i["from"]) for i in logins["items"]]
+still = [e for e in entries if e["logout"].strip() == "still logged in"]
+print("agent: source %s, open_sessions %s, last %s" %
+      (logins["source"], logins["open_sessions"], logins["last"]))
+print("agent items:", got)
+print("wtmpdb last:", want, "-", len(still), "still logged in")
+print("loginctl: %d people's sessions of %d" % (len(people), len(states)))
+ok = logins["source"] == "wtmpdb"
+ok = ok and logins["open_sessions"] == len(people) == len(still) >= 1
+# Logins of the same second may come in another order.
+ok = ok and sorted(got) == sorted(want[:len(got)]) and len(got) >= 2
+ok = ok and (logins["last"]["user"], logins["last"]["at"]) == want[0][:2]
+ok = ok and {"alice", "bob"} <= {g[0] for g in got}
+if not ok:
+    print("wtmpdb last --json:", json.dumps(entries), file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+}
+
 upgrade_keeps_data() {
 	local before after pid_before pid_after
 	before=$(in_ct cat /etc/derelict/enroll-secret)
@@ -224,6 +373,13 @@ check "derelict-agent.timer enabled and active" timer_scheduled
 check "derelict-agent.service succeeds under its sandbox" agent_service_runs
 check "report has derelictd's port with its owner and units over sd-bus" \
 	report_complete
+check "services' main pids and unit-file states are systemctl show's" \
+	units_match_systemctl
+if [ "$NSPAWN_RELEASE" = trixie ]; then
+	check "PAM logins through su -l (one open, one ended)" pam_logins
+	check "logins are wtmpdb last's, open sessions loginctl's, source wtmpdb" \
+		logins_match
+fi
 check "upgrade restarts derelictd and keeps its data and secret" \
 	upgrade_keeps_data
 check "systemctl stop derelictd stops it cleanly" stop_clean

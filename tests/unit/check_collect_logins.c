@@ -1,9 +1,13 @@
-/* check_collect_logins.c - wtmp, wtmpdb and utmp from the wtmp fixture. */
+/* check_collect_logins.c - wtmp, wtmpdb and utmp from the wtmp fixture;
+ * Debian 13's wtmpdb layout from the trixie fixtures. */
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collect.h"
 #include "jsonutil.h"
@@ -69,7 +73,8 @@ START_TEST(wtmp_alone)
 	char path[4200];
 
 	snprintf(path, sizeof(path), "%s/var/log/wtmp", root_of("wtmp"));
-	ck_assert_int_eq(logins_read_wtmp(path, 0, &l), 0);
+	/* Four logins and a boot. */
+	ck_assert_int_eq(logins_read_wtmp(path, 0, &l), 5);
 	ck_assert_uint_eq(l.n, 4);	/* carol, alice, bob, alice */
 	ck_assert(l.have_last);
 	ck_assert_str_eq(l.last.user, "alice");
@@ -92,6 +97,146 @@ START_TEST(no_records)
 }
 END_TEST
 
+/* A stock Debian 13, booted (captured from a trixie container): wtmp holds
+ * only agetty's LOGIN_PROCESS record, the database is /var/log/wtmp.db
+ * with PAM's sessions (alice still logged in, bob out again) and those
+ * "wtmpdb import" took from an old wtmp (erin's has no logout, but a boot
+ * came after it: "crash"). */
+static void check_trixie(const char *root)
+{
+	json_t *sec = NULL, *items, *last;
+	static const char *const want[] = { "bob", "alice", "erin", "dave" };
+
+	ck_assert_int_eq(collect_logins(root, at("2026-12-01T09:00:00Z"),
+					&sec), 0);
+	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
+	ck_assert_int_eq(json_get_int(sec, "open_sessions", -1), 1);
+	last = json_object_get(sec, "last");
+	ck_assert_str_eq(json_get_str(last, "user"), "bob");
+	ck_assert_str_eq(json_get_str(last, "at"), "2026-12-01T08:16:50Z");
+	ck_assert(json_is_null(json_object_get(last, "from")));
+	items = json_object_get(sec, "items");
+	/* carol's (June, imported) is outside the 90 days. */
+	ck_assert_uint_eq(json_array_size(items), 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(json_get_str(json_array_get(items, i), "user"),
+				 want[i]);
+	ck_assert_str_eq(json_get_str(json_array_get(items, 3), "from"),
+			 "198.51.100.8");
+	json_decref(sec);
+}
+
+START_TEST(trixie_with_link)
+{
+	/* var/lib/wtmpdb/wtmp.db -> ../../log/wtmp.db, as installed. */
+	check_trixie(root_of("trixie"));
+}
+END_TEST
+
+START_TEST(trixie_without_link)
+{
+	/* The link gone, wtmp as base-files made it (empty). */
+	check_trixie(root_of("trixie-nolink"));
+}
+END_TEST
+
+START_TEST(same_second)
+{
+	json_t *sec = NULL, *last;
+
+	/* bob's and alice's su -l in one second, alice's 8 ms later: she is
+	 * the last, as wtmpdb last lists her first. */
+	ck_assert_int_eq(collect_logins(root_of("trixie-same-second"),
+					at("2026-12-01T09:00:00Z"), &sec), 0);
+	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
+	last = json_object_get(sec, "last");
+	ck_assert_str_eq(json_get_str(last, "user"), "alice");
+	ck_assert_str_eq(json_get_str(last, "at"), "2026-12-01T08:25:50Z");
+	/* Both logged out again before the container stopped. */
+	ck_assert_int_eq(json_get_int(sec, "open_sessions", -1), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 2);
+	json_decref(sec);
+}
+END_TEST
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	ck_assert(in && out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/* A root of its own with var/lib/wtmpdb/wtmp.db an absolute link to
+ * target; the caller removes it. */
+static char *link_root(const char *target)
+{
+	static char dir[] = "/tmp/check_logins.XXXXXX";
+	char p[PATH_MAX];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/var", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/var/lib", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/var/lib/wtmpdb", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/var/lib/wtmpdb/wtmp.db", dir);
+	ck_assert_int_eq(symlink(target, p), 0);
+	return dir;
+}
+
+START_TEST(link_resolves_inside_root)
+{
+	char host_db[PATH_MAX], p[PATH_MAX + 32], q[PATH_MAX];
+	json_t *sec = NULL;
+	char *dir;
+
+	/* A link to a database that exists on this machine, but not in the
+	 * root: nothing of the host may be read. */
+	snprintf(p, sizeof(p), "%s/var/log/wtmp.db", root_of("trixie"));
+	ck_assert_ptr_nonnull(realpath(p, host_db));
+	dir = link_root(host_db);
+	ck_assert_int_eq(collect_logins(dir, at("2026-12-01T09:00:00Z"),
+					&sec), 0);
+	ck_assert_str_eq(json_get_str(sec, "source"), "none");
+	ck_assert(json_is_null(json_object_get(sec, "last")));
+	json_decref(sec);
+	sec = NULL;
+
+	/* "/srv/wtmp.db" in the root is root/srv/wtmp.db. */
+	snprintf(p, sizeof(p), "%s/var/lib/wtmpdb/wtmp.db", dir);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(symlink("/srv/wtmp.db", p), 0);
+	snprintf(q, sizeof(q), "%s/srv", dir);
+	ck_assert_int_eq(mkdir(q, 0755), 0);
+	snprintf(q, sizeof(q), "%s/srv/wtmp.db", dir);
+	copy_file(host_db, q);
+	ck_assert_int_eq(collect_logins(dir, at("2026-12-01T09:00:00Z"),
+					&sec), 0);
+	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
+	ck_assert_int_eq(json_get_int(sec, "open_sessions", -1), 1);
+	json_decref(sec);
+
+	ck_assert_int_eq(unlink(q), 0);
+	ck_assert_int_eq(unlink(p), 0);
+	snprintf(q, sizeof(q), "%s/srv", dir);
+	ck_assert_int_eq(rmdir(q), 0);
+	snprintf(q, sizeof(q), "%s/var/lib/wtmpdb", dir);
+	ck_assert_int_eq(rmdir(q), 0);
+	snprintf(q, sizeof(q), "%s/var/lib", dir);
+	ck_assert_int_eq(rmdir(q), 0);
+	snprintf(q, sizeof(q), "%s/var", dir);
+	ck_assert_int_eq(rmdir(q), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collect_logins");
@@ -102,6 +247,10 @@ int main(void)
 	tcase_add_test(tc, wtmp_and_wtmpdb);
 	tcase_add_test(tc, wtmp_alone);
 	tcase_add_test(tc, no_records);
+	tcase_add_test(tc, trixie_with_link);
+	tcase_add_test(tc, trixie_without_link);
+	tcase_add_test(tc, link_resolves_inside_root);
+	tcase_add_test(tc, same_second);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
