@@ -40,6 +40,9 @@ enum section {
 #define REPORT_MAX_ITEMS 50000	/* items in one section */
 #define REPORT_MAX_STRING 4096	/* bytes in one string value */
 #define REPORT_MAX_DEPTH 8	/* nesting of a whole report */
+/* Bytes of a failed section's "error" the server keeps; longer ones are
+ * cut at a character boundary and end in "…". */
+#define REPORT_MAX_ERROR 256
 
 extern const char *const section_names[SECTION_COUNT];
 
