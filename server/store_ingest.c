@@ -473,7 +473,8 @@ static int put_failures(struct conn *c, struct ingest_job *job, int64_t now)
 			continue;	/* still failing, for the same reason */
 		if (in->failed)
 			s = stmt(c, "INSERT INTO collector_errors (host_id, "
-				    "section, error, since) VALUES (?, ?, ?, ?) "
+				    "section, error, since) "
+				    "VALUES (?, ?, ?, ?) "
 				    "ON CONFLICT (host_id, section) DO UPDATE "
 				    "SET error = excluded.error");
 		else if (in->present && (had & (1 << i)))

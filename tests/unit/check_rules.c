@@ -1180,7 +1180,8 @@ START_TEST(test_collector_failing_keeps_the_mail_verdict)
 			 RULES_SEV_MEDIUM);
 	/* Still in rule order. */
 	for (size_t i = 1; i < res.n_findings; i++)
-		ck_assert_int_le(res.findings[i - 1].rule, res.findings[i].rule);
+		ck_assert_int_le(res.findings[i - 1].rule,
+				 res.findings[i].rule);
 }
 END_TEST
 
