@@ -21,8 +21,10 @@ struct report_verdict {
 
 /*
  * Checks rep, sent with the token of the host whose agent id is agent_id,
- * and fills job->sec[] with each section present: a hash alone, or the full
- * section (without "hash") in sec[s].body with the server's hash of it.
+ * and fills job->sec[] with each section present: a hash alone, the full
+ * section (without "hash") in sec[s].body with the server's hash of it, or
+ * for a section sent with "error" (its collector failed) that error alone,
+ * capped, in sec[s].error.
  * 0 when the report may be ingested; -EINVAL with *v filled otherwise.
  * Either way the caller owns and json_decref()s every job->sec[s].body.
  */
