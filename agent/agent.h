@@ -100,7 +100,11 @@ json_t *report_delta(const json_t *report,
 		     char acked[SECTION_COUNT][SHA256_HEX_LEN],
 		     unsigned full_mask);
 
-/* Stores each section's hash of report into out. */
+/* Whether the collector of section s failed in report: the section is
+ * {"error": "...", "items": []} with no hash, never acknowledged. */
+int report_section_failed(const json_t *report, enum section s);
+
+/* Stores each section's hash of report into out ("" for a failed one). */
 void report_hashes(const json_t *report,
 		   char out[SECTION_COUNT][SHA256_HEX_LEN]);
 

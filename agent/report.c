@@ -20,8 +20,10 @@
 
 #define HOSTNAME_MAX 256
 
-/* A failed collector's section: the error and no items, hashed like any
- * other so an unchanged failure is a bare hash too. */
+/* A failed collector's section: the error and no items (which a 0.2
+ * server needs to take the report at all), and no hash: the server keeps
+ * what it held for the section, so a failure is never acknowledged as
+ * the section's state and always travels in full. */
 static json_t *error_section(int err)
 {
 	json_t *s = json_object();
@@ -94,10 +96,13 @@ int report_build(const char *root, const char *agent_id,
 		}
 		if (r < 0) {
 			sec = error_section(r);
-			if (!sec) {
+			if (!sec ||
+			    json_object_set_new(sections, section_names[s],
+						sec) < 0) {
 				r = -ENOMEM;
 				goto fail;
 			}
+			continue;
 		}
 		/* A process of any local user can name itself as it likes:
 		 * cut and drop before hashing, so the hash covers what is
@@ -122,6 +127,14 @@ fail:
 	json_decref(agent);
 	json_decref(sections);
 	return r < 0 ? r : -ENOMEM;
+}
+
+int report_section_failed(const json_t *report, enum section s)
+{
+	const json_t *sec = json_object_get(json_object_get(report, "sections"),
+					    section_names[s]);
+
+	return json_is_string(json_object_get(sec, "error"));
 }
 
 void report_hashes(const json_t *report,
@@ -514,13 +527,20 @@ enum send_result report_run_once(const char *root,
 	}
 	state_read_hashes(conf->state_dir, acked);
 	report_hashes(report, sent);
+	/* The server keeps its state of a section whose collector failed:
+	 * what was acknowledged for it still is, once this report is. */
+	for (int s = 0; s < SECTION_COUNT; s++)
+		if (report_section_failed(report, s))
+			memcpy(sent[s], acked[s], SHA256_HEX_LEN);
 	pk = json_object_get(json_object_get(report, "sections"),
 			     section_names[SECTION_PACKAGES]);
 	/* Changed packages go as their added and removed items when the
 	 * acknowledged section is at hand and the change is small; any
 	 * failure here only means the full section. */
-	(void)report_packages_delta(conf->state_dir, acked[SECTION_PACKAGES],
-				    pk, &pkdelta);
+	if (!report_section_failed(report, SECTION_PACKAGES))
+		(void)report_packages_delta(conf->state_dir,
+					    acked[SECTION_PACKAGES], pk,
+					    &pkdelta);
 	/* Up to three tries: the deltas; the sections a 409 names in full;
 	 * everything in full if the server still disagrees.  An item delta
 	 * goes in the first try only: a 409 is never answered with one. */
@@ -596,7 +616,8 @@ enum send_result report_run_once(const char *root,
 	 * report carried them (in full or as a delta; a bare hash changes
 	 * nothing).  Should this fail, the file left behind no longer
 	 * matches the hashes and the next change is sent in full. */
-	carried = json_object_size(json_object_get(
+	carried = !report_section_failed(report, SECTION_PACKAGES) &&
+		  json_object_size(json_object_get(
 			  json_object_get(delta, "sections"),
 			  section_names[SECTION_PACKAGES])) > 1;
 	if (carried && (r = state_write_packages(conf->state_dir, pk)) < 0 &&

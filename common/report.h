@@ -101,6 +101,9 @@ int report_header_check(enum section s, const char *key, const json_t *v,
 int report_cap_section(enum section s, json_t *section);
 /* Agent: cuts the strings of the host object and marks it. 0 or -ENOMEM. */
 int report_cap_host(json_t *host);
+/* Bytes of a failed section's "error" the server keeps; longer ones are
+ * cut at a character boundary and end in "…". */
+#define REPORT_MAX_ERROR 256
 
 extern const char *const section_names[SECTION_COUNT];
 

@@ -380,6 +380,39 @@ static int check_full(enum section s, json_t *sec, const char *claimed,
 	return 0;
 }
 
+/* A section whose collector failed on the agent (SPEC section 2): only
+ * its error is read, cut to REPORT_MAX_ERROR bytes at a character
+ * boundary and marked with "…"; items and hash, if sent, are not, for
+ * the store keeps the section as it was. */
+static int check_failed(enum section s, const json_t *err,
+			struct ingest_section *out, struct report_verdict *v)
+{
+	static const char mark[] = "\xe2\x80\xa6";	/* … */
+	const char *text = json_string_value(err);
+	size_t len = json_string_length(err);
+
+	if (!json_is_string(err))
+		return refuse(v, 422, "invalid_field",
+			      "sections.%s.error: expected a string",
+			      section_names[s]);
+	if (len == 0) {
+		text = "unknown error";
+		len = strlen(text);
+	}
+	if (len > REPORT_MAX_ERROR) {
+		len = REPORT_MAX_ERROR - (sizeof(mark) - 1);
+		while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+			len--;
+		snprintf(out->error, sizeof(out->error), "%.*s%s", (int)len,
+			 text, mark);
+	} else {
+		snprintf(out->error, sizeof(out->error), "%.*s", (int)len,
+			 text);
+	}
+	out->failed = 1;
+	return 0;
+}
+
 static int check_section(enum section s, json_t *sec,
 			 struct ingest_section *out, struct report_verdict *v)
 {
@@ -392,6 +425,10 @@ static int check_section(enum section s, json_t *sec,
 		return refuse(v, 422, "invalid_field",
 			      "sections.%s: expected an object", name);
 	out->present = 1;
+	/* "error": null is no error, as a serializer may write it. */
+	if (json_object_get(sec, "error") &&
+	    !json_is_null(json_object_get(sec, "error")))
+		return check_failed(s, json_object_get(sec, "error"), out, v);
 	if (json_object_get(sec, "base"))
 		return check_delta(s, sec, claimed, out, v);
 	if (!items) {

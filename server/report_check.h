@@ -21,8 +21,10 @@ struct report_verdict {
 
 /*
  * Checks rep, sent with the token of the host whose agent id is agent_id,
- * and fills job->sec[] with each section present: a hash alone, or the full
- * section (without "hash") in sec[s].body with the server's hash of it.
+ * and fills job->sec[] with each section present: a hash alone, the full
+ * section (without "hash") in sec[s].body with the server's hash of it, or
+ * for a section sent with "error" (its collector failed) that error alone,
+ * capped, in sec[s].error.
  * Items and section members the server does not keep are taken out of
  * rep and counted in the section's "rejected" (the cut rule in
  * common/report.h); only the envelope refuses the report.  A collected_at

@@ -46,6 +46,7 @@ static const char *const rule_names[RULES_RULE_COUNT] = {
 	[RULES_RULE_SILENT_HOST] = "silent-host",
 	[RULES_RULE_PROJECT_ENDED] = "project-ended",
 	[RULES_RULE_UNOWNED_HOST] = "unowned-host",
+	[RULES_RULE_COLLECTOR_FAILING] = "collector-failing",
 };
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -99,6 +100,7 @@ void rules_config_defaults(struct rules_config *cfg)
 	cfg->idle_after = 30 * DAY;
 	cfg->unmaintained_after = 90 * DAY;
 	cfg->silent_after = 48 * 3600;
+	cfg->collector_failing_after = 7 * DAY;
 }
 
 /* ---- the MTA table ------------------------------------------------------ */
@@ -1461,6 +1463,41 @@ static int finding_unowned(struct eval *e)
 			   d);
 }
 
+/* A section the agent could not read: what the server shows of it is as
+ * last read, and a failure that lasts is worth more attention. */
+static int finding_collector(struct eval *e,
+			     const struct rules_collector_error *ce)
+{
+	bool lasting = e->now - ce->since > e->cfg->collector_failing_after;
+	struct line l;
+	json_t *d;
+	int r = 0;
+
+	line_init(&l);
+	line_puts(&l, "The agent has not been able to read the host's ");
+	line_clip(&l, ce->section);
+	line_puts(&l, " since ");
+	line_time(&l, ce->since);
+	line_puts(&l, " (");
+	line_clip(&l, ce->error ? ce->error : "no reason given");
+	line_puts(&l, "), so they are shown as last read.");
+	d = json_object();
+	if (d) {
+		r |= json_set_str(d, "section", ce->section);
+		r |= json_set_str(d, "error", ce->error);
+		r |= json_set_time(d, "since", ce->since);
+		r |= jset(d, "failing_for_s", json_integer(e->now - ce->since));
+	}
+	if (r) {
+		buf_free(&l.b);
+		json_decref(d);
+		return -ENOMEM;
+	}
+	return add_finding(e, RULES_RULE_COLLECTOR_FAILING,
+			   lasting ? RULES_SEV_MEDIUM : RULES_SEV_LOW,
+			   ce->section, &l, d);
+}
+
 static int evaluate(struct eval *e)
 {
 	static int (*const signals[])(struct eval *) = {
@@ -1472,7 +1509,8 @@ static int evaluate(struct eval *e)
 	int r;
 
 	e->r.signals = calloc(RULES_SIG_COUNT, sizeof(*e->r.signals));
-	e->r.findings = calloc(RULES_RULE_COUNT + h->n_packages,
+	e->r.findings = calloc(RULES_RULE_COUNT + h->n_packages +
+				       h->n_collector_errors,
 			       sizeof(*e->r.findings));
 	if (!e->r.signals || !e->r.findings)
 		return -ENOMEM;
@@ -1511,6 +1549,9 @@ static int evaluate(struct eval *e)
 		r = finding_project_ended(e);
 	if (r == 0)
 		r = finding_unowned(e);
+	for (size_t i = 0; r == 0 && i < h->n_collector_errors; i++)
+		if (h->collector_errors[i].section)
+			r = finding_collector(e, &h->collector_errors[i]);
 	return r;
 }
 

@@ -57,6 +57,7 @@ enum rules_rule {
 	RULES_RULE_SILENT_HOST,			/* "silent-host" */
 	RULES_RULE_PROJECT_ENDED,		/* "project-ended" */
 	RULES_RULE_UNOWNED_HOST,		/* "unowned-host" */
+	RULES_RULE_COLLECTOR_FAILING,		/* "collector-failing" */
 	RULES_RULE_COUNT
 };
 
@@ -78,6 +79,9 @@ struct rules_config {
 	int64_t idle_after;		/* default 30d */
 	int64_t unmaintained_after;	/* default 90d */
 	int64_t silent_after;		/* default 48h */
+	/* collector-failing is low, then medium once a section has failed
+	 * for longer than this; default 7d (no config key). */
+	int64_t collector_failing_after;
 };
 
 /* The SPEC defaults: ports 25, 465, 587, 2525; 14d, 30d, 90d, 48h.  A
@@ -131,6 +135,14 @@ struct rules_package {
 	size_t n_vulns;
 };
 
+/* A section the agent could not read: its collector failed, and the
+ * store kept the section as it was last read. */
+struct rules_collector_error {
+	const char *section;	/* "ports" */
+	const char *error;	/* the agent's reason; may be NULL */
+	int64_t since;		/* when the section began to fail */
+};
+
 struct rules_host {
 	int64_t id;
 	const char *hostname;
@@ -162,6 +174,8 @@ struct rules_host {
 	size_t n_processes;
 	const struct rules_package *packages;
 	size_t n_packages;
+	const struct rules_collector_error *collector_errors;
+	size_t n_collector_errors;
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -201,7 +215,8 @@ struct rules_finding {
 	enum rules_rule rule;
 	enum rules_severity severity;
 	/* Stable across evaluations of one host: the rule name, or for
-	 * vulnerable-mta "vulnerable-mta:<source package>". */
+	 * vulnerable-mta "vulnerable-mta:<source package>", for
+	 * collector-failing "collector-failing:<section>". */
 	char *key;
 	char *summary;		/* one sentence that says why it exists */
 	json_t *details;	/* object; e.g. "cves" for vulnerable-mta */
@@ -231,6 +246,9 @@ struct rules_result {
  *   when that MTA runs (or the running MTA is unknown) and mail is exposed.
  * - abandoned-mail-service counts the MTA as vulnerable under the same
  *   condition.
+ * - collector-failing is one finding per section that fails (low; medium
+ *   past cfg->collector_failing_after), and the mail verdict is made from
+ *   the ports, services and processes as last read.
  */
 int rules_evaluate(const struct rules_host *host,
 		   const struct rules_config *cfg, int64_t now,

@@ -110,6 +110,10 @@ struct ingest_change {
 struct ingest_section {
 	int present;
 	int full;
+	/* The agent's collector failed: error says why (cut to its cap) and
+	 * the stored section is kept as it is; nothing else is set. */
+	int failed;
+	char error[REPORT_MAX_ERROR + 1];
 	char hash[SHA256_HEX_LEN];
 	int delta;		/* packages: "base", "added", "removed" */
 	int incremental;	/* packages, full: rows updated by the changes */

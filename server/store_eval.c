@@ -27,6 +27,8 @@ struct facts {
 	struct rules_package *packages;
 	struct rules_vuln *vulns;
 	size_t n_vulns;
+	struct rules_collector_error errors[SECTION_COUNT];
+	char *error_text[SECTION_COUNT];
 	char *strings;		/* the host row's text, in one block */
 	json_t *vuln_map;	/* source package -> [CVE ids] */
 	int64_t ack_due;	/* earliest ack expiry still ahead */
@@ -49,6 +51,8 @@ static void facts_free(struct facts *f)
 	free(f->vulns);
 	free(f->strings);
 	json_decref(f->vuln_map);
+	for (int i = 0; i < SECTION_COUNT; i++)
+		free(f->error_text[i]);
 }
 
 /* Copies the row's text columns into one block so the host struct can
@@ -170,6 +174,46 @@ static int load_sections(struct conn *c, int64_t id, struct facts *f)
 	f->h.processes = f->processes;
 	f->h.n_processes = n;
 	return f->ports && f->services && f->processes ? 0 : -ENOMEM;
+}
+
+/* The sections the agent could not read, in section order; the sections
+ * themselves were kept as last read and are loaded as ever. */
+static int load_errors(struct conn *c, int64_t id, struct facts *f)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT section, error, since FROM "
+				  "collector_errors WHERE host_id = ?");
+	int64_t since[SECTION_COUNT] = { 0 };
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int sec = section_from_name(col_text(s, 0));
+
+		if (sec < 0 || f->error_text[sec])
+			continue;
+		f->error_text[sec] = strdup(col_text(s, 1) ? col_text(s, 1)
+							   : "");
+		since[sec] = sqlite3_column_int64(s, 2);
+		if (!f->error_text[sec]) {
+			sqlite3_reset(s);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_err(c, rc);
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		if (!f->error_text[i])
+			continue;
+		f->errors[f->h.n_collector_errors++] =
+			(struct rules_collector_error){ section_names[i],
+							f->error_text[i],
+							since[i] };
+	}
+	f->h.collector_errors = f->errors;
+	return 0;
 }
 
 /* Every installed package is matched against the advisories (the tracker
@@ -314,6 +358,11 @@ static int64_t next_eval(const struct facts *f, const struct rules_config *rc,
 		consider(&next, h->os_eol + DAY, now);
 	if (f->ack_due)
 		consider(&next, f->ack_due, now);
+	for (size_t i = 0; i < h->n_collector_errors; i++)
+		consider(&next,
+			 h->collector_errors[i].since +
+				 rc->collector_failing_after + 1,
+			 now);
 	return next;
 }
 
@@ -461,7 +510,8 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 
 	rules_cfg(st->cfg, &rc);
 	if ((r = load_host(c, id, &f)) < 0 ||
-	    (r = load_sections(c, id, &f)) < 0)
+	    (r = load_sections(c, id, &f)) < 0 ||
+	    (r = load_errors(c, id, &f)) < 0)
 		goto out;
 	/* The advisories may be swapped by a reload, but not while the
 	 * matches (which point into them) are in use. */

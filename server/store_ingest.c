@@ -438,6 +438,65 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 	return r < 0 ? r : 1;
 }
 
+/* Keeps the collector failures of the report's sections (a failed section
+ * itself is left as stored): a section that fails gets its error and the
+ * time it began, which stays while the same section keeps failing; one
+ * read again loses it.  1 when that changed what the rules see, 0 when
+ * not, or a negative errno. */
+static int put_failures(struct conn *c, struct ingest_job *job, int64_t now)
+{
+	char held[SECTION_COUNT][REPORT_MAX_ERROR + 1];
+	int had = 0, changed = 0, rc, r;
+	sqlite3_stmt *s;
+
+	s = stmt(c, "SELECT section, error FROM collector_errors "
+		    "WHERE host_id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job->host_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int sec = section_from_name(col_text(s, 0));
+
+		if (sec < 0)
+			continue;
+		had |= 1 << sec;
+		snprintf(held[sec], sizeof(held[sec]), "%s", col_text(s, 1));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_err(c, rc);
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		const struct ingest_section *in = &job->sec[i];
+
+		if (in->failed && (had & (1 << i)) &&
+		    strcmp(held[i], in->error) == 0)
+			continue;	/* still failing, for the same reason */
+		if (in->failed)
+			s = stmt(c, "INSERT INTO collector_errors (host_id, "
+				    "section, error, since) "
+				    "VALUES (?, ?, ?, ?) "
+				    "ON CONFLICT (host_id, section) DO UPDATE "
+				    "SET error = excluded.error");
+		else if (in->present && (had & (1 << i)))
+			s = stmt(c, "DELETE FROM collector_errors WHERE "
+				    "host_id = ? AND section = ?");
+		else
+			continue;
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, job->host_id);
+		bind_text(s, 2, section_names[i]);
+		if (in->failed) {
+			bind_text(s, 3, in->error);
+			sqlite3_bind_int64(s, 4, now);
+		}
+		if ((r = stmt_run(c, s)) < 0)
+			return r;
+		changed = 1;
+	}
+	return changed;
+}
+
 /* Finds the project by name, creating it (owner from the agent's tag, no
  * end date) when it does not exist yet. */
 static int project_for_tag(struct conn *c, const char *name,
@@ -647,7 +706,8 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		struct ingest_section *in = &job->sec[i];
 
-		if (in->present && !in->full && strcmp(stored[i], in->hash) != 0)
+		if (in->present && !in->full && !in->failed &&
+		    strcmp(stored[i], in->hash) != 0)
 			job->resend_mask |= 1 << i;
 		/* A delta applies only to the state it was prepared on. */
 		if (in->delta && (!in->prepared ||
@@ -671,6 +731,9 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		changed |= r && (!job->sec[i].delta || job->sec[i].eval ||
 				 (pkg_at && pkg_at + store_unmaintained_after(st) <= now));
 	}
+	if ((r = put_failures(c, job, now)) < 0)
+		goto fail;
+	changed |= r;
 	if ((r = update_identity(c, job, now, pinned, old_tag,
 				 old_identity[0] ? old_identity : NULL,
 				 &tag_changed)) < 0 ||

@@ -340,6 +340,30 @@ static json_t *host_findings(struct conn *c, int64_t id)
 	return items;
 }
 
+/* [{"section", "error", "since"}]: the sections the agent could not read
+ * at its last reports, shown as last read. */
+static json_t *host_collector_errors(struct conn *c, int64_t id)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT section, error, since FROM "
+				  "collector_errors WHERE host_id = ? "
+				  "ORDER BY since, section");
+	json_t *items = json_array(), *o;
+
+	if (!s || !items)
+		return items;
+	sqlite3_bind_int64(s, 1, id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_object();
+		if (!o || json_array_append_new(items, o) < 0 ||
+		    json_set_str(o, "section", col_text(s, 0)) < 0 ||
+		    json_set_str(o, "error", col_text(s, 1)) < 0 ||
+		    json_set_time(o, "since", sqlite3_column_int64(s, 2)) < 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return items;
+}
+
 int store_host_get(struct store *st, int64_t id, json_t **ret)
 {
 	struct conn *c = conn_get(st);
@@ -401,6 +425,8 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 			    json_boolean(json_integer_value(json_object_get(
 						 h, "project_pinned")) != 0));
 	json_object_set_new(h, "findings", host_findings(c, id));
+	json_object_set_new(h, "collector_errors",
+			    host_collector_errors(c, id));
 	*ret = h;
 out:
 	db_exec(c, "COMMIT");

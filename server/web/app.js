@@ -997,9 +997,10 @@ async function viewHost(id, hostId) {
 	m.appendChild(section('Findings', findingsTable(fs, () => route())));
 
 	const sub = (name) => sectionAll(hid, name);
-	m.appendChild(section('Listening ports', slot(id, sub('ports'),
+	const failed = (name) => collectorNotice(host, name);
+	m.appendChild(section('Listening ports', failed('ports'), slot(id, sub('ports'),
 		(d) => partial(d, portsTable(itemsOf(d), host)))));
-	m.appendChild(section('Services', slot(id, sub('services'), (d) =>
+	m.appendChild(section('Services', failed('services'), slot(id, sub('services'), (d) =>
 		partial(d, filtered(itemsOf(d), 'services', (r) => r.name, [
 			{key: 'name', label: 'Unit'},
 			{key: 'active', label: 'Active'},
@@ -1008,18 +1009,35 @@ async function viewHost(id, hostId) {
 			{key: 'main_pid', label: 'Main pid', value: (r) => num(r.main_pid)},
 		], {sort: 'name', caption: 'Services',
 			sourceNote: d && d.source ? 'Source: ' + d.source : null})))));
-	m.appendChild(section('Processes', slot(id, sub('processes'), (d) =>
+	m.appendChild(section('Processes', failed('processes'), slot(id, sub('processes'), (d) =>
 		partial(d, filtered(itemsOf(d), 'processes', (r) => [r.name, r.exe, r.user].join(' '), [
 			{key: 'name', label: 'Name'},
 			{key: 'exe', label: 'Executable'},
 			{key: 'user', label: 'User'},
 			{key: 'count', label: 'Count', value: (r) => num(r.count)},
 		], {sort: 'name', caption: 'Processes'})))));
-	m.appendChild(section('Packages', slot(id, sub('packages'), (d) =>
+	m.appendChild(section('Packages', failed('packages'), slot(id, sub('packages'), (d) =>
 		partial(d, packagesBlock(d)))));
-	m.appendChild(section('Logins', slot(id, sub('logins'), (d) =>
+	m.appendChild(section('Logins', failed('logins'), slot(id, sub('logins'), (d) =>
 		partial(d, loginsBlock(d)))));
 	m.appendChild(section('Change history', changesBlock(id, hid)));
+}
+
+/*
+ * The notice over a section the agent could not read at its last reports:
+ * what follows is as last read.  The error is the agent's text: shown as
+ * text, like everything else it sends.  null when the section is fine.
+ */
+function collectorNotice(host, name) {
+	const e = (host.collector_errors || []).find((x) => x.section === name);
+	if (!e)
+		return null;
+	return el('p', {class: 'notice collector-error', role: 'status',
+		'data-section': name},
+		el('strong', null, 'The agent could not read this section'),
+		' since ', timeEl(e.since, 'an unknown time'), ': ',
+		el('span', {class: 'collector-reason'}, str(e.error || 'no reason given')),
+		'. Shown as last read.');
 }
 
 function identityList(h) {
@@ -1427,7 +1445,8 @@ async function viewFindings(id, params) {
 			SEVERITIES.slice(0, 4).map((s) => [s, s]))),
 		mk('rule', 'Rule', [['', 'any']].concat([
 			'abandoned-mail-service', 'vulnerable-mta', 'retired-host-reporting',
-			'silent-host', 'project-ended', 'unowned-host'].map((r) => [r, r]))));
+			'silent-host', 'project-ended', 'unowned-host',
+			'collector-failing'].map((r) => [r, r]))));
 	const apply = () => {
 		const p = new URLSearchParams();
 		for (const k of ['status', 'severity', 'rule'])

@@ -95,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct report_verdict v = { 0 };
 	json_error_t jerr;
 	const char *id;
+	char kept[SECTION_COUNT][SHA256_HEX_LEN];
 	json_t *rep, *out;
 	int r;
 
@@ -111,6 +112,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	job.host_id = size % 13 == 0 ? host_id + 1000 : host_id;
 	job.report = rep;
 	job.bytes = size;
+	/* A failed section leaves the stored one as it was. */
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		if (!job.sec[s].failed)
+			continue;
+		if (store_host_section(st, host_id, s, &out) < 0)
+			abort();
+		snprintf(kept[s], sizeof(kept[s]), "%s",
+			 json_get_str(out, "hash") ?: "");
+		json_decref(out);
+	}
 	/* As api_reports(): the diff on a reader, then the writer.  Every
 	 * other input skips it, so the writer's own diff runs too. */
 	if (size & 1)
@@ -130,15 +141,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (job.status == 200) {
 		if (store_host_get(st, host_id, &out) < 0)
 			abort();
+		/* Each failed section is listed with its error. */
+		for (int s = 0; s < SECTION_COUNT; s++) {
+			json_t *e;
+			size_t i;
+			int listed = 0;
+
+			json_array_foreach(json_object_get(out,
+							   "collector_errors"),
+					   i, e)
+				listed |= strcmp(json_get_str(e, "section") ?: "",
+						 section_names[s]) == 0 &&
+					  strcmp(json_get_str(e, "error") ?: "",
+						 job.sec[s].error) == 0;
+			if (job.sec[s].failed && !listed)
+				abort();
+		}
 		json_decref(out);
 		for (int s = 0; s < SECTION_COUNT; s++) {
 			if (!job.sec[s].present)
 				continue;
 			if (store_host_section(st, host_id, s, &out) < 0)
 				abort();
-			/* What is stored is what the server hashed. */
+			/* What is stored is what the server hashed, or for a
+			 * failed section what was stored before. */
 			if (strcmp(json_get_str(out, "hash") ?: "",
-				   job.sec[s].hash) != 0)
+				   job.sec[s].failed ? kept[s]
+						     : job.sec[s].hash) != 0)
 				abort();
 			json_decref(out);
 		}

@@ -5,6 +5,7 @@ import json
 import stat
 import subprocess
 
+import scenario
 from conftest import AGENT, FIXTURES
 
 
@@ -79,7 +80,7 @@ def test_resend_after_server_restored_from_backup(server, tmp_path):
                for p in ports["items"]), ports
 
 
-def run(fake, tmp_path, *extra):
+def run(fake, tmp_path, *extra, root=FIXTURES / "roots" / "wtmp"):
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
     return subprocess.run(
@@ -87,14 +88,18 @@ def run(fake, tmp_path, *extra):
          "--server", f"http://127.0.0.1:{fake.server_address[1]}",
          "--enroll-secret-file", str(secret),
          "--state-dir", str(tmp_path / "state"),
-         "--root", str(FIXTURES / "roots" / "wtmp"), *extra],
+         "--root", str(root), *extra],
         capture_output=True, text=True, timeout=60)
 
 
 def test_wire_deltas_and_resend(fake, tmp_path):
-    r = run(fake, tmp_path)
+    # A root where every collector reads its section: a failed one is
+    # never acknowledged and always goes in full (test_collector_errors).
+    root = scenario.compose(tmp_path, "wire-01", mta="exim")
+    r = run(fake, tmp_path, root=root)
     assert r.returncode == 0, r.stderr
     (p1, h1, enroll), (p2, h2, full) = fake.log
+    assert not [s for s in SECTIONS if "error" in full["sections"][s]], full
     assert p1 == "/api/v1/enroll"
     assert enroll == {"enroll_secret": "s3cret",
                       "agent_id": (tmp_path / "state/agent-id").read_text().strip(),
@@ -106,7 +111,7 @@ def test_wire_deltas_and_resend(fake, tmp_path):
 
     # Unchanged: every section a bare hash, the whole report small.
     fake.log.clear()
-    assert run(fake, tmp_path).returncode == 0
+    assert run(fake, tmp_path, root=root).returncode == 0
     (_, _, delta), = fake.log
     for s in SECTIONS:
         assert delta["sections"][s] == {"hash": full["sections"][s]["hash"]}
@@ -116,7 +121,7 @@ def test_wire_deltas_and_resend(fake, tmp_path):
     fake.log.clear()
     fake.replies = [(409, {"error": {"code": "resend", "message": "x",
                                      "sections": ["packages", "logins"]}})]
-    assert run(fake, tmp_path).returncode == 0
+    assert run(fake, tmp_path, root=root).returncode == 0
     (_, _, a), (_, _, b) = fake.log
     assert a["sections"]["packages"] == {"hash": full["sections"]["packages"]["hash"]}
     assert "items" in b["sections"]["logins"] and "items" in b["sections"]["packages"]

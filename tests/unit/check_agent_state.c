@@ -105,17 +105,30 @@ START_TEST(build_and_delta)
 		json_t *sec = json_object_get(secs, section_names[s]);
 
 		ck_assert_ptr_nonnull(sec);
+		if (s == SECTION_PACKAGES)
+			continue;	/* failed: below */
 		ck_assert_uint_eq(strlen(json_get_str(sec, "hash")), 64);
 		/* The hash is report_section_hash() of the section. */
 		ck_assert_int_eq(report_section_hash(sec, h), 0);
 		ck_assert_str_eq(h, json_get_str(sec, "hash"));
 	}
-	/* The fixture has no dpkg database: an error section, still sent. */
+	/* The fixture has no dpkg database: an error section, still sent,
+	 * but with no hash, for it is never the acknowledged state. */
 	pk = json_object_get(secs, "packages");
 	ck_assert_ptr_nonnull(json_get_str(pk, "error"));
 	ck_assert_uint_eq(json_array_size(json_object_get(pk, "items")), 0);
+	ck_assert_ptr_null(json_object_get(pk, "hash"));
+	ck_assert(report_section_failed(r, SECTION_PACKAGES));
+	ck_assert(!report_section_failed(r, SECTION_PORTS));
 
 	report_hashes(r, acked);
+	ck_assert_str_eq(acked[SECTION_PACKAGES], "");
+	/* Whatever was acknowledged before, a failed section goes in full. */
+	snprintf(acked[SECTION_PACKAGES], SHA256_HEX_LEN, "%064d", 7);
+	d = report_delta(r, acked, 0);
+	ck_assert_ptr_nonnull(json_get_str(json_object_get(json_object_get(
+		d, "sections"), "packages"), "error"));
+	json_decref(d);
 	acked[SECTION_PORTS][0] = '\0';	/* never acknowledged */
 	d = report_delta(r, acked, 1u << SECTION_LOGINS);
 	secs = json_object_get(d, "sections");

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collect.h"
 #include "jsonutil.h"
@@ -160,6 +162,58 @@ START_TEST(missing_root)
 }
 END_TEST
 
+/* Copies the exim root's proc/net/<name> into dir/proc/net. */
+static void copy_table(const char *dir, const char *name)
+{
+	char from[8192], to[8192], data[65536];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(from, sizeof(from), "%s/proc/net/%s", root_of("exim"), name);
+	snprintf(to, sizeof(to), "%s/proc/net/%s", dir, name);
+	in = fopen(from, "r");
+	out = fopen(to, "w");
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	while ((n = fread(data, 1, sizeof(data), in)) > 0)
+		ck_assert_uint_eq(fwrite(data, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/* A host may lack IPv6 but never the IPv4 tables: without proc/net/tcp
+ * the collector fails (and the server keeps the ports) rather than send
+ * the UDP sockets alone, which would read as every TCP port closed. */
+START_TEST(ipv4_table_missing)
+{
+	char dir[] = "/tmp/derelict-ports-XXXXXX", sub[4096];
+	json_t *sec = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/proc", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/proc/net", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	copy_table(dir, "tcp6");
+	copy_table(dir, "udp");
+	copy_table(dir, "udp6");
+	ck_assert_int_eq(collect_ports(dir, &sec), -ENOENT);
+	ck_assert_ptr_null(sec);
+	/* IPv4 alone is a whole answer. */
+	copy_table(dir, "tcp");
+	snprintf(sub, sizeof(sub), "%s/proc/net/tcp6", dir);
+	ck_assert_int_eq(unlink(sub), 0);
+	snprintf(sub, sizeof(sub), "%s/proc/net/udp6", dir);
+	ck_assert_int_eq(unlink(sub), 0);
+	ck_assert_int_eq(collect_ports(dir, &sec), 0);
+	ck_assert_ptr_nonnull(find(json_object_get(sec, "items"), "tcp",
+				   "0.0.0.0", 25));
+	json_decref(sec);
+	snprintf(sub, sizeof(sub), "rm -rf -- '%s'", dir);
+	ck_assert_int_eq(system(sub), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collect_ports");
@@ -172,6 +226,7 @@ int main(void)
 	tcase_add_test(tc, ipv6_only);
 	tcase_add_test(tc, parse_table);
 	tcase_add_test(tc, missing_root);
+	tcase_add_test(tc, ipv4_table_missing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

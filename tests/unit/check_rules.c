@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
 
@@ -1089,6 +1090,101 @@ START_TEST(test_unowned_host_finding)
 }
 END_TEST
 
+/* A section the agent cannot read: low, medium once it has failed for
+ * longer than 7 days, one finding per section, gone once it is read. */
+START_TEST(test_collector_failing)
+{
+	struct rules_collector_error errs[2] = {
+		{ "ports", "No such file or directory", 0 },
+		{ "logins", NULL, 0 },
+	};
+	const struct rules_finding *f;
+	int64_t since = now - DAY;
+
+	quiet_host();
+	errs[0].since = since;
+	errs[1].since = now - 3600;
+	host.collector_errors = errs;
+	host.n_collector_errors = 1;
+	ck_assert_int_eq(cfg.collector_failing_after, 7 * DAY);
+	eval();
+	ck_assert_int_eq(res.n_findings, 1);
+	f = finding(RULES_RULE_COLLECTOR_FAILING);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(rules_rule_name(f->rule), "collector-failing");
+	ck_assert_str_eq(f->key, "collector-failing:ports");
+	ck_assert_int_eq(f->severity, RULES_SEV_LOW);
+	ck_assert_str_eq(f->summary,
+			 "The agent has not been able to read the host's ports "
+			 "since 2025-05-31T12:00:00Z (No such file or "
+			 "directory), so they are shown as last read.");
+	ck_assert_str_eq(json_get_str(f->details, "section"), "ports");
+	ck_assert_str_eq(json_get_str(f->details, "error"),
+			 "No such file or directory");
+	ck_assert_str_eq(json_get_str(f->details, "since"),
+			 "2025-05-31T12:00:00Z");
+	ck_assert_int_eq(json_get_int(f->details, "failing_for_s", 0), DAY);
+	ck_assert(!res.abandoned);
+	ck_assert_int_eq(rules_result_worst(&res), RULES_SEV_LOW);
+
+	/* Exactly 7 days is not longer than 7 days; a second more is. */
+	eval_at(since + 7 * DAY);
+	ck_assert_int_eq(finding(RULES_RULE_COLLECTOR_FAILING)->severity,
+			 RULES_SEV_LOW);
+	eval_at(since + 7 * DAY + 1);
+	f = finding(RULES_RULE_COLLECTOR_FAILING);
+	ck_assert_int_eq(f->severity, RULES_SEV_MEDIUM);
+	ck_assert_str_eq(f->key, "collector-failing:ports");
+	ck_assert_int_eq(rules_result_worst(&res), RULES_SEV_MEDIUM);
+	cfg.collector_failing_after = 30 * DAY;
+	eval_at(since + 7 * DAY + 1);
+	ck_assert_int_eq(finding(RULES_RULE_COLLECTOR_FAILING)->severity,
+			 RULES_SEV_LOW);
+	cfg.collector_failing_after = 7 * DAY;
+
+	/* Two sections, two findings, each of its own age; no reason sent
+	 * still makes a sentence. */
+	host.n_collector_errors = 2;
+	errs[0].since = now - 8 * DAY;
+	eval();
+	ck_assert_int_eq(res.n_findings, 2);
+	ck_assert_str_eq(res.findings[0].key, "collector-failing:ports");
+	ck_assert_int_eq(res.findings[0].severity, RULES_SEV_MEDIUM);
+	ck_assert_str_eq(res.findings[1].key, "collector-failing:logins");
+	ck_assert_int_eq(res.findings[1].severity, RULES_SEV_LOW);
+	ck_assert_ptr_nonnull(strstr(res.findings[1].summary,
+				     "(no reason given)"));
+
+	/* Read again: the store passes no error, the finding is gone. */
+	host.n_collector_errors = 0;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_COLLECTOR_FAILING));
+	ck_assert_int_eq(res.n_findings, 0);
+}
+END_TEST
+
+/* The mail verdict is made from what the store kept: a failing ports
+ * collector does not make an exposed Exim unexposed. */
+START_TEST(test_collector_failing_keeps_the_mail_verdict)
+{
+	struct rules_collector_error err = { "ports", "Permission denied",
+					     0 };
+
+	err.since = now - 10 * DAY;
+	host.collector_errors = &err;
+	host.n_collector_errors = 1;
+	eval();
+	ck_assert(res.mail.exposed);
+	ck_assert_ptr_nonnull(finding(RULES_RULE_ABANDONED_MAIL_SERVICE));
+	ck_assert_int_eq(finding(RULES_RULE_COLLECTOR_FAILING)->severity,
+			 RULES_SEV_MEDIUM);
+	/* Still in rule order. */
+	for (size_t i = 1; i < res.n_findings; i++)
+		ck_assert_int_le(res.findings[i - 1].rule,
+				 res.findings[i].rule);
+}
+END_TEST
+
 START_TEST(test_healthy_host_has_no_findings)
 {
 	quiet_host();
@@ -1280,6 +1376,8 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_silent_host_high_with_mail);
 	tcase_add_test(tc, test_project_ended_finding);
 	tcase_add_test(tc, test_unowned_host_finding);
+	tcase_add_test(tc, test_collector_failing);
+	tcase_add_test(tc, test_collector_failing_keeps_the_mail_verdict);
 	tcase_add_test(tc, test_healthy_host_has_no_findings);
 	tcase_add_test(tc, test_findings_in_rule_order);
 	tcase_add_test(tc, test_long_and_multibyte_strings);

@@ -358,6 +358,29 @@ test('acknowledging a finding hides it', async () => {
 	await page.close();
 });
 
+test('a section the agent could not read is marked, as text, on its host page', async () => {
+	/* The mail host's root has no dpkg database: its packages collector
+	 * fails on every run. */
+	const h = await mailHost();
+	const full = await apiOk('/hosts/' + h.id);
+	const err = (full.collector_errors || []).find((e) => e.section === 'packages');
+	assert.ok(err && err.error && err.since, 'GET /hosts/{id} has the error');
+	const f = await openFinding(h.id, 'collector-failing');
+	assert.ok(f, 'collector-failing is open');
+	assert.equal(f.severity, 'low');
+	const page = await newPage(VIEWER);
+	await open(page, '#/host/' + h.id, '.notice.collector-error');
+	const notes = page.locator('.notice.collector-error');
+	assert.equal(await notes.count(), 1, 'only the failed section has a notice');
+	assert.equal(await notes.first().getAttribute('data-section'), 'packages');
+	assert.equal(await notes.first().locator('.collector-reason').textContent(),
+		err.error);
+	const panel = page.locator('section.panel', {has: page.locator('h2', {hasText: 'Packages'})});
+	assert.equal(await panel.locator('.notice.collector-error').count(), 1,
+		'the notice is on the Packages panel');
+	await page.close();
+});
+
 test('the hosts table filters, sorts and links', async () => {
 	const h = await mailHost();
 	const page = await newPage(ADMIN);
