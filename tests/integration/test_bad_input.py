@@ -162,8 +162,8 @@ def test_items_beyond_the_cap_are_dropped(server, reporting):
     del rep["sections"]["packages"]["hash"]
     status, body, _ = reporting.send(rep)
     assert status == 200, body
-    pk = server.api("GET", f"/hosts/{reporting.id}/packages")[1]
-    assert len(pk["items"]) == 50000
+    pk = server.api("GET", f"/hosts/{reporting.id}/packages?limit=10")[1]
+    assert pk["total"] == 50000 and len(pk["items"]) == 10
     assert pk["rejected"] == {"items": 1, "fields": 0,
                               "first": "sections.packages.items[50000]: "
                                        "beyond 50000 items"}
