@@ -46,6 +46,7 @@ static const char *const rule_names[RULES_RULE_COUNT] = {
 	[RULES_RULE_SILENT_HOST] = "silent-host",
 	[RULES_RULE_PROJECT_ENDED] = "project-ended",
 	[RULES_RULE_UNOWNED_HOST] = "unowned-host",
+	[RULES_RULE_HOST_IDENTITY_CHANGED] = "host-identity-changed",
 };
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -1461,6 +1462,44 @@ static int finding_unowned(struct eval *e)
 			   d);
 }
 
+static int finding_identity_changed(struct eval *e)
+{
+	const struct rules_host *h = e->h;
+	char when[24];
+	struct line l;
+	json_t *d;
+	int r = 0;
+
+	if (h->identity_changed_at <= 0)
+		return 0;
+	line_init(&l);
+	line_puts(&l, "Another machine took over this host's agent id at ");
+	line_time(&l, h->identity_changed_at);
+	line_puts(&l, " (machine-id ");
+	line_clip(&l, h->machine_id && *h->machine_id ? h->machine_id
+						      : "unknown");
+	line_puts(&l, ", was ");
+	line_clip(&l, h->previous_machine_id && *h->previous_machine_id
+			      ? h->previous_machine_id
+			      : "unknown");
+	line_puts(&l, "); the previous inventory is kept as history.");
+	d = json_object();
+	if (d) {
+		r |= json_set_time(d, "changed_at", h->identity_changed_at);
+		r |= json_set_str(d, "machine_id", h->machine_id);
+		r |= json_set_str(d, "previous_machine_id",
+				  h->previous_machine_id);
+	}
+	if (r || !d) {
+		buf_free(&l.b);
+		json_decref(d);
+		return -ENOMEM;
+	}
+	snprintf(when, sizeof(when), "%lld", (long long)h->identity_changed_at);
+	return add_finding(e, RULES_RULE_HOST_IDENTITY_CHANGED, RULES_SEV_HIGH,
+			   when, &l, d);
+}
+
 static int evaluate(struct eval *e)
 {
 	static int (*const signals[])(struct eval *) = {
@@ -1490,7 +1529,7 @@ static int evaluate(struct eval *e)
 	 * neither abandoned nor worth a finding. */
 	e->done_retired = h->retired && !sig(e, RULES_SIG_RETIRED);
 	if (e->done_retired)
-		return 0;
+		return finding_identity_changed(e);
 	e->r.abandoned = sig(e, RULES_SIG_PROJECT_ENDED) ||
 			 sig(e, RULES_SIG_RETIRED) ||
 			 (sig(e, RULES_SIG_UNOWNED) && sig(e, RULES_SIG_IDLE) &&
@@ -1511,6 +1550,8 @@ static int evaluate(struct eval *e)
 		r = finding_project_ended(e);
 	if (r == 0)
 		r = finding_unowned(e);
+	if (r == 0)
+		r = finding_identity_changed(e);
 	return r;
 }
 
