@@ -573,9 +573,10 @@ int store_auth(struct store *st, const char *token_hash, struct principal *ret)
 	/* A host's token, or the one a re-enrollment gave its agent id, which
 	 * works alongside until its first report (store_enroll()). */
 	for (int pending = 0; r < 0 && pending < 2; pending++) {
-		s = stmt(c, pending ? "SELECT id, agent_id, pending_token_hash "
-				      "FROM hosts WHERE pending_token_hash = ?"
-				    : "SELECT id, agent_id, token_hash FROM "
+		s = pending ? stmt(c, "SELECT id, agent_id, "
+				      "pending_token_hash FROM hosts WHERE "
+				      "pending_token_hash = ?")
+			    : stmt(c, "SELECT id, agent_id, token_hash FROM "
 				      "hosts WHERE token_hash = ?");
 		if (!s)
 			goto out_err;
@@ -664,11 +665,11 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		 * and the new one waits until its first report, which
 		 * store_apply_report() checks against the host's machine_id.
 		 * A later enrollment replaces a waiting token. */
-		s = stmt(c, has_token
-				? "UPDATE hosts SET pending_token_hash = ?, "
-				  "pending_since = ? WHERE id = ?"
-				: "UPDATE hosts SET token_hash = ?, "
-				  "pending_since = ? WHERE id = ?");
+		s = has_token ? stmt(c, "UPDATE hosts SET "
+					"pending_token_hash = ?, "
+					"pending_since = ? WHERE id = ?")
+			      : stmt(c, "UPDATE hosts SET token_hash = ?1 "
+					"WHERE id = ?3");
 		if (!s) {
 			r = -EIO;
 			goto rollback;

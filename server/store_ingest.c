@@ -694,12 +694,9 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 	return 0;
 }
 
-/* Runs a write with the host's id as its one parameter; sql is a string
- * literal (the statement cache keys on its address). */
-static int run_for_host(struct conn *c, const char *sql, int64_t host)
+/* Runs a prepared write whose one parameter is the host's id. */
+static int run_for_host(struct conn *c, sqlite3_stmt *s, int64_t host)
 {
-	sqlite3_stmt *s = stmt(c, sql);
-
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
@@ -859,9 +856,11 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	bind_text(s, 3, old_mid);
 	if ((r = stmt_run(c, s)) < 0)
 		goto out;
-	if ((r = run_for_host(c, "DELETE FROM sections WHERE host_id = ?",
+	if ((r = run_for_host(c, stmt(c, "DELETE FROM sections WHERE "
+					 "host_id = ?"),
 			      job->host_id)) < 0 ||
-	    (r = run_for_host(c, "DELETE FROM packages WHERE host_id = ?",
+	    (r = run_for_host(c, stmt(c, "DELETE FROM packages WHERE "
+					 "host_id = ?"),
 			      job->host_id)) < 0)
 		goto out;
 	/* One history row says what happened and where the old inventory
@@ -986,9 +985,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if (take != TAKE_NONE) {
 		/* The new identity reported: its token is the host's now, and
 		 * the old one stops working. */
-		r = run_for_host(c, "UPDATE hosts SET token_hash = "
-				    "pending_token_hash, pending_token_hash = "
-				    "NULL, pending_since = NULL WHERE id = ?",
+		r = run_for_host(c, stmt(c, "UPDATE hosts SET token_hash = "
+					    "pending_token_hash, "
+					    "pending_token_hash = NULL, "
+					    "pending_since = NULL WHERE id = ?"),
 				 job->host_id);
 		if (r == 0 && take == TAKE_OTHER) {
 			r = snapshot_and_reset(c, job, now, old_mid);
@@ -1075,12 +1075,11 @@ int store_index_packages(struct store *st, int limit, int *ret_count)
 	return packages_index_pending(&st->writer, limit, ret_count);
 }
 
-/* Deletes up to limit rows of one table older than before; sql is a
- * string literal whose parameters are the cut-off and the limit. */
-static int prune_rows(struct conn *c, const char *sql, int64_t before,
+/* Runs a prepared delete of up to limit rows older than before (its two
+ * parameters) and counts them. */
+static int prune_rows(struct conn *c, sqlite3_stmt *s, int64_t before,
 		      int limit, int *ret_count)
 {
-	sqlite3_stmt *s = stmt(c, sql);
 	int r;
 
 	*ret_count = 0;
@@ -1105,21 +1104,25 @@ int store_prune(struct store *st, int64_t reports_before, int64_t now,
 
 	/* Oldest first, through the indexes on time: a pass never reads
 	 * what it keeps. */
-	r = prune_rows(c, "DELETE FROM changes WHERE id IN (SELECT id FROM "
-			  "changes WHERE at < ?1 ORDER BY at LIMIT ?2)",
+	r = prune_rows(c, stmt(c, "DELETE FROM changes WHERE id IN (SELECT "
+				  "id FROM changes WHERE at < ?1 ORDER BY at "
+				  "LIMIT ?2)"),
 		       now - keep, limit, &n);
 	total += n;
 	if (r == 0 && total < limit) {
-		r = prune_rows(c, "DELETE FROM host_snapshots WHERE id IN "
-				  "(SELECT id FROM host_snapshots WHERE at < ?1 "
-				  "ORDER BY id LIMIT ?2)",
+		r = prune_rows(c, stmt(c, "DELETE FROM host_snapshots WHERE "
+					  "id IN (SELECT id FROM host_snapshots "
+					  "WHERE at < ?1 ORDER BY id LIMIT ?2)"),
 			       now - keep, limit - total, &n);
 		total += n;
 	}
 	if (r == 0 && total < limit) {
-		r = prune_rows(c, "DELETE FROM reports WHERE id IN (SELECT id "
-				  "FROM reports WHERE received_at < ?1 ORDER "
-				  "BY id LIMIT ?2)",
+		/* Rows come in time order: the oldest few are all a pass
+		 * needs to look at, where a scan for old ones would read the
+		 * whole table each time. */
+		r = prune_rows(c, stmt(c, "DELETE FROM reports WHERE id IN "
+					  "(SELECT id FROM reports ORDER BY id "
+					  "LIMIT ?2) AND received_at < ?1"),
 			       reports_before, limit - total, &n);
 		total += n;
 	}
