@@ -245,14 +245,15 @@ static int budget_take(struct budget *b)
 
 /* The one row that stands for the changes a budget left out.  Once the
  * day's budget is spent, a later report adds its count to the section's
- * row of the day instead of writing another, so the rows of a host's day
- * stay bounded whatever its report rate. */
+ * row of the day instead of writing another (the row keeps the time it
+ * was first written), so the rows of a host's day stay bounded whatever
+ * its report rate. */
 static int add_truncated(struct conn *c, int64_t host, int64_t now,
 			 enum section sec, const struct budget *b,
 			 const int64_t n[3])
 {
 	int64_t total = n[0] + n[1] + n[2], prev[3] = { 0, 0, 0 };
-	int64_t id = 0, at = now;
+	int64_t id = 0;
 	char text[256];
 	sqlite3_stmt *s;
 	int rc;
@@ -260,7 +261,7 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 	if (b->day_full) {
 		/* Only the host's last few rows: after the budget ran out,
 		 * they are the day's truncation rows. */
-		s = stmt(c, "SELECT id, new, at FROM (SELECT id, section, "
+		s = stmt(c, "SELECT id, new FROM (SELECT id, section, "
 			    "action, at, new FROM changes WHERE host_id = ?1 "
 			    "ORDER BY id DESC LIMIT 16) WHERE section = ?2 "
 			    "AND action = 'changes_truncated' AND at >= ?3 "
@@ -275,7 +276,6 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 			json_t *o = json_loads(col_text(s, 1), 0, NULL);
 
 			id = sqlite3_column_int64(s, 0);
-			at = sqlite3_column_int64(s, 2);
 			prev[0] = json_get_int(o, "added", 0);
 			prev[1] = json_get_int(o, "removed", 0);
 			prev[2] = json_get_int(o, "changed", 0);
@@ -288,10 +288,10 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 	}
 	snprintf(text, sizeof(text),
 		 "{\"added\":%lld,\"changed\":%lld,\"limit\":\"%s\","
-		 "\"not_itemised\":%lld,\"removed\":%lld,\"since\":%lld}",
+		 "\"not_itemised\":%lld,\"removed\":%lld}",
 		 (long long)(n[0] + prev[0]), (long long)(n[2] + prev[2]),
 		 b->day_full ? "day" : "report", (long long)total,
-		 (long long)(n[1] + prev[1]), (long long)at);
+		 (long long)(n[1] + prev[1]));
 	if (id) {
 		s = stmt(c, "UPDATE changes SET new = ? WHERE id = ?");
 		if (!s)
