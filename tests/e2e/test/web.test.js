@@ -389,7 +389,7 @@ test('history beyond its budget says how many changes it left out', async () => 
 	const h = d.items.find((x) => x.hostname === HISTORY_HOST);
 	assert.ok(h, 'run.sh seeded ' + HISTORY_HOST);
 	const page = await newPage(VIEWER);
-	await open(page, '#/hosts/' + h.id, 'ol.changes li');
+	await open(page, '#/host/' + h.id, 'ol.changes li');
 	const row = page.locator('ol.changes li', {hasText: 'not itemised'});
 	assert.equal(await row.count(), 1);
 	const text = await row.textContent();
