@@ -37,6 +37,17 @@ int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN]);
 int state_read_token(const char *dir, char out[TOKEN_MAX]);
 /* Replaces <dir>/token atomically, mode 0600.  0 or negative errno. */
 int state_write_token(const char *dir, const char *token);
+/* Whether the server ever accepted a report under token: <dir>/token-ok
+ * holds the token's SHA-256 once it did (state_confirm_token()).  A token
+ * refused before that was never the server's (an enrollment it did not
+ * keep), and the agent enrolls again; one refused after it was revoked. */
+int state_token_confirmed(const char *dir, const char *token);
+/* Notes that the server accepted a report under token.  0 or negative
+ * errno. */
+int state_confirm_token(const char *dir, const char *token);
+/* Removes <dir>/token and <dir>/token-ok.  0 (also when they were not
+ * there) or negative errno. */
+int state_drop_token(const char *dir);
 
 /* The acknowledged hash of each section ("" when none), from
  * <dir>/hashes.  A missing or unreadable file means none: 0 always but for

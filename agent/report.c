@@ -494,8 +494,9 @@ enum send_result report_run_once(const char *root,
 	struct http_reply rep = { 0 };
 	json_t *report = NULL, *delta = NULL, *pkdelta = NULL, *pk;
 	enum send_result res = SEND_LOCAL;
+	const char *hn;
 	unsigned full = 0;
-	int r, carried;
+	int r, carried, enrolled = 0;
 
 	*ret_next_s = 0;
 	why[0] = '\0';
@@ -511,15 +512,14 @@ enum send_result report_run_once(const char *root,
 			 strerror(-r));
 		return SEND_LOCAL;
 	}
+	hn = json_get_str(json_object_get(report, "host"), "hostname");
 	r = state_read_token(conf->state_dir, token);
 	if (r == -ENOENT) {
-		const char *hn = json_get_str(json_object_get(report, "host"),
-					      "hostname");
-
 		res = enroll(conf, agent_id, hn ? hn : "", token, why,
 			     why_size);
 		if (res != SEND_OK)
 			goto out;
+		enrolled = 1;
 	} else if (r < 0) {
 		snprintf(why, why_size, "cannot read token in %s: %s",
 			 conf->state_dir, strerror(-r));
@@ -544,6 +544,7 @@ enum send_result report_run_once(const char *root,
 	/* Up to three tries: the deltas; the sections a 409 names in full;
 	 * everything in full if the server still disagrees.  An item delta
 	 * goes in the first try only: a 409 is never answered with one. */
+again:
 	for (int attempt = 0; attempt < 3; attempt++) {
 		json_decref(delta);
 		delta = report_delta(report, acked, full);
@@ -575,6 +576,30 @@ enum send_result report_run_once(const char *root,
 		}
 		break;
 	}
+	if ((rep.status == 401 || rep.status == 403) &&
+	    !state_token_confirmed(conf->state_dir, token)) {
+		/* No report was ever taken under this token: the enrollment
+		 * that gave it was not kept (a server that answered 201 for
+		 * what its full disk lost).  It is dropped, and the agent
+		 * enrolls again, once per run. */
+		r = state_drop_token(conf->state_dir);
+		if (r == 0 && !enrolled) {
+			res = enroll(conf, agent_id, hn ? hn : "", token, why,
+				     why_size);
+			if (res != SEND_OK)
+				goto out;
+			enrolled = 1;
+			full = 0;
+			goto again;
+		}
+		snprintf(why, why_size,
+			 "token rejected right after enrolling: server "
+			 "answered %ld%s",
+			 rep.status, r == 0 ? "; enrolling again next run"
+					    : "; cannot remove the token");
+		res = SEND_REJECTED;
+		goto out;
+	}
 	if (rep.status == 401 || rep.status == 403) {
 		snprintf(why, why_size,
 			 "token rejected (revoked?): server answered %ld; "
@@ -605,6 +630,11 @@ enum send_result report_run_once(const char *root,
 		goto out;
 	}
 	*ret_next_s = json_get_int(rep.body, "next_report_s", 0);
+	/* A refusal of this token from now on means it was revoked. */
+	if (!state_token_confirmed(conf->state_dir, token) &&
+	    (r = state_confirm_token(conf->state_dir, token)) < 0)
+		snprintf(why, why_size, "cannot note the token in %s: %s",
+			 conf->state_dir, strerror(-r));
 	/* Only now is every section of this report the server's. */
 	r = state_write_hashes(conf->state_dir, sent);
 	if (r < 0) {

@@ -157,6 +157,43 @@ int state_write_token(const char *dir, const char *token)
 	return write_atomic(dir, "token", text, 0600);
 }
 
+int state_token_confirmed(const char *dir, const char *token)
+{
+	char path[4096], want[SHA256_HEX_LEN], have[SHA256_HEX_LEN + 2];
+
+	if (state_path(path, sizeof(path), dir, "token-ok") < 0 ||
+	    sha256_hex(token, strlen(token), want) < 0 ||
+	    state_read_secret(path, have, sizeof(have)) < 0)
+		return 0;
+	return strcmp(have, want) == 0;
+}
+
+int state_confirm_token(const char *dir, const char *token)
+{
+	char hex[SHA256_HEX_LEN], text[SHA256_HEX_LEN + 1];
+	int r = sha256_hex(token, strlen(token), hex);
+
+	if (r < 0)
+		return r;
+	snprintf(text, sizeof(text), "%s\n", hex);
+	return write_atomic(dir, "token-ok", text, 0600);
+}
+
+int state_drop_token(const char *dir)
+{
+	static const char *const names[] = { "token", "token-ok" };
+	char path[4096];
+	int r;
+
+	for (size_t i = 0; i < 2; i++) {
+		if ((r = state_path(path, sizeof(path), dir, names[i])) < 0)
+			return r;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 int state_read_hashes(const char *dir, char out[SECTION_COUNT][SHA256_HEX_LEN])
 {
 	char path[4096], line[256];

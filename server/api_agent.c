@@ -69,7 +69,16 @@ HANDLER(api_enroll)
 	r = store_enroll(app->store, agent_id, hostname, hash, time_now(),
 			 &host_id);
 	if (r < 0) {
+		/* Nothing was committed: the agent keeps no token and tries
+		 * again later, whatever the store's trouble was. */
+		explicit_bzero(token, sizeof(token));
 		r = reply_store_error(rp, r, "host");
+		if (rp->status == 500) {
+			rp->retry_after = 30;
+			r = reply_error(rp, 503, "unavailable",
+					"the server cannot store the "
+					"enrollment now; try again later");
+		}
 		goto out;
 	}
 	out = json_pack("{s:I,s:s}", "host_id", (json_int_t)host_id, "token",
@@ -114,6 +123,7 @@ HANDLER(api_reports)
 		return 0;
 	}
 	job.host_id = rq->who.host_id;
+	memcpy(job.pending, rq->who.pending, sizeof(job.pending));
 	job.report = rep;
 	job.bytes = rq->body.len;
 	if (report_check(rep, rq->who.name, &job, &v) < 0) {
@@ -171,6 +181,10 @@ HANDLER(api_reports)
 				     "the server does not hold these sections; "
 				     "send them in full",
 				     "sections", list));
+		break;
+	case 401:
+		reply_error(rp, 401, "unauthorized",
+			    "this enrollment was replaced by a later one");
 		break;
 	default:
 		reply_error(rp, 404, "not_found", "this host was deleted");

@@ -14,7 +14,10 @@
 #define BATCH_MAX 512
 #define EVAL_CHUNK 500
 #define INDEX_CHUNK 256		/* hosts' package names per pass */
-#define PRUNE_AFTER (90 * 86400)
+#define PRUNE_AFTER (90 * 86400)	/* report metadata */
+/* Rows deleted per pass: ~5,000 rows of changes take the writer some
+ * 30 ms, so reports never wait long behind a pass. */
+#define PRUNE_CHUNK 5000
 
 struct pending {
 	struct ingest_job *job;
@@ -117,13 +120,14 @@ static int run_index(struct ingest *in)
 static void run_evaluation(struct ingest *in)
 {
 	int64_t now = time_now();
-	int n = 0, r;
+	int n = 0, pruned = 0, r;
 
 	r = store_write_begin(in->st);
 	if (r == 0)
 		r = store_evaluate_due(in->st, now, EVAL_CHUNK, &n);
 	if (r == 0 && n < EVAL_CHUNK)
-		r = store_prune(in->st, now - PRUNE_AFTER);
+		r = store_prune(in->st, now - PRUNE_AFTER, now, PRUNE_CHUNK,
+				&pruned);
 	if (r == 0)
 		r = store_write_commit(in->st);
 	if (r < 0) {
@@ -131,8 +135,9 @@ static void run_evaluation(struct ingest *in)
 		store_write_rollback(in->st);
 		return;
 	}
-	/* More hosts are due: come back at once, after any queued reports. */
-	if (n == EVAL_CHUNK)
+	/* More hosts are due, or more history is past its time: come back
+	 * at once, after any queued reports. */
+	if (n == EVAL_CHUNK || pruned == PRUNE_CHUNK)
 		in->kicked = 1;
 }
 

@@ -47,6 +47,7 @@ static const char *const rule_names[RULES_RULE_COUNT] = {
 	[RULES_RULE_PROJECT_ENDED] = "project-ended",
 	[RULES_RULE_UNOWNED_HOST] = "unowned-host",
 	[RULES_RULE_COLLECTOR_FAILING] = "collector-failing",
+	[RULES_RULE_HOST_IDENTITY_CHANGED] = "host-identity-changed",
 };
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -1498,6 +1499,44 @@ static int finding_collector(struct eval *e,
 			   ce->section, &l, d);
 }
 
+static int finding_identity_changed(struct eval *e)
+{
+	const struct rules_host *h = e->h;
+	char when[24];
+	struct line l;
+	json_t *d;
+	int r = 0;
+
+	if (h->identity_changed_at <= 0)
+		return 0;
+	line_init(&l);
+	line_puts(&l, "Another machine took over this host's agent id at ");
+	line_time(&l, h->identity_changed_at);
+	line_puts(&l, " (machine-id ");
+	line_clip(&l, h->machine_id && *h->machine_id ? h->machine_id
+						      : "unknown");
+	line_puts(&l, ", was ");
+	line_clip(&l, h->previous_machine_id && *h->previous_machine_id
+			      ? h->previous_machine_id
+			      : "unknown");
+	line_puts(&l, "); the previous inventory is kept as history.");
+	d = json_object();
+	if (d) {
+		r |= json_set_time(d, "changed_at", h->identity_changed_at);
+		r |= json_set_str(d, "machine_id", h->machine_id);
+		r |= json_set_str(d, "previous_machine_id",
+				  h->previous_machine_id);
+	}
+	if (r || !d) {
+		buf_free(&l.b);
+		json_decref(d);
+		return -ENOMEM;
+	}
+	snprintf(when, sizeof(when), "%lld", (long long)h->identity_changed_at);
+	return add_finding(e, RULES_RULE_HOST_IDENTITY_CHANGED, RULES_SEV_HIGH,
+			   when, &l, d);
+}
+
 static int evaluate(struct eval *e)
 {
 	static int (*const signals[])(struct eval *) = {
@@ -1528,7 +1567,7 @@ static int evaluate(struct eval *e)
 	 * neither abandoned nor worth a finding. */
 	e->done_retired = h->retired && !sig(e, RULES_SIG_RETIRED);
 	if (e->done_retired)
-		return 0;
+		return finding_identity_changed(e);
 	e->r.abandoned = sig(e, RULES_SIG_PROJECT_ENDED) ||
 			 sig(e, RULES_SIG_RETIRED) ||
 			 (sig(e, RULES_SIG_UNOWNED) && sig(e, RULES_SIG_IDLE) &&
@@ -1552,6 +1591,8 @@ static int evaluate(struct eval *e)
 	for (size_t i = 0; r == 0 && i < h->n_collector_errors; i++)
 		if (h->collector_errors[i].section)
 			r = finding_collector(e, &h->collector_errors[i]);
+	if (r == 0)
+		r = finding_identity_changed(e);
 	return r;
 }
 

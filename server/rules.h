@@ -58,6 +58,7 @@ enum rules_rule {
 	RULES_RULE_PROJECT_ENDED,		/* "project-ended" */
 	RULES_RULE_UNOWNED_HOST,		/* "unowned-host" */
 	RULES_RULE_COLLECTOR_FAILING,		/* "collector-failing" */
+	RULES_RULE_HOST_IDENTITY_CHANGED,	/* "host-identity-changed" */
 	RULES_RULE_COUNT
 };
 
@@ -166,6 +167,13 @@ struct rules_host {
 
 	int64_t packages_changed_at;	/* 0 unknown: "unmaintained" never holds */
 
+	/* A re-enrollment of its agent id was first reported by a machine
+	 * with another /etc/machine-id at this time (0 never).  The finding
+	 * it raises is kept until acknowledged, one per change. */
+	int64_t identity_changed_at;
+	const char *machine_id;		/* now; may be NULL */
+	const char *previous_machine_id;	/* before the change; may be NULL */
+
 	const struct rules_port *ports;
 	size_t n_ports;
 	const struct rules_service *services;
@@ -249,6 +257,10 @@ struct rules_result {
  * - collector-failing is one finding per section that fails (low; medium
  *   past cfg->collector_failing_after), and the mail verdict is made from
  *   the ports, services and processes as last read.
+ * - host-identity-changed (high) holds from identity_changed_at on, also
+ *   for a retired host; it never clears by itself (an operator confirms
+ *   the new machine by acknowledging it), and its key names the change's
+ *   time, so a later change opens a new finding.
  */
 int rules_evaluate(const struct rules_host *host,
 		   const struct rules_config *cfg, int64_t now,

@@ -18,6 +18,9 @@ struct server_config {
 	int64_t max_body_bytes;
 	char *advisories_file;
 	char *eol_file;
+	int64_t history_keep;		/* seconds */
+	int64_t changes_per_report;
+	int64_t changes_per_day;
 	/* [rules] */
 	struct conf_ports smtp_ports;
 	int64_t unowned_grace;

@@ -689,6 +689,7 @@ int store_auth(struct store *st, const char *token_hash, struct principal *ret)
 		ret->role = strcmp(col_text(s, 0), "admin") == 0 ? ROLE_ADMIN
 								: ROLE_VIEWER;
 		ret->host_id = 0;
+		ret->pending[0] = '\0';
 		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
 		r = 0;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -699,23 +700,36 @@ int store_auth(struct store *st, const char *token_hash, struct principal *ret)
 	sqlite3_reset(s);
 	if (r == 0)
 		goto out;
-	s = stmt(c, "SELECT id, agent_id, token_hash FROM hosts "
-		    "WHERE token_hash = ?");
-	if (!s)
-		goto out_err;
-	bind_text(s, 1, token_hash);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && const_time_equal(col_text(s, 2), token_hash)) {
-		ret->role = ROLE_HOST;
-		ret->host_id = sqlite3_column_int64(s, 0);
-		snprintf(ret->name, sizeof(ret->name), "%s", col_text(s, 1));
-		r = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(c, rc);
+	/* A host's token, or the one a re-enrollment gave its agent id, which
+	 * works alongside until its first report (store_enroll()). */
+	for (int pending = 0; r < 0 && pending < 2; pending++) {
+		s = pending ? stmt(c, "SELECT id, agent_id, "
+				      "pending_token_hash FROM hosts WHERE "
+				      "pending_token_hash = ?")
+			    : stmt(c, "SELECT id, agent_id, token_hash FROM "
+				      "hosts WHERE token_hash = ?");
+		if (!s)
+			goto out_err;
+		bind_text(s, 1, token_hash);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW &&
+		    const_time_equal(col_text(s, 2), token_hash)) {
+			ret->role = ROLE_HOST;
+			ret->host_id = sqlite3_column_int64(s, 0);
+			snprintf(ret->name, sizeof(ret->name), "%s",
+				 col_text(s, 1));
+			ret->pending[0] = '\0';
+			if (pending)
+				snprintf(ret->pending, sizeof(ret->pending),
+					 "%s", token_hash);
+			r = 0;
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			db_err(c, rc);
+			sqlite3_reset(s);
+			goto out_err;
+		}
 		sqlite3_reset(s);
-		goto out_err;
 	}
-	sqlite3_reset(s);
 out:
 	conn_put(st, c);
 	return r;
@@ -724,33 +738,93 @@ out_err:
 	return -EIO;
 }
 
+/* Steps a bound write to its end (a RETURNING statement answers its row
+ * first: the write is only done at SQLITE_DONE) and resets it. */
+static int step_to_done(struct conn *c, sqlite3_stmt *s, int64_t *ret_id)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (ret_id)
+			*ret_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_err(c, rc);
+}
+
 int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		 const char *token_hash, int64_t now, int64_t *ret_host_id)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
-	int rc, r = 0;
+	int64_t id = 0;
+	int rc, r, has_token = 0;
 
-	/* An agent that lost its state enrolls again under its old id and
-	 * keeps its history; its old token stops working. */
-	s = stmt(c, "INSERT INTO hosts (agent_id, hostname, token_hash, "
-		    "first_seen) VALUES (?1, ?2, ?3, ?4) "
-		    "ON CONFLICT (agent_id) DO UPDATE SET token_hash = ?3 "
-		    "RETURNING id");
+	/* Every step is checked and the answer waits for COMMIT: on a full
+	 * disk the INSERT's row came back while the commit that followed it
+	 * failed unnoticed, and the agent kept a token nobody knew. */
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	s = stmt(c, "SELECT id, token_hash IS NOT NULL FROM hosts "
+		    "WHERE agent_id = ?");
 	if (!s) {
-		conn_put(st, c);
-		return -EIO;
+		r = -EIO;
+		goto rollback;
 	}
 	bind_text(s, 1, agent_id);
-	bind_text(s, 2, hostname);
-	bind_text(s, 3, token_hash);
-	sqlite3_bind_int64(s, 4, now);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret_host_id = sqlite3_column_int64(s, 0);
-	else
-		r = db_err(c, rc);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		has_token = sqlite3_column_int(s, 1);
+	}
 	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = db_err(c, rc);
+		goto rollback;
+	}
+	if (!id) {
+		s = stmt(c, "INSERT INTO hosts (agent_id, hostname, "
+			    "token_hash, first_seen) VALUES (?, ?, ?, ?) "
+			    "RETURNING id");
+		if (!s) {
+			r = -EIO;
+			goto rollback;
+		}
+		bind_text(s, 1, agent_id);
+		bind_text(s, 2, hostname);
+		bind_text(s, 3, token_hash);
+		sqlite3_bind_int64(s, 4, now);
+		r = step_to_done(c, s, &id);
+	} else {
+		/* An agent id enrolled again (an agent that lost its token, or
+		 * anyone with the fleet secret): the old token keeps working
+		 * and the new one waits until its first report, which
+		 * store_apply_report() checks against the host's machine_id.
+		 * A later enrollment replaces a waiting token. */
+		s = has_token ? stmt(c, "UPDATE hosts SET "
+					"pending_token_hash = ?, "
+					"pending_since = ? WHERE id = ?")
+			      : stmt(c, "UPDATE hosts SET token_hash = ?1 "
+					"WHERE id = ?3");
+		if (!s) {
+			r = -EIO;
+			goto rollback;
+		}
+		bind_text(s, 1, token_hash);
+		sqlite3_bind_int64(s, 2, now);
+		sqlite3_bind_int64(s, 3, id);
+		r = step_to_done(c, s, NULL);
+	}
+	if (r == 0 && id == 0)
+		r = -EIO;
+	if (r == 0)
+		r = db_exec(c, "COMMIT");
+	if (r == 0) {
+		*ret_host_id = id;
+		goto out;
+	}
+rollback:
+	db_exec(c, "ROLLBACK");
+out:
 	conn_put(st, c);
 	return r;
 }

@@ -76,6 +76,9 @@ struct principal {
 	enum role role;
 	int64_t host_id;	/* ROLE_HOST only */
 	char name[64];		/* token name, or the host's agent id */
+	/* ROLE_HOST: the token's hash when it is the one a re-enrollment
+	 * gave and the host has not taken yet; "" otherwise. */
+	char pending[SHA256_HEX_LEN];
 };
 
 /* Each returns only once its write is committed (or failed). */
@@ -88,8 +91,10 @@ int store_token_revoke(struct store *st, const char *name);
 int store_auth(struct store *st, const char *token_hash,
 	       struct principal *ret);
 
-/* Registers an agent (or re-enrolls one that lost its token) and stores
- * the hash of its new token. */
+/* Registers an agent and stores the hash of its token, committed before
+ * it returns 0 (-ENOSPC, -EBUSY or -EIO otherwise, and nothing is kept).
+ * An agent id already known keeps its token: the new one waits beside it
+ * until the new identity's first report (store_apply_report()). */
 int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		 const char *token_hash, int64_t now, int64_t *ret_host_id);
 
@@ -141,6 +146,9 @@ struct ingest_job {
 	json_t *report;		/* borrowed: the validated report */
 	size_t bytes;
 	char identity[SHA256_HEX_LEN];	/* hash of "host" and agent version */
+	/* The hash of the re-enrollment token the report came with, when it
+	 * is not yet the host's (struct principal's pending); else "". */
+	char pending[SHA256_HEX_LEN];
 	struct ingest_section sec[SECTION_COUNT];
 	/* results */
 	int status;		/* HTTP status to answer */
@@ -158,8 +166,11 @@ int store_write_begin(struct store *st);
 int store_write_commit(struct store *st);
 void store_write_rollback(struct store *st);
 /* Applies one report inside the writer's transaction.  Sets job->status
- * (200, 409 with resend_mask, 404 for a deleted host); those decided
- * before writing anything.  On failure the transaction may hold part of
+ * (200, 409 with resend_mask, 404 for a deleted host, 401 for a
+ * re-enrollment token another enrollment replaced); those decided before
+ * writing anything.  A report under job->pending makes that token the
+ * host's; when its machine_id is not the host's, the host's inventory is
+ * kept as a snapshot and starts afresh without removals.  On failure the transaction may hold part of
  * the report: the caller rolls it back. */
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now);
 /* Re-evaluates up to limit hosts whose rules may have changed by now.
@@ -170,8 +181,12 @@ int store_evaluate_due(struct store *st, int64_t now, int limit,
  * packages were stored in full since; inside the writer's transaction.
  * *ret_count is how many hosts it took. */
 int store_index_packages(struct store *st, int limit, int *ret_count);
-/* Deletes report metadata older than before. */
-int store_prune(struct store *st, int64_t before);
+/* Deletes, inside the writer's transaction, up to limit rows in all:
+ * change history and identity snapshots older than [server] history_keep
+ * at now, then report metadata received before reports_before.
+ * *ret_count is how many went; limit of them means more are waiting. */
+int store_prune(struct store *st, int64_t reports_before, int64_t now,
+		int limit, int *ret_count);
 
 /* --- queries -------------------------------------------------------------- */
 

@@ -84,7 +84,9 @@ static int load_host(struct conn *c, int64_t id, struct facts *f)
 		    "h.retired_at, p.name, p.ends_on, h.os_id, "
 		    "h.os_version_id, h.os_codename, h.last_login_at, "
 		    "h.last_login_user, h.last_login_from, "
-		    "h.packages_changed_at FROM hosts h LEFT JOIN projects p "
+		    "h.packages_changed_at, h.identity_changed_at, "
+		    "h.machine_id, h.previous_machine_id FROM hosts h "
+		    "LEFT JOIN projects p "
 		    "ON p.id = h.project_id WHERE h.id = ?");
 	if (!s)
 		return -EIO;
@@ -93,7 +95,7 @@ static int load_host(struct conn *c, int64_t id, struct facts *f)
 		sqlite3_reset(s);
 		return -ENOENT;
 	}
-	for (int i = 0; i < 13; i++)
+	for (int i = 0; i < 16; i++)
 		cap += (size_t)sqlite3_column_bytes(s, i) + 1;
 	f->strings = malloc(cap);
 	if (!f->strings) {
@@ -116,6 +118,9 @@ static int load_host(struct conn *c, int64_t id, struct facts *f)
 	f->h.last_login_user = keep(f, &used, cap, col_text(s, 10));
 	f->h.last_login_from = keep(f, &used, cap, col_text(s, 11));
 	f->h.packages_changed_at = sqlite3_column_int64(s, 12);
+	f->h.identity_changed_at = sqlite3_column_int64(s, 13);
+	f->h.machine_id = keep(f, &used, cap, col_text(s, 14));
+	f->h.previous_machine_id = keep(f, &used, cap, col_text(s, 15));
 	sqlite3_reset(s);
 	return 0;
 }

@@ -219,19 +219,121 @@ out:
 	return r;
 }
 
-/* Writes the prepared changes as history rows. */
-static int apply_changes(struct conn *c, int64_t host, int64_t now,
-			 enum section sec, const struct ingest_section *in)
+/* How many change rows a report may still write: the smaller of what is
+ * left of the report's budget and of the host's day ([server]
+ * changes_per_report, changes_per_day).  One host alternating two large
+ * port sets wrote 700,000 rows and 116 MB in 19 s without it. */
+struct budget {
+	int64_t day;		/* days since the epoch, UTC */
+	int64_t report_left;
+	int64_t day_left;
+	int64_t written;	/* rows this report, counted in the day */
+	int day_full;		/* the day's budget ran out in this report */
+};
+
+static int budget_take(struct budget *b)
 {
+	if (b->report_left <= 0 || b->day_left <= 0) {
+		b->day_full |= b->day_left <= 0;
+		return 0;
+	}
+	b->report_left--;
+	b->day_left--;
+	b->written++;
+	return 1;
+}
+
+/* The one row that stands for the changes a budget left out.  Once the
+ * day's budget is spent, a later report adds its count to the section's
+ * row of the day instead of writing another (the row keeps the time it
+ * was first written), so the rows of a host's day stay bounded whatever
+ * its report rate. */
+static int add_truncated(struct conn *c, int64_t host, int64_t now,
+			 enum section sec, const struct budget *b,
+			 const int64_t n[3])
+{
+	int64_t total = n[0] + n[1] + n[2], prev[3] = { 0, 0, 0 };
+	int64_t id = 0;
+	char text[256];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (b->day_full) {
+		/* Only the host's last few rows: after the budget ran out,
+		 * they are the day's truncation rows. */
+		s = stmt(c, "SELECT id, new FROM (SELECT id, section, "
+			    "action, at, new FROM changes WHERE host_id = ?1 "
+			    "ORDER BY id DESC LIMIT 16) WHERE section = ?2 "
+			    "AND action = 'changes_truncated' AND at >= ?3 "
+			    "ORDER BY id DESC LIMIT 1");
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, host);
+		bind_text(s, 2, section_names[sec]);
+		sqlite3_bind_int64(s, 3, b->day * 86400);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			json_t *o = json_loads(col_text(s, 1), 0, NULL);
+
+			id = sqlite3_column_int64(s, 0);
+			prev[0] = json_get_int(o, "added", 0);
+			prev[1] = json_get_int(o, "removed", 0);
+			prev[2] = json_get_int(o, "changed", 0);
+			total += json_get_int(o, "not_itemised", 0);
+			json_decref(o);
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_err(c, rc);
+	}
+	snprintf(text, sizeof(text),
+		 "{\"added\":%lld,\"changed\":%lld,\"limit\":\"%s\","
+		 "\"not_itemised\":%lld,\"removed\":%lld}",
+		 (long long)(n[0] + prev[0]), (long long)(n[2] + prev[2]),
+		 b->day_full ? "day" : "report", (long long)total,
+		 (long long)(n[1] + prev[1]));
+	if (id) {
+		s = stmt(c, "UPDATE changes SET new = ? WHERE id = ?");
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, text);
+		sqlite3_bind_int64(s, 2, id);
+		return stmt_run(c, s);
+	}
+	s = stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
+		    "old, new) VALUES (?, ?, ?, '', 'changes_truncated', "
+		    "NULL, ?)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, section_names[sec]);
+	bind_text(s, 4, text);
+	return stmt_run(c, s);
+}
+
+/* Writes the prepared changes as history rows, as many as the budget
+ * allows; the section itself is stored whole all the same. */
+static int apply_changes(struct conn *c, int64_t host, int64_t now,
+			 enum section sec, const struct ingest_section *in,
+			 struct budget *b)
+{
+	int64_t left_out[3] = { 0, 0, 0 };	/* added, removed, changed */
 	int r = 0;
 
 	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
 		const struct ingest_change *ch = &in->changes[i];
 
 		/* Logins age out of the 90-day window; that is no event. */
-		if (!(ch->new == NULL && sec == SECTION_LOGINS))
+		if (ch->new == NULL && sec == SECTION_LOGINS)
+			continue;
+		if (budget_take(b))
 			r = add_change(c, host, now, sec, ch);
+		else
+			left_out[!ch->old ? 0 : !ch->new ? 1 : 2]++;
 	}
+	if (r == 0 && left_out[0] + left_out[1] + left_out[2] > 0)
+		r = add_truncated(c, host, now, sec, b, left_out);
 	return r;
 }
 
@@ -390,7 +492,7 @@ void ingest_job_free(struct ingest_job *job)
  * already and has checked a delta's base against. */
 static int put_section(struct conn *c, int64_t host, int64_t now,
 		       enum section sec, struct ingest_section *in,
-		       const char *stored_hash)
+		       const char *stored_hash, struct budget *b)
 {
 	struct stored old = { 0 };
 	sqlite3_stmt *s;
@@ -412,7 +514,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		in->prepared = 1;
 		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
 	}
-	r = apply_changes(c, host, now, sec, in);
+	r = apply_changes(c, host, now, sec, in, b);
 	if (r == 0 && sec == SECTION_PACKAGES)
 		r = in->delta || in->incremental
 			    ? packages_apply_changes(c, host, in)
@@ -651,6 +753,210 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 	return 0;
 }
 
+/* Runs a prepared write whose one parameter is the host's id. */
+static int run_for_host(struct conn *c, sqlite3_stmt *s, int64_t host)
+{
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, host);
+	return stmt_run(c, s);
+}
+
+/* What a report under a re-enrollment token (job->pending) does. */
+enum takeover {
+	TAKE_NONE,	/* the host's own token */
+	TAKE_SAME,	/* the same machine: the new token becomes the host's */
+	TAKE_OTHER,	/* another machine_id: and the inventory starts afresh */
+	TAKE_STALE,	/* a later enrollment replaced this token: 401 */
+};
+
+static int takeover_of(struct conn *c, const struct ingest_job *job,
+		       enum takeover *ret, char **ret_old_mid)
+{
+	const char *mid = json_get_str(json_object_get(job->report, "host"),
+				       "machine_id");
+	sqlite3_stmt *s;
+	int rc;
+
+	*ret = TAKE_NONE;
+	*ret_old_mid = NULL;
+	if (!job->pending[0])
+		return 0;
+	s = stmt(c, "SELECT token_hash IS ?2, pending_token_hash IS ?2, "
+		    "machine_id FROM hosts WHERE id = ?1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, job->host_id);
+	bind_text(s, 2, job->pending);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *old = col_text(s, 2);
+
+		if (sqlite3_column_int(s, 0))
+			*ret = TAKE_NONE;	/* taken by an earlier report */
+		else if (!sqlite3_column_int(s, 1))
+			*ret = TAKE_STALE;
+		else if (!old || !*old || (mid && strcmp(mid, old) == 0))
+			*ret = TAKE_SAME;
+		else
+			*ret = TAKE_OTHER;
+		if (*ret == TAKE_OTHER && !(*ret_old_mid = strdup(old)))
+			rc = SQLITE_NOMEM;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(c, rc);
+}
+
+#define SNAPSHOTS_KEPT 4	/* per host */
+
+/* Keeps the host's inventory in host_snapshots and empties it, so the new
+ * identity's sections are its first state, not a list of removals. */
+static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
+			      int64_t now, const char *old_mid)
+{
+	const char *mid = json_get_str(json_object_get(job->report, "host"),
+				       "machine_id");
+	json_t *secs = json_object(), *counts = json_object(), *snap;
+	unsigned char *packed = NULL;
+	size_t packed_len = 0;
+	int64_t snap_id = 0;
+	char *text = NULL, *old_text = NULL, *new_text = NULL;
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	s = stmt(c, "SELECT name, body FROM sections WHERE host_id = ?");
+	if (!s || !secs || !counts) {
+		r = s ? -ENOMEM : -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *body = body_column(s, 1);
+
+		if (body)
+			json_object_set_new(secs, col_text(s, 0), body);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		r = db_err(c, rc);
+		goto out;
+	}
+	if (json_object_get(secs, section_names[SECTION_PACKAGES])) {
+		json_t *items = NULL;
+
+		if ((r = packages_items(c, job->host_id, &items)) < 0)
+			goto out;
+		json_object_set_new(json_object_get(secs,
+				section_names[SECTION_PACKAGES]), "items",
+				    items);
+	}
+	{
+		const char *name;
+		json_t *body;
+
+		json_object_foreach(secs, name, body)
+			json_object_set_new(counts, name, json_integer(
+				(json_int_t)json_array_size(
+					json_object_get(body, "items"))));
+	}
+	snap = json_pack("{s:s?,s:O}", "machine_id", old_mid, "sections",
+			 secs);
+	text = snap ? json_canonical(snap) : NULL;
+	json_decref(snap);
+	if (!text) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = body_pack(text, strlen(text), &packed, &packed_len)) < 0)
+		goto out;
+	s = stmt(c, "INSERT INTO host_snapshots (host_id, at, machine_id, "
+		    "body) VALUES (?, ?, ?, ?) RETURNING id");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, old_mid);
+	sqlite3_bind_blob64(s, 4, packed, packed_len, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		snap_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		r = db_err(c, rc);
+		goto out;
+	}
+	/* Each takeover costs a report's size at most: a few are kept. */
+	s = stmt(c, "DELETE FROM host_snapshots WHERE host_id = ?1 AND id NOT "
+		    "IN (SELECT id FROM host_snapshots WHERE host_id = ?1 "
+		    "ORDER BY id DESC LIMIT ?2)");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	sqlite3_bind_int(s, 2, SNAPSHOTS_KEPT);
+	if ((r = stmt_run(c, s)) < 0)
+		goto out;
+	/* The old machine's facts go with its inventory. */
+	s = stmt(c, "UPDATE hosts SET identity_changed_at = ?2, "
+		    "previous_machine_id = ?3, identity_hash = NULL, "
+		    "last_login_at = NULL, last_login_user = NULL, "
+		    "last_login_from = NULL, packages_changed_at = NULL "
+		    "WHERE id = ?1");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, old_mid);
+	if ((r = stmt_run(c, s)) < 0)
+		goto out;
+	if ((r = run_for_host(c, stmt(c, "DELETE FROM sections WHERE "
+					 "host_id = ?"),
+			      job->host_id)) < 0 ||
+	    (r = run_for_host(c, stmt(c, "DELETE FROM packages WHERE "
+					 "host_id = ?"),
+			      job->host_id)) < 0)
+		goto out;
+	/* One history row says what happened and where the old inventory
+	 * went. */
+	snap = json_pack("{s:s?,s:I,s:O}", "machine_id", old_mid,
+			 "snapshot_id", (json_int_t)snap_id, "items", counts);
+	old_text = snap ? json_canonical(snap) : NULL;
+	json_decref(snap);
+	snap = json_pack("{s:s?}", "machine_id", mid);
+	new_text = snap ? json_canonical(snap) : NULL;
+	json_decref(snap);
+	if (!old_text || !new_text) {
+		r = -ENOMEM;
+		goto out;
+	}
+	s = stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
+		    "old, new) VALUES (?, ?, 'host', 'machine_id', 'changed', "
+		    "?, ?)");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, job->host_id);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, old_text);
+	bind_text(s, 4, new_text);
+	r = stmt_run(c, s);
+out:
+	free(text);
+	free(old_text);
+	free(new_text);
+	free(packed);
+	json_decref(secs);
+	json_decref(counts);
+	return r;
+}
+
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 {
 	struct conn *c = &st->writer;
@@ -658,13 +964,17 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	char *old_tag = NULL;
 	char old_identity[SHA256_HEX_LEN] = "";
 	char stored[SECTION_COUNT][SHA256_HEX_LEN] = { { 0 } };
+	char *old_mid = NULL;
+	enum takeover take;
+	struct budget b = { .day = now / 86400 };
 	int pinned, silent, due, changed = 0, tag_changed = 0, r;
 	int64_t pkg_at;
 
 	/* A retired host that reports is news, like a silent one. */
 	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
 		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
-		    "packages_changed_at FROM hosts WHERE id = ?");
+		    "packages_changed_at, changes_day, changes_today FROM hosts "
+		    "WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;
@@ -685,7 +995,17 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		snprintf(old_identity, sizeof(old_identity), "%s",
 			 col_text(s, 4));
 	pkg_at = sqlite3_column_int64(s, 5);
+	b.report_left = st->cfg ? st->cfg->changes_per_report : 2000;
+	b.day_left = st->cfg ? st->cfg->changes_per_day : 20000;
+	if (sqlite3_column_int64(s, 6) == b.day)
+		b.day_left -= sqlite3_column_int64(s, 7);
 	sqlite3_reset(s);
+	if ((r = takeover_of(c, job, &take, &old_mid)) < 0)
+		goto fail;
+	if (take == TAKE_STALE) {
+		job->status = 401;
+		goto done;
+	}
 
 	/* A section sent as a bare hash must match what we hold; anything
 	 * else means we lost state, and the agent must resend it in full. */
@@ -713,17 +1033,38 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		if (in->delta && (!in->prepared ||
 				  strcmp(stored[i], in->base_hash) != 0))
 			job->resend_mask |= 1 << i;
+		/* Another machine starts afresh: in full, or not at all. */
+		if (take == TAKE_OTHER && in->present &&
+		    (!in->full || in->delta))
+			job->resend_mask |= 1 << i;
 	}
 	if (job->resend_mask) {
 		job->status = 409;
 		goto done;
+	}
+	if (take != TAKE_NONE) {
+		/* The new identity reported: its token is the host's now, and
+		 * the old one stops working. */
+		r = run_for_host(c, stmt(c, "UPDATE hosts SET token_hash = "
+					    "pending_token_hash, "
+					    "pending_token_hash = NULL, "
+					    "pending_since = NULL WHERE id = ?"),
+				 job->host_id);
+		if (r == 0 && take == TAKE_OTHER) {
+			r = snapshot_and_reset(c, job, now, old_mid);
+			memset(stored, 0, sizeof(stored));
+			old_identity[0] = '\0';
+		}
+		if (r < 0)
+			goto fail;
+		changed = 1;
 	}
 
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		if (!job->sec[i].full)
 			continue;
 		r = put_section(c, job->host_id, now, i, &job->sec[i],
-				stored[i]);
+				stored[i], &b);
 		if (r < 0)
 			goto fail;
 		/* A delta that touches no package the rules look at needs
@@ -734,6 +1075,20 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if ((r = put_failures(c, job, now)) < 0)
 		goto fail;
 	changed |= r;
+	if (b.written > 0) {
+		s = stmt(c, "UPDATE hosts SET changes_today = CASE changes_day "
+			    "WHEN ?2 THEN changes_today + ?3 ELSE ?3 END, "
+			    "changes_day = ?2 WHERE id = ?1");
+		if (!s) {
+			r = -EIO;
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, job->host_id);
+		sqlite3_bind_int64(s, 2, b.day);
+		sqlite3_bind_int64(s, 3, b.written);
+		if ((r = stmt_run(c, s)) < 0)
+			goto fail;
+	}
 	if ((r = update_identity(c, job, now, pinned, old_tag,
 				 old_identity[0] ? old_identity : NULL,
 				 &tag_changed)) < 0 ||
@@ -770,9 +1125,11 @@ done:
 	/* A 409 or 404 is decided before anything is written: it leaves no
 	 * trace, not even last_seen. */
 	free(old_tag);
+	free(old_mid);
 	return 0;
 fail:
 	free(old_tag);
+	free(old_mid);
 	return r;
 }
 
@@ -781,13 +1138,57 @@ int store_index_packages(struct store *st, int limit, int *ret_count)
 	return packages_index_pending(&st->writer, limit, ret_count);
 }
 
-int store_prune(struct store *st, int64_t before)
+/* Runs a prepared delete of up to limit rows older than before (its two
+ * parameters) and counts them. */
+static int prune_rows(struct conn *c, sqlite3_stmt *s, int64_t before,
+		      int limit, int *ret_count)
 {
-	struct conn *c = &st->writer;
-	sqlite3_stmt *s = stmt(c, "DELETE FROM reports WHERE received_at < ?");
+	int r;
 
+	*ret_count = 0;
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, before);
-	return stmt_run(c, s);
+	sqlite3_bind_int(s, 2, limit);
+	if ((r = stmt_run(c, s)) < 0)
+		return r;
+	*ret_count = sqlite3_changes(c->db);
+	return 0;
+}
+
+int store_prune(struct store *st, int64_t reports_before, int64_t now,
+		int limit, int *ret_count)
+{
+	struct conn *c = &st->writer;
+	int64_t keep = st->cfg && st->cfg->history_keep > 0
+			       ? st->cfg->history_keep
+			       : 400 * 86400;
+	int n = 0, total = 0, r;
+
+	/* Oldest first, through the indexes on time: a pass never reads
+	 * what it keeps. */
+	r = prune_rows(c, stmt(c, "DELETE FROM changes WHERE id IN (SELECT "
+				  "id FROM changes WHERE at < ?1 ORDER BY at "
+				  "LIMIT ?2)"),
+		       now - keep, limit, &n);
+	total += n;
+	if (r == 0 && total < limit) {
+		r = prune_rows(c, stmt(c, "DELETE FROM host_snapshots WHERE "
+					  "id IN (SELECT id FROM host_snapshots "
+					  "WHERE at < ?1 ORDER BY id LIMIT ?2)"),
+			       now - keep, limit - total, &n);
+		total += n;
+	}
+	if (r == 0 && total < limit) {
+		/* Rows come in time order: the oldest few are all a pass
+		 * needs to look at, where a scan for old ones would read the
+		 * whole table each time. */
+		r = prune_rows(c, stmt(c, "DELETE FROM reports WHERE id IN "
+					  "(SELECT id FROM reports ORDER BY id "
+					  "LIMIT ?2) AND received_at < ?1"),
+			       reports_before, limit - total, &n);
+		total += n;
+	}
+	*ret_count = total;
+	return r;
 }

@@ -1271,7 +1271,24 @@ function changesBlock(id, hid) {
 	return holder;
 }
 
+/* A changes_truncated row stands for the changes a history budget left
+ * out of one report (limit "report") or of the rest of a day ("day"). */
+function truncatedItem(c) {
+	const n = c.new || {};
+	const num = (v) => Number(v) || 0;
+	return el('li', null, timeEl(c.at), ' ',
+		el('span', {class: 'badge act-truncated'}, 'not itemised'), ' ',
+		el('span', {class: 'section-name'}, c.section || ''), ' ',
+		num(n.not_itemised) + ' more changes (' + num(n.added) +
+		' added, ' + num(n.removed) + ' removed, ' + num(n.changed) +
+		' changed) beyond the history budget ' +
+		(n.limit === 'day' ? 'for the day' : 'of one report') +
+		'; the section itself is stored in full.');
+}
+
 function changeItem(c) {
+	if (c.action === 'changes_truncated')
+		return truncatedItem(c);
 	const act = cls(c.action || 'changed');
 	const body = [el('span', {class: 'badge act-' + act}, c.action || 'changed'),
 		' ', el('span', {class: 'section-name'}, c.section || ''), ' ',
@@ -1446,7 +1463,7 @@ async function viewFindings(id, params) {
 		mk('rule', 'Rule', [['', 'any']].concat([
 			'abandoned-mail-service', 'vulnerable-mta', 'retired-host-reporting',
 			'silent-host', 'project-ended', 'unowned-host',
-			'collector-failing'].map((r) => [r, r]))));
+			'collector-failing', 'host-identity-changed'].map((r) => [r, r]))));
 	const apply = () => {
 		const p = new URLSearchParams();
 		for (const k of ['status', 'severity', 'rule'])

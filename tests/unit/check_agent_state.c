@@ -70,6 +70,30 @@ START_TEST(token_mode)
 }
 END_TEST
 
+START_TEST(token_confirmed)
+{
+	char tok[TOKEN_MAX], path[128];
+	struct stat st;
+
+	/* A new token is unconfirmed until a report was taken under it. */
+	ck_assert_int_eq(state_write_token(dir, "first"), 0);
+	ck_assert_int_eq(state_token_confirmed(dir, "first"), 0);
+	ck_assert_int_eq(state_confirm_token(dir, "first"), 0);
+	ck_assert_int_eq(state_token_confirmed(dir, "first"), 1);
+	snprintf(path, sizeof(path), "%s/token-ok", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	/* The note is of that token, not of whatever token is there. */
+	ck_assert_int_eq(state_write_token(dir, "second"), 0);
+	ck_assert_int_eq(state_token_confirmed(dir, "second"), 0);
+	ck_assert_int_eq(state_drop_token(dir), 0);
+	ck_assert_int_eq(state_read_token(dir, tok), -ENOENT);
+	ck_assert_int_eq(stat(path, &st), -1);
+	ck_assert_int_eq(state_drop_token(dir), 0);
+	ck_assert_int_eq(state_token_confirmed(dir, "first"), 0);
+}
+END_TEST
+
 START_TEST(hashes_roundtrip)
 {
 	char h[SECTION_COUNT][SHA256_HEX_LEN], g[SECTION_COUNT][SHA256_HEX_LEN];
@@ -199,6 +223,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, agent_id_kept);
 	tcase_add_test(tc, token_mode);
+	tcase_add_test(tc, token_confirmed);
 	tcase_add_test(tc, hashes_roundtrip);
 	tcase_add_test(tc, build_and_delta);
 	tcase_add_test(tc, gzip_roundtrip);

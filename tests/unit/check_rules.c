@@ -515,6 +515,61 @@ START_TEST(test_retired_and_quiet_is_done)
 }
 END_TEST
 
+/* ---- identity ------------------------------------------------------- */
+
+START_TEST(test_host_identity_changed)
+{
+	const struct rules_finding *f;
+	char *first_key;
+
+	quiet_host();
+	host.machine_id = "b1946ac92492d2347c6235b4d2611184";
+	host.previous_machine_id = "0f343b0931126a20f133d67c2b018a3b";
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_HOST_IDENTITY_CHANGED));
+
+	host.identity_changed_at = T("2025-03-01T10:00:00Z");
+	eval();
+	f = finding(RULES_RULE_HOST_IDENTITY_CHANGED);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_str_eq(rules_rule_name(f->rule), "host-identity-changed");
+	ck_assert_str_eq(f->summary,
+			 "Another machine took over this host's agent id at "
+			 "2025-03-01T10:00:00Z (machine-id "
+			 "b1946ac92492d2347c6235b4d2611184, was "
+			 "0f343b0931126a20f133d67c2b018a3b); the previous "
+			 "inventory is kept as history.");
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "previous_machine_id")),
+			 "0f343b0931126a20f133d67c2b018a3b");
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "changed_at")),
+			 "2025-03-01T10:00:00Z");
+	first_key = strdup(f->key);
+
+	/* It does not clear by itself, not a year later, nor once the
+	 * host is retired and quiet. */
+	eval_at(now + 365 * DAY);
+	ck_assert_ptr_nonnull(finding(RULES_RULE_HOST_IDENTITY_CHANGED));
+	host.retired = true;
+	host.retired_at = now - 5 * DAY;
+	host.last_seen = now - 6 * DAY;
+	eval();
+	ck_assert_ptr_nonnull(finding(RULES_RULE_HOST_IDENTITY_CHANGED));
+
+	/* A later change is a finding of its own. */
+	host.identity_changed_at = T("2025-04-01T10:00:00Z");
+	host.machine_id = NULL;
+	eval();
+	f = finding(RULES_RULE_HOST_IDENTITY_CHANGED);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_ne(f->key, first_key);
+	ck_assert_ptr_nonnull(strstr(f->summary, "(machine-id unknown, was"));
+	free(first_key);
+}
+END_TEST
+
 /* ---- mail detection ------------------------------------------------- */
 
 START_TEST(test_mail_generic_name_is_not_mail)
@@ -1385,6 +1440,7 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_same_input_same_keys);
 	tcase_add_test(tc, test_other_mta_vulnerable_named);
 	tcase_add_test(tc, test_host_status_and_worst);
+	tcase_add_test(tc, test_host_identity_changed);
 	suite_add_tcase(s, tc);
 	return s;
 }

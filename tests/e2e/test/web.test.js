@@ -19,6 +19,7 @@ const PROJECT = process.env.E2E_PROJECT || 'e2e-mail';
 const OUT = process.env.E2E_OUT || path.join(__dirname, '..', 'out');
 const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 const ORIGIN = new URL(BASE).host;
+const HISTORY_HOST = process.env.E2E_HISTORY_HOST || 'e2e-history';
 const XSS_HOST = '<img src=x onerror=alert(1)>';
 const XSS_PROC = '<img src=x onerror=alert(2)>';
 const DESKTOP = {width: 1280, height: 800};
@@ -403,6 +404,21 @@ test('the hosts table filters, sorts and links', async () => {
 	await page.click('table.hosts th button:has-text("Host")');
 	const sorted = await page.getAttribute('table.hosts th:first-child', 'aria-sort');
 	assert.equal(sorted, 'ascending');
+	await page.close();
+});
+
+test('history beyond its budget says how many changes it left out', async () => {
+	const d = await apiOk('/hosts?limit=1000');
+	const h = d.items.find((x) => x.hostname === HISTORY_HOST);
+	assert.ok(h, 'run.sh seeded ' + HISTORY_HOST);
+	const page = await newPage(VIEWER);
+	await open(page, '#/host/' + h.id, 'ol.changes li');
+	const row = page.locator('ol.changes li', {hasText: 'not itemised'});
+	assert.equal(await row.count(), 1);
+	const text = await row.textContent();
+	assert.match(text, /ports/);
+	assert.match(text, /3000 more changes \(\d+ added, \d+ removed, 0 changed\)/);
+	assert.match(text, /budget of one report/);
 	await page.close();
 });
 
