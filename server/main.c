@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -315,6 +316,21 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 	return r < 0 ? 1 : 0;
 }
 
+/* Every connection is a descriptor, and the soft limit is often 1024:
+ * take all the hard limit allows (LimitNOFILE= in the unit sets it). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "cannot raise the limit of open "
+					  "files to %llu",
+				  (unsigned long long)rl.rlim_max);
+}
+
 static int serve(struct server_config *cfg, struct store *st)
 {
 	struct app app = { .cfg = cfg, .store = st };
@@ -346,6 +362,7 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the ingest thread");
 		goto out;
 	}
+	raise_nofile();
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
