@@ -349,8 +349,8 @@ static int authenticate(struct app *app, struct request *rq, struct reply *rp,
 		if (r == -ENOENT && !ah) {
 			/* No credential at all (a browser's first request);
 			 * not a guess. */
-		} else if (ratelimit_blocked(rq->client, hash)) {
-			ratelimit_fail(rq->client, hash);
+		} else if (ratelimit_blocked(RATELIMIT_TOKEN, rq->client, hash)) {
+			ratelimit_fail(RATELIMIT_TOKEN, rq->client, hash);
 			metrics_auth_failure(AUTH_TOKEN);
 			metrics_auth_refused();
 			rp->retry_after = 60;
@@ -358,7 +358,7 @@ static int authenticate(struct app *app, struct request *rq, struct reply *rp,
 				    "too many failed logins; wait a minute");
 			return -EPERM;
 		} else {
-			ratelimit_fail(rq->client, hash);
+			ratelimit_fail(RATELIMIT_TOKEN, rq->client, hash);
 			metrics_auth_failure(AUTH_TOKEN);
 		}
 		reply_error(rp, 401, "unauthorized",
@@ -501,7 +501,7 @@ static int begin(struct http_server *h, struct http_req *w, struct reply *rp)
 		/* Enrollment is decided by its secret, inside the body: the
 		 * body may be read, but only a little of it, and never by a
 		 * client or a server that is guessing too much. */
-		if (ratelimit_blocked(rq->client, NULL)) {
+		if (ratelimit_blocked(RATELIMIT_ENROLL, rq->client, NULL)) {
 			metrics_auth_refused();
 			rp->retry_after = 60;
 			reply_error(rp, 429, "too_many_requests",

@@ -102,11 +102,16 @@ static int render_http(struct buf *out)
 	r |= buf_puts(out, "# HELP derelict_auth_failures_minute Failed "
 			   "logins over the whole server in this minute.\n"
 			   "# TYPE derelict_auth_failures_minute gauge\n");
-	r |= buf_printf(out, "derelict_auth_failures_minute %u\n",
-			ratelimit_global_failures());
+	for (int i = 0; i < AUTH_KIND_COUNT; i++)
+		r |= buf_printf(out,
+				"derelict_auth_failures_minute{kind=\"%s\"} %u\n",
+				auth_names[i],
+				ratelimit_global_failures(
+					i == AUTH_TOKEN ? RATELIMIT_TOKEN
+							: RATELIMIT_ENROLL));
 	r |= buf_puts(out, "# HELP derelict_auth_failures_minute_limit Failed "
-			   "logins per minute after which every failing login "
-			   "is answered 429.\n"
+			   "logins of one kind per minute after which every "
+			   "failing login of that kind is answered 429.\n"
 			   "# TYPE derelict_auth_failures_minute_limit gauge\n");
 	r |= buf_printf(out, "derelict_auth_failures_minute_limit %d\n",
 			RATELIMIT_GLOBAL_FAILURES);

@@ -14,12 +14,12 @@
 #define SLOTS 4096
 
 static struct {
-	char key[72];	/* "a" + address, or "c" + a credential's hash */
+	char key[72];	/* kind, "a" + address or "c" + a credential's hash */
 	int64_t window;
 	int failures;
 } slots[SLOTS];
-static int64_t global_window;
-static unsigned global_failures;
+static int64_t global_window[RATELIMIT_KIND_COUNT];
+static unsigned global_failures[RATELIMIT_KIND_COUNT];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned slot_of(const char *s)
@@ -31,13 +31,15 @@ static unsigned slot_of(const char *s)
 	return h % SLOTS;
 }
 
-static void key_address(char *key, size_t len, const char *client)
+static void key_address(char *key, size_t len, enum ratelimit_kind kind,
+			const char *client)
 {
-	snprintf(key, len, "a%s", client);
+	snprintf(key, len, "%da%s", (int)kind, client);
 }
 
 /* 0 and an empty key when there is no credential. */
-static int key_credential(char *key, size_t len, const char *credential)
+static int key_credential(char *key, size_t len, enum ratelimit_kind kind,
+			  const char *credential)
 {
 	char hash[SHA256_HEX_LEN];
 
@@ -46,7 +48,7 @@ static int key_credential(char *key, size_t len, const char *credential)
 	    sha256_hex(credential, strlen(credential), hash) < 0)
 		return 0;
 	/* 32 hex digits are plenty to tell credentials apart here. */
-	snprintf(key, len, "c%.32s", hash);
+	snprintf(key, len, "%dc%.32s", (int)kind, hash);
 	return 1;
 }
 
@@ -72,49 +74,51 @@ static int over(const char *key, int64_t minute, int limit)
 	       slots[i].failures >= limit;
 }
 
-void ratelimit_fail(const char *client, const char *credential)
+void ratelimit_fail(enum ratelimit_kind kind, const char *client,
+		    const char *credential)
 {
 	char ka[sizeof(slots[0].key)], kc[sizeof(slots[0].key)];
 	int64_t minute = time_now() / 60;
-	int has_cred = key_credential(kc, sizeof(kc), credential);
+	int has_cred = key_credential(kc, sizeof(kc), kind, credential);
 
-	key_address(ka, sizeof(ka), client);
+	key_address(ka, sizeof(ka), kind, client);
 	pthread_mutex_lock(&lock);
 	count(ka, minute);
 	if (has_cred)
 		count(kc, minute);
-	if (global_window != minute) {
-		global_window = minute;
-		global_failures = 0;
+	if (global_window[kind] != minute) {
+		global_window[kind] = minute;
+		global_failures[kind] = 0;
 	}
-	global_failures++;
+	global_failures[kind]++;
 	pthread_mutex_unlock(&lock);
 }
 
-int ratelimit_blocked(const char *client, const char *credential)
+int ratelimit_blocked(enum ratelimit_kind kind, const char *client,
+		      const char *credential)
 {
 	char ka[sizeof(slots[0].key)], kc[sizeof(slots[0].key)];
 	int64_t minute = time_now() / 60;
-	int has_cred = key_credential(kc, sizeof(kc), credential);
+	int has_cred = key_credential(kc, sizeof(kc), kind, credential);
 	int blocked;
 
-	key_address(ka, sizeof(ka), client);
+	key_address(ka, sizeof(ka), kind, client);
 	pthread_mutex_lock(&lock);
 	blocked = over(ka, minute, RATELIMIT_FAILURES) ||
 		  (has_cred &&
 		   over(kc, minute, RATELIMIT_CREDENTIAL_FAILURES)) ||
-		  (global_window == minute &&
-		   global_failures >= RATELIMIT_GLOBAL_FAILURES);
+		  (global_window[kind] == minute &&
+		   global_failures[kind] >= RATELIMIT_GLOBAL_FAILURES);
 	pthread_mutex_unlock(&lock);
 	return blocked;
 }
 
-unsigned ratelimit_global_failures(void)
+unsigned ratelimit_global_failures(enum ratelimit_kind kind)
 {
 	unsigned n;
 
 	pthread_mutex_lock(&lock);
-	n = global_window == time_now() / 60 ? global_failures : 0;
+	n = global_window[kind] == time_now() / 60 ? global_failures[kind] : 0;
 	pthread_mutex_unlock(&lock);
 	return n;
 }

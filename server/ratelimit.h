@@ -19,13 +19,23 @@
  * (290 guesses from 10 addresses met no limit before). */
 #define RATELIMIT_GLOBAL_FAILURES 120
 
+/* What was guessed; each kind is counted apart, so guessing tokens does
+ * not stop new agents from enrolling, nor the other way round. */
+enum ratelimit_kind {
+	RATELIMIT_TOKEN,
+	RATELIMIT_ENROLL,
+	RATELIMIT_KIND_COUNT
+};
+
 /* Counts one failure of client presenting credential (NULL or "" when it
  * presented none). */
-void ratelimit_fail(const char *client, const char *credential);
+void ratelimit_fail(enum ratelimit_kind kind, const char *client,
+		    const char *credential);
 /* 1 when a failing request from client with credential (or NULL) is to be
  * refused for the rest of the minute, else 0. */
-int ratelimit_blocked(const char *client, const char *credential);
-/* Failures counted over the whole server in the current minute. */
-unsigned ratelimit_global_failures(void);
+int ratelimit_blocked(enum ratelimit_kind kind, const char *client,
+		      const char *credential);
+/* Failures of kind counted over the whole server in the current minute. */
+unsigned ratelimit_global_failures(enum ratelimit_kind kind);
 
 #endif
