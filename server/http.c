@@ -949,6 +949,10 @@ int http_start(struct app *app, struct http_server **ret, char err[256])
 			 MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			 MHD_USE_ITC;
 	unsigned limit = CONNECTION_LIMIT;
+	unsigned pool = 0;
+	const char *bench_pool = getenv("DERELICTD_BENCH_EPOLL_THREADS");
+	struct MHD_OptionItem extra[2] = { { MHD_OPTION_END, 0, NULL },
+					   { MHD_OPTION_END, 0, NULL } };
 	pthread_condattr_t ca;
 	struct rlimit rl;
 	int tls = app->cfg->tls_cert[0] && app->cfg->tls_key[0];
@@ -974,6 +978,16 @@ int http_start(struct app *app, struct http_server **ret, char err[256])
 		limit = rl.rlim_cur > 2 * SPARE_FDS
 				? (unsigned)(rl.rlim_cur - 2 * SPARE_FDS)
 				: 16;
+	/* For tests/bench only: the model this one was measured against,
+	 * epoll with a fixed pool of threads, where a report waiting for the
+	 * writer holds one of them (see the bench's "thread model" lines). */
+	if (bench_pool && strtoul(bench_pool, NULL, 10) > 0) {
+		pool = (unsigned)strtoul(bench_pool, NULL, 10);
+		flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			MHD_USE_ITC;
+	}
+	extra[0].option = pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END;
+	extra[0].value = pool;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls) {
@@ -999,6 +1013,7 @@ int http_start(struct app *app, struct http_server **ret, char err[256])
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
+		MHD_OPTION_ARRAY, extra,
 		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
 	if (!h->d) {
