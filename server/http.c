@@ -52,7 +52,7 @@
 #define UNAUTH_BUDGET (1 << 20)
 /* libmicrohttpd's per-connection pool holds the request line, headers and
  * query arguments; what does not fit is refused (414, 431). */
-#define CONNECTION_MEMORY (64 << 10)
+#define CONNECTION_MEMORY (32 << 10)
 /* No endpoint takes more than a handful of query arguments. */
 #define MAX_QUERY_ARGS 64
 
