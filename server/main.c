@@ -317,18 +317,24 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 }
 
 /* Every connection is a descriptor, and the soft limit is often 1024:
- * take all the hard limit allows (LimitNOFILE= in the unit sets it). */
+ * take what the hard limit allows (LimitNOFILE= in the unit sets it), up
+ * to far more than the 2048 connections need. */
 static void raise_nofile(void)
 {
+	const rlim_t enough = 65536;
 	struct rlimit rl;
+	rlim_t want;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
-	rl.rlim_cur = rl.rlim_max;
+	want = rl.rlim_max < enough ? rl.rlim_max : enough;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		log_warning_errno(-errno, "cannot raise the limit of open "
 					  "files to %llu",
-				  (unsigned long long)rl.rlim_max);
+				  (unsigned long long)want);
 }
 
 static int serve(struct server_config *cfg, struct store *st)

@@ -171,8 +171,8 @@ def test_gzip_bomb_on_enroll_is_refused_without_inflating(server):
     for t in threads:
         t.join(60)
     grown = (status_kib(pid, "VmHWM") - rss_before) / 1024
-    assert results == [413] * 8, results
     assert grown < 20, f"peak RSS grew by {grown:.0f} MiB"
+    assert results == [413] * 8, results
     # The real agent still enrolls (its body is a few hundred bytes).
     Host(server)
 
@@ -223,6 +223,22 @@ def test_many_connections_from_one_address_do_not_keep_others_out(
     finally:
         for s in held:
             s.close()
+
+
+def test_the_server_raises_its_own_limit_of_open_files(make_server):
+    """A soft limit of 1024 open files (the usual default) is raised to
+    the hard limit at start: 2,048 connections need more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 4096:
+        pytest.skip(f"hard limit of open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        server = make_server()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    with open(f"/proc/{server.proc.pid}/limits") as f:
+        line = next(x for x in f if x.startswith("Max open files"))
+    assert int(line.split()[3]) >= min(hard, 4096), line
 
 
 def test_the_connection_limit_is_reachable(server, many_files):
