@@ -49,14 +49,16 @@ HANDLER(api_enroll)
 					: "agent_id");
 		goto out;
 	}
-	if (ratelimit_blocked(rq->client)) {
+	if (ratelimit_blocked(RATELIMIT_ENROLL, rq->client, NULL)) {
+		metrics_auth_refused();
 		rp->retry_after = 60;
 		r = reply_error(rp, 429, "too_many_requests",
 				"too many failed enrollments; wait a minute");
 		goto out;
 	}
 	if (!app->enroll_secret || !const_time_equal(secret, app->enroll_secret)) {
-		ratelimit_fail(rq->client);
+		ratelimit_fail(RATELIMIT_ENROLL, rq->client, NULL);
+		metrics_auth_failure(AUTH_ENROLL_SECRET);
 		r = reply_error(rp, 401, "bad_secret",
 				"the enroll secret is wrong");
 		goto out;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -315,6 +316,27 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 	return r < 0 ? 1 : 0;
 }
 
+/* Every connection is a descriptor, and the soft limit is often 1024:
+ * take what the hard limit allows (LimitNOFILE= in the unit sets it), up
+ * to far more than the 2048 connections need. */
+static void raise_nofile(void)
+{
+	const rlim_t enough = 65536;
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = rl.rlim_max < enough ? rl.rlim_max : enough;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "cannot raise the limit of open "
+					  "files to %llu",
+				  (unsigned long long)want);
+}
+
 static int serve(struct server_config *cfg, struct store *st)
 {
 	struct app app = { .cfg = cfg, .store = st };
@@ -346,6 +368,7 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the ingest thread");
 		goto out;
 	}
+	raise_nofile();
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);

@@ -3,6 +3,8 @@
 
 #include <stdatomic.h>
 
+#include "ratelimit.h"
+
 static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				 0.1, 0.25, 0.5, 1, 2.5, 5 };
 #define NB (sizeof(bounds) / sizeof(bounds[0]))
@@ -13,6 +15,20 @@ static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
 static atomic_ulong batches;
 static atomic_ulong batch_us_sum;
+
+static atomic_ulong auth_failures[AUTH_KIND_COUNT];
+static atomic_ulong auth_refused;
+static atomic_ulong cuts[CUT_REASON_COUNT];
+static atomic_long connections;
+static atomic_long unauth_bytes;
+
+static const char *const auth_names[AUTH_KIND_COUNT] = {
+	"token", "enroll_secret",
+};
+
+static const char *const cut_names[CUT_REASON_COUNT] = {
+	"headers", "body_rate",
+};
 
 static const char *const reason_names[REJECT_COUNT] = {
 	"auth", "malformed", "too_large", "media_type", "invalid", "resend",
@@ -38,6 +54,86 @@ void metrics_batch(double ms)
 {
 	atomic_fetch_add(&batches, 1);
 	atomic_fetch_add(&batch_us_sum, (unsigned long)(ms * 1e3));
+}
+
+void metrics_auth_failure(enum auth_kind kind)
+{
+	if (kind < AUTH_KIND_COUNT)
+		atomic_fetch_add(&auth_failures[kind], 1);
+}
+
+void metrics_auth_refused(void)
+{
+	atomic_fetch_add(&auth_refused, 1);
+}
+
+void metrics_connection_cut(enum cut_reason why)
+{
+	if (why < CUT_REASON_COUNT)
+		atomic_fetch_add(&cuts[why], 1);
+}
+
+void metrics_connections(int delta)
+{
+	atomic_fetch_add(&connections, delta);
+}
+
+void metrics_unauth_bytes(long delta)
+{
+	atomic_fetch_add(&unauth_bytes, delta);
+}
+
+static int render_http(struct buf *out)
+{
+	int r = 0;
+
+	r |= buf_puts(out, "# HELP derelict_auth_failures_total Failed "
+			   "logins, by what was presented.\n"
+			   "# TYPE derelict_auth_failures_total counter\n");
+	for (int i = 0; i < AUTH_KIND_COUNT; i++)
+		r |= buf_printf(out,
+				"derelict_auth_failures_total{kind=\"%s\"} %lu\n",
+				auth_names[i], atomic_load(&auth_failures[i]));
+	r |= buf_puts(out, "# HELP derelict_auth_refused_total Failed logins "
+			   "answered 429 (rate limited).\n"
+			   "# TYPE derelict_auth_refused_total counter\n");
+	r |= buf_printf(out, "derelict_auth_refused_total %lu\n",
+			atomic_load(&auth_refused));
+	r |= buf_puts(out, "# HELP derelict_auth_failures_minute Failed "
+			   "logins over the whole server in this minute.\n"
+			   "# TYPE derelict_auth_failures_minute gauge\n");
+	for (int i = 0; i < AUTH_KIND_COUNT; i++)
+		r |= buf_printf(out,
+				"derelict_auth_failures_minute{kind=\"%s\"} %u\n",
+				auth_names[i],
+				ratelimit_global_failures(
+					i == AUTH_TOKEN ? RATELIMIT_TOKEN
+							: RATELIMIT_ENROLL));
+	r |= buf_puts(out, "# HELP derelict_auth_failures_minute_limit Failed "
+			   "logins of one kind per minute after which every "
+			   "failing login of that kind is answered 429.\n"
+			   "# TYPE derelict_auth_failures_minute_limit gauge\n");
+	r |= buf_printf(out, "derelict_auth_failures_minute_limit %d\n",
+			RATELIMIT_GLOBAL_FAILURES);
+	r |= buf_puts(out, "# HELP derelict_http_connections Connections "
+			   "open now.\n"
+			   "# TYPE derelict_http_connections gauge\n");
+	r |= buf_printf(out, "derelict_http_connections %ld\n",
+			atomic_load(&connections));
+	r |= buf_puts(out, "# HELP derelict_http_connections_cut_total "
+			   "Connections closed for being too slow, by why.\n"
+			   "# TYPE derelict_http_connections_cut_total counter\n");
+	for (int i = 0; i < CUT_REASON_COUNT; i++)
+		r |= buf_printf(out,
+				"derelict_http_connections_cut_total"
+				"{reason=\"%s\"} %lu\n",
+				cut_names[i], atomic_load(&cuts[i]));
+	r |= buf_puts(out, "# HELP derelict_http_unauthenticated_bytes Body "
+			   "bytes held for requests not authenticated yet.\n"
+			   "# TYPE derelict_http_unauthenticated_bytes gauge\n");
+	r |= buf_printf(out, "derelict_http_unauthenticated_bytes %ld\n",
+			atomic_load(&unauth_bytes));
+	return r;
 }
 
 int metrics_render(struct buf *out)
@@ -76,5 +172,6 @@ int metrics_render(struct buf *out)
 			atomic_load(&batches));
 	r |= buf_printf(out, "derelict_ingest_batch_seconds_sum %.6f\n",
 			atomic_load(&batch_us_sum) / 1e6);
+	r |= render_http(out);
 	return r < 0 ? -1 : 0;
 }

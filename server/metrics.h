@@ -17,9 +17,32 @@ enum reject_reason {
 	REJECT_COUNT
 };
 
+/* Failed logins, by what was presented. */
+enum auth_kind {
+	AUTH_TOKEN,		/* a bad or unknown token */
+	AUTH_ENROLL_SECRET,	/* a wrong enroll secret */
+	AUTH_KIND_COUNT
+};
+
+/* Connections the server cut, by why. */
+enum cut_reason {
+	CUT_HEADERS,		/* headers not in within the time allowed */
+	CUT_BODY_RATE,		/* a body arriving slower than the minimum */
+	CUT_REASON_COUNT
+};
+
 void metrics_report_ok(double seconds);
 void metrics_reject(enum reject_reason why);
 void metrics_batch(double ms);
+void metrics_auth_failure(enum auth_kind kind);
+/* A failing login answered 429 (its address, credential or the server
+ * over the limit). */
+void metrics_auth_refused(void);
+void metrics_connection_cut(enum cut_reason why);
+/* Connections open now (+1 opened, -1 closed). */
+void metrics_connections(int delta);
+/* Bytes of request bodies held for requests not yet authenticated. */
+void metrics_unauth_bytes(long delta);
 /* Appends the counters in Prometheus text format. */
 int metrics_render(struct buf *out);
 

@@ -16,6 +16,7 @@ struct server_config {
 	char *tls_cert;
 	char *tls_key;
 	int64_t max_body_bytes;
+	int64_t max_connections_per_address;
 	char *advisories_file;
 	char *eol_file;
 	int64_t history_keep;		/* seconds */

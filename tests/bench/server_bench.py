@@ -170,6 +170,68 @@ def get_latency(server, path, n=50):
     return statistics.median(times), sorted(times)[int(n * 0.95)], total
 
 
+def threads_and_rss(pid):
+    out = {}
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(("Threads:", "VmRSS:")):
+            k, v = line.split(":")
+            out[k] = int(v.split()[0])
+    return out["Threads"], out["VmRSS"] / 1024
+
+
+def thread_model(name, env, hosts_n, pk, ports, services, procs):
+    """One server in the given thread model: reports against the writer,
+    and what 1,000 idle connections cost it."""
+    import socket
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-tm-"))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        server = Server(tmp, evaluate_every="60s")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    held = []
+    try:
+        hosts = enroll_many(server, hosts_n)
+        reps = [full_report(h, pk, ports, services, procs) for h in hosts]
+        jobs = write_jobs(tmp, "first", hosts, [json.dumps(r).encode() for r in reps])
+        full, _ = load(server, jobs)
+        same = []
+        for r in reps:
+            r = dict(r)
+            r["sections"] = {k: {"hash": v["hash"]} for k, v in r["sections"].items()}
+            same.append(json.dumps(r).encode())
+        jobs = write_jobs(tmp, "same", hosts, same)
+        unchanged = [load(server, jobs, conc=c, rounds=5)[0] for c in (CONC, 128)]
+        threads0, rss0 = threads_and_rss(server.proc.pid)
+        for a in range(10):
+            for _ in range(100):
+                s = socket.socket()
+                s.bind((f"127.0.4.{a + 1}", 0))
+                s.connect(("127.0.0.1", server.port))
+                held.append(s)
+        time.sleep(1)
+        threads1, rss1 = threads_and_rss(server.proc.pid)
+        t = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        healthz = (time.perf_counter() - t) * 1e3
+        print(f"  {name}: first full reports {full:.0f}/s; unchanged re-reports "
+              f"{unchanged[0]:.0f}/s at {CONC} in flight, {unchanged[1]:.0f}/s at 128; "
+              f"1,000 idle connections: +{threads1 - threads0} threads, "
+              f"+{rss1 - rss0:.1f} MiB RSS, /healthz beside them {healthz:.1f} ms")
+    finally:
+        for s in held:
+            s.close()
+        server.stop()
+        subprocess.run(["rm", "-rf", str(tmp)])
+
+
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-"))
     server = Server(tmp, evaluate_every="60s")
@@ -276,6 +338,16 @@ def main():
     finally:
         server.stop()
         subprocess.run(["rm", "-rf", str(tmp)])
+    # Issue 13: the thread model.  The shipped one (a thread per
+    # connection, polled with poll(), so past 1,024 descriptors) beside
+    # the alternative, epoll with a fixed pool where a report waiting for
+    # the writer holds a pool thread; same fleet, same run.
+    n = min(HOSTS, 500)
+    print(f"thread model ({n} hosts):")
+    for name, env in (("thread per connection (shipped)", {}),
+                      ("epoll, pool of 8 threads", {"DERELICTD_BENCH_EPOLL_THREADS": "8"}),
+                      ("epoll, pool of 32 threads", {"DERELICTD_BENCH_EPOLL_THREADS": "32"})):
+        thread_model(name, env, n, pk, ports, services, procs)
 
 
 main()

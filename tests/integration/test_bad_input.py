@@ -202,6 +202,7 @@ def test_bad_tokens_are_slowed_down(server):
     statuses = [server.api("GET", "/hosts", token="x" * 64)[0] for _ in range(40)]
     assert statuses[0] == 401
     assert statuses[-1] == 429
-    # Even a good token is refused from that address for the minute:
-    # guessing gains nothing.
-    assert server.api("GET", "/hosts")[0] == 429
+    # A good token from that address still works (issue 13: 30 guesses
+    # must not lock out the agents and admins behind the same NAT);
+    # test_attack_http.py holds the rest.
+    assert server.api("GET", "/hosts")[0] == 200
