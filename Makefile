@@ -26,7 +26,7 @@ endif
 # link both sides and take everything.
 AGENT_PKGS := jansson uuid inih libsystemd zlib nettle
 SERVER_PKGS := libmicrohttpd sqlite3 jansson uuid inih libsystemd gnutls zlib \
-	nettle
+	nettle libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

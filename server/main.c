@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "advisory.h"
+#include "advisory_feed.h"
+#include "advisory_fetch.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -35,6 +37,8 @@ static void usage(FILE *f)
 		"       derelictd [--config FILE|--database FILE] backup FILE\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
 		"import FILE\n"
+		"       derelictd [--config FILE|--database FILE] advisories "
+		"update [URL|FILE]\n"
 		"       derelictd --check-config | --version | --help\n\n"
 		"The central daemon of derelict: it stores what the agents "
 		"report and finds\nthe forgotten hosts of a fleet.\n\n"
@@ -156,51 +160,6 @@ static int read_secret(const char *path, char **ret)
 	return 0;
 }
 
-static int load_into(const char *body, size_t len, void *ud)
-{
-	size_t skipped = 0;
-
-	return advisory_db_load(ud, body, len, &skipped);
-}
-
-/* The shipped advisories and EOL dates, then every import. */
-static int load_advisories(const struct server_config *cfg, struct store *st,
-			   struct advisory_db **ret)
-{
-	struct advisory_db *db;
-	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
-	size_t skipped = 0;
-	int r;
-
-	r = advisory_db_new(&db);
-	if (r < 0)
-		return r;
-	r = buf_read_file(&b, cfg->advisories_file);
-	if (r < 0)
-		log_warning_errno(r, "advisories: cannot read %s; MTA "
-				     "vulnerabilities will not be found",
-				  cfg->advisories_file);
-	else if ((r = advisory_db_load(db, b.data, b.len, &skipped)) < 0)
-		log_warning_errno(r, "advisories: %s is invalid",
-				  cfg->advisories_file);
-	buf_free(&b);
-	r = buf_read_file(&b, cfg->eol_file);
-	if (r < 0)
-		log_warning_errno(r, "eol: cannot read %s; eol-os will not be "
-				     "found",
-				  cfg->eol_file);
-	else if ((r = advisory_db_load_eol(db, b.data, b.len)) < 0)
-		log_warning_errno(r, "eol: %s is invalid", cfg->eol_file);
-	buf_free(&b);
-	r = store_advisory_each(st, load_into, db);
-	if (r < 0)
-		log_warning_errno(r, "advisories: an imported file is invalid");
-	log_info("advisories: %zu entries loaded",
-		 advisory_db_count(db));
-	*ret = db;
-	return 0;
-}
-
 static int cmd_token(struct store *st, char **cmd, int n)
 {
 	if (n >= 2 && strcmp(cmd[1], "list") == 0) {
@@ -274,15 +233,40 @@ static int cmd_token(struct store *st, char **cmd, int n)
 	return 2;
 }
 
-static int cmd_advisories(struct store *st, char **cmd, int n)
+static int cmd_advisories_update(const struct server_config *cfg,
+				 struct store *st, const char *source)
+{
+	char msg[256];
+	size_t entries = 0;
+	int r = advisory_feed_update(cfg, st, source, msg, &entries);
+
+	if (r < 0) {
+		log_error("advisories update: %s; the kept data is unchanged",
+			  msg);
+		return 1;
+	}
+	if (r == 1)
+		printf("%s; the kept copy is current\n", msg);
+	else
+		printf("%s; a running derelictd matches every host against "
+		       "it within seconds\n",
+		       msg);
+	return 0;
+}
+
+static int cmd_advisories(const struct server_config *cfg, struct store *st,
+			  char **cmd, int n)
 {
 	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
 	struct advisory_db *db = NULL;
 	const char *base;
 	int r;
 
+	if ((n == 2 || n == 3) && strcmp(cmd[1], "update") == 0)
+		return cmd_advisories_update(cfg, st, n == 3 ? cmd[2] : NULL);
 	if (n != 3 || strcmp(cmd[1], "import") != 0) {
-		log_error("usage: derelictd advisories import FILE");
+		log_error("usage: derelictd advisories import FILE | "
+			  "advisories update [URL|FILE]");
 		return 2;
 	}
 	r = buf_read_file(&b, cmd[2]);
@@ -308,7 +292,7 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 		log_error("advisories import: %s", store_errmsg());
 	else
 		printf("imported %zu advisories from %s; a running derelictd "
-		       "uses them after a reload (SIGHUP)\n",
+		       "matches every host against them within seconds\n",
 		       advisory_db_count(db), cmd[2]);
 	advisory_db_free(db);
 	buf_free(&b);
@@ -330,8 +314,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_warning_errno(r, "cannot read the enroll secret %s; "
 				     "enrollment is off",
 				  cfg->enroll_secret_file);
-	load_advisories(cfg, st, &app.advisories);
-	store_set_advisories(st, app.advisories);
+	r = advisory_feed_new(cfg, st, &app.feed);
+	if (r < 0) {
+		log_error_errno(r, "cannot load the advisories");
+		return 1;
+	}
 
 	/* Signals are taken synchronously below, by this thread alone. */
 	sigemptyset(&set);
@@ -346,6 +333,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the ingest thread");
 		goto out;
 	}
+	r = advisory_feed_run(app.feed, app.ingest);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the advisory thread");
+		goto out;
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -355,29 +347,24 @@ static int serve(struct server_config *cfg, struct store *st)
 		   cfg->listen, cfg->tls_cert[0] ? " (TLS)" : "");
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	for (;;) {
-		struct advisory_db *fresh = NULL;
-
 		if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
 			break;
-		/* Reload: the advisories and imports, then every host is
-		 * matched against them again. */
-		if (load_advisories(cfg, st, &fresh) < 0)
-			continue;
-		advisory_db_free((struct advisory_db *)store_set_advisories(st, fresh));
-		app.advisories = fresh;
-		store_all_hosts_due(st);
-		ingest_kick(app.ingest);
-		log_notice("SIGHUP: advisories reloaded; other configuration "
-			   "changes need a restart");
+		/* In the background: the advisories and imports are read
+		 * again, and every host is matched again if they changed. */
+		advisory_feed_reload(app.feed);
+		log_notice("SIGHUP: reloading the advisories; other "
+			   "configuration changes need a restart");
 	}
 	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing reports in flight");
 	http_stop(http);
 	r = 0;
 out:
+	/* The advisory thread first: it may kick the ingest thread, whose
+	 * last evaluations still need the advisories. */
+	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
-	store_set_advisories(st, NULL);
-	advisory_db_free(app.advisories);
+	advisory_feed_free(app.feed);
 	free(app.enroll_secret);
 	if (r == 0)
 		log_notice("stopped");
@@ -423,6 +410,11 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (advisory_fetch_global_init() < 0) {
+		log_error("cannot initialise libcurl");
+		rc = 1;
+		goto out;
+	}
 	if (store_open(cfg.database, &cfg, &st, err) < 0) {
 		log_error("%s", err);
 		rc = 1;
@@ -433,7 +425,7 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd[0], "token") == 0)
 		rc = cmd_token(st, cmd, ncmd);
 	else if (strcmp(cmd[0], "advisories") == 0)
-		rc = cmd_advisories(st, cmd, ncmd);
+		rc = cmd_advisories(&cfg, st, cmd, ncmd);
 	else if (ncmd == 2) {
 		rc = store_backup(st, cmd[1]) < 0 ? 1 : 0;
 		if (rc)

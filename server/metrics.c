@@ -3,6 +3,8 @@
 
 #include <stdatomic.h>
 
+#include "timeutil.h"
+
 static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				 0.1, 0.25, 0.5, 1, 2.5, 5 };
 #define NB (sizeof(bounds) / sizeof(bounds[0]))
@@ -13,6 +15,8 @@ static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
 static atomic_ulong batches;
 static atomic_ulong batch_us_sum;
+static atomic_ulong advisory_fetches, advisory_fetch_errors;
+static _Atomic int64_t advisory_newest;
 
 static const char *const reason_names[REJECT_COUNT] = {
 	"auth", "malformed", "too_large", "media_type", "invalid", "resend",
@@ -38,6 +42,42 @@ void metrics_batch(double ms)
 {
 	atomic_fetch_add(&batches, 1);
 	atomic_fetch_add(&batch_us_sum, (unsigned long)(ms * 1e3));
+}
+
+void metrics_advisory_fetch(int ok)
+{
+	atomic_fetch_add(ok ? &advisory_fetches : &advisory_fetch_errors, 1);
+}
+
+void metrics_advisory_newest(int64_t t)
+{
+	atomic_store(&advisory_newest, t);
+}
+
+static int render_advisories(struct buf *out)
+{
+	int64_t newest = atomic_load(&advisory_newest);
+	int r = 0;
+
+	r |= buf_puts(out, "# HELP derelict_advisory_fetches_total Fetches of "
+			   "advisories_url, by result (error: the previous "
+			   "data is kept).\n"
+			   "# TYPE derelict_advisory_fetches_total counter\n");
+	r |= buf_printf(out,
+			"derelict_advisory_fetches_total{result=\"ok\"} %lu\n"
+			"derelict_advisory_fetches_total{result=\"error\"} "
+			"%lu\n",
+			atomic_load(&advisory_fetches),
+			atomic_load(&advisory_fetch_errors));
+	if (newest > 0) {
+		r |= buf_puts(out, "# HELP derelict_advisories_age_seconds Age "
+				   "of the freshest advisory data in use.\n"
+				   "# TYPE derelict_advisories_age_seconds "
+				   "gauge\n");
+		r |= buf_printf(out, "derelict_advisories_age_seconds %lld\n",
+				(long long)(time_now() - newest));
+	}
+	return r;
 }
 
 int metrics_render(struct buf *out)
@@ -76,5 +116,6 @@ int metrics_render(struct buf *out)
 			atomic_load(&batches));
 	r |= buf_printf(out, "derelict_ingest_batch_seconds_sum %.6f\n",
 			atomic_load(&batch_us_sum) / 1e6);
+	r |= render_advisories(out);
 	return r < 0 ? -1 : 0;
 }

@@ -17,6 +17,8 @@ struct server_config {
 	char *tls_key;
 	int64_t max_body_bytes;
 	char *advisories_file;
+	char *advisories_url;		/* the tracker feed; "" none */
+	int64_t advisories_refresh;	/* its period */
 	char *eol_file;
 	/* [rules] */
 	struct conf_ports smtp_ports;
@@ -37,7 +39,7 @@ struct app {
 	struct store *store;
 	struct ingest *ingest;
 	char *enroll_secret;
-	struct advisory_db *advisories;
+	struct advisory_feed *feed;	/* the advisories in use and their feed */
 };
 
 #endif
