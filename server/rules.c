@@ -1006,7 +1006,10 @@ static int collect_vulns(struct eval *e)
 				if (!v->nodsa)
 					g->serious = true;
 			}
-			if (!g->package)
+			/* The daemon is what an operator knows to upgrade;
+			 * apt brings its siblings along. */
+			if (!g->package || (strstr(p->name, "daemon") &&
+					    !strstr(g->package, "daemon")))
 				g->package = p->name;
 			if (dup)
 				continue;
