@@ -130,8 +130,12 @@ run: deps
 	@sh tools/run.sh $(SERVER) $(AGENT)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench/advisory_bench
 	@sh tests/bench/run.sh $(B)
+
+$(B)/bench/advisory_bench: $(B)/tests/bench/advisory_bench.o $(B)/libserver.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)
