@@ -707,6 +707,12 @@ static int each_member(struct loader *l, const char *s, size_t len,
 	return i == len ? 0 : -EINVAL;
 }
 
+/* A source's date: its own, else when it was fetched or imported. */
+static int64_t fresh(const struct advisory_source *s)
+{
+	return s->data_date ? s->data_date : s->fetched_at;
+}
+
 /* Sorted by source, then CVE, then freshest first: the order the
  * precedence reads them in. */
 static int compare_entries(const void *x, const void *y, void *ud)
@@ -726,8 +732,8 @@ static int compare_entries(const void *x, const void *y, void *ud)
 		return r;
 	if (ship_a != ship_b)
 		return ship_a ? 1 : -1;
-	if (sa->data_date != sb->data_date)
-		return sa->data_date > sb->data_date ? -1 : 1;
+	if (fresh(sa) != fresh(sb))
+		return fresh(sa) > fresh(sb) ? -1 : 1;
 	if (sa->seq != sb->seq)
 		return sa->seq > sb->seq ? -1 : 1;
 	return 0;
@@ -750,6 +756,10 @@ static int load_shipped_whole(struct loader *l, const char *json, size_t len,
 	date = json_get_str(root, "data_date");
 	if (!src->data_date && date && date_parse(date, &src->data_date) < 0)
 		src->data_date = 0;
+	/* Ubuntu's OSV records, converted (advisory_osv.h), say so. */
+	if (json_get_str(root, "origin") &&
+	    strcmp(json_get_str(root, "origin"), "osv") == 0)
+		l->origin = ADVISORY_ORIGIN_OSV;
 	r = load_shipped(l, root);
 	json_decref(root);
 	return r;
@@ -976,7 +986,7 @@ int advisory_applies(const struct advisory *a, const char *codename,
 /* The verdict on one (source, CVE): entries [lo, hi), freshest first.
  * 1 and *v when it applies, 0 when not. */
 static int decide(const struct advisory_db *db, size_t lo, size_t hi,
-		  const char *codename, const char *version,
+		  const char *codename, const char *version, bool covered,
 		  struct advisory_verdict *v)
 {
 	const struct advisory *dec = NULL, *up = NULL;
@@ -1004,7 +1014,7 @@ static int decide(const struct advisory_db *db, size_t lo, size_t hi,
 		v->a = dec;
 		v->fix = fix;
 	} else {
-		if (!up || upstream_applies(up, version) != 1)
+		if (covered || !up || upstream_applies(up, version) != 1)
 			return 0;
 		v->a = up;
 		v->unconfirmed = true;
@@ -1025,6 +1035,7 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 			    struct advisory_verdict *ret, size_t max)
 {
 	size_t lo = 0, hi, i;
+	bool covered = false;
 	int found = 0;
 
 	if (!db || !source || !source_version ||
@@ -1040,6 +1051,14 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 		else
 			hi = mid;
 	}
+	/* Ubuntu's OSV data lists every CVE of a package in a release it
+	 * covers: one it does not list does not affect that release, and no
+	 * upstream version decides it there. */
+	for (i = lo; i < db->n && strcmp(db->items[i].source, source) == 0 &&
+		     !covered;
+	     i++)
+		covered = db->items[i].origin == ADVISORY_ORIGIN_OSV &&
+			  fix_for(&db->items[i], codename);
 	for (i = lo; i < db->n && strcmp(db->items[i].source, source) == 0;) {
 		struct advisory_verdict v;
 		size_t end = i + 1;
@@ -1048,7 +1067,8 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 		       strcmp(db->items[end].source, source) == 0 &&
 		       strcmp(db->items[end].cve, db->items[i].cve) == 0)
 			end++;
-		if (decide(db, i, end, codename, source_version, &v)) {
+		if (decide(db, i, end, codename, source_version, covered,
+			   &v)) {
 			if ((size_t)found < max)
 				ret[found] = v;
 			if (found < INT32_MAX)

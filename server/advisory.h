@@ -9,6 +9,7 @@
  *
  *      {"format": 1,
  *       "data_date": "YYYY-MM-DD",          optional: the data's own date
+ *       "origin": "osv",                    optional: Ubuntu's OSV data
  *       "advisories": [{
  *         "cve": "CVE-2023-42115", "source": "exim4",
  *         "severity": "critical"|"high"|"medium"|"low",
@@ -51,14 +52,17 @@
  * version (advisory_match_verdicts()): per (source package, CVE, release)
  * the freshest source that names the release decides: any imported or
  * fetched source (tracker, file, OSV) over the shipped file, then the later
- * data_date, then the later load.  Where no source names the release, the
+ * data_date (else fetched_at), then the later load.  Where no source names the release, the
  * upstream fixed version of the freshest entry that has one decides (the
  * upstream part of the installed version, see dpkgver_upstream(), against
  * the fixed version of its own branch — same first two dot-separated
  * components — or the highest one), and the verdict is unconfirmed: the
  * caller says why (a release past its end of life, an unknown
  * distribution).  Tracker entries have no upstream version, so they never
- * decide that way.
+ * decide that way.  Where OSV data (Ubuntu's, "origin": "osv" in a file of
+ * the shipped format, see advisory_osv.h) names the release for any CVE
+ * of the package, it covers the package there: no upstream version
+ * decides a CVE it does not list.
  *
  * Every input is capped (ADVISORY_MAX_*); a database holds its strings in
  * one arena, so freeing it is cheap.  Functions return 0 or a negative

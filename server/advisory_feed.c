@@ -23,8 +23,9 @@
 
 #define TRACKER_COPY "advisories-tracker.json"
 #define FETCH_TIMEOUT_S 600
-/* A failed fetch is tried again sooner than a whole period later. */
-#define RETRY_AFTER 3600
+/* A failed fetch (the network not up yet at boot, the tracker away) is
+ * tried again sooner than a whole period later. */
+#define RETRY_AFTER 900
 
 struct advisory_feed {
 	const struct server_config *cfg;
@@ -75,9 +76,10 @@ static int load_import(const char *name, int64_t imported_at,
 		       const char *body, size_t len, void *ud)
 {
 	struct import_ctx *x = ud;
+	/* The data's date is the file's own ("data_date") where it has one,
+	 * else the time of the import. */
 	struct advisory_source info = { .origin = ADVISORY_ORIGIN_FILE,
-					.fetched_at = imported_at,
-					.data_date = imported_at };
+					.fetched_at = imported_at };
 	int r;
 
 	snprintf(info.name, sizeof(info.name), "%s", name ? name : "import");

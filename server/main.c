@@ -2,6 +2,7 @@
  * main.c - derelictd: flags and configuration, the maintenance commands
  * (token, backup, advisories), and the server's life from start to SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "advisory.h"
 #include "advisory_feed.h"
 #include "advisory_fetch.h"
+#include "advisory_osv.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -36,7 +38,7 @@ static void usage(FILE *f)
 		"token revoke NAME\n"
 		"       derelictd [--config FILE|--database FILE] backup FILE\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
-		"import FILE\n"
+		"import [--format osv] FILE|DIR\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
 		"update [URL|FILE]\n"
 		"       derelictd --check-config | --version | --help\n\n"
@@ -93,7 +95,8 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 			*check_only = 1;
 			continue;
 		}
-		if (strcmp(a, "--role") == 0 && i + 1 < argc) {
+		if ((strcmp(a, "--role") == 0 || strcmp(a, "--format") == 0) &&
+		    i + 1 < argc) {
 			cmd[(*ncmd)++] = argv[i];
 			cmd[(*ncmd)++] = argv[++i];
 			continue;
@@ -254,6 +257,148 @@ static int cmd_advisories_update(const struct server_config *cfg,
 	return 0;
 }
 
+#define OSV_MAX_FILES 200000
+#define OSV_MAX_DEPTH 4
+
+struct osv_walk {
+	struct advisory_osv *osv;
+	size_t files, skipped, bad;
+};
+
+/* Adds every *.json file under path (a file or a directory, a few levels
+ * deep) to w->osv.  0, or a negative errno that stops the import. */
+static int osv_walk(struct osv_walk *w, const char *path, int depth)
+{
+	struct stat sb;
+	struct buf b = BUF_INIT(ADVISORY_OSV_MAX_RECORD);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (stat(path, &sb) < 0) {
+		log_error_errno(-errno, "advisories import: %s", path);
+		return -errno;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		if (depth > OSV_MAX_DEPTH)
+			return 0;
+		d = opendir(path);
+		if (!d) {
+			log_error_errno(-errno, "advisories import: %s", path);
+			return -errno;
+		}
+		while (r == 0 && (e = readdir(d))) {
+			char sub[4096];
+			size_t n = strlen(e->d_name);
+
+			if (e->d_name[0] == '.')
+				continue;
+			if (snprintf(sub, sizeof(sub), "%s/%s", path,
+				     e->d_name) >= (int)sizeof(sub))
+				continue;
+			if (e->d_type == DT_DIR ||
+			    (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0))
+				r = osv_walk(w, sub, depth + 1);
+		}
+		closedir(d);
+		return r;
+	}
+	if (++w->files > OSV_MAX_FILES) {
+		log_error("advisories import: more than %d files under the "
+			  "directory",
+			  OSV_MAX_FILES);
+		return -E2BIG;
+	}
+	r = buf_read_file(&b, path);
+	if (r == 0)
+		r = advisory_osv_add(w->osv, b.data, b.len);
+	buf_free(&b);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		log_warning_errno(r, "advisories import: %s is not an OSV "
+				     "record; left out",
+				  path);
+		w->bad++;
+	} else if (r == 1) {
+		w->skipped++;
+	}
+	return 0;
+}
+
+static int cmd_import_osv(const struct server_config *cfg, struct store *st,
+			  const char *path)
+{
+	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
+	struct advisory_db *eol = NULL, *check = NULL;
+	struct osv_walk w = { 0 };
+	char name[128], *doc = NULL;
+	const char *base;
+	size_t len = 0, entries = 0;
+	int r;
+
+	/* Ubuntu's versions ("22.04") name releases; hosts report
+	 * codenames ("jammy"): the EOL table maps one to the other. */
+	r = advisory_db_new(&eol);
+	if (r == 0)
+		r = buf_read_file(&b, cfg->eol_file);
+	if (r == 0)
+		r = advisory_db_load_eol(eol, b.data, b.len);
+	buf_free(&b);
+	if (r < 0) {
+		log_error_errno(r, "advisories import: cannot read the EOL "
+				   "table %s, which names Ubuntu's releases",
+				cfg->eol_file);
+		advisory_db_free(eol);
+		return 1;
+	}
+	r = advisory_osv_new(eol, &w.osv);
+	if (r == 0)
+		r = osv_walk(&w, path, 0);
+	if (r == 0)
+		r = advisory_osv_finish(w.osv, &doc, &len, &entries);
+	advisory_osv_free(w.osv);
+	advisory_db_free(eol);
+	if (r == 0 && entries == 0) {
+		log_error("advisories import: %s holds no Ubuntu OSV record "
+			  "for a known release (%zu files read)",
+			  path, w.files);
+		r = -ENOENT;
+	}
+	if (r == 0)
+		r = advisory_load(doc, len, &check);
+	advisory_db_free(check);
+	if (r < 0) {
+		free(doc);
+		if (r != -ENOENT)
+			log_error_errno(r, "advisories import: %s", path);
+		return 1;
+	}
+	{
+		char trimmed[4096];
+		size_t tl;
+
+		snprintf(trimmed, sizeof(trimmed), "%s", path);
+		tl = strlen(trimmed);
+		while (tl > 1 && trimmed[tl - 1] == '/')
+			trimmed[--tl] = '\0';
+		base = strrchr(trimmed, '/');
+		snprintf(name, sizeof(name), "osv:%s",
+			 base && base[1] ? base + 1 : trimmed);
+	}
+	r = store_advisory_import(st, name, doc, len, (int)entries);
+	free(doc);
+	if (r < 0) {
+		log_error("advisories import: %s", store_errmsg());
+		return 1;
+	}
+	printf("imported %zu advisories from %zu OSV records of %s (%zu "
+	       "without a known Ubuntu release, %zu invalid); a running "
+	       "derelictd matches every host against them within seconds\n",
+	       entries, w.files - w.skipped - w.bad, path, w.skipped, w.bad);
+	return 0;
+}
+
 static int cmd_advisories(const struct server_config *cfg, struct store *st,
 			  char **cmd, int n)
 {
@@ -264,9 +409,12 @@ static int cmd_advisories(const struct server_config *cfg, struct store *st,
 
 	if ((n == 2 || n == 3) && strcmp(cmd[1], "update") == 0)
 		return cmd_advisories_update(cfg, st, n == 3 ? cmd[2] : NULL);
+	if (n == 5 && strcmp(cmd[1], "import") == 0 &&
+	    strcmp(cmd[2], "--format") == 0 && strcmp(cmd[3], "osv") == 0)
+		return cmd_import_osv(cfg, st, cmd[4]);
 	if (n != 3 || strcmp(cmd[1], "import") != 0) {
-		log_error("usage: derelictd advisories import FILE | "
-			  "advisories update [URL|FILE]");
+		log_error("usage: derelictd advisories import [--format osv] "
+			  "FILE|DIR | advisories update [URL|FILE]");
 		return 2;
 	}
 	r = buf_read_file(&b, cmd[2]);
