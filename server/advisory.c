@@ -860,7 +860,11 @@ int advisory_db_digest(const struct advisory_db *db, char ret[65])
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(buf[i].sum, db->source_sums[i], 32);
-		buf[i].data_date = db->sources[i].data_date;
+		/* What ranks it: a shipped file's mtime does not. */
+		buf[i].data_date = db->sources[i].origin ==
+						   ADVISORY_ORIGIN_SHIPPED ?
+					   db->sources[i].data_date :
+					   fresh(&db->sources[i]);
 		buf[i].origin = db->sources[i].origin;
 	}
 	sha256_raw(buf, n * sizeof(*buf), sum);
