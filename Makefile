@@ -26,7 +26,7 @@ endif
 # link both sides and take everything.
 AGENT_PKGS := jansson uuid inih libsystemd zlib nettle
 SERVER_PKGS := libmicrohttpd sqlite3 jansson uuid inih libsystemd gnutls zlib \
-	nettle
+	nettle libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -130,8 +130,12 @@ run: deps
 	@sh tools/run.sh $(SERVER) $(AGENT)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench/advisory_bench
 	@sh tests/bench/run.sh $(B)
+
+$(B)/bench/advisory_bench: $(B)/tests/bench/advisory_bench.o $(B)/libserver.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)

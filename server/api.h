@@ -34,6 +34,9 @@ HANDLER(api_project_delete);
 HANDLER(api_findings_list);
 HANDLER(api_finding_ack);
 
+/* api_advisories.c */
+HANDLER(api_advisories);
+
 /* api_misc.c */
 HANDLER(api_summary);
 HANDLER(api_openapi);

@@ -89,6 +89,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/findings/*/ack", ROLE_ADMIN, api_finding_ack },
 	{ "GET", "/api/v1/packages", ROLE_VIEWER, api_packages },
 	{ "GET", "/api/v1/summary", ROLE_VIEWER, api_summary },
+	{ "GET", "/api/v1/advisories", ROLE_VIEWER, api_advisories },
 	{ "GET", "/api/v1/openapi.json", ROLE_VIEWER, api_openapi },
 	{ "GET", "/api/v1/metrics", ROLE_VIEWER, api_metrics },
 	{ "GET", "/metrics", ROLE_VIEWER, api_metrics },

@@ -2,6 +2,7 @@
  * main.c - derelictd: flags and configuration, the maintenance commands
  * (token, backup, advisories), and the server's life from start to SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #include <unistd.h>
 
 #include "advisory.h"
+#include "advisory_feed.h"
+#include "advisory_fetch.h"
+#include "advisory_osv.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -35,7 +39,9 @@ static void usage(FILE *f)
 		"token revoke NAME\n"
 		"       derelictd [--config FILE|--database FILE] backup FILE\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
-		"import FILE\n"
+		"import [--format osv] FILE|DIR\n"
+		"       derelictd [--config FILE|--database FILE] advisories "
+		"update [URL|FILE]\n"
 		"       derelictd --check-config | --version | --help\n\n"
 		"The central daemon of derelict: it stores what the agents "
 		"report and finds\nthe forgotten hosts of a fleet.\n\n"
@@ -90,7 +96,8 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 			*check_only = 1;
 			continue;
 		}
-		if (strcmp(a, "--role") == 0 && i + 1 < argc) {
+		if ((strcmp(a, "--role") == 0 || strcmp(a, "--format") == 0) &&
+		    i + 1 < argc) {
 			cmd[(*ncmd)++] = argv[i];
 			cmd[(*ncmd)++] = argv[++i];
 			continue;
@@ -154,51 +161,6 @@ static int read_secret(const char *path, char **ret)
 		return -EINVAL;
 	}
 	*ret = buf_take(&b, NULL);
-	return 0;
-}
-
-static int load_into(const char *body, size_t len, void *ud)
-{
-	size_t skipped = 0;
-
-	return advisory_db_load(ud, body, len, &skipped);
-}
-
-/* The shipped advisories and EOL dates, then every import. */
-static int load_advisories(const struct server_config *cfg, struct store *st,
-			   struct advisory_db **ret)
-{
-	struct advisory_db *db;
-	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
-	size_t skipped = 0;
-	int r;
-
-	r = advisory_db_new(&db);
-	if (r < 0)
-		return r;
-	r = buf_read_file(&b, cfg->advisories_file);
-	if (r < 0)
-		log_warning_errno(r, "advisories: cannot read %s; MTA "
-				     "vulnerabilities will not be found",
-				  cfg->advisories_file);
-	else if ((r = advisory_db_load(db, b.data, b.len, &skipped)) < 0)
-		log_warning_errno(r, "advisories: %s is invalid",
-				  cfg->advisories_file);
-	buf_free(&b);
-	r = buf_read_file(&b, cfg->eol_file);
-	if (r < 0)
-		log_warning_errno(r, "eol: cannot read %s; eol-os will not be "
-				     "found",
-				  cfg->eol_file);
-	else if ((r = advisory_db_load_eol(db, b.data, b.len)) < 0)
-		log_warning_errno(r, "eol: %s is invalid", cfg->eol_file);
-	buf_free(&b);
-	r = store_advisory_each(st, load_into, db);
-	if (r < 0)
-		log_warning_errno(r, "advisories: an imported file is invalid");
-	log_info("advisories: %zu entries loaded",
-		 advisory_db_count(db));
-	*ret = db;
 	return 0;
 }
 
@@ -275,15 +237,185 @@ static int cmd_token(struct store *st, char **cmd, int n)
 	return 2;
 }
 
-static int cmd_advisories(struct store *st, char **cmd, int n)
+static int cmd_advisories_update(const struct server_config *cfg,
+				 struct store *st, const char *source)
+{
+	char msg[256];
+	size_t entries = 0;
+	int r = advisory_feed_update(cfg, st, source, msg, &entries);
+
+	if (r < 0) {
+		log_error("advisories update: %s; the kept data is unchanged",
+			  msg);
+		return 1;
+	}
+	if (r == 1)
+		printf("%s; the kept copy is current\n", msg);
+	else
+		printf("%s; a running derelictd matches every host against "
+		       "it within seconds\n",
+		       msg);
+	return 0;
+}
+
+#define OSV_MAX_FILES 200000
+#define OSV_MAX_DEPTH 4
+
+struct osv_walk {
+	struct advisory_osv *osv;
+	size_t files, skipped, bad;
+};
+
+/* Adds every *.json file under path (a file or a directory, a few levels
+ * deep) to w->osv.  0, or a negative errno that stops the import. */
+static int osv_walk(struct osv_walk *w, const char *path, int depth)
+{
+	struct stat sb;
+	struct buf b = BUF_INIT(ADVISORY_OSV_MAX_RECORD);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (stat(path, &sb) < 0) {
+		log_error_errno(-errno, "advisories import: %s", path);
+		return -errno;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		if (depth > OSV_MAX_DEPTH)
+			return 0;
+		d = opendir(path);
+		if (!d) {
+			log_error_errno(-errno, "advisories import: %s", path);
+			return -errno;
+		}
+		while (r == 0 && (e = readdir(d))) {
+			char sub[4096];
+			size_t n = strlen(e->d_name);
+
+			if (e->d_name[0] == '.')
+				continue;
+			if (snprintf(sub, sizeof(sub), "%s/%s", path,
+				     e->d_name) >= (int)sizeof(sub))
+				continue;
+			if (e->d_type == DT_DIR ||
+			    (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0))
+				r = osv_walk(w, sub, depth + 1);
+		}
+		closedir(d);
+		return r;
+	}
+	if (++w->files > OSV_MAX_FILES) {
+		log_error("advisories import: more than %d files under the "
+			  "directory",
+			  OSV_MAX_FILES);
+		return -E2BIG;
+	}
+	r = buf_read_file(&b, path);
+	if (r == 0)
+		r = advisory_osv_add(w->osv, b.data, b.len);
+	buf_free(&b);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		log_warning_errno(r, "advisories import: %s is not an OSV "
+				     "record; left out",
+				  path);
+		w->bad++;
+	} else if (r == 1) {
+		w->skipped++;
+	}
+	return 0;
+}
+
+static int cmd_import_osv(const struct server_config *cfg, struct store *st,
+			  const char *path)
+{
+	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
+	struct advisory_db *eol = NULL, *check = NULL;
+	struct osv_walk w = { 0 };
+	char name[128], *doc = NULL;
+	const char *base;
+	size_t len = 0, entries = 0;
+	int r;
+
+	/* Ubuntu's versions ("22.04") name releases; hosts report
+	 * codenames ("jammy"): the EOL table maps one to the other. */
+	r = advisory_db_new(&eol);
+	if (r == 0)
+		r = buf_read_file(&b, cfg->eol_file);
+	if (r == 0)
+		r = advisory_db_load_eol(eol, b.data, b.len);
+	buf_free(&b);
+	if (r < 0) {
+		log_error_errno(r, "advisories import: cannot read the EOL "
+				   "table %s, which names Ubuntu's releases",
+				cfg->eol_file);
+		advisory_db_free(eol);
+		return 1;
+	}
+	r = advisory_osv_new(eol, &w.osv);
+	if (r == 0)
+		r = osv_walk(&w, path, 0);
+	if (r == 0)
+		r = advisory_osv_finish(w.osv, &doc, &len, &entries);
+	advisory_osv_free(w.osv);
+	advisory_db_free(eol);
+	if (r == 0 && entries == 0) {
+		log_error("advisories import: %s holds no Ubuntu OSV record "
+			  "for a known release (%zu files read)",
+			  path, w.files);
+		r = -ENOENT;
+	}
+	if (r == 0)
+		r = advisory_load(doc, len, &check);
+	advisory_db_free(check);
+	if (r < 0) {
+		free(doc);
+		if (r != -ENOENT)
+			log_error_errno(r, "advisories import: %s", path);
+		return 1;
+	}
+	{
+		char trimmed[4096];
+		size_t tl;
+
+		snprintf(trimmed, sizeof(trimmed), "%s", path);
+		tl = strlen(trimmed);
+		while (tl > 1 && trimmed[tl - 1] == '/')
+			trimmed[--tl] = '\0';
+		base = strrchr(trimmed, '/');
+		snprintf(name, sizeof(name), "osv:%s",
+			 base && base[1] ? base + 1 : trimmed);
+	}
+	r = store_advisory_import(st, name, doc, len, (int)entries);
+	free(doc);
+	if (r < 0) {
+		log_error("advisories import: %s", store_errmsg());
+		return 1;
+	}
+	printf("imported %zu advisories from %zu OSV records of %s (%zu "
+	       "without a known Ubuntu release, %zu invalid); a running "
+	       "derelictd matches every host against them within seconds\n",
+	       entries, w.files - w.skipped - w.bad, path, w.skipped, w.bad);
+	return 0;
+}
+
+static int cmd_advisories(const struct server_config *cfg, struct store *st,
+			  char **cmd, int n)
 {
 	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
 	struct advisory_db *db = NULL;
 	const char *base;
 	int r;
 
+	if ((n == 2 || n == 3) && strcmp(cmd[1], "update") == 0)
+		return cmd_advisories_update(cfg, st, n == 3 ? cmd[2] : NULL);
+	if (n == 5 && strcmp(cmd[1], "import") == 0 &&
+	    strcmp(cmd[2], "--format") == 0 && strcmp(cmd[3], "osv") == 0)
+		return cmd_import_osv(cfg, st, cmd[4]);
 	if (n != 3 || strcmp(cmd[1], "import") != 0) {
-		log_error("usage: derelictd advisories import FILE");
+		log_error("usage: derelictd advisories import [--format osv] "
+			  "FILE|DIR | advisories update [URL|FILE]");
 		return 2;
 	}
 	r = buf_read_file(&b, cmd[2]);
@@ -309,7 +441,7 @@ static int cmd_advisories(struct store *st, char **cmd, int n)
 		log_error("advisories import: %s", store_errmsg());
 	else
 		printf("imported %zu advisories from %s; a running derelictd "
-		       "uses them after a reload (SIGHUP)\n",
+		       "matches every host against them within seconds\n",
 		       advisory_db_count(db), cmd[2]);
 	advisory_db_free(db);
 	buf_free(&b);
@@ -352,8 +484,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_warning_errno(r, "cannot read the enroll secret %s; "
 				     "enrollment is off",
 				  cfg->enroll_secret_file);
-	load_advisories(cfg, st, &app.advisories);
-	store_set_advisories(st, app.advisories);
+	r = advisory_feed_new(cfg, st, &app.feed);
+	if (r < 0) {
+		log_error_errno(r, "cannot load the advisories");
+		return 1;
+	}
 
 	/* Signals are taken synchronously below, by this thread alone. */
 	sigemptyset(&set);
@@ -369,6 +504,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		goto out;
 	}
 	raise_nofile();
+	r = advisory_feed_run(app.feed, app.ingest);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the advisory thread");
+		goto out;
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -378,29 +518,24 @@ static int serve(struct server_config *cfg, struct store *st)
 		   cfg->listen, cfg->tls_cert[0] ? " (TLS)" : "");
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	for (;;) {
-		struct advisory_db *fresh = NULL;
-
 		if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
 			break;
-		/* Reload: the advisories and imports, then every host is
-		 * matched against them again. */
-		if (load_advisories(cfg, st, &fresh) < 0)
-			continue;
-		advisory_db_free((struct advisory_db *)store_set_advisories(st, fresh));
-		app.advisories = fresh;
-		store_all_hosts_due(st);
-		ingest_kick(app.ingest);
-		log_notice("SIGHUP: advisories reloaded; other configuration "
-			   "changes need a restart");
+		/* In the background: the advisories and imports are read
+		 * again, and every host is matched again if they changed. */
+		advisory_feed_reload(app.feed);
+		log_notice("SIGHUP: reloading the advisories; other "
+			   "configuration changes need a restart");
 	}
 	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing reports in flight");
 	http_stop(http);
 	r = 0;
 out:
+	/* The advisory thread first: it may kick the ingest thread, whose
+	 * last evaluations still need the advisories. */
+	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
-	store_set_advisories(st, NULL);
-	advisory_db_free(app.advisories);
+	advisory_feed_free(app.feed);
 	free(app.enroll_secret);
 	if (r == 0)
 		log_notice("stopped");
@@ -446,6 +581,11 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (advisory_fetch_global_init() < 0) {
+		log_error("cannot initialise libcurl");
+		rc = 1;
+		goto out;
+	}
 	if (store_open(cfg.database, &cfg, &st, err) < 0) {
 		log_error("%s%s", err, ncmd == 0 ? "; refusing to start" : "");
 		rc = 1;
@@ -463,7 +603,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd[0], "token") == 0)
 		rc = cmd_token(st, cmd, ncmd);
 	else if (strcmp(cmd[0], "advisories") == 0)
-		rc = cmd_advisories(st, cmd, ncmd);
+		rc = cmd_advisories(&cfg, st, cmd, ncmd);
 	else if (ncmd == 2) {
 		rc = store_backup(st, cmd[1]) < 0 ? 1 : 0;
 		if (rc)

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 
 #include "ratelimit.h"
+#include "timeutil.h"
 
 static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				 0.1, 0.25, 0.5, 1, 2.5, 5 };
@@ -15,6 +16,8 @@ static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
 static atomic_ulong batches;
 static atomic_ulong batch_us_sum;
+static atomic_ulong advisory_fetches, advisory_fetch_errors;
+static _Atomic int64_t advisory_newest;
 
 static atomic_ulong auth_failures[AUTH_KIND_COUNT];
 static atomic_ulong auth_refused;
@@ -133,6 +136,39 @@ static int render_http(struct buf *out)
 			   "# TYPE derelict_http_unauthenticated_bytes gauge\n");
 	r |= buf_printf(out, "derelict_http_unauthenticated_bytes %ld\n",
 			atomic_load(&unauth_bytes));
+void metrics_advisory_fetch(int ok)
+{
+	atomic_fetch_add(ok ? &advisory_fetches : &advisory_fetch_errors, 1);
+}
+
+void metrics_advisory_newest(int64_t t)
+{
+	atomic_store(&advisory_newest, t);
+}
+
+static int render_advisories(struct buf *out)
+{
+	int64_t newest = atomic_load(&advisory_newest);
+	int r = 0;
+
+	r |= buf_puts(out, "# HELP derelict_advisory_fetches_total Fetches of "
+			   "advisories_url, by result (error: the previous "
+			   "data is kept).\n"
+			   "# TYPE derelict_advisory_fetches_total counter\n");
+	r |= buf_printf(out,
+			"derelict_advisory_fetches_total{result=\"ok\"} %lu\n"
+			"derelict_advisory_fetches_total{result=\"error\"} "
+			"%lu\n",
+			atomic_load(&advisory_fetches),
+			atomic_load(&advisory_fetch_errors));
+	if (newest > 0) {
+		r |= buf_puts(out, "# HELP derelict_advisories_age_seconds Age "
+				   "of the freshest advisory data in use.\n"
+				   "# TYPE derelict_advisories_age_seconds "
+				   "gauge\n");
+		r |= buf_printf(out, "derelict_advisories_age_seconds %lld\n",
+				(long long)(time_now() - newest));
+	}
 	return r;
 }
 
@@ -173,5 +209,6 @@ int metrics_render(struct buf *out)
 	r |= buf_printf(out, "derelict_ingest_batch_seconds_sum %.6f\n",
 			atomic_load(&batch_us_sum) / 1e6);
 	r |= render_http(out);
+	r |= render_advisories(out);
 	return r < 0 ? -1 : 0;
 }

@@ -4,6 +4,8 @@
 #ifndef DERELICT_METRICS_H
 #define DERELICT_METRICS_H
 
+#include <stdint.h>
+
 #include "buf.h"
 
 enum reject_reason {
@@ -43,6 +45,10 @@ void metrics_connection_cut(enum cut_reason why);
 void metrics_connections(int delta);
 /* Bytes of request bodies held for requests not yet authenticated. */
 void metrics_unauth_bytes(long delta);
+/* The advisory feed: a fetch that kept its data (ok: 200 or 304) or failed;
+ * the date of the freshest advisory data in use (0 none). */
+void metrics_advisory_fetch(int ok);
+void metrics_advisory_newest(int64_t t);
 /* Appends the counters in Prometheus text format. */
 int metrics_render(struct buf *out);
 

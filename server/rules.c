@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dpkgver.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
@@ -630,6 +631,9 @@ struct vuln_group {
 	enum rules_severity worst;
 	bool remote;
 	bool relevant;			/* its MTA runs (or an unknown one) */
+	bool confirmed;			/* some CVE is confirmed for its release */
+	bool serious;			/* some confirmed CVE is not minor */
+	const char *package;		/* the binary package to upgrade */
 };
 
 struct eval {
@@ -941,6 +945,19 @@ static enum rules_severity raise_sev(enum rules_severity s)
 	return s >= RULES_SEV_CRITICAL ? RULES_SEV_CRITICAL : s + 1;
 }
 
+/* What one CVE weighs: Debian's "minor" (no DSA) is low at most, and a
+ * verdict the host's release has no data for is never critical. */
+static enum rules_severity vuln_sev(const struct rules_vuln *v)
+{
+	enum rules_severity s = clamp_sev(v->severity);
+
+	if (v->nodsa && s > RULES_SEV_LOW)
+		s = RULES_SEV_LOW;
+	if (v->unconfirmed && s > RULES_SEV_HIGH)
+		s = RULES_SEV_HIGH;
+	return s;
+}
+
 /* Groups the MTA packages with advisories by source package. */
 static int collect_vulns(struct eval *e)
 {
@@ -985,8 +1002,18 @@ static int collect_vulns(struct eval *e)
 				dup = strcmp(g->v[x]->cve, v->cve) == 0;
 			if (v->remote)
 				g->remote = true;
-			if (clamp_sev(v->severity) > g->worst)
-				g->worst = clamp_sev(v->severity);
+			if (vuln_sev(v) > g->worst)
+				g->worst = vuln_sev(v);
+			if (!v->unconfirmed) {
+				g->confirmed = true;
+				if (!v->nodsa)
+					g->serious = true;
+			}
+			/* The daemon is what an operator knows to upgrade;
+			 * apt brings its siblings along. */
+			if (!g->package || (strstr(p->name, "daemon") &&
+					    !strstr(g->package, "daemon")))
+				g->package = p->name;
 			if (dup)
 				continue;
 			nv = reallocarray(g->v, g->n + 1, sizeof(*g->v));
@@ -1001,7 +1028,7 @@ static int collect_vulns(struct eval *e)
 
 		g->relevant = (e->ms.families & (1u << g->mta)) ||
 			      (e->ms.families == 0 && e->r.mail.running);
-		if (g->relevant && g->n)
+		if (g->relevant && g->n && g->serious)
 			e->vulnerable = true;
 	}
 	return 0;
@@ -1248,14 +1275,203 @@ static int finding_abandoned_mail(struct eval *e)
 			   NULL, &l, d);
 }
 
+static const char *vendor_name(const char *os_id)
+{
+	if (os_id && strcmp(os_id, "debian") == 0)
+		return "Debian";
+	if (os_id && strcmp(os_id, "ubuntu") == 0)
+		return "Ubuntu";
+	return NULL;
+}
+
+/* The host's release as its data names it: "buster", else "10". */
+static const char *release_name(const struct rules_host *h)
+{
+	if (h->os_codename && h->os_codename[0])
+		return h->os_codename;
+	if (h->os_version_id && h->os_version_id[0])
+		return h->os_version_id;
+	return NULL;
+}
+
+static bool release_past_eol(const struct eval *e)
+{
+	return date_past(e->now, e->h->os_eol);
+}
+
+/* Why a verdict is unconfirmed: "buster has had no Debian security support
+ * since 2024-06-30". */
+static void line_unconfirmed(struct line *l, const struct eval *e)
+{
+	const struct rules_host *h = e->h;
+	const char *rel = release_name(h), *vendor = vendor_name(h->os_id);
+
+	if (rel && release_past_eol(e)) {
+		line_clip(l, rel);
+		line_puts(l, " has had no ");
+		if (vendor) {
+			line_puts(l, vendor);
+			line_puts(l, " ");
+		}
+		line_puts(l, "security support since ");
+		line_date(l, h->os_eol);
+	} else if (rel) {
+		line_puts(l, "no security data for ");
+		if (h->os_id && h->os_id[0]) {
+			line_clip(l, h->os_id);
+			line_puts(l, " ");
+		}
+		line_clip(l, rel);
+		line_puts(l, ", judged by the upstream version");
+	} else {
+		line_puts(l, "the host's release is unknown, judged by the "
+			     "upstream version");
+	}
+}
+
+/* The newest fixed version the confirmed CVEs name, or NULL. */
+static const char *group_fix(const struct vuln_group *g)
+{
+	const char *best = NULL;
+
+	for (size_t i = 0; i < g->n; i++) {
+		const char *f = g->v[i]->fixed_version;
+
+		if (g->v[i]->unconfirmed || !f || dpkgver_valid(f) != 0)
+			continue;
+		if (!best || dpkgver_compare(f, best) > 0)
+			best = f;
+	}
+	return best;
+}
+
+/* Up to three CVEs of g for which want() holds: "CVE-1, CVE-2 and 4
+ * more".  The number that hold. */
+static size_t line_some_cves(struct line *l, const struct vuln_group *g,
+			     bool (*want)(const struct rules_vuln *))
+{
+	size_t n = 0, shown = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		n += want(g->v[i]);
+	for (size_t i = 0; i < g->n && shown < 3; i++) {
+		if (!want(g->v[i]))
+			continue;
+		if (shown)
+			line_puts(l, shown + 1 == n ? " and " : ", ");
+		line_clip(l, g->v[i]->cve);
+		shown++;
+	}
+	if (n > shown)
+		line_printf(l, " and %zu more", n - shown);
+	return n;
+}
+
+static bool want_no_fix(const struct rules_vuln *v)
+{
+	return v->no_fix && !v->unconfirmed;
+}
+
+static bool want_minor(const struct rules_vuln *v)
+{
+	return v->nodsa != NULL && !v->unconfirmed;
+}
+
+/* What to do, after "; ": "upgrade exim4-daemon-light to 4.96-15+deb12u11
+ * or later (DSA-5812-1)", "no fix yet in bookworm for CVE-…", "buster is
+ * past its end of life: upgrade the release or shut the host down". */
+static void line_remedy(struct line *l, const struct eval *e,
+			const struct vuln_group *g)
+{
+	const char *fix = group_fix(g), *rel = release_name(e->h);
+	bool any = false, unconfirmed = false;
+
+	if (fix) {
+		size_t ids = 0, more = 0;
+
+		line_puts(l, "upgrade ");
+		line_clip(l, g->package ? g->package : g->source);
+		line_puts(l, " to ");
+		line_clip(l, fix);
+		line_puts(l, " or later");
+		for (size_t i = 0; i < g->n; i++) {
+			const char *id = g->v[i]->advisory;
+			bool dup = false;
+
+			if (!id || !id[0] || g->v[i]->unconfirmed)
+				continue;
+			for (size_t j = 0; j < i && !dup; j++)
+				dup = g->v[j]->advisory &&
+				      strcmp(g->v[j]->advisory, id) == 0;
+			if (dup)
+				continue;
+			if (ids == 3) {
+				more++;
+				continue;
+			}
+			line_puts(l, ids ? ", " : " (");
+			line_clip(l, id);
+			ids++;
+		}
+		if (more)
+			line_printf(l, " and %zu more", more);
+		if (ids)
+			line_puts(l, ")");
+		any = true;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		unconfirmed |= g->v[i]->unconfirmed;
+	{
+		struct line t;
+
+		line_init(&t);
+		if (line_some_cves(&t, g, want_no_fix)) {
+			line_puts(l, any ? "; no fix yet in " :
+					   "no fix yet in ");
+			line_clip(l, rel ? rel : "the host's release");
+			line_puts(l, " for ");
+			line_some_cves(l, g, want_no_fix);
+			any = true;
+		}
+		buf_free(&t.b);
+		line_init(&t);
+		if (line_some_cves(&t, g, want_minor)) {
+			line_puts(l, any ? "; " : "");
+			line_puts(l, "Debian rates ");
+			line_some_cves(l, g, want_minor);
+			line_puts(l, " minor (no advisory)");
+			any = true;
+		}
+		buf_free(&t.b);
+	}
+	if (rel && release_past_eol(e)) {
+		line_puts(l, any ? "; " : "");
+		line_clip(l, rel);
+		line_puts(l, " is past its end of life: upgrade the release or "
+			     "shut the host down");
+	} else if (unconfirmed && !any) {
+		line_puts(l, "check ");
+		line_clip(l, g->package ? g->package : g->source);
+		line_puts(l, " against its vendor's advisories");
+	}
+}
+
 static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 {
 	const struct rules_mail *m = &e->r.mail;
 	bool raised = g->relevant && m->exposed;
 	enum rules_severity sev = raised ? raise_sev(g->worst) : g->worst;
-	struct line l;
+	struct line l, rem, why;
 	json_t *d, *adv;
 	int r = 0;
+
+	/* No data for the release: never a confident critical. */
+	if (!g->confirmed && sev > RULES_SEV_HIGH)
+		sev = RULES_SEV_HIGH;
+	line_init(&rem);
+	line_remedy(&rem, e, g);
+	line_init(&why);
+	line_unconfirmed(&why, e);
 
 	line_init(&l);
 	line_clip(&l, g->source);
@@ -1263,7 +1479,7 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 		line_puts(&l, " ");
 		line_clip(&l, g->version);
 	}
-	line_puts(&l, " is affected by ");
+	line_puts(&l, g->confirmed ? " is affected by " : " may be affected by ");
 	for (size_t i = 0; i < g->n && i < SUMMARY_CVES; i++) {
 		if (i)
 			line_puts(&l, i + 1 == g->n ? " and " : ", ");
@@ -1271,7 +1487,13 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 	}
 	if (g->n > SUMMARY_CVES)
 		line_printf(&l, " and %zu more", g->n - SUMMARY_CVES);
-	line_printf(&l, " (worst %s%s)", severity_names[g->worst],
+	line_puts(&l, " (");
+	if (!g->confirmed) {
+		line_puts(&l, "unconfirmed: ");
+		line_puts(&l, rem.err || why.err ? "?" : why.b.data);
+		line_puts(&l, "; ");
+	}
+	line_printf(&l, "worst %s%s)", severity_names[g->worst],
 		    g->remote ? ", remote" : "");
 	if (raised) {
 		line_puts(&l, " and listens on ");
@@ -1280,6 +1502,10 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 		line_puts(&l, " and runs");
 	} else {
 		line_puts(&l, "; it is installed but does not run");
+	}
+	if (!rem.err && rem.b.len) {
+		line_puts(&l, "; ");
+		line_puts(&l, rem.b.data);
 	}
 	line_puts(&l, ".");
 
@@ -1293,20 +1519,42 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 		r |= jset(d, "worst", json_string(severity_names[g->worst]));
 		r |= jset(d, "running", json_boolean(g->relevant));
 		r |= jset(d, "exposed", json_boolean(raised));
+		r |= jset(d, "confirmed", json_boolean(g->confirmed));
+		r |= json_set_str(d, "release", release_name(e->h));
+		r |= json_set_str(d, "unconfirmed_reason",
+				  g->confirmed || why.err ? NULL : why.b.data);
+		r |= json_set_str(d, "remedy",
+				  rem.err || !rem.b.len ? NULL : rem.b.data);
+		r |= json_set_str(d, "upgrade_package",
+				  group_fix(g) ? g->package : NULL);
+		r |= json_set_str(d, "fixed_version", group_fix(g));
 		for (size_t i = 0; i < g->n; i++) {
+			const struct rules_vuln *v = g->v[i];
 			json_t *a = json_object();
 
 			if (!a || json_array_append_new(adv, a) < 0) {
 				r = -ENOMEM;
 				break;
 			}
-			r |= json_set_str(a, "cve", g->v[i]->cve);
+			r |= json_set_str(a, "cve", v->cve);
 			r |= jset(a, "severity",
-				  json_string(severity_names[clamp_sev(
-					  g->v[i]->severity)]));
-			r |= jset(a, "remote", json_boolean(g->v[i]->remote));
-			r |= json_set_str(a, "fixed_version",
-					  g->v[i]->fixed_version);
+				  json_string(severity_names[vuln_sev(v)]));
+			r |= jset(a, "remote", json_boolean(v->remote));
+			r |= json_set_str(a, "fixed_version", v->fixed_version);
+			r |= jset(a, "no_fix", json_boolean(v->no_fix));
+			r |= json_set_str(a, "advisory",
+					  v->advisory && v->advisory[0] ?
+						  v->advisory :
+						  NULL);
+			r |= json_set_str(a, "urgency",
+					  v->urgency && v->urgency[0] ?
+						  v->urgency :
+						  NULL);
+			r |= jset(a, "minor", json_boolean(v->nodsa != NULL));
+			r |= json_set_str(a, "nodsa", v->nodsa);
+			r |= jset(a, "confirmed", json_boolean(!v->unconfirmed));
+			r |= json_set_str(a, "source", v->data_source);
+			r |= jset_date(a, "data_date", v->data_date);
 		}
 		r |= jset(d, "advisories", adv);
 		adv = NULL;
@@ -1314,6 +1562,8 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 		r = -ENOMEM;
 	}
 	json_decref(adv);
+	buf_free(&rem.b);
+	buf_free(&why.b);
 	if (r) {
 		buf_free(&l.b);
 		json_decref(d);

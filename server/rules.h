@@ -120,7 +120,21 @@ struct rules_vuln {
 	const char *cve;		/* "CVE-2019-10149" */
 	enum rules_severity severity;	/* 1-4; clamped to 0-4 */
 	bool remote;
-	const char *fixed_version;	/* may be NULL; only shown in details */
+	const char *fixed_version;	/* the host release's fixed version;
+					 * NULL when none is known */
+	/* The evidence; every member may be NULL, 0 or false. */
+	const char *advisory;		/* "DSA-5512-1" */
+	const char *urgency;		/* the data's word: "high", … */
+	const char *data_source;	/* "tracker", "shipped", a file */
+	int64_t data_date;		/* the data's date */
+	bool no_fix;			/* no fix yet in the host's release */
+	const char *nodsa;		/* "no-dsa", "postponed", "ignored":
+					 * Debian rates it minor; counted as
+					 * low at most */
+	bool unconfirmed;		/* no data for the host's release: the
+					 * upstream version decided; never
+					 * above high, never makes the host
+					 * "vulnerable" */
 };
 
 /* An installed package.  The caller may pass every package or only the MTA

@@ -18,6 +18,8 @@ struct server_config {
 	int64_t max_body_bytes;
 	int64_t max_connections_per_address;
 	char *advisories_file;
+	char *advisories_url;		/* the tracker feed; "" none */
+	int64_t advisories_refresh;	/* its period */
 	char *eol_file;
 	int64_t history_keep;		/* seconds */
 	int64_t changes_per_report;
@@ -41,7 +43,7 @@ struct app {
 	struct store *store;
 	struct ingest *ingest;
 	char *enroll_secret;
-	struct advisory_db *advisories;
+	struct advisory_feed *feed;	/* the advisories in use and their feed */
 };
 
 #endif

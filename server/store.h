@@ -256,14 +256,50 @@ int store_metrics(struct store *st, json_t **ret);
 
 /* Keeps an imported advisory file (the Debian Security Tracker's JSON
  * export, or one in the shipped format) whole, replacing an earlier import
- * of the same name. */
+ * of the same name, and counts a change of the data (data_version). */
 int store_advisory_import(struct store *st, const char *name,
 			  const void *body, size_t len, int entries);
 /* Calls fn with each kept import, oldest first; stops at fn's first
  * negative answer and returns it. */
 int store_advisory_each(struct store *st,
-			int (*fn)(const char *body, size_t len, void *ud),
+			int (*fn)(const char *name, int64_t imported_at,
+				  const char *body, size_t len, void *ud),
 			void *ud);
+
+/* The advisory_state row (sql/005_advisory_state.sql). */
+struct store_advisory_state {
+	int64_t data_version;		/* bumped by every change of the data */
+	char matched_digest[65];	/* the data hosts were matched against */
+	int64_t matched_at;
+	char feed_url[512];		/* where the kept tracker copy came from */
+	char feed_etag[256];
+	char feed_last_modified[64];
+	int64_t feed_fetched_at;	/* the kept copy's fetch; 0 none */
+	int64_t feed_checked_at;	/* the last answered request */
+	int64_t feed_data_date;
+	int64_t feed_entries;
+};
+
+/* Reads the row; -EIO on a database error. */
+int store_advisory_state(struct store *st, struct store_advisory_state *ret);
+/* Writes the feed_* members of s; with changed, the kept copy is new and
+ * data_version is bumped in the same transaction. */
+int store_advisory_feed_save(struct store *st,
+			     const struct store_advisory_state *s, int changed);
+/* Notes that the hosts are matched against data of this digest from now
+ * on, and marks every host for evaluation, in one transaction. */
+int store_advisory_matched(struct store *st, const char *digest, int64_t now);
+/* GET /advisories: the sources of the advisories in use, and matched_at.
+ * feed_url names the configured feed ("" none). */
+int store_advisories_json(struct store *st, json_t **ret);
+/* The newest data's date among the advisories in use (a source's
+ * data_date, else its fetch or import time); 0 when there are none. */
+int64_t store_advisories_newest(struct store *st);
+/* For /summary: {"data_date", "age_seconds", "stale", "warning"}: stale
+ * (with a warning sentence) when the freshest data is older than
+ * STORE_ADVISORIES_STALE or there is none. */
+#define STORE_ADVISORIES_STALE (7 * 86400)
+json_t *store_advisories_age_json(struct store *st, int64_t now);
 
 /* A message describing the last database error of this thread. */
 const char *store_errmsg(void);

@@ -221,6 +221,33 @@ static int load_errors(struct conn *c, int64_t id, struct facts *f)
 	return 0;
 }
 
+/* What the rules see of one verdict; the strings point into db. */
+static void vuln_of(const struct advisory_db *db,
+		    const struct advisory_verdict *v, struct rules_vuln *out)
+{
+	const struct advisory_source *src = advisory_db_source(db, v->a->src);
+	const struct advisory_fix *fix = v->fix;
+
+	memset(out, 0, sizeof(*out));
+	out->cve = v->a->cve;
+	out->severity = (enum rules_severity)v->severity;
+	out->remote = v->scope == ADVISORY_SCOPE_REMOTE;
+	out->unconfirmed = v->unconfirmed;
+	if (fix) {
+		if (fix->state == ADVISORY_FIX_VERSION)
+			out->fixed_version = fix->version;
+		out->no_fix = fix->state == ADVISORY_FIX_OPEN;
+		out->advisory = fix->advisory;
+		out->urgency = fix->urgency_name;
+		out->nodsa = fix->nodsa;
+	}
+	if (src) {
+		out->data_source = src->name;
+		out->data_date = src->data_date ? src->data_date :
+						  src->fetched_at;
+	}
+}
+
 /* Every installed package is matched against the advisories (the tracker
  * import covers all of them); MTA packages go to the rules with theirs. */
 static int load_packages(struct store *st, struct conn *c, int64_t id,
@@ -229,7 +256,7 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 	sqlite3_stmt *s = stmt(c, "SELECT name, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ?");
-	const struct advisory *m[MAX_MATCH];
+	struct advisory_verdict m[MAX_MATCH];
 	size_t cap = 8, vcap = 16;
 	int rc;
 
@@ -246,15 +273,26 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 		json_t *cves;
 
 		if (st->advisories)
-			n = advisory_match(st->advisories, f->h.os_codename,
-					   source, srcver, m, MAX_MATCH);
+			n = advisory_match_verdicts(st->advisories,
+						    f->h.os_codename, source,
+						    srcver, m, MAX_MATCH);
 		if (n > MAX_MATCH)
 			n = MAX_MATCH;
+		/* Urgency "unimportant" is kept in the data but, as Debian
+		 * means it, raises nothing. */
+		{
+			int kept = 0;
+
+			for (int i = 0; i < n; i++)
+				if (!m[i].fix || !m[i].fix->unimportant)
+					m[kept++] = m[i];
+			n = kept;
+		}
 		if (n > 0 && !json_object_get(f->vuln_map, source)) {
 			cves = json_array();
 			for (int i = 0; i < n; i++)
 				json_array_append_new(cves,
-						      json_string(m[i]->cve));
+						      json_string(m[i].a->cve));
 			json_object_set_new(f->vuln_map, source, cves);
 		}
 		if (!is_mta)
@@ -290,12 +328,7 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 				f->vulns = p;
 				vcap *= 2;
 			}
-			f->vulns[f->n_vulns].cve = m[i]->cve;
-			f->vulns[f->n_vulns].severity =
-				(enum rules_severity)m[i]->severity;
-			f->vulns[f->n_vulns].remote =
-				m[i]->scope == ADVISORY_SCOPE_REMOTE;
-			f->vulns[f->n_vulns].fixed_version = NULL;
+			vuln_of(st->advisories, &m[i], &f->vulns[f->n_vulns]);
 			f->n_vulns++;
 		}
 	}

@@ -1105,6 +1105,7 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 		sqlite3_reset(s);
 	}
 	json_object_set_new(out, "findings_over_time", days);
+	json_object_set_new(out, "advisories", store_advisories_age_json(st, now));
 	*ret = out;
 out:
 	db_exec(c, "COMMIT");

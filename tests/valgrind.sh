@@ -60,6 +60,7 @@ database = $tmp/derelict.db
 enroll_secret_file = $tmp/secret
 advisories_file = $PWD/data/advisories.json
 eol_file = $PWD/data/eol.json
+advisories_url =
 [rules]
 evaluate_every = 1s
 CONF

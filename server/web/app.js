@@ -706,6 +706,7 @@ async function viewOverview(id) {
 				num(f.critical) ? 'bad' : ''));
 	});
 	m.appendChild(countsHolder);
+	m.appendChild(slot(id, summaryP, advisoryAge));
 
 	/* The question of the page: which forgotten machines still run mail. */
 	/* Each host's signals say why it counts as abandoned; a few dozen
@@ -789,6 +790,23 @@ async function viewOverview(id) {
 			return el('div', null, timeline('Open findings over time', pts, series),
 				legend(series));
 		})));
+}
+
+/* How old the advisory data is, and a warning past a week: stale data
+   finds no new vulnerability. */
+function advisoryAge(s) {
+	const a = s.advisories;
+	if (!a)
+		return el('span');
+	const age = a.age_seconds !== null && a.age_seconds !== undefined ?
+		(relSpan(a.age_seconds * 1000) || 'under a minute') + ' old' :
+		'no data';
+	return el('p', {class: 'advisory-age' + (a.stale ? ' stale' : ''),
+		role: a.stale ? 'alert' : null},
+		el('strong', null, 'Advisory data: '),
+		a.data_date ? 'from ' + a.data_date + ' (' + age + ')' : age,
+		a.stale && a.warning ? el('span', {class: 'warning'},
+			' — ' + str(a.warning)) : null);
 }
 
 /* Findings as a list of one-line reasons; click goes to the host. */
@@ -1350,7 +1368,10 @@ function detailsText(d) {
 		.map((c) => typeof c === 'object' && c ? (c.cve || c.id || str(c)) : str(c))
 		.filter(Boolean);
 	const rows = [];
+	const evidence = advisoryEvidence(d);
 	for (const [k, v] of Object.entries(d)) {
+		if (evidence && k === 'advisories')
+			continue;
 		if (v === null || v === undefined || v === '' ||
 			(Array.isArray(v) && !v.length))
 			continue;
@@ -1361,8 +1382,38 @@ function detailsText(d) {
 	return el('span', {class: 'details'},
 		cves.length ? el('span', {class: 'cves'}, cves.map((c) =>
 			el('span', {class: 'badge sev-high cve'}, c))) : null,
+		d.remedy ? el('p', {class: 'remedy'}, el('strong', null, 'To do: '),
+			str(d.remedy)) : null,
+		evidence,
 		rows.length ? el('details', null, el('summary', null, 'more'),
 			dl(rows)) : null);
+}
+
+/* vulnerable-mta: each CVE with its fix for the host's release, the
+   advisory, the urgency and where the data came from, and when. */
+function advisoryEvidence(d) {
+	const list = Array.isArray(d.advisories) ? d.advisories.filter((a) =>
+		a && typeof a === 'object' && a.cve) : [];
+	if (!list.length)
+		return null;
+	return el('details', {class: 'evidence'},
+		el('summary', null, 'evidence (' + list.length + ' CVE' +
+			(list.length > 1 ? 's' : '') + ')'),
+		el('table', {class: 'evidence'},
+			el('thead', null, el('tr', null, ['CVE', 'Fixed in', 'Advisory',
+				'Urgency', 'Data'].map((h) => el('th', {scope: 'col'}, h)))),
+			el('tbody', null, list.map((a) => el('tr', null,
+				el('td', null, str(a.cve),
+					a.confirmed === false ? el('span', {class: 'muted'},
+						' (unconfirmed)') : null,
+					a.minor ? el('span', {class: 'muted'},
+						' (minor: ' + str(a.nodsa) + ')') : null),
+				el('td', null, a.fixed_version ? str(a.fixed_version) :
+					a.no_fix ? 'no fix yet' : '—'),
+				el('td', null, a.advisory ? str(a.advisory) : '—'),
+				el('td', null, a.urgency ? str(a.urgency) : str(a.severity)),
+				el('td', null, a.source ? str(a.source) +
+					(a.data_date ? ', ' + str(a.data_date) : '') : '—'))))));
 }
 
 /* {"address": "0.0.0.0", "port": 25} -> "address 0.0.0.0, port 25" */

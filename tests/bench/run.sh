@@ -7,5 +7,13 @@ cc -O2 -o "$b/bench/loadgen" tests/bench/loadgen.c $(pkg-config --cflags --libs 
 echo "== agent =="
 sh tests/bench/agent_bench.sh "$b"
 echo
+echo "== advisories =="
+# A synthetic tracker export of the real one's size and shape; each load
+# in a process of its own, so each peak RSS is its own.
+[ -f "$b/bench/tracker-60mb.json" ] ||
+	"$b/bench/advisory_bench" gen "$b/bench/tracker-60mb.json" 60
+"$b/bench/advisory_bench" whole "$b/bench/tracker-60mb.json"
+"$b/bench/advisory_bench" load "$b/bench/tracker-60mb.json"
+echo
 echo "== server =="
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"

@@ -58,6 +58,7 @@ database = $tmp/derelict.db
 enroll_secret_file = $tmp/enroll-secret
 advisories_file = $top/data/advisories.json
 eol_file = $top/data/eol.json
+advisories_url =
 
 [rules]
 evaluate_every = 1s

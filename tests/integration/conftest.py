@@ -67,12 +67,16 @@ class Server:
             "enroll_secret_file": str(self.secret_file),
             "advisories_file": str(ROOT / "data" / "advisories.json"),
             "eol_file": str(ROOT / "data" / "eol.json"),
+            # Tests stay on loopback: no fetch of Debian's tracker unless a
+            # test points advisories_url at a server of its own.
+            "advisories_url": "",
         }
         rules = {"evaluate_every": "1s"}
         for k, v in overrides.items():
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
-                             "advisories_file", "eol_file") else rules)[k] = v
+                             "advisories_file", "eol_file", "advisories_url",
+                             "advisories_refresh") else rules)[k] = v
         if "listen" in overrides:
             self.port = int(str(overrides["listen"]).rsplit(":", 1)[1])
         self.conf = self.tmp / "derelictd.conf"

@@ -258,7 +258,8 @@ def test_server_refuses_a_secret_others_can_read(tmp_path, mode):
                     f"database = {tmp_path / 'db'}\n"
                     f"enroll_secret_file = {secret}\n"
                     f"advisories_file = {ROOT / 'data' / 'advisories.json'}\n"
-                    f"eol_file = {ROOT / 'data' / 'eol.json'}\n")
+                    f"eol_file = {ROOT / 'data' / 'eol.json'}\n"
+                    "advisories_url =\n")
     r = subprocess.run([DERELICTD, "--config", str(conf)], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1, r

@@ -441,12 +441,12 @@ START_TEST(test_tracker_sample)
 }
 END_TEST
 
-/* Shipped and tracker data in one database: one entry per CVE and
- * package, the shipped one. */
+/* Shipped and tracker data in one database: per CVE and release, the
+ * tracker's entry where it names the release. */
 START_TEST(test_merge)
 {
 	struct buf b;
-	const struct advisory *list[64];
+	struct advisory_verdict list[64];
 	size_t skipped = 99;
 	int n, seen = 0;
 
@@ -455,24 +455,356 @@ START_TEST(test_merge)
 			 0);
 	ck_assert_int_eq(skipped, 0);
 	buf_free(&b);
-	n = advisory_match(shipped, "buster", "exim4", "4.92-8+deb10u1", list,
-			   64);
+	n = advisory_match_verdicts(shipped, "buster", "exim4",
+				    "4.92-8+deb10u1", list, 64);
 	ck_assert_int_gt(n, 0);
 	for (int i = 0; i < n && i < 64; i++) {
-		if (strcmp(list[i]->cve, "CVE-2019-15846") == 0) {
+		if (strcmp(list[i].a->cve, "CVE-2019-15846") == 0) {
 			seen++;
-			ck_assert_int_eq(list[i]->origin,
-					 ADVISORY_ORIGIN_SHIPPED);
+			ck_assert_int_eq(list[i].a->origin,
+					 ADVISORY_ORIGIN_TRACKER);
+			ck_assert_str_eq(list[i].fix->version,
+					 "4.92-8+deb10u2");
+			/* The shipped file's severity stays. */
+			ck_assert_int_eq(list[i].severity,
+					 ADVISORY_SEVERITY_CRITICAL);
 		}
 		if (i > 0)
-			ck_assert_int_lt(strcmp(list[i - 1]->cve,
-						list[i]->cve),
+			ck_assert_int_lt(strcmp(list[i - 1].a->cve,
+						list[i].a->cve),
 					 0);
 	}
 	ck_assert_int_eq(seen, 1);
 	/* The tracker-only TEMP entry is there too. */
 	ck_assert(match_has(shipped, "bookworm", "exim4", "4.96-15",
 			    "TEMP-0000000-E1C5D3"));
+	ck_assert_uint_eq(advisory_db_source_count(shipped), 2);
+	ck_assert_str_eq(advisory_db_source(shipped, 0)->name, "shipped");
+	ck_assert_str_eq(advisory_db_source(shipped, 1)->name, "tracker");
+}
+END_TEST
+
+/* ---- precedence and meaning, on small files in the tracker's shape ---- */
+
+/* A shipped file that knows CVE-2099-0001 for buster and bookworm, with an
+ * upstream fix in 4.99. */
+static const char prec_shipped[] =
+	"{\"format\": 1, \"data_date\": \"2026-11-01\", \"advisories\": ["
+	"{\"cve\": \"CVE-2099-0001\", \"source\": \"exim4\", "
+	"\"severity\": \"critical\", \"scope\": \"remote\", "
+	"\"fixed_upstream\": \"4.99\", \"fixed\": {"
+	"\"buster\": \"4.92-8+deb10u9\", "
+	"\"bookworm\": {\"version\": \"4.96-15+deb12u7\", "
+	"\"advisory\": \"DSA-9001-1\", \"urgency\": \"high\"}}}]}";
+
+/* The tracker's word on the same CVE: bookworm was never affected (the
+ * shipped file is wrong), bullseye fixed in a version the file lacks;
+ * nothing on buster (past its end of life, dropped). */
+static const char prec_tracker[] =
+	"{\"exim4\": {\"CVE-2099-0001\": {"
+	"\"description\": \"Exim example.\", \"scope\": \"remote\", "
+	"\"debianbug\": 1000001, \"releases\": {"
+	"\"bookworm\": {\"status\": \"resolved\", \"repositories\": "
+	"{\"bookworm\": \"4.96-15+deb12u4\"}, \"fixed_version\": \"0\", "
+	"\"urgency\": \"not yet assigned\"}, "
+	"\"bullseye\": {\"status\": \"resolved\", \"repositories\": "
+	"{\"bullseye\": \"4.94.2-7+deb11u2\"}, "
+	"\"fixed_version\": \"4.94.2-7+deb11u4\", \"urgency\": \"high\"}, "
+	"\"trixie\": {\"status\": \"undetermined\", \"repositories\": "
+	"{\"trixie\": \"4.98-1\"}, \"urgency\": \"not yet assigned\"}}}}}";
+
+static struct advisory_db *prec_db(void)
+{
+	struct advisory_db *db = NULL;
+
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	ck_assert_int_eq(advisory_db_load(db, prec_shipped,
+					  strlen(prec_shipped), NULL),
+			 0);
+	ck_assert_int_eq(advisory_db_load(db, prec_tracker,
+					  strlen(prec_tracker), NULL),
+			 0);
+	return db;
+}
+
+static int verdict(const struct advisory_db *db, const char *rel,
+		   const char *src, const char *ver, const char *cve,
+		   struct advisory_verdict *ret)
+{
+	struct advisory_verdict v[16];
+	int n = advisory_match_verdicts(db, rel, src, ver, v, 16);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n && i < 16; i++)
+		if (strcmp(v[i].a->cve, cve) == 0) {
+			if (ret)
+				*ret = v[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* The tracker over the shipped file, per release. */
+START_TEST(test_tracker_wins_per_release)
+{
+	struct advisory_db *db = prec_db();
+	struct advisory_verdict v;
+
+	/* bookworm: the shipped file flags 4.96-15+deb12u5, the tracker's
+	 * "0" clears it. */
+	ck_assert(!verdict(db, "bookworm", "exim4", "4.96-15+deb12u5",
+			   "CVE-2099-0001", NULL));
+	/* bullseye: only the tracker names it; its version decides, and
+	 * the verdict is confirmed. */
+	ck_assert(verdict(db, "bullseye", "exim4", "4.94.2-7+deb11u3",
+			  "CVE-2099-0001", &v));
+	ck_assert(!v.unconfirmed);
+	ck_assert_int_eq(v.a->origin, ADVISORY_ORIGIN_TRACKER);
+	ck_assert_str_eq(v.fix->version, "4.94.2-7+deb11u4");
+	ck_assert_str_eq(v.fix->urgency_name, "high");
+	ck_assert_int_eq(v.severity, ADVISORY_SEVERITY_CRITICAL);
+	ck_assert_int_eq(v.scope, ADVISORY_SCOPE_REMOTE);
+	ck_assert(!verdict(db, "bullseye", "exim4", "4.94.2-7+deb11u4",
+			   "CVE-2099-0001", NULL));
+	/* buster: the tracker has nothing; the shipped file still does. */
+	ck_assert(verdict(db, "buster", "exim4", "4.92-8+deb10u8",
+			  "CVE-2099-0001", &v));
+	ck_assert_int_eq(v.a->origin, ADVISORY_ORIGIN_SHIPPED);
+	ck_assert(!v.unconfirmed);
+	ck_assert(!verdict(db, "buster", "exim4", "4.92-8+deb10u9",
+			   "CVE-2099-0001", NULL));
+	/* trixie: "undetermined" is no data, so the upstream version
+	 * decides, unconfirmed. */
+	ck_assert(verdict(db, "trixie", "exim4", "4.98-1", "CVE-2099-0001",
+			  &v));
+	ck_assert(v.unconfirmed);
+	ck_assert_ptr_null(v.fix);
+	ck_assert(!verdict(db, "trixie", "exim4", "4.99-1", "CVE-2099-0001",
+			   NULL));
+	advisory_db_free(db);
+}
+END_TEST
+
+/* The same, loaded in the other order: freshness, not load order. */
+START_TEST(test_tracker_wins_any_order)
+{
+	struct advisory_db *db = NULL;
+
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	ck_assert_int_eq(advisory_db_load(db, prec_tracker,
+					  strlen(prec_tracker), NULL),
+			 0);
+	ck_assert_int_eq(advisory_db_load(db, prec_shipped,
+					  strlen(prec_shipped), NULL),
+			 0);
+	ck_assert(!verdict(db, "bookworm", "exim4", "4.96-15+deb12u5",
+			   "CVE-2099-0001", NULL));
+	advisory_db_free(db);
+}
+END_TEST
+
+/* Two tracker exports: the one with the later date decides. */
+START_TEST(test_newer_tracker_wins)
+{
+	static const char newer[] =
+		"{\"exim4\": {\"CVE-2099-0001\": {\"releases\": {"
+		"\"bullseye\": {\"status\": \"resolved\", "
+		"\"fixed_version\": \"4.94.2-7+deb11u5\", "
+		"\"urgency\": \"high\"}}}}}";
+	struct advisory_source old = { .name = "tracker",
+				       .origin = ADVISORY_ORIGIN_TRACKER,
+				       .data_date = 2000000000 };
+	struct advisory_source young = old;
+	struct advisory_db *db = NULL;
+	struct advisory_verdict v;
+
+	young.data_date = 2000086400;
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	/* The newer one first: order of loading does not matter. */
+	ck_assert_int_eq(advisory_db_load_source(db, newer, strlen(newer),
+						 &young, NULL),
+			 0);
+	ck_assert_int_eq(advisory_db_load_source(db, prec_tracker,
+						 strlen(prec_tracker), &old,
+						 NULL),
+			 0);
+	ck_assert(verdict(db, "bullseye", "exim4", "4.94.2-7+deb11u4",
+			  "CVE-2099-0001", &v));
+	ck_assert_str_eq(v.fix->version, "4.94.2-7+deb11u5");
+	ck_assert_int_eq((int)advisory_db_source(db, v.a->src)->data_date,
+			 2000086400);
+	advisory_db_free(db);
+}
+END_TEST
+
+/* status open, nodsa and unimportant, as the tracker writes them. */
+static const char meaning_tracker[] =
+	"{\"exim4\": {"
+	"\"CVE-2099-0010\": {\"description\": \"open, no fix\", "
+	"\"scope\": \"remote\", \"releases\": {"
+	"\"bookworm\": {\"status\": \"open\", \"repositories\": "
+	"{\"bookworm\": \"4.96-15+deb12u7\"}, \"urgency\": \"high\"}}}, "
+	"\"CVE-2099-0011\": {\"description\": \"postponed\", "
+	"\"releases\": {\"bookworm\": {\"status\": \"open\", "
+	"\"repositories\": {\"bookworm\": \"4.96-15+deb12u7\"}, "
+	"\"urgency\": \"low\", \"nodsa\": \"Minor issue\", "
+	"\"nodsa_reason\": \"postponed\"}}}, "
+	"\"CVE-2099-0012\": {\"description\": \"no-dsa\", "
+	"\"releases\": {\"bookworm\": {\"status\": \"open\", "
+	"\"repositories\": {\"bookworm\": \"4.96-15+deb12u7\"}, "
+	"\"urgency\": \"not yet assigned\", \"nodsa\": \"Minor issue\", "
+	"\"nodsa_reason\": \"\"}}}, "
+	"\"CVE-2099-0013\": {\"description\": \"ignored\", "
+	"\"releases\": {\"bookworm\": {\"status\": \"resolved\", "
+	"\"repositories\": {\"bookworm\": \"4.96-15+deb12u7\"}, "
+	"\"fixed_version\": \"4.96-15+deb12u9\", \"urgency\": \"low\", "
+	"\"nodsa\": \"Not worth it\", \"nodsa_reason\": \"ignored\"}}}, "
+	"\"CVE-2099-0014\": {\"description\": \"unimportant\", "
+	"\"releases\": {\"bookworm\": {\"status\": \"open\", "
+	"\"repositories\": {\"bookworm\": \"4.96-15+deb12u7\"}, "
+	"\"urgency\": \"unimportant\"}}}}}";
+
+START_TEST(test_tracker_meaning)
+{
+	struct advisory_db *db = NULL;
+	struct advisory_verdict v;
+
+	ck_assert_int_eq(advisory_load(meaning_tracker,
+				       strlen(meaning_tracker), &db),
+			 0);
+	/* open: every version, however new. */
+	ck_assert(verdict(db, "bookworm", "exim4", "99:9-9", "CVE-2099-0010",
+			  &v));
+	ck_assert_int_eq(v.fix->state, ADVISORY_FIX_OPEN);
+	ck_assert_ptr_null(v.fix->nodsa);
+	ck_assert(!v.fix->unimportant);
+	ck_assert_int_eq(v.severity, ADVISORY_SEVERITY_HIGH);
+	/* <postponed>: vulnerable, minor. */
+	ck_assert(verdict(db, "bookworm", "exim4", "4.96-15+deb12u7",
+			  "CVE-2099-0011", &v));
+	ck_assert_str_eq(v.fix->nodsa, "postponed");
+	ck_assert_str_eq(v.fix->nodsa_text, "Minor issue");
+	/* <no-dsa>: an empty reason. */
+	ck_assert(verdict(db, "bookworm", "exim4", "4.96-15+deb12u7",
+			  "CVE-2099-0012", &v));
+	ck_assert_str_eq(v.fix->nodsa, "no-dsa");
+	ck_assert_int_eq(v.severity, ADVISORY_SEVERITY_UNKNOWN);
+	/* <ignored> with a fix in a point release: the version decides. */
+	ck_assert(verdict(db, "bookworm", "exim4", "4.96-15+deb12u8",
+			  "CVE-2099-0013", &v));
+	ck_assert_str_eq(v.fix->nodsa, "ignored");
+	ck_assert(!verdict(db, "bookworm", "exim4", "4.96-15+deb12u9",
+			   "CVE-2099-0013", NULL));
+	/* unimportant: kept and matched, flagged. */
+	ck_assert(verdict(db, "bookworm", "exim4", "4.96-15+deb12u7",
+			  "CVE-2099-0014", &v));
+	ck_assert(v.fix->unimportant);
+	ck_assert_str_eq(v.fix->urgency_name, "unimportant");
+	/* No data for the release and no upstream version: nothing. */
+	ck_assert(!verdict(db, "buster", "exim4", "4.92-1", "CVE-2099-0010",
+			   NULL));
+	ck_assert(!verdict(db, NULL, "exim4", "4.92-1", "CVE-2099-0010",
+			   NULL));
+	advisory_db_free(db);
+}
+END_TEST
+
+/* A release no source names (an unknown distribution, no codename): the
+ * upstream version decides, unconfirmed. */
+START_TEST(test_unconfirmed)
+{
+	struct advisory_db *db = prec_db();
+	struct advisory_verdict v;
+
+	ck_assert(verdict(db, "jammy", "exim4", "4.95-4ubuntu2.5",
+			  "CVE-2099-0001", &v));
+	ck_assert(v.unconfirmed);
+	ck_assert_int_eq(v.a->origin, ADVISORY_ORIGIN_SHIPPED);
+	ck_assert(verdict(db, NULL, "exim4", "4.95-4", "CVE-2099-0001", &v));
+	ck_assert(v.unconfirmed);
+	ck_assert(!verdict(db, "jammy", "exim4", "4.99-1ubuntu1",
+			   "CVE-2099-0001", NULL));
+	advisory_db_free(db);
+}
+END_TEST
+
+/* The shipped file's new form: an advisory id, "open", nodsa. */
+START_TEST(test_shipped_new_form)
+{
+	static const char doc[] =
+		"{\"format\": 1, \"advisories\": [{\"cve\": \"CVE-2099-0020\", "
+		"\"source\": \"postfix\", \"severity\": \"medium\", "
+		"\"fixed\": {\"bookworm\": {\"version\": \"3.7.11-0+deb12u1\", "
+		"\"advisory\": \"DSA-9002-1\"}, \"trixie\": \"open\", "
+		"\"bullseye\": {\"version\": \"open\", \"nodsa\": "
+		"\"postponed\", \"nodsa_text\": \"Minor issue\"}}}]}";
+	struct advisory_db *db = NULL;
+	struct advisory_verdict v;
+
+	ck_assert_int_eq(advisory_load(doc, strlen(doc), &db), 0);
+	ck_assert(verdict(db, "bookworm", "postfix", "3.7.10-0+deb12u1",
+			  "CVE-2099-0020", &v));
+	ck_assert_str_eq(v.fix->advisory, "DSA-9002-1");
+	ck_assert_int_eq(v.severity, ADVISORY_SEVERITY_MEDIUM);
+	ck_assert(!verdict(db, "bookworm", "postfix", "3.7.11-0+deb12u1",
+			   "CVE-2099-0020", NULL));
+	ck_assert(verdict(db, "trixie", "postfix", "9.9-1", "CVE-2099-0020",
+			  &v));
+	ck_assert_int_eq(v.fix->state, ADVISORY_FIX_OPEN);
+	ck_assert(verdict(db, "bullseye", "postfix", "3.5.25-0+deb11u1",
+			  "CVE-2099-0020", &v));
+	ck_assert_str_eq(v.fix->nodsa, "postponed");
+	ck_assert_str_eq(v.fix->nodsa_text, "Minor issue");
+	advisory_db_free(db);
+}
+END_TEST
+
+/* Equal data, equal digest; any change, another. */
+START_TEST(test_digest)
+{
+	struct advisory_db *a = prec_db(), *b = prec_db(), *c = NULL;
+	char da[65], db_[65], dc[65];
+
+	ck_assert_int_eq(advisory_load(prec_shipped, strlen(prec_shipped), &c),
+			 0);
+	ck_assert_int_eq(advisory_db_digest(a, da), 0);
+	ck_assert_int_eq(advisory_db_digest(b, db_), 0);
+	ck_assert_int_eq(advisory_db_digest(c, dc), 0);
+	ck_assert_str_eq(da, db_);
+	ck_assert_str_ne(da, dc);
+	ck_assert_uint_eq(strlen(da), 64);
+	advisory_db_free(a);
+	advisory_db_free(b);
+	advisory_db_free(c);
+}
+END_TEST
+
+/* The tracker export is read member by member: a cut or broken document
+ * is refused whole, and keeps nothing. */
+START_TEST(test_tracker_broken)
+{
+	struct advisory_db *db = NULL;
+	size_t n = strlen(prec_tracker);
+	static const char *bad[] = {
+		"{\"exim4\": {}} x", "{\"exim4\" {}}", "{\"exim4\": {},}",
+		"{,}", "{\"a\": {\"CVE-1\": {\"releases\": {}}}",
+		"{\"a\": [}", "{\"a\": \"x}",
+	};
+
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	for (size_t cut = 1; cut < n; cut += 7)
+		ck_assert_int_eq(advisory_db_load(db, prec_tracker, cut, NULL),
+				 -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(advisory_db_load(db, bad[i], strlen(bad[i]),
+					       NULL) == -EINVAL,
+			      "%s", bad[i]);
+	ck_assert_uint_eq(advisory_db_count(db), 0);
+	ck_assert_uint_eq(advisory_db_source_count(db), 0);
+	ck_assert_int_eq(advisory_db_load(db, "{ }", 3, NULL), 0);
+	ck_assert_int_eq(advisory_db_load(db, prec_tracker, n, NULL), 0);
+	ck_assert_uint_eq(advisory_db_count(db), 1);
+	advisory_db_free(db);
 }
 END_TEST
 
@@ -656,6 +988,14 @@ int main(void)
 	tcase_add_test(tc, test_match);
 	tcase_add_test(tc, test_tracker_sample);
 	tcase_add_test(tc, test_merge);
+	tcase_add_test(tc, test_tracker_wins_per_release);
+	tcase_add_test(tc, test_tracker_wins_any_order);
+	tcase_add_test(tc, test_newer_tracker_wins);
+	tcase_add_test(tc, test_tracker_meaning);
+	tcase_add_test(tc, test_unconfirmed);
+	tcase_add_test(tc, test_shipped_new_form);
+	tcase_add_test(tc, test_digest);
+	tcase_add_test(tc, test_tracker_broken);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_eol);
 	tcase_add_test(tc, test_severity_names);

@@ -50,11 +50,14 @@ static void setup(void)
 	procs[0] = (struct rules_process){ "exim4", "/usr/sbin/exim4",
 					   "Debian-exim" };
 	procs[1] = (struct rules_process){ "sshd", "/usr/sbin/sshd", "root" };
-	exim_vulns[0] = (struct rules_vuln){ "CVE-2019-10149",
-					     RULES_SEV_CRITICAL, true,
-					     "4.92-8+deb10u1" };
-	exim_vulns[1] = (struct rules_vuln){ "CVE-2019-15846", RULES_SEV_HIGH,
-					     true, "4.92-8+deb10u3" };
+	exim_vulns[0] = (struct rules_vuln){
+		.cve = "CVE-2019-10149", .severity = RULES_SEV_CRITICAL,
+		.remote = true, .fixed_version = "4.92-8+deb10u1"
+	};
+	exim_vulns[1] = (struct rules_vuln){
+		.cve = "CVE-2019-15846", .severity = RULES_SEV_HIGH,
+		.remote = true, .fixed_version = "4.92-8+deb10u3"
+	};
 	pkgs[0] = (struct rules_package){ "exim4-daemon-light",
 					  "4.92-8+deb10u2", "exim4",
 					  "4.92-8+deb10u2", exim_vulns, 2 };
@@ -954,6 +957,152 @@ START_TEST(test_vulnerable_mta_details)
 }
 END_TEST
 
+/* The sentence ends with what to do, the details carry the evidence. */
+START_TEST(test_vulnerable_mta_remedy)
+{
+	const struct rules_finding *f;
+	json_t *a;
+	const char *want = "; upgrade exim4-daemon-light to "
+			   "4.96-15+deb12u11 or later (DSA-5900-1, "
+			   "DSA-5812-1).";
+
+	host.os_codename = "bookworm";
+	host.os_version_id = "12";
+	host.os_eol = T("2028-06-30");
+	pkgs[0].version = pkgs[0].source_version = "4.96-15+deb12u5";
+	exim_vulns[0].fixed_version = "4.96-15+deb12u11";
+	exim_vulns[0].advisory = "DSA-5900-1";
+	exim_vulns[0].data_source = "tracker";
+	exim_vulns[0].data_date = T("2026-11-30");
+	exim_vulns[0].urgency = "high";
+	exim_vulns[1].fixed_version = "4.96-15+deb12u6";
+	exim_vulns[1].advisory = "DSA-5812-1";
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strlen(f->summary) > strlen(want) &&
+			      strcmp(f->summary + strlen(f->summary) -
+					     strlen(want),
+				     want) == 0,
+		      "%s", f->summary);
+	ck_assert_int_eq(f->severity, RULES_SEV_CRITICAL);
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "fixed_version")),
+			 "4.96-15+deb12u11");
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "upgrade_package")),
+			 "exim4-daemon-light");
+	ck_assert(json_is_true(json_object_get(f->details, "confirmed")));
+	a = json_array_get(json_object_get(f->details, "advisories"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(a, "advisory")),
+			 "DSA-5900-1");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "source")),
+			 "tracker");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "data_date")),
+			 "2026-11-30");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "urgency")),
+			 "high");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 a, "fixed_version")),
+			 "4.96-15+deb12u11");
+	ck_assert(json_is_true(json_object_get(a, "confirmed")));
+}
+END_TEST
+
+/* A release past its end of life: the remedy is the release itself. */
+START_TEST(test_vulnerable_mta_eol_remedy)
+{
+	const struct rules_finding *f;
+
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_ptr_nonnull(strstr(f->summary,
+				     "; buster is past its end of life: "
+				     "upgrade the release or shut the host "
+				     "down."));
+	ck_assert_ptr_nonnull(strstr(f->summary, "upgrade exim4-daemon-light "
+						 "to 4.92-8+deb10u3 or later"));
+}
+END_TEST
+
+/* No data for the release: labelled unconfirmed with the reason, never
+ * critical, and the host is not "vulnerable" on its strength. */
+START_TEST(test_vulnerable_mta_unconfirmed)
+{
+	const struct rules_finding *f;
+
+	exim_vulns[0].unconfirmed = exim_vulns[1].unconfirmed = true;
+	exim_vulns[0].fixed_version = exim_vulns[1].fixed_version = NULL;
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_HIGH);
+	ck_assert_ptr_nonnull(strstr(f->summary, "may be affected by"));
+	ck_assert_ptr_nonnull(strstr(f->summary,
+				     "(unconfirmed: buster has had no Debian "
+				     "security support since 2024-06-30;"));
+	ck_assert_ptr_nonnull(strstr(f->summary,
+				     "buster is past its end of life"));
+	ck_assert_ptr_null(strstr(f->summary, "upgrade exim4"));
+	ck_assert(json_is_false(json_object_get(f->details, "confirmed")));
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 f->details, "unconfirmed_reason")),
+			 "buster has had no Debian security support since "
+			 "2024-06-30");
+	ck_assert(json_is_false(json_object_get(
+		finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->details,
+		"vulnerable")));
+	/* An unknown distribution: the reason says so. */
+	host.os_id = "devuan";
+	host.os_codename = "daedalus";
+	host.os_eol = 0;
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_ptr_nonnull(strstr(f->summary, "(unconfirmed: no security "
+						 "data for devuan daedalus"));
+	ck_assert_ptr_nonnull(strstr(f->summary, "check exim4-daemon-light "
+						 "against its vendor's "
+						 "advisories."));
+}
+END_TEST
+
+/* No fix yet, and Debian's "minor": said so, and minor weighs low. */
+START_TEST(test_vulnerable_mta_no_fix_minor)
+{
+	const struct rules_finding *f;
+
+	host.os_codename = "bookworm";
+	host.os_eol = T("2028-06-30");
+	ports[0].address = "127.0.0.1";
+	exim_vulns[0].severity = RULES_SEV_MEDIUM;
+	exim_vulns[0].fixed_version = NULL;
+	exim_vulns[0].no_fix = true;
+	exim_vulns[1].fixed_version = NULL;
+	exim_vulns[1].no_fix = true;
+	exim_vulns[1].nodsa = "postponed";
+	eval();
+	f = finding(RULES_RULE_VULNERABLE_MTA);
+	ck_assert_int_eq(f->severity, RULES_SEV_MEDIUM);
+	ck_assert_ptr_nonnull(strstr(f->summary,
+				     "; no fix yet in bookworm for "
+				     "CVE-2019-10149 and CVE-2019-15846; "
+				     "Debian rates CVE-2019-15846 minor (no "
+				     "advisory)."));
+	ck_assert(json_is_true(json_object_get(
+		json_array_get(json_object_get(f->details, "advisories"), 1),
+		"minor")));
+	/* Minor alone: the host is not "vulnerable". */
+	pkgs[0].vulns = &exim_vulns[1];
+	pkgs[0].n_vulns = 1;
+	eval();
+	ck_assert_int_eq(finding(RULES_RULE_VULNERABLE_MTA)->severity,
+			 RULES_SEV_LOW);
+	ck_assert(json_is_false(json_object_get(
+		finding(RULES_RULE_ABANDONED_MAIL_SERVICE)->details,
+		"vulnerable")));
+}
+END_TEST
+
 START_TEST(test_vulnerable_mta_merges_binaries)
 {
 	pkgs[1] = (struct rules_package){ "exim4-base", "4.92-8+deb10u2",
@@ -970,8 +1119,9 @@ END_TEST
 
 START_TEST(test_vulnerable_non_mta_ignored)
 {
-	static const struct rules_vuln ssl = { "CVE-2024-0001",
-					       RULES_SEV_CRITICAL, true, NULL };
+	static const struct rules_vuln ssl = { .cve = "CVE-2024-0001",
+					       .severity = RULES_SEV_CRITICAL,
+					       .remote = true };
 
 	pkgs[0].n_vulns = 0;
 	pkgs[1].vulns = &ssl;
@@ -1419,6 +1569,10 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_vulnerable_mta_raised_when_exposed);
 	tcase_add_test(tc, test_vulnerable_mta_worst_advisory);
 	tcase_add_test(tc, test_vulnerable_mta_details);
+	tcase_add_test(tc, test_vulnerable_mta_remedy);
+	tcase_add_test(tc, test_vulnerable_mta_eol_remedy);
+	tcase_add_test(tc, test_vulnerable_mta_unconfirmed);
+	tcase_add_test(tc, test_vulnerable_mta_no_fix_minor);
 	tcase_add_test(tc, test_vulnerable_mta_merges_binaries);
 	tcase_add_test(tc, test_vulnerable_non_mta_ignored);
 	tcase_add_test(tc, test_vulnerable_not_running);

@@ -1,0 +1,318 @@
+/*
+ * store_advisory.c - the advisory data the database keeps: imported files,
+ * the state of the tracker feed, the digest of the data the hosts were last
+ * matched against, and the description of the sources in use.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "advisory.h"
+#include "jsonutil.h"
+#include "timeutil.h"
+
+static const char *const origin_names[] = { "shipped", "tracker", "file",
+					    "osv" };
+
+/* Runs one statement inside the caller's transaction; 0 or db_err(). */
+static int step_done(struct conn *c, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
+}
+
+static int bump_version(struct conn *c)
+{
+	return db_exec(c, "UPDATE advisory_state SET data_version = "
+			  "data_version + 1");
+}
+
+int store_advisory_import(struct store *st, const char *name,
+			  const void *body, size_t len, int entries)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	s = stmt(c, "DELETE FROM advisory_imports WHERE name = ?");
+	if (s)
+		bind_text(s, 1, name);
+	if ((r = step_done(c, s)) < 0)
+		goto rollback;
+	s = stmt(c, "INSERT INTO advisory_imports (name, imported_at, "
+		    "entries, body) VALUES (?, ?, ?, ?)");
+	if (s) {
+		bind_text(s, 1, name);
+		sqlite3_bind_int64(s, 2, time_now());
+		sqlite3_bind_int(s, 3, entries);
+		sqlite3_bind_blob64(s, 4, body, len, SQLITE_STATIC);
+	}
+	if ((r = step_done(c, s)) < 0)
+		goto rollback;
+	/* A running derelictd sees the version change, loads the data again
+	 * and matches every host against it. */
+	if ((r = bump_version(c)) < 0)
+		goto rollback;
+	r = db_exec(c, "COMMIT");
+	if (r == 0)
+		goto out;
+rollback:
+	db_exec(c, "ROLLBACK");
+out:
+	conn_put(st, c);
+	return r;
+}
+
+int store_advisory_each(struct store *st,
+			int (*fn)(const char *name, int64_t imported_at,
+				  const char *body, size_t len, void *ud),
+			void *ud)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT name, imported_at, body FROM "
+				  "advisory_imports ORDER BY id");
+	int rc = SQLITE_DONE, r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		r = fn(col_text(s, 0), sqlite3_column_int64(s, 1),
+		       sqlite3_column_blob(s, 2),
+		       (size_t)sqlite3_column_bytes(s, 2), ud);
+	/* A failed read is an error, never "no imports". */
+	if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_err(c, rc);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	return r < 0 ? r : 0;
+}
+
+static void copy_col(char *dst, size_t size, sqlite3_stmt *s, int i)
+{
+	const char *v = col_text(s, i);
+
+	snprintf(dst, size, "%s", v ? v : "");
+}
+
+int store_advisory_state(struct store *st, struct store_advisory_state *ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT data_version, matched_digest, "
+				  "matched_at, feed_url, feed_etag, "
+				  "feed_last_modified, feed_fetched_at, "
+				  "feed_checked_at, feed_data_date, "
+				  "feed_entries FROM advisory_state");
+	struct store_advisory_state out = { 0 };
+	int rc, r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out.data_version = sqlite3_column_int64(s, 0);
+		copy_col(out.matched_digest, sizeof(out.matched_digest), s, 1);
+		out.matched_at = sqlite3_column_int64(s, 2);
+		copy_col(out.feed_url, sizeof(out.feed_url), s, 3);
+		copy_col(out.feed_etag, sizeof(out.feed_etag), s, 4);
+		copy_col(out.feed_last_modified,
+			 sizeof(out.feed_last_modified), s, 5);
+		out.feed_fetched_at = sqlite3_column_int64(s, 6);
+		out.feed_checked_at = sqlite3_column_int64(s, 7);
+		out.feed_data_date = sqlite3_column_int64(s, 8);
+		out.feed_entries = sqlite3_column_int64(s, 9);
+	} else {
+		r = rc == SQLITE_DONE ? -EIO : db_err(c, rc);
+	}
+	sqlite3_reset(s);
+	conn_put(st, c);
+	if (r == 0)
+		*ret = out;
+	return r;
+}
+
+int store_advisory_feed_save(struct store *st,
+			     const struct store_advisory_state *a, int changed)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	s = stmt(c, "UPDATE advisory_state SET feed_url = ?, feed_etag = ?, "
+		    "feed_last_modified = ?, feed_fetched_at = ?, "
+		    "feed_checked_at = ?, feed_data_date = ?, "
+		    "feed_entries = ?");
+	if (s) {
+		bind_text(s, 1, a->feed_url);
+		bind_text(s, 2, a->feed_etag);
+		bind_text(s, 3, a->feed_last_modified);
+		sqlite3_bind_int64(s, 4, a->feed_fetched_at);
+		sqlite3_bind_int64(s, 5, a->feed_checked_at);
+		sqlite3_bind_int64(s, 6, a->feed_data_date);
+		sqlite3_bind_int64(s, 7, a->feed_entries);
+	}
+	if ((r = step_done(c, s)) < 0)
+		goto rollback;
+	if (changed && (r = bump_version(c)) < 0)
+		goto rollback;
+	r = db_exec(c, "COMMIT");
+	if (r == 0)
+		goto out;
+rollback:
+	db_exec(c, "ROLLBACK");
+out:
+	conn_put(st, c);
+	return r;
+}
+
+int store_advisory_matched(struct store *st, const char *digest, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	s = stmt(c, "UPDATE advisory_state SET matched_digest = ?, "
+		    "matched_at = ?");
+	if (s) {
+		bind_text(s, 1, digest);
+		sqlite3_bind_int64(s, 2, now);
+	}
+	if ((r = step_done(c, s)) < 0 ||
+	    (r = db_exec(c, "UPDATE hosts SET next_eval_at = 0")) < 0)
+		goto rollback;
+	r = db_exec(c, "COMMIT");
+	if (r == 0)
+		goto out;
+rollback:
+	db_exec(c, "ROLLBACK");
+out:
+	conn_put(st, c);
+	return r;
+}
+
+static int64_t source_date(const struct advisory_source *src)
+{
+	return src->data_date ? src->data_date : src->fetched_at;
+}
+
+int64_t store_advisories_newest(struct store *st)
+{
+	int64_t newest = 0;
+
+	pthread_rwlock_rdlock(&st->adv_lock);
+	for (size_t i = 0; i < advisory_db_source_count(st->advisories); i++) {
+		const struct advisory_source *src =
+			advisory_db_source(st->advisories, i);
+
+		if (source_date(src) > newest)
+			newest = source_date(src);
+	}
+	pthread_rwlock_unlock(&st->adv_lock);
+	return newest;
+}
+
+static int set_date(json_t *o, const char *key, int64_t t)
+{
+	char d[TIME_DATE_LEN];
+
+	if (t <= 0 || date_format(t, d) < 0)
+		return json_object_set_new(o, key, json_null());
+	return json_object_set_new(o, key, json_string(d));
+}
+
+int store_advisories_json(struct store *st, json_t **ret)
+{
+	struct store_advisory_state state;
+	json_t *out = json_object(), *list = json_array();
+	int r = store_advisory_state(st, &state);
+
+	if (!out || !list) {
+		json_decref(out);
+		json_decref(list);
+		return -ENOMEM;
+	}
+	json_object_set_new(out, "sources", list);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	pthread_rwlock_rdlock(&st->adv_lock);
+	for (size_t i = 0; i < advisory_db_source_count(st->advisories); i++) {
+		const struct advisory_source *src =
+			advisory_db_source(st->advisories, i);
+		json_t *o = json_object();
+		bool url = strncmp(src->location, "http://", 7) == 0 ||
+			   strncmp(src->location, "https://", 8) == 0;
+
+		if (!o || json_array_append_new(list, o) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		r |= json_set_str(o, "name", src->name);
+		r |= json_set_str(o, "origin",
+				  src->origin < 4 ? origin_names[src->origin] :
+						    "file");
+		r |= json_set_str(o, url ? "url" : "file",
+				  src->location[0] ? src->location : NULL);
+		r |= json_set_time(o, "fetched_at", src->fetched_at);
+		r |= set_date(o, "data_date", source_date(src));
+		r |= json_object_set_new(o, "entries",
+					 json_integer((json_int_t)src->entries));
+	}
+	pthread_rwlock_unlock(&st->adv_lock);
+	r |= json_set_time(out, "matched_at", state.matched_at);
+	if (r) {
+		json_decref(out);
+		return -ENOMEM;
+	}
+	*ret = out;
+	return 0;
+}
+
+json_t *store_advisories_age_json(struct store *st, int64_t now)
+{
+	int64_t newest = store_advisories_newest(st);
+	bool stale = newest <= 0 || now - newest > STORE_ADVISORIES_STALE;
+	json_t *o = json_object();
+	char date[TIME_DATE_LEN], warning[160];
+
+	if (!o)
+		return NULL;
+	set_date(o, "data_date", newest);
+	json_object_set_new(o, "age_seconds",
+			    newest > 0 ? json_integer(now - newest) :
+					 json_null());
+	json_object_set_new(o, "stale", json_boolean(stale));
+	if (!stale) {
+		json_object_set_new(o, "warning", json_null());
+		return o;
+	}
+	if (newest <= 0 || date_format(newest, date) < 0)
+		snprintf(warning, sizeof(warning),
+			 "no advisory data is loaded: vulnerable MTAs are not "
+			 "found");
+	else
+		snprintf(warning, sizeof(warning),
+			 "the freshest advisory data is from %s, %lld days "
+			 "ago: newer vulnerabilities are not found",
+			 date, (long long)((now - newest) / 86400));
+	json_object_set_new(o, "warning", json_string(warning));
+	return o;
+}
