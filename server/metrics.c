@@ -136,6 +136,9 @@ static int render_http(struct buf *out)
 			   "# TYPE derelict_http_unauthenticated_bytes gauge\n");
 	r |= buf_printf(out, "derelict_http_unauthenticated_bytes %ld\n",
 			atomic_load(&unauth_bytes));
+	return r;
+}
+
 void metrics_advisory_fetch(int ok)
 {
 	atomic_fetch_add(ok ? &advisory_fetches : &advisory_fetch_errors, 1);
