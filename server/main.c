@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "advisory.h"
+#include "embed.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -163,35 +164,70 @@ static int load_into(const char *body, size_t len, void *ud)
 	return advisory_db_load(ud, body, len, &skipped);
 }
 
+extern const struct embedded_file embedded_data[];
+
+/*
+ * One shipped data file: the file a config key names, else the copy of
+ * data/NAME compiled in.  The compiled-in copy is used when the key is
+ * empty, when it names the default path and nothing is installed there (a
+ * binary run from the build tree or a container), and, with a warning,
+ * when the named file cannot be read or is invalid: the server never
+ * starts with less than it was built with.  Returns what parse() returned
+ * for the data used.
+ */
+static int load_data_file(const char *path, const char *dflt,
+			  const char *name, struct advisory_db *db,
+			  int (*parse)(struct advisory_db *, const char *,
+				       size_t))
+{
+	const struct embedded_file *e = embedded_data;
+	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
+	int r = -ENOENT;
+
+	if (*path) {
+		r = buf_read_file(&b, path);
+		if (r >= 0 && (r = parse(db, b.data, b.len)) < 0)
+			log_warning_errno(r, "%s: %s is invalid", name, path);
+		else if (r < 0 && !(r == -ENOENT && strcmp(path, dflt) == 0))
+			log_warning_errno(r, "%s: cannot read %s", name, path);
+		buf_free(&b);
+		if (r >= 0)
+			return r;
+	}
+	while (e->name && strcmp(e->name, name) != 0)
+		e++;
+	if (!e->name)
+		return r;
+	log_info("%s: using the copy built into derelictd", name);
+	return parse(db, (const char *)e->data, e->len);
+}
+
+static int parse_advisories(struct advisory_db *db, const char *json,
+			    size_t len)
+{
+	return advisory_db_load(db, json, len, NULL);
+}
+
 /* The shipped advisories and EOL dates, then every import. */
 static int load_advisories(const struct server_config *cfg, struct store *st,
 			   struct advisory_db **ret)
 {
 	struct advisory_db *db;
-	struct buf b = BUF_INIT(ADVISORY_FILE_MAX);
-	size_t skipped = 0;
 	int r;
 
 	r = advisory_db_new(&db);
 	if (r < 0)
 		return r;
-	r = buf_read_file(&b, cfg->advisories_file);
+	r = load_data_file(cfg->advisories_file, DATADIR "/advisories.json",
+			   "advisories.json", db, parse_advisories);
 	if (r < 0)
-		log_warning_errno(r, "advisories: cannot read %s; MTA "
-				     "vulnerabilities will not be found",
-				  cfg->advisories_file);
-	else if ((r = advisory_db_load(db, b.data, b.len, &skipped)) < 0)
-		log_warning_errno(r, "advisories: %s is invalid",
-				  cfg->advisories_file);
-	buf_free(&b);
-	r = buf_read_file(&b, cfg->eol_file);
+		log_warning_errno(r, "advisories: none loaded; MTA "
+				     "vulnerabilities will not be found");
+	r = load_data_file(cfg->eol_file, DATADIR "/eol.json", "eol.json", db,
+			   advisory_db_load_eol);
 	if (r < 0)
-		log_warning_errno(r, "eol: cannot read %s; eol-os will not be "
-				     "found",
-				  cfg->eol_file);
-	else if ((r = advisory_db_load_eol(db, b.data, b.len)) < 0)
-		log_warning_errno(r, "eol: %s is invalid", cfg->eol_file);
-	buf_free(&b);
+		log_warning_errno(r, "eol: none loaded; eol-os will not be "
+				     "found");
 	r = store_advisory_each(st, load_into, db);
 	if (r < 0)
 		log_warning_errno(r, "advisories: an imported file is invalid");

@@ -83,7 +83,7 @@ TRAILER_RE = re.compile(r"^ -- .*?  (.+)$")
 # its fix ("CVE-2026-94055 is not relevant", "needs to be addressed there").
 NOT_A_FIX_RE = re.compile(
     r"not relevant|not affected|does not affect|doesn't affect|"
-    r"needs to be addressed|not vulnerable|unaffected", re.I)
+    r"needs to be addressed|not vulnerable|unaffected|a variant of", re.I)
 UPSTREAM_RE = re.compile(
     r"(?:\bbefore|fixed upstream in|from upstream|from|release) "
     r"(?:exim[- ]?|postfix[- ]?|version )?v?(\d+\.\d+(?:\.\d+)*)\b", re.I)

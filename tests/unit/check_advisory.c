@@ -293,42 +293,71 @@ START_TEST(test_debian_backports)
 }
 END_TEST
 
-/* Current, fully updated packages of each release match none of the
- * shipped advisories: Debian fixed them all by backports, so the upstream
- * version alone (4.96 < 4.97) must not decide.  4.96-15+deb12u10 is the
- * exim4 this project is developed on. */
+/* What a release's newest version matches: some, all judged by the upstream
+ * version because the release's data does not name them. */
+static void only_unnamed(const char *release, const char *source,
+			 const char *version)
+{
+	const struct advisory *list[64];
+	int n = advisory_match(shipped, release, source, version, list, 64);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_le(n, 64);
+	for (int i = 0; i < n; i++)
+		for (size_t j = 0; j < list[i]->n_fixes; j++)
+			ck_assert_msg(strcmp(list[i]->fixes[j].release,
+					     release) != 0,
+				      "%s %s %s: %s names %s", release, source,
+				      version, list[i]->cve, release);
+}
+
+/* Current, fully updated packages of each release (the newest in the
+ * release and its security suite when data/advisories.json was built)
+ * match none of the shipped advisories: Debian fixed them all by
+ * backports, so the upstream version alone (4.96 < 4.97) must not
+ * decide.  4.96-15+deb12u11 is the exim4 this project is developed on. */
 START_TEST(test_updated_releases_clean)
 {
+	/* unnamed: flagged, but only for CVEs the release's data does not
+	 * name (fixed elsewhere, never there, as bullseye after its LTS
+	 * ended on 2026-08-31): the upstream version decides those. */
 	static const struct {
 		const char *release;
 		const char *source;
 		const char *version;
+		int unnamed;
 	} clean[] = {
-		{ "bookworm", "exim4", "4.96-15+deb12u10" },
-		{ "bookworm", "exim4", "4.96-15+deb12u5" },
-		{ "bullseye", "exim4", "4.94.2-7+deb11u4" },
-		{ "trixie", "exim4", "4.98.2-1" },
-		{ "bookworm", "postfix", "3.7.11-0+deb12u1" },
-		{ "bullseye", "postfix", "3.5.25-0+deb11u1" },
-		{ "trixie", "postfix", "3.10.13-0+deb13u1" },
-		{ "bookworm", "sendmail", "8.17.1.9-2+deb12u2" },
-		{ "bullseye", "sendmail", "8.15.2-22+deb11u3" },
-		{ "trixie", "sendmail", "8.18.1-6" },
-		{ "bookworm", "opensmtpd", "6.8.0p2-4" },
-		{ "bullseye", "opensmtpd", "6.8.0p2-3" },
-		{ "trixie", "opensmtpd", "7.6.0p1-1" },
+		{ "bookworm", "exim4", "4.96-15+deb12u11", 0 },
+		{ "bullseye", "exim4", "4.94.2-7+deb11u6", 1 },
+		{ "trixie", "exim4", "4.98.2-1+deb13u6", 0 },
+		{ "bookworm", "postfix", "3.7.11-0+deb12u1", 1 },
+		{ "bullseye", "postfix", "3.5.25-0+deb11u1", 1 },
+		{ "trixie", "postfix", "3.10.13-0+deb13u1", 0 },
+		{ "bookworm", "sendmail", "8.17.1.9-2+deb12u2", 0 },
+		{ "bullseye", "sendmail", "8.15.2-22+deb11u3", 0 },
+		{ "trixie", "sendmail", "8.18.1-6", 0 },
+		{ "bookworm", "opensmtpd", "6.8.0p2-4", 1 },
+		{ "bullseye", "opensmtpd", "6.8.0p2-3", 1 },
+		{ "trixie", "opensmtpd", "7.6.0p1-1", 0 },
 	};
 	const struct advisory *list[4];
 
 	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
-		int n = advisory_match(shipped, clean[i].release,
-				       clean[i].source, clean[i].version, list,
-				       4);
+		int n;
 
+		if (clean[i].unnamed) {
+			only_unnamed(clean[i].release, clean[i].source,
+				     clean[i].version);
+			continue;
+		}
+		n = advisory_match(shipped, clean[i].release, clean[i].source,
+				   clean[i].version, list, 4);
 		ck_assert_msg(n == 0, "%s %s %s: %d advisories, first %s",
 			      clean[i].release, clean[i].source,
 			      clean[i].version, n, n > 0 ? list[0]->cve : "-");
 	}
+	ck_assert(match_has(shipped, "bookworm", "postfix", "3.7.11-0+deb12u1",
+			    "CVE-2026-43964"));
 	/* The bookworm point release before the smuggling fix is still
 	 * flagged for it, and only for what came after. */
 	ck_assert(match_has(shipped, "bookworm", "exim4", "4.96-15+deb12u3",
