@@ -13,6 +13,7 @@ const char *const section_names[SECTION_COUNT] = {
 	[SECTION_PROCESSES] = "processes",
 	[SECTION_PACKAGES] = "packages",
 	[SECTION_LOGINS] = "logins",
+	[SECTION_MAIL] = "mail",
 };
 
 int section_from_name(const char *name)
@@ -336,6 +337,8 @@ int report_item_key(enum section s, const json_t *item, struct buf *out)
 		    (r = buf_puts(out, " ")) < 0)
 			return r;
 		return put_field(out, item, "from", 0);
+	case SECTION_MAIL:
+		return put_field(out, item, "source", 1);
 	default:
 		return -EINVAL;
 	}

@@ -33,6 +33,7 @@ enum section {
 	SECTION_PROCESSES,
 	SECTION_PACKAGES,
 	SECTION_LOGINS,
+	SECTION_MAIL,
 	SECTION_COUNT
 };
 
@@ -40,6 +41,10 @@ enum section {
 #define REPORT_MAX_ITEMS 50000	/* items in one section */
 #define REPORT_MAX_STRING 4096	/* bytes in one string value */
 #define REPORT_MAX_DEPTH 8	/* nesting of a whole report */
+/* mail: one item per MTA source package, and the CVE ids one package's
+ * changelog may name (exim4's whole history names about a hundred). */
+#define REPORT_MAIL_MAX_ITEMS 32
+#define REPORT_MAIL_MAX_CVES 2048
 
 extern const char *const section_names[SECTION_COUNT];
 

@@ -78,12 +78,45 @@ static const struct field required_fields[SECTION_COUNT][4] = {
 			       { "version", JSON_STRING, 0 } },
 	[SECTION_LOGINS] = { { "user", JSON_STRING, 0 },
 			     { "at", JSON_STRING, 0 } },
+	[SECTION_MAIL] = { { "source", JSON_STRING, 0 } },
 };
 
 static const char *type_name(json_type t)
 {
 	return t == JSON_STRING ? "string" : t == JSON_INTEGER ? "integer"
 					      : "object";
+}
+
+/* changelog_cves, where present: at most REPORT_MAIL_MAX_CVES CVE ids. */
+static int check_mail_item(const json_t *item, size_t i,
+			   struct report_verdict *v)
+{
+	const json_t *cves = json_object_get(item, "changelog_cves");
+	const json_t *c;
+	size_t j;
+
+	if (!cves)
+		return 0;
+	if (!json_is_array(cves))
+		return refuse(v, 422, "invalid_field",
+			      "sections.mail.items[%zu].changelog_cves: "
+			      "expected an array",
+			      i);
+	if (json_array_size(cves) > REPORT_MAIL_MAX_CVES)
+		return refuse(v, 413, "too_large",
+			      "sections.mail.items[%zu].changelog_cves: more "
+			      "than %d ids",
+			      i, REPORT_MAIL_MAX_CVES);
+	json_array_foreach(cves, j, c) {
+		const char *s = json_string_value(c);
+
+		if (!s || strncmp(s, "CVE-", 4) != 0 || strlen(s) > 32)
+			return refuse(v, 422, "invalid_field",
+				      "sections.mail.items[%zu]."
+				      "changelog_cves[%zu]: expected a CVE id",
+				      i, j);
+	}
+	return 0;
 }
 
 /* Each item of arr is an object with the section's required fields. */
@@ -101,6 +134,10 @@ static int check_items(enum section s, const char *member, const json_t *arr,
 		return refuse(v, 413, "too_large",
 			      "sections.%s: more than %d items", name,
 			      REPORT_MAX_ITEMS);
+	if (s == SECTION_MAIL && json_array_size(arr) > REPORT_MAIL_MAX_ITEMS)
+		return refuse(v, 413, "too_large",
+			      "sections.mail: more than %d items",
+			      REPORT_MAIL_MAX_ITEMS);
 	json_array_foreach(arr, i, item) {
 		if (!json_is_object(item))
 			return refuse(v, 422, "invalid_field",
@@ -122,6 +159,8 @@ static int check_items(enum section s, const char *member, const json_t *arr,
 					      name, member, i, f->name,
 					      type_name(f->type));
 		}
+		if (s == SECTION_MAIL && check_mail_item(item, i, v) < 0)
+			return -EINVAL;
 		if (s == SECTION_PORTS) {
 			json_int_t port = json_integer_value(
 				json_object_get(item, "port"));
