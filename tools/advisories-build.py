@@ -443,7 +443,8 @@ def build(args):
             if (source, rel) not in lineages and binaries:
                 note("%s: no changelog in %s" % (source, rel))
 
-    lists = parse_lists(read_lists(args.tracker), set(sources))
+    list_texts = read_lists(args.tracker)
+    lists = parse_lists(list_texts, set(sources))
     previous = {}
     if args.previous and os.path.exists(args.previous):
         with open(args.previous) as f:
@@ -483,7 +484,7 @@ def build(args):
                                    entries[-1]["version"]) < 0:
                     per[rel] = dict(m, inferred=True)
                     break
-    for (source, cve, rel), (ver, adv, date) in lists.items():
+    for (source, cve, _rel) in lists:
         found.setdefault((source, cve), {})
     for key in previous:
         found.setdefault(key, {})
@@ -578,7 +579,7 @@ def build(args):
             "date": built,
             "by": "tools/advisories-build.py",
             "changelogs": {"%s/%s" % k: v for k, v in sorted(versions.items())},
-            "lists": [n for n, _ in read_lists(args.tracker)],
+            "lists": [n for n, _ in list_texts],
         },
         "description": DESCRIPTION,
         "advisories": out,
