@@ -47,11 +47,14 @@ AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 SQL_FILES := $(sort $(wildcard sql/*.sql))
 WEB_FILES := $(sort $(wildcard server/web/*))
+# The shipped data, compiled in as derelictd's default (server/main.c).
+DATA_FILES := data/advisories.json data/eol.json
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(B)/gen/embedded_sql.o $(B)/gen/embedded_web.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(B)/gen/embedded_sql.o $(B)/gen/embedded_web.o \
+	$(B)/gen/embedded_data.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 AGENT := $(B)/derelict-agent
@@ -91,6 +94,10 @@ $(B)/gen/embedded_sql.c: $(SQL_FILES) tools/embed.sh
 $(B)/gen/embedded_web.c: $(WEB_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed.sh embedded_web $@ $(WEB_FILES)
+
+$(B)/gen/embedded_data.c: $(DATA_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh embedded_data $@ $(DATA_FILES)
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "report.h"
+
 /* Logins kept in a report (newest first) and the window they cover. */
 #define LOGINS_MAX_ITEMS 1000
 #define LOGINS_WINDOW_S (90 * 86400)
@@ -117,5 +119,24 @@ int logins_logind_sessions(const char *root);
 /* Counts the USER_PROCESS records of a utmp file whose process is still
  * there under root's /proc.  The count, or negative errno. */
 int logins_open_sessions(const char *root, const char *utmp_path);
+
+/* mail: {"items": [{source, source_version, package, changelog_cves}]}:
+ * for each MTA source package installed (from the packages section), the
+ * CVE ids named by usr/share/doc/<package>/changelog.Debian.gz in its
+ * entries up to the installed version, read up to MAIL_MAX_CHANGELOG
+ * bytes ("changelog_truncated": true when a cap cut it); no item when
+ * that file is absent or unreadable.  The packages
+ * section is borrowed. */
+#define MAIL_MAX_CHANGELOG (8u << 20)
+#define MAIL_MAX_ITEMS REPORT_MAIL_MAX_ITEMS
+#define MAIL_MAX_CVES REPORT_MAIL_MAX_CVES
+int collect_mail(const char *root, const json_t *packages, json_t **ret);
+/* Appends to cves the CVE ids (each once, at most MAIL_MAX_CVES in all)
+ * that a changelog.Debian text names in its entries whose version is not
+ * after installed (every entry when installed is NULL); *ret_truncated (if
+ * not NULL) is set to 1 when the cap left some out.  0, -EINVAL or
+ * -ENOMEM. */
+int mail_changelog_cves(const char *text, size_t len, const char *installed,
+			json_t *cves, int *ret_truncated);
 
 #endif

@@ -91,6 +91,16 @@ int report_build(const char *root, const char *agent_id,
 		case SECTION_LOGINS:
 			r = collect_logins(root, now, &sec);
 			break;
+		case SECTION_MAIL: {
+			/* From the packages just collected; none to go by
+			 * when that section failed. */
+			json_t *pk = json_object_get(sections, "packages");
+
+			r = !pk || json_object_get(pk, "error") ?
+				    -ENODATA :
+				    collect_mail(root, pk, &sec);
+			break;
+		}
 		default:
 			r = -EINVAL;
 		}

@@ -14,6 +14,7 @@ const char *const section_names[SECTION_COUNT] = {
 	[SECTION_PROCESSES] = "processes",
 	[SECTION_PACKAGES] = "packages",
 	[SECTION_LOGINS] = "logins",
+	[SECTION_MAIL] = "mail",
 };
 
 int section_from_name(const char *name)
@@ -337,6 +338,8 @@ int report_item_key(enum section s, const json_t *item, struct buf *out)
 		    (r = buf_puts(out, " ")) < 0)
 			return r;
 		return put_field(out, item, "from", 0);
+	case SECTION_MAIL:
+		return put_field(out, item, "source", 1);
 	default:
 		return -EINVAL;
 	}
@@ -467,7 +470,48 @@ static const struct item_field item_fields[SECTION_COUNT][9] = {
 		{ "from", T_STR | T_NULL, 0 },
 		{ "truncated", T_BOOL, 0 },
 	},
+	/* changelog_cves is checked by mail_cves_ok(). */
+	[SECTION_MAIL] = {
+		{ "source", T_STR | T_REQ, 0 },
+		{ "source_version", T_STR | T_NULL, 0 },
+		{ "package", T_STR | T_NULL, 0 },
+		{ "changelog_truncated", T_BOOL, 0 },
+		{ "truncated", T_BOOL, 0 },
+	},
 };
+
+size_t report_max_items(enum section s)
+{
+	return s == SECTION_MAIL ? REPORT_MAIL_MAX_ITEMS : REPORT_MAX_ITEMS;
+}
+
+/* A mail item's changelog_cves, where present: at most
+ * REPORT_MAIL_MAX_CVES CVE ids. */
+static int mail_cves_ok(const json_t *item, char *why, size_t size)
+{
+	const json_t *cves = json_object_get(item, "changelog_cves");
+	const json_t *c;
+	size_t j;
+
+	if (!cves)
+		return 0;
+	if (!json_is_array(cves) ||
+	    json_array_size(cves) > REPORT_MAIL_MAX_CVES) {
+		snprintf(why, size, "changelog_cves: expected at most %d CVE ids",
+			 REPORT_MAIL_MAX_CVES);
+		return -EINVAL;
+	}
+	json_array_foreach(cves, j, c) {
+		const char *id = json_string_value(c);
+
+		if (!id || strncmp(id, "CVE-", 4) != 0 || strlen(id) > 32) {
+			snprintf(why, size,
+				 "changelog_cves[%zu]: expected a CVE id", j);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
 
 /* What f expects, for a message. */
 static void expected(const struct item_field *f, char *out, size_t size)
@@ -534,6 +578,8 @@ int report_item_check(enum section s, const json_t *item, char *why,
 			 REPORT_MAX_STRING);
 		return -EINVAL;
 	}
+	if (s == SECTION_MAIL)
+		return mail_cves_ok(item, why, size);
 	return 0;
 }
 
@@ -640,7 +686,7 @@ int report_cap_section(enum section s, json_t *section)
 		}
 		bytes += json_dumpb(item, NULL, 0, JSON_CANONICAL_FLAGS) + 1;
 	}
-	over = n - dropped > REPORT_MAX_ITEMS ||
+	over = n - dropped > report_max_items(s) ||
 	       bytes > REPORT_MAX_SECTION_BYTES;
 	if (dropped && (r = drop_items(section, drop)) < 0)
 		goto out;
@@ -657,7 +703,7 @@ int report_cap_section(enum section s, json_t *section)
 			size_t len = json_dumpb(item, NULL, 0,
 						JSON_CANONICAL_FLAGS) + 1;
 
-			if (kept == REPORT_MAX_ITEMS ||
+			if (kept == report_max_items(s) ||
 			    bytes + len > REPORT_MAX_SECTION_BYTES) {
 				drop[i] = 1;
 				dropped++;

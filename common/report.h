@@ -33,6 +33,7 @@ enum section {
 	SECTION_PROCESSES,
 	SECTION_PACKAGES,
 	SECTION_LOGINS,
+	SECTION_MAIL,
 	SECTION_COUNT
 };
 
@@ -104,6 +105,13 @@ int report_cap_host(json_t *host);
 /* Bytes of a failed section's "error" the server keeps; longer ones are
  * cut at a character boundary and end in "…". */
 #define REPORT_MAX_ERROR 256
+/* mail: one item per MTA source package, and the CVE ids one package's
+ * changelog may name (exim4's whole history names about a hundred). */
+#define REPORT_MAIL_MAX_ITEMS 32
+#define REPORT_MAIL_MAX_CVES 2048
+/* Items a section may hold: REPORT_MAX_ITEMS, REPORT_MAIL_MAX_ITEMS for
+ * mail. */
+size_t report_max_items(enum section s);
 
 extern const char *const section_names[SECTION_COUNT];
 

@@ -754,6 +754,9 @@ static int load_shipped_whole(struct loader *l, const char *json, size_t len,
 		return -EINVAL;
 	}
 	date = json_get_str(root, "data_date");
+	/* The shipped file says when tools/advisories-build.py made it. */
+	if (!date)
+		date = json_get_str(json_object_get(root, "generated"), "date");
 	if (!src->data_date && date && date_parse(date, &src->data_date) < 0)
 		src->data_date = 0;
 	/* Ubuntu's OSV records, converted (advisory_osv.h), say so. */

@@ -16,6 +16,7 @@
 #include "advisory.h"
 #include "advisory_fetch.h"
 #include "buf.h"
+#include "embed.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -97,6 +98,54 @@ static int load_import(const char *name, int64_t imported_at,
 	return 0;
 }
 
+extern const struct embedded_file embedded_data[];
+
+/*
+ * One shipped data file into *b: the file path names, else the copy of
+ * data/NAME compiled in.  The compiled-in copy is used when path is empty,
+ * when it is the default path and nothing is installed there (a binary run
+ * from the build tree or a container), and, with a warning, when the file
+ * named cannot be read or is not JSON: the server never starts with less
+ * than it was built with.  0 with *ret_builtin set, or what reading the
+ * file returned when there is no copy either.
+ */
+static int data_file(const char *path, const char *dflt, const char *name,
+		     struct buf *b, bool *ret_builtin)
+{
+	const struct embedded_file *e = embedded_data;
+	int r = -ENOENT;
+
+	*ret_builtin = false;
+	if (*path) {
+		r = buf_read_file(b, path);
+		if (r == 0) {
+			json_error_t err;
+			json_t *j = json_loadb(b->data, b->len, 0, &err);
+
+			json_decref(j);
+			if (j)
+				return 0;
+			r = -EBADMSG;
+			log_warning("%s: %s is not JSON (line %d: %s)", name,
+				    path, err.line, err.text);
+		} else if (!(r == -ENOENT && strcmp(path, dflt) == 0)) {
+			log_warning_errno(r, "%s: cannot read %s", name, path);
+		}
+		buf_free(b);
+	}
+	while (e->name && strcmp(e->name, name) != 0)
+		e++;
+	if (!e->name)
+		return r;
+	buf_free(b);
+	r = buf_append(b, e->data, e->len);
+	if (r < 0)
+		return r;
+	log_info("%s: using the copy built into derelictd", name);
+	*ret_builtin = true;
+	return 0;
+}
+
 /* Everything the data consists of, in a new database. */
 static int load_all(const struct server_config *cfg, struct store *st,
 		    const struct store_advisory_state *state,
@@ -106,37 +155,40 @@ static int load_all(const struct server_config *cfg, struct store *st,
 	struct buf b = BUF_INIT(ADVISORY_FEED_MAX_BYTES);
 	struct import_ctx x;
 	char path[4096];
+	bool builtin;
 	int r;
 
 	r = advisory_db_new(&db);
 	if (r < 0)
 		return r;
-	r = buf_read_file(&b, cfg->advisories_file);
+	r = data_file(cfg->advisories_file, DATADIR "/advisories.json",
+		      "advisories.json", &b, &builtin);
 	if (r < 0) {
-		log_warning_errno(r, "advisories: cannot read %s; MTA "
-				     "vulnerabilities will not be found",
-				  cfg->advisories_file);
+		log_warning_errno(r, "advisories: none to load; MTA "
+				     "vulnerabilities will not be found");
 	} else {
 		struct advisory_source info = {
 			.name = "shipped", .origin = ADVISORY_ORIGIN_SHIPPED
 		};
 
 		snprintf(info.location, sizeof(info.location), "%s",
-			 cfg->advisories_file);
-		info.fetched_at = file_mtime(cfg->advisories_file);
+			 builtin ? "built into derelictd"
+				 : cfg->advisories_file);
+		info.fetched_at = builtin ? 0 : file_mtime(cfg->advisories_file);
 		r = advisory_db_load_source(db, b.data, b.len, &info, NULL);
 		if (r < 0)
 			log_warning_errno(r, "advisories: %s is invalid",
-					  cfg->advisories_file);
+					  info.location);
 	}
 	buf_free(&b);
-	r = buf_read_file(&b, cfg->eol_file);
+	r = data_file(cfg->eol_file, DATADIR "/eol.json", "eol.json", &b,
+		      &builtin);
 	if (r < 0)
-		log_warning_errno(r, "eol: cannot read %s; eol-os will not be "
-				     "found",
-				  cfg->eol_file);
+		log_warning_errno(r, "eol: none to load; eol-os will not be "
+				     "found");
 	else if ((r = advisory_db_load_eol(db, b.data, b.len)) < 0)
-		log_warning_errno(r, "eol: %s is invalid", cfg->eol_file);
+		log_warning_errno(r, "eol: %s is invalid",
+				  builtin ? "the built-in copy" : cfg->eol_file);
 	buf_free(&b);
 
 	x.db = db;

@@ -135,11 +135,11 @@ static int mark_items(enum section s, const char *member, const json_t *arr,
 
 	*ret_drop = NULL;
 	json_array_foreach(arr, i, item) {
-		int bad = i >= REPORT_MAX_ITEMS;
+		int bad = i >= report_max_items(s);
 
 		if (bad)
-			snprintf(why, sizeof(why), "beyond %d items",
-				 REPORT_MAX_ITEMS);
+			snprintf(why, sizeof(why), "beyond %zu items",
+				 report_max_items(s));
 		else
 			bad = (removed ? removed_check(item, why, sizeof(why))
 				       : report_item_check(s, item, why,

@@ -16,7 +16,7 @@ from conftest import AGENT, FIXTURES
 from reports import canon, item_digest, section_hash, section_hash_sum
 from test_agent_server import host_of
 
-SECTIONS = ("ports", "services", "processes", "packages", "logins")
+SECTIONS = ("ports", "services", "processes", "packages", "logins", "mail")
 REAL_STATUS = FIXTURES / "roots" / "dpkg" / "var" / "lib" / "dpkg" / "status"
 
 

@@ -13,7 +13,7 @@ def needs_server(test):
     """Marks the tests that talk to a real derelictd (built by make)."""
     return test
 
-SECTIONS = ("ports", "services", "processes", "packages", "logins")
+SECTIONS = ("ports", "services", "processes", "packages", "logins", "mail")
 
 
 def host_of(server, agent_id):

@@ -197,7 +197,7 @@ def test_delta_of_the_mta_reevaluates_the_host(server):
     # The MTA upgraded past every fix: the same delta path resolves it.
     rep["sections"]["packages"] = new
     exim = next(p for p in items if p["name"] == "exim4-daemon-light")
-    exim["version"] = exim["source_version"] = "4.96-15+deb12u10"
+    exim["version"] = exim["source_version"] = "4.96-15+deb12u11"
     d, _ = with_packages(rep, items)
     s, body, _ = h.send(d)
     assert s == 200, body

@@ -1,9 +1,12 @@
 /*
  * check_advisory.c - the shipped advisories against real Debian fixed
  * versions (from the DSA and DLA lists), the tracker export format, the
- * EOL table, bad input, and the load time of a tracker-sized export.
+ * EOL table, bad input, and the load time of a tracker-sized export;
+ * and the snapshot compiled into derelictd against every version of the
+ * real changelogs in tests/fixtures/changelogs/.
  */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 
 #include "advisory.h"
 #include "buf.h"
+#include "embed.h"
 #include "timeutil.h"
 
 static struct advisory_db *shipped;
@@ -293,42 +297,71 @@ START_TEST(test_debian_backports)
 }
 END_TEST
 
-/* Current, fully updated packages of each release match none of the
- * shipped advisories: Debian fixed them all by backports, so the upstream
- * version alone (4.96 < 4.97) must not decide.  4.96-15+deb12u10 is the
- * exim4 this project is developed on. */
+/* What a release's newest version matches: some, all judged by the upstream
+ * version because the release's data does not name them. */
+static void only_unnamed(const char *release, const char *source,
+			 const char *version)
+{
+	const struct advisory *list[64];
+	int n = advisory_match(shipped, release, source, version, list, 64);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_le(n, 64);
+	for (int i = 0; i < n; i++)
+		for (size_t j = 0; j < list[i]->n_fixes; j++)
+			ck_assert_msg(strcmp(list[i]->fixes[j].release,
+					     release) != 0,
+				      "%s %s %s: %s names %s", release, source,
+				      version, list[i]->cve, release);
+}
+
+/* Current, fully updated packages of each release (the newest in the
+ * release and its security suite when data/advisories.json was built)
+ * match none of the shipped advisories: Debian fixed them all by
+ * backports, so the upstream version alone (4.96 < 4.97) must not
+ * decide.  4.96-15+deb12u11 is the exim4 this project is developed on. */
 START_TEST(test_updated_releases_clean)
 {
+	/* unnamed: flagged, but only for CVEs the release's data does not
+	 * name (fixed elsewhere, never there, as bullseye after its LTS
+	 * ended on 2026-08-31): the upstream version decides those. */
 	static const struct {
 		const char *release;
 		const char *source;
 		const char *version;
+		int unnamed;
 	} clean[] = {
-		{ "bookworm", "exim4", "4.96-15+deb12u10" },
-		{ "bookworm", "exim4", "4.96-15+deb12u5" },
-		{ "bullseye", "exim4", "4.94.2-7+deb11u4" },
-		{ "trixie", "exim4", "4.98.2-1" },
-		{ "bookworm", "postfix", "3.7.11-0+deb12u1" },
-		{ "bullseye", "postfix", "3.5.25-0+deb11u1" },
-		{ "trixie", "postfix", "3.10.13-0+deb13u1" },
-		{ "bookworm", "sendmail", "8.17.1.9-2+deb12u2" },
-		{ "bullseye", "sendmail", "8.15.2-22+deb11u3" },
-		{ "trixie", "sendmail", "8.18.1-6" },
-		{ "bookworm", "opensmtpd", "6.8.0p2-4" },
-		{ "bullseye", "opensmtpd", "6.8.0p2-3" },
-		{ "trixie", "opensmtpd", "7.6.0p1-1" },
+		{ "bookworm", "exim4", "4.96-15+deb12u11", 0 },
+		{ "bullseye", "exim4", "4.94.2-7+deb11u6", 1 },
+		{ "trixie", "exim4", "4.98.2-1+deb13u6", 0 },
+		{ "bookworm", "postfix", "3.7.11-0+deb12u1", 1 },
+		{ "bullseye", "postfix", "3.5.25-0+deb11u1", 1 },
+		{ "trixie", "postfix", "3.10.13-0+deb13u1", 0 },
+		{ "bookworm", "sendmail", "8.17.1.9-2+deb12u2", 0 },
+		{ "bullseye", "sendmail", "8.15.2-22+deb11u3", 0 },
+		{ "trixie", "sendmail", "8.18.1-6", 0 },
+		{ "bookworm", "opensmtpd", "6.8.0p2-4", 1 },
+		{ "bullseye", "opensmtpd", "6.8.0p2-3", 1 },
+		{ "trixie", "opensmtpd", "7.6.0p1-1", 0 },
 	};
 	const struct advisory *list[4];
 
 	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
-		int n = advisory_match(shipped, clean[i].release,
-				       clean[i].source, clean[i].version, list,
-				       4);
+		int n;
 
+		if (clean[i].unnamed) {
+			only_unnamed(clean[i].release, clean[i].source,
+				     clean[i].version);
+			continue;
+		}
+		n = advisory_match(shipped, clean[i].release, clean[i].source,
+				   clean[i].version, list, 4);
 		ck_assert_msg(n == 0, "%s %s %s: %d advisories, first %s",
 			      clean[i].release, clean[i].source,
 			      clean[i].version, n, n > 0 ? list[0]->cve : "-");
 	}
+	ck_assert(match_has(shipped, "bookworm", "postfix", "3.7.11-0+deb12u1",
+			    "CVE-2026-43964"));
 	/* The bookworm point release before the smuggling fix is still
 	 * flagged for it, and only for what came after. */
 	ck_assert(match_has(shipped, "bookworm", "exim4", "4.96-15+deb12u3",
@@ -970,6 +1003,165 @@ START_TEST(test_severity_names)
 }
 END_TEST
 
+extern const struct embedded_file embedded_data[];
+
+/* Names a changelog gives a CVE without fixing it there: exim4 4.96-15+
+ * deb12u3 ("CVE-2023-42118 was diagnosed as a vulnerability in the libspf2
+ * library and needs to be addressed there") and 4.98.2-1+deb13u5
+ * ("CVE-2026-94055 is not relevant"). */
+static const char *const not_fixed_here[] = { "CVE-2023-42118",
+					      "CVE-2026-94055" };
+
+#define CL_MAX_ENTRIES 32
+#define CL_MAX_CVES 32
+
+struct cl_entry {
+	char version[64];
+	char cves[CL_MAX_CVES][24];
+	int n_cves;
+};
+
+static int cl_has(const struct cl_entry *e, const char *cve)
+{
+	for (int i = 0; i < e->n_cves; i++)
+		if (strcmp(e->cves[i], cve) == 0)
+			return 1;
+	return 0;
+}
+
+/* The entries of a changelog.Debian text, newest first, each with the
+ * CVE ids its body names. */
+static int cl_parse(char *text, struct cl_entry *out, int max)
+{
+	int n = 0;
+
+	for (char *line = text, *next; line && *line; line = next) {
+		char *p, *q;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line != ' ' && *line && (p = strstr(line, " (")) &&
+		    (q = strchr(p, ')'))) {
+			ck_assert_int_lt(n, max);
+			memset(&out[n], 0, sizeof(out[n]));
+			ck_assert_int_lt(q - p - 2, 64);
+			memcpy(out[n].version, p + 2, (size_t)(q - p - 2));
+			n++;
+			continue;
+		}
+		for (p = line; n > 0 && (p = strstr(p, "CVE-")); p += 4) {
+			struct cl_entry *e = &out[n - 1];
+			size_t year = strspn(p + 4, "0123456789");
+			size_t num = year == 4 && p[8] == '-' ?
+					     strspn(p + 9, "0123456789") : 0;
+			size_t len = 9 + num;
+			int skip = 0;
+
+			/* CVE-YYYY-NNNN..., not GCVE-25-2026-07-45-1. */
+			if ((p > line && isalnum((unsigned char)p[-1])) ||
+			    num < 4 || num > 7)
+				continue;
+			ck_assert_int_lt(e->n_cves, CL_MAX_CVES);
+			memcpy(e->cves[e->n_cves], p, len);
+			e->cves[e->n_cves][len] = '\0';
+			for (size_t k = 0; k < 2; k++)
+				skip |= !strcmp(e->cves[e->n_cves],
+						not_fixed_here[k]);
+			if (!skip && !cl_has(e, e->cves[e->n_cves]))
+				e->n_cves++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The fixtures are the changelog.Debian.gz of exim4-base 4.94.2-7+deb11u6,
+ * 4.96-15+deb12u11 and 4.98.2-1+deb13u6 and of postfix 3.7.11-0+deb12u1
+ * (the newest in each release and its security suite on 2026-12-01), cut
+ * after the entry of the version the release started from (or, for
+ * Postfix, one older point release).
+ *
+ * Every version a release's changelog lists, against the snapshot built
+ * into derelictd: vulnerable to each CVE a newer entry names, and to none
+ * that its own entry or an older one names.  Returns how many checks ran.
+ */
+static int check_changelog(const struct advisory_db *db, const char *file,
+			   const char *release, const char *source)
+{
+	static struct cl_entry e[CL_MAX_ENTRIES];
+	const struct advisory *list[256];
+	char rel[256];
+	struct buf b;
+	int n, checks = 0;
+
+	snprintf(rel, sizeof(rel), "tests/fixtures/changelogs/%s", file);
+	read_repo_file(rel, &b);
+	n = cl_parse(b.data, e, CL_MAX_ENTRIES);
+	buf_free(&b);
+	ck_assert_int_ge(n, 2);
+	for (int v = 0; v < n; v++) {
+		int m = advisory_match(db, release, source, e[v].version,
+				       list, 256);
+
+		ck_assert_int_ge(m, 0);
+		ck_assert_int_le(m, 256);
+		for (int j = 0; j < n; j++) {
+			for (int c = 0; c < e[j].n_cves; c++) {
+				const char *cve = e[j].cves[c];
+				int fixed = 0, flagged = 0;
+
+				for (int k = v; k < n; k++)
+					fixed |= cl_has(&e[k], cve);
+				for (int k = 0; k < m; k++)
+					flagged |= !strcmp(list[k]->cve, cve);
+				ck_assert_msg(flagged == !fixed,
+					      "%s %s %s: %s %s", release,
+					      source, e[v].version, cve,
+					      fixed ? "flagged, but fixed "
+						      "at or before it"
+						    : "not flagged, but "
+						      "fixed after it");
+				checks++;
+			}
+		}
+	}
+	return checks;
+}
+
+START_TEST(test_embedded_real_changelogs)
+{
+	const struct embedded_file *f = embedded_data;
+	struct advisory_db *db = NULL;
+	int checks = 0;
+
+	while (f->name && strcmp(f->name, "advisories.json") != 0)
+		f++;
+	ck_assert_msg(f->name != NULL, "advisories.json is not embedded");
+	ck_assert_int_eq(advisory_load((const char *)f->data, f->len, &db), 0);
+	checks += check_changelog(db, "exim4-bullseye", "bullseye", "exim4");
+	checks += check_changelog(db, "exim4-bookworm", "bookworm", "exim4");
+	checks += check_changelog(db, "exim4-trixie", "trixie", "exim4");
+	checks += check_changelog(db, "postfix-bookworm", "bookworm",
+				  "postfix");
+	/* The issue's examples, by name. */
+	ck_assert(match_has(db, "bookworm", "exim4", "4.96-15+deb12u5",
+			    "CVE-2026-94057"));
+	ck_assert(match_has(db, "bullseye", "exim4", "4.94.2-7+deb11u3",
+			    "CVE-2021-38371"));
+	ck_assert(match_has(db, "bullseye", "exim4", "4.94.2-7+deb11u3",
+			    "CVE-2022-3559"));
+	ck_assert(!match_has(db, "bullseye", "exim4", "4.94.2-7+deb11u4",
+			     "CVE-2022-3559"));
+	ck_assert(match_has(db, "buster", "exim4", "4.92-8+deb10u6",
+			    "CVE-2022-37452"));
+	ck_assert(!match_has(db, "buster", "exim4", "4.92-8+deb10u7",
+			     "CVE-2022-37452"));
+	ck_assert_int_gt(checks, 300);
+	advisory_db_free(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("advisory");
@@ -984,6 +1176,7 @@ int main(void)
 	tcase_add_test(tc, test_opensmtpd_real_versions);
 	tcase_add_test(tc, test_debian_backports);
 	tcase_add_test(tc, test_updated_releases_clean);
+	tcase_add_test(tc, test_embedded_real_changelogs);
 	tcase_add_test(tc, test_upstream_rules);
 	tcase_add_test(tc, test_match);
 	tcase_add_test(tc, test_tracker_sample);

@@ -46,7 +46,7 @@ static int key_of(enum section sec, const char *item, char *out, size_t n)
 START_TEST(test_section_names)
 {
 	static const char *const names[] = { "ports", "services", "processes",
-					     "packages", "logins" };
+					     "packages", "logins", "mail" };
 
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		ck_assert_str_eq(section_names[i], names[i]);
@@ -401,6 +401,17 @@ START_TEST(test_key_packages_logins)
 	ck_assert_str_eq(k, "alice 2026-11-01T09:00:00Z ");
 	ck_assert_int_eq(key_of(SECTION_LOGINS, "{\"user\": \"alice\"}", k,
 				sizeof(k)),
+			 -EINVAL);
+
+	/* mail: one item per MTA source package. */
+	ck_assert_int_eq(key_of(SECTION_MAIL,
+				"{\"source\": \"exim4\", \"package\":"
+				" \"exim4-base\"}",
+				k, sizeof(k)),
+			 0);
+	ck_assert_str_eq(k, "exim4");
+	ck_assert_int_eq(key_of(SECTION_MAIL, "{\"package\": \"exim4-base\"}",
+				k, sizeof(k)),
 			 -EINVAL);
 }
 END_TEST

@@ -1,0 +1,46 @@
+"""The mail section end to end: the real agent reads an installed exim4's
+own changelog.Debian.gz (a real one, tests/fixtures/roots/mail) and the
+server keeps the CVE ids it names; a section over the caps is refused and
+changes nothing."""
+from conftest import FIXTURES
+from reports import Host, sealed
+
+
+def test_agent_reports_the_changelog_cves(server):
+    state = server.tmp / "st-mail"
+    r = server.agent("--once", root=FIXTURES / "roots" / "mail", state=state)
+    assert r.returncode == 0, r.stderr
+    s, hosts, _ = server.api("GET", "/hosts")
+    hid = hosts["items"][0]["id"]
+    s, mail, _ = server.api("GET", f"/hosts/{hid}/mail")
+    assert s == 200, mail
+    (item,) = mail["items"]
+    assert item["source"] == "exim4" and item["package"] == "exim4-base"
+    assert item["source_version"] == "4.96-15+deb12u11"
+    assert {"CVE-2026-94057", "CVE-2023-42115"} <= set(item["changelog_cves"])
+    # Reported again unchanged: the section travels as its hash alone and
+    # the server still holds it.
+    assert server.agent("--once", root=FIXTURES / "roots" / "mail",
+                        state=state).returncode == 0
+    assert server.api("GET", f"/hosts/{hid}/mail")[1]["items"] == [item]
+
+
+def test_mail_section_over_its_caps_is_refused(server):
+    h = Host(server)
+    rep = h.report()
+    ok = {"source": "exim4", "source_version": "4.96-15+deb12u11",
+          "package": "exim4-base", "changelog_cves": ["CVE-2023-42115"]}
+    rep["sections"]["mail"] = sealed({"items": [ok]})
+    assert h.send(rep)[0] == 200
+    for bad, status in (
+            (dict(ok, changelog_cves=[f"CVE-2020-{i:05d}"
+                                      for i in range(2049)]), 413),
+            (dict(ok, changelog_cves=["not a cve"]), 422),
+            (dict(ok, changelog_cves="CVE-2023-42115"), 422)):
+        rep["sections"]["mail"] = sealed({"items": [bad]})
+        s, body, _ = h.send(rep)
+        assert s == status, body
+    many = [dict(ok, source=f"mta{i}") for i in range(33)]
+    rep["sections"]["mail"] = sealed({"items": many})
+    assert h.send(rep)[0] == 413
+    assert server.api("GET", f"/hosts/{h.id}/mail")[1]["items"] == [ok]
