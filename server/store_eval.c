@@ -31,6 +31,7 @@ struct facts {
 	char *error_text[SECTION_COUNT];
 	char *strings;		/* the host row's text, in one block */
 	json_t *vuln_map;	/* source package -> [CVE ids] */
+	json_t *changelog_fixed;	/* the same, fixed per the changelog */
 	int64_t ack_due;	/* earliest ack expiry still ahead */
 };
 
@@ -51,6 +52,7 @@ static void facts_free(struct facts *f)
 	free(f->vulns);
 	free(f->strings);
 	json_decref(f->vuln_map);
+	json_decref(f->changelog_fixed);
 	for (int i = 0; i < SECTION_COUNT; i++)
 		free(f->error_text[i]);
 }
@@ -129,7 +131,7 @@ static int load_sections(struct conn *c, int64_t id, struct facts *f)
 {
 	sqlite3_stmt *s = stmt(c, "SELECT name, body FROM sections WHERE "
 				  "host_id = ? AND name IN ('ports', "
-				  "'services', 'processes')");
+				  "'services', 'processes', 'mail')");
 	json_t *items, *it;
 	size_t i, n;
 
@@ -250,6 +252,45 @@ static void vuln_of(const struct advisory_db *db,
 
 /* Every installed package is matched against the advisories (the tracker
  * import covers all of them); MTA packages go to the rules with theirs. */
+/*
+ * Whether the host's own changelog.Debian.gz of the installed source
+ * package (the mail section, SPEC section 2) names cve: the package's word
+ * that it is fixed, whoever built it (Freexian ELTS, a backport, a local
+ * rebuild).  Only the entry for the installed source version counts.
+ */
+static int changelog_fixes(const struct facts *f, const char *source,
+			   const char *source_version, const char *cve)
+{
+	json_t *items = json_object_get(f->sections[SECTION_MAIL], "items");
+	json_t *it, *id;
+	size_t i, j;
+
+	json_array_foreach(items, i, it) {
+		const char *src = json_get_str(it, "source");
+		const char *ver = json_get_str(it, "source_version");
+
+		if (!src || strcmp(src, source) != 0 ||
+		    (ver && source_version && strcmp(ver, source_version) != 0))
+			continue;
+		json_array_foreach(json_object_get(it, "changelog_cves"), j, id)
+			if (json_is_string(id) &&
+			    strcmp(json_string_value(id), cve) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int has_string(const json_t *arr, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
 static int load_packages(struct store *st, struct conn *c, int64_t id,
 			 struct facts *f)
 {
@@ -261,9 +302,11 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 	int rc;
 
 	f->vuln_map = json_object();
+	f->changelog_fixed = json_object();
 	f->packages = malloc(cap * sizeof(*f->packages));
 	f->vulns = malloc(vcap * sizeof(*f->vulns));
-	if (!s || !f->packages || !f->vulns || !f->vuln_map)
+	if (!s || !f->packages || !f->vulns || !f->vuln_map ||
+	    !f->changelog_fixed)
 		return -ENOMEM;
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -283,9 +326,30 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 		{
 			int kept = 0;
 
-			for (int i = 0; i < n; i++)
-				if (!m[i].fix || !m[i].fix->unimportant)
-					m[kept++] = m[i];
+			for (int i = 0; i < n; i++) {
+				if (m[i].fix && m[i].fix->unimportant)
+					continue;
+				/* The installed package says it is fixed. */
+				if (source && changelog_fixes(f, source, srcver,
+							      m[i].a->cve)) {
+					json_t *l = json_object_get(
+						f->changelog_fixed, source);
+
+					/* Once per source package. */
+					if (!l) {
+						l = json_array();
+						json_object_set_new(
+							f->changelog_fixed,
+							source, l);
+					}
+					if (!has_string(l, m[i].a->cve))
+						json_array_append_new(
+							l,
+							json_string(m[i].a->cve));
+					continue;
+				}
+				m[kept++] = m[i];
+			}
 			n = kept;
 		}
 		if (n > 0 && !json_object_get(f->vuln_map, source)) {
@@ -593,8 +657,15 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 	{
 		json_t *sig = rules_signals_json(&res);
 		json_t *mail = rules_mail_json(&res.mail);
-		char *a = sig ? json_canonical(sig) : NULL;
-		char *b = mail ? json_canonical(mail) : NULL;
+		char *a, *b;
+
+		/* What the host's own changelogs say is fixed is shown with
+		 * the mail verdict: the evidence for a CVE left out. */
+		if (mail && json_object_size(f.changelog_fixed))
+			json_object_set(mail, "fixed_per_changelog",
+					f.changelog_fixed);
+		a = sig ? json_canonical(sig) : NULL;
+		b = mail ? json_canonical(mail) : NULL;
 		char *v = json_canonical(f.vuln_map);
 
 		json_decref(sig);

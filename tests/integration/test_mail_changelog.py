@@ -3,7 +3,7 @@ own changelog.Debian.gz (a real one, tests/fixtures/roots/mail) and the
 server keeps the CVE ids it names; an item over the caps costs that item
 alone (the cut rule of common/report.h), never the report."""
 from conftest import FIXTURES
-from reports import Host, sealed
+from reports import Host, package, sealed
 
 
 def test_agent_reports_the_changelog_cves(server):
@@ -49,3 +49,45 @@ def test_mail_items_over_their_caps_are_dropped(server):
     mail = server.api("GET", f"/hosts/{h.id}/mail")[1]
     assert len(mail["items"]) == 32 and mail["rejected"]["items"] == 1
     assert "beyond 32 items" in mail["rejected"]["first"]
+
+
+def test_a_cve_the_hosts_changelog_fixes_is_not_reported(server):
+    """A rebuilt Exim (Freexian ELTS, a backport, a local patch) on a
+    version the shipped data calls vulnerable: what its own changelog says
+    is fixed is left out of the verdict and shown as the evidence."""
+    import time
+    h = Host(server)
+    version = "4.96-15+deb12u5"
+    rep = h.report(packages=[package("exim4-daemon-light", version,
+                                     source="exim4"),
+                             package("exim4-base", version, source="exim4")])
+
+    def vulns():
+        pk = server.section(h.id, "packages")[1]
+        return {p["name"]: set(p.get("vulnerabilities", []))
+                for p in pk["items"]}["exim4-base"]
+
+    assert h.send(rep)[0] == 200
+    before = vulns()
+    assert len(before) >= 2, before
+    fixed, kept = sorted(before)[0], sorted(before)[1:]
+    rep["sections"]["mail"] = sealed({"items": [{
+        "source": "exim4", "source_version": version,
+        "package": "exim4-base",
+        # A CVE of another package's history changes nothing.
+        "changelog_cves": [fixed, "CVE-1999-0001"]}]})
+    assert h.send(rep)[0] == 200
+    deadline = time.time() + 10
+    while time.time() < deadline and fixed in vulns():
+        time.sleep(0.2)
+    assert vulns() == set(kept)
+    host = server.api("GET", f"/hosts/{h.id}")[1]
+    assert host["mail"]["fixed_per_changelog"] == {"exim4": [fixed]}
+    # Only the installed version's changelog counts.
+    rep["sections"]["mail"]["items"][0]["source_version"] = "4.96-15+deb12u4"
+    rep["sections"]["mail"] = sealed({"items": rep["sections"]["mail"]["items"]})
+    assert h.send(rep)[0] == 200
+    deadline = time.time() + 10
+    while time.time() < deadline and fixed not in vulns():
+        time.sleep(0.2)
+    assert vulns() == before
