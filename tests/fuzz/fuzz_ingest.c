@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int s = 0; s < SECTION_COUNT; s++) {
 		if (!job.sec[s].failed)
 			continue;
-		if (store_host_section(st, host_id, s, &out) < 0)
+		if (store_host_section(st, host_id, s, 1, 0, &out) < 0)
 			abort();
 		snprintf(kept[s], sizeof(kept[s]), "%s",
 			 json_get_str(out, "hash") ?: "");
@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int s = 0; s < SECTION_COUNT; s++) {
 			if (!job.sec[s].present)
 				continue;
-			if (store_host_section(st, host_id, s, &out) < 0)
+			if (store_host_section(st, host_id, s, 1, 0, &out) < 0)
 				abort();
 			/* What is stored is what the server hashed, or for a
 			 * failed section what was stored before. */
