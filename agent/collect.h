@@ -5,7 +5,7 @@
  *
  * Every collect_*() returns 0 and stores a new reference in *ret (owned by
  * the caller), or a negative errno with *ret untouched.  A section comes
- * back with its "items" but without its "hash"; report.c adds that.  The
+ * back with its "items" but without its "hash"; assemble.c adds that.  The
  * parsers below take a stream so unit tests feed fixtures.
  */
 #ifndef DERELICT_AGENT_COLLECT_H

@@ -3,7 +3,6 @@
  * (0600), the hashes the server last acknowledged and the packages section
  * it last acknowledged, which deltas are computed against.
  */
-#include "agent.h"
 #include "state.h"
 
 #include <errno.h>
