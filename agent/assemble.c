@@ -8,7 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "collect.h"
+#include "collect_host.h"
+#include "collect_logins.h"
+#include "collect_mail.h"
+#include "collect_packages.h"
+#include "collect_ports.h"
+#include "collect_processes.h"
+#include "collect_services.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 #include "version.h"

@@ -2,7 +2,7 @@
  * collect_host.c - the host's identity: names, machine id, OS release,
  * kernel, boot time and network addresses.
  */
-#include "collect.h"
+#include "collect_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

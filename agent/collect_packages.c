@@ -2,7 +2,7 @@
  * collect_packages.c - installed packages straight from dpkg's database,
  * var/lib/dpkg/status, read as a stream (no copy of the whole file).
  */
-#include "collect.h"
+#include "collect_packages.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -94,7 +94,7 @@ static void parse_source(struct stanza *s, const char *v)
 	copy_value(s->source, tmp);
 }
 
-int packages_parse_status(FILE *f, json_t *items)
+int collect_packages_parse_status(FILE *f, json_t *items)
 {
 	struct stanza *s = calloc(1, sizeof(*s));
 	char *line = NULL;
@@ -192,7 +192,7 @@ int collect_packages(const char *root, json_t **ret)
 		json_decref(section);
 		return -ENOMEM;
 	}
-	r = packages_parse_status(f, items);
+	r = collect_packages_parse_status(f, items);
 	fclose(f);
 	free(vbuf);
 	if (r == 0 && (json_set_str(section, "manager", "dpkg") < 0 ||

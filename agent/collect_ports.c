@@ -3,7 +3,7 @@
  * their owners found through the socket inodes in /proc/<pid>/fd, as
  * ss -tulpn finds them.
  */
-#include "collect.h"
+#include "collect_ports.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -54,8 +54,8 @@ static int parse_addr(const char *hex, int ipv6, char *out, size_t size)
 	return 0;
 }
 
-int ports_parse_net(FILE *f, const char *proto, int ipv6,
-		    struct port_sock **socks, size_t *n)
+int collect_ports_parse_net(FILE *f, const char *proto, int ipv6,
+			    struct port_sock **socks, size_t *n)
 {
 	char line[512];
 	size_t cap = *n;
@@ -418,8 +418,8 @@ int collect_ports(const char *root, json_t **ret)
 			vbuf = malloc(NET_READ_BUF);
 		if (vbuf)
 			(void)setvbuf(f, vbuf, _IOFBF, NET_READ_BUF);
-		r = ports_parse_net(f, tables[t].proto, tables[t].v6, &sc.socks,
-				    &sc.n);
+		r = collect_ports_parse_net(f, tables[t].proto, tables[t].v6,
+					    &sc.socks, &sc.n);
 		fclose(f);
 		if (r < 0)
 			goto out;

@@ -2,7 +2,7 @@
  * collect_processes.c - the running programs grouped by (name, executable,
  * user) with a count, which stays stable between runs unlike pids.
  */
-#include "collect.h"
+#include "collect_processes.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * then each unit's UnitFileState and each service's MainPID in pipelined
  * property reads), or the daemons seen in /proc where systemd does not run.
  */
-#include "collect.h"
+#include "collect_services.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -106,7 +106,7 @@ static int add_service(json_t *items, const char *name, const char *active,
 	return json_array_append_new(items, it) == 0 ? 0 : -ENOMEM;
 }
 
-int services_from_procfs(const char *root, json_t **ret)
+int collect_services_procfs(const char *root, json_t **ret)
 {
 	struct dwalk w = { .root = root };
 	json_t *section, *items;
@@ -335,7 +335,7 @@ out:
 	return r;
 }
 
-int services_from_systemd(const char *root, json_t **ret)
+int collect_services_systemd(const char *root, json_t **ret)
 {
 	struct unit *units = NULL;
 	size_t nunits = 0;
@@ -384,11 +384,11 @@ out:
 
 int collect_services(const char *root, json_t **ret)
 {
-	int r = services_from_systemd(root, ret);
+	int r = collect_services_systemd(root, ret);
 
 	if (r == 0)
 		return 0;
 	/* No systemd there, or its bus does not answer: what runs is still
 	 * visible in /proc. */
-	return services_from_procfs(root, ret);
+	return collect_services_procfs(root, ret);
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect.h"
+#include "collect_host.h"
+#include "collect_processes.h"
+#include "collect_services.h"
 #include "jsonutil.h"
 #include "procfs.h"
 
@@ -61,7 +63,8 @@ START_TEST(services_procfs)
 	ck_assert_int_eq(collect_services(root_of("ipv6-only"), &sec), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 0);
 	json_decref(sec);
-	ck_assert_int_eq(services_from_systemd(root_of("exim"), &sec), -ENXIO);
+	ck_assert_int_eq(collect_services_systemd(root_of("exim"), &sec),
+			 -ENXIO);
 }
 END_TEST
 

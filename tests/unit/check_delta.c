@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "delta.h"
-#include "collect.h"
+#include "collect_packages.h"
 #include "jsonutil.h"
 #include "state.h"
 

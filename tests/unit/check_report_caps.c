@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "assemble.h"
-#include "collect.h"
 #include "jsonutil.h"
 #include "report.h"
 #include "report_check.h"
