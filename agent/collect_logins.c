@@ -238,7 +238,7 @@ static int path_in_root(const char *root, const char *rel, char *out,
 	int dfd, fd, r;
 
 	if (!root || !*root || strcmp(root, "/") == 0)
-		return root_path(out, size, "/", rel);
+		return procfs_path(out, size, "/", rel);
 	dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
@@ -248,7 +248,7 @@ static int path_in_root(const char *root, const char *rel, char *out,
 	if (r == -ENOSYS || r == -EPERM) {
 		/* No openat2 (before Linux 5.6, or filtered): follow no
 		 * link at all rather than the host's. */
-		if ((r = root_path(out, size, root, rel)) < 0)
+		if ((r = procfs_path(out, size, root, rel)) < 0)
 			return r;
 		if (lstat(out, &st) < 0)
 			return -errno;
@@ -343,7 +343,7 @@ int collect_logins_open_sessions(const char *root, const char *utmp_path)
 		/* A crashed session leaves its record behind: count only
 		 * those whose process still runs. */
 		snprintf(rel, sizeof(rel), "proc/%d", (int)u->ut_pid);
-		if (root_path(path, sizeof(path), root, rel) == 0 &&
+		if (procfs_path(path, sizeof(path), root, rel) == 0 &&
 		    access(path, F_OK) == 0)
 			n++;
 	}
@@ -387,7 +387,7 @@ int collect_logins(const char *root, int64_t now, json_t **ret)
 	int r, have_wtmp = 0, have_db = 0, open, db_open = 0;
 	size_t i, kept = 0;
 
-	if ((r = root_path(path, sizeof(path), root, "var/log/wtmp")) < 0)
+	if ((r = procfs_path(path, sizeof(path), root, "var/log/wtmp")) < 0)
 		return r;
 	r = collect_logins_read_wtmp(path, since, &l);
 	if (r > 0)
@@ -409,7 +409,7 @@ int collect_logins(const char *root, int64_t now, json_t **ret)
 		source = "wtmp";
 	open = collect_logins_logind_sessions(root);
 	if (open < 0) {
-		if ((r = root_path(path, sizeof(path), root, "run/utmp")) < 0)
+		if ((r = procfs_path(path, sizeof(path), root, "run/utmp")) < 0)
 			goto out;
 		open = collect_logins_open_sessions(root, path);
 	}

@@ -184,7 +184,7 @@ static int mail_item(const char *root, const json_t *pkg, json_t **ret)
 		ver = json_get_str(pkg, "version");
 	snprintf(rel, sizeof(rel), "usr/share/doc/%s/changelog.Debian.gz",
 		 name);
-	if (root_path(path, sizeof(path), root, rel) < 0)
+	if (procfs_path(path, sizeof(path), root, rel) < 0)
 		return 0;
 	r = read_gz(path, &text, &len);
 	if (r == -ENOENT || r == -ENOTDIR || r == -EACCES || r == -EIO)

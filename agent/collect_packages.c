@@ -149,10 +149,10 @@ static int64_t db_changed_at(const char *root)
 	int64_t t = 0;
 	DIR *d;
 
-	if (root_path(path, sizeof(path), root, "var/lib/dpkg/status") == 0 &&
+	if (procfs_path(path, sizeof(path), root, "var/lib/dpkg/status") == 0 &&
 	    stat(path, &st) == 0)
 		t = st.st_mtime;
-	if (root_path(path, sizeof(path), root, "var/lib/dpkg/updates") < 0)
+	if (procfs_path(path, sizeof(path), root, "var/lib/dpkg/updates") < 0)
 		return t;
 	d = opendir(path);
 	if (!d)
@@ -170,7 +170,7 @@ int collect_packages(const char *root, json_t **ret)
 	FILE *f;
 	int r;
 
-	f = root_fopen(root, "var/lib/dpkg/status");
+	f = procfs_fopen(root, "var/lib/dpkg/status");
 	if (!f)
 		return -errno;
 	/* stdio's 4 KiB reads mean a few hundred system calls for a

@@ -43,7 +43,7 @@ static int on_daemon(pid_t pid, void *ud)
 	/* A daemon here: started by init (pid 1 is its parent, as after the
 	 * classic double fork) and without a controlling terminal.  Kernel
 	 * threads are children of kthreadd, so they never qualify. */
-	if (proc_read(w->root, pid, 0, 0, pi) < 0 || pi->ppid != 1 ||
+	if (procfs_read_proc(w->root, pid, 0, 0, pi) < 0 || pi->ppid != 1 ||
 	    pi->tty_nr != 0 || (pi->flags & PF_KTHREAD_FLAG))
 		goto out;
 	if (w->n == w->cap) {
@@ -112,7 +112,7 @@ int collect_services_procfs(const char *root, json_t **ret)
 	json_t *section, *items;
 	int r;
 
-	r = proc_foreach_pid(root, on_daemon, &w);
+	r = procfs_foreach_pid(root, on_daemon, &w);
 	if (r < 0) {
 		free(w.v);
 		return r;
@@ -346,7 +346,8 @@ int collect_services_systemd(const char *root, json_t **ret)
 	int r;
 
 	/* sd_booted(3)'s test, under the root. */
-	if ((r = root_path(path, sizeof(path), root, "run/systemd/system")) < 0)
+	r = procfs_path(path, sizeof(path), root, "run/systemd/system");
+	if (r < 0)
 		return r;
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -ENXIO;
