@@ -6,17 +6,19 @@
  * GnuTLS and some forty other libraries whose loading and initialisation
  * would cost more than a whole --print, which never sends anything.
  */
-#include "agent.h"
+#include "client.h"
 
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "buf.h"
 #include "jsonutil.h"
+#include "state.h"
 
 #define CONNECT_TIMEOUT_S 10L
 #define TOTAL_TIMEOUT_S 60L
@@ -234,5 +236,40 @@ out:
 	buf_free(&in);
 	buf_free(&url);
 	buf_free(&auth);
+	return r;
+}
+
+/* The server's {"error": {"message"}} or the status, for one line. */
+void client_reply_reason(const struct http_reply *rep, char *why,
+			 size_t size, const char *what)
+{
+	const json_t *e = json_object_get(rep->body, "error");
+	const char *msg = json_get_str(e, "message");
+
+	if (!msg)
+		msg = json_get_str(e, "code");
+	if (rep->status == 0)
+		snprintf(why, size, "%s: %s", what, rep->error);
+	else if (msg)
+		snprintf(why, size, "%s: server answered %ld: %.160s", what,
+			 rep->status, msg);
+	else
+		snprintf(why, size, "%s: server answered %ld", what,
+			 rep->status);
+}
+
+/* A POST that falls back to an uncompressed body once if the server does
+ * not take gzip (415). */
+int client_post(const struct agent_conf *conf, const char *path,
+		const char *token, const json_t *body, struct http_reply *rep)
+{
+	int r = client_post_json(conf->server, path, token, conf->ca_file, body,
+				 0, rep);
+
+	if (r == 0 && rep->status == 415) {
+		client_reply_free(rep);
+		r = client_post_json(conf->server, path, token, conf->ca_file,
+				     body, 1, rep);
+	}
 	return r;
 }

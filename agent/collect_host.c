@@ -2,7 +2,7 @@
  * collect_host.c - the host's identity: names, machine id, OS release,
  * kernel, boot time and network addresses.
  */
-#include "collect.h"
+#include "collect_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,8 +25,8 @@ static void read_line_under(const char *root, const char *rel, char *out,
 	char path[4096];
 
 	out[0] = '\0';
-	if (root_path(path, sizeof(path), root, rel) < 0 ||
-	    read_small_file(path, out, size) < 0) {
+	if (procfs_path(path, sizeof(path), root, rel) < 0 ||
+	    procfs_read_small_file(path, out, size) < 0) {
 		out[0] = '\0';
 		return;
 	}
@@ -67,9 +67,9 @@ static int add_os(json_t *host, const char *root)
 		return -ENOMEM;
 	for (size_t i = 0; i < 4; i++)
 		json_object_set_new(os, keys[i][1], json_null());
-	f = root_fopen(root, "etc/os-release");
+	f = procfs_fopen(root, "etc/os-release");
 	if (!f)
-		f = root_fopen(root, "usr/lib/os-release");
+		f = procfs_fopen(root, "usr/lib/os-release");
 	while (f && fgets(line, sizeof(line), f)) {
 		for (size_t i = 0; i < 4; i++) {
 			size_t kl = strlen(keys[i][0]);
@@ -101,7 +101,7 @@ static void find_fqdn(const char *root, const char *hostname, char *out,
 	snprintf(out, size, "%s", hostname);
 	if (strchr(hostname, '.'))
 		return;
-	f = root_fopen(root, "etc/hosts");
+	f = procfs_fopen(root, "etc/hosts");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
@@ -189,7 +189,7 @@ static int64_t boot_time(const char *root)
 {
 	char line[256];
 	long long bt = 0;
-	FILE *f = root_fopen(root, "proc/stat");
+	FILE *f = procfs_fopen(root, "proc/stat");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "btime %lld", &bt) == 1)

@@ -7,7 +7,7 @@
  * (not on Debian 12): every other run is spared mapping and relocating it.
  */
 #define _GNU_SOURCE 1
-#include "collect.h"
+#include "collect_logins.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,7 +32,7 @@
  * memory. */
 #define LOGINS_READ_MAX 200000
 
-void login_list_free(struct login_list *l)
+void collect_logins_list_free(struct login_list *l)
 {
 	if (!l)
 		return;
@@ -84,7 +84,8 @@ static int add_rec(struct login_list *l, int64_t since, const char *user,
 	return 0;
 }
 
-int logins_read_wtmp(const char *path, int64_t since, struct login_list *l)
+int collect_logins_read_wtmp(const char *path, int64_t since,
+			     struct login_list *l)
 {
 	struct utmpx *u;
 	struct stat st;
@@ -163,8 +164,8 @@ missing:
 	return -ELIBACC;
 }
 
-int logins_read_wtmpdb(const char *path, int64_t since, struct login_list *l,
-		       int *ret_open)
+int collect_logins_read_wtmpdb(const char *path, int64_t since,
+			       struct login_list *l, int *ret_open)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -237,7 +238,7 @@ static int path_in_root(const char *root, const char *rel, char *out,
 	int dfd, fd, r;
 
 	if (!root || !*root || strcmp(root, "/") == 0)
-		return root_path(out, size, "/", rel);
+		return procfs_path(out, size, "/", rel);
 	dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
@@ -247,7 +248,7 @@ static int path_in_root(const char *root, const char *rel, char *out,
 	if (r == -ENOSYS || r == -EPERM) {
 		/* No openat2 (before Linux 5.6, or filtered): follow no
 		 * link at all rather than the host's. */
-		if ((r = root_path(out, size, root, rel)) < 0)
+		if ((r = procfs_path(out, size, root, rel)) < 0)
 			return r;
 		if (lstat(out, &st) < 0)
 			return -errno;
@@ -267,7 +268,7 @@ static int path_in_root(const char *root, const char *rel, char *out,
 	return r;
 }
 
-int logins_wtmpdb_path(const char *root, char *out, size_t size)
+int collect_logins_wtmpdb_path(const char *root, char *out, size_t size)
 {
 	/* Debian 13 keeps the database in /var/log and links wtmpdb's
 	 * default place to it; elsewhere the default place holds it. */
@@ -288,7 +289,7 @@ int logins_wtmpdb_path(const char *root, char *out, size_t size)
 	return r;
 }
 
-int logins_logind_sessions(const char *root)
+int collect_logins_logind_sessions(const char *root)
 {
 	char **ids = NULL;
 	struct stat st;
@@ -323,7 +324,7 @@ int logins_logind_sessions(const char *root)
 	return open;
 }
 
-int logins_open_sessions(const char *root, const char *utmp_path)
+int collect_logins_open_sessions(const char *root, const char *utmp_path)
 {
 	struct utmpx *u;
 	struct stat st;
@@ -342,7 +343,7 @@ int logins_open_sessions(const char *root, const char *utmp_path)
 		/* A crashed session leaves its record behind: count only
 		 * those whose process still runs. */
 		snprintf(rel, sizeof(rel), "proc/%d", (int)u->ut_pid);
-		if (root_path(path, sizeof(path), root, rel) == 0 &&
+		if (procfs_path(path, sizeof(path), root, rel) == 0 &&
 		    access(path, F_OK) == 0)
 			n++;
 	}
@@ -386,16 +387,16 @@ int collect_logins(const char *root, int64_t now, json_t **ret)
 	int r, have_wtmp = 0, have_db = 0, open, db_open = 0;
 	size_t i, kept = 0;
 
-	if ((r = root_path(path, sizeof(path), root, "var/log/wtmp")) < 0)
+	if ((r = procfs_path(path, sizeof(path), root, "var/log/wtmp")) < 0)
 		return r;
-	r = logins_read_wtmp(path, since, &l);
+	r = collect_logins_read_wtmp(path, since, &l);
 	if (r > 0)
 		have_wtmp = 1;
 	else if (r < 0 && r != -ENOENT)
 		goto out;
-	r = logins_wtmpdb_path(root, path, sizeof(path));
+	r = collect_logins_wtmpdb_path(root, path, sizeof(path));
 	if (r == 0)
-		r = logins_read_wtmpdb(path, since, &l, &db_open);
+		r = collect_logins_read_wtmpdb(path, since, &l, &db_open);
 	if (r == 0)
 		have_db = 1;
 	else if (r != -ENOENT)
@@ -406,11 +407,11 @@ int collect_logins(const char *root, int64_t now, json_t **ret)
 		source = "wtmpdb";
 	else if (have_wtmp)
 		source = "wtmp";
-	open = logins_logind_sessions(root);
+	open = collect_logins_logind_sessions(root);
 	if (open < 0) {
-		if ((r = root_path(path, sizeof(path), root, "run/utmp")) < 0)
+		if ((r = procfs_path(path, sizeof(path), root, "run/utmp")) < 0)
 			goto out;
-		open = logins_open_sessions(root, path);
+		open = collect_logins_open_sessions(root, path);
 	}
 	if (open < 0)
 		open = have_db ? db_open : 0;
@@ -442,6 +443,6 @@ int collect_logins(const char *root, int64_t now, json_t **ret)
 	r = 0;
 out:
 	json_decref(section);
-	login_list_free(&l);
+	collect_logins_list_free(&l);
 	return r;
 }

@@ -5,7 +5,7 @@
  * the installed version.  That is the host's evidence of what its package
  * fixes, whoever built it (Debian, Freexian ELTS, a backport, a rebuild).
  */
-#include "collect.h"
+#include "collect_mail.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -71,8 +71,9 @@ static int array_has(const json_t *arr, const char *s, size_t len)
 	return 0;
 }
 
-int mail_changelog_cves(const char *text, size_t len, const char *installed,
-			json_t *cves, int *ret_truncated)
+int collect_mail_changelog_cves(const char *text, size_t len,
+				const char *installed, json_t *cves,
+				int *ret_truncated)
 {
 	const char *end = text + len, *line, *nl;
 	int skip = 0;
@@ -183,7 +184,7 @@ static int mail_item(const char *root, const json_t *pkg, json_t **ret)
 		ver = json_get_str(pkg, "version");
 	snprintf(rel, sizeof(rel), "usr/share/doc/%s/changelog.Debian.gz",
 		 name);
-	if (root_path(path, sizeof(path), root, rel) < 0)
+	if (procfs_path(path, sizeof(path), root, rel) < 0)
 		return 0;
 	r = read_gz(path, &text, &len);
 	if (r == -ENOENT || r == -ENOTDIR || r == -EACCES || r == -EIO)
@@ -198,9 +199,9 @@ static int mail_item(const char *root, const json_t *pkg, json_t **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = mail_changelog_cves(text, len,
-				ver && dpkgver_valid(ver) == 0 ? ver : NULL,
-				cves, &truncated);
+	r = collect_mail_changelog_cves(
+		text, len, ver && dpkgver_valid(ver) == 0 ? ver : NULL, cves,
+		&truncated);
 	if (r < 0)
 		goto fail;
 	/* Cut at a cap: what was read still counts, and says so. */

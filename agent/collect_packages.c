@@ -2,7 +2,7 @@
  * collect_packages.c - installed packages straight from dpkg's database,
  * var/lib/dpkg/status, read as a stream (no copy of the whole file).
  */
-#include "collect.h"
+#include "collect_packages.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -94,7 +94,7 @@ static void parse_source(struct stanza *s, const char *v)
 	copy_value(s->source, tmp);
 }
 
-int packages_parse_status(FILE *f, json_t *items)
+int collect_packages_parse_status(FILE *f, json_t *items)
 {
 	struct stanza *s = calloc(1, sizeof(*s));
 	char *line = NULL;
@@ -149,10 +149,10 @@ static int64_t db_changed_at(const char *root)
 	int64_t t = 0;
 	DIR *d;
 
-	if (root_path(path, sizeof(path), root, "var/lib/dpkg/status") == 0 &&
+	if (procfs_path(path, sizeof(path), root, "var/lib/dpkg/status") == 0 &&
 	    stat(path, &st) == 0)
 		t = st.st_mtime;
-	if (root_path(path, sizeof(path), root, "var/lib/dpkg/updates") < 0)
+	if (procfs_path(path, sizeof(path), root, "var/lib/dpkg/updates") < 0)
 		return t;
 	d = opendir(path);
 	if (!d)
@@ -170,7 +170,7 @@ int collect_packages(const char *root, json_t **ret)
 	FILE *f;
 	int r;
 
-	f = root_fopen(root, "var/lib/dpkg/status");
+	f = procfs_fopen(root, "var/lib/dpkg/status");
 	if (!f)
 		return -errno;
 	/* stdio's 4 KiB reads mean a few hundred system calls for a
@@ -192,7 +192,7 @@ int collect_packages(const char *root, json_t **ret)
 		json_decref(section);
 		return -ENOMEM;
 	}
-	r = packages_parse_status(f, items);
+	r = collect_packages_parse_status(f, items);
 	fclose(f);
 	free(vbuf);
 	if (r == 0 && (json_set_str(section, "manager", "dpkg") < 0 ||

@@ -3,7 +3,7 @@
  * their owners found through the socket inodes in /proc/<pid>/fd, as
  * ss -tulpn finds them.
  */
-#include "collect.h"
+#include "collect_ports.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -54,8 +54,8 @@ static int parse_addr(const char *hex, int ipv6, char *out, size_t size)
 	return 0;
 }
 
-int ports_parse_net(FILE *f, const char *proto, int ipv6,
-		    struct port_sock **socks, size_t *n)
+int collect_ports_parse_net(FILE *f, const char *proto, int ipv6,
+			    struct port_sock **socks, size_t *n)
 {
 	char line[512];
 	size_t cap = *n;
@@ -265,7 +265,7 @@ static int scan_pid(pid_t pid, void *ud)
 	int dfd;
 
 	snprintf(rel, sizeof(rel), "proc/%d/fd", (int)pid);
-	if (root_path(path, sizeof(path), sc->root, rel) < 0)
+	if (procfs_path(path, sizeof(path), sc->root, rel) < 0)
 		return 0;
 	d = opendir(path);
 	if (!d)
@@ -330,7 +330,7 @@ static int add_item(json_t *items, const char *root, const struct port_sock *s,
 		pi = malloc(sizeof(*pi));
 		if (!pi)
 			goto out;
-		if (proc_read(root, s->pid, 1, 1, pi) < 0) {
+		if (procfs_read_proc(root, s->pid, 1, 1, pi) < 0) {
 			free(pi);
 			pi = NULL;
 		}
@@ -340,7 +340,7 @@ static int add_item(json_t *items, const char *root, const struct port_sock *s,
 		    json_set_str(it, "process", pi->comm) < 0 ||
 		    json_set_str(it, "exe", pi->exe[0] ? pi->exe : NULL) < 0 ||
 		    json_set_str(it, "user",
-				 uid_map_name(users, pi->uid, ubuf)) < 0)
+				 procfs_uid_map_name(users, pi->uid, ubuf)) < 0)
 			goto out;
 	} else {
 		if (json_object_set_new(it, "pid", json_null()) < 0 ||
@@ -399,7 +399,7 @@ int collect_ports(const char *root, json_t **ret)
 		/* Our own network namespace's tables: proc/net is a link to
 		 * proc/self/net, so either name reads ours. */
 		snprintf(rel, sizeof(rel), "proc/net/%s", tables[t].file);
-		f = root_fopen(root, rel);
+		f = procfs_fopen(root, rel);
 		if (!f) {
 			/* A host may lack IPv6, never IPv4: without the tcp
 			 * or udp table, half the sockets would read as
@@ -418,8 +418,8 @@ int collect_ports(const char *root, json_t **ret)
 			vbuf = malloc(NET_READ_BUF);
 		if (vbuf)
 			(void)setvbuf(f, vbuf, _IOFBF, NET_READ_BUF);
-		r = ports_parse_net(f, tables[t].proto, tables[t].v6, &sc.socks,
-				    &sc.n);
+		r = collect_ports_parse_net(f, tables[t].proto, tables[t].v6,
+					    &sc.socks, &sc.n);
 		fclose(f);
 		if (r < 0)
 			goto out;
@@ -436,12 +436,12 @@ scan:
 		qsort(sc.refs, sc.n, sizeof(*sc.refs), cmp_ref);
 		/* One pass over every fd of every process: each socket link
 		 * is looked up in the sorted index, never rescanned. */
-		r = proc_foreach_pid(root, scan_pid, &sc);
+		r = procfs_foreach_pid(root, scan_pid, &sc);
 		if (r < 0 && r != -ENOENT)
 			goto out;
 		qsort(sc.socks, sc.n, sizeof(*sc.socks), cmp_sock);
 	}
-	if ((r = uid_map_load(root, &users)) < 0)
+	if ((r = procfs_uid_map_load(root, &users)) < 0)
 		goto out;
 	section = json_object();
 	items = json_array();
@@ -466,7 +466,7 @@ scan:
 	r = 0;
 out:
 	json_decref(section);
-	uid_map_free(&users);
+	procfs_uid_map_free(&users);
 	free(sc.refs);
 	free(sc.socks);
 	free(vbuf);

@@ -2,7 +2,7 @@
  * collect_processes.c - the running programs grouped by (name, executable,
  * user) with a count, which stays stable between runs unlike pids.
  */
-#include "collect.h"
+#include "collect_processes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,13 +35,13 @@ static int on_pid(pid_t pid, void *ud)
 	size_t ln, le, lu;
 	char *key;
 
-	if (proc_read(w->root, pid, 1, 1, &w->pi) < 0)
+	if (procfs_read_proc(w->root, pid, 1, 1, &w->pi) < 0)
 		return 0;	/* it went away: not running any more */
 	if (w->pi.flags & PF_KTHREAD_FLAG)
 		return 0;
 	if (w->n >= MAX_PROCS)
 		return 0;
-	user = uid_map_name(w->users, w->pi.uid, ubuf);
+	user = procfs_uid_map_name(w->users, w->pi.uid, ubuf);
 	ln = strlen(w->pi.comm);
 	le = strlen(w->pi.exe);
 	lu = strlen(user);
@@ -85,9 +85,9 @@ int collect_processes(const char *root, json_t **ret)
 	size_t i;
 	int r;
 
-	if ((r = uid_map_load(root, &users)) < 0)
+	if ((r = procfs_uid_map_load(root, &users)) < 0)
 		return r;
-	r = proc_foreach_pid(root, on_pid, &w);
+	r = procfs_foreach_pid(root, on_pid, &w);
 	if (r < 0)
 		goto out;
 	if (w.n)
@@ -128,6 +128,6 @@ out:
 		free(w.g[i].key);
 	free(w.g);
 	json_decref(section);
-	uid_map_free(&users);
+	procfs_uid_map_free(&users);
 	return r;
 }

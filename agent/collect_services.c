@@ -3,7 +3,7 @@
  * then each unit's UnitFileState and each service's MainPID in pipelined
  * property reads), or the daemons seen in /proc where systemd does not run.
  */
-#include "collect.h"
+#include "collect_services.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ static int on_daemon(pid_t pid, void *ud)
 	/* A daemon here: started by init (pid 1 is its parent, as after the
 	 * classic double fork) and without a controlling terminal.  Kernel
 	 * threads are children of kthreadd, so they never qualify. */
-	if (proc_read(w->root, pid, 0, 0, pi) < 0 || pi->ppid != 1 ||
+	if (procfs_read_proc(w->root, pid, 0, 0, pi) < 0 || pi->ppid != 1 ||
 	    pi->tty_nr != 0 || (pi->flags & PF_KTHREAD_FLAG))
 		goto out;
 	if (w->n == w->cap) {
@@ -106,13 +106,13 @@ static int add_service(json_t *items, const char *name, const char *active,
 	return json_array_append_new(items, it) == 0 ? 0 : -ENOMEM;
 }
 
-int services_from_procfs(const char *root, json_t **ret)
+int collect_services_procfs(const char *root, json_t **ret)
 {
 	struct dwalk w = { .root = root };
 	json_t *section, *items;
 	int r;
 
-	r = proc_foreach_pid(root, on_daemon, &w);
+	r = procfs_foreach_pid(root, on_daemon, &w);
 	if (r < 0) {
 		free(w.v);
 		return r;
@@ -335,7 +335,7 @@ out:
 	return r;
 }
 
-int services_from_systemd(const char *root, json_t **ret)
+int collect_services_systemd(const char *root, json_t **ret)
 {
 	struct unit *units = NULL;
 	size_t nunits = 0;
@@ -346,7 +346,8 @@ int services_from_systemd(const char *root, json_t **ret)
 	int r;
 
 	/* sd_booted(3)'s test, under the root. */
-	if ((r = root_path(path, sizeof(path), root, "run/systemd/system")) < 0)
+	r = procfs_path(path, sizeof(path), root, "run/systemd/system");
+	if (r < 0)
 		return r;
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -ENXIO;
@@ -384,11 +385,11 @@ out:
 
 int collect_services(const char *root, json_t **ret)
 {
-	int r = services_from_systemd(root, ret);
+	int r = collect_services_systemd(root, ret);
 
 	if (r == 0)
 		return 0;
 	/* No systemd there, or its bus does not answer: what runs is still
 	 * visible in /proc. */
-	return services_from_procfs(root, ret);
+	return collect_services_procfs(root, ret);
 }

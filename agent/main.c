@@ -13,10 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "assemble.h"
+#include "client.h"
 #include "conf.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "send.h"
+#include "state.h"
 #include "version.h"
 
 #ifndef SYSCONFDIR
@@ -206,7 +209,7 @@ static int do_print(const char *root, const struct agent_conf *conf)
 	/* No state is written, but a kept id is shown as the server would
 	 * see it. */
 	r = state_agent_id(conf->state_dir, 0, id);
-	r = report_build(root, r == 0 ? id : NULL, conf, &report);
+	r = assemble_report(root, r == 0 ? id : NULL, conf, &report);
 	if (r < 0) {
 		fprintf(stderr, "derelict-agent: cannot build report: %s\n",
 			strerror(-r));
@@ -257,7 +260,7 @@ static int do_once(const char *root, const struct agent_conf *conf)
 			client_init_error(r));
 		return EXIT_FAIL;
 	}
-	res = report_run_once(root, conf, &next, why, sizeof(why));
+	res = send_run_once(root, conf, &next, why, sizeof(why));
 	client_cleanup();
 	if (res == SEND_OK) {
 		if (why[0])
@@ -326,7 +329,7 @@ static int do_daemon(const char *root, const struct agent_conf *conf)
 		int64_t next = 0, delay;
 		enum send_result res;
 
-		res = report_run_once(root, conf, &next, why, sizeof(why));
+		res = send_run_once(root, conf, &next, why, sizeof(why));
 		if (res == SEND_OK) {
 			if (why[0])
 				log_warning("%s", why);

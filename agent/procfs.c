@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int root_path(char *out, size_t size, const char *root, const char *rel)
+int procfs_path(char *out, size_t size, const char *root, const char *rel)
 {
 	int n;
 
@@ -23,18 +23,18 @@ int root_path(char *out, size_t size, const char *root, const char *rel)
 	return 0;
 }
 
-FILE *root_fopen(const char *root, const char *rel)
+FILE *procfs_fopen(const char *root, const char *rel)
 {
 	char path[4096];
 
-	if (root_path(path, sizeof(path), root, rel) < 0) {
+	if (procfs_path(path, sizeof(path), root, rel) < 0) {
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
 	return fopen(path, "re");
 }
 
-ssize_t read_small_file(const char *path, char *buf, size_t size)
+ssize_t procfs_read_small_file(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
 	int fd;
@@ -71,7 +71,7 @@ static int cmp_uid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int uid_map_parse(FILE *f, struct uid_map *m)
+int procfs_uid_map_parse(FILE *f, struct uid_map *m)
 {
 	char line[1024];
 	size_t cap = 0;
@@ -103,7 +103,7 @@ int uid_map_parse(FILE *f, struct uid_map *m)
 			struct uid_entry *nv = realloc(m->v, ncap * sizeof(*nv));
 
 			if (!nv) {
-				uid_map_free(m);
+				procfs_uid_map_free(m);
 				return -ENOMEM;
 			}
 			m->v = nv;
@@ -127,21 +127,21 @@ int uid_map_parse(FILE *f, struct uid_map *m)
 	return 0;
 }
 
-int uid_map_load(const char *root, struct uid_map *m)
+int procfs_uid_map_load(const char *root, struct uid_map *m)
 {
-	FILE *f = root_fopen(root, "etc/passwd");
+	FILE *f = procfs_fopen(root, "etc/passwd");
 	int r;
 
 	m->v = NULL;
 	m->n = 0;
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
-	r = uid_map_parse(f, m);
+	r = procfs_uid_map_parse(f, m);
 	fclose(f);
 	return r;
 }
 
-void uid_map_free(struct uid_map *m)
+void procfs_uid_map_free(struct uid_map *m)
 {
 	if (!m)
 		return;
@@ -150,8 +150,8 @@ void uid_map_free(struct uid_map *m)
 	m->n = 0;
 }
 
-const char *uid_map_name(const struct uid_map *m, uid_t uid,
-			 char buf[USER_NAME_MAX])
+const char *procfs_uid_map_name(const struct uid_map *m, uid_t uid,
+				char buf[USER_NAME_MAX])
 {
 	struct uid_entry key = { .uid = uid };
 	const struct uid_entry *e = NULL;
@@ -164,7 +164,7 @@ const char *uid_map_name(const struct uid_map *m, uid_t uid,
 	return buf;
 }
 
-int proc_parse_stat(const char *text, struct proc_info *p)
+int procfs_parse_stat(const char *text, struct proc_info *p)
 {
 	const char *open = strchr(text, '('), *close = strrchr(text, ')');
 	size_t len;
@@ -188,7 +188,7 @@ int proc_parse_stat(const char *text, struct proc_info *p)
 	return 0;
 }
 
-int proc_parse_status_uid(const char *text, uid_t *ret)
+int procfs_parse_status_uid(const char *text, uid_t *ret)
 {
 	const char *u = strstr(text, "\nUid:");
 	unsigned long real, eff;
@@ -201,8 +201,8 @@ int proc_parse_status_uid(const char *text, uid_t *ret)
 	return 0;
 }
 
-int proc_read(const char *root, pid_t pid, int want_exe, int want_uid,
-	      struct proc_info *p)
+int procfs_read_proc(const char *root, pid_t pid, int want_exe, int want_uid,
+		     struct proc_info *p)
 {
 	char path[4096], rel[64], text[2048];
 	ssize_t n;
@@ -212,26 +212,26 @@ int proc_read(const char *root, pid_t pid, int want_exe, int want_uid,
 	p->exe[0] = '\0';
 	p->pid = pid;
 	snprintf(rel, sizeof(rel), "proc/%d/stat", (int)pid);
-	if ((r = root_path(path, sizeof(path), root, rel)) < 0)
+	if ((r = procfs_path(path, sizeof(path), root, rel)) < 0)
 		return r;
-	n = read_small_file(path, text, sizeof(text));
+	n = procfs_read_small_file(path, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
-	if ((r = proc_parse_stat(text, p)) < 0)
+	if ((r = procfs_parse_stat(text, p)) < 0)
 		return r;
 	if (want_uid) {
 		snprintf(rel, sizeof(rel), "proc/%d/status", (int)pid);
-		if ((r = root_path(path, sizeof(path), root, rel)) < 0)
+		if ((r = procfs_path(path, sizeof(path), root, rel)) < 0)
 			return r;
-		n = read_small_file(path, text, sizeof(text));
+		n = procfs_read_small_file(path, text, sizeof(text));
 		if (n < 0)
 			return (int)n;
-		if ((r = proc_parse_status_uid(text, &p->uid)) < 0)
+		if ((r = procfs_parse_status_uid(text, &p->uid)) < 0)
 			return r;
 	}
 	if (want_exe && !(p->flags & PF_KTHREAD_FLAG)) {
 		snprintf(rel, sizeof(rel), "proc/%d/exe", (int)pid);
-		if ((r = root_path(path, sizeof(path), root, rel)) < 0)
+		if ((r = procfs_path(path, sizeof(path), root, rel)) < 0)
 			return r;
 		n = readlink(path, p->exe, sizeof(p->exe) - 1);
 		if (n < 0)
@@ -245,15 +245,15 @@ int proc_read(const char *root, pid_t pid, int want_exe, int want_uid,
 	return 0;
 }
 
-int proc_foreach_pid(const char *root, int (*fn)(pid_t pid, void *ud),
-		     void *ud)
+int procfs_foreach_pid(const char *root, int (*fn)(pid_t pid, void *ud),
+		       void *ud)
 {
 	char path[4096];
 	struct dirent *de;
 	DIR *d;
 	int r = 0;
 
-	if ((r = root_path(path, sizeof(path), root, "proc")) < 0)
+	if ((r = procfs_path(path, sizeof(path), root, "proc")) < 0)
 		return r;
 	d = opendir(path);
 	if (!d)

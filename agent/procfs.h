@@ -13,14 +13,14 @@
 #define USER_NAME_MAX 64
 
 /* Writes root + "/" + rel into out.  0, or -ENAMETOOLONG. */
-int root_path(char *out, size_t size, const char *root, const char *rel);
+int procfs_path(char *out, size_t size, const char *root, const char *rel);
 
 /* Opens rel under root for reading; NULL with errno set on failure. */
-FILE *root_fopen(const char *root, const char *rel);
+FILE *procfs_fopen(const char *root, const char *rel);
 
 /* Reads at most size-1 bytes of path into buf, NUL-terminated.  The length
  * read, or negative errno. */
-ssize_t read_small_file(const char *path, char *buf, size_t size);
+ssize_t procfs_read_small_file(const char *path, char *buf, size_t size);
 
 /* uid -> user name, from the passwd file under a root, sorted by uid. */
 struct uid_map {
@@ -32,14 +32,14 @@ struct uid_map {
 };
 
 /* Parses a passwd(5) stream into m (which the caller frees with
- * uid_map_free).  Malformed lines are skipped.  0 or -ENOMEM. */
-int uid_map_parse(FILE *f, struct uid_map *m);
+ * procfs_uid_map_free).  Malformed lines are skipped.  0 or -ENOMEM. */
+int procfs_uid_map_parse(FILE *f, struct uid_map *m);
 /* Loads <root>/etc/passwd; a missing file yields an empty map. */
-int uid_map_load(const char *root, struct uid_map *m);
-void uid_map_free(struct uid_map *m);
+int procfs_uid_map_load(const char *root, struct uid_map *m);
+void procfs_uid_map_free(struct uid_map *m);
 /* The user's name, or the uid in decimal written into buf. */
-const char *uid_map_name(const struct uid_map *m, uid_t uid,
-			 char buf[USER_NAME_MAX]);
+const char *procfs_uid_map_name(const struct uid_map *m, uid_t uid,
+				char buf[USER_NAME_MAX]);
 
 /* What collectors need from /proc/<pid>/stat and status. */
 struct proc_info {
@@ -55,21 +55,21 @@ struct proc_info {
 #define PF_KTHREAD_FLAG 0x00200000UL
 
 /* Parses the text of /proc/<pid>/stat.  0 or -EINVAL. */
-int proc_parse_stat(const char *text, struct proc_info *p);
+int procfs_parse_stat(const char *text, struct proc_info *p);
 /* Finds the effective uid in the text of /proc/<pid>/status.  0 or
  * -EINVAL. */
-int proc_parse_status_uid(const char *text, uid_t *ret);
+int procfs_parse_status_uid(const char *text, uid_t *ret);
 
 /* Fills p for pid from <root>/proc/<pid>/{stat,status,exe}; want_exe and
  * want_uid skip reads a caller does not need.  0 or negative errno (the
  * process may have gone away meanwhile: -ENOENT). */
-int proc_read(const char *root, pid_t pid, int want_exe, int want_uid,
-	      struct proc_info *p);
+int procfs_read_proc(const char *root, pid_t pid, int want_exe, int want_uid,
+		     struct proc_info *p);
 
 /* Calls fn for every numeric entry of <root>/proc, in readdir order; stops
  * and returns fn's negative value if it returns one.  0 or negative errno
  * (-ENOENT when there is no proc directory). */
-int proc_foreach_pid(const char *root, int (*fn)(pid_t pid, void *ud),
-		     void *ud);
+int procfs_foreach_pid(const char *root, int (*fn)(pid_t pid, void *ud),
+		       void *ud);
 
 #endif

@@ -3,7 +3,6 @@
  * (0600), the hashes the server last acknowledged and the packages section
  * it last acknowledged, which deltas are computed against.
  */
-#include "agent.h"
 #include "state.h"
 
 #include <errno.h>
@@ -102,7 +101,7 @@ int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN])
 
 	if ((r = state_path(path, sizeof(path), dir, "agent-id")) < 0)
 		return r;
-	n = read_small_file(path, text, sizeof(text));
+	n = procfs_read_small_file(path, text, sizeof(text));
 	if (n >= 0) {
 		trim(text);
 		if (uuid_parse(text, u) == 0) {
@@ -128,7 +127,7 @@ int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN])
 
 int state_read_secret(const char *path, char *out, size_t size)
 {
-	ssize_t n = read_small_file(path, out, size);
+	ssize_t n = procfs_read_small_file(path, out, size);
 
 	if (n < 0)
 		return (int)n;

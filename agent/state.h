@@ -1,9 +1,8 @@
 /*
- * state.h - the packages section the server last acknowledged, kept in
- * the state directory, and the item-level delta against it that the agent
- * sends instead of the full section (SPEC section 3, as amended).
- *
- * The other state files and report assembly are declared in agent.h.
+ * state.h - the agent's files in its state directory: its id, the token
+ * and whether the server ever took a report under it, the acknowledged
+ * section hashes, and the packages section the server last acknowledged
+ * (the base of the next item delta, delta.h).
  */
 #ifndef DERELICT_AGENT_STATE_H
 #define DERELICT_AGENT_STATE_H
@@ -29,7 +28,43 @@
  * items of a few hundred bytes fit well within. */
 #define STATE_PACKAGES_MAX ((size_t)64 << 20)
 
-/* ---- state.c ---- */
+#define AGENT_ID_LEN 37		/* UUID text and NUL */
+#define TOKEN_MAX 512
+
+/* Reads <dir>/agent-id, or makes a new UUID and stores it (creating dir,
+ * mode 0700) when create is set.  0, -ENOENT without the file and create,
+ * or negative errno. */
+int state_agent_id(const char *dir, int create, char out[AGENT_ID_LEN]);
+
+/* Reads <dir>/token into out.  0, -ENOENT, -EINVAL when empty or too long,
+ * or negative errno. */
+int state_read_token(const char *dir, char out[TOKEN_MAX]);
+/* Replaces <dir>/token atomically, mode 0600.  0 or negative errno. */
+int state_write_token(const char *dir, const char *token);
+/* Whether the server ever accepted a report under token: <dir>/token-ok
+ * holds the token's SHA-256 once it did (state_confirm_token()).  A token
+ * refused before that was never the server's (an enrollment it did not
+ * keep), and the agent enrolls again; one refused after it was revoked. */
+int state_token_confirmed(const char *dir, const char *token);
+/* Notes that the server accepted a report under token.  0 or negative
+ * errno. */
+int state_confirm_token(const char *dir, const char *token);
+/* Removes <dir>/token and <dir>/token-ok.  0 (also when they were not
+ * there) or negative errno. */
+int state_drop_token(const char *dir);
+
+/* The acknowledged hash of each section ("" when none), from
+ * <dir>/hashes.  A missing or unreadable file means none: 0 always but for
+ * bad arguments. */
+int state_read_hashes(const char *dir,
+		      char out[SECTION_COUNT][SHA256_HEX_LEN]);
+/* Replaces <dir>/hashes atomically.  0 or negative errno. */
+int state_write_hashes(const char *dir,
+		       char hashes[SECTION_COUNT][SHA256_HEX_LEN]);
+
+/* Reads a secret file: its first line, trimmed.  0, or negative errno
+ * (-EINVAL when empty). */
+int state_read_secret(const char *path, char *out, size_t size);
 
 /* The items of an acknowledged section, as the file keeps them. */
 struct state_items {
@@ -57,34 +92,5 @@ int state_read_packages(const char *dir, const char *acked,
  * section without hash or items, or negative errno; the old file stays
  * on failure. */
 int state_write_packages(const char *dir, const json_t *section);
-
-/* ---- report.c ---- */
-
-/* A delta is sent only when it names at most this many items, or a
- * quarter of the new section's items if that is more; past that the full
- * section costs the server little more and is simpler to check. */
-#define REPORT_DELTA_MIN_ITEMS 16
-#define REPORT_DELTA_DIVISOR 4
-
-/* The delta form of cur (a full section with its "hash") against prev,
- * the items of the section the server acknowledged as base:
- *   {"hash": cur's, "base": base, <cur's members but "items" and "hash">,
- *    "added": [cur's items that are new or changed],
- *    "removed": [{"name", "arch"} of prev's items that are gone]}
- * Items are matched by report_item_key(); "arch" is left out of a removed
- * item that had none.  0 and *ret (caller owns; it shares cur's items);
- * -EALREADY when cur's hash is base (send the bare hash); -E2BIG when
- * added and removed together exceed the threshold above; -EINVAL when an
- * item that changed lacks its identity or shares it with another changed
- * one; -ENOMEM.  *ret is untouched on failure. */
-int report_items_delta(enum section s, const struct state_items *prev,
-		       const json_t *cur, const char *base, json_t **ret);
-
-/* Loads <dir>/packages against acked and makes the delta of the packages
- * section cur: state_read_packages() then report_items_delta(), the file
- * read only when cur's hash is not acked.  0 and *ret (caller owns), or
- * the negative errno of either, which means "send cur in full". */
-int report_packages_delta(const char *dir, const char *acked,
-			  const json_t *cur, json_t **ret);
 
 #endif

@@ -97,6 +97,29 @@ HANDLER(api_host_get)
 	return reply_json(rp, 200, out);
 }
 
+/* Marks each listening port of a ports page with the server's verdict on
+ * it: "exposed" when it is bound to a non-loopback address, as the rules
+ * decide (rules_address_is_loopback()), so that no client need repeat the
+ * test.  Like a package's "vulnerabilities", the mark is the server's,
+ * added on the way out: the stored item and the section's hash are the
+ * agent's.  0 or -ENOMEM. */
+static int ports_mark_exposed(json_t *body)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(body, "items"), i, p) {
+		const json_t *a = json_object_get(p, "address");
+
+		if (json_is_object(p) &&
+		    json_object_set_new(p, "exposed",
+					json_boolean(!rules_address_is_loopback(
+						json_string_value(a)))) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 HANDLER(api_host_section)
 {
 	int64_t id = parse_id(rq->params[0]), offset = 0;
@@ -114,6 +137,8 @@ HANDLER(api_host_section)
 	if (cursor && !(offset = parse_id(cursor)))
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_host_section(app->store, id, sec, limit, offset, &out);
+	if (r == 0 && sec == SECTION_PORTS && (r = ports_mark_exposed(out)) < 0)
+		json_decref(out);
 	if (r < 0)
 		return reply_store_error(rp, r, "host");
 	return reply_json(rp, 200, out);

@@ -16,7 +16,6 @@ const API = '/api/v1';
 const SVGNS = 'http://www.w3.org/2000/svg';
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
 const STATUSES = ['active', 'silent', 'retired'];
-const DEFAULT_SMTP_PORTS = [25, 465, 587, 2525];
 const PAGE_SIZE = 50;
 
 const state = {
@@ -318,30 +317,22 @@ function hostLink(id, name) {
 		name || ('host ' + id));
 }
 
-/* ---------- network address helpers ---------- */
-
-function isLoopback(addr) {
-	if (!addr)
-		return false;
-	const a = String(addr).toLowerCase().replace(/^\[|\]$/g, '')
-		.replace(/%.*$/, '');
-	if (a === '::1' || a === 'localhost')
-		return true;
-	const v4 = a.startsWith('::ffff:') ? a.slice(7) : a;
-	return /^127\./.test(v4);
-}
+/* ---------- exposure, as the server decides it ---------- */
 
 /*
- * The SMTP ports of a host: those the server's mail summary flags as SMTP
- * (it knows the configured smtp_ports), else the default list.
+ * Whether a listening port (an item of GET /hosts/{id}/ports) makes the
+ * host's mail exposed: the server's mail summary lists it as an SMTP port
+ * on a non-loopback address ("smtp" and "public", decided by the rules
+ * with the configured smtp_ports).
  */
-function smtpPortsOf(host) {
-	const mp = host && host.mail && host.mail.ports;
-	if (Array.isArray(mp) && mp.some((p) => p && typeof p === 'object' &&
-		'smtp' in p)) {
-		return mp.filter((p) => p.smtp).map((p) => Number(p.port));
-	}
-	return DEFAULT_SMTP_PORTS;
+function mailExposedPort(host, p) {
+	const mp = host && host.mail && Array.isArray(host.mail.ports) ?
+		host.mail.ports : [];
+	const addr = p.address === null || p.address === undefined ? '*' :
+		String(p.address);
+	return mp.some((m) => m && typeof m === 'object' && m.smtp === true &&
+		m.public === true && Number(m.port) === Number(p.port) &&
+		m.proto === p.proto && m.address === addr);
 }
 
 /* ---------- generic sortable table ---------- */
@@ -1135,11 +1126,11 @@ function mailBlock(mail) {
 	]);
 }
 
+/* Each port as the server marks it: "exposed" (bound to a non-loopback
+ * address), and exposed SMTP when the mail summary says so. */
 function portsTable(items, host) {
-	const smtp = smtpPortsOf(host);
-	const exposed = (p) => !isLoopback(p.address);
-	const mailExposed = (p) => exposed(p) && p.proto !== 'udp' &&
-		smtp.includes(Number(p.port));
+	const exposed = (p) => p.exposed === true;
+	const mailExposed = (p) => mailExposedPort(host, p);
 	return table([
 		{key: 'proto', label: 'Proto'},
 		{key: 'address', label: 'Address'},

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "collect.h"
+#include "collect_packages.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = fmemopen((void *)data, size, "r");
 	if (!f)
 		abort();
-	packages_parse_status(f, items);
+	collect_packages_parse_status(f, items);
 	fclose(f);
 	/* Each item is an object with a name and a version. */
 	json_array_foreach(items, i, it)

@@ -5,7 +5,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "collect.h"
+#include "collect_ports.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = fmemopen((void *)(data + 1), size - 1, "r");
 	if (!f)
 		abort();
-	r = ports_parse_net(f, data[0] & 2 ? "udp" : "tcp", ipv6, &socks, &n);
+	r = collect_ports_parse_net(f, data[0] & 2 ? "udp" : "tcp", ipv6,
+				    &socks, &n);
 	fclose(f);
 	if (r == 0) {
 		for (size_t i = 0; i < n; i++) {

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "collect.h"
+#include "collect_logins.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -16,13 +16,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 4)
 		since = (int64_t)data[0] << 24 | data[1] << 16 | data[2] << 8 |
 			data[3];
-	if (logins_read_wtmp(fuzz_write_file(data, size), since, &l) >= 0) {
+	if (collect_logins_read_wtmp(fuzz_write_file(data, size), since,
+				     &l) >= 0) {
 		for (size_t i = 0; i < l.n; i++)
 			if (l.v[i].at < since ||
 			    !memchr(l.v[i].user, '\0', sizeof(l.v[i].user)) ||
 			    !memchr(l.v[i].from, '\0', sizeof(l.v[i].from)))
 				abort();
 	}
-	login_list_free(&l);
+	collect_logins_list_free(&l);
 	return 0;
 }

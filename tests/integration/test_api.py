@@ -119,6 +119,54 @@ def test_report_then_sections_and_host(server):
     assert found["items"][0]["hostname"] == "dev-portal-03"
 
 
+
+def test_ports_carry_the_servers_exposure(server):
+    """Each listening port comes marked "exposed" by the rules' loopback
+    test, the item otherwise as the agent sent it; the mail summary says
+    which SMTP ports are public.  The web page shows these, and tests
+    nothing itself."""
+    host = Host(server, hostname="exposure-01")
+    exim = {"pid": 812, "process": "exim4", "exe": "/usr/sbin/exim4",
+            "user": "Debian-exim"}
+    sent = [
+        dict(proto="tcp", address="0.0.0.0", port=25, **exim),
+        dict(proto="tcp", address="127.0.0.1", port=587, **exim),
+        dict(proto="tcp", address="::ffff:127.0.0.2", port=465, **exim),
+        {"proto": "tcp", "address": "::1", "port": 5432, "pid": None,
+         "process": None, "exe": None, "user": None},
+        {"proto": "tcp", "address": "::", "port": 22, "pid": 100,
+         "process": "sshd", "exe": "/usr/sbin/sshd", "user": "root"},
+        {"proto": "udp", "address": "192.0.2.10", "port": 25, "pid": None,
+         "process": None, "exe": None, "user": None},
+    ]
+    rep = host.report(ports=sent)
+    assert host.send(rep)[0] == 200
+    status, ports, _ = server.section(host.id, "ports")
+    assert status == 200
+    assert ports["hash"] == rep["sections"]["ports"]["hash"]
+    got = {(p["proto"], p["address"], p["port"]): p for p in ports["items"]}
+    exposed = {k: p.pop("exposed") for k, p in got.items()}
+    assert exposed == {
+        ("tcp", "0.0.0.0", 25): True,
+        ("tcp", "127.0.0.1", 587): False,
+        ("tcp", "::ffff:127.0.0.2", 465): False,
+        ("tcp", "::1", 5432): False,
+        ("tcp", "::", 22): True,
+        ("udp", "192.0.2.10", 25): True,
+    }
+    # Nothing else of an item changed.
+    def canon(items):
+        return sorted(json.dumps(i, sort_keys=True) for i in items)
+    assert canon(got.values()) == canon(sent)
+    status, h, _ = server.api("GET", f"/hosts/{host.id}")
+    assert status == 200 and h["mail"]["exposed"] is True
+    mail = {(p["proto"], p["address"], p["port"]): (p["smtp"], p["public"])
+            for p in h["mail"]["ports"]}
+    assert mail == {("tcp", "0.0.0.0", 25): (True, True),
+                    ("tcp", "127.0.0.1", 587): (True, False),
+                    ("tcp", "::ffff:127.0.0.2", 465): (True, False)}
+
+
 def count(server, sql):
     db = sqlite3.connect(server.db)
     try:

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collect.h"
+#include "collect_logins.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
@@ -74,13 +74,13 @@ START_TEST(wtmp_alone)
 
 	snprintf(path, sizeof(path), "%s/var/log/wtmp", root_of("wtmp"));
 	/* Four logins and a boot. */
-	ck_assert_int_eq(logins_read_wtmp(path, 0, &l), 5);
+	ck_assert_int_eq(collect_logins_read_wtmp(path, 0, &l), 5);
 	ck_assert_uint_eq(l.n, 4);	/* carol, alice, bob, alice */
 	ck_assert(l.have_last);
 	ck_assert_str_eq(l.last.user, "alice");
 	ck_assert_str_eq(l.last.from, "2001:db8::7");
-	login_list_free(&l);
-	ck_assert_int_eq(logins_read_wtmp("/nonexistent/wtmp", 0, &l),
+	collect_logins_list_free(&l);
+	ck_assert_int_eq(collect_logins_read_wtmp("/nonexistent/wtmp", 0, &l),
 			 -ENOENT);
 }
 END_TEST

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "buf.h"
-#include "collect.h"
+#include "collect_mail.h"
+#include "collect_packages.h"
 #include "jsonutil.h"
 
 static const char *fixture(const char *rel)
@@ -85,15 +86,17 @@ START_TEST(entries_up_to_installed)
 
 	ck_assert_int_eq(buf_read_file(&b, fixture("changelogs/exim4-bookworm")),
 			 0);
-	ck_assert_int_eq(mail_changelog_cves(b.data, b.len, "4.96-15+deb12u5",
-					     cves, NULL),
+	ck_assert_int_eq(collect_mail_changelog_cves(b.data, b.len,
+						     "4.96-15+deb12u5", cves,
+						     NULL),
 			 0);
 	ck_assert(has(cves, "CVE-2024-39929"));	/* u5 itself */
 	ck_assert(has(cves, "CVE-2023-51766"));	/* u4 */
 	ck_assert(!has(cves, "CVE-2025-30232"));	/* u7 */
 	ck_assert(!has(cves, "CVE-2026-94057"));	/* u11 */
 	json_array_clear(cves);
-	ck_assert_int_eq(mail_changelog_cves(b.data, b.len, NULL, cves, NULL),
+	ck_assert_int_eq(collect_mail_changelog_cves(b.data, b.len, NULL, cves,
+						     NULL),
 			 0);
 	ck_assert(has(cves, "CVE-2026-94057"));
 	/* Each id once: CVE-2023-42115 is named twice in u2. */
@@ -121,8 +124,8 @@ START_TEST(capped)
 			 0);
 	for (int i = 0; i < MAIL_MAX_CVES + 10; i++)
 		ck_assert_int_eq(buf_printf(&b, "  * CVE-2020-%05d\n", i), 0);
-	ck_assert_int_eq(mail_changelog_cves(b.data, b.len, "1.0-1", cves,
-					     &truncated),
+	ck_assert_int_eq(collect_mail_changelog_cves(b.data, b.len, "1.0-1",
+						     cves, &truncated),
 			 0);
 	ck_assert_uint_eq(json_array_size(cves), MAIL_MAX_CVES);
 	ck_assert_int_eq(truncated, 1);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect.h"
+#include "collect_packages.h"
 #include "jsonutil.h"
 
 static const char *root_of(const char *name)
@@ -82,7 +82,7 @@ START_TEST(states_and_continuations)
 	FILE *f = fmemopen((void *)text, strlen(text), "r");
 	json_t *items = json_array();
 
-	ck_assert_int_eq(packages_parse_status(f, items), 0);
+	ck_assert_int_eq(collect_packages_parse_status(f, items), 0);
 	fclose(f);
 	ck_assert_uint_eq(json_array_size(items), 2);
 	ck_assert_ptr_nonnull(find(items, "held", "amd64"));

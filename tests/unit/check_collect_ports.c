@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collect.h"
+#include "collect_ports.h"
 #include "jsonutil.h"
 
 static char *root_of(const char *name)
@@ -134,7 +134,7 @@ START_TEST(parse_table)
 	size_t n = 0;
 	FILE *f = fmemopen((void *)text, strlen(text), "r");
 
-	ck_assert_int_eq(ports_parse_net(f, "tcp", 1, &s, &n), 0);
+	ck_assert_int_eq(collect_ports_parse_net(f, "tcp", 1, &s, &n), 0);
 	fclose(f);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(s[0].address, "::1");
@@ -147,7 +147,7 @@ START_TEST(parse_table)
 	f = fmemopen((void *)"garbage\n1 2 3\n", 14, "r");
 	n = 0;
 	s = NULL;
-	ck_assert_int_eq(ports_parse_net(f, "tcp", 0, &s, &n), -EINVAL);
+	ck_assert_int_eq(collect_ports_parse_net(f, "tcp", 0, &s, &n), -EINVAL);
 	fclose(f);
 	free(s);
 }

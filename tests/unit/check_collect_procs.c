@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect.h"
+#include "collect_host.h"
+#include "collect_processes.h"
+#include "collect_services.h"
 #include "jsonutil.h"
 #include "procfs.h"
 
@@ -61,7 +63,8 @@ START_TEST(services_procfs)
 	ck_assert_int_eq(collect_services(root_of("ipv6-only"), &sec), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 0);
 	json_decref(sec);
-	ck_assert_int_eq(services_from_systemd(root_of("exim"), &sec), -ENXIO);
+	ck_assert_int_eq(collect_services_systemd(root_of("exim"), &sec),
+			 -ENXIO);
 }
 END_TEST
 
@@ -71,14 +74,14 @@ START_TEST(stat_parser)
 	uid_t uid = 0;
 
 	/* A comm with spaces and parentheses. */
-	ck_assert_int_eq(proc_parse_stat("42 (a) b (c)) S 1 42 42 0 -1 "
+	ck_assert_int_eq(procfs_parse_stat("42 (a) b (c)) S 1 42 42 0 -1 "
 					 "4194560 0 0", &p), 0);
 	ck_assert_str_eq(p.comm, "a) b (c)");
 	ck_assert_int_eq(p.ppid, 1);
 	ck_assert_int_eq(p.tty_nr, 0);
-	ck_assert_int_eq(proc_parse_stat("garbage", &p), -EINVAL);
-	ck_assert_int_eq(proc_parse_status_uid("Name:\tx\nUid:\t1000\t102\t"
-					       "102\t102\n", &uid), 0);
+	ck_assert_int_eq(procfs_parse_stat("garbage", &p), -EINVAL);
+	ck_assert_int_eq(procfs_parse_status_uid("Name:\tx\nUid:\t1000\t102\t"
+						 "102\t102\n", &uid), 0);
 	ck_assert_int_eq(uid, 102);
 }
 END_TEST
@@ -93,13 +96,13 @@ START_TEST(passwd_parser)
 	struct uid_map m;
 	char buf[USER_NAME_MAX];
 
-	ck_assert_int_eq(uid_map_parse(f, &m), 0);
+	ck_assert_int_eq(procfs_uid_map_parse(f, &m), 0);
 	fclose(f);
 	ck_assert_uint_eq(m.n, 2);
-	ck_assert_str_eq(uid_map_name(&m, 0, buf), "root");
-	ck_assert_str_eq(uid_map_name(&m, 102, buf), "Debian-exim");
-	ck_assert_str_eq(uid_map_name(&m, 4711, buf), "4711");
-	uid_map_free(&m);
+	ck_assert_str_eq(procfs_uid_map_name(&m, 0, buf), "root");
+	ck_assert_str_eq(procfs_uid_map_name(&m, 102, buf), "Debian-exim");
+	ck_assert_str_eq(procfs_uid_map_name(&m, 4711, buf), "4711");
+	procfs_uid_map_free(&m);
 }
 END_TEST
 

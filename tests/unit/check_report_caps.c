@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "collect.h"
+#include "assemble.h"
 #include "jsonutil.h"
 #include "report.h"
 #include "report_check.h"
@@ -70,7 +69,7 @@ static json_t *hostile_report(void)
 	struct agent_conf conf = { 0 };
 	json_t *rep = NULL;
 
-	ck_assert_int_eq(report_build(root_of("hostile-exe"), "id", &conf,
+	ck_assert_int_eq(assemble_report(root_of("hostile-exe"), "id", &conf,
 				      &rep), 0);
 	return rep;
 }

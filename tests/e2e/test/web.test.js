@@ -329,6 +329,16 @@ test('clicking a critical finding opens its host with the exposed port marked', 
 	const cells = await smtp.first().locator('td').allTextContents();
 	assert.ok(cells.includes('25'), 'port 25: ' + cells.join(' | '));
 	assert.ok(!cells.some((c) => /^127\.|^::1$/.test(c)), 'not a loopback address');
+	/* The rest as the server marks them: the fixture's 127.0.0.1:8471 is
+	 * loopback, its 0.0.0.0:2024 exposed but no SMTP port. */
+	const loop = page.locator('table.data tr', {hasText: '127.0.0.1'});
+	assert.equal(await loop.count(), 1, 'one loopback listener');
+	assert.match(await loop.textContent(), /loopback/);
+	assert.doesNotMatch(await loop.getAttribute('class') || '', /exposed/);
+	const other = page.locator('table.data tr.exposed:not(.row-alarm)',
+		{hasText: '2024'});
+	assert.equal(await other.count(), 1, 'port 2024 is exposed, not SMTP');
+	assert.doesNotMatch(await other.textContent(), /exposed SMTP/);
 	assert.ok(await page.locator('h1 .badge', {hasText: 'mail exposed'}).count());
 	assert.ok(await page.locator('.signals li', {hasText: 'project-ended'}).count(),
 		'the project-ended signal is listed with its evidence');

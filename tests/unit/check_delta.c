@@ -1,5 +1,5 @@
 /*
- * check_agent_delta.c - the packages section the agent keeps once the
+ * check_delta.c - the packages section the agent keeps once the
  * server acknowledged it, and the item-level delta it sends against it:
  * what goes in added and removed, the size threshold, that a missing,
  * damaged or stale file means a full send, and that the delta applied to
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "collect.h"
+#include "delta.h"
+#include "collect_packages.h"
 #include "jsonutil.h"
 #include "state.h"
 
@@ -70,7 +70,7 @@ static const char *hash_of(const json_t *s)
 	return json_get_str(s, "hash");
 }
 
-/* report_items_delta() of cur against prev as the agent runs it: prev
+/* delta_items() of cur against prev as the agent runs it: prev
  * stored as acknowledged, read back, and the delta made against that. */
 static int delta_from(const json_t *prev, const json_t *cur, json_t **ret)
 {
@@ -81,7 +81,7 @@ static int delta_from(const json_t *prev, const json_t *cur, json_t **ret)
 	ck_assert_int_eq(state_read_packages(dir, hash_of(prev), &items), 0);
 	ck_assert_uint_eq(items.n,
 			  json_array_size(json_object_get(prev, "items")));
-	r = report_items_delta(SECTION_PACKAGES, &items, cur, hash_of(prev),
+	r = delta_items(SECTION_PACKAGES, &items, cur, hash_of(prev),
 			       ret);
 	state_items_free(&items);
 	return r;
@@ -264,7 +264,7 @@ START_TEST(unchanged_and_header_only)
 	/* Unchanged: no delta, the bare hash goes. */
 	ck_assert_int_eq(delta_from(prev, same, &delta), -EALREADY);
 	ck_assert_ptr_eq(delta, (json_t *)1);
-	ck_assert_int_eq(report_packages_delta(dir, hash_of(prev), same,
+	ck_assert_int_eq(delta_packages(dir, hash_of(prev), same,
 					       &delta),
 			 -EALREADY);
 
@@ -370,7 +370,7 @@ START_TEST(bad_identities)
 	/* Only packages have a delta form. */
 	ck_assert_int_eq(state_write_packages(dir, prev), 0);
 	ck_assert_int_eq(state_read_packages(dir, hash_of(prev), &items), 0);
-	ck_assert_int_eq(report_items_delta(SECTION_PORTS, &items, dup,
+	ck_assert_int_eq(delta_items(SECTION_PORTS, &items, dup,
 					    hash_of(prev), &delta),
 			 -EINVAL);
 	state_items_free(&items);
@@ -599,13 +599,13 @@ START_TEST(state_file_missing_damaged_stale)
 
 	/* Each of these means a full send, never a failed report. */
 	cur = series(30, 2, 0, 0);
-	ck_assert_int_lt(report_packages_delta(dir, hash_of(s), cur, &delta),
+	ck_assert_int_lt(delta_packages(dir, hash_of(s), cur, &delta),
 			 0);
-	ck_assert_int_lt(report_packages_delta(dir, "", cur, &delta), 0);
+	ck_assert_int_lt(delta_packages(dir, "", cur, &delta), 0);
 	ck_assert_ptr_eq(delta, (json_t *)1);
 	/* And the intact file gives a delta again. */
 	put_file(text);
-	ck_assert_int_eq(report_packages_delta(dir, hash_of(s), cur, &delta),
+	ck_assert_int_eq(delta_packages(dir, hash_of(s), cur, &delta),
 			 0);
 	check_applies(s, delta, cur);
 	json_decref(delta);
@@ -643,7 +643,7 @@ START_TEST(real_packages_delta)
 	ck_assert_int_eq(report_section_hash(cur, h), 0);
 	ck_assert_int_eq(json_set_str(cur, "hash", h), 0);
 
-	ck_assert_int_eq(report_packages_delta(dir, hash_of(prev), cur,
+	ck_assert_int_eq(delta_packages(dir, hash_of(prev), cur,
 					       &delta), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(delta, "added")), 2);
 	removed = json_object_get(delta, "removed");
@@ -662,7 +662,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("agent_delta");
+	Suite *s = suite_create("delta");
 	TCase *tc = tcase_create("core");
 	SRunner *sr;
 	int failed;
