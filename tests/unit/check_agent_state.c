@@ -10,31 +10,18 @@
 
 #include "agent.h"
 #include "jsonutil.h"
+#include "testutil.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check-agent-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "agent");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
+	testutil_rmtree(dir);
 }
 
 START_TEST(agent_id_kept)
@@ -118,7 +105,7 @@ START_TEST(build_and_delta)
 	json_t *r = NULL, *d, *secs, *pk;
 	char h[SHA256_HEX_LEN];
 
-	ck_assert_int_eq(report_build(root_of("exim"), "id-1", &conf, &r), 0);
+	ck_assert_int_eq(report_build(testutil_root("exim"), "id-1", &conf, &r), 0);
 	ck_assert_int_eq(json_get_int(r, "schema", 0), 1);
 	ck_assert_str_eq(json_get_str(json_object_get(r, "agent"), "id"),
 			 "id-1");
@@ -221,8 +208,6 @@ int main(void)
 {
 	Suite *s = suite_create("agent_state");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, agent_id_kept);
@@ -233,9 +218,5 @@ int main(void)
 	tcase_add_test(tc, gzip_roundtrip);
 	tcase_add_test(tc, unreachable_server);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }
