@@ -198,6 +198,38 @@ static int send_report(int64_t host_id, const char *agent_id, const json_t *rep,
 	return r;
 }
 
+/* One pass of the writer's background work, in its own transaction, as
+ * the ingest thread runs it: how many hosts or rows it took. */
+static int evaluate_pass(int limit)
+{
+	int n = -1;
+
+	ck_assert_int_eq(store_write_begin(st), 0);
+	ck_assert_int_eq(store_evaluate_due(st, now, limit, &n), 0);
+	ck_assert_int_eq(store_write_commit(st), 0);
+	return n;
+}
+
+static int index_pass(int limit)
+{
+	int n = -1;
+
+	ck_assert_int_eq(store_write_begin(st), 0);
+	ck_assert_int_eq(store_index_packages(st, limit, &n), 0);
+	ck_assert_int_eq(store_write_commit(st), 0);
+	return n;
+}
+
+static int prune_pass(int64_t reports_before, int64_t at, int limit)
+{
+	int n = -1;
+
+	ck_assert_int_eq(store_write_begin(st), 0);
+	ck_assert_int_eq(store_prune(st, reports_before, at, limit, &n), 0);
+	ck_assert_int_eq(store_write_commit(st), 0);
+	return n;
+}
+
 static int64_t enroll(const char *agent_id, const char *hostname,
 		      const char *token_hash)
 {
@@ -696,20 +728,13 @@ START_TEST(findings_list_and_ack)
 	struct finding_filter f = {.limit = 50};
 	int64_t id = reported_host(AGENT_A, "alpha", HASH_HOST_A), fid;
 	json_t *page = NULL, *it;
-	int n = 0;
 
 	/* No project and no owner, past the grace: an unowned host. */
 	ck_assert_int_eq(store_all_hosts_due(st), 0);
 	now += cfg.unowned_grace + 86400;
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_evaluate_due(st, now, 10, &n), 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(evaluate_pass(10), 1);
 	/* Nothing is due right after. */
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_evaluate_due(st, now, 10, &n), 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(evaluate_pass(10), 0);
 
 	f.rule = "unowned-host";
 	f.host_id = id;
@@ -740,7 +765,6 @@ END_TEST
 START_TEST(packages_summary_metrics)
 {
 	json_t *page = NULL, *sum = NULL, *m = NULL;
-	int n = -1;
 
 	reported_host(AGENT_A, "alpha", HASH_HOST_A);
 	reported_host(AGENT_B, "beta", HASH_HOST_B);
@@ -753,14 +777,8 @@ START_TEST(packages_summary_metrics)
 			 "version"),
 	    "1.3-1");
 	json_decref(page);
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_index_packages(st, 10, &n), 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_index_packages(st, 10, &n), 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(index_pass(10), 2);
+	ck_assert_int_eq(index_pass(10), 0);
 	ck_assert_int_eq(store_packages_find(st, "lib3", 10, 0, NULL, &page),
 			 0);
 	ck_assert_int_eq(total_of(page), 2);
@@ -787,7 +805,7 @@ START_TEST(prune_old_history)
 {
 	int64_t id = reported_host(AGENT_A, "alpha", HASH_HOST_A);
 	json_t *rep = report_of(AGENT_A, "alpha", "1.3-2"), *ch = NULL;
-	int status = 0, n = -1;
+	int status = 0;
 
 	ck_assert_int_eq(send_report(id, AGENT_A, rep, &status, NULL), 0);
 	json_decref(rep);
@@ -796,22 +814,11 @@ START_TEST(prune_old_history)
 	json_decref(ch);
 
 	/* Within history_keep nothing of the history goes. */
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_prune(st, 0, now + 60, 1000, &n), 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(prune_pass(0, now + 60, 1000), 0);
 	/* Past it, all of it, at most limit rows a pass. */
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(store_prune(st, 0, now + cfg.history_keep + 60, 1, &n),
-			 0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_int_eq(store_write_begin(st), 0);
-	ck_assert_int_eq(
-	    store_prune(st, now + 1, now + cfg.history_keep + 60, 100000, &n),
-	    0);
-	ck_assert_int_eq(store_write_commit(st), 0);
-	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(prune_pass(0, now + cfg.history_keep + 60, 1), 1);
+	ck_assert_int_gt(
+	    prune_pass(now + 1, now + cfg.history_keep + 60, 100000), 0);
 	ck_assert_int_eq(store_host_changes(st, id, 50, 0, &ch), 0);
 	ck_assert_int_eq(total_of(ch), 0);
 	json_decref(ch);
@@ -927,14 +934,7 @@ START_TEST(advisories_in_use)
 	/* Evaluating with them, then taking them back. */
 	reported_host(AGENT_A, "alpha", HASH_HOST_A);
 	ck_assert_int_eq(store_all_hosts_due(st), 0);
-	{
-		int n = 0;
-
-		ck_assert_int_eq(store_write_begin(st), 0);
-		ck_assert_int_eq(store_evaluate_due(st, now, 10, &n), 0);
-		ck_assert_int_eq(store_write_commit(st), 0);
-		ck_assert_int_eq(n, 1);
-	}
+	ck_assert_int_eq(evaluate_pass(10), 1);
 	ck_assert_ptr_eq(store_set_advisories(st, NULL), db);
 	advisory_db_free(db);
 	ck_assert_int_eq(store_checkpoint(st), 0);
