@@ -9,6 +9,7 @@
  * they say so and check nothing.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -43,7 +44,9 @@
 #define HASH_HOST_B                                                            \
 	"b000000000000000000000000000000000000000000000000000000000000003"
 
-static char dir[64], db_path[160], mnt[96];
+/* base: the test case's directory, made and removed by the parent
+ * process; dir: the running test's, inside it. */
+static char base[64], dir[96], db_path[160], mnt[128];
 static struct server_config cfg;
 static struct store *st;
 static int64_t now;
@@ -67,7 +70,8 @@ static void setup(void)
 	memset(&cfg, 0, sizeof(cfg));
 	ck_assert_int_eq(conf_defaults(server_conf_keys, &cfg), 0);
 	ck_assert_int_eq(time_parse("2026-11-26T10:00:00Z", &now), 0);
-	testutil_tmpdir(dir, sizeof(dir), "store");
+	snprintf(dir, sizeof(dir), "%s/t-XXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(db_path, sizeof(db_path), "%s/derelict.db", dir);
 	mnt[0] = '\0';
 	open_store();
@@ -82,6 +86,30 @@ static void teardown(void)
 	}
 	testutil_rmtree(dir);
 	conf_free(server_conf_keys, &cfg);
+}
+
+static void setup_case(void)
+{
+	testutil_tmpdir(base, sizeof(base), "store");
+}
+
+/* A failed check ends its test's process before teardown(): what it
+ * left, a mounted tmpfs above all, goes here, in the parent. */
+static void teardown_case(void)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+	char path[384];
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/mnt", base, e->d_name);
+		umount2(path, MNT_DETACH);
+	}
+	closedir(d);
+	testutil_rmtree(base);
 }
 
 /* --- reports ------------------------------------------------------------ */
@@ -1286,6 +1314,7 @@ static Suite *store_suite(void)
 	TCase *tc = tcase_create("store");
 	TCase *faults = tcase_create("faults");
 
+	tcase_add_unchecked_fixture(tc, setup_case, teardown_case);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_migrates_and_reopens);
 	tcase_add_test(tc, open_refuses_a_newer_schema);
@@ -1305,6 +1334,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, backup_is_a_whole_copy);
 	suite_add_tcase(s, tc);
 
+	tcase_add_unchecked_fixture(faults, setup_case, teardown_case);
 	tcase_add_checked_fixture(faults, setup, teardown);
 	tcase_add_test(faults, full_disk_writes_fail_and_leave_nothing);
 	tcase_add_test(faults, read_only_file_is_refused_and_kept);
