@@ -723,16 +723,19 @@ int store_project_get(struct store *st, const char *name, json_t **ret)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name = ?");
-	int r = -ENOENT;
+	int rc, r = -ENOENT;
 
 	if (!s) {
 		conn_put(st, c);
 		return -EIO;
 	}
 	bind_text(s, 1, name);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
 		*ret = row_to_json(s);
 		r = 0;
+	} else if (rc != SQLITE_DONE) {
+		r = db_err(c, rc);
 	}
 	sqlite3_reset(s);
 	conn_put(st, c);

@@ -1268,9 +1268,10 @@ static void corrupt_tables(const char *const *tables)
 START_TEST(corrupt_tables_are_errors_not_absence)
 {
 	static const char *const tables[] = {
-	    "hosts",	      "tokens",	  "sections",	   "changes",
-	    "findings",	      "packages", "package_hosts", "advisory_imports",
-	    "advisory_state", NULL};
+		"hosts", "tokens", "sections", "changes", "findings",
+		"packages", "package_hosts", "advisory_imports",
+		"advisory_state", "projects", NULL
+	};
 	struct host_filter f = {.abandoned = -1, .mail = -1, .limit = 10};
 	struct finding_filter ff = {.limit = 10};
 	struct store_advisory_state a;
@@ -1280,11 +1281,16 @@ START_TEST(corrupt_tables_are_errors_not_absence)
 	int64_t id = reported_host(AGENT_A, "alpha", HASH_HOST_A);
 
 	ck_assert_int_eq(store_token_add(st, "ops", "admin", HASH_ADMIN), 0);
+	got = testutil_parse("{\"name\":\"shop\"}");
+	ck_assert_int_eq(store_project_create(st, got, now), 0);
+	json_decref(got);
+	got = NULL;
 	close_store();
 	corrupt_tables(tables);
 	open_store();
 
 	ck_assert_int_eq(store_host_get(st, id, &got), -EUCLEAN);
+	ck_assert_int_eq(store_project_get(st, "shop", &got), -EUCLEAN);
 	ck_assert_int_eq(store_host_section(st, id, SECTION_PORTS, 10, 0, &got),
 			 -EUCLEAN);
 	ck_assert_int_eq(store_host_changes(st, id, 10, 0, &got), -EUCLEAN);
