@@ -115,7 +115,9 @@ $(AGENT): $(B)/agent/main.o $(B)/libagent.a $(B)/libcommon.a
 $(SERVER): $(B)/server/main.o $(B)/libserver.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libserver.a $(B)/libagent.a $(B)/libcommon.a
+# Every suite links the helpers they share (tests/unit/testutil.h).
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/testutil.o $(B)/libserver.a \
+		$(B)/libagent.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 

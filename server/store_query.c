@@ -369,7 +369,7 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
 	json_t *h;
-	int r = 0;
+	int rc, r = 0;
 
 	s = stmt(c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
 		    "h.machine_id, h.os_id, h.os_version_id, h.os_codename, "
@@ -394,9 +394,11 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 	}
 	db_exec(c, "BEGIN");
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		/* A failed read is the store's error, never "no such host". */
+		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 		sqlite3_reset(s);
-		r = -ENOENT;
 		goto out;
 	}
 	h = fix_host(row_to_json(s));
@@ -465,7 +467,7 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s;
 	json_t *body = NULL, *vulns = NULL;
-	int r = 0, need_commit;
+	int rc, r = 0, need_commit;
 
 	/* One snapshot for the section row and the package rows. */
 	need_commit = sec == SECTION_PACKAGES && db_exec(c, "BEGIN") == 0;
@@ -481,8 +483,9 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 	}
 	bind_text(s, 1, section_names[sec]);
 	sqlite3_bind_int64(s, 2, id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		r = -ENOENT;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 	} else {
 		body = sqlite3_column_type(s, 1) == SQLITE_NULL
 			       ? json_pack("{s:[]}", "items")
@@ -720,16 +723,19 @@ int store_project_get(struct store *st, const char *name, json_t **ret)
 {
 	struct conn *c = conn_get(st);
 	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name = ?");
-	int r = -ENOENT;
+	int rc, r = -ENOENT;
 
 	if (!s) {
 		conn_put(st, c);
 		return -EIO;
 	}
 	bind_text(s, 1, name);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
 		*ret = row_to_json(s);
 		r = 0;
+	} else if (rc != SQLITE_DONE) {
+		r = db_err(c, rc);
 	}
 	sqlite3_reset(s);
 	conn_put(st, c);

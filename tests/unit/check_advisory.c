@@ -17,33 +17,16 @@
 #include "buf.h"
 #include "embed.h"
 #include "timeutil.h"
+#include "testutil.h"
 
 static struct advisory_db *shipped;
-
-/* Tests run from the repository root; FIXTURES points at tests/fixtures. */
-static void read_repo_file(const char *rel, struct buf *b)
-{
-	const char *fx = getenv("FIXTURES");
-	char path[4096];
-	int r;
-
-	if (fx && strncmp(rel, "tests/fixtures/", 15) == 0)
-		snprintf(path, sizeof(path), "%s/%s", fx, rel + 15);
-	else if (fx)
-		snprintf(path, sizeof(path), "%s/../../%s", fx, rel);
-	else
-		snprintf(path, sizeof(path), "%s", rel);
-	buf_init(b, 64 * 1024 * 1024);
-	r = buf_read_file(b, path);
-	ck_assert_msg(r == 0, "read %s: %s", path, strerror(-r));
-}
 
 static struct advisory_db *load_file(const char *rel)
 {
 	struct advisory_db *db = NULL;
 	struct buf b;
 
-	read_repo_file(rel, &b);
+	testutil_read(testutil_repo(rel), &b);
 	ck_assert_int_eq(advisory_load(b.data, b.len, &db), 0);
 	buf_free(&b);
 	return db;
@@ -483,7 +466,7 @@ START_TEST(test_merge)
 	size_t skipped = 99;
 	int n, seen = 0;
 
-	read_repo_file("tests/fixtures/advisories/tracker-sample.json", &b);
+	testutil_read(testutil_repo("tests/fixtures/advisories/tracker-sample.json"), &b);
 	ck_assert_int_eq(advisory_db_load(shipped, b.data, b.len, &skipped),
 			 0);
 	ck_assert_int_eq(skipped, 0);
@@ -882,7 +865,7 @@ START_TEST(test_eol)
 	const struct advisory_eol *info = NULL;
 	int64_t d = 0, want;
 
-	read_repo_file("data/eol.json", &b);
+	testutil_read(testutil_repo("data/eol.json"), &b);
 	ck_assert_int_eq(advisory_db_load_eol(shipped, b.data, b.len), 0);
 	buf_free(&b);
 
@@ -1096,7 +1079,7 @@ static int check_changelog(const struct advisory_db *db, const char *file,
 	int n, checks = 0;
 
 	snprintf(rel, sizeof(rel), "tests/fixtures/changelogs/%s", file);
-	read_repo_file(rel, &b);
+	testutil_read(testutil_repo(rel), &b);
 	n = cl_parse(b.data, e, CL_MAX_ENTRIES);
 	buf_free(&b);
 	ck_assert_int_ge(n, 2);
@@ -1167,8 +1150,6 @@ int main(void)
 	Suite *s = suite_create("advisory");
 	TCase *tc = tcase_create("shipped");
 	TCase *big = tcase_create("size");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_shipped, teardown_shipped);
 	tcase_add_test(tc, test_shipped_loads);
@@ -1196,9 +1177,5 @@ int main(void)
 	tcase_set_timeout(big, 120);
 	tcase_add_test(big, test_tracker_size);
 	suite_add_tcase(s, big);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -14,23 +14,7 @@
 #include "advisory.h"
 #include "advisory_osv.h"
 #include "buf.h"
-
-static void read_fixture(const char *rel, struct buf *b)
-{
-	const char *fx = getenv("FIXTURES");
-	char path[4096];
-	int r;
-
-	if (strncmp(rel, "data/", 5) == 0)
-		snprintf(path, sizeof(path), "%s/../../%s", fx ? fx : "tests/fixtures",
-			 rel);
-	else
-		snprintf(path, sizeof(path), "%s/%s", fx ? fx : "tests/fixtures",
-			 rel);
-	buf_init(b, 64 * 1024 * 1024);
-	r = buf_read_file(b, path);
-	ck_assert_msg(r == 0, "read %s: %s", path, strerror(-r));
-}
+#include "testutil.h"
 
 /* The shipped file, the EOL table and the converted OSV records. */
 static struct advisory_db *osv_db(int with_osv)
@@ -48,17 +32,17 @@ static struct advisory_db *osv_db(int with_osv)
 	size_t len = 0, entries = 0;
 
 	ck_assert_int_eq(advisory_db_new(&db), 0);
-	read_fixture("data/advisories.json", &b);
+	testutil_read(testutil_repo("data/advisories.json"), &b);
 	ck_assert_int_eq(advisory_db_load(db, b.data, b.len, NULL), 0);
 	buf_free(&b);
-	read_fixture("data/eol.json", &b);
+	testutil_read(testutil_repo("data/eol.json"), &b);
 	ck_assert_int_eq(advisory_db_load_eol(db, b.data, b.len), 0);
 	buf_free(&b);
 	if (!with_osv)
 		return db;
 	ck_assert_int_eq(advisory_osv_new(db, &o), 0);
 	for (size_t i = 0; i < 2; i++) {
-		read_fixture(records[i], &b);
+		testutil_read(testutil_fixture(records[i]), &b);
 		ck_assert_int_eq(advisory_osv_add(o, b.data, b.len), 0);
 		buf_free(&b);
 	}
@@ -176,16 +160,10 @@ int main(void)
 {
 	Suite *s = suite_create("advisory_osv");
 	TCase *tc = tcase_create("osv");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_usn_fixed_is_clean);
 	tcase_add_test(tc, test_without_osv_upstream_decides);
 	tcase_add_test(tc, test_bad_records);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -10,31 +10,18 @@
 #include "assemble.h"
 #include "delta.h"
 #include "jsonutil.h"
+#include "testutil.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check-agent-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "agent");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
+	testutil_rmtree(dir);
 }
 
 START_TEST(build_and_delta)
@@ -44,7 +31,7 @@ START_TEST(build_and_delta)
 	json_t *r = NULL, *d, *secs, *pk;
 	char h[SHA256_HEX_LEN];
 
-	ck_assert_int_eq(assemble_report(root_of("exim"), "id-1", &conf, &r), 0);
+	ck_assert_int_eq(assemble_report(testutil_root("exim"), "id-1", &conf, &r), 0);
 	ck_assert_int_eq(json_get_int(r, "schema", 0), 1);
 	ck_assert_str_eq(json_get_str(json_object_get(r, "agent"), "id"),
 			 "id-1");
@@ -106,15 +93,9 @@ int main(void)
 {
 	Suite *s = suite_create("assemble");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, build_and_delta);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

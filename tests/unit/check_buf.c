@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 /* Writes n bytes of 'x' to a new temporary file; the caller unlinks it. */
 static void make_file(char path[64], size_t n)
@@ -206,8 +207,6 @@ int main(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("buf");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_append_within_cap);
 	tcase_add_test(tc, test_append_past_cap_keeps_content);
@@ -220,9 +219,5 @@ int main(void)
 	tcase_add_test(tc, test_read_file_empty);
 	tcase_add_test(tc, test_read_file_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -9,6 +9,7 @@
 
 #include "client.h"
 #include "jsonutil.h"
+#include "testutil.h"
 
 START_TEST(gzip_roundtrip)
 {
@@ -55,15 +56,9 @@ int main(void)
 {
 	Suite *s = suite_create("client");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, gzip_roundtrip);
 	tcase_add_test(tc, unreachable_server);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

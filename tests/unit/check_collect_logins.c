@@ -12,16 +12,7 @@
 #include "collect_logins.h"
 #include "jsonutil.h"
 #include "timeutil.h"
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
-}
+#include "testutil.h"
 
 static int64_t at(const char *s)
 {
@@ -37,7 +28,7 @@ START_TEST(wtmp_and_wtmpdb)
 	size_t i;
 	int alice = 0;
 
-	ck_assert_int_eq(collect_logins(root_of("wtmp"),
+	ck_assert_int_eq(collect_logins(testutil_root("wtmp"),
 					at("2026-11-26T00:00:00Z"), &sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "source"), "wtmp+wtmpdb");
 	/* alice's session (pid 4321) runs; mallory's process is gone. */
@@ -72,7 +63,7 @@ START_TEST(wtmp_alone)
 	struct login_list l = { 0 };
 	char path[4200];
 
-	snprintf(path, sizeof(path), "%s/var/log/wtmp", root_of("wtmp"));
+	snprintf(path, sizeof(path), "%s/var/log/wtmp", testutil_root("wtmp"));
 	/* Four logins and a boot. */
 	ck_assert_int_eq(collect_logins_read_wtmp(path, 0, &l), 5);
 	ck_assert_uint_eq(l.n, 4);	/* carol, alice, bob, alice */
@@ -89,7 +80,7 @@ START_TEST(no_records)
 {
 	json_t *sec = NULL;
 
-	ck_assert_int_eq(collect_logins(root_of("exim"), 1800000000, &sec), 0);
+	ck_assert_int_eq(collect_logins(testutil_root("exim"), 1800000000, &sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "source"), "none");
 	ck_assert(json_is_null(json_object_get(sec, "last")));
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 0);
@@ -129,14 +120,14 @@ static void check_trixie(const char *root)
 START_TEST(trixie_with_link)
 {
 	/* var/lib/wtmpdb/wtmp.db -> ../../log/wtmp.db, as installed. */
-	check_trixie(root_of("trixie"));
+	check_trixie(testutil_root("trixie"));
 }
 END_TEST
 
 START_TEST(trixie_without_link)
 {
 	/* The link gone, wtmp as base-files made it (empty). */
-	check_trixie(root_of("trixie-nolink"));
+	check_trixie(testutil_root("trixie-nolink"));
 }
 END_TEST
 
@@ -146,7 +137,7 @@ START_TEST(same_second)
 
 	/* bob's and alice's su -l in one second, alice's 8 ms later: she is
 	 * the last, as wtmpdb last lists her first. */
-	ck_assert_int_eq(collect_logins(root_of("trixie-same-second"),
+	ck_assert_int_eq(collect_logins(testutil_root("trixie-same-second"),
 					at("2026-12-01T09:00:00Z"), &sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
 	last = json_object_get(sec, "last");
@@ -159,27 +150,14 @@ START_TEST(same_second)
 }
 END_TEST
 
-static void copy_file(const char *from, const char *to)
-{
-	char buf[8192];
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	size_t n;
-
-	ck_assert(in && out);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-	fclose(in);
-	ck_assert_int_eq(fclose(out), 0);
-}
-
 /* A root of its own with var/lib/wtmpdb/wtmp.db an absolute link to
  * target; the caller removes it. */
 static char *link_root(const char *target)
 {
-	static char dir[] = "/tmp/check_logins.XXXXXX";
+	static char dir[64];
 	char p[PATH_MAX];
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "logins");
 	snprintf(p, sizeof(p), "%s/var", dir);
 	ck_assert_int_eq(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/var/lib", dir);
@@ -199,7 +177,7 @@ START_TEST(link_resolves_inside_root)
 
 	/* A link to a database that exists on this machine, but not in the
 	 * root: nothing of the host may be read. */
-	snprintf(p, sizeof(p), "%s/var/log/wtmp.db", root_of("trixie"));
+	snprintf(p, sizeof(p), "%s/var/log/wtmp.db", testutil_root("trixie"));
 	ck_assert_ptr_nonnull(realpath(p, host_db));
 	dir = link_root(host_db);
 	ck_assert_int_eq(collect_logins(dir, at("2026-12-01T09:00:00Z"),
@@ -216,7 +194,7 @@ START_TEST(link_resolves_inside_root)
 	snprintf(q, sizeof(q), "%s/srv", dir);
 	ck_assert_int_eq(mkdir(q, 0755), 0);
 	snprintf(q, sizeof(q), "%s/srv/wtmp.db", dir);
-	copy_file(host_db, q);
+	testutil_copy_file(host_db, q);
 	ck_assert_int_eq(collect_logins(dir, at("2026-12-01T09:00:00Z"),
 					&sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "source"), "wtmpdb");
@@ -241,8 +219,6 @@ int main(void)
 {
 	Suite *s = suite_create("collect_logins");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, wtmp_and_wtmpdb);
 	tcase_add_test(tc, wtmp_alone);
@@ -252,9 +228,5 @@ int main(void)
 	tcase_add_test(tc, link_resolves_inside_root);
 	tcase_add_test(tc, same_second);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -9,15 +9,7 @@
 #include "collect_mail.h"
 #include "collect_packages.h"
 #include "jsonutil.h"
-
-static const char *fixture(const char *rel)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/%s", fx ? fx : "tests/fixtures", rel);
-	return path;
-}
+#include "testutil.h"
 
 static int has(const json_t *arr, const char *s)
 {
@@ -42,7 +34,7 @@ static json_t *mail_of(const char *root)
 
 START_TEST(installed_exim)
 {
-	json_t *sec = mail_of(fixture("roots/mail"));
+	json_t *sec = mail_of(testutil_fixture("roots/mail"));
 	json_t *items = json_object_get(sec, "items"), *it, *cves;
 
 	/* exim4-base and exim4-daemon-light are one source: one item, from
@@ -70,7 +62,7 @@ END_TEST
 
 START_TEST(no_changelog_no_item)
 {
-	json_t *sec = mail_of(fixture("roots/mail-nodoc"));
+	json_t *sec = mail_of(testutil_fixture("roots/mail-nodoc"));
 
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 0);
 	json_decref(sec);
@@ -84,7 +76,7 @@ START_TEST(entries_up_to_installed)
 	json_t *cves = json_array();
 	struct buf b = BUF_INIT(1 << 20);
 
-	ck_assert_int_eq(buf_read_file(&b, fixture("changelogs/exim4-bookworm")),
+	ck_assert_int_eq(buf_read_file(&b, testutil_fixture("changelogs/exim4-bookworm")),
 			 0);
 	ck_assert_int_eq(collect_mail_changelog_cves(b.data, b.len,
 						     "4.96-15+deb12u5", cves,
@@ -138,17 +130,11 @@ int main(void)
 {
 	Suite *s = suite_create("collect_mail");
 	TCase *tc = tcase_create("mail");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, installed_exim);
 	tcase_add_test(tc, no_changelog_no_item);
 	tcase_add_test(tc, entries_up_to_installed);
 	tcase_add_test(tc, capped);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -7,16 +7,7 @@
 
 #include "collect_packages.h"
 #include "jsonutil.h"
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
-}
+#include "testutil.h"
 
 static json_t *find(json_t *items, const char *name, const char *arch)
 {
@@ -34,7 +25,7 @@ START_TEST(real_status)
 {
 	json_t *sec = NULL, *items, *it;
 
-	ck_assert_int_eq(collect_packages(root_of("dpkg"), &sec), 0);
+	ck_assert_int_eq(collect_packages(testutil_root("dpkg"), &sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "manager"), "dpkg");
 	ck_assert_ptr_nonnull(json_get_str(sec, "changed_at"));
 	items = json_object_get(sec, "items");
@@ -98,7 +89,7 @@ START_TEST(missing)
 {
 	json_t *sec = NULL;
 
-	ck_assert_int_eq(collect_packages(root_of("exim"), &sec), -ENOENT);
+	ck_assert_int_eq(collect_packages(testutil_root("exim"), &sec), -ENOENT);
 	ck_assert_ptr_null(sec);
 }
 END_TEST
@@ -107,16 +98,10 @@ int main(void)
 {
 	Suite *s = suite_create("collect_packages");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, real_status);
 	tcase_add_test(tc, states_and_continuations);
 	tcase_add_test(tc, missing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

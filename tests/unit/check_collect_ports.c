@@ -9,16 +9,7 @@
 
 #include "collect_ports.h"
 #include "jsonutil.h"
-
-static char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
-}
+#include "testutil.h"
 
 static json_t *find(json_t *items, const char *proto, const char *addr,
 		    int port)
@@ -44,7 +35,7 @@ START_TEST(exim_on_any)
 {
 	json_t *sec = NULL, *items, *it;
 
-	ck_assert_int_eq(collect_ports(root_of("exim"), &sec), 0);
+	ck_assert_int_eq(collect_ports(testutil_root("exim"), &sec), 0);
 	items = json_object_get(sec, "items");
 	it = find(items, "tcp", "0.0.0.0", 25);
 	ck_assert_ptr_nonnull(it);
@@ -67,7 +58,7 @@ START_TEST(postfix_loopback)
 {
 	json_t *sec = NULL, *items, *it;
 
-	ck_assert_int_eq(collect_ports(root_of("postfix-loopback"), &sec), 0);
+	ck_assert_int_eq(collect_ports(testutil_root("postfix-loopback"), &sec), 0);
 	items = json_object_get(sec, "items");
 	it = find(items, "tcp", "127.0.0.1", 25);
 	ck_assert_ptr_nonnull(it);
@@ -88,7 +79,7 @@ START_TEST(ipv6_only)
 	json_t *sec = NULL, *items, *it;
 	size_t i;
 
-	ck_assert_int_eq(collect_ports(root_of("ipv6-only"), &sec), 0);
+	ck_assert_int_eq(collect_ports(testutil_root("ipv6-only"), &sec), 0);
 	items = json_object_get(sec, "items");
 	it = find(items, "tcp", "::", 18080);
 	ck_assert_ptr_nonnull(it);
@@ -165,20 +156,12 @@ END_TEST
 /* Copies the exim root's proc/net/<name> into dir/proc/net. */
 static void copy_table(const char *dir, const char *name)
 {
-	char from[8192], to[8192], data[65536];
-	FILE *in, *out;
-	size_t n;
+	char from[8192], to[8192];
 
-	snprintf(from, sizeof(from), "%s/proc/net/%s", root_of("exim"), name);
+	snprintf(from, sizeof(from), "%s/proc/net/%s", testutil_root("exim"),
+		 name);
 	snprintf(to, sizeof(to), "%s/proc/net/%s", dir, name);
-	in = fopen(from, "r");
-	out = fopen(to, "w");
-	ck_assert_ptr_nonnull(in);
-	ck_assert_ptr_nonnull(out);
-	while ((n = fread(data, 1, sizeof(data), in)) > 0)
-		ck_assert_uint_eq(fwrite(data, 1, n, out), n);
-	fclose(in);
-	ck_assert_int_eq(fclose(out), 0);
+	testutil_copy_file(from, to);
 }
 
 /* A host may lack IPv6 but never the IPv4 tables: without proc/net/tcp
@@ -186,10 +169,10 @@ static void copy_table(const char *dir, const char *name)
  * the UDP sockets alone, which would read as every TCP port closed. */
 START_TEST(ipv4_table_missing)
 {
-	char dir[] = "/tmp/derelict-ports-XXXXXX", sub[4096];
+	char dir[64], sub[4096];
 	json_t *sec = NULL;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "ports");
 	snprintf(sub, sizeof(sub), "%s/proc", dir);
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
 	snprintf(sub, sizeof(sub), "%s/proc/net", dir);
@@ -209,8 +192,7 @@ START_TEST(ipv4_table_missing)
 	ck_assert_ptr_nonnull(find(json_object_get(sec, "items"), "tcp",
 				   "0.0.0.0", 25));
 	json_decref(sec);
-	snprintf(sub, sizeof(sub), "rm -rf -- '%s'", dir);
-	ck_assert_int_eq(system(sub), 0);
+	testutil_rmtree(dir);
 }
 END_TEST
 
@@ -218,8 +200,6 @@ int main(void)
 {
 	Suite *s = suite_create("collect_ports");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, exim_on_any);
 	tcase_add_test(tc, postfix_loopback);
@@ -228,9 +208,5 @@ int main(void)
 	tcase_add_test(tc, missing_root);
 	tcase_add_test(tc, ipv4_table_missing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -11,22 +11,13 @@
 #include "collect_services.h"
 #include "jsonutil.h"
 #include "procfs.h"
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
-}
+#include "testutil.h"
 
 START_TEST(processes_grouped)
 {
 	json_t *sec = NULL, *items, *it;
 
-	ck_assert_int_eq(collect_processes(root_of("ipv6-only"), &sec), 0);
+	ck_assert_int_eq(collect_processes(testutil_root("ipv6-only"), &sec), 0);
 	items = json_object_get(sec, "items");
 	/* Parent and child: one group of two. */
 	ck_assert_uint_eq(json_array_size(items), 1);
@@ -37,7 +28,7 @@ START_TEST(processes_grouped)
 	ck_assert_int_eq(json_get_int(it, "count", 0), 2);
 	json_decref(sec);
 
-	ck_assert_int_eq(collect_processes(root_of("exim"), &sec), 0);
+	ck_assert_int_eq(collect_processes(testutil_root("exim"), &sec), 0);
 	it = json_array_get(json_object_get(sec, "items"), 0);
 	ck_assert_str_eq(json_get_str(it, "user"), "Debian-exim");
 	json_decref(sec);
@@ -49,7 +40,7 @@ START_TEST(services_procfs)
 	json_t *sec = NULL, *items, *it;
 
 	/* No run/systemd/system in the fixture: procfs whatever the bus. */
-	ck_assert_int_eq(collect_services(root_of("exim"), &sec), 0);
+	ck_assert_int_eq(collect_services(testutil_root("exim"), &sec), 0);
 	ck_assert_str_eq(json_get_str(sec, "source"), "procfs");
 	items = json_object_get(sec, "items");
 	ck_assert_uint_eq(json_array_size(items), 1);
@@ -60,10 +51,10 @@ START_TEST(services_procfs)
 	json_decref(sec);
 
 	/* python3 was started from a shell (parent not pid 1): no daemon. */
-	ck_assert_int_eq(collect_services(root_of("ipv6-only"), &sec), 0);
+	ck_assert_int_eq(collect_services(testutil_root("ipv6-only"), &sec), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 0);
 	json_decref(sec);
-	ck_assert_int_eq(collect_services_systemd(root_of("exim"), &sec),
+	ck_assert_int_eq(collect_services_systemd(testutil_root("exim"), &sec),
 			 -ENXIO);
 }
 END_TEST
@@ -110,7 +101,7 @@ START_TEST(host_fields)
 {
 	json_t *host = NULL;
 
-	ck_assert_int_eq(collect_host(root_of("exim"), "acme", NULL, &host), 0);
+	ck_assert_int_eq(collect_host(testutil_root("exim"), "acme", NULL, &host), 0);
 	ck_assert_str_eq(json_get_str(host, "project"), "acme");
 	ck_assert(json_is_null(json_object_get(host, "owner")));
 	ck_assert_ptr_nonnull(json_get_str(host, "hostname"));
@@ -124,8 +115,6 @@ int main(void)
 {
 	Suite *s = suite_create("collect_procs");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, processes_grouped);
 	tcase_add_test(tc, services_procfs);
@@ -133,9 +122,5 @@ int main(void)
 	tcase_add_test(tc, passwd_parser);
 	tcase_add_test(tc, host_fields);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "testutil.h"
 
 struct cfg {
 	char *listen;
@@ -43,12 +44,13 @@ static struct cfg cfg;
 static char err[CONF_ERR_LEN];
 static char path[512];
 
+/* The fixture's path, kept in path for the messages that name it. */
 static const char *fixture(const char *name)
 {
-	const char *dir = getenv("FIXTURES");
+	char rel[256];
 
-	snprintf(path, sizeof(path), "%s/conf/%s", dir ? dir : "tests/fixtures",
-		 name);
+	snprintf(rel, sizeof(rel), "conf/%s", name);
+	snprintf(path, sizeof(path), "%s", testutil_fixture(rel));
 	return path;
 }
 
@@ -397,8 +399,6 @@ int main(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("conf");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
@@ -422,9 +422,5 @@ int main(void)
 	tcase_add_test(tc, test_ports_cap);
 	tcase_add_test(tc, test_print_flags);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -18,21 +18,18 @@
 #include "collect_packages.h"
 #include "jsonutil.h"
 #include "state.h"
+#include "testutil.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check-delta-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "delta");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rmtree(dir);
 }
 
 #define NO_ARCH ((const char *)1)	/* no "arch" member at all */
@@ -621,13 +618,10 @@ END_TEST
  * added. */
 START_TEST(real_packages_delta)
 {
-	const char *fx = getenv("FIXTURES");
-	char root[4096], h[SHA256_HEX_LEN];
+	char h[SHA256_HEX_LEN];
 	json_t *prev = NULL, *cur, *items, *delta = NULL, *gone, *removed;
 
-	snprintf(root, sizeof(root), "%s/roots/dpkg",
-		 fx ? fx : "tests/fixtures");
-	ck_assert_int_eq(collect_packages(root, &prev), 0);
+	ck_assert_int_eq(collect_packages(testutil_root("dpkg"), &prev), 0);
 	ck_assert_int_eq(report_section_hash(prev, h), 0);
 	ck_assert_int_eq(json_set_str(prev, "hash", h), 0);
 	ck_assert_uint_ge(json_array_size(json_object_get(prev, "items")), 5);
@@ -664,8 +658,6 @@ int main(void)
 {
 	Suite *s = suite_create("delta");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, added_changed_removed);
@@ -677,9 +669,5 @@ int main(void)
 	tcase_add_test(tc, state_file_missing_damaged_stale);
 	tcase_add_test(tc, real_packages_delta);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dpkgver.h"
+#include "testutil.h"
 
 extern char **environ;
 
@@ -361,8 +362,6 @@ int main(void)
 	Suite *s = suite_create("dpkgver");
 	TCase *tc = tcase_create("core");
 	TCase *oracle = tcase_create("oracle");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_dpkg_vectors_compare);
 	tcase_add_test(tc, test_dpkg_vectors_valid);
@@ -373,9 +372,5 @@ int main(void)
 	tcase_set_timeout(oracle, 300);
 	tcase_add_test(oracle, test_oracle_dpkg);
 	suite_add_tcase(s, oracle);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "testutil.h"
 
 START_TEST(test_sha256_fips_vectors)
 {
@@ -123,8 +124,6 @@ int main(void)
 {
 	Suite *s = suite_create("hash");
 	TCase *tc = tcase_create("hash");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_sha256_fips_vectors);
 	tcase_add_test(tc, test_sha256_million_a);
@@ -134,9 +133,5 @@ int main(void)
 	tcase_add_test(tc, test_random_hex_too_long);
 	tcase_add_test(tc, test_const_time_equal);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

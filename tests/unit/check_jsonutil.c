@@ -8,19 +8,11 @@
 #include <string.h>
 
 #include "jsonutil.h"
-
-static json_t *parse(const char *text)
-{
-	json_error_t err;
-	json_t *v = json_parse_buf(text, strlen(text), &err);
-
-	ck_assert_msg(v != NULL, "parse \"%s\": %s", text, err.text);
-	return v;
-}
+#include "testutil.h"
 
 START_TEST(test_getters)
 {
-	json_t *o = parse("{\"s\": \"x\", \"i\": 42, \"big\": 9007199254740993,"
+	json_t *o = testutil_parse("{\"s\": \"x\", \"i\": 42, \"big\": 9007199254740993,"
 			  " \"neg\": -7, \"f\": 1.5, \"n\": null,"
 			  " \"b\": true, \"a\": [1], \"o\": {}}");
 
@@ -34,7 +26,7 @@ END_TEST
 
 START_TEST(test_getters_wrong_type)
 {
-	json_t *o = parse("{\"s\": \"42\", \"i\": 42, \"f\": 1.5, \"n\": null,"
+	json_t *o = testutil_parse("{\"s\": \"42\", \"i\": 42, \"f\": 1.5, \"n\": null,"
 			  " \"b\": true, \"a\": [\"x\"], \"o\": {\"s\": \"x\"}}");
 	static const char *const not_str[] = { "i", "f", "n", "b", "a", "o",
 					       "missing" };
@@ -54,7 +46,7 @@ END_TEST
 
 START_TEST(test_getters_non_object)
 {
-	json_t *a = parse("[\"s\", 1]");
+	json_t *a = testutil_parse("[\"s\", 1]");
 
 	ck_assert_ptr_null(json_get_str(a, "s"));
 	ck_assert_int_eq(json_get_int(a, "s", 5), 5);
@@ -115,16 +107,16 @@ START_TEST(test_depth)
 	json_decref(v);
 	ck_assert_int_eq(json_depth(NULL), 0);
 
-	v = parse("{}");
+	v = testutil_parse("{}");
 	ck_assert_int_eq(json_depth(v), 1);
 	json_decref(v);
-	v = parse("[]");
+	v = testutil_parse("[]");
 	ck_assert_int_eq(json_depth(v), 1);
 	json_decref(v);
-	v = parse("{\"a\": 1, \"b\": [1, [2, {\"c\": []}]], \"d\": {}}");
+	v = testutil_parse("{\"a\": 1, \"b\": [1, [2, {\"c\": []}]], \"d\": {}}");
 	ck_assert_int_eq(json_depth(v), 5);
 	json_decref(v);
-	v = parse("[[[[[[[[[[]]]]]]]]]]");
+	v = testutil_parse("[[[[[[[[[[]]]]]]]]]]");
 	ck_assert_int_eq(json_depth(v), 10);
 	json_decref(v);
 }
@@ -132,9 +124,9 @@ END_TEST
 
 START_TEST(test_canonical_sorted_compact)
 {
-	json_t *a = parse("{ \"b\" : [ 1 , 2 ], \"a\" : { \"z\" : 1 , "
+	json_t *a = testutil_parse("{ \"b\" : [ 1 , 2 ], \"a\" : { \"z\" : 1 , "
 			  "\"y\" : \"s p\" }, \"c\": null }");
-	json_t *b = parse("{\"c\":null,\"a\":{\"y\":\"s p\",\"z\":1},"
+	json_t *b = testutil_parse("{\"c\":null,\"a\":{\"y\":\"s p\",\"z\":1},"
 			  "\"b\":[1,2]}");
 	char *ta = json_canonical(a), *tb = json_canonical(b);
 
@@ -216,8 +208,6 @@ int main(void)
 {
 	Suite *s = suite_create("jsonutil");
 	TCase *tc = tcase_create("jsonutil");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_getters_wrong_type);
@@ -230,9 +220,5 @@ int main(void)
 	tcase_add_test(tc, test_parse_rejects);
 	tcase_add_test(tc, test_parse_len_and_depth);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

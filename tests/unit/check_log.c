@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "testutil.h"
 
 static int pipe_fd[2] = { -1, -1 };
 static int saved_stderr = -1;
@@ -225,8 +226,6 @@ int main(void)
 	Suite *s = suite_create("log");
 	TCase *defaults = tcase_create("defaults");
 	TCase *tc = tcase_create("log");
-	SRunner *sr;
-	int failed;
 
 	/* Runs first and without the fixture, so it sees the real defaults
 	 * with or without CK_FORK. */
@@ -243,9 +242,5 @@ int main(void)
 	tcase_add_test(tc, test_long_line_with_errno);
 	tcase_add_test(tc, test_empty_message);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -8,6 +8,7 @@
 
 #include "ratelimit.h"
 #include "timeutil.h"
+#include "testutil.h"
 
 static void inside_one_minute(void)
 {
@@ -78,16 +79,10 @@ int main(void)
 {
 	Suite *s = suite_create("ratelimit");
 	TCase *tc = tcase_create("ratelimit");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_address_limit);
 	tcase_add_test(tc, test_credential_limit_follows_the_credential);
 	tcase_add_test(tc, test_global_cap);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -9,20 +9,12 @@
 
 #include "jsonutil.h"
 #include "report.h"
-
-static json_t *parse(const char *text)
-{
-	json_error_t err;
-	json_t *v = json_parse_buf(text, strlen(text), &err);
-
-	ck_assert_msg(v != NULL, "parse \"%s\": %s", text, err.text);
-	return v;
-}
+#include "testutil.h"
 
 /* The hash of a section given as JSON text. */
 static void hash_of(const char *text, char out[SHA256_HEX_LEN])
 {
-	json_t *s = parse(text);
+	json_t *s = testutil_parse(text);
 
 	ck_assert_int_eq(report_section_hash(s, out), 0);
 	ck_assert_uint_eq(strlen(out), SHA256_HEX_LEN - 1);
@@ -33,7 +25,7 @@ static void hash_of(const char *text, char out[SHA256_HEX_LEN])
  * result and leaves the text in out. */
 static int key_of(enum section sec, const char *item, char *out, size_t n)
 {
-	json_t *v = parse(item);
+	json_t *v = testutil_parse(item);
 	struct buf b = BUF_INIT(1024);
 	int r = report_item_key(sec, v, &b);
 
@@ -130,15 +122,15 @@ START_TEST(test_hash_sum_delta)
 	unsigned char sum[REPORT_SUM_LEN], d[REPORT_SUM_LEN];
 	unsigned char zero[REPORT_SUM_LEN] = { 0 };
 	char before[SHA256_HEX_LEN], after[SHA256_HEX_LEN], h[SHA256_HEX_LEN];
-	json_t *old = parse("{\"name\": \"exim4\", \"version\": \"4.96-15\"}");
-	json_t *new = parse("{\"name\": \"exim4\", \"version\": \"4.96-16\"}");
-	json_t *a = parse("{\"manager\": \"dpkg\", \"items\": ["
+	json_t *old = testutil_parse("{\"name\": \"exim4\", \"version\": \"4.96-15\"}");
+	json_t *new = testutil_parse("{\"name\": \"exim4\", \"version\": \"4.96-16\"}");
+	json_t *a = testutil_parse("{\"manager\": \"dpkg\", \"items\": ["
 			  "{\"name\": \"libc6\", \"version\": \"2.36\"},"
 			  "{\"name\": \"exim4\", \"version\": \"4.96-15\"}]}");
-	json_t *b = parse("{\"manager\": \"dpkg\", \"items\": ["
+	json_t *b = testutil_parse("{\"manager\": \"dpkg\", \"items\": ["
 			  "{\"name\": \"exim4\", \"version\": \"4.96-16\"},"
 			  "{\"name\": \"libc6\", \"version\": \"2.36\"}]}");
-	json_t *delta = parse("{\"manager\": \"dpkg\", \"base\": \"x\", "
+	json_t *delta = testutil_parse("{\"manager\": \"dpkg\", \"base\": \"x\", "
 			      "\"added\": [], \"removed\": []}");
 
 	ck_assert_int_eq(report_section_canonical(a, before, NULL, sum, NULL), 0);
@@ -174,7 +166,7 @@ END_TEST
 START_TEST(test_hash_v1)
 {
 	char h[SHA256_HEX_LEN];
-	json_t *s = parse("{\"hash\": \"stale\", \"items\": ["
+	json_t *s = testutil_parse("{\"hash\": \"stale\", \"items\": ["
 			  "{\"proto\": \"udp\", \"address\": \"::\", \"port\": 53,"
 			  " \"pid\": null},"
 			  "{\"proto\": \"tcp\", \"address\": \"0.0.0.0\", \"port\": 25,"
@@ -214,7 +206,7 @@ END_TEST
 START_TEST(test_hash_ignores_hash_member)
 {
 	char a[SHA256_HEX_LEN], b[SHA256_HEX_LEN];
-	json_t *s = parse("{\"items\": [{\"name\": \"x\"}]}");
+	json_t *s = testutil_parse("{\"items\": [{\"name\": \"x\"}]}");
 
 	ck_assert_int_eq(report_section_hash(s, a), 0);
 	/* Storing the hash in the section and hashing again: same hash. */
@@ -272,7 +264,7 @@ END_TEST
 START_TEST(test_hash_sorts_items_in_place)
 {
 	char h[SHA256_HEX_LEN];
-	json_t *s = parse("{\"items\": [{\"n\": 3}, {\"n\": 1}, {\"n\": 2}]}");
+	json_t *s = testutil_parse("{\"items\": [{\"n\": 3}, {\"n\": 1}, {\"n\": 2}]}");
 	char *text;
 
 	ck_assert_int_eq(report_section_hash(s, h), 0);
@@ -286,7 +278,7 @@ END_TEST
 START_TEST(test_hash_rejects_non_object)
 {
 	char h[SHA256_HEX_LEN] = "junk";
-	json_t *a = parse("[1, 2]");
+	json_t *a = testutil_parse("[1, 2]");
 
 	ck_assert_int_eq(report_section_hash(a, h), -EINVAL);
 	ck_assert_str_eq(h, "");
@@ -419,8 +411,8 @@ END_TEST
 START_TEST(test_key_bad_input)
 {
 	struct buf b = BUF_INIT(8);
-	json_t *item = parse("{\"name\": \"a-very-long-service.service\"}");
-	json_t *arr = parse("[]");
+	json_t *item = testutil_parse("{\"name\": \"a-very-long-service.service\"}");
+	json_t *arr = testutil_parse("[]");
 
 	ck_assert_int_eq(report_item_key(SECTION_SERVICES, arr, &b), -EINVAL);
 	ck_assert_int_eq(report_item_key(SECTION_SERVICES, NULL, &b), -EINVAL);
@@ -437,8 +429,6 @@ int main(void)
 {
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_section_names);
 	tcase_add_test(tc, test_hash_known_ports);
@@ -456,9 +446,5 @@ int main(void)
 	tcase_add_test(tc, test_key_packages_logins);
 	tcase_add_test(tc, test_key_bad_input);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -17,25 +17,7 @@
 #include "report_check.h"
 #include "store.h"
 #include "timeutil.h"
-
-static const char *root_of(const char *name)
-{
-	static char path[4096];
-	const char *fx = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/roots/%s", fx ? fx : "tests/fixtures",
-		 name);
-	return path;
-}
-
-static json_t *parse(const char *text)
-{
-	json_error_t err;
-	json_t *v = json_parse_buf(text, strlen(text), &err);
-
-	ck_assert_msg(v != NULL, "parse \"%s\": %s", text, err.text);
-	return v;
-}
+#include "testutil.h"
 
 /* Whether s ends with a whole U+FFFD (EF BF BD), not a piece of one. */
 static int ends_whole_fffd(const char *s)
@@ -69,7 +51,7 @@ static json_t *hostile_report(void)
 	struct agent_conf conf = { 0 };
 	json_t *rep = NULL;
 
-	ck_assert_int_eq(assemble_report(root_of("hostile-exe"), "id", &conf,
+	ck_assert_int_eq(assemble_report(testutil_root("hostile-exe"), "id", &conf,
 				      &rep), 0);
 	return rep;
 }
@@ -202,7 +184,7 @@ END_TEST
 
 START_TEST(test_agent_drops_bad_item)
 {
-	json_t *sec = parse("{\"items\": [{\"name\": \"a\", \"count\": 1},"
+	json_t *sec = testutil_parse("{\"items\": [{\"name\": \"a\", \"count\": 1},"
 			    "{\"name\": \"b\", \"count\": -1},"
 			    "{\"count\": 2}]}");
 
@@ -215,7 +197,7 @@ END_TEST
 
 static int check_item(enum section s, const char *text, char *why)
 {
-	json_t *it = parse(text);
+	json_t *it = testutil_parse(text);
 	int r = report_item_check(s, it, why, 160);
 
 	json_decref(it);
@@ -275,12 +257,12 @@ END_TEST
 /* A report around one section given as text. */
 static json_t *report_with(const char *name, const char *section)
 {
-	json_t *rep = parse("{\"schema\": 1, \"agent\": {\"id\": \"id\"}, "
+	json_t *rep = testutil_parse("{\"schema\": 1, \"agent\": {\"id\": \"id\"}, "
 			    "\"host\": {\"hostname\": \"h\"}, "
 			    "\"sections\": {}}");
 
 	json_object_set_new(json_object_get(rep, "sections"), name,
-			    parse(section));
+			    testutil_parse(section));
 	return rep;
 }
 
@@ -360,8 +342,6 @@ int main(void)
 {
 	Suite *s = suite_create("report_caps");
 	TCase *tc = tcase_create("report_caps");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_cut_len);
@@ -375,9 +355,5 @@ int main(void)
 	tcase_add_test(tc, test_server_checks_claim_before_dropping);
 	tcase_add_test(tc, test_server_collected_at);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -7,6 +7,7 @@
 #include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
+#include "testutil.h"
 
 #define DAY 86400
 
@@ -1601,11 +1602,5 @@ static Suite *rules_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rules_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(rules_suite());
 }

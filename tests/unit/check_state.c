@@ -9,21 +9,18 @@
 
 #include "jsonutil.h"
 #include "state.h"
+#include "testutil.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check-agent-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testutil_tmpdir(dir, sizeof(dir), "agent");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rmtree(dir);
 }
 
 START_TEST(agent_id_kept)
@@ -104,8 +101,6 @@ int main(void)
 {
 	Suite *s = suite_create("state");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, agent_id_kept);
@@ -113,9 +108,5 @@ int main(void)
 	tcase_add_test(tc, token_confirmed);
 	tcase_add_test(tc, hashes_roundtrip);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

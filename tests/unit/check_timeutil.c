@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "timeutil.h"
+#include "testutil.h"
 
 #define T_2026_11_26_10 INT64_C(1795687200) /* 2026-11-26T10:00:00Z */
 
@@ -290,8 +291,6 @@ int main(void)
 {
 	Suite *s = suite_create("timeutil");
 	TCase *tc = tcase_create("timeutil");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_format_known);
 	tcase_add_test(tc, test_format_out_of_range);
@@ -307,9 +306,5 @@ int main(void)
 	tcase_add_test(tc, test_span_rejects);
 	tcase_add_test(tc, test_span_overflow);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }
