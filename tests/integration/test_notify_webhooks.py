@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import DERELICTD
 from scenario import compose
 
 NOTIFY = pathlib.Path(__file__).resolve().parents[1] / "notify"
@@ -193,6 +194,9 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
                for r in rows), rows
     assert {r["event_id"] for r in rows if r["destination"] == "webhook:ops"} \
         == set(ids)
+    # Each row has what the OpenAPI file says.
+    spec = server.api("GET", "/openapi.json")[1]
+    assert set(rows[0]) == set(spec["components"]["schemas"]["Delivery"]["required"])
     # Admins only.
     assert server.api("GET", "/notifications",
                       token=server.viewer_token)[0] == 403
@@ -328,3 +332,42 @@ def test_kill9_with_deliveries_pending_loses_none_sends_none_twice(
     assert sorted(ids) == sorted(queued), (ids, queued)
     assert len(ids) == len(set(ids)) == total
     assert all(v["ok"] for v in verifier(secret, ok))
+
+
+def test_check_config_validates_the_webhooks(server):
+    secret, path = new_secret(server, "ops")
+    base = server.conf.read_text()
+
+    def run(extra):
+        server.conf.write_text(base + "\n" + extra + "\n")
+        return subprocess.run([DERELICTD,
+                               "--config", str(server.conf), "--check-config"],
+                              capture_output=True, text=True, timeout=60)
+
+    good = f"[webhook ops]\nurl = http://127.0.0.1:9/x\nsecret_file = {path}\n"
+    assert run(good).returncode == 0
+    assert run(f"[notify]\nwebhook_url = https://127.0.0.1:9/x\n"
+               f"webhook_secret_file = {path}\n").returncode == 0
+    r = run("[webhook ops]\nurl = http://127.0.0.1:9/x\n")
+    assert r.returncode == 1 and "secret_file" in r.stderr
+    r = run(f"[webhook ops]\nurl = gopher://x/\nsecret_file = {path}\n")
+    assert r.returncode == 1 and "[webhook ops] url" in r.stderr
+    r = run(f"[webhook ops]\nurl = http://x/\nsecret_file = {path}\n"
+            "min_severity = urgent\n")
+    assert r.returncode == 1 and "min_severity" in r.stderr
+    r = run(f"[webhook ops]\nurl = http://x/\nsecret_file = {path}\ncolour = red\n")
+    assert r.returncode == 1 and "unknown key" in r.stderr
+    # The secret itself: its form, and who may read it.
+    path.write_text("hunter2hunter2hunter2\n")
+    r = run(good)
+    assert r.returncode == 1 and "whsec_" in r.stderr
+    path.write_text(secret + "\n")
+    os.chmod(path, 0o644)
+    r = run(good)
+    assert r.returncode == 1 and "readable by others" in r.stderr
+    # The server refuses to start on it, too.
+    server.stop()
+    r = subprocess.run([DERELICTD,
+                        "--config", str(server.conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "readable by others" in r.stderr
