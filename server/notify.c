@@ -25,6 +25,7 @@ static const struct notify_channel *const channels[] = {
 #define N_CHANNELS (sizeof(channels) / sizeof(channels[0]))
 /* Deliveries to one destination in a row before the others get a turn. */
 #define NOTIFY_BATCH 16
+#define NOTIFY_PRUNE_EVERY 3600
 /* How often the sender looks for due rows when nobody kicks it. */
 #define NOTIFY_POLL_MS 1000
 
@@ -116,6 +117,12 @@ int notify_new(const struct server_config *cfg, struct store *st,
 			n->targets[j].channel = channels[i];
 		n->n_targets += added;
 	}
+	/* A row names its channel by the prefix of its destination. */
+	for (int i = 0; i < n->n_targets && r == 0; i++)
+		if (strncmp(n->targets[i].dest.name,
+			    n->targets[i].channel->prefix,
+			    strlen(n->targets[i].channel->prefix)) != 0)
+			r = -EPROTO;
 	for (int i = 0; i < n->n_targets; i++)
 		dests[i] = n->targets[i].dest;
 	if (r == 0)
@@ -258,12 +265,32 @@ static int deliver_one(struct notify *n, struct notify_target *t)
 	return r < 0 ? r : res == NOTIFY_DELIVERED;
 }
 
+/* Delivered, failed and disabled rows are kept as long as the change
+ * history ([server] history_keep), then deleted a slice at a time. */
+static int prune(struct notify *n, int64_t now)
+{
+	int count = 0, r;
+
+	r = store_notify_prune(n->st, now - n->cfg->history_keep, &count);
+	if (r < 0)
+		log_warning_errno(r, "notify: cannot delete old deliveries");
+	return r == 0 && count > 0;
+}
+
 static void *sender(void *arg)
 {
 	struct notify *n = arg;
+	int64_t pruned = 0;
 
 	for (;;) {
 		int more = 0;
+		int64_t now = time_now();
+
+		if (now - pruned >= NOTIFY_PRUNE_EVERY) {
+			more = prune(n, now);
+			if (!more)
+				pruned = now;
+		}
 
 		/* One destination at a time, each a bounded batch: one slow
 		 * receiver delays the others by its timeout at most. */

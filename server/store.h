@@ -323,6 +323,16 @@ int store_notify_set_dests(struct store *st,
 int store_notify_dests(const struct store *st,
 		       const struct store_notify_dest **ret);
 
+/* Queues an event of its own (a digest, say) in a transaction of its own:
+ * {"type": kind, "timestamp", "id", "data": data}, for the destination
+ * named only, or (only NULL) for every destination whose floor severity
+ * reaches.  Nothing when no destination wants it. */
+int store_notify_queue(struct store *st, const char *kind, const json_t *data,
+		       int severity, const char *only, int64_t now);
+/* Deletes up to 5000 rows that are no longer pending and were queued
+ * before before; *ret_count says how many. */
+int store_notify_prune(struct store *st, int64_t before, int *ret_count);
+
 /* One pending row of the outbox, for the sender; the strings are the
  * caller's, freed by store_delivery_clear(). */
 struct store_delivery {

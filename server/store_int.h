@@ -136,5 +136,10 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t host_id,
  * -1 unless the severity rose.  0 at once when no destination wants it. */
 int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
 			 int severity, int previous_severity, int64_t now);
+/* Queues an event {"type": kind, "timestamp", "id", "data": data} inside
+ * the current write transaction on c: for the destination named only, or
+ * (only NULL) for every destination whose floor severity reaches. */
+int store_notify_event(struct conn *c, const char *kind, const json_t *data,
+		       int severity, const char *only, int64_t now);
 
 #endif

@@ -94,6 +94,15 @@ static int host_json(struct conn *c, int64_t id, json_t **ret)
 	return 0;
 }
 
+static int txn_end(struct conn *c, int r)
+{
+	if (r == 0)
+		r = db_exec(c, "COMMIT");
+	if (r < 0 && !sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 static int queue_row(struct conn *c, const char *event_id, const char *dest,
 		     const char *kind, const char *payload, int64_t now)
 {
@@ -114,21 +123,57 @@ static int queue_row(struct conn *c, const char *event_id, const char *dest,
 	return stmt_run(c, s);
 }
 
+static int wanted(const struct store *st, const char *only, int severity,
+		  int i)
+{
+	const struct store_notify_dest *d = &st->notify_dests[i];
+
+	if (only)
+		return strcmp(d->name, only) == 0;
+	return severity >= d->min_severity;
+}
+
+int store_notify_event(struct conn *c, const char *kind, const json_t *data,
+		       int severity, const char *only, int64_t now)
+{
+	const struct store *st = c->st;
+	char event_id[40] = "evt_", ts[TIME_RFC3339_LEN];
+	json_t *ev;
+	char *body;
+	int want = 0, r = 0;
+
+	for (int i = 0; st && i < st->n_notify_dests; i++)
+		want |= wanted(st, only, severity, i);
+	if (!want)
+		return 0;
+	if (random_hex(event_id + 4, 16) < 0)
+		return -EIO;
+	time_format(now, ts);
+	ev = json_pack("{s:s,s:s,s:s,s:O}", "type", kind, "timestamp", ts, "id",
+		       event_id, "data", data);
+	body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (!body)
+		return -ENOMEM;
+	for (int i = 0; i < st->n_notify_dests && r == 0; i++)
+		if (wanted(st, only, severity, i))
+			r = queue_row(c, event_id, st->notify_dests[i].name,
+				      kind, body, now);
+	free(body);
+	return r;
+}
+
 int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
 			 int severity, int previous_severity, int64_t now)
 {
 	const struct store *st = c->st;
-	json_t *finding = NULL, *host = NULL, *ev = NULL;
-	char event_id[40] = "evt_", ts[TIME_RFC3339_LEN], link[600];
-	char *body = NULL;
+	json_t *finding = NULL, *host = NULL, *data = NULL;
+	char link[600];
 	int want = 0, r;
 
-	if (!st)
-		return 0;
 	/* No destination, no rows, no cost. */
-	for (int i = 0; i < st->n_notify_dests; i++)
-		if (severity >= st->notify_dests[i].min_severity)
-			want = 1;
+	for (int i = 0; st && i < st->n_notify_dests; i++)
+		want |= wanted(st, NULL, severity, i);
 	if (!want)
 		return 0;
 	if ((r = finding_json(c, finding_id, &finding)) < 0)
@@ -136,40 +181,65 @@ int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
 	r = host_json(c, json_get_int(finding, "host_id", 0), &host);
 	if (r < 0)
 		goto out;
-	if (random_hex(event_id + 4, 16) < 0) {
-		r = -EIO;
-		goto out;
-	}
-	time_format(now, ts);
 	notify_host_link(st->cfg, json_get_int(host, "id", 0), link,
 			 sizeof(link));
-	ev = json_pack("{s:s,s:s,s:s,s:{s:O,s:O,s:s}}", "type", kind,
-		       "timestamp", ts, "id", event_id, "data", "finding",
-		       finding, "host", host, "link", link);
-	if (!ev) {
+	data = json_pack("{s:O,s:O,s:s}", "finding", finding, "host", host,
+			 "link", link);
+	if (!data) {
 		r = -ENOMEM;
 		goto out;
 	}
 	if (previous_severity >= 0)
-		json_object_set_new(json_object_get(ev, "data"),
-				    "previous_severity",
+		json_object_set_new(data, "previous_severity",
 				    json_string(rules_severity_name(
 					    (enum rules_severity)
 						    previous_severity)));
-	body = json_dumps(ev, JSON_COMPACT);
-	if (!body) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < st->n_notify_dests && r == 0; i++)
-		if (severity >= st->notify_dests[i].min_severity)
-			r = queue_row(c, event_id, st->notify_dests[i].name,
-				      kind, body, now);
+	r = store_notify_event(c, kind, data, severity, NULL, now);
 out:
-	free(body);
-	json_decref(ev);
+	json_decref(data);
 	json_decref(finding);
 	json_decref(host);
+	return r;
+}
+
+int store_notify_queue(struct store *st, const char *kind, const json_t *data,
+		       int severity, const char *only, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	r = store_notify_event(c, kind, data, severity, only, now);
+	r = txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+int store_notify_prune(struct store *st, int64_t before, int *ret_count)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	*ret_count = 0;
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	/* Bounded: a long backlog goes a slice at a time. */
+	s = stmt(c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id "
+		    "FROM notify_deliveries WHERE status != 'pending' AND "
+		    "created_at < ? LIMIT 5000)");
+	if (s)
+		sqlite3_bind_int64(s, 1, before);
+	r = stmt_run(c, s);
+	if (r == 0)
+		*ret_count = sqlite3_changes(c->db);
+	r = txn_end(c, r);
+	conn_put(st, c);
 	return r;
 }
 
@@ -231,14 +301,6 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 	return d.next_try_at > now ? 1 : 0;
 }
 
-static int txn_end(struct conn *c, int r)
-{
-	if (r == 0)
-		r = db_exec(c, "COMMIT");
-	if (r < 0 && !sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
-}
 
 int store_notify_record(struct store *st, int64_t id, const char *status,
 			const char *error, int64_t next_try_at, int64_t now)

@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -220,6 +221,21 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
     assert got and got[0]["data"]["finding"]["rule"] == "abandoned-mail-service"
     assert got[0]["data"]["finding"]["status"] == "resolved"
     assert got[0]["id"] not in ids
+    # Sent rows are kept as long as the history ([server] history_keep,
+    # 400 days), then deleted; a pending one stays, however old.
+    time.sleep(1.5)
+    server.stop()
+    db = sqlite3.connect(server.db)
+    with db:
+        db.execute("UPDATE notify_deliveries SET created_at = created_at - "
+                   "401 * 86400")
+        db.execute("UPDATE notify_deliveries SET status = 'pending', "
+                   "next_try_at = 1 << 40 WHERE id = (SELECT max(id) FROM "
+                   "notify_deliveries)")
+    db.close()
+    server.start()
+    assert wait_for(lambda: notifications(server)[1] == 1)
+    assert notifications(server)[0][0]["status"] == "pending"
 
 
 def test_retried_with_the_same_id_until_2xx(make_server, receiver, verifier):
@@ -371,3 +387,51 @@ def test_check_config_validates_the_webhooks(server):
                         "--config", str(server.conf)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "readable by others" in r.stderr
+
+
+def test_severity_raised_and_acknowledgement_expired(make_server, receiver,
+                                                     verifier):
+    server = make_server()
+    secret, path = new_secret(server, "ops")
+    configure(server, {"ops": (receiver.url + "/ops", path, None)})
+    state = server.tmp / "state-relay"
+    # Exim on loopback only, then the same host's Exim on 0.0.0.0:25.
+    # 4.92-8+deb10u4: its worst CVE is high, critical when exposed.
+    root = compose(server.tmp, "relay", mta="loopback",
+                   version="4.92-8+deb10u4")
+    assert server.agent("--once", root=root, state=state).returncode == 0
+
+    def events():
+        return [v["payload"] for v in verifier(secret, receiver.deliveries())]
+    first = wait_for(lambda: [e for e in events()
+                              if e["data"]["finding"]["rule"] == "vulnerable-mta"])
+    assert first and first[0]["type"] == "finding.opened"
+    before = first[0]["data"]["finding"]["severity"]
+    assert before != "critical"
+    root = compose(server.tmp, "relay", mta="exim",
+                   version="4.92-8+deb10u4")
+    assert server.agent("--once", root=root, state=state).returncode == 0
+    up = wait_for(lambda: [e for e in events() if e["type"] == "finding.updated"])
+    assert up, [e["type"] for e in events()]
+    assert up[0]["data"]["finding"]["rule"] == "vulnerable-mta"
+    assert up[0]["data"]["finding"]["severity"] == "critical"
+    assert up[0]["data"]["previous_severity"] == before
+    assert up[0]["id"] != first[0]["id"]
+    # An acknowledgement that has run out brings the finding back.
+    fid = up[0]["data"]["finding"]["id"]
+    s, body, _ = server.api("POST", f"/findings/{fid}/ack",
+                            {"reason": "decommissioning", "until": "2020-01-01"})
+    assert s == 200, body
+    esc = wait_for(lambda: [e for e in events() if e["type"] == "finding.escalated"])
+    assert esc and esc[0]["data"]["finding"]["id"] == fid
+    assert esc[0]["data"]["finding"]["status"] == "open"
+    # Once: the next evaluations find it open already.
+    time.sleep(2.5)
+    assert len([e for e in events() if e["type"] == "finding.escalated"]) == 1
+    # An acknowledgement in force tells nothing.
+    n = len(receiver.deliveries())
+    s, body, _ = server.api("POST", f"/findings/{fid}/ack",
+                            {"reason": "decommissioning", "until": "2099-01-01"})
+    assert s == 200, body
+    time.sleep(2.5)
+    assert len(receiver.deliveries()) == n
