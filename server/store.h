@@ -307,7 +307,9 @@ const char *store_errmsg(void);
 /* --- notifications (store_notify.c) ------------------------------------- */
 
 /* A destination events are queued for: a configured channel's name
- * ("webhook:NAME", "mail"; notify.c) and the least severity it wants. */
+ * ("webhook:NAME", "mail"; notify.c) and the least severity of the
+ * finding events it wants; a floor above critical (RULES_SEV_COUNT) takes
+ * none, only what store_notify_queue() names it for. */
 #define STORE_NOTIFY_MAX_DESTS 32
 #define STORE_NOTIFY_NAME_MAX 80
 struct store_notify_dest {
