@@ -34,6 +34,9 @@ HANDLER(api_project_delete);
 HANDLER(api_findings_list);
 HANDLER(api_finding_ack);
 
+/* api_notifications.c */
+HANDLER(api_notifications_list);
+HANDLER(api_notification_retry);
 /* api_advisories.c */
 HANDLER(api_advisories);
 
