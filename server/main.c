@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "advisory.h"
+#include "alerts.h"
 #include "advisory_feed.h"
 #include "advisory_fetch.h"
 #include "advisory_osv.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
+#include "links.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -50,6 +52,43 @@ static void usage(FILE *f)
 		SERVER_DEFAULT_CONFIG);
 	conf_print_flags(server_conf_keys, f);
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static int is_http_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* The URLs of the configuration: refused when they are no http(s) URL;
+ * a warning when notifications go out with links nobody may reach. */
+static int check_urls(const struct server_config *cfg, const char *path)
+{
+	char base[LINKS_URL_MAX];
+
+	if (cfg->public_url[0] && !is_http_url(cfg->public_url)) {
+		log_error("%s: public_url must be an http:// or https:// URL",
+			  path);
+		return 1;
+	}
+	if (cfg->alertmanager_url[0] && !is_http_url(cfg->alertmanager_url)) {
+		log_error("%s: alertmanager_url must be an http:// or https:// "
+			  "URL",
+			  path);
+		return 1;
+	}
+	/* Room is left for the paths links add. */
+	if (strlen(cfg->public_url) > LINKS_URL_MAX - 64 ||
+	    links_public_url(cfg, base, sizeof(base)) < 0) {
+		log_error("%s: public_url is longer than %d bytes", path,
+			  LINKS_URL_MAX - 64);
+		return 1;
+	}
+	if (links_needed(cfg) && !cfg->public_url[0])
+		log_warning("%s: notifications are on but [server] public_url "
+			    "is not set: their links use %s, which people may "
+			    "not reach",
+			    path, base);
+	return 0;
 }
 
 /* Loads defaults, then the file, then the flags; leaves the words that are
@@ -130,7 +169,7 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 		log_error("%s: tls_cert and tls_key go together", path);
 		return 1;
 	}
-	return 0;
+	return check_urls(cfg, path);
 }
 
 /* Reads the enroll secret; refuses one that others may read. */
@@ -473,6 +512,7 @@ static int serve(struct server_config *cfg, struct store *st)
 {
 	struct app app = { .cfg = cfg, .store = st };
 	struct http_server *http = NULL;
+	struct alerts *alerts = NULL;
 	char err[256];
 	sigset_t set;
 	int sig, r;
@@ -509,6 +549,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the advisory thread");
 		goto out;
 	}
+	r = alerts_start(cfg, st, &alerts);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the alert thread");
+		goto out;
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -533,6 +578,7 @@ static int serve(struct server_config *cfg, struct store *st)
 out:
 	/* The advisory thread first: it may kick the ingest thread, whose
 	 * last evaluations still need the advisories. */
+	alerts_stop(alerts);
 	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
 	advisory_feed_free(app.feed);

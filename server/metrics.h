@@ -49,6 +49,9 @@ void metrics_unauth_bytes(long delta);
  * the date of the freshest advisory data in use (0 none). */
 void metrics_advisory_fetch(int ok);
 void metrics_advisory_newest(int64_t t);
+/* A push of the findings to Alertmanager, whole (ok) or failed, and the
+ * alerts it carried. */
+void metrics_alertmanager_push(int ok, int alerts);
 /* Appends the counters in Prometheus text format. */
 int metrics_render(struct buf *out);
 

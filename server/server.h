@@ -24,6 +24,7 @@ struct server_config {
 	int64_t history_keep;		/* seconds */
 	int64_t changes_per_report;
 	int64_t changes_per_day;
+	char *public_url;		/* the base of links; "" listen's */
 	/* [rules] */
 	struct conf_ports smtp_ports;
 	int64_t unowned_grace;
@@ -31,6 +32,8 @@ struct server_config {
 	int64_t unmaintained_after;
 	int64_t silent_after;
 	int64_t evaluate_every;
+	/* [notify] */
+	char *alertmanager_url;		/* "" no alerts are pushed */
 };
 
 extern const struct conf_key server_conf_keys[];
