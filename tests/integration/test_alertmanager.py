@@ -174,8 +174,14 @@ def test_open_findings_become_alerts_and_resolve(make_server, alertmanager):
     # the alert (Alertmanager lists only unresolved ones).
     end_project(server, "acme-portal", "2099-12-31")
     assert wait_for(lambda: not am.alerts(alertname="derelict_abandoned_mail_service"))
-    # The vulnerable Exim is still there and still alerting.
+    # The vulnerable Exim is still there and still alerting, until an
+    # admin acknowledges it: then its alert ends too.
     assert am.alerts(alertname="derelict_vulnerable_mta")
+    s, f, _ = server.api("GET", f"/findings?host={hid}&rule=vulnerable-mta")
+    s, _, _ = server.api("POST", f"/findings/{f['items'][0]['id']}/ack",
+                         {"reason": "upgrade ticket OPS-2", "until": "2099-01-01"})
+    assert s == 200
+    assert wait_for(lambda: not am.alerts(alertname="derelict_vulnerable_mta"))
     m = metrics(server)
     assert sample(m, "derelict_findings_open", rule="abandoned-mail-service",
                   severity="critical") == 0
