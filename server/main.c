@@ -59,8 +59,8 @@ static int is_http_url(const char *s)
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
-/* The URLs of the configuration: refused when they are no http(s) URL;
- * a warning when notifications go out with links nobody may reach. */
+/* The URLs of the configuration: refused when they are no http(s) URL
+ * or too long. */
 static int check_urls(const struct server_config *cfg, const char *path)
 {
 	char base[LINKS_URL_MAX];
@@ -70,10 +70,12 @@ static int check_urls(const struct server_config *cfg, const char *path)
 			  path);
 		return 1;
 	}
-	if (cfg->alertmanager_url[0] && !is_http_url(cfg->alertmanager_url)) {
+	if (cfg->alertmanager_url[0] &&
+	    (!is_http_url(cfg->alertmanager_url) ||
+	     strlen(cfg->alertmanager_url) > LINKS_URL_MAX)) {
 		log_error("%s: alertmanager_url must be an http:// or https:// "
-			  "URL",
-			  path);
+			  "URL of at most %d bytes",
+			  path, LINKS_URL_MAX);
 		return 1;
 	}
 	/* Room is left for the paths links add. */
@@ -83,12 +85,20 @@ static int check_urls(const struct server_config *cfg, const char *path)
 			  LINKS_URL_MAX - 64);
 		return 1;
 	}
-	if (links_needed(cfg) && !cfg->public_url[0])
-		log_warning("%s: notifications are on but [server] public_url "
-			    "is not set: their links use %s, which people may "
-			    "not reach",
-			    path, base);
 	return 0;
+}
+
+/* For the server and --check-config, not for every command. */
+static void warn_links(const struct server_config *cfg)
+{
+	char base[LINKS_URL_MAX];
+
+	if (!links_needed(cfg) || cfg->public_url[0] ||
+	    links_public_url(cfg, base, sizeof(base)) < 0)
+		return;
+	log_warning("notifications are on but [server] public_url is not "
+		    "set: their links use %s, which people may not reach",
+		    base);
 }
 
 /* Loads defaults, then the file, then the flags; leaves the words that are
@@ -613,6 +623,8 @@ int main(int argc, char **argv)
 	rc = load_config(argc, argv, &cfg, cmd, &ncmd, &check_only);
 	if (rc != 0)
 		goto out;
+	if (ncmd == 0)
+		warn_links(&cfg);
 	if (check_only) {
 		if (ncmd) {
 			log_error("--check-config takes no command");

@@ -28,18 +28,6 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	 * in its own order: each page costs its rows, whatever the page.
 	 * Resolved findings are all history: the pages read the whole of
 	 * it, filtered on resolved_at, as no index holds that (yet). */
-	static const char sql[] =
-		"SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
-		"f.severity, f.summary, f.first_seen, "
-		"CASE f.status WHEN 'open' THEN NULL "
-		"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END "
-		"FROM findings f JOIN hosts h ON h.id = f.host_id "
-		"LEFT JOIN projects p ON p.id = h.project_id "
-		"WHERE f.status = ?1 AND (f.severity, f.id) > (?2, ?3) "
-		"AND (?1 = 'open' OR coalesce(CASE f.status "
-		"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END, 0) "
-		">= ?4) "
-		"ORDER BY f.severity, f.id LIMIT ?5";
 	struct conn *c;
 	sqlite3_stmt *s;
 	json_t *out;
@@ -51,7 +39,18 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	if (!out)
 		return -ENOMEM;
 	c = conn_get(st);
-	s = stmt(c, sql);
+	s = stmt(c,
+		 "SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
+		 "f.severity, f.summary, f.first_seen, "
+		 "CASE f.status WHEN 'open' THEN NULL "
+		 "WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END "
+		 "FROM findings f JOIN hosts h ON h.id = f.host_id "
+		 "LEFT JOIN projects p ON p.id = h.project_id "
+		 "WHERE f.status = ?1 AND (f.severity, f.id) > (?2, ?3) "
+		 "AND (?1 = 'open' OR coalesce(CASE f.status "
+		 "WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END, 0) "
+		 ">= ?4) "
+		 "ORDER BY f.severity, f.id LIMIT ?5");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -66,8 +65,8 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 
 		cursor->id = sqlite3_column_int64(s, 0);
 		cursor->severity = sqlite3_column_int(s, 6);
+		/* json_array_append_new() takes o even when it fails. */
 		if (!o || json_array_append_new(out, o) < 0) {
-			json_decref(o);
 			r = -ENOMEM;
 			break;
 		}

@@ -230,6 +230,17 @@ def test_check_config_warns_without_public_url(make_server, tmp_path):
                         "--config", str(bad), "--check-config"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "alertmanager_url must be" in r.stderr
+    bad.write_text(server.conf.read_text().replace(
+        "[server]", "[server]\npublic_url = derelict.example.org"))
+    r = subprocess.run([os.environ.get("DERELICTD", "build/derelictd"),
+                        "--config", str(bad), "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "public_url must be" in r.stderr
+    # Commands other than the server itself do not warn.
+    r = subprocess.run([os.environ.get("DERELICTD", "build/derelictd"),
+                        "--config", str(server.conf), "token", "list"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "public_url" not in r.stderr, r.stderr
     quiet = tmp_path / "quiet.conf"
     quiet.write_text(server.conf.read_text() .replace(
         "[server]", "[server]\npublic_url = https://derelict.example.org"))
