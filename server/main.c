@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "advisory.h"
-#include "alerts.h"
 #include "advisory_feed.h"
 #include "advisory_fetch.h"
 #include "advisory_osv.h"
+#include "alerts.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -586,8 +586,9 @@ static int serve(struct server_config *cfg, struct store *st)
 	http_stop(http);
 	r = 0;
 out:
-	/* The advisory thread first: it may kick the ingest thread, whose
-	 * last evaluations still need the advisories. */
+	/* The alert pusher only reads and may be stopped at any time.  Then
+	 * the advisory thread: it may kick the ingest thread, whose last
+	 * evaluations still need the advisories. */
 	alerts_stop(alerts);
 	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
