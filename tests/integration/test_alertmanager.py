@@ -273,3 +273,50 @@ def test_metrics_pass_promtool(make_server):
         assert name in typed or base in typed, line
     assert sample(text, "derelict_alertmanager_pushes_total", result="error") == 0
     assert sample(text, "derelict_hosts_abandoned_mail", exposed="true") == 1
+
+
+def test_hung_alertmanager_blocks_nothing(make_server):
+    """An Alertmanager that takes the connection and never answers: each
+    push gives up after 10 s and is counted, reports and the API go on
+    meanwhile, and a stop does not wait for the push."""
+    import socket
+    import threading
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    held = []
+
+    def hold():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            held.append(c)
+
+    threading.Thread(target=hold, daemon=True).start()
+    try:
+        started = time.time()  # before the first push
+        server = make_server(**{"notify.alertmanager_url":
+                                f"http://127.0.0.1:{lsock.getsockname()[1]}"})
+        assert wait_for(lambda: held, timeout=10), "derelictd never connected"
+        # The push is in flight (connected, not failed yet) while a
+        # report is taken and the API answers.
+        report_exim(server, "stuck-mx", "p")
+        end_project(server, "p", "2024-01-31")
+        assert server.api("GET", "/hosts")[0] == 200
+        assert sample(metrics(server), "derelict_alertmanager_pushes_total",
+                      result="error") == 0
+        errors = wait_for(lambda: sample(metrics(server),
+                                         "derelict_alertmanager_pushes_total",
+                                         result="error"), timeout=30)
+        assert errors >= 1
+        elapsed = time.time() - started
+        assert elapsed >= 10, elapsed  # the 10 s timeout, not sooner
+        t1 = time.time()
+        assert server.stop() == 0
+        assert time.time() - t1 < 5
+    finally:
+        lsock.close()
+        for c in held:
+            c.close()
