@@ -9,6 +9,8 @@
 #include "embed.h"
 #include "hash.h"
 #include "metrics.h"
+#include "rules.h"
+#include "store_alerts.h"
 #include "timeutil.h"
 
 extern const struct embedded_file embedded_web[];
@@ -64,6 +66,48 @@ HANDLER(api_whoami)
 				    roles[rq->who.role]));
 }
 
+/* Open findings by rule and severity, every pair (0 too: a series that
+ * vanishes cannot be alerted on), and abandoned hosts with mail. */
+static void render_findings(const struct app *app, struct buf *b)
+{
+	long long open[RULES_RULE_COUNT][RULES_SEV_COUNT] = { { 0 } };
+	json_t *m = NULL, *f;
+	size_t i;
+
+	if (store_findings_metrics(app->store, &m) < 0)
+		return;
+	json_array_foreach(json_object_get(m, "open"), i, f) {
+		int rule = rules_rule_parse(
+			json_string_value(json_object_get(f, "rule")));
+		int sev = (int)json_integer_value(json_object_get(f, "severity"));
+
+		if (rule >= 0 && sev >= 0 && sev < RULES_SEV_COUNT)
+			open[rule][sev] += json_integer_value(
+				json_object_get(f, "count"));
+	}
+	buf_puts(b, "# HELP derelict_findings_open Open findings (neither "
+		    "acknowledged nor resolved), by rule and severity.\n"
+		    "# TYPE derelict_findings_open gauge\n");
+	for (int r = 0; r < RULES_RULE_COUNT; r++)
+		for (int s = 0; s < RULES_SEV_COUNT; s++)
+			buf_printf(b,
+				   "derelict_findings_open{rule=\"%s\","
+				   "severity=\"%s\"} %lld\n",
+				   rules_rule_name(r), rules_severity_name(s),
+				   open[r][s]);
+	buf_puts(b, "# HELP derelict_hosts_abandoned_mail Abandoned hosts "
+		    "running a mail service, by whether other hosts can "
+		    "reach it.\n"
+		    "# TYPE derelict_hosts_abandoned_mail gauge\n");
+	f = json_object_get(m, "abandoned_mail");
+	buf_printf(b,
+		   "derelict_hosts_abandoned_mail{exposed=\"true\"} %lld\n"
+		   "derelict_hosts_abandoned_mail{exposed=\"false\"} %lld\n",
+		   (long long)json_integer_value(json_object_get(f, "exposed")),
+		   (long long)json_integer_value(json_object_get(f, "local")));
+	json_decref(m);
+}
+
 HANDLER(api_metrics)
 {
 	struct buf b = BUF_INIT(1 << 20);
@@ -80,6 +124,7 @@ HANDLER(api_metrics)
 				   (long long)json_integer_value(v));
 		json_decref(hosts);
 	}
+	render_findings(app, &b);
 	rp->status = 200;
 	rp->content_type = "text/plain; version=0.0.4";
 	rp->owned = buf_take(&b, &rp->raw_len);

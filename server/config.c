@@ -43,6 +43,8 @@ const struct conf_key server_conf_keys[] = {
 	  "2000", 1, 1000000, "change rows one report may itemise per host" },
 	{ "server", "changes_per_day", CONF_INT, S(changes_per_day), "20000",
 	  1, 100000000, "change rows a host may itemise per day (UTC)" },
+	{ "server", "public_url", CONF_STRING, S(public_url), "", 0, 0,
+	  "the address people reach the web page at; the base of links" },
 	{ "rules", "smtp_ports", CONF_PORTS, S(smtp_ports), "25, 465, 587, 2525",
 	  0, 0, "ports that mean a mail service" },
 	{ "rules", "unowned_grace", CONF_SPAN, S(unowned_grace), "14d", 0,
@@ -66,6 +68,8 @@ const struct conf_key server_conf_keys[] = {
 	  DAY, "delay before the first retry of a failed delivery" },
 	{ "notify", "retry_for", CONF_SPAN, S(notify_retry_for), "24h", 1,
 	  30 * DAY, "how long a delivery is retried before it fails" },
+	{ "notify", "alertmanager_url", CONF_STRING, S(alertmanager_url), "",
+	  0, 0, "Alertmanager to push findings to as alerts; empty: none" },
 	{ NULL, NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

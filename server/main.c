@@ -17,9 +17,11 @@
 #include "advisory_feed.h"
 #include "advisory_fetch.h"
 #include "advisory_osv.h"
+#include "alerts.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
+#include "links.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -51,6 +53,53 @@ static void usage(FILE *f)
 		SERVER_DEFAULT_CONFIG);
 	conf_print_flags(server_conf_keys, f);
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static int is_http_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* The URLs of the configuration: refused when they are no http(s) URL
+ * or too long. */
+static int check_urls(const struct server_config *cfg, const char *path)
+{
+	char base[LINKS_URL_MAX];
+
+	if (cfg->public_url[0] && !is_http_url(cfg->public_url)) {
+		log_error("%s: public_url must be an http:// or https:// URL",
+			  path);
+		return 1;
+	}
+	if (cfg->alertmanager_url[0] &&
+	    (!is_http_url(cfg->alertmanager_url) ||
+	     strlen(cfg->alertmanager_url) > LINKS_URL_MAX)) {
+		log_error("%s: alertmanager_url must be an http:// or https:// "
+			  "URL of at most %d bytes",
+			  path, LINKS_URL_MAX);
+		return 1;
+	}
+	/* Room is left for the paths links add. */
+	if (strlen(cfg->public_url) > LINKS_URL_MAX - 64 ||
+	    links_public_url(cfg, base, sizeof(base)) < 0) {
+		log_error("%s: public_url is longer than %d bytes", path,
+			  LINKS_URL_MAX - 64);
+		return 1;
+	}
+	return 0;
+}
+
+/* For the server and --check-config, not for every command. */
+static void warn_links(const struct server_config *cfg)
+{
+	char base[LINKS_URL_MAX];
+
+	if (!links_needed(cfg) || cfg->public_url[0] ||
+	    links_public_url(cfg, base, sizeof(base)) < 0)
+		return;
+	log_warning("notifications are on but [server] public_url is not "
+		    "set: their links use %s, which people may not reach",
+		    base);
 }
 
 /* Loads defaults, then the file, then the flags; leaves the words that are
@@ -136,7 +185,7 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 		log_error("%s: %s", path, err);
 		return 1;
 	}
-	return 0;
+	return check_urls(cfg, path);
 }
 
 /* Reads the enroll secret; refuses one that others may read. */
@@ -480,6 +529,7 @@ static int serve(struct server_config *cfg, struct store *st)
 	struct app app = { .cfg = cfg, .store = st };
 	struct http_server *http = NULL;
 	struct notify *notify = NULL;
+	struct alerts *alerts = NULL;
 	char err[256];
 	sigset_t set;
 	int sig, r;
@@ -529,6 +579,11 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the notification thread");
 		goto out;
 	}
+	r = alerts_start(cfg, st, &alerts);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the alert thread");
+		goto out;
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -553,8 +608,10 @@ static int serve(struct server_config *cfg, struct store *st)
 	http_stop(http);
 	r = 0;
 out:
-	/* The advisory thread first: it may kick the ingest thread, whose
-	 * last evaluations still need the advisories. */
+	/* The alert pusher only reads and may be stopped at any time.  Then
+	 * the advisory thread: it may kick the ingest thread, whose last
+	 * evaluations still need the advisories. */
+	alerts_stop(alerts);
 	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
 	/* After the ingest thread: its last commits may queue events, which
@@ -592,6 +649,8 @@ int main(int argc, char **argv)
 	rc = load_config(argc, argv, &cfg, cmd, &ncmd, &check_only);
 	if (rc != 0)
 		goto out;
+	if (ncmd == 0)
+		warn_links(&cfg);
 	if (check_only) {
 		if (ncmd) {
 			log_error("--check-config takes no command");

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "ratelimit.h"
 #include "timeutil.h"
@@ -18,6 +19,8 @@ static atomic_ulong batches;
 static atomic_ulong batch_us_sum;
 static atomic_ulong advisory_fetches, advisory_fetch_errors;
 static _Atomic int64_t advisory_newest;
+static atomic_ulong am_pushes, am_push_errors, am_alerts;
+static _Atomic int64_t am_last_ok;
 
 static atomic_ulong auth_failures[AUTH_KIND_COUNT];
 static atomic_ulong auth_refused;
@@ -175,6 +178,68 @@ static int render_advisories(struct buf *out)
 	return r;
 }
 
+void metrics_alertmanager_push(int ok, int alerts)
+{
+	atomic_fetch_add(ok ? &am_pushes : &am_push_errors, 1);
+	if (ok) {
+		atomic_fetch_add(&am_alerts, (unsigned long)alerts);
+		atomic_store(&am_last_ok, time_now());
+	}
+}
+
+static const char *const attempt_names[] = { "delivered", "retry", "failed",
+					      "disabled" };
+static atomic_ulong attempts[4];
+
+void metrics_notify_attempt(const char *outcome)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(outcome, attempt_names[i]) == 0)
+			atomic_fetch_add(&attempts[i], 1);
+}
+
+/* Notifications by outcome: the outbox's delivery attempts (webhooks, mail)
+ * and the Alertmanager pushes. */
+static int render_notify(struct buf *out)
+{
+	int r = 0;
+
+	r |= buf_puts(out, "# HELP derelict_notify_attempts_total Delivery "
+			   "attempts of the notification outbox, by outcome.\n"
+			   "# TYPE derelict_notify_attempts_total counter\n");
+	for (size_t i = 0; i < 4; i++)
+		r |= buf_printf(out,
+				"derelict_notify_attempts_total{outcome=\"%s\"} "
+				"%lu\n",
+				attempt_names[i], atomic_load(&attempts[i]));
+
+	r |= buf_puts(out, "# HELP derelict_alertmanager_pushes_total Pushes "
+			   "of the findings to alertmanager_url, by result "
+			   "(error: tried again at the next push).\n"
+			   "# TYPE derelict_alertmanager_pushes_total counter\n");
+	r |= buf_printf(out,
+			"derelict_alertmanager_pushes_total{result=\"ok\"} "
+			"%lu\n"
+			"derelict_alertmanager_pushes_total{result=\"error\"} "
+			"%lu\n",
+			atomic_load(&am_pushes), atomic_load(&am_push_errors));
+	r |= buf_puts(out, "# HELP derelict_alertmanager_alerts_total Alerts "
+			   "Alertmanager took, over all pushes.\n"
+			   "# TYPE derelict_alertmanager_alerts_total counter\n");
+	r |= buf_printf(out, "derelict_alertmanager_alerts_total %lu\n",
+			atomic_load(&am_alerts));
+	r |= buf_puts(out, "# HELP derelict_alertmanager_last_success_"
+			   "timestamp_seconds When a push last worked (0 "
+			   "never).\n"
+			   "# TYPE derelict_alertmanager_last_success_"
+			   "timestamp_seconds gauge\n");
+	r |= buf_printf(out,
+			"derelict_alertmanager_last_success_timestamp_seconds "
+			"%lld\n",
+			(long long)atomic_load(&am_last_ok));
+	return r;
+}
+
 int metrics_render(struct buf *out)
 {
 	unsigned long ok = atomic_load(&reports_ok);
@@ -209,9 +274,15 @@ int metrics_render(struct buf *out)
 			   "# TYPE derelict_ingest_batches_total counter\n");
 	r |= buf_printf(out, "derelict_ingest_batches_total %lu\n",
 			atomic_load(&batches));
+	r |= buf_puts(out, "# HELP derelict_ingest_batch_seconds Time the "
+			   "ingest writer's transactions took.\n"
+			   "# TYPE derelict_ingest_batch_seconds summary\n");
 	r |= buf_printf(out, "derelict_ingest_batch_seconds_sum %.6f\n",
 			atomic_load(&batch_us_sum) / 1e6);
+	r |= buf_printf(out, "derelict_ingest_batch_seconds_count %lu\n",
+			atomic_load(&batches));
 	r |= render_http(out);
 	r |= render_advisories(out);
+	r |= render_notify(out);
 	return r < 0 ? -1 : 0;
 }

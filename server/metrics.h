@@ -49,6 +49,12 @@ void metrics_unauth_bytes(long delta);
  * the date of the freshest advisory data in use (0 none). */
 void metrics_advisory_fetch(int ok);
 void metrics_advisory_newest(int64_t t);
+/* A push of the findings to Alertmanager, whole (ok) or failed, and the
+ * alerts it carried. */
+void metrics_alertmanager_push(int ok, int alerts);
+/* One delivery attempt of the outbox's sender, by what became of it:
+ * "delivered", "retry", "failed" (retried for retry_for) or "disabled" (410). */
+void metrics_notify_attempt(const char *outcome);
 /* Appends the counters in Prometheus text format. */
 int metrics_render(struct buf *out);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "timeutil.h"
 
@@ -39,46 +40,6 @@ struct notify {
 	pthread_cond_t wake;
 	int started, stopping, kicked;
 };
-
-int notify_base_url(const struct server_config *cfg, char *buf, size_t len)
-{
-	const char *scheme = cfg->tls_cert && cfg->tls_cert[0] ? "https"
-								 : "http";
-	const char *listen = cfg->listen ? cfg->listen : "";
-	const char *colon = strrchr(listen, ':');
-	char host[256];
-	size_t hl = colon ? (size_t)(colon - listen) : strlen(listen);
-	int n;
-
-	if (hl >= sizeof(host))
-		hl = sizeof(host) - 1;
-	memcpy(host, listen, hl);
-	host[hl] = '\0';
-	/* A wildcard address is no place to point a browser at: the
-	 * machine's name is the best guess ([server] public_url says). */
-	if (!host[0] || strcmp(host, "0.0.0.0") == 0 ||
-	    strcmp(host, "[::]") == 0) {
-		if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-	}
-	n = snprintf(buf, len, "%s://%s%s%s", scheme, host, colon ? ":" : "",
-		     colon ? colon + 1 : "");
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
-}
-
-int notify_host_link(const struct server_config *cfg, int64_t host_id,
-		     char *buf, size_t len)
-{
-	size_t n;
-	int r = notify_base_url(cfg, buf, len), m;
-
-	if (r < 0)
-		return r;
-	n = strlen(buf);
-	m = snprintf(buf + n, len - n, "/#/host/%lld", (long long)host_id);
-	return m < 0 || (size_t)m >= len - n ? -ENOSPC : 0;
-}
 
 int64_t notify_backoff(int attempts, int64_t base, uint32_t rnd)
 {
@@ -248,6 +209,7 @@ static int deliver_one(struct notify *n, struct notify_target *t)
 				 : "pending";
 		break;
 	}
+	metrics_notify_attempt(status[0] == 'p' ? "retry" : status);
 	r = store_notify_record(n->st, sd.id, status,
 				res == NOTIFY_DELIVERED ? NULL : err, next, now);
 	if (r < 0)

@@ -19,14 +19,7 @@
 struct server_config;
 struct store;
 
-/* The base of every link people follow (a host's page, in events and
- * mails): [server] public_url when set, else derived from listen, as
- * "http(s)://ADDR:PORT" without a trailing '/'.  Always NUL-terminated;
- * -ENOSPC when cut short. */
-int notify_base_url(const struct server_config *cfg, char *buf, size_t len);
-/* The link to host id's page. */
-int notify_host_link(const struct server_config *cfg, int64_t host_id,
-		     char *buf, size_t len);
+/* Links in events and mails come from links.h. */
 
 /* One row of the outbox as the sender hands it to a channel. */
 struct notify_delivery {

@@ -26,6 +26,7 @@ struct server_config {
 	int64_t history_keep;		/* seconds */
 	int64_t changes_per_report;
 	int64_t changes_per_day;
+	char *public_url;		/* the base of links; "" listen's */
 	/* [rules] */
 	struct conf_ports smtp_ports;
 	int64_t unowned_grace;
@@ -47,6 +48,7 @@ struct server_config {
 		int min_severity;	/* enum rules_severity */
 	} webhooks[SERVER_MAX_WEBHOOKS];
 	int n_webhooks;
+	char *alertmanager_url;		/* "" no alerts are pushed */
 };
 
 extern const struct conf_key server_conf_keys[];

@@ -12,6 +12,7 @@
 
 #include "hash.h"
 #include "jsonutil.h"
+#include "links.h"
 #include "notify.h"
 #include "rules.h"
 #include "timeutil.h"
@@ -181,7 +182,7 @@ int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
 	r = host_json(c, json_get_int(finding, "host_id", 0), &host);
 	if (r < 0)
 		goto out;
-	notify_host_link(st->cfg, json_get_int(host, "id", 0), link,
+	links_host(st->cfg, json_get_int(host, "id", 0), link,
 			 sizeof(link));
 	data = json_pack("{s:O,s:O,s:s}", "finding", finding, "host", host,
 			 "link", link);

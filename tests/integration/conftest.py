@@ -3,7 +3,8 @@ a temporary SQLite database, and runs the real agent against it.
 
 Fixtures
   server      a running derelictd (function scope), stopped afterwards
-  make_server factory: make_server(**conf_overrides) for custom configs
+  make_server factory: make_server(**conf_overrides) for custom configs;
+              a key "section.key" goes to that section ("notify.x")
   fake        a recording fake server for the agent alone: .log holds
               (path, headers, body) of each request, .replies the
               (status, body) to answer reports with, in order (a
@@ -72,16 +73,26 @@ class Server:
             "advisories_url": "",
         }
         rules = {"evaluate_every": "1s"}
+        # "section.key" puts a key in any other section: notify.x = ...
+        others = {}
+        for k, v in list(overrides.items()):
+            if "." in k:
+                section, key = k.split(".", 1)
+                others.setdefault(section, {})[key] = v
+                del overrides[k]
         for k, v in overrides.items():
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
                              "advisories_file", "eol_file", "advisories_url",
-                             "advisories_refresh") else rules)[k] = v
+                             "advisories_refresh", "public_url")
+             else rules)[k] = v
         if "listen" in overrides:
             self.port = int(str(overrides["listen"]).rsplit(":", 1)[1])
         self.conf = self.tmp / "derelictd.conf"
         lines = ["[server]"] + [f"{k} = {v}" for k, v in server.items()]
         lines += ["", "[rules]"] + [f"{k} = {v}" for k, v in rules.items()]
+        for section, keys in others.items():
+            lines += ["", f"[{section}]"] + [f"{k} = {v}" for k, v in keys.items()]
         self.conf.write_text("\n".join(lines) + "\n")
         self.log = open(self.tmp / "derelictd.log", "ab")
         self.proc = None

@@ -110,31 +110,6 @@ START_TEST(test_backoff_schedule)
 }
 END_TEST
 
-START_TEST(test_links)
-{
-	struct server_config cfg = { 0 };
-	char buf[256];
-
-	cfg.listen = "127.0.0.1:8470";
-	cfg.tls_cert = "";
-	ck_assert_int_eq(notify_base_url(&cfg, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "http://127.0.0.1:8470");
-	ck_assert_int_eq(notify_host_link(&cfg, 42, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "http://127.0.0.1:8470/#/host/42");
-	cfg.listen = "[::1]:9000";
-	cfg.tls_cert = "/etc/cert.pem";
-	notify_base_url(&cfg, buf, sizeof(buf));
-	ck_assert_str_eq(buf, "https://[::1]:9000");
-	/* A wildcard is no address for a browser: the host's name is. */
-	cfg.listen = "0.0.0.0:8470";
-	notify_base_url(&cfg, buf, sizeof(buf));
-	ck_assert_str_ne(buf, "https://0.0.0.0:8470");
-	ck_assert_ptr_nonnull(strstr(buf, ":8470"));
-	ck_assert_int_eq(notify_base_url(&cfg, buf, 8), -ENOSPC);
-	ck_assert_uint_eq(strlen(buf), 7);
-}
-END_TEST
-
 static char *write_conf(const char *text)
 {
 	static char path[64];
@@ -238,7 +213,6 @@ int main(void)
 	tcase_add_test(tc, test_sign_vector);
 	tcase_add_test(tc, test_key_form);
 	tcase_add_test(tc, test_backoff_schedule);
-	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_webhook_sections);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,0 +1,149 @@
+/* store_alerts.c - see store_alerts.h. */
+#include "store_alerts.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "store_int.h"
+
+static json_t *int_or_null(sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(s, col));
+}
+
+static json_t *text_or_null(sqlite3_stmt *s, int col)
+{
+	const char *t = col_text(s, col);
+
+	return t ? json_string(t) : json_null();
+}
+
+int store_alert_page(struct store *st, const char *status, int64_t since,
+		     int limit, struct store_alert_cursor *cursor,
+		     json_t **ret)
+{
+	/* (severity, id) after the cursor walks the findings_status index
+	 * in its own order: each page costs its rows, whatever the page.
+	 * Resolved findings are all history: the pages read the whole of
+	 * it, filtered on resolved_at, as no index holds that (yet). */
+	struct conn *c;
+	sqlite3_stmt *s;
+	json_t *out;
+	int rc, r = 0;
+
+	if (limit < 1 || !status)
+		return -EINVAL;
+	out = json_array();
+	if (!out)
+		return -ENOMEM;
+	c = conn_get(st);
+	s = stmt(c,
+		 "SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
+		 "f.severity, f.summary, f.first_seen, "
+		 "CASE f.status WHEN 'open' THEN NULL "
+		 "WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END "
+		 "FROM findings f JOIN hosts h ON h.id = f.host_id "
+		 "LEFT JOIN projects p ON p.id = h.project_id "
+		 "WHERE f.status = ?1 AND (f.severity, f.id) > (?2, ?3) "
+		 "AND (?1 = 'open' OR coalesce(CASE f.status "
+		 "WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END, 0) "
+		 ">= ?4) "
+		 "ORDER BY f.severity, f.id LIMIT ?5");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	bind_text(s, 1, status);
+	sqlite3_bind_int(s, 2, cursor->severity);
+	sqlite3_bind_int64(s, 3, cursor->id);
+	sqlite3_bind_int64(s, 4, since);
+	sqlite3_bind_int(s, 5, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		cursor->id = sqlite3_column_int64(s, 0);
+		cursor->severity = sqlite3_column_int(s, 6);
+		/* json_array_append_new() takes o even when it fails. */
+		if (!o || json_array_append_new(out, o) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		json_object_set_new(o, "id", json_integer(cursor->id));
+		json_object_set_new(o, "host_id", int_or_null(s, 1));
+		json_object_set_new(o, "hostname", text_or_null(s, 2));
+		json_object_set_new(o, "project", text_or_null(s, 3));
+		json_object_set_new(o, "rule", text_or_null(s, 4));
+		json_object_set_new(o, "key", text_or_null(s, 5));
+		json_object_set_new(o, "severity",
+				    json_integer(cursor->severity));
+		json_object_set_new(o, "summary", text_or_null(s, 7));
+		json_object_set_new(o, "first_seen", int_or_null(s, 8));
+		json_object_set_new(o, "ended_at", int_or_null(s, 9));
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_err(c, rc);
+	sqlite3_reset(s);
+out:
+	conn_put(st, c);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int store_findings_metrics(struct store *st, json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *open = json_array(), *mail = json_object(), *out;
+	int rc = SQLITE_DONE, r = 0;
+
+	out = json_pack("{s:o,s:o}", "open", open, "abandoned_mail", mail);
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Both read through indexes: findings_status and hosts_filters. */
+	db_exec(c, "BEGIN");
+	s = stmt(c, "SELECT rule, severity, count(*) FROM findings "
+		    "WHERE status = 'open' GROUP BY rule, severity");
+	while (s && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(
+			open, json_pack("{s:s,s:i,s:I}", "rule",
+					col_text(s, 0) ? col_text(s, 0) : "",
+					"severity", sqlite3_column_int(s, 1),
+					"count",
+					(json_int_t)sqlite3_column_int64(s, 2)));
+	if (!s || rc != SQLITE_DONE)
+		r = s ? db_err(c, rc) : -EIO;
+	if (s)
+		sqlite3_reset(s);
+	s = r ? NULL :
+		stmt(c, "SELECT mail_exposed, count(*) FROM hosts "
+			"WHERE abandoned = 1 AND mail_running = 1 "
+			"GROUP BY mail_exposed");
+	json_object_set_new(mail, "exposed", json_integer(0));
+	json_object_set_new(mail, "local", json_integer(0));
+	while (s && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_object_set_new(mail,
+				    sqlite3_column_int(s, 0) ? "exposed" :
+							       "local",
+				    json_integer(sqlite3_column_int64(s, 1)));
+	if (r == 0 && (!s || rc != SQLITE_DONE))
+		r = s ? db_err(c, rc) : -EIO;
+	if (s)
+		sqlite3_reset(s);
+	db_exec(c, "COMMIT");
+out:
+	conn_put(st, c);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
