@@ -9,6 +9,7 @@
 
 #include "links.h"
 #include "server.h"
+#include "testutil.h"
 
 static struct server_config cfg(char *listen, char *public_url, char *cert)
 {
@@ -87,17 +88,11 @@ int main(void)
 {
 	Suite *s = suite_create("links");
 	TCase *tc = tcase_create("links");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_public_url_wins);
 	tcase_add_test(tc, test_listen_address);
 	tcase_add_test(tc, test_too_long);
 	tcase_add_test(tc, test_needed);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }

@@ -12,6 +12,7 @@
 
 #include "notify.h"
 #include "server.h"
+#include "testutil.h"
 
 /* From standard-webhooks' libraries (javascript/src/index.test.ts and
  * python/tests): this secret, id, timestamp and body sign to this. */
@@ -207,17 +208,11 @@ int main(void)
 {
 	Suite *s = suite_create("notify");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_sign_vector);
 	tcase_add_test(tc, test_key_form);
 	tcase_add_test(tc, test_backoff_schedule);
 	tcase_add_test(tc, test_webhook_sections);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testutil_run(s);
 }
