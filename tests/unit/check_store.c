@@ -360,10 +360,19 @@ START_TEST(open_refuses_a_newer_schema)
 {
 	struct store *other = NULL;
 	char err[256] = "", sql[64];
+	sqlite3_stmt *q;
 	sqlite3 *db;
+	int version;
 
 	close_store();
 	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+					    &q, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	ck_assert_int_gt(version, 0);
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = 999");
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -372,9 +381,8 @@ START_TEST(open_refuses_a_newer_schema)
 	ck_assert_ptr_nonnull(strstr(err, "999"));
 	/* teardown closes the store: open one that works again. */
 	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-	ck_assert_int_eq(
-	    sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL),
-	    SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	open_store();
 }
