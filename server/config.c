@@ -50,5 +50,18 @@ const struct conf_key server_conf_keys[] = {
 	  100 * 365 * DAY, "time without a report before 'silent'" },
 	{ "rules", "evaluate_every", CONF_SPAN, S(evaluate_every), "60s", 1,
 	  DAY, "period of the time-based re-evaluation" },
+	{ "notify", "smtp_url", CONF_STRING, S(smtp_url), "", 0, 0,
+	  "mail server for owner digests (smtp://127.0.0.1:25 or smtps://); "
+	  "empty: no mail" },
+	{ "notify", "mail_from", CONF_STRING, S(mail_from),
+	  "derelict@localhost", 0, 0, "sender address of the digests" },
+	{ "notify", "digest_every", CONF_SPAN, S(digest_every), "24h", 60,
+	  365 * DAY, "at most one digest per contact this often" },
+	{ "notify", "digest_settle", CONF_SPAN, S(digest_settle), "10s", 0,
+	  DAY, "a digest waits until its findings stop opening for this long" },
+	{ "notify", "escalate_after", CONF_SPAN, S(escalate_after), "7d", 60,
+	  365 * DAY, "unanswered this long, a digest goes to escalate_to too" },
+	{ "notify", "escalate_to", CONF_STRING, S(escalate_to), "", 0, 0,
+	  "address of the security team; empty: no escalation" },
 	{ NULL, NULL, 0, 0, NULL, 0, 0, NULL },
 };

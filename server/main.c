@@ -17,6 +17,8 @@
 #include "advisory_feed.h"
 #include "advisory_fetch.h"
 #include "advisory_osv.h"
+#include "answer.h"
+#include "digest.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -128,6 +130,10 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 	}
 	if ((cfg->tls_cert[0] != 0) != (cfg->tls_key[0] != 0)) {
 		log_error("%s: tls_cert and tls_key go together", path);
+		return 1;
+	}
+	if (digest_check_config(cfg, err) < 0) {
+		log_error("%s: %s", path, err);
 		return 1;
 	}
 	return 0;
@@ -473,6 +479,8 @@ static int serve(struct server_config *cfg, struct store *st)
 {
 	struct app app = { .cfg = cfg, .store = st };
 	struct http_server *http = NULL;
+	struct digest *mail = NULL;
+	unsigned char answer_key[ANSWER_KEY_LEN];
 	char err[256];
 	sigset_t set;
 	int sig, r;
@@ -509,6 +517,30 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the advisory thread");
 		goto out;
 	}
+	if (cfg->smtp_url[0]) {
+		r = answer_key_load(cfg->database, answer_key);
+		if (r == -EPERM) {
+			log_error("answer.key beside %s may be read by others; "
+				  "chmod 600 it", cfg->database);
+			goto out;
+		}
+		if (r < 0) {
+			log_error_errno(r, "cannot read or create the mail "
+					   "links' key beside %s",
+					cfg->database);
+			goto out;
+		}
+		app.answer_key = answer_key;
+		r = digest_start(cfg, st, answer_key, &mail);
+		if (r < 0) {
+			log_error_errno(r, "cannot start the mail thread");
+			goto out;
+		}
+		log_notice("mail: digests to the projects' contacts through "
+			   "%s%s%s", cfg->smtp_url,
+			   cfg->escalate_to[0] ? ", escalations to " : "",
+			   cfg->escalate_to);
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -531,6 +563,7 @@ static int serve(struct server_config *cfg, struct store *st)
 	http_stop(http);
 	r = 0;
 out:
+	digest_stop(mail);
 	/* The advisory thread first: it may kick the ingest thread, whose
 	 * last evaluations still need the advisories. */
 	advisory_feed_stop(app.feed);
