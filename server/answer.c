@@ -141,21 +141,25 @@ static size_t b64url(const uint8_t *in, size_t n, char *out)
 	return len;
 }
 
-/* Decodes base64url (padding optional) into out, at most max bytes.
- * The length, or -1. */
+/* Decodes unpadded base64url into out, at most max bytes: nettle's
+ * decoder wants the padding back.  The length, or -1. */
 static ssize_t unb64url(const char *in, size_t n, uint8_t *out, size_t max)
 {
 	struct base64_decode_ctx ctx;
+	char padded[ANSWER_TOKEN_MAX + 4];
 	size_t len = max;
 
-	if (BASE64_DECODE_LENGTH(n) > max)
+	if (n == 0 || n + 3 > sizeof(padded) || BASE64_DECODE_LENGTH(n) > max)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (in[i] == '=' || in[i] == '\n' || in[i] == '\r' ||
 		    in[i] == ' ' || in[i] == '\t')
 			return -1;
+	memcpy(padded, in, n);
+	while (n % 4)
+		padded[n++] = '=';
 	base64url_decode_init(&ctx);
-	if (!base64_decode_update(&ctx, &len, out, n, in) ||
+	if (!base64_decode_update(&ctx, &len, out, n, padded) ||
 	    !base64_decode_final(&ctx))
 		return -1;
 	return (ssize_t)len;

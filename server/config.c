@@ -59,7 +59,7 @@ const struct conf_key server_conf_keys[] = {
 	  365 * DAY, "at most one digest per contact this often" },
 	{ "notify", "digest_settle", CONF_SPAN, S(digest_settle), "10s", 0,
 	  DAY, "a digest waits until its findings stop opening for this long" },
-	{ "notify", "escalate_after", CONF_SPAN, S(escalate_after), "7d", 60,
+	{ "notify", "escalate_after", CONF_SPAN, S(escalate_after), "7d", 1,
 	  365 * DAY, "unanswered this long, a digest goes to escalate_to too" },
 	{ "notify", "escalate_to", CONF_STRING, S(escalate_to), "", 0, 0,
 	  "address of the security team; empty: no escalation" },

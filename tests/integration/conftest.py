@@ -72,6 +72,8 @@ class Server:
             "advisories_url": "",
         }
         rules = {"evaluate_every": "1s"}
+        # [notify] keys come as notify={...}.
+        notify = overrides.pop("notify", {})
         for k, v in overrides.items():
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
@@ -82,6 +84,8 @@ class Server:
         self.conf = self.tmp / "derelictd.conf"
         lines = ["[server]"] + [f"{k} = {v}" for k, v in server.items()]
         lines += ["", "[rules]"] + [f"{k} = {v}" for k, v in rules.items()]
+        if notify:
+            lines += ["", "[notify]"] + [f"{k} = {v}" for k, v in notify.items()]
         self.conf.write_text("\n".join(lines) + "\n")
         self.log = open(self.tmp / "derelictd.log", "ab")
         self.proc = None
