@@ -132,6 +132,8 @@ struct load_ctx {
 	int failed;
 	int lineno;
 	FILE *f;
+	conf_section_fn *other;
+	void *other_user;
 };
 
 /* Debian's inih does not pass line numbers to the handler, so the reader
@@ -175,6 +177,18 @@ static int on_entry(void *user, const char *section, const char *name,
 	if (!name) /* a section header alone */
 		return 1;
 	k = find_key(c->keys, section, name);
+	if (!k && c->other) {
+		r = c->other(c->other_user, section, name, value, &why);
+		if (r == 0)
+			return 1;
+		if (r != -ENOENT) {
+			snprintf(c->err, CONF_ERR_LEN, "%s:%d: %s: %s: \"%s\"",
+				 c->path, lineno, name,
+				 r == -ENOMEM ? "out of memory" : why, value);
+			c->failed = 1;
+			return 0;
+		}
+	}
 	if (!k) {
 		snprintf(c->err, CONF_ERR_LEN, "%s:%d: %s: unknown key in [%s]",
 			 c->path, lineno, name, section);
@@ -195,7 +209,15 @@ static int on_entry(void *user, const char *section, const char *name,
 int conf_load_file(const struct conf_key *keys, void *obj, const char *path,
 		   char err[CONF_ERR_LEN])
 {
-	struct load_ctx c = { keys, obj, path, err, 0, 0, NULL };
+	return conf_load_file_with(keys, obj, path, NULL, NULL, err);
+}
+
+int conf_load_file_with(const struct conf_key *keys, void *obj,
+			const char *path, conf_section_fn *other,
+			void *other_user, char err[CONF_ERR_LEN])
+{
+	struct load_ctx c = { keys, obj, path, err, 0, 0, NULL, other,
+			      other_user };
 	int r;
 
 	err[0] = '\0';

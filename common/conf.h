@@ -46,6 +46,18 @@ int conf_defaults(const struct conf_key *keys, void *obj);
 int conf_load_file(const struct conf_key *keys, void *obj, const char *path,
 		   char err[CONF_ERR_LEN]);
 
+/* Takes the lines that no key of the table names (sections with a name
+ * of their own, say "[webhook ops]"): 0 when it took the line, -ENOENT
+ * when it does not know it either (an unknown key), else a negative errno
+ * with *why saying what is wrong with the value. */
+typedef int conf_section_fn(void *user, const char *section, const char *name,
+			    const char *value, const char **why);
+
+/* conf_load_file(), with other given the lines no key names. */
+int conf_load_file_with(const struct conf_key *keys, void *obj,
+			const char *path, conf_section_fn *other,
+			void *other_user, char err[CONF_ERR_LEN]);
+
 /* Sets one key by name ("listen" or "enroll-secret-file").  0; -ENOENT for
  * an unknown name; -EINVAL with err filled. */
 int conf_set(const struct conf_key *keys, void *obj, const char *name,

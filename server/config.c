@@ -1,6 +1,11 @@
 /* config.c - the table of derelictd.conf keys (SPEC section 1). */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "rules.h"
 #include "server.h"
 
 #define S(f) offsetof(struct server_config, f)
@@ -50,6 +55,17 @@ const struct conf_key server_conf_keys[] = {
 	  100 * 365 * DAY, "time without a report before 'silent'" },
 	{ "rules", "evaluate_every", CONF_SPAN, S(evaluate_every), "60s", 1,
 	  DAY, "period of the time-based re-evaluation" },
+	{ "notify", "webhook_url", CONF_STRING, S(webhook_url), "", 0, 0,
+	  "http(s) URL events are POSTed to; more in [webhook NAME]" },
+	{ "notify", "webhook_secret_file", CONF_STRING, S(webhook_secret_file),
+	  "", 0, 0, "file holding its whsec_ signing secret" },
+	{ "notify", "webhook_min_severity", CONF_STRING,
+	  S(webhook_min_severity), "low", 0, 0,
+	  "least severity of the findings it is told of" },
+	{ "notify", "retry_base", CONF_SPAN, S(notify_retry_base), "30s", 1,
+	  DAY, "delay before the first retry of a failed delivery" },
+	{ "notify", "retry_for", CONF_SPAN, S(notify_retry_for), "24h", 1,
+	  30 * DAY, "how long a delivery is retried before it fails" },
 	{ "notify", "smtp_url", CONF_STRING, S(smtp_url), "", 0, 0,
 	  "mail server for owner digests (smtp://127.0.0.1:25 or smtps://); "
 	  "empty: no mail" },
@@ -65,3 +81,149 @@ const struct conf_key server_conf_keys[] = {
 	  "address of the security team; empty: no escalation" },
 	{ NULL, NULL, 0, 0, NULL, 0, 0, NULL },
 };
+
+static struct server_webhook *webhook_named(struct server_config *cfg,
+					    const char *name)
+{
+	struct server_webhook *w;
+
+	for (int i = 0; i < cfg->n_webhooks; i++)
+		if (strcmp(cfg->webhooks[i].name, name) == 0)
+			return &cfg->webhooks[i];
+	if (cfg->n_webhooks == SERVER_MAX_WEBHOOKS)
+		return NULL;
+	w = &cfg->webhooks[cfg->n_webhooks];
+	memset(w, 0, sizeof(*w));
+	w->name = strdup(name);
+	if (!w->name)
+		return NULL;
+	w->min_severity = RULES_SEV_LOW;
+	cfg->n_webhooks++;
+	return w;
+}
+
+static int webhook_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+		      *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int set_string(char **field, const char *value)
+{
+	char *v = strdup(value);
+
+	if (!v)
+		return -ENOMEM;
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+int config_section(void *user, const char *section, const char *name,
+		   const char *value, const char **why)
+{
+	struct server_config *cfg = user;
+	struct server_webhook *w;
+	int sev;
+
+	if (strncmp(section, "webhook ", 8) != 0)
+		return -ENOENT;
+	section += 8;
+	while (*section == ' ')
+		section++;
+	if (!webhook_name_ok(section)) {
+		*why = "a webhook's name takes 1 to 32 letters, digits, '-', "
+		       "'_' or '.'";
+		return -EINVAL;
+	}
+	if (strcmp(name, "url") != 0 && strcmp(name, "secret_file") != 0 &&
+	    strcmp(name, "min_severity") != 0)
+		return -ENOENT;
+	w = webhook_named(cfg, section);
+	if (!w) {
+		*why = "too many webhooks (at most 16)";
+		return -EINVAL;
+	}
+	if (strcmp(name, "url") == 0)
+		return set_string(&w->url, value);
+	if (strcmp(name, "secret_file") == 0)
+		return set_string(&w->secret_file, value);
+	sev = rules_severity_parse(value);
+	if (sev < 0) {
+		*why = "expected info, low, medium, high or critical";
+		return -EINVAL;
+	}
+	w->min_severity = sev;
+	return 0;
+}
+
+static int url_ok(const char *u)
+{
+	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN])
+{
+	err[0] = '\0';
+	if (cfg->webhook_url[0]) {
+		struct server_webhook *w;
+		int sev = rules_severity_parse(cfg->webhook_min_severity);
+
+		if (sev < 0) {
+			snprintf(err, CONF_ERR_LEN,
+				 "webhook_min_severity: expected info, low, "
+				 "medium, high or critical: \"%s\"",
+				 cfg->webhook_min_severity);
+			return -EINVAL;
+		}
+		w = webhook_named(cfg, "default");
+		if (!w || set_string(&w->url, cfg->webhook_url) < 0 ||
+		    set_string(&w->secret_file, cfg->webhook_secret_file) < 0) {
+			snprintf(err, CONF_ERR_LEN, "webhook_url: too many "
+						    "webhooks, or no memory");
+			return -EINVAL;
+		}
+		w->min_severity = sev;
+	} else if (cfg->webhook_secret_file[0]) {
+		snprintf(err, CONF_ERR_LEN,
+			 "webhook_secret_file is set without webhook_url");
+		return -EINVAL;
+	}
+	for (int i = 0; i < cfg->n_webhooks; i++) {
+		const struct server_webhook *w = &cfg->webhooks[i];
+
+		if (!w->url || !url_ok(w->url)) {
+			snprintf(err, CONF_ERR_LEN,
+				 "[webhook %s] url: expected an http:// or "
+				 "https:// URL",
+				 w->name);
+			return -EINVAL;
+		}
+		if (!w->secret_file || !w->secret_file[0]) {
+			snprintf(err, CONF_ERR_LEN,
+				 "[webhook %s]: a secret_file is needed: "
+				 "every delivery is signed",
+				 w->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void config_free(struct server_config *cfg)
+{
+	for (int i = 0; i < cfg->n_webhooks; i++) {
+		free(cfg->webhooks[i].name);
+		free(cfg->webhooks[i].url);
+		free(cfg->webhooks[i].secret_file);
+	}
+	cfg->n_webhooks = 0;
+}

@@ -14,6 +14,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "mail.h"
+#include "notify.h"
 #include "rules.h"
 #include "store_mail.h"
 #include "timeutil.h"
@@ -22,7 +23,7 @@
  * extra digest at most this often: a fleet of hosts whose findings open
  * one after another yields one mail, not one per host. */
 #define CRITICAL_GAP 3600
-/* A failed delivery is tried again after this long. */
+/* After a failure to read or queue, the next pass waits this long. */
 #define RETRY_AFTER 300
 /* How often the thread looks at most; [rules] evaluate_every if shorter. */
 #define TICK_MAX 60
@@ -40,14 +41,6 @@ struct digest {
 	int stopping;
 	int64_t retry_at;	/* thread only: after a failed delivery */
 };
-
-void digest_base_url(const struct server_config *cfg, char *out, size_t size)
-{
-	/* The lead swaps this for [server] public_url (issue 17) once it is
-	 * there; until then the listen address is the base. */
-	snprintf(out, size, "%s://%s", cfg->tls_cert[0] ? "https" : "http",
-		 cfg->listen);
-}
 
 int digest_check_config(const struct server_config *cfg, char err[256])
 {
@@ -73,31 +66,35 @@ int digest_check_config(const struct server_config *cfg, char err[256])
 	return 0;
 }
 
-/* Hands one composed mail to delivery: the one place that knows how a
- * mail leaves.  0 or a negative errno (logged). */
-static int deliver(struct digest *d, const char *to, const struct buf *msg)
+/* Composes md into msg; logs a failure. */
+static int compose(struct mail_digest *md, struct buf *msg)
 {
-	char err[256];
-	int r = mail_send(d->cfg->smtp_url, d->cfg->mail_from, to, msg->data,
-			  msg->len, err);
-
-	if (r < 0)
-		log_warning("mail: digest to %s not delivered: %s; trying "
-			    "again in %d s", to, err, RETRY_AFTER);
-	return r;
-}
-
-static int compose_and_deliver(struct digest *d, struct mail_digest *md)
-{
-	struct buf msg = BUF_INIT(MAIL_MAX_BYTES);
-	int r = mail_compose(md, &msg);
+	int r = mail_compose(md, msg);
 
 	if (r < 0)
 		log_warning_errno(r, "mail: cannot compose the digest to %s",
 				  md->to);
-	else
-		r = deliver(d, md->to, &msg);
-	buf_free(&msg);
+	return r;
+}
+
+/* Hands composed mails to delivery, the one place that knows how a mail
+ * leaves: outbox rows (notify_mail.c sends them, with retries), queued
+ * with the schedule's update.  0 or a negative errno (logged). */
+static int deliver(struct digest *d, struct buf *msgs, const char **to,
+		   int n, const char *address, int64_t hosts, int64_t waited,
+		   int64_t handoff_last, int64_t now)
+{
+	struct store_mail_out outs[2];
+	int r;
+
+	for (int i = 0; i < n; i++)
+		outs[i] = (struct store_mail_out){ to[i], msgs[i].data,
+						   msgs[i].len };
+	r = store_mail_queue(d->st, outs, n, address, hosts, waited,
+			     handoff_last, now);
+	if (r < 0)
+		log_warning("mail: cannot queue the digest to %s: %s",
+			    to[0], store_errmsg());
 	return r;
 }
 
@@ -107,10 +104,13 @@ static int send_contact(struct digest *d, const json_t *due, int64_t now)
 	const char *addr = json_get_str(due, "address");
 	const char *esc = d->cfg->escalate_to;
 	int64_t oldest = json_get_int(due, "oldest", now);
+	struct buf msgs[2] = { BUF_INIT(MAIL_MAX_BYTES),
+			       BUF_INIT(MAIL_MAX_BYTES) };
+	const char *to[2] = { addr, esc };
 	struct mail_digest md = { 0 };
 	json_t *hosts = NULL;
-	int64_t more = 0, waited = 0;
-	int r;
+	int64_t more = 0, waited = 0, total;
+	int r, n = 1;
 
 	r = store_mail_digest_hosts(d->st, addr, MIN_SEVERITY, MAIL_MAX_HOSTS,
 				    &hosts, &more);
@@ -123,6 +123,7 @@ static int send_contact(struct digest *d, const json_t *due, int64_t now)
 		json_decref(hosts);
 		return 0;
 	}
+	total = (int64_t)json_array_size(hosts) + more;
 	md.from = d->cfg->mail_from;
 	md.to = addr;
 	md.contact = addr;
@@ -131,37 +132,38 @@ static int send_contact(struct digest *d, const json_t *due, int64_t now)
 	md.base_url = d->base_url;
 	md.key = d->key;
 	md.now = now;
-	r = compose_and_deliver(d, &md);
+	r = compose(&md, &msgs[0]);
 	if (r == 0 && esc[0] && strcasecmp(esc, addr) != 0 &&
 	    now - oldest >= d->cfg->escalate_after) {
 		/* The same digest, its links answering as the security
 		 * team, saying how long it has waited. */
 		md.to = esc;
 		md.waited = now - oldest;
-		if (compose_and_deliver(d, &md) == 0)
-			waited = md.waited;
+		r = compose(&md, &msgs[1]);
+		waited = md.waited;
+		n = 2;
 	}
-	if (r == 0 && store_mail_sent(d->st, addr, now,
-				      (int64_t)json_array_size(hosts) + more,
-				      waited) < 0)
-		log_warning("mail: cannot note the digest to %s: %s", addr,
-			    store_errmsg());
 	if (r == 0)
-		log_info("mail: digest of %" PRId64 " hosts to %s%s%s",
-			 (int64_t)json_array_size(hosts) + more, addr,
-			 waited ? " and " : "", waited ? esc : "");
+		r = deliver(d, msgs, to, n, addr, total, waited, 0, now);
+	if (r == 0)
+		log_info("mail: digest of %" PRId64 " hosts to %s%s%s", total,
+			 addr, n == 2 ? " and " : "", n == 2 ? esc : "");
+	buf_free(&msgs[0]);
+	buf_free(&msgs[1]);
 	json_decref(hosts);
 	return r;
 }
 
 static int send_handoffs(struct digest *d, int64_t now)
 {
+	struct buf msg = BUF_INIT(MAIL_MAX_BYTES);
+	const char *to = d->cfg->escalate_to;
 	struct mail_digest md = { 0 };
 	json_t *hosts = NULL;
 	int64_t more = 0, last = 0;
 	int r;
 
-	if (!d->cfg->escalate_to[0])
+	if (!to[0])
 		return 0;	/* they wait until there is someone to tell */
 	r = store_mail_handoff_hosts(d->st, MAIL_MAX_HOSTS, &hosts, &more,
 				     &last);
@@ -170,16 +172,17 @@ static int send_handoffs(struct digest *d, int64_t now)
 		return r;
 	}
 	md.from = d->cfg->mail_from;
-	md.to = d->cfg->escalate_to;
+	md.to = to;
 	md.handoff = 1;
 	md.hosts = hosts;
 	md.more = more;
 	md.base_url = d->base_url;
 	md.key = d->key;
 	md.now = now;
-	r = compose_and_deliver(d, &md);
+	r = compose(&md, &msg);
 	if (r == 0)
-		r = store_mail_handoffs_sent(d->st, last, now);
+		r = deliver(d, &msg, &to, 1, NULL, 0, 0, last, now);
+	buf_free(&msg);
 	json_decref(hosts);
 	return r;
 }
@@ -263,7 +266,11 @@ int digest_start(const struct server_config *cfg, struct store *st,
 	d->cfg = cfg;
 	d->st = st;
 	d->key = key;
-	digest_base_url(cfg, d->base_url, sizeof(d->base_url));
+	r = notify_base_url(cfg, d->base_url, sizeof(d->base_url));
+	if (r < 0) {
+		free(d);
+		return r;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
 	r = pthread_create(&d->thread, NULL, run, d);

@@ -4,7 +4,9 @@
  * one digest per [notify] digest_every, at once for a new critical
  * finding (at most once an hour), and escalate_to a copy once the oldest
  * finding has waited escalate_after; hosts answered "not mine" go to
- * escalate_to in a mail of their own.
+ * escalate_to in a mail of their own.  Each digest is queued in the
+ * outbox (notify.h, its "mail:" channel) in the transaction that moves
+ * the schedule on; the sender delivers it with retries.
  */
 #ifndef DERELICT_DIGEST_H
 #define DERELICT_DIGEST_H
@@ -21,10 +23,6 @@ int digest_start(const struct server_config *cfg, struct store *st,
 		 const unsigned char *key, struct digest **ret);
 /* Stops it after the mail in flight; accepts NULL. */
 void digest_stop(struct digest *d);
-
-/* The base of every link in the mails: [server] listen as a URL, https
- * with TLS.  Written into out (no trailing slash). */
-void digest_base_url(const struct server_config *cfg, char *out, size_t size);
 
 /* Checks the [notify] keys that conf.h cannot: the smtp_url scheme and
  * the addresses.  0, or -EINVAL with err filled. */

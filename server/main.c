@@ -23,6 +23,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "store.h"
 #include "version.h"
@@ -78,7 +79,8 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 		log_error("out of memory");
 		return 1;
 	}
-	r = conf_load_file(server_conf_keys, cfg, path, err);
+	r = conf_load_file_with(server_conf_keys, cfg, path, config_section,
+				cfg, err);
 	if (r < 0 && !(r == -ENOENT && !explicit)) {
 		log_error("%s", err);
 		return 1;
@@ -132,7 +134,7 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 		log_error("%s: tls_cert and tls_key go together", path);
 		return 1;
 	}
-	if (digest_check_config(cfg, err) < 0) {
+	if (config_finish(cfg, err) < 0 || digest_check_config(cfg, err) < 0) {
 		log_error("%s: %s", path, err);
 		return 1;
 	}
@@ -481,6 +483,7 @@ static int serve(struct server_config *cfg, struct store *st)
 	struct http_server *http = NULL;
 	struct digest *mail = NULL;
 	unsigned char answer_key[ANSWER_KEY_LEN];
+	struct notify *notify = NULL;
 	char err[256];
 	sigset_t set;
 	int sig, r;
@@ -492,9 +495,17 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_warning_errno(r, "cannot read the enroll secret %s; "
 				     "enrollment is off",
 				  cfg->enroll_secret_file);
+	r = notify_new(cfg, st, &notify, err, sizeof(err));
+	if (r < 0) {
+		log_error("notifications: %s", err[0] ? err : strerror(-r));
+		free(app.enroll_secret);
+		return 1;
+	}
 	r = advisory_feed_new(cfg, st, &app.feed);
 	if (r < 0) {
 		log_error_errno(r, "cannot load the advisories");
+		notify_free(notify);
+		free(app.enroll_secret);
 		return 1;
 	}
 
@@ -515,6 +526,11 @@ static int serve(struct server_config *cfg, struct store *st)
 	r = advisory_feed_run(app.feed, app.ingest);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the advisory thread");
+		goto out;
+	}
+	r = notify_start(notify);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the notification thread");
 		goto out;
 	}
 	if (cfg->smtp_url[0]) {
@@ -548,6 +564,8 @@ static int serve(struct server_config *cfg, struct store *st)
 	}
 	log_notice("derelictd %s listening on %s%s", DERELICT_VERSION,
 		   cfg->listen, cfg->tls_cert[0] ? " (TLS)" : "");
+	notify_describe(notify, err, sizeof(err));
+	log_notice("notifications: %s", err[0] ? err : "none configured");
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0 || sig != SIGHUP)
@@ -568,6 +586,9 @@ out:
 	 * last evaluations still need the advisories. */
 	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
+	/* After the ingest thread: its last commits may queue events, which
+	 * wait in the outbox for the next start. */
+	notify_free(notify);
 	advisory_feed_free(app.feed);
 	free(app.enroll_secret);
 	if (r == 0)
@@ -604,6 +625,9 @@ int main(int argc, char **argv)
 		if (ncmd) {
 			log_error("--check-config takes no command");
 			rc = 2;
+		} else if (notify_check_config(&cfg, err, sizeof(err)) < 0) {
+			log_error("notifications: %s", err);
+			rc = 1;
 		}
 		goto out;
 	}
@@ -648,6 +672,7 @@ int main(int argc, char **argv)
 	}
 out:
 	store_close(st);
+	config_free(&cfg);
 	conf_free(server_conf_keys, &cfg);
 	return rc;
 }

@@ -8,6 +8,8 @@
 
 #include "conf.h"
 
+#define SERVER_MAX_WEBHOOKS 16
+
 struct server_config {
 	/* [server] */
 	char *listen;
@@ -31,7 +33,21 @@ struct server_config {
 	int64_t unmaintained_after;
 	int64_t silent_after;
 	int64_t evaluate_every;
-	/* [notify]: mail to the owners (server/digest.c) */
+	/* [notify] */
+	char *webhook_url;		/* the webhook "default"; "" none */
+	char *webhook_secret_file;
+	char *webhook_min_severity;
+	int64_t notify_retry_base;	/* first retry's delay */
+	int64_t notify_retry_for;	/* then marked failed */
+	/* [webhook NAME] sections (config.c), the "default" one first */
+	struct server_webhook {
+		char *name;
+		char *url;
+		char *secret_file;
+		int min_severity;	/* enum rules_severity */
+	} webhooks[SERVER_MAX_WEBHOOKS];
+	int n_webhooks;
+	/* [notify] mail to the owners (server/digest.c) */
 	char *smtp_url;			/* "" no mail */
 	char *mail_from;
 	int64_t digest_every;
@@ -41,6 +57,16 @@ struct server_config {
 };
 
 extern const struct conf_key server_conf_keys[];
+
+/* Takes the lines of the [webhook NAME] sections (conf_section_fn: user
+ * is the struct server_config). */
+int config_section(void *user, const char *section, const char *name,
+		   const char *value, const char **why);
+/* Adds the webhook of [notify] webhook_url, checks every webhook once the
+ * file and flags are read; 0 or -EINVAL with err filled. */
+int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN]);
+/* Frees what config_section() and config_finish() keep. */
+void config_free(struct server_config *cfg);
 
 #define SERVER_DEFAULT_CONFIG SYSCONFDIR "/derelict/derelictd.conf"
 

@@ -304,4 +304,60 @@ json_t *store_advisories_age_json(struct store *st, int64_t now);
 /* A message describing the last database error of this thread. */
 const char *store_errmsg(void);
 
+/* --- notifications (store_notify.c) ------------------------------------- */
+
+/* A destination events are queued for: a configured channel's name
+ * ("webhook:NAME", "mail"; notify.c) and the least severity it wants. */
+#define STORE_NOTIFY_MAX_DESTS 32
+#define STORE_NOTIFY_NAME_MAX 80
+struct store_notify_dest {
+	char name[STORE_NOTIFY_NAME_MAX];
+	int min_severity;
+};
+
+/* Sets the destinations (copied); call before the threads start.  Only
+ * destinations configured when a finding changes get its events. */
+int store_notify_set_dests(struct store *st,
+			   const struct store_notify_dest *dests, size_t n);
+/* The destinations set, and how many. */
+int store_notify_dests(const struct store *st,
+		       const struct store_notify_dest **ret);
+
+/* One pending row of the outbox, for the sender; the strings are the
+ * caller's, freed by store_delivery_clear(). */
+struct store_delivery {
+	int64_t id;
+	char *event_id, *destination, *kind, *payload;
+	int attempts;
+	int64_t created_at;	/* or when an admin retried it */
+	int64_t next_try_at;
+};
+void store_delivery_clear(struct store_delivery *d);
+/* The oldest pending delivery of destination: 0 with *ret when it is due
+ * at now, 1 (and *ret's next_try_at) while it waits for its retry,
+ * -ENOENT when there is none. */
+int store_notify_next(struct store *st, const char *destination, int64_t now,
+		      struct store_delivery *ret);
+/* Records an attempt of delivery id: status "delivered", "pending" (tried
+ * again at next_try_at), "failed" (given up), or "disabled" (the
+ * receiver wants no more: every pending row of the destination with it,
+ * and nothing is queued for the destination until an admin retries one
+ * of its rows).  error is the attempt's reason, NULL when delivered. */
+int store_notify_record(struct store *st, int64_t id, const char *status,
+			const char *error, int64_t next_try_at, int64_t now);
+
+struct notify_filter {
+	const char *status;	/* NULL any */
+	const char *destination;	/* NULL any */
+	int limit;
+	int64_t after_id;	/* the cursor: rows below it, newest first */
+};
+/* The deliveries, newest first, as {"items","total","next_cursor"}. */
+int store_notify_list(struct store *st, const struct notify_filter *f,
+		      json_t **ret);
+/* Queues delivery id again now, from zero attempts, and switches its
+ * destination back on.  -ENOENT when there is no such row, -EALREADY
+ * when it is delivered. */
+int store_notify_retry(struct store *st, int64_t id, int64_t now);
+
 #endif

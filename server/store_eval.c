@@ -481,8 +481,9 @@ static int sync_findings(struct conn *c, int64_t id,
 	seen = calloc(res->n_findings + 1, 1);
 	if (!seen)
 		return -ENOMEM;
-	s = stmt(c, "SELECT id, key, status, ack_until, ack_severity FROM "
-		    "findings WHERE host_id = ? AND status != 'resolved'");
+	s = stmt(c, "SELECT id, key, status, ack_until, ack_severity, "
+		    "severity FROM findings WHERE host_id = ? AND "
+		    "status != 'resolved'");
 	if (!s) {
 		free(seen);
 		return -EIO;
@@ -517,6 +518,13 @@ static int sync_findings(struct conn *c, int64_t id,
 			if (sqlite3_step(s) != SQLITE_DONE)
 				goto fail;
 			sqlite3_reset(s);
+			s = NULL;
+			if ((rc = store_notify_finding(
+				     c, "finding.resolved",
+				     json_get_int(row, "id", 0),
+				     (int)json_get_int(row, "severity", 0), -1,
+				     now)) < 0)
+				goto fail_rc;
 			continue;
 		}
 		seen[j] = 1;
@@ -556,6 +564,26 @@ static int sync_findings(struct conn *c, int64_t id,
 		if (sqlite3_step(s) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(s);
+		s = NULL;
+		{
+			/* An acknowledgement that stopped holding brings the
+			 * finding back: escalated; a worse open one: updated. */
+			int was = (int)json_get_int(row, "severity", 0);
+			int acked = strcmp(status, "acknowledged") == 0;
+			const char *kind = NULL;
+
+			if (acked && open)
+				kind = "finding.escalated";
+			else if (!acked && (int)fd->severity > was)
+				kind = "finding.updated";
+			if (kind &&
+			    (rc = store_notify_finding(
+				     c, kind, json_get_int(row, "id", 0),
+				     fd->severity,
+				     (int)fd->severity > was ? was : -1,
+				     now)) < 0)
+				goto fail_rc;
+		}
 		if (open && (int)fd->severity > worst)
 			worst = fd->severity;
 	}
@@ -585,6 +613,11 @@ static int sync_findings(struct conn *c, int64_t id,
 		if (sqlite3_step(s) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(s);
+		s = NULL;
+		if ((rc = store_notify_finding(c, "finding.opened",
+					       sqlite3_last_insert_rowid(c->db),
+					       fd->severity, -1, now)) < 0)
+			goto fail_rc;
 		if ((int)fd->severity > worst)
 			worst = fd->severity;
 	}
@@ -596,6 +629,7 @@ fail:
 	rc = db_err(c, sqlite3_errcode(c->db));
 	if (s)
 		sqlite3_reset(s);
+fail_rc:
 	json_decref(live);
 	free(seen);
 	return rc;

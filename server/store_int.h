@@ -44,6 +44,10 @@ struct store {
 	 * next success of its kind (store_health()). */
 	pthread_mutex_t health_lock;
 	struct store_health commit_health, checkpoint_health;
+	/* Where notifications go (store_notify.c); set before the threads
+	 * start, read-only after. */
+	struct store_notify_dest notify_dests[STORE_NOTIFY_MAX_DESTS];
+	int n_notify_dests;
 };
 
 /* Takes a reader connection (waits when all are busy); give it back with
@@ -124,5 +128,13 @@ int64_t store_unmaintained_after(const struct store *st);
 /* Rules: re-evaluates one host inside the current write transaction on c. */
 int store_evaluate_host(struct store *st, struct conn *c, int64_t host_id,
 			int64_t now);
+
+/* Notifications (store_notify.c): queues the event kind
+ * ("finding.opened", ...) of the finding for every configured destination
+ * whose floor severity reaches, inside the current write transaction on c,
+ * so the event is kept exactly when the change is.  previous_severity is
+ * -1 unless the severity rose.  0 at once when no destination wants it. */
+int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
+			 int severity, int previous_severity, int64_t now);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "jsonutil.h"
 #include "store_int.h"
 #include "timeutil.h"
@@ -232,44 +233,126 @@ int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 	return 0;
 }
 
-int store_mail_handoffs_sent(struct store *st, int64_t last, int64_t now)
+/* The schedule's half of store_mail_queue(). */
+static int schedule(struct conn *c, const char *address, int64_t hosts,
+		    int64_t waited, int64_t handoff_last, int64_t now)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "UPDATE mail_handoffs SET sent_at = ?1 "
-				  "WHERE sent_at IS NULL AND id <= ?2");
-	int r;
+	sqlite3_stmt *s;
 
-	if (s) {
-		sqlite3_bind_int64(s, 1, now);
-		sqlite3_bind_int64(s, 2, last);
+	if (!address) {
+		s = stmt(c, "UPDATE mail_handoffs SET sent_at = ?1 WHERE "
+			    "sent_at IS NULL AND id <= ?2");
+		if (s) {
+			sqlite3_bind_int64(s, 1, now);
+			sqlite3_bind_int64(s, 2, handoff_last);
+		}
+		return stmt_run(c, s);
 	}
-	r = stmt_run(c, s);
-	conn_put(st, c);
-	return r;
-}
-
-int store_mail_sent(struct store *st, const char *address, int64_t now,
-		    int64_t hosts, int64_t waited)
-{
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c,
-		"INSERT INTO mail_contacts (address, last_digest_at, "
-		"last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, CASE "
-		"WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT (address) DO "
-		"UPDATE SET last_digest_at = ?2, last_hosts = ?3, "
-		"escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE escalated_at END, "
-		"waited = ?4");
-	int r;
-
+	s = stmt(c, "INSERT INTO mail_contacts (address, last_digest_at, "
+		    "last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, CASE "
+		    "WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT (address) "
+		    "DO UPDATE SET last_digest_at = ?2, last_hosts = ?3, "
+		    "escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE escalated_at "
+		    "END, waited = ?4");
 	if (s) {
 		bind_text(s, 1, address);
 		sqlite3_bind_int64(s, 2, now);
 		sqlite3_bind_int64(s, 3, hosts);
 		sqlite3_bind_int64(s, 4, waited);
 	}
-	r = stmt_run(c, s);
+	return stmt_run(c, s);
+}
+
+int store_mail_queue(struct store *st, const struct store_mail_out *outs,
+		     int n, const char *address, int64_t hosts, int64_t waited,
+		     int64_t handoff_last, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	for (int i = 0; i < n && r == 0; i++) {
+		char id[40], dest[STORE_MAIL_DEST_MAX];
+		json_t *p = json_object();
+		char *text = NULL;
+		sqlite3_stmt *s;
+
+		if (p) {
+			json_object_set_new(p, "to", json_string(outs[i].to));
+			json_object_set_new(p, "message",
+					    json_stringn(outs[i].message,
+							 outs[i].len));
+			text = json_dumps(p, JSON_COMPACT);
+		}
+		json_decref(p);
+		if (!text) {
+			r = -ENOMEM;
+			break;
+		}
+		/* The event id is the mail's own: a retry is the same mail. */
+		snprintf(id, sizeof(id), "digest-");
+		if (random_hex(id + 7, 16) < 0) {
+			free(text);
+			r = -EIO;
+			break;
+		}
+		snprintf(dest, sizeof(dest), "mail:%s", outs[i].to);
+		s = stmt(c, "INSERT INTO notify_deliveries (event_id, "
+			    "destination, kind, payload, next_try_at, "
+			    "created_at) VALUES (?1, ?2, 'digest', ?3, ?4, ?4)");
+		if (s) {
+			bind_text(s, 1, id);
+			bind_text(s, 2, dest);
+			bind_text(s, 3, text);
+			sqlite3_bind_int64(s, 4, now);
+		}
+		r = stmt_run(c, s);
+		free(text);
+	}
+	if (r == 0)
+		r = schedule(c, address, hosts, waited, handoff_last, now);
+	r = txn_end(c, r);
 	conn_put(st, c);
 	return r;
+}
+
+int store_mail_destinations(struct store *st, const char *prefix,
+			    char (*names)[STORE_MAIL_DEST_MAX], int max,
+			    int *ret_count)
+{
+	struct conn *c = conn_get(st);
+	/* A range over the pending index rather than LIKE, whose '_' and
+	 * '%' an address may hold. */
+	sqlite3_stmt *s = stmt(c, "SELECT DISTINCT destination FROM "
+				  "notify_deliveries WHERE status = 'pending' "
+				  "AND destination > ?1 AND destination < ?1 "
+				  "|| char(0x10ffff) ORDER BY destination "
+				  "LIMIT ?2");
+	int rc, n = 0, r = 0;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, prefix);
+	sqlite3_bind_int(s, 2, max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
+		const char *d = col_text(s, 0);
+
+		if (d && strlen(d) < STORE_MAIL_DEST_MAX)
+			snprintf(names[n++], STORE_MAIL_DEST_MAX, "%s", d);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_err(c, rc);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	if (r < 0)
+		return r;
+	*ret_count = n;
+	return 0;
 }
 
 static int link_used(struct conn *c, const char *id)

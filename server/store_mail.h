@@ -32,12 +32,31 @@ int store_mail_digest_hosts(struct store *st, const char *address,
  * store_mail_handoffs_sent(). */
 int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 			     int64_t *ret_more, int64_t *ret_last);
-int store_mail_handoffs_sent(struct store *st, int64_t last, int64_t now);
 
-/* Notes that a digest of hosts went to address at now; waited > 0: it
- * went to escalate_to as well, its oldest finding unanswered that long. */
-int store_mail_sent(struct store *st, const char *address, int64_t now,
-		    int64_t hosts, int64_t waited);
+/* One composed mail for the outbox. */
+struct store_mail_out {
+	const char *to;
+	const char *message;	/* RFC 5322, as mail_compose() made it */
+	size_t len;
+};
+
+/* Queues the mails as outbox rows (sql/006: destination
+ * "mail:<to>", kind "digest", payload {"to", "message"}) in one
+ * transaction with the schedule: address's digest counted as sent at now
+ * (waited > 0: escalated too, its oldest finding unanswered that long),
+ * or with address NULL the handoffs up to handoff_last marked sent.  A
+ * crash leaves both or neither: no digest is lost or queued twice. */
+int store_mail_queue(struct store *st, const struct store_mail_out *outs,
+		     int n, const char *address, int64_t hosts, int64_t waited,
+		     int64_t handoff_last, int64_t now);
+
+/* The destinations under prefix ("mail:") that have pending outbox rows,
+ * at most max of them, into names; *ret_count says how many. */
+#define STORE_MAIL_DEST_MAX (5 + ANSWER_RECIPIENT_MAX + 1)
+#define STORE_MAIL_DESTS_MAX 64
+int store_mail_destinations(struct store *st, const char *prefix,
+			    char (*names)[STORE_MAIL_DEST_MAX], int max,
+			    int *ret_count);
 
 /* For the confirmation page: {"hostname", "project", "summary", "rule",
  * "retired", "used"} of a link's host and finding.  -ENOENT when the host

@@ -1,0 +1,421 @@
+/*
+ * store_notify.c - the notification outbox (sql/006_notify.sql): events
+ * queued in the transaction of the finding change that causes them, and
+ * what the sender (notify.c) and the API read and write of them.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "jsonutil.h"
+#include "notify.h"
+#include "rules.h"
+#include "timeutil.h"
+
+int store_notify_set_dests(struct store *st,
+			   const struct store_notify_dest *dests, size_t n)
+{
+	if (n > STORE_NOTIFY_MAX_DESTS)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++)
+		st->notify_dests[i] = dests[i];
+	st->n_notify_dests = (int)n;
+	return 0;
+}
+
+int store_notify_dests(const struct store *st,
+		       const struct store_notify_dest **ret)
+{
+	*ret = st->notify_dests;
+	return st->n_notify_dests;
+}
+
+/* The finding as the event carries it: what GET /api/v1/findings shows. */
+static int finding_json(struct conn *c, int64_t id, json_t **ret)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT id, host_id, rule, key, severity, "
+				  "status, summary, details AS details_json, "
+				  "first_seen, last_seen, resolved_at, "
+				  "ack_until FROM findings WHERE id = ?");
+	json_t *row;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+	}
+	row = row_to_json(s);
+	sqlite3_reset(s);
+	if (!row)
+		return -ENOMEM;
+	json_object_set_new(row, "severity",
+			    json_string(rules_severity_name(
+				    (enum rules_severity)json_get_int(
+					    row, "severity", 0))));
+	*ret = row;
+	return 0;
+}
+
+/* What a receiver needs to know of the host without asking. */
+static int host_json(struct conn *c, int64_t id, json_t **ret)
+{
+	sqlite3_stmt *s = stmt(c, "SELECT h.id, h.hostname, h.agent_id, "
+				  "p.name AS project, p.ends_on AS "
+				  "project_ends_on, h.os_id, h.os_version_id, "
+				  "h.os_codename, h.first_seen, h.last_seen, "
+				  "h.last_login_at, h.last_login_user, "
+				  "h.packages_changed_at, h.retired_at "
+				  "FROM hosts h LEFT JOIN projects p ON p.id = "
+				  "h.project_id WHERE h.id = ?");
+	json_t *row;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+	}
+	row = row_to_json(s);
+	sqlite3_reset(s);
+	if (!row)
+		return -ENOMEM;
+	*ret = row;
+	return 0;
+}
+
+static int queue_row(struct conn *c, const char *event_id, const char *dest,
+		     const char *kind, const char *payload, int64_t now)
+{
+	/* A destination a receiver switched off gets nothing. */
+	sqlite3_stmt *s = stmt(c, "INSERT INTO notify_deliveries (event_id, "
+				  "destination, kind, payload, next_try_at, "
+				  "created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?5 "
+				  "WHERE NOT EXISTS (SELECT 1 FROM "
+				  "notify_disabled WHERE destination = ?2)");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, event_id);
+	bind_text(s, 2, dest);
+	bind_text(s, 3, kind);
+	bind_text(s, 4, payload);
+	sqlite3_bind_int64(s, 5, now);
+	return stmt_run(c, s);
+}
+
+int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
+			 int severity, int previous_severity, int64_t now)
+{
+	const struct store *st = c->st;
+	json_t *finding = NULL, *host = NULL, *ev = NULL;
+	char event_id[40] = "evt_", ts[TIME_RFC3339_LEN], link[600];
+	char *body = NULL;
+	int want = 0, r;
+
+	if (!st)
+		return 0;
+	/* No destination, no rows, no cost. */
+	for (int i = 0; i < st->n_notify_dests; i++)
+		if (severity >= st->notify_dests[i].min_severity)
+			want = 1;
+	if (!want)
+		return 0;
+	if ((r = finding_json(c, finding_id, &finding)) < 0)
+		return r;
+	r = host_json(c, json_get_int(finding, "host_id", 0), &host);
+	if (r < 0)
+		goto out;
+	if (random_hex(event_id + 4, 16) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	time_format(now, ts);
+	notify_host_link(st->cfg, json_get_int(host, "id", 0), link,
+			 sizeof(link));
+	ev = json_pack("{s:s,s:s,s:s,s:{s:O,s:O,s:s}}", "type", kind,
+		       "timestamp", ts, "id", event_id, "data", "finding",
+		       finding, "host", host, "link", link);
+	if (!ev) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (previous_severity >= 0)
+		json_object_set_new(json_object_get(ev, "data"),
+				    "previous_severity",
+				    json_string(rules_severity_name(
+					    (enum rules_severity)
+						    previous_severity)));
+	body = json_dumps(ev, JSON_COMPACT);
+	if (!body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < st->n_notify_dests && r == 0; i++)
+		if (severity >= st->notify_dests[i].min_severity)
+			r = queue_row(c, event_id, st->notify_dests[i].name,
+				      kind, body, now);
+out:
+	free(body);
+	json_decref(ev);
+	json_decref(finding);
+	json_decref(host);
+	return r;
+}
+
+void store_delivery_clear(struct store_delivery *d)
+{
+	free(d->event_id);
+	free(d->destination);
+	free(d->kind);
+	free(d->payload);
+	memset(d, 0, sizeof(*d));
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+	const char *v = col_text(s, i);
+
+	return strdup(v ? v : "");
+}
+
+int store_notify_next(struct store *st, const char *destination, int64_t now,
+		      struct store_delivery *ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s = stmt(c, "SELECT id, event_id, destination, kind, "
+				  "payload, attempts, coalesce(retried_at, "
+				  "created_at), next_try_at FROM notify_deliveries WHERE "
+				  "destination = ? AND status = 'pending' "
+				  "ORDER BY id LIMIT 1");
+	struct store_delivery d = { 0 };
+	int rc, r;
+
+	if (!s) {
+		conn_put(st, c);
+		return -EIO;
+	}
+	bind_text(s, 1, destination);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+		sqlite3_reset(s);
+		conn_put(st, c);
+		return r;
+	}
+	d.id = sqlite3_column_int64(s, 0);
+	d.event_id = dup_col(s, 1);
+	d.destination = dup_col(s, 2);
+	d.kind = dup_col(s, 3);
+	d.payload = dup_col(s, 4);
+	d.attempts = sqlite3_column_int(s, 5);
+	d.created_at = sqlite3_column_int64(s, 6);
+	d.next_try_at = sqlite3_column_int64(s, 7);
+	sqlite3_reset(s);
+	conn_put(st, c);
+	if (!d.event_id || !d.destination || !d.kind || !d.payload) {
+		store_delivery_clear(&d);
+		return -ENOMEM;
+	}
+	*ret = d;
+	return d.next_try_at > now ? 1 : 0;
+}
+
+static int txn_end(struct conn *c, int r)
+{
+	if (r == 0)
+		r = db_exec(c, "COMMIT");
+	if (r < 0 && !sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_notify_record(struct store *st, int64_t id, const char *status,
+			const char *error, int64_t next_try_at, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "UPDATE notify_deliveries SET status = ?1, attempts = "
+		    "attempts + 1, last_error = ?2, next_try_at = ?3, "
+		    "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
+		    "WHERE id = ?5 AND status = 'pending'");
+	if (s) {
+		bind_text(s, 1, status);
+		bind_text(s, 2, error);
+		sqlite3_bind_int64(s, 3, next_try_at);
+		sqlite3_bind_int64(s, 4, now);
+		sqlite3_bind_int64(s, 5, id);
+	}
+	r = stmt_run(c, s);
+	if (r == 0 && strcmp(status, "disabled") == 0) {
+		s = stmt(c, "INSERT INTO notify_disabled (destination, "
+			    "disabled_at, reason) SELECT destination, ?2, ?3 "
+			    "FROM notify_deliveries WHERE id = ?1 ON CONFLICT "
+			    "(destination) DO UPDATE SET disabled_at = ?2, "
+			    "reason = ?3");
+		if (s) {
+			sqlite3_bind_int64(s, 1, id);
+			sqlite3_bind_int64(s, 2, now);
+			bind_text(s, 3, error);
+		}
+		r = stmt_run(c, s);
+		s = r ? NULL
+		      : stmt(c, "UPDATE notify_deliveries SET status = "
+				"'disabled', last_error = ?2 WHERE status = "
+				"'pending' AND destination = (SELECT "
+				"destination FROM notify_deliveries WHERE "
+				"id = ?1)");
+		if (s) {
+			sqlite3_bind_int64(s, 1, id);
+			bind_text(s, 2, "the destination was switched off");
+		}
+		if (r == 0)
+			r = stmt_run(c, s);
+	}
+	r = txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
+
+#define NOTIFY_COLUMNS \
+	"SELECT id, event_id, destination, kind, status, attempts, " \
+	"last_error, next_try_at, created_at, delivered_at, retried_at " \
+	"FROM " \
+	"notify_deliveries WHERE (?1 IS NULL OR status = ?1) AND " \
+	"(?2 IS NULL OR destination = ?2) "
+
+int store_notify_list(struct store *st, const struct notify_filter *f,
+		      json_t **ret)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	json_t *items = json_array(), *cursor = json_null(), *row;
+	int64_t total = -1, last = 0;
+	int rc, n = 0, r = 0;
+
+	db_exec(c, "BEGIN");
+	s = stmt(c, NOTIFY_COLUMNS "AND (?3 IS NULL OR id < ?3) "
+				   "ORDER BY id DESC LIMIT ?4");
+	if (!s || !items) {
+		r = s ? -ENOMEM : -EIO;
+		goto out;
+	}
+	bind_text(s, 1, f->status);
+	bind_text(s, 2, f->destination);
+	if (f->after_id > 0)
+		sqlite3_bind_int64(s, 3, f->after_id);
+	sqlite3_bind_int(s, 4, f->limit + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == f->limit) {
+			char cur[32];
+
+			snprintf(cur, sizeof(cur), "%lld", (long long)last);
+			json_decref(cursor);
+			cursor = json_string(cur);
+			break;
+		}
+		row = row_to_json(s);
+		if (!row) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		/* A retry is due only while the row is pending. */
+		if (strcmp(json_get_str(row, "status"), "pending") != 0)
+			json_object_set_new(row, "next_try_at", json_null());
+		last = sqlite3_column_int64(s, 0);
+		json_array_append_new(items, row);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = db_err(c, rc);
+		goto out;
+	}
+	s = stmt(c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS "
+		    "NULL OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	bind_text(s, 1, f->status);
+	bind_text(s, 2, f->destination);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		total = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	*ret = json_pack("{s:O,s:I,s:O}", "items", items, "total",
+			 (json_int_t)total, "next_cursor", cursor);
+	if (!*ret)
+		r = -ENOMEM;
+out:
+	db_exec(c, "COMMIT");
+	conn_put(st, c);
+	json_decref(items);
+	json_decref(cursor);
+	return r;
+}
+
+int store_notify_retry(struct store *st, int64_t id, int64_t now)
+{
+	struct conn *c = conn_get(st);
+	sqlite3_stmt *s;
+	const char *status = NULL;
+	int r, rc;
+
+	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
+		conn_put(st, c);
+		return r;
+	}
+	s = stmt(c, "SELECT status FROM notify_deliveries WHERE id = ?");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		status = col_text(s, 0);
+	if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else if (rc != SQLITE_ROW)
+		r = db_err(c, rc);
+	else if (status && strcmp(status, "delivered") == 0)
+		r = -EALREADY;
+	sqlite3_reset(s);
+	if (r < 0)
+		goto out;
+	s = stmt(c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
+		    "destination FROM notify_deliveries WHERE id = ?)");
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = stmt_run(c, s);
+	if (r < 0)
+		goto out;
+	s = stmt(c, "UPDATE notify_deliveries SET status = 'pending', "
+		    "attempts = 0, next_try_at = ?1, retried_at = ?1 WHERE "
+		    "id = ?2");
+	if (s) {
+		sqlite3_bind_int64(s, 1, now);
+		sqlite3_bind_int64(s, 2, id);
+	}
+	r = stmt_run(c, s);
+out:
+	r = txn_end(c, r);
+	conn_put(st, c);
+	return r;
+}
