@@ -344,3 +344,47 @@ def test_a_thousand_hosts_opening_at_once_make_one_digest(make_server, smtp):
     assert "1000 hosts" in text
     assert "and 800 more hosts" in text
     assert len(links(text)["retire"]) == 200
+
+
+def test_a_digest_waits_in_the_outbox_until_the_mta_answers(make_server):
+    """The receiver is down when the digest is due: the outbox keeps it
+    and retries; once the receiver is up it gets it once, and a restart
+    of derelictd sends it neither again nor a second digest."""
+    import sqlite3
+    inbox = Inbox()
+    port = free_port()
+    inbox.url = f"smtp://127.0.0.1:{port}"
+    server = make_server(notify={"smtp_url": inbox.url,
+                                 "mail_from": "derelict@example.org",
+                                 "digest_settle": "1s",
+                                 "retry_base": "1s"})
+    project(server, "p-down")
+    run_exim(server, "mx-down", "p-down")
+
+    def rows():
+        db = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT destination, kind, status, attempts "
+                              "FROM notify_deliveries WHERE kind = "
+                              "'digest'").fetchall()
+        finally:
+            db.close()
+
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(r[3] >= 1 for r in rows()):
+        time.sleep(0.3)
+    assert rows() and rows()[0][:3] == (f"mail:{OWNER}", "digest", "pending")
+    assert rows()[0][3] >= 1
+    c = Controller(inbox, hostname="127.0.0.1", port=port)
+    c.start()
+    try:
+        assert len(inbox.wait(OWNER, timeout=60)) == 1
+        deadline = time.time() + 10
+        while time.time() < deadline and rows()[0][2] != "delivered":
+            time.sleep(0.2)
+        assert rows()[0][2] == "delivered"
+        server.restart()
+        time.sleep(4)
+        assert len(inbox.to(OWNER)) == 1 and len(rows()) == 1
+    finally:
+        c.stop()
