@@ -388,3 +388,27 @@ def test_a_digest_waits_in_the_outbox_until_the_mta_answers(make_server):
         assert len(inbox.to(OWNER)) == 1 and len(rows()) == 1
     finally:
         c.stop()
+
+
+@pytest.mark.parametrize("lines,word", [
+    (["smtp_url = http://127.0.0.1:25"], "smtp_url"),
+    (["smtp_url = smtp://127.0.0.1:25", "mail_from = not an address"],
+     "mail_from"),
+    (["smtp_url = smtp://127.0.0.1:25", "escalate_to = <sec@example.org>"],
+     "escalate_to"),
+    (["digest_every = 10s"], "digest_every"),
+])
+def test_check_config_refuses_bad_notify_keys(tmp_path, lines, word):
+    import subprocess
+    from conftest import DERELICTD
+    conf = tmp_path / "derelictd.conf"
+    conf.write_text("[notify]\n" + "\n".join(lines) + "\n")
+    r = subprocess.run([DERELICTD, "--config", str(conf), "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and word in r.stderr, r.stderr
+    conf.write_text("[notify]\nsmtp_url = smtps://mx.example.org:465\n"
+                    "mail_from = derelict@example.org\n"
+                    "escalate_to = sec@example.org\n")
+    r = subprocess.run([DERELICTD, "--config", str(conf), "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
