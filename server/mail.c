@@ -190,20 +190,26 @@ static void put_ports(struct two *w, const json_t *det)
 
 		if (i >= 16)
 			break;
-		if (json_is_object(json_object_get(p, "exposed")) ||
-		    json_is_false(json_object_get(p, "exposed")))
+		const char *addr = json_get_str(p, "address");
+		int v6 = addr && strchr(addr, ':');
+
+		/* The mail ports bound to a public address (rules.c). */
+		if (!json_is_true(json_object_get(p, "public")) ||
+		    !json_is_true(json_object_get(p, "smtp")))
 			continue;
-		both_lit(w, any ? ", " : "  Exposed port: ",
-			 any ? ", " : "<li>Exposed port: ");
+		both_lit(w, any ? ", " : "  Exposed: ",
+			 any ? ", " : "<li>Exposed: ");
 		any = 1;
-		if (json_is_string(p)) {
-			both_str(w, json_string_value(p));
-			continue;
-		}
-		both_str(w, json_get_str(p, "address"));
-		snprintf(port, sizeof(port), ":%" PRId64,
+		both_lit(w, v6 ? "[" : "", v6 ? "[" : "");
+		both_str(w, addr);
+		snprintf(port, sizeof(port), "%s:%" PRId64, v6 ? "]" : "",
 			 json_get_int(p, "port", 0));
 		both_str(w, port);
+		if (json_get_str(p, "mta")) {
+			both_lit(w, " (", " (");
+			both_str(w, json_get_str(p, "mta"));
+			both_lit(w, ")", ")");
+		}
 	}
 	if (any)
 		both_lit(w, "\n", "</li>\n");
@@ -397,7 +403,7 @@ int mail_compose(const struct mail_digest *d, struct buf *out)
 		       "From: derelict <%s>\r\n"
 		       "To: <%s>\r\n"
 		       "Message-ID: <%s.%" PRId64 "@%s>\r\n"
-		       "Subject: %s%zu host%s %s\r\n"
+		       "Subject: %sderelict: %zu host%s %s\r\n"
 		       "MIME-Version: 1.0\r\n"
 		       "Auto-Submitted: auto-generated\r\n"
 		       "X-Auto-Response-Suppress: All\r\n"
@@ -412,8 +418,9 @@ int mail_compose(const struct mail_digest *d, struct buf *out)
 		       domain ? domain + 1 : "localhost",
 		       d->waited > 0 ? "[escalated] " : "", n,
 		       n == 1 ? "" : "s",
-		       d->handoff ? "handed over: whose are they?" :
-				    "need your answer (derelict)",
+		       d->handoff ? "without an owner: whose?" :
+		       n == 1	  ? "needs your answer" :
+				    "need your answer",
 		       boundary, boundary);
 	if (r == 0)
 		r = put_base64(out, t.data ? t.data : "", t.len);

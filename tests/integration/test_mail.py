@@ -161,7 +161,7 @@ def test_digest_to_the_contact_with_cves_and_a_working_retire_link(
     assert "dev-portal-03" in text and "dev-portal-03" in htm
     assert "CVE-2019-15846 fixed in 4.92-8+deb10u2" in text
     assert "CVE-2020-28007" in text and "CVE-2020-28007" in htm
-    assert "Fix: upgrade" in text and "0.0.0.0:25" in text
+    assert "Fix: upgrade" in text and "Exposed: 0.0.0.0:25" in text
     assert "Last login:" in text and "Last package change:" in text
     ls = links(text)
     assert set(ls) == {"keep", "retire", "notmine"}
