@@ -422,10 +422,10 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 	return 0;
 }
 
-static int run_host(struct conn *c, const char *sql, int64_t host, int64_t now)
+/* Binds host and now to a statement of the answers and runs it. */
+static int run_host(struct conn *c, sqlite3_stmt *s, int64_t host,
+		    int64_t now)
 {
-	sqlite3_stmt *s = stmt(c, sql);
-
 	if (s) {
 		sqlite3_bind_int64(s, 1, host);
 		sqlite3_bind_int64(s, 2, now);
@@ -532,13 +532,14 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 		r = answer_keep(c, a, now, project, ends_on, address, rec);
 		break;
 	case ANSWER_RETIRE:
-		r = run_host(c, "UPDATE hosts SET retired_at = "
-				"coalesce(retired_at, ?2) WHERE id = ?1",
+		r = run_host(c, stmt(c, "UPDATE hosts SET retired_at = "
+					"coalesce(retired_at, ?2) WHERE id = ?1"),
 			     a->host_id, now);
 		break;
 	case ANSWER_NOTMINE:
-		r = run_host(c, "UPDATE hosts SET project_id = NULL, "
-				"project_pinned = 1 WHERE id = ?1 AND ?2 = ?2",
+		r = run_host(c, stmt(c, "UPDATE hosts SET project_id = NULL, "
+					"project_pinned = 1 WHERE id = ?1 AND "
+					"?2 = ?2"),
 			     a->host_id, now);
 		if (r < 0)
 			break;
