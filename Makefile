@@ -66,7 +66,7 @@ DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	sqlite3 libjansson-dev uuid-dev libcurl4-gnutls-dev libinih-dev \
 	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev check python3 \
 	python3-pytest curl iproute2 dbus python3-dbusmock exim4-daemon-light \
-	openssl debootstrap systemd-container prometheus \
+	python3-aiosmtpd openssl debootstrap systemd-container prometheus \
 	prometheus-alertmanager
 
 .PHONY: all deps check unit integration run install clean format \

@@ -40,6 +40,10 @@ HANDLER(api_notification_retry);
 /* api_advisories.c */
 HANDLER(api_advisories);
 
+/* api_answers.c: the owners' mail links */
+HANDLER(api_answer_get);
+HANDLER(api_answer_post);
+
 /* api_misc.c */
 HANDLER(api_summary);
 HANDLER(api_openapi);

@@ -70,6 +70,19 @@ const struct conf_key server_conf_keys[] = {
 	  30 * DAY, "how long a delivery is retried before it fails" },
 	{ "notify", "alertmanager_url", CONF_STRING, S(alertmanager_url), "",
 	  0, 0, "Alertmanager to push findings to as alerts; empty: none" },
+	{ "notify", "smtp_url", CONF_STRING, S(smtp_url), "", 0, 0,
+	  "mail server for owner digests (smtp://127.0.0.1:25 or smtps://); "
+	  "empty: no mail" },
+	{ "notify", "mail_from", CONF_STRING, S(mail_from),
+	  "derelict@localhost", 0, 0, "sender address of the digests" },
+	{ "notify", "digest_every", CONF_SPAN, S(digest_every), "24h", 60,
+	  365 * DAY, "at most one digest per contact this often" },
+	{ "notify", "digest_settle", CONF_SPAN, S(digest_settle), "10s", 0,
+	  DAY, "a digest waits until its findings stop opening for this long" },
+	{ "notify", "escalate_after", CONF_SPAN, S(escalate_after), "7d", 1,
+	  365 * DAY, "unanswered this long, a digest goes to escalate_to too" },
+	{ "notify", "escalate_to", CONF_STRING, S(escalate_to), "", 0, 0,
+	  "address of the security team; empty: no escalation" },
 	{ NULL, NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

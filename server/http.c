@@ -97,6 +97,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/metrics", ROLE_VIEWER, api_metrics },
 	{ "GET", "/metrics", ROLE_VIEWER, api_metrics },
 	{ "GET", "/healthz", ROLE_NONE, api_healthz },
+	{ "GET", "/answer", ROLE_NONE, api_answer_get },
+	{ "POST", "/answer", ROLE_NONE, api_answer_post },
 	{ "GET", "/", ROLE_VIEWER, web_index },
 	{ "GET", "/static/*", ROLE_VIEWER, web_static },
 };

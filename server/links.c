@@ -84,7 +84,6 @@ int links_host(const struct server_config *cfg, int64_t host_id, char *out,
 
 int links_needed(const struct server_config *cfg)
 {
-	/* The mail keys join here as they come. */
 	return (cfg->alertmanager_url && cfg->alertmanager_url[0]) ||
-	       cfg->n_webhooks > 0;
+	       (cfg->smtp_url && cfg->smtp_url[0]) || cfg->n_webhooks > 0;
 }

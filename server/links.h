@@ -23,7 +23,7 @@ int links_host(const struct server_config *cfg, int64_t host_id, char *out,
 	       size_t size);
 
 /* Whether something sends notifications (and so needs working links):
- * [notify] alertmanager_url or a webhook. */
+ * [notify] alertmanager_url, smtp_url or a webhook. */
 int links_needed(const struct server_config *cfg);
 
 #endif

@@ -18,6 +18,8 @@
 #include "advisory_fetch.h"
 #include "advisory_osv.h"
 #include "alerts.h"
+#include "answer.h"
+#include "digest.h"
 #include "hash.h"
 #include "http.h"
 #include "ingest.h"
@@ -181,7 +183,7 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 		log_error("%s: tls_cert and tls_key go together", path);
 		return 1;
 	}
-	if (config_finish(cfg, err) < 0) {
+	if (config_finish(cfg, err) < 0 || digest_check_config(cfg, err) < 0) {
 		log_error("%s: %s", path, err);
 		return 1;
 	}
@@ -528,6 +530,8 @@ static int serve(struct server_config *cfg, struct store *st)
 {
 	struct app app = { .cfg = cfg, .store = st };
 	struct http_server *http = NULL;
+	struct digest *mail = NULL;
+	unsigned char answer_key[ANSWER_KEY_LEN];
 	struct notify *notify = NULL;
 	struct alerts *alerts = NULL;
 	char err[256];
@@ -584,6 +588,30 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the alert thread");
 		goto out;
 	}
+	if (cfg->smtp_url[0]) {
+		r = answer_key_load(cfg->database, answer_key);
+		if (r == -EPERM) {
+			log_error("answer.key beside %s may be read by others; "
+				  "chmod 600 it", cfg->database);
+			goto out;
+		}
+		if (r < 0) {
+			log_error_errno(r, "cannot read or create the mail "
+					   "links' key beside %s",
+					cfg->database);
+			goto out;
+		}
+		app.answer_key = answer_key;
+		r = digest_start(cfg, st, answer_key, &mail);
+		if (r < 0) {
+			log_error_errno(r, "cannot start the mail thread");
+			goto out;
+		}
+		log_notice("mail: digests to the projects' contacts through "
+			   "%s%s%s", cfg->smtp_url,
+			   cfg->escalate_to[0] ? ", escalations to " : "",
+			   cfg->escalate_to);
+	}
 	r = http_start(&app, &http, err);
 	if (r < 0) {
 		log_error("%s", err);
@@ -608,10 +636,11 @@ static int serve(struct server_config *cfg, struct store *st)
 	http_stop(http);
 	r = 0;
 out:
-	/* The alert pusher only reads and may be stopped at any time.  Then
-	 * the advisory thread: it may kick the ingest thread, whose last
-	 * evaluations still need the advisories. */
+	/* The alert pusher and the mail thread only read and may be stopped
+	 * at any time.  Then the advisory thread: it may kick the ingest
+	 * thread, whose last evaluations still need the advisories. */
 	alerts_stop(alerts);
+	digest_stop(mail);
 	advisory_feed_stop(app.feed);
 	ingest_stop(app.ingest);
 	/* After the ingest thread: its last commits may queue events, which

@@ -16,11 +16,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "store_mail.h"
 #include "timeutil.h"
 
 /* Every kind of destination; a new one is a line here. */
 static const struct notify_channel *const channels[] = {
 	&notify_webhook_channel,
+	&notify_mail_channel,
 };
 
 #define N_CHANNELS (sizeof(channels) / sizeof(channels[0]))
@@ -167,7 +169,8 @@ static int stopping(struct notify *n)
 /* Tries the oldest pending row of t once, and records how it went:
  * 1 when it did deliver (the next row may follow at once), 0 when t has
  * nothing due, a negative errno when the store failed. */
-static int deliver_one(struct notify *n, struct notify_target *t)
+static int deliver_one(struct notify *n, struct notify_target *t,
+		       const char *destination)
 {
 	struct store_delivery sd;
 	struct notify_delivery d;
@@ -178,7 +181,7 @@ static int deliver_one(struct notify *n, struct notify_target *t)
 	uint32_t rnd = 0;
 	int r;
 
-	r = store_notify_next(n->st, t->dest.name, now, &sd);
+	r = store_notify_next(n->st, destination, now, &sd);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -239,6 +242,40 @@ static int prune(struct notify *n, int64_t now)
 	return r == 0 && count > 0;
 }
 
+/* A bounded batch of one destination's rows; 1 when more may wait. */
+static int deliver_batch(struct notify *n, struct notify_target *t,
+			 const char *destination)
+{
+	int k;
+
+	for (k = 0; k < NOTIFY_BATCH && !stopping(n); k++)
+		if (deliver_one(n, t, destination) <= 0)
+			break;
+	return k == NOTIFY_BATCH;
+}
+
+/* A target, or each destination of a family ("mail:"; notify.h). */
+static int deliver_target(struct notify *n, struct notify_target *t)
+{
+	char (*names)[STORE_MAIL_DEST_MAX] = NULL;
+	size_t len = strlen(t->dest.name);
+	int more = 0, count = 0;
+
+	if (len == 0 || t->dest.name[len - 1] != ':')
+		return deliver_batch(n, t, t->dest.name);
+	names = calloc(STORE_MAIL_DESTS_MAX, sizeof(*names));
+	if (!names)
+		return 0;
+	if (store_mail_destinations(n->st, t->dest.name, names,
+				    STORE_MAIL_DESTS_MAX, &count) < 0)
+		log_error("notify: cannot list the destinations of %s: %s",
+			  t->dest.name, store_errmsg());
+	for (int i = 0; i < count && !stopping(n); i++)
+		more |= deliver_batch(n, t, names[i]);
+	free(names);
+	return more || count == STORE_MAIL_DESTS_MAX;
+}
+
 static void *sender(void *arg)
 {
 	struct notify *n = arg;
@@ -256,15 +293,8 @@ static void *sender(void *arg)
 
 		/* One destination at a time, each a bounded batch: one slow
 		 * receiver delays the others by its timeout at most. */
-		for (int i = 0; i < n->n_targets && !stopping(n); i++) {
-			int k;
-
-			for (k = 0; k < NOTIFY_BATCH && !stopping(n); k++)
-				if (deliver_one(n, &n->targets[i]) <= 0)
-					break;
-			if (k == NOTIFY_BATCH)
-				more = 1;
-		}
+		for (int i = 0; i < n->n_targets && !stopping(n); i++)
+			more |= deliver_target(n, &n->targets[i]);
 		if (more ? stopping(n) : waiting(n, NOTIFY_POLL_MS))
 			break;
 	}

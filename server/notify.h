@@ -64,6 +64,10 @@ struct notify_channel {
 };
 
 extern const struct notify_channel notify_webhook_channel;
+/* notify_mail.c: its one target, "mail:", names a family of destinations
+ * ("mail:<address>", one per recipient): a target whose name ends in ':'
+ * is delivered for every destination under it with pending rows. */
+extern const struct notify_channel notify_mail_channel;
 
 /* The delay before retry number attempts (1 after the first failure):
  * base doubled per attempt, at most NOTIFY_MAX_DELAY, the upper half

@@ -49,6 +49,13 @@ struct server_config {
 	} webhooks[SERVER_MAX_WEBHOOKS];
 	int n_webhooks;
 	char *alertmanager_url;		/* "" no alerts are pushed */
+	/* [notify] mail to the owners (server/digest.c) */
+	char *smtp_url;			/* "" no mail */
+	char *mail_from;
+	int64_t digest_every;
+	int64_t digest_settle;
+	int64_t escalate_after;
+	char *escalate_to;		/* "" no escalation */
 };
 
 extern const struct conf_key server_conf_keys[];
@@ -72,6 +79,7 @@ struct app {
 	struct ingest *ingest;
 	char *enroll_secret;
 	struct advisory_feed *feed;	/* the advisories in use and their feed */
+	const unsigned char *answer_key;	/* mail links' key; NULL: no mail */
 };
 
 #endif

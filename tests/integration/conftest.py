@@ -80,6 +80,9 @@ class Server:
                 section, key = k.split(".", 1)
                 others.setdefault(section, {})[key] = v
                 del overrides[k]
+        # [notify] keys may also come as notify={...}.
+        for k, v in overrides.pop("notify", {}).items():
+            others.setdefault("notify", {})[k] = v
         for k, v in overrides.items():
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
