@@ -78,7 +78,17 @@ Web page:  $url/
 Login:     any user name, password $token
 API:       curl -H "Authorization: Bearer $token" $url/api/v1/hosts
 State:     $var (delete it to start afresh)
-
-derelictd runs in the foreground; Ctrl-C stops it.
 MSG
+# Where findings would be told: the [notify] keys and [webhook NAME]
+# sections of the config, none by default.
+notify=$(awk -F' *= *' '
+	/^\[/ { sect = $0; next }
+	sect == "[notify]" && ($1 == "webhook_url" || $1 == "smtp_url" ||
+	    $1 == "alertmanager_url" || $1 == "escalate_to") && $2 != "" {
+		printf "%s%s = %s", sep, $1, $2; sep = ", " }
+	sect ~ /^\[webhook / && $1 == "url" && $2 != "" {
+		printf "%s%s url = %s", sep, sect, $2; sep = ", " }' "$conf")
+echo "Notify:    ${notify:-none (set [notify] webhook_url, smtp_url or alertmanager_url in $conf)}"
+echo
+echo "derelictd runs in the foreground; Ctrl-C stops it."
 wait $pid
