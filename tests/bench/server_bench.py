@@ -231,6 +231,68 @@ def thread_model(name, env, hosts_n, pk, ports, services, procs):
         server.stop()
         subprocess.run(["rm", "-rf", str(tmp)])
 
+def notify_cost(hosts_n, pk, ports, services, procs):
+    """Issue 17: the same first reports of hosts whose project has ended
+    (so every report opens findings), with no notification configured and
+    with a webhook whose receiver answers at once; every opened finding is
+    then an outbox row written in the report's own transaction."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            got.append(self.headers.get("webhook-id"))
+            self.send_response(204)
+            self.end_headers()
+
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    results = {}
+    try:
+        for name in ("off", "webhook"):
+            tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-nt-"))
+            conf = {}
+            if name == "webhook":
+                secret = tmp / "webhook-secret"
+                secret.write_text("whsec_" + base64.b64encode(os.urandom(32)).decode())
+                os.chmod(secret, 0o600)
+                conf = {"notify.webhook_url": f"http://127.0.0.1:{sink.server_port}/hook",
+                        "notify.webhook_secret_file": str(secret)}
+            server = Server(tmp, evaluate_every="60s", **conf)
+            try:
+                server.api("POST", "/projects", {"name": "bench", "ends_on": "2025-01-01"})
+                hosts = enroll_many(server, hosts_n)
+                reps = [full_report(h, pk, ports, services, procs) for h in hosts]
+                jobs = write_jobs(tmp, "first", hosts,
+                                  [json.dumps(r).encode() for r in reps])
+                before = len(got)
+                rate, _ = load(server, jobs)
+                opened = server.api("GET", "/findings?status=open&limit=1")[1]["total"]
+                t, sent = time.perf_counter(), 0
+                while name == "webhook" and time.perf_counter() - t < 120:
+                    sent = len(got) - before
+                    if sent >= opened:
+                        break
+                    time.sleep(0.2)
+                results[name] = (rate, opened, sent, time.perf_counter() - t)
+            finally:
+                server.stop()
+                subprocess.run(["rm", "-rf", str(tmp)])
+    finally:
+        sink.shutdown()
+    off, on = results["off"], results["webhook"]
+    print(f"notifications ({hosts_n} hosts of an ended project, first full reports): "
+          f"none {off[0]:.0f}/s, a webhook {on[0]:.0f}/s ({on[0] / off[0]:.2f}x); "
+          f"{on[1]} findings opened, {on[2]} events delivered "
+          f"{on[3]:.1f} s after the last report")
+
 
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-"))
@@ -348,6 +410,7 @@ def main():
                       ("epoll, pool of 8 threads", {"DERELICTD_BENCH_EPOLL_THREADS": "8"}),
                       ("epoll, pool of 32 threads", {"DERELICTD_BENCH_EPOLL_THREADS": "32"})):
         thread_model(name, env, n, pk, ports, services, procs)
+    notify_cost(n, pk, ports, services, procs)
 
 
 main()
