@@ -31,9 +31,9 @@ static json_t *row_item(const char *name, const char *arch,
 	return p;
 }
 
-int packages_items(struct conn *c, int64_t host, json_t **ret)
+int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT name, arch, version, source, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ? ORDER BY name, arch");
 	json_t *items = json_array();
@@ -45,9 +45,9 @@ int packages_items(struct conn *c, int64_t host, json_t **ret)
 	}
 	sqlite3_bind_int64(s, 1, host);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *p = row_item(col_text(s, 0), col_text(s, 1),
-				     col_text(s, 2), col_text(s, 3),
-				     col_text(s, 4));
+		json_t *p = row_item(db_col_text(s, 0), db_col_text(s, 1),
+				     db_col_text(s, 2), db_col_text(s, 3),
+				     db_col_text(s, 4));
 
 		if (!p || json_array_append_new(items, p) < 0) {
 			sqlite3_reset(s);
@@ -137,11 +137,11 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
 /* The stored row of one package: its item and digest.  1 found, 0 not,
  * or a negative errno.  A row stored before digests were kept counts as
  * not found: the delta then fails its hash and the agent resends. */
-static int row_get(struct conn *c, int64_t host, const char *name,
+static int row_get(struct db_conn *c, int64_t host, const char *name,
 		   const char *arch, json_t **ret_item,
 		   unsigned char digest[REPORT_SUM_LEN])
 {
-	sqlite3_stmt *s = stmt(c, "SELECT version, source, source_version, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT version, source, source_version, "
 				  "digest FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
 	int rc, found = 0;
@@ -150,14 +150,14 @@ static int row_get(struct conn *c, int64_t host, const char *name,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, name);
-	bind_text(s, 3, arch ? arch : "");
+	db_bind_text(s, 2, name);
+	db_bind_text(s, 3, arch ? arch : "");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW &&
 	    sqlite3_column_bytes(s, 3) == REPORT_SUM_LEN) {
 		memcpy(digest, sqlite3_column_blob(s, 3), REPORT_SUM_LEN);
-		*ret_item = row_item(name, arch, col_text(s, 0),
-				     col_text(s, 1), col_text(s, 2));
+		*ret_item = row_item(name, arch, db_col_text(s, 0),
+				     db_col_text(s, 1), db_col_text(s, 2));
 		found = *ret_item ? 1 : -ENOMEM;
 	}
 	sqlite3_reset(s);
@@ -172,7 +172,7 @@ static int key_of(const json_t *p, struct buf *key)
 	return report_item_key(SECTION_PACKAGES, p, key);
 }
 
-int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
+int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			   const char *codename, const unsigned char *stored_sum,
 			   struct ingest_section *in)
 {
@@ -241,11 +241,11 @@ out:
 	return r;
 }
 
-static int package_put(struct conn *c, int64_t host, const json_t *p,
+static int package_put(struct db_conn *c, int64_t host, const json_t *p,
 		       const unsigned char *digest)
 {
 	/* An upgrade updates the row in place, not a delete and an insert. */
-	sqlite3_stmt *s = stmt(c, "INSERT INTO packages (host_id, name, arch, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO packages (host_id, name, arch, "
 				  "version, source, source_version, digest) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
 				  "DO UPDATE SET version = excluded.version, "
@@ -256,33 +256,33 @@ static int package_put(struct conn *c, int64_t host, const json_t *p,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, member(p, PKG_NAME));
-	bind_text(s, 3, member(p, PKG_ARCH));
-	bind_text(s, 4, member(p, PKG_VERSION));
-	bind_text(s, 5, member(p, PKG_SOURCE));
-	bind_text(s, 6, member(p, PKG_SRCVER));
+	db_bind_text(s, 2, member(p, PKG_NAME));
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	db_bind_text(s, 4, member(p, PKG_VERSION));
+	db_bind_text(s, 5, member(p, PKG_SOURCE));
+	db_bind_text(s, 6, member(p, PKG_SRCVER));
 	if (digest)
 		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
-static int package_del(struct conn *c, int64_t host, const json_t *p)
+static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, member(p, PKG_NAME));
-	bind_text(s, 3, member(p, PKG_ARCH));
-	return stmt_run(c, s);
+	db_bind_text(s, 2, member(p, PKG_NAME));
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	return db_run(c, s);
 }
 
 /* A host whose names package_hosts does not have yet. */
-static int pending(struct conn *c, int64_t host)
+static int pending(struct db_conn *c, int64_t host)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT 1 FROM package_hosts_pending "
+	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM package_hosts_pending "
 				  "WHERE host_id = ?");
 	int rc;
 
@@ -294,20 +294,20 @@ static int pending(struct conn *c, int64_t host)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(c, rc);
 }
 
-static int name_put(struct conn *c, int64_t host, const json_t *p)
+static int name_put(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
 				  "host_id, arch) VALUES (?, ?, ?)");
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, member(p, PKG_NAME));
+	db_bind_text(s, 1, member(p, PKG_NAME));
 	sqlite3_bind_int64(s, 2, host);
-	bind_text(s, 3, member(p, PKG_ARCH));
-	return stmt_run(c, s);
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	return db_run(c, s);
 }
 
-int packages_apply_changes(struct conn *c, int64_t host,
+int packages_apply_changes(struct db_conn *c, int64_t host,
 			   const struct ingest_section *in)
 {
 	int r = 0, late = -1;
@@ -329,9 +329,9 @@ int packages_apply_changes(struct conn *c, int64_t host,
 	return r;
 }
 
-int packages_index_pending(struct conn *c, int limit, int *ret_count)
+int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
 				  "host_id, arch) SELECT p.name, p.host_id, "
 				  "p.arch FROM packages p WHERE p.host_id IN "
 				  "(SELECT host_id FROM package_hosts_pending "
@@ -342,15 +342,15 @@ int packages_index_pending(struct conn *c, int limit, int *ret_count)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int(s, 1, limit);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
-	s = stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
+	s = db_stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
 		    "(SELECT host_id FROM package_hosts_pending ORDER BY "
 		    "host_id LIMIT ?1)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int(s, 1, limit);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	*ret_count = sqlite3_changes(c->db);
 	return 0;
@@ -369,7 +369,7 @@ static int cmp_named(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-int packages_replace(struct conn *c, int64_t host,
+int packages_replace(struct db_conn *c, int64_t host,
 		     const struct ingest_section *in)
 {
 	json_t *items = json_object_get(in->body, "items");
@@ -378,11 +378,11 @@ int packages_replace(struct conn *c, int64_t host,
 	sqlite3_stmt *s;
 	int r = 0;
 
-	s = stmt(c, "DELETE FROM packages WHERE host_id = ?");
+	s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
@@ -400,10 +400,10 @@ int packages_replace(struct conn *c, int64_t host,
 	if (r < 0)
 		return r;
 	/* The names follow, with other hosts', in packages_index_pending(). */
-	s = stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
+	s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
 		    "VALUES (?)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }

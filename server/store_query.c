@@ -19,15 +19,15 @@
 /* Runs s (bound by the caller) and collects up to limit rows; a further
  * row means there is a next page, whose cursor cursor_of() renders from
  * the last row returned. */
-static int collect(struct conn *c, sqlite3_stmt *s, int limit,
+static int collect(struct db_conn *c, sqlite3_stmt *s, int limit,
 		   json_t *(*fix)(json_t *row), const char *cursor_col,
 		   json_t **ret_items, json_t **ret_cursor)
 {
 	json_t *items = json_array(), *last = NULL;
-	int rc, n = 0;
+	int r, n = 0;
 
 	*ret_cursor = json_null();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *row;
 
 		if (n == limit) {
@@ -43,75 +43,42 @@ static int collect(struct conn *c, sqlite3_stmt *s, int limit,
 							   : "");
 			json_decref(*ret_cursor);
 			*ret_cursor = json_string(cur);
+			r = 0;
 			break;
 		}
-		row = row_to_json(s);
+		row = db_row_json(s);
 		if (fix)
 			row = fix(row);
 		json_array_append_new(items, row);
 		last = row;
 		n++;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		int r = db_err(c, rc);
-
-		sqlite3_reset(s);
+	db_reset(s);
+	if (r < 0) {
 		json_decref(items);
 		json_decref(*ret_cursor);
 		return r;
 	}
-	sqlite3_reset(s);
 	*ret_items = items;
 	return 0;
 }
 
-static int64_t count_of(sqlite3_stmt *s)
+/* A page of a list: items, the count of all (c's "SELECT count(*)", bound)
+ * and the cursor of the next page.  Takes items and cursor either way. */
+static int page(struct db_conn *c, sqlite3_stmt *count, json_t *items,
+		json_t *cursor, json_t **ret)
 {
-	int64_t n = -1;
+	int64_t total = 0;
+	int r = db_count(c, count, &total);
 
-	if (s && sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	if (s)
-		sqlite3_reset(s);
-	return n;
-}
-
-/* Steps s (bound, may be NULL after a failed prepare) for the first
- * column of its one row: 0 with *ret, -ENOENT without a row, or the
- * store's error; a failed step is never "no row". */
-static int scalar(struct conn *c, sqlite3_stmt *s, int64_t *ret)
-{
-	int rc;
-
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-}
-
-/* 0 when the row that s ("SELECT count(*) ... WHERE id = ?", may be
- * NULL) counts for id exists, -ENOENT when it does not, or the store's
- * error. */
-static int row_exists(struct conn *c, sqlite3_stmt *s, int64_t id)
-{
-	int64_t n = 0;
-	int r;
-
-	if (s)
-		sqlite3_bind_int64(s, 1, id);
-	r = scalar(c, s, &n);
-	return r < 0 ? r : n == 1 ? 0 : -ENOENT;
-}
-
-static json_t *page(json_t *items, int64_t total, json_t *cursor)
-{
-	return json_pack("{s:o,s:I,s:o}", "items", items, "total",
+	if (r < 0) {
+		json_decref(items);
+		json_decref(cursor);
+		return r;
+	}
+	*ret = json_pack("{s:o,s:I,s:o}", "items", items, "total",
 			 (json_int_t)total, "next_cursor", cursor);
+	return *ret ? 0 : -ENOMEM;
 }
 
 /* Turns the flat mail columns into {"running", "exposed"} and 0/1 into
@@ -189,12 +156,12 @@ static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 		sqlite3_bind_int(s, 1, f->abandoned);
 	if (f->mail >= 0)
 		sqlite3_bind_int(s, 2, f->mail);
-	bind_text(s, 3, f->status);
+	db_bind_text(s, 3, f->status);
 	if (f->project)
 		sqlite3_bind_int64(s, 4, project_id);
 	if (f->min_severity > 0)
 		sqlite3_bind_int(s, 5, f->min_severity);
-	bind_text(s, 6, f->q);
+	db_bind_text(s, 6, f->q);
 	if (!f->q)
 		return 0;
 	/* q is a value, never SQL: for LIKE its wildcards are escaped, for
@@ -209,7 +176,7 @@ static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 	if (r == 0)
 		r = buf_puts(&pat, "%");
 	if (r == 0)
-		bind_text(s, 9, pat.data);
+		db_bind_text(s, 9, pat.data);
 	buf_reset(&pat);
 	if (r == 0)
 		r = buf_puts(&pat, "\"");
@@ -222,7 +189,7 @@ static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 	if (r == 0)
 		r = buf_puts(&pat, "\"");
 	if (r == 0)
-		bind_text(s, 11, pat.data);
+		db_bind_text(s, 11, pat.data);
 	buf_free(&pat);
 	return r;
 }
@@ -236,61 +203,56 @@ static int long_search(const struct host_filter *f)
 int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret)
 {
-	struct conn *c;
-	sqlite3_stmt *s;
+	struct db_conn *c;
+	sqlite3_stmt *s, *cs;
 	json_t *items, *cursor;
-	int64_t total, project_id = 0;
+	int64_t project_id = 0;
+	int r;
 
 	if (f->q && strlen(f->q) > STORE_SEARCH_MAX)
 		return -E2BIG;
-	c = conn_get(st);
-	if (!f->q)
-		s = stmt(c, SQL_HOSTS);
-	else if (long_search(f))
-		s = stmt(c, SQL_HOSTS_SEARCH);
-	else
-		s = stmt(c, SQL_HOSTS_SEARCH_SHORT);
-	int r;
-
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	db_exec(c, "BEGIN");	/* one snapshot for the page and the count */
+	/* One snapshot for the page and the count. */
+	if ((r = db_read_begin(st, &c)) < 0)
+		return r;
 	if (f->project) {
 		/* An unknown project matches no host (id 0 is never used). */
-		sqlite3_stmt *ps = stmt(c, "SELECT id FROM projects WHERE "
-					   "name = ?");
-
-		if (ps) {
-			bind_text(ps, 1, f->project);
-			if (sqlite3_step(ps) == SQLITE_ROW)
-				project_id = sqlite3_column_int64(ps, 0);
-			sqlite3_reset(ps);
-		}
+		s = db_stmt(c, "SELECT id FROM projects WHERE name = ?");
+		if (s)
+			db_bind_text(s, 1, f->project);
+		r = db_scalar(c, s, &project_id);
+		if (r == -ENOENT)
+			r = 0;
+		if (r < 0)
+			goto out;
+	}
+	if (!f->q)
+		s = db_stmt(c, SQL_HOSTS);
+	else if (long_search(f))
+		s = db_stmt(c, SQL_HOSTS_SEARCH);
+	else
+		s = db_stmt(c, SQL_HOSTS_SEARCH_SHORT);
+	if (!s) {
+		r = -EIO;
+		goto out;
 	}
 	r = bind_host_filter(s, f, project_id);
 	sqlite3_bind_int64(s, 7, f->after_id);
 	sqlite3_bind_int(s, 8, f->limit + 1);
 	if (r == 0)
 		r = collect(c, s, f->limit, fix_host, "id", &items, &cursor);
-	if (r == 0) {
-		sqlite3_stmt *cs;
-
-		if (!f->q)
-			cs = stmt(c, SQL_HOSTS_COUNT);
-		else if (long_search(f))
-			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH);
-		else
-			cs = stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
-
-		if (cs)
-			(void)bind_host_filter(cs, f, project_id);
-		total = count_of(cs);
-		*ret = page(items, total, cursor);
-	}
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	if (r < 0)
+		goto out;
+	if (!f->q)
+		cs = db_stmt(c, SQL_HOSTS_COUNT);
+	else if (long_search(f))
+		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH);
+	else
+		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
+	if (cs)
+		(void)bind_host_filter(cs, f, project_id);
+	r = page(c, cs, items, cursor, ret);
+out:
+	db_read_end(st, c);
 	return r;
 }
 
@@ -317,61 +279,72 @@ static json_t *fix_finding(json_t *row)
 	"f.details AS details_json, f.ack_reason, f.ack_until, f.ack_by, "   \
 	"f.ack_at FROM findings f JOIN hosts h ON h.id = f.host_id "
 
-static json_t *host_findings(struct conn *c, int64_t id)
+static int host_findings(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, FINDING_COLUMNS
+	sqlite3_stmt *s = db_stmt(c, FINDING_COLUMNS
 			       "WHERE f.host_id = ? AND f.status != 'resolved' "
 			       "ORDER BY f.severity DESC, f.id DESC LIMIT 1000");
-	json_t *items, *cursor;
+	json_t *items, *cursor, *f;
+	size_t i;
+	int r;
 
-	if (!s)
-		return json_array();
-	sqlite3_bind_int64(s, 1, id);
-	if (collect(c, s, 1000, fix_finding, "id", &items, &cursor) < 0)
-		return json_array();
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	else
+		return -EIO;
+	r = collect(c, s, 1000, fix_finding, "id", &items, &cursor);
+	if (r < 0)
+		return r;
 	json_decref(cursor);
-	{
-		size_t i;
-		json_t *f;
-
-		json_array_foreach(items, i, f)
-			json_object_del(f, "cursor");
-	}
-	return items;
+	json_array_foreach(items, i, f)
+		json_object_del(f, "cursor");
+	*ret = items;
+	return 0;
 }
 
 /* [{"section", "error", "since"}]: the sections the agent could not read
  * at its last reports, shown as last read. */
-static json_t *host_collector_errors(struct conn *c, int64_t id)
+static int host_collector_errors(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT section, error, since FROM "
-				  "collector_errors WHERE host_id = ? "
-				  "ORDER BY since, section");
+	sqlite3_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
+				     "collector_errors WHERE host_id = ? "
+				     "ORDER BY since, section");
 	json_t *items = json_array(), *o;
+	int r;
 
-	if (!s || !items)
-		return items;
-	sqlite3_bind_int64(s, 1, id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	if (!items)
+		return -ENOMEM;
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	while ((r = db_step(c, s)) == DB_ROW) {
 		o = json_object();
 		if (!o || json_array_append_new(items, o) < 0 ||
-		    json_set_str(o, "section", col_text(s, 0)) < 0 ||
-		    json_set_str(o, "error", col_text(s, 1)) < 0 ||
-		    json_set_time(o, "since", sqlite3_column_int64(s, 2)) < 0)
+		    json_set_str(o, "section", db_col_text(s, 0)) < 0 ||
+		    json_set_str(o, "error", db_col_text(s, 1)) < 0 ||
+		    json_set_time(o, "since", sqlite3_column_int64(s, 2)) < 0) {
+			r = -ENOMEM;
 			break;
+		}
 	}
-	sqlite3_reset(s);
-	return items;
+	db_reset(s);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	*ret = items;
+	return 0;
 }
 
 int store_host_get(struct store *st, int64_t id, json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	json_t *h;
-	int r = 0;
+	json_t *h, *v = NULL;
+	int r = db_read_begin(st, &c);
 
-	s = stmt(c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
 		    "h.machine_id, h.os_id, h.os_version_id, h.os_codename, "
 		    "h.os_pretty, h.kernel, h.arch, h.boot_time, "
 		    "h.addresses AS addresses_json, h.agent_version, "
@@ -388,19 +361,16 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 		    "coalesce(x.vulns, '{}') AS vulnerabilities_json "
 		    "FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
 		    "LEFT JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	db_exec(c, "BEGIN");
-	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		r = -ENOENT;
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = db_step(c, s);
+	if (r != DB_ROW) {
+		db_reset(s);
+		r = r < 0 ? r : -ENOENT;
 		goto out;
 	}
-	h = fix_host(row_to_json(s));
-	sqlite3_reset(s);
+	h = fix_host(db_row_json(s));
+	db_reset(s);
 	/* The full mail summary replaces the two flags. */
 	if (json_is_object(json_object_get(h, "mailinfo")) &&
 	    json_object_size(json_object_get(h, "mailinfo")) > 0)
@@ -424,13 +394,19 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 	json_object_set_new(h, "project_pinned",
 			    json_boolean(json_integer_value(json_object_get(
 						 h, "project_pinned")) != 0));
-	json_object_set_new(h, "findings", host_findings(c, id));
-	json_object_set_new(h, "collector_errors",
-			    host_collector_errors(c, id));
-	*ret = h;
+	r = host_findings(c, id, &v);
+	if (r == 0)
+		json_object_set_new(h, "findings", v);
+	if (r == 0)
+		r = host_collector_errors(c, id, &v);
+	if (r == 0)
+		json_object_set_new(h, "collector_errors", v);
+	if (r == 0)
+		*ret = h;
+	else
+		json_decref(h);
 out:
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	db_read_end(st, c);
 	return r;
 }
 
@@ -462,42 +438,41 @@ static int section_page(json_t *body, int limit, int64_t offset)
 int store_host_section(struct store *st, int64_t id, enum section sec,
 		       int limit, int64_t offset, json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *body = NULL, *vulns = NULL;
-	int r = 0, need_commit;
+	int r;
 
 	/* One snapshot for the section row and the package rows. */
-	need_commit = sec == SECTION_PACKAGES && db_exec(c, "BEGIN") == 0;
-	s = stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, "
-		    "coalesce(x.vulns, '{}') FROM hosts h LEFT JOIN sections s "
-		    "ON s.host_id = h.id AND s.name = ? LEFT JOIN host_state x "
-		    "ON x.host_id = h.id WHERE h.id = ?");
-	if (!s) {
-		if (need_commit)
-			db_exec(c, "COMMIT");
-		conn_put(st, c);
-		return -EIO;
+	if ((r = db_read_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "SELECT h.id, s.body, s.hash, s.updated_at, "
+		       "coalesce(x.vulns, '{}') FROM hosts h LEFT JOIN "
+		       "sections s ON s.host_id = h.id AND s.name = ? LEFT "
+		       "JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
+	if (s) {
+		db_bind_text(s, 1, section_names[sec]);
+		sqlite3_bind_int64(s, 2, id);
 	}
-	bind_text(s, 1, section_names[sec]);
-	sqlite3_bind_int64(s, 2, id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	r = db_step(c, s);
+	if (r == DB_DONE) {
 		r = -ENOENT;
-	} else {
+	} else if (r == DB_ROW) {
+		r = 0;
 		body = sqlite3_column_type(s, 1) == SQLITE_NULL
 			       ? json_pack("{s:[]}", "items")
-			       : body_column(s, 1);
+			       : db_body_column(s, 1);
 		if (body && sqlite3_column_type(s, 1) != SQLITE_NULL) {
 			json_object_set_new(body, "hash",
-					    json_string(col_text(s, 2)));
+					    json_string(db_col_text(s, 2)));
 			json_set_time(body, "updated_at",
 				      sqlite3_column_int64(s, 3));
 		}
-		vulns = json_loads(col_text(s, 4), 0, NULL);
+		vulns = json_loads(db_col_text(s, 4), 0, NULL);
 		if (!body)
 			r = -EIO;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	if (r == 0 && sec == SECTION_PACKAGES) {
 		/* The packages body is the header; the items are rows. */
 		json_t *items = NULL;
@@ -506,9 +481,7 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 		if (r == 0)
 			json_object_set_new(body, "items", items);
 	}
-	if (need_commit)
-		db_exec(c, "COMMIT");
-	conn_put(st, c);
+	db_read_end(st, c);
 	if (r == 0)
 		r = section_page(body, limit, offset);
 	if (r == 0 && sec == SECTION_PACKAGES && json_is_object(vulns)) {
@@ -540,72 +513,60 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 int store_host_changes(struct store *st, int64_t id, int limit,
 		       int64_t before_id, json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	json_t *items, *cursor;
-	int r;
+	json_t *items, *cursor, *out = NULL;
+	int r = db_read_begin(st, &c);
 
+	if (r < 0)
+		return r;
 	/* An added item has no old side, a removed one no new: 'null' keeps
 	 * such a column a JSON one, so the field is "old"/"new" all the same
-	 * (row_to_json names a NULL column by its alias). */
-	s = stmt(c, "SELECT id, at, section, key, action, "
-		    "coalesce(old, 'null') AS old_json, "
-		    "coalesce(new, 'null') AS new_json FROM changes "
-		    "WHERE host_id = ?1 "
-		    "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
+	 * (db_row_json names a NULL column by its alias). */
+	s = db_stmt(c, "SELECT id, at, section, key, action, "
+		       "coalesce(old, 'null') AS old_json, "
+		       "coalesce(new, 'null') AS new_json FROM changes "
+		       "WHERE host_id = ?1 "
+		       "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
 	if (!s) {
-		conn_put(st, c);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
-	db_exec(c, "BEGIN");
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, before_id);
 	sqlite3_bind_int(s, 3, limit + 1);
 	r = collect(c, s, limit, NULL, "id", &items, &cursor);
 	if (r == 0) {
-		sqlite3_stmt *cs = stmt(c, "SELECT count(*) FROM changes "
-					   "WHERE host_id = ?");
-
-		if (cs)
-			sqlite3_bind_int64(cs, 1, id);
-		*ret = page(items, count_of(cs), cursor);
-		/* An unknown host is a 404, not an empty history. */
-		r = row_exists(c, stmt(c, "SELECT count(*) FROM hosts "
-					  "WHERE id = ?"),
-			       id);
-		if (r < 0)
-			json_decref(*ret);
+		s = db_stmt(c, "SELECT count(*) FROM changes WHERE host_id = ?");
+		if (s)
+			sqlite3_bind_int64(s, 1, id);
+		r = page(c, s, items, cursor, &out);
 	}
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
-	return r;
-}
-
-/* Ends an API write's transaction: commits when r is 0, else (or when the
- * commit fails) rolls back, so a failed write leaves nothing behind.  The
- * rollback keeps the failure's message for store_errmsg(). */
-static int write_txn_end(struct conn *c, int r)
-{
+	/* An unknown host is a 404, not an empty history. */
 	if (r == 0)
-		r = db_exec(c, "COMMIT");
-	if (r < 0 && !sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		r = db_row_exists(c, db_stmt(c, "SELECT count(*) FROM hosts "
+						"WHERE id = ?"),
+				  id);
+	if (r == 0)
+		*ret = out;
+	else
+		json_decref(out);
+out:
+	db_read_end(st, c);
 	return r;
 }
 
 int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		     int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	json_t *v;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
-	r = row_exists(c, stmt(c, "SELECT count(*) FROM hosts WHERE id = ?"),
+	r = db_row_exists(c, db_stmt(c, "SELECT count(*) FROM hosts WHERE id = ?"),
 		       id);
 	if (r < 0)
 		goto out;
@@ -614,26 +575,26 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		int64_t pid = 0;
 
 		if (json_is_string(v)) {
-			s = stmt(c, "SELECT id FROM projects WHERE name = ?");
+			s = db_stmt(c, "SELECT id FROM projects WHERE name = ?");
 			if (s)
-				bind_text(s, 1, json_string_value(v));
-			if ((r = scalar(c, s, &pid)) < 0)
+				db_bind_text(s, 1, json_string_value(v));
+			if ((r = db_scalar(c, s, &pid)) < 0)
 				goto out;
 		}
 		/* From now on the operator's choice wins over the tag. */
-		s = stmt(c, "UPDATE hosts SET project_id = ?, "
+		s = db_stmt(c, "UPDATE hosts SET project_id = ?, "
 			    "project_pinned = 1 WHERE id = ?");
 		if (s) {
 			if (pid > 0)
 				sqlite3_bind_int64(s, 1, pid);
 			sqlite3_bind_int64(s, 2, id);
 		}
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "retired");
 	if (v) {
-		s = stmt(c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
+		s = db_stmt(c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
 			    "coalesce(retired_at, ?2) ELSE NULL END "
 			    "WHERE id = ?3");
 		if (s) {
@@ -641,46 +602,40 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 			sqlite3_bind_int64(s, 2, now);
 			sqlite3_bind_int64(s, 3, id);
 		}
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "note");
 	if (v) {
-		s = stmt(c, "UPDATE hosts SET note = ? WHERE id = ?");
+		s = db_stmt(c, "UPDATE hosts SET note = ? WHERE id = ?");
 		if (s) {
-			bind_text(s, 1, json_string_value(v));
+			db_bind_text(s, 1, json_string_value(v));
 			sqlite3_bind_int64(s, 2, id);
 		}
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			goto out;
 	}
 	r = store_evaluate_host(st, c, id, now);
 out:
-	r = write_txn_end(c, r);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 int store_host_delete(struct store *st, int64_t id)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int r;
 
 	/* One transaction: the host's rows go with it, or none does. */
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
-	s = stmt(c, "DELETE FROM hosts WHERE id = ?");
+	s = db_stmt(c, "DELETE FROM hosts WHERE id = ?");
 	if (s)
 		sqlite3_bind_int64(s, 1, id);
-	r = stmt_run(c, s);
-	if (r == 0 && sqlite3_changes(c->db) == 0)
+	r = db_run(c, s);
+	if (r == 0 && db_changes(c) == 0)
 		r = -ENOENT;
-	r = write_txn_end(c, r);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 /* --- projects -------------------------------------------------------------- */
@@ -693,80 +648,81 @@ int store_host_delete(struct store *st, int64_t id)
 int store_projects_list(struct store *st, int limit, const char *after,
 			json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name > ?1 "
-						  "ORDER BY p.name LIMIT ?2");
+	struct db_conn *c;
+	sqlite3_stmt *s;
 	json_t *items, *cursor;
-	int r;
+	int r = db_read_begin(st, &c);
 
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
+	if (r < 0)
+		return r;
+	s = db_stmt(c, PROJECT_COLUMNS "WHERE p.name > ?1 "
+				       "ORDER BY p.name LIMIT ?2");
+	if (s) {
+		db_bind_text(s, 1, after ? after : "");
+		sqlite3_bind_int(s, 2, limit + 1);
 	}
-	db_exec(c, "BEGIN");
-	bind_text(s, 1, after ? after : "");
-	sqlite3_bind_int(s, 2, limit + 1);
-	r = collect(c, s, limit, NULL, "name", &items, &cursor);
+	r = s ? collect(c, s, limit, NULL, "name", &items, &cursor) : -EIO;
 	if (r == 0)
-		*ret = page(items, count_of(stmt(c, "SELECT count(*) FROM "
-						    "projects")),
-			    cursor);
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+		r = page(c, db_stmt(c, "SELECT count(*) FROM projects"), items,
+			 cursor, ret);
+	db_read_end(st, c);
 	return r;
 }
 
 int store_project_get(struct store *st, const char *name, json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, PROJECT_COLUMNS "WHERE p.name = ?");
-	int r = -ENOENT;
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int r = db_read_begin(st, &c);
 
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	bind_text(s, 1, name);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*ret = row_to_json(s);
+	if (r < 0)
+		return r;
+	s = db_stmt(c, PROJECT_COLUMNS "WHERE p.name = ?");
+	if (s)
+		db_bind_text(s, 1, name);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		*ret = db_row_json(s);
 		r = 0;
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
 	}
-	sqlite3_reset(s);
-	conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
 	return r;
 }
 
 /* Hosts of a project whose end date moved must be looked at again now. */
-static int project_hosts_due(struct conn *c, const char *name)
+static int project_hosts_due(struct db_conn *c, const char *name)
 {
-	sqlite3_stmt *s = stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE "
+	sqlite3_stmt *s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE "
 				  "project_id = (SELECT id FROM projects "
 				  "WHERE name = ?)");
 
 	if (s)
-		bind_text(s, 1, name);
-	return stmt_run(c, s);
+		db_bind_text(s, 1, name);
+	return db_run(c, s);
 }
 
 int store_project_create(struct store *st, const json_t *p, int64_t now)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "INSERT INTO projects (name, owner, "
-				  "contact, ends_on, description, created_at) "
-				  "VALUES (?, ?, ?, ?, ?, ?)");
-	int r;
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int r = db_write_begin(st, &c);
 
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "INSERT INTO projects (name, owner, contact, ends_on, "
+		       "description, created_at) VALUES (?, ?, ?, ?, ?, ?)");
 	if (s) {
-		bind_text(s, 1, json_get_str(p, "name"));
-		bind_text(s, 2, json_get_str(p, "owner"));
-		bind_text(s, 3, json_get_str(p, "contact"));
-		bind_text(s, 4, json_get_str(p, "ends_on"));
-		bind_text(s, 5, json_get_str(p, "description"));
+		db_bind_text(s, 1, json_get_str(p, "name"));
+		db_bind_text(s, 2, json_get_str(p, "owner"));
+		db_bind_text(s, 3, json_get_str(p, "contact"));
+		db_bind_text(s, 4, json_get_str(p, "ends_on"));
+		db_bind_text(s, 5, json_get_str(p, "description"));
 		sqlite3_bind_int64(s, 6, now);
 	}
-	r = stmt_run(c, s);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, db_run(c, s));
 }
 
 int store_project_patch(struct store *st, const char *name, const json_t *p)
@@ -779,19 +735,17 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 		"UPDATE projects SET ends_on = ? WHERE name = ?",
 		"UPDATE projects SET description = ? WHERE name = ?",
 	};
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int64_t n = 0;
 	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
-	s = stmt(c, "SELECT count(*) FROM projects WHERE name = ?");
+	s = db_stmt(c, "SELECT count(*) FROM projects WHERE name = ?");
 	if (s)
-		bind_text(s, 1, name);
-	if ((r = scalar(c, s, &n)) < 0)
+		db_bind_text(s, 1, name);
+	if ((r = db_scalar(c, s, &n)) < 0)
 		goto out;
 	if (n != 1) {
 		r = -ENOENT;
@@ -802,42 +756,36 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 
 		if (!v)
 			continue;
-		s = stmt(c, sql[i]);
+		s = db_stmt(c, sql[i]);
 		if (s) {
-			bind_text(s, 1, json_string_value(v));
-			bind_text(s, 2, name);
+			db_bind_text(s, 1, json_string_value(v));
+			db_bind_text(s, 2, name);
 		}
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			goto out;
 	}
 	r = project_hosts_due(c, name);
 out:
-	r = write_txn_end(c, r);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 int store_project_delete(struct store *st, const char *name)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
 	r = project_hosts_due(c, name);
-	s = stmt(c, "DELETE FROM projects WHERE name = ?");
+	s = db_stmt(c, "DELETE FROM projects WHERE name = ?");
 	if (s)
-		bind_text(s, 1, name);
+		db_bind_text(s, 1, name);
 	if (r == 0)
-		r = stmt_run(c, s);
-	if (r == 0 && sqlite3_changes(c->db) == 0)
+		r = db_run(c, s);
+	if (r == 0 && db_changes(c) == 0)
 		r = -ENOENT;
-	r = write_txn_end(c, r);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 /* --- findings -------------------------------------------------------------- */
@@ -850,28 +798,27 @@ int store_project_delete(struct store *st, const char *name)
 int store_findings_list(struct store *st, const struct finding_filter *f,
 			json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, FINDING_COLUMNS FINDING_FILTERS
-			       "AND (?5 IS NULL OR f.severity < ?5 OR "
-			       "(f.severity = ?5 AND f.id < ?6)) "
-			       "ORDER BY f.severity DESC, f.id DESC LIMIT ?7");
-	json_t *items, *cursor;
-	int r;
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *items = NULL, *cursor = NULL, *it;
+	size_t i;
+	int r = db_read_begin(st, &c);
 
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	db_exec(c, "BEGIN");
-	for (int pass = 0; pass < 2; pass++) {
+	if (r < 0)
+		return r;
+	s = db_stmt(c, FINDING_COLUMNS FINDING_FILTERS
+		       "AND (?5 IS NULL OR f.severity < ?5 OR "
+		       "(f.severity = ?5 AND f.id < ?6)) "
+		       "ORDER BY f.severity DESC, f.id DESC LIMIT ?7");
+	for (int pass = 0; s && pass < 2; pass++) {
 		if (pass == 1) {
-			s = stmt(c, "SELECT count(*) FROM findings f "
-				    FINDING_FILTERS);
+			s = db_stmt(c, "SELECT count(*) FROM findings f "
+				       FINDING_FILTERS);
 			if (!s)
 				break;
 		}
-		bind_text(s, 1, f->status);
-		bind_text(s, 2, f->rule);
+		db_bind_text(s, 1, f->status);
+		db_bind_text(s, 2, f->rule);
 		if (f->severity > 0)
 			sqlite3_bind_int(s, 3, f->severity);
 		if (f->host_id > 0)
@@ -889,45 +836,40 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 		if (r < 0)
 			goto out;
 	}
-	{
-		size_t i;
-		json_t *it;
-
-		json_array_foreach(items, i, it)
-			json_object_del(it, "cursor");
+	if (!s) {
+		r = -EIO;
+		goto out;
 	}
-	*ret = page(items, count_of(s), cursor);
-	r = 0;
+	json_array_foreach(items, i, it)
+		json_object_del(it, "cursor");
+	r = page(c, s, items, cursor, ret);
 out:
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	db_read_end(st, c);
 	return r;
 }
 
 int store_finding_ack(struct store *st, int64_t id, const char *reason,
 		      const char *until, const char *by, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
-	s = stmt(c, "UPDATE findings SET status = 'acknowledged', "
+	s = db_stmt(c, "UPDATE findings SET status = 'acknowledged', "
 		    "ack_reason = ?, ack_until = ?, ack_by = ?, ack_at = ? "
 		    "WHERE id = ? AND status != 'resolved'");
 	if (s) {
-		bind_text(s, 1, reason);
-		bind_text(s, 2, until);
-		bind_text(s, 3, by);
+		db_bind_text(s, 1, reason);
+		db_bind_text(s, 2, until);
+		db_bind_text(s, 3, by);
 		sqlite3_bind_int64(s, 4, now);
 		sqlite3_bind_int64(s, 5, id);
 	}
-	r = stmt_run(c, s);
-	if (r == 0 && sqlite3_changes(c->db) == 0) {
-		r = row_exists(c, stmt(c, "SELECT count(*) FROM findings "
+	r = db_run(c, s);
+	if (r == 0 && db_changes(c) == 0) {
+		r = db_row_exists(c, db_stmt(c, "SELECT count(*) FROM findings "
 					  "WHERE id = ?"),
 			       id);
 		if (r == 0)
@@ -935,15 +877,13 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 	}
 	if (r == 0) {
 		/* The host's worst severity ignores acknowledged findings. */
-		s = stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE id = "
+		s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE id = "
 			    "(SELECT host_id FROM findings WHERE id = ?)");
 		if (s)
 			sqlite3_bind_int64(s, 1, id);
-		r = stmt_run(c, s);
+		r = db_run(c, s);
 	}
-	r = write_txn_end(c, r);
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 /* --- fleet-wide ------------------------------------------------------------ */
@@ -965,12 +905,13 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			int64_t after_host, const char *after_arch,
 			json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
+	sqlite3_stmt *s, *cs;
 	/* The index has every host's names but those of the hosts stored
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
 	 * the few pending hosts outermost. */
-	sqlite3_stmt *s = stmt(c, "SELECT p.host_id, h.hostname, p.name, "
+	static const char SQL_PACKAGES_FIND[] = "SELECT p.host_id, h.hostname, p.name, "
 				  "p.arch, p.version, p.source, "
 				  "p.source_version FROM (SELECT host_id, arch "
 				  "FROM package_hosts WHERE name = ?1 AND "
@@ -983,19 +924,21 @@ int store_packages_find(struct store *st, const char *name, int limit,
 				  "JOIN packages p ON p.host_id = k.host_id AND "
 				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
 				  "ON h.id = p.host_id ORDER BY p.host_id, "
-				  "p.arch");
+				  "p.arch";
 	json_t *items, *cursor;
-	int r;
+	int r = db_read_begin(st, &c);
 
+	if (r < 0)
+		return r;
+	s = db_stmt(c, SQL_PACKAGES_FIND);
 	if (!s) {
-		conn_put(st, c);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
-	db_exec(c, "BEGIN");
-	bind_text(s, 1, name);
+	db_bind_text(s, 1, name);
 	sqlite3_bind_int64(s, 2, after_host);
 	sqlite3_bind_int(s, 3, limit + 1);
-	bind_text(s, 4, after_arch ? after_arch : "\xff");
+	db_bind_text(s, 4, after_arch ? after_arch : "\xff");
 	r = collect(c, s, limit, fix_package, "cursor", &items, &cursor);
 	if (r == 0) {
 		size_t i;
@@ -1005,7 +948,7 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_object_del(it, "cursor");
 	}
 	if (r == 0) {
-		sqlite3_stmt *cs = stmt(c, "SELECT (SELECT count(*) FROM "
+		cs = db_stmt(c, "SELECT (SELECT count(*) FROM "
 					   "package_hosts WHERE name = ?1) + "
 					   "(SELECT count(*) FROM "
 					   "package_hosts_pending q CROSS "
@@ -1013,31 +956,34 @@ int store_packages_find(struct store *st, const char *name, int limit,
 					   "q.host_id AND x.name = ?1)");
 
 		if (cs)
-			bind_text(cs, 1, name);
-		*ret = page(items, count_of(cs), cursor);
+			db_bind_text(cs, 1, name);
+		r = page(c, cs, items, cursor, ret);
 	}
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+out:
+	db_read_end(st, c);
 	return r;
 }
 
 int store_summary(struct store *st, int64_t now, json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *out, *sev, *status, *days;
-	int r = 0;
+	int r = db_read_begin(st, &c);
 
-	db_exec(c, "BEGIN");
-	s = stmt(c, "SELECT count(*), coalesce(sum(abandoned), 0), "
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT count(*), coalesce(sum(abandoned), 0), "
 		    "coalesce(sum(mail_running), 0), "
 		    "coalesce(sum(mail_exposed), 0), "
 		    "coalesce(sum(status = 'active'), 0), "
 		    "coalesce(sum(status = 'silent'), 0), "
 		    "coalesce(sum(status = 'retired'), 0), "
 		    "coalesce(sum(abandoned AND mail_running), 0) FROM hosts");
-	if (!s || sqlite3_step(s) != SQLITE_ROW) {
-		r = -EIO;
+	r = db_step(c, s);
+	if (r != DB_ROW) {
+		db_reset(s);
+		r = r < 0 ? r : -EPROTO;
 		goto out;
 	}
 	out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "hosts",
@@ -1053,24 +999,25 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 			   (json_int_t)sqlite3_column_int64(s, 4), "silent",
 			   (json_int_t)sqlite3_column_int64(s, 5), "retired",
 			   (json_int_t)sqlite3_column_int64(s, 6));
-	sqlite3_reset(s);
+	db_reset(s);
 	json_object_set_new(out, "status", status);
 
 	sev = json_pack("{s:i,s:i,s:i,s:i}", "critical", 0, "high", 0,
 			"medium", 0, "low", 0);
-	s = stmt(c, "SELECT " SEVERITY_NAME("severity") ", count(*) FROM "
+	s = db_stmt(c, "SELECT " SEVERITY_NAME("severity") ", count(*) FROM "
 		    "findings WHERE status = 'open' GROUP BY severity");
-	while (s && sqlite3_step(s) == SQLITE_ROW)
+	while ((r = db_step(c, s)) == DB_ROW)
 		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-			json_object_set_new(sev, col_text(s, 0),
+			json_object_set_new(sev, db_col_text(s, 0),
 					    json_integer(sqlite3_column_int64(s, 1)));
-	if (s)
-		sqlite3_reset(s);
+	db_reset(s);
 	json_object_set_new(out, "findings", sev);
+	if (r < 0)
+		goto fail;
 
 	/* Open findings at the end of each of the last 30 days. */
 	days = json_array();
-	s = stmt(c, "WITH RECURSIVE d(day) AS (SELECT ?1 UNION ALL SELECT "
+	s = db_stmt(c, "WITH RECURSIVE d(day) AS (SELECT ?1 UNION ALL SELECT "
 		    "day + 86400 FROM d WHERE day < ?2) SELECT d.day, "
 		    "coalesce(sum(f.severity = 4), 0), "
 		    "coalesce(sum(f.severity = 3), 0), "
@@ -1084,7 +1031,9 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 
 		sqlite3_bind_int64(s, 1, today - 29 * 86400);
 		sqlite3_bind_int64(s, 2, today);
-		while (sqlite3_step(s) == SQLITE_ROW) {
+	}
+	{
+		while ((r = db_step(c, s)) == DB_ROW) {
 			char date[TIME_DATE_LEN];
 
 			date_format(sqlite3_column_int64(s, 0), date);
@@ -1102,30 +1051,42 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 					  "open",
 					  (json_int_t)sqlite3_column_int64(s, 5)));
 		}
-		sqlite3_reset(s);
+		db_reset(s);
 	}
 	json_object_set_new(out, "findings_over_time", days);
+	if (r < 0)
+		goto fail;
 	json_object_set_new(out, "advisories", store_advisories_age_json(st, now));
 	*ret = out;
+	r = 0;
 out:
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	db_read_end(st, c);
 	return r;
+fail:
+	json_decref(out);
+	goto out;
 }
 
 int store_metrics(struct store *st, json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "SELECT status, count(*) FROM hosts "
-				  "GROUP BY status");
-	json_t *o = json_object();
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *o;
+	int r = db_read_begin(st, &c);
 
-	while (s && sqlite3_step(s) == SQLITE_ROW)
-		json_object_set_new(o, col_text(s, 0),
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT status, count(*) FROM hosts GROUP BY status");
+	o = json_object();
+	while ((r = db_step(c, s)) == DB_ROW)
+		json_object_set_new(o, db_col_text(s, 0),
 				    json_integer(sqlite3_column_int64(s, 1)));
-	if (s)
-		sqlite3_reset(s);
-	conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
 	*ret = o;
-	return s ? 0 : -EIO;
+	return 0;
 }
