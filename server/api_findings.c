@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
@@ -107,7 +107,7 @@ HANDLER(api_finding_ack)
 		r = reply_store_error(rp, r, "finding");
 		goto out;
 	}
-	ingest_kick(app->ingest);	/* the host's severity drops */
+	writer_kick(app->writer);	/* the host's severity drops */
 	r = reply_json(rp, 200,
 		       json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)id,
 				 "status", "acknowledged", "reason", reason,

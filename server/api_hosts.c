@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
@@ -182,7 +182,7 @@ HANDLER(api_host_patch)
 		r = reply_store_error(rp, r, "host");
 		goto out;
 	}
-	ingest_kick(app->ingest);
+	writer_kick(app->writer);
 	r = store_host_get(app->store, id, &out);
 	r = r < 0 ? reply_store_error(rp, r, "host") : reply_json(rp, 200, out);
 out:

@@ -19,7 +19,7 @@
 #include "advisory_osv.h"
 #include "hash.h"
 #include "http.h"
-#include "ingest.h"
+#include "writer.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -498,13 +498,13 @@ static int serve(struct server_config *cfg, struct store *st)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = ingest_start(st, cfg->evaluate_every, &app.ingest);
+	r = writer_start(st, cfg->evaluate_every, &app.writer);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the ingest thread");
 		goto out;
 	}
 	raise_nofile();
-	r = advisory_feed_run(app.feed, app.ingest);
+	r = advisory_feed_run(app.feed, app.writer);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the advisory thread");
 		goto out;
@@ -534,7 +534,7 @@ out:
 	/* The advisory thread first: it may kick the ingest thread, whose
 	 * last evaluations still need the advisories. */
 	advisory_feed_stop(app.feed);
-	ingest_stop(app.ingest);
+	writer_stop(app.writer);
 	advisory_feed_free(app.feed);
 	free(app.enroll_secret);
 	if (r == 0)

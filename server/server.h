@@ -41,7 +41,7 @@ extern const struct conf_key server_conf_keys[];
 struct app {
 	const struct server_config *cfg;
 	struct store *store;
-	struct ingest *ingest;
+	struct writer *writer;
 	char *enroll_secret;
 	struct advisory_feed *feed;	/* the advisories in use and their feed */
 };

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "ingest_job.h"
 #include "report.h"
 
 struct store;
@@ -112,68 +113,13 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 
 /* --- reports (called from the ingest writer thread only) ----------------- */
 
-/* One section of a received report: absent, hash only, or in full. */
-/* A change the writer will record: old and new are item references. */
-struct ingest_change {
-	const char *action;	/* "added", "removed", "changed" */
-	char *key;
-	json_t *old;
-	json_t *new;
-	char *old_text, *new_text;	/* their canonical text, or NULL */
-	int has_digest;		/* packages: digest is new's */
-	unsigned char digest[REPORT_SUM_LEN];
-};
-
-struct ingest_section {
-	int present;
-	int full;
-	/* The agent's collector failed: error says why (cut to its cap) and
-	 * the stored section is kept as it is; nothing else is set. */
-	int failed;
-	char error[REPORT_MAX_ERROR + 1];
-	char hash[SHA256_HEX_LEN];
-	int delta;		/* packages: "base", "added", "removed" */
-	int incremental;	/* packages, full: rows updated by the changes */
-	int eval;		/* the rules must run after it is stored */
-	unsigned char sum[REPORT_SUM_LEN];	/* full or delta: items' sum */
-	/* packages: each item's digest, in body's "items" order (full) or
-	 * "added" order (delta). */
-	unsigned char *digests;
-	json_t *body;		/* full only: the section without "hash" */
-	char *text;		/* full only: body's canonical text */
-	unsigned char *packed;	/* full only: text as stored, deflated */
-	size_t packed_len;
-	/* The differences from the stored state whose hash is base_hash,
-	 * worked out before the writer sees the report ("" base: none was
-	 * stored).  The writer uses them only if the base is still what it
-	 * holds; otherwise it works them out again itself. */
-	int prepared;
-	char base_hash[SHA256_HEX_LEN];
-	struct ingest_change *changes;
-	size_t n_changes, changes_cap;
-};
-
-struct ingest_job {
-	int64_t host_id;
-	json_t *report;		/* borrowed: the validated report */
-	size_t bytes;
-	char identity[SHA256_HEX_LEN];	/* hash of "host" and agent version */
-	/* The hash of the re-enrollment token the report came with, when it
-	 * is not yet the host's (struct principal's pending); else "". */
-	char pending[SHA256_HEX_LEN];
-	struct ingest_section sec[SECTION_COUNT];
-	/* results */
-	int status;		/* HTTP status to answer */
-	int resend_mask;	/* sections to resend, when status is 409 */
-};
+/* The job (struct ingest_job) and its stages are in ingest_job.h. */
 
 /* Works out, on a reader connection and so outside the writer, what each
  * full section changes; the heavy part of a report's ingestion.  0 or a
  * negative errno (the writer then does the work itself). */
 /* Errors: the database's, -ENOMEM. */
 int store_prepare_report(struct store *st, struct ingest_job *job);
-/* Frees what validation and preparation attached to the job. */
-void ingest_job_free(struct ingest_job *job);
 
 /* Errors: the database's. */
 int store_write_begin(struct store *st);

@@ -33,12 +33,6 @@ struct store {
 	pthread_mutex_t health_lock;
 	struct store_health commit_health, checkpoint_health;
 };
-/* Appends a change to in->changes (old and new are referenced, digest is
- * borrowed).  0 or -ENOMEM. */
-int ingest_push_change(struct ingest_section *in, const char *action,
-		       const char *key, json_t *old, json_t *new,
-		       const unsigned char *digest);
-
 /* The packages section (store_packages.c).  Its items are rows of
  * packages; the section row keeps only the header. */
 /* The items as the rows hold them, ordered by name and arch. */

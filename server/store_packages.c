@@ -198,7 +198,7 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		in->eval |= relevant(st, codename, old);
 		r = key_of(old, &key);
 		if (r == 0)
-			r = ingest_push_change(in, "removed", key.data, old,
+			r = changes_push(&in->changes, "removed", key.data, old,
 					       NULL, NULL);
 		json_decref(old);
 		if (r < 0)
@@ -224,7 +224,7 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			    (found && relevant(st, codename, old));
 		r = key_of(p, &key);
 		if (r == 0)
-			r = ingest_push_change(in, found ? "changed" : "added",
+			r = changes_push(&in->changes, found ? "changed" : "added",
 					       key.data, found ? old : NULL, p,
 					       nd);
 		json_decref(old);
@@ -312,8 +312,8 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
 {
 	int r = 0, late = -1;
 
-	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
-		const struct ingest_change *ch = &in->changes[i];
+	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
+		const struct change *ch = &in->changes.v[i];
 
 		if (!ch->new) {
 			r = package_del(c, host, ch->old);	/* and its name */

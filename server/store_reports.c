@@ -1,5 +1,5 @@
 /*
- * store_ingest.c - applying a validated report: section state, the change
+ * store_reports.c - a report's SQL: preparing and applying a validated report: section state, the change
  * history, the package index and the host's identity.  Runs on the ingest
  * writer's connection only, inside the batch transaction it opened.
  */
@@ -31,7 +31,7 @@ void store_write_rollback(struct store *st)
 }
 
 static int add_change(struct db_conn *c, int64_t host, int64_t now,
-		      enum section sec, const struct ingest_change *ch)
+		      enum section sec, const struct change *ch)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT INTO changes (host_id, at, section, "
 				  "key, action, old, new) "
@@ -49,133 +49,15 @@ static int add_change(struct db_conn *c, int64_t host, int64_t now,
 	return db_run(c, s);
 }
 
-/* Maps each item of a section to its identity key.  Keys that repeat (two
- * sockets on one port with different owners) get " #2", " #3", ... so each
- * item keeps a key of its own. */
-static json_t *items_by_key(enum section sec, const json_t *body)
-{
-	json_t *map = json_object(), *items = json_object_get(body, "items");
-	struct buf key = BUF_INIT(REPORT_MAX_STRING * 4);
-	json_t *item;
-	size_t i;
-
-	json_array_foreach(items, i, item) {
-		buf_reset(&key);
-		if (report_item_key(sec, item, &key) < 0)
-			continue;
-		for (int n = 2; json_object_get(map, key.data); n++) {
-			size_t base = key.len;
-
-			buf_printf(&key, " #%d", n);
-			if (!json_object_get(map, key.data))
-				break;
-			key.len = base;
-			key.data[base] = '\0';
-		}
-		json_object_set(map, key.data, item);
-	}
-	buf_free(&key);
-	return map;
-}
-
-static void free_changes(struct ingest_section *in)
-{
-	for (size_t i = 0; i < in->n_changes; i++) {
-		free(in->changes[i].key);
-		free(in->changes[i].old_text);
-		free(in->changes[i].new_text);
-		json_decref(in->changes[i].old);
-		json_decref(in->changes[i].new);
-	}
-	free(in->changes);
-	in->changes = NULL;
-	in->n_changes = in->changes_cap = 0;
-	in->prepared = 0;
-}
-
-int ingest_push_change(struct ingest_section *in, const char *action,
-		       const char *key, json_t *old, json_t *new,
-		       const unsigned char *digest)
-{
-	struct ingest_change *c;
-
-	if (in->n_changes == in->changes_cap) {
-		size_t ncap = in->changes_cap ? 2 * in->changes_cap : 16;
-		void *p = realloc(in->changes, ncap * sizeof(*in->changes));
-
-		if (!p)
-			return -ENOMEM;
-		in->changes = p;
-		in->changes_cap = ncap;
-	}
-	c = &in->changes[in->n_changes];
-	memset(c, 0, sizeof(*c));
-	/* The history's texts are made here, outside the writer when this
-	 * runs in store_prepare_report(). */
-	c->key = strdup(key);
-	c->old_text = old ? json_canonical(old) : NULL;
-	c->new_text = new ? json_canonical(new) : NULL;
-	if (!c->key || (old && !c->old_text) || (new && !c->new_text)) {
-		free(c->key);
-		free(c->old_text);
-		free(c->new_text);
-		return -ENOMEM;
-	}
-	c->action = action;
-	c->old = json_incref(old);
-	c->new = json_incref(new);
-	if (digest) {
-		memcpy(c->digest, digest, REPORT_SUM_LEN);
-		c->has_digest = 1;
-	}
-	in->n_changes++;
-	return 0;
-}
-
-/* Lists the differences between two states of a section.  old_body is
- * NULL for the first state we see: it is the baseline, not a thousand
- * "added" rows. */
+/* Works out the section's changes from the stored body old_body (NULL:
+ * none stored, the new state is the baseline). */
 static int diff_section(enum section sec, const json_t *old_body,
 			struct ingest_section *in)
 {
-	json_t *old_map = NULL, *new_map = NULL, *v, *old;
-	unsigned char d[REPORT_SUM_LEN];
-	const char *key;
-	int r = 0;
-
-	free_changes(in);
-	if (!old_body)
-		return 0;
-	old_map = items_by_key(sec, old_body);
-	new_map = items_by_key(sec, in->body);
-	if (!old_map || !new_map) {
-		r = -ENOMEM;
-		goto out;
-	}
-	json_object_foreach(new_map, key, v) {
-		old = json_object_get(old_map, key);
-		if (old && (sec == SECTION_PACKAGES ? packages_equal(old, v)
-						    : json_equal(old, v)))
-			continue;
-		if (sec == SECTION_PACKAGES &&
-		    (r = report_item_digest(v, d)) < 0)
-			goto out;
-		r = ingest_push_change(in, old ? "changed" : "added", key, old,
-				       v, sec == SECTION_PACKAGES ? d : NULL);
-		if (r < 0)
-			goto out;
-	}
-	json_object_foreach(old_map, key, old) {
-		if (json_object_get(new_map, key))
-			continue;
-		r = ingest_push_change(in, "removed", key, old, NULL, NULL);
-		if (r < 0)
-			goto out;
-	}
-out:
-	json_decref(old_map);
-	json_decref(new_map);
-	return r;
+	in->prepared = 0;
+	return changes_diff(sec, old_body, in->body,
+			    sec == SECTION_PACKAGES ? packages_equal : NULL,
+			    &in->changes);
 }
 
 /* How many change rows a report may still write: the smaller of what is
@@ -280,8 +162,8 @@ static int apply_changes(struct db_conn *c, int64_t host, int64_t now,
 	int64_t left_out[3] = { 0, 0, 0 };	/* added, removed, changed */
 	int r = 0;
 
-	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
-		const struct ingest_change *ch = &in->changes[i];
+	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
+		const struct change *ch = &in->changes.v[i];
 
 		/* Logins age out of the 90-day window; that is no event. */
 		if (ch->new == NULL && sec == SECTION_LOGINS)
@@ -387,12 +269,13 @@ static int prepare_section(struct store *st, struct db_conn *c,
 	if (r < 0)
 		return r;
 	if (in->delta) {
-		free_changes(in);
+		changes_free(&in->changes);
+		in->prepared = 0;
 		r = read_section(c, job->host_id, sec, 0, &old);
 		if (r < 0)
 			return r;
 		if (!old.found || !old.has_sum ||
-		    strcmp(old.hash, in->base_hash) != 0)
+		    strcmp(old.hash, in->delta_base) != 0)
 			return 0;	/* the writer answers 409 */
 		r = packages_prepare_delta(st, c, job->host_id, codename,
 					   old.sum, in);
@@ -400,7 +283,7 @@ static int prepare_section(struct store *st, struct db_conn *c,
 		return r < 0 ? r : 0;
 	}
 	r = read_section(c, job->host_id, sec, 1, &old);
-	snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+	snprintf(in->diffed_hash, sizeof(in->diffed_hash), "%s", old.hash);
 	in->incremental = incremental(sec, &old, in);
 	if (r == 0 && strcmp(old.hash, in->hash) != 0)
 		r = diff_section(sec, old.body, in);
@@ -429,21 +312,6 @@ int store_prepare_report(struct store *st, struct ingest_job *job)
 	return r;
 }
 
-void ingest_job_free(struct ingest_job *job)
-{
-	for (int i = 0; i < SECTION_COUNT; i++) {
-		free_changes(&job->sec[i]);
-		free(job->sec[i].text);
-		job->sec[i].text = NULL;
-		free(job->sec[i].packed);
-		job->sec[i].packed = NULL;
-		free(job->sec[i].digests);
-		job->sec[i].digests = NULL;
-		json_decref(job->sec[i].body);
-		job->sec[i].body = NULL;
-	}
-}
-
 /* Stores one section sent in full or as a delta: 0 when it was unchanged,
  * 1 when it changed.  stored_hash is the section's hash as this
  * transaction sees it ("" if none), which store_apply_report() has read
@@ -459,7 +327,7 @@ static int put_section(struct db_conn *c, int64_t host, int64_t now,
 	if (strcmp(stored_hash, in->hash) == 0)
 		return 0;	/* sent in full, yet unchanged */
 	if (!in->delta && (!in->prepared || strcmp(stored_hash,
-						    in->base_hash) != 0)) {
+						    in->diffed_hash) != 0)) {
 		/* Another report of this host landed in between: start from
 		 * what is stored now. */
 		r = read_section(c, host, sec, 1, &old);
@@ -470,7 +338,7 @@ static int put_section(struct db_conn *c, int64_t host, int64_t now,
 			return r;
 		in->incremental = incremental(sec, &old, in);
 		in->prepared = 1;
-		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+		snprintf(in->diffed_hash, sizeof(in->diffed_hash), "%s", old.hash);
 	}
 	r = apply_changes(c, host, now, sec, in, b);
 	if (r == 0 && sec == SECTION_PACKAGES)
@@ -993,7 +861,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 			job->resend_mask |= 1 << i;
 		/* A delta applies only to the state it was prepared on. */
 		if (in->delta && (!in->prepared ||
-				  strcmp(stored[i], in->base_hash) != 0))
+				  strcmp(stored[i], in->delta_base) != 0))
 			job->resend_mask |= 1 << i;
 		/* Another machine starts afresh: in full, or not at all. */
 		if (take == TAKE_OTHER && in->present &&
