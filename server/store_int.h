@@ -33,6 +33,28 @@ struct store {
 	pthread_mutex_t health_lock;
 	struct store_health commit_health, checkpoint_health;
 };
+/* A severity level (1-4) as the API names it, in SQL. */
+#define SEVERITY_NAME(col)                                                   \
+	"CASE " col " WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 "     \
+	"THEN 'medium' WHEN 1 THEN 'low' ELSE NULL END"
+
+/* A page of a list (store_page.c).  store_page_collect() runs s (bound by
+ * the caller) and collects up to limit rows, each passed through fix when
+ * it is not NULL; a further row means there is a next page, whose cursor
+ * it renders from cursor_col of the last row returned (else null).
+ * store_page_make() makes {"items", "total", "next_cursor"} with the count
+ * of count (bound), taking items and cursor either way.  0 or the
+ * database's error. */
+int store_page_collect(struct db_conn *c, sqlite3_stmt *s, int limit,
+		       json_t *(*fix)(json_t *row), const char *cursor_col,
+		       json_t **ret_items, json_t **ret_cursor);
+int store_page_make(struct db_conn *c, sqlite3_stmt *count, json_t *items,
+		    json_t *cursor, json_t **ret);
+
+/* The open and acknowledged findings of a host, worst first, without
+ * cursors (store_findings.c, for store_host_get()). */
+int store_findings_of_host(struct db_conn *c, int64_t id, json_t **ret);
+
 /* The packages section (store_packages.c).  Its items are rows of
  * packages; the section row keeps only the header. */
 /* The items as the rows hold them, ordered by name and arch. */

@@ -8,6 +8,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -406,4 +407,82 @@ int packages_replace(struct db_conn *c, int64_t host,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	return db_run(c, s);
+}
+
+/* --- the fleet's packages (GET /packages) -------------------------------- */
+
+/* The cursor is "host_id:arch": a multi-arch package (zlib1g amd64 and
+ * i386) has a row per architecture, and a page may end between them. */
+static json_t *fix_package(json_t *row)
+{
+	char cur[96];
+
+	snprintf(cur, sizeof(cur), "%lld:%s",
+		 (long long)json_integer_value(json_object_get(row, "host_id")),
+		 json_get_str(row, "arch") ? json_get_str(row, "arch") : "");
+	json_object_set_new(row, "cursor", json_string(cur));
+	return row;
+}
+
+int store_packages_find(struct store *st, const char *name, int limit,
+			int64_t after_host, const char *after_arch,
+			json_t **ret)
+{
+	struct db_conn *c;
+	sqlite3_stmt *s, *cs;
+	/* The index has every host's names but those of the hosts stored
+	 * in full since its last pass, which are read from packages: the two
+	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
+	 * the few pending hosts outermost. */
+	static const char SQL_PACKAGES_FIND[] = "SELECT p.host_id, h.hostname, p.name, "
+				  "p.arch, p.version, p.source, "
+				  "p.source_version FROM (SELECT host_id, arch "
+				  "FROM package_hosts WHERE name = ?1 AND "
+				  "(host_id > ?2 OR (host_id = ?2 AND arch > ?4)) "
+				  "UNION ALL SELECT x.host_id, x.arch FROM "
+				  "package_hosts_pending q CROSS JOIN packages x ON "
+				  "x.host_id = q.host_id AND x.name = ?1 WHERE "
+				  "(x.host_id > ?2 OR (x.host_id = ?2 AND "
+				  "x.arch > ?4)) ORDER BY 1, 2 LIMIT ?3) k "
+				  "JOIN packages p ON p.host_id = k.host_id AND "
+				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
+				  "ON h.id = p.host_id ORDER BY p.host_id, "
+				  "p.arch";
+	json_t *items, *cursor;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, SQL_PACKAGES_FIND);
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, after_host);
+	sqlite3_bind_int(s, 3, limit + 1);
+	db_bind_text(s, 4, after_arch ? after_arch : "\xff");
+	r = store_page_collect(c, s, limit, fix_package, "cursor", &items, &cursor);
+	if (r == 0) {
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(items, i, it)
+			json_object_del(it, "cursor");
+	}
+	if (r == 0) {
+		cs = db_stmt(c, "SELECT (SELECT count(*) FROM "
+					   "package_hosts WHERE name = ?1) + "
+					   "(SELECT count(*) FROM "
+					   "package_hosts_pending q CROSS "
+					   "JOIN packages x ON x.host_id = "
+					   "q.host_id AND x.name = ?1)");
+
+		if (cs)
+			db_bind_text(cs, 1, name);
+		r = store_page_make(c, cs, items, cursor, ret);
+	}
+out:
+	db_read_end(st, c);
+	return r;
 }
