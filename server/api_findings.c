@@ -43,20 +43,8 @@ HANDLER(api_findings_list)
 			return reply_error(rp, 400, "bad_request",
 					   "host takes a host id");
 	}
-	if (cursor) {
-		/* "level:id", as the previous page rendered it. */
-		char *end;
-		long long level = strtoll(cursor, &end, 10), id;
-
-		if (*end != ':' || level < 0 || level > 4)
-			return reply_error(rp, 400, "bad_request",
-					   "invalid cursor");
-		id = strtoll(end + 1, &end, 10);
-		if (*end || id <= 0 || id >= (1LL << 40))
-			return reply_error(rp, 400, "bad_request",
-					   "invalid cursor");
-		f.after_id = (level << 40) | id;
-	}
+	if (cursor && cursor_parse_finding(cursor, &f.after) < 0)
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_findings_list(app->store, &f, &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "findings");

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "cursor.h"
 #include "ingest_job.h"
 #include "report.h"
 
@@ -214,7 +215,7 @@ struct finding_filter {
 	int severity;		/* 0 any */
 	int64_t host_id;	/* 0 any */
 	int limit;
-	int64_t after_id;
+	struct cursor_finding after;	/* id 0: the first page */
 };
 
 /* Errors: the database's. */

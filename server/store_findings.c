@@ -7,32 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
-/* Runs s (bound by the caller) and collects up to limit rows; a further
- * row means there is a next page, whose cursor cursor_of() renders from
- * the last row returned. */
-
 static json_t *fix_finding(json_t *row)
 {
-	json_t *sev = json_object_get(row, "severity");
-	char cur[48];
+	struct cursor_finding at = {
+		(int)json_integer_value(json_object_get(row, "severity")),
+		json_integer_value(json_object_get(row, "id")),
+	};
+	char cur[CURSOR_MAX];
 
-	/* The cursor of a severity-ordered list: "severity_level:id". */
-	snprintf(cur, sizeof(cur), "%lld:%lld",
-		 (long long)json_integer_value(json_object_get(row, "level")),
-		 (long long)json_integer_value(json_object_get(row, "id")));
+	/* The cursor of a severity-ordered list. */
+	cursor_format_finding(&at, cur);
 	json_object_set_new(row, "cursor", json_string(cur));
-	json_object_del(row, "level");
-	if (!json_is_string(sev))
-		json_object_set_new(row, "severity", json_string("info"));
-	return row;
+	return store_severity_name(row, "severity", "info");
 }
 
 #define FINDING_COLUMNS                                                      \
 	"SELECT f.id, f.host_id, h.hostname, f.rule, "                       \
-	SEVERITY_NAME("f.severity") " AS severity, f.severity AS level, "    \
+	"f.severity, "                                                       \
 	"f.status, f.summary, f.first_seen, f.last_seen, f.resolved_at, "    \
 	"f.details AS details_json, f.ack_reason, f.ack_until, f.ack_by, "   \
 	"f.ack_at FROM findings f JOIN hosts h ON h.id = f.host_id "
@@ -95,10 +90,9 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 			sqlite3_bind_int64(s, 4, f->host_id);
 		if (pass == 1)
 			break;
-		if (f->after_id > 0) {
-			/* after_id packs the cursor "level:id". */
-			sqlite3_bind_int64(s, 5, f->after_id >> 40);
-			sqlite3_bind_int64(s, 6, f->after_id & ((1LL << 40) - 1));
+		if (f->after.id > 0) {
+			sqlite3_bind_int(s, 5, f->after.level);
+			sqlite3_bind_int64(s, 6, f->after.id);
 		}
 		sqlite3_bind_int(s, 7, f->limit + 1);
 		r = store_page_collect(c, s, f->limit, fix_finding, "cursor", &items,

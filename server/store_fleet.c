@@ -7,11 +7,8 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "rules.h"
 #include "timeutil.h"
-
-/* Runs s (bound by the caller) and collects up to limit rows; a further
- * row means there is a next page, whose cursor cursor_of() renders from
- * the last row returned. */
 
 int store_summary(struct store *st, int64_t now, json_t **ret)
 {
@@ -51,14 +48,18 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 	db_reset(s);
 	json_object_set_new(out, "status", status);
 
-	sev = json_pack("{s:i,s:i,s:i,s:i}", "critical", 0, "high", 0,
-			"medium", 0, "low", 0);
-	s = db_stmt(c, "SELECT " SEVERITY_NAME("severity") ", count(*) FROM "
-		    "findings WHERE status = 'open' GROUP BY severity");
-	while ((r = db_step(c, s)) == DB_ROW)
-		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-			json_object_set_new(sev, db_col_text(s, 0),
+	sev = json_object();
+	for (int l = RULES_SEV_CRITICAL; l > RULES_SEV_INFO; l--)
+		json_object_set_new(sev, rules_severity_name(l), json_integer(0));
+	s = db_stmt(c, "SELECT severity, count(*) FROM findings WHERE "
+		       "status = 'open' GROUP BY severity");
+	while ((r = db_step(c, s)) == DB_ROW) {
+		int level = sqlite3_column_int(s, 0);
+
+		if (level > RULES_SEV_INFO && level <= RULES_SEV_CRITICAL)
+			json_object_set_new(sev, rules_severity_name(level),
 					    json_integer(sqlite3_column_int64(s, 1)));
+	}
 	db_reset(s);
 	json_object_set_new(out, "findings", sev);
 	if (r < 0)

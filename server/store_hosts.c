@@ -9,12 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "jsonutil.h"
 #include "timeutil.h"
-
-/* Runs s (bound by the caller) and collects up to limit rows; a further
- * row means there is a next page, whose cursor cursor_of() renders from
- * the last row returned. */
 
 /* Turns the flat mail columns into {"running", "exposed"} and 0/1 into
  * booleans. */
@@ -33,7 +30,7 @@ static json_t *fix_host(json_t *row)
 	json_object_set_new(row, "abandoned",
 			    json_boolean(json_integer_value(json_object_get(
 						 row, "abandoned")) != 0));
-	return row;
+	return store_severity_name(row, "severity", NULL);
 }
 
 /* The flag filters only touch columns of the hosts_filters index, so a
@@ -53,7 +50,7 @@ static json_t *fix_host(json_t *row)
 #define HOST_SELECT                                                          \
 	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, " \
 	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "           \
-	"h.mail_exposed, " SEVERITY_NAME("h.severity") " AS severity, "      \
+	"h.mail_exposed, h.severity, "                                        \
 	"h.os_pretty AS os "
 #define HOST_COLUMNS                                                         \
 	HOST_SELECT "FROM hosts h LEFT JOIN projects p ON p.id = "           \
@@ -244,7 +241,7 @@ int store_host_get(struct store *st, int64_t id, json_t **ret)
 		    "h.collected_at, h.last_login_at, h.last_login_user, "
 		    "h.last_login_from, h.packages_changed_at, h.status, "
 		    "h.abandoned, h.mail_running, h.mail_exposed, "
-		    SEVERITY_NAME("h.severity") " AS severity, "
+		    "h.severity, "
 		    "coalesce(x.signals, '[]') AS signals_json, "
 		    "coalesce(x.mail, '{}') AS mailinfo_json, "
 		    "coalesce(x.vulns, '{}') AS vulnerabilities_json "
@@ -305,7 +302,7 @@ static int section_page(json_t *body, int limit, int64_t offset)
 {
 	json_t *all = json_object_get(body, "items"), *items = json_array();
 	size_t total = json_array_size(all);
-	char cur[24];
+	char cur[CURSOR_MAX];
 
 	if (!items)
 		return -ENOMEM;
@@ -315,8 +312,7 @@ static int section_page(json_t *body, int limit, int64_t offset)
 	json_object_set_new(body, "items", items);
 	json_object_set_new(body, "total", json_integer((json_int_t)total));
 	if ((size_t)offset + (size_t)limit < total) {
-		snprintf(cur, sizeof(cur), "%lld",
-			 (long long)offset + limit);
+		cursor_format_id(offset + limit, cur);
 		json_object_set_new(body, "next_cursor", json_string(cur));
 	} else {
 		json_object_set_new(body, "next_cursor", json_null());

@@ -33,10 +33,11 @@ struct store {
 	pthread_mutex_t health_lock;
 	struct store_health commit_health, checkpoint_health;
 };
-/* A severity level (1-4) as the API names it, in SQL. */
-#define SEVERITY_NAME(col)                                                   \
-	"CASE " col " WHEN 4 THEN 'critical' WHEN 3 THEN 'high' WHEN 2 "     \
-	"THEN 'medium' WHEN 1 THEN 'low' ELSE NULL END"
+/* Replaces row's integer member key (a severity level) with the level's
+ * name (rules_severity_name(), where the names are defined), or with none
+ * when it is 0: none_name, or null.  Returns row. */
+json_t *store_severity_name(json_t *row, const char *key,
+			    const char *none_name);
 
 /* A page of a list (store_page.c).  store_page_collect() runs s (bound by
  * the caller) and collects up to limit rows, each passed through fix when

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "advisory.h"
+#include "cursor.h"
 #include "jsonutil.h"
 #include "rules.h"
 
@@ -415,11 +416,10 @@ int packages_replace(struct db_conn *c, int64_t host,
  * i386) has a row per architecture, and a page may end between them. */
 static json_t *fix_package(json_t *row)
 {
-	char cur[96];
+	char cur[CURSOR_MAX];
 
-	snprintf(cur, sizeof(cur), "%lld:%s",
-		 (long long)json_integer_value(json_object_get(row, "host_id")),
-		 json_get_str(row, "arch") ? json_get_str(row, "arch") : "");
+	cursor_format_package(json_integer_value(json_object_get(row, "host_id")),
+			      json_get_str(row, "arch"), cur);
 	json_object_set_new(row, "cursor", json_string(cur));
 	return row;
 }

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "jsonutil.h"
+#include "rules.h"
 #include "timeutil.h"
 
 /* See store_int.h. */
@@ -26,11 +28,10 @@ int store_page_collect(struct db_conn *c, sqlite3_stmt *s, int limit,
 
 		if (n == limit) {
 			json_t *v = json_object_get(last, cursor_col);
-			char cur[64];
+			char cur[CURSOR_MAX];
 
 			if (json_is_integer(v))
-				snprintf(cur, sizeof(cur), "%lld",
-					 (long long)json_integer_value(v));
+				cursor_format_id(json_integer_value(v), cur);
 			else
 				snprintf(cur, sizeof(cur), "%s",
 					 json_is_string(v) ? json_string_value(v)
@@ -77,3 +78,13 @@ int store_page_make(struct db_conn *c, sqlite3_stmt *count, json_t *items,
 
 /* Turns the flat mail columns into {"running", "exposed"} and 0/1 into
  * booleans. */
+
+json_t *store_severity_name(json_t *row, const char *key,
+			    const char *none_name)
+{
+	json_int_t level = json_integer_value(json_object_get(row, key));
+	const char *name = level > 0 ? rules_severity_name(level) : none_name;
+
+	json_object_set_new(row, key, name ? json_string(name) : json_null());
+	return row;
+}
