@@ -58,7 +58,10 @@ static json_t *fix_host(json_t *row)
 #define HOST_PAGE "AND h.id > ?7 ORDER BY h.id LIMIT ?8"
 
 static const char SQL_HOSTS[] = HOST_COLUMNS HOST_PAGE;
-/* A page of a search walks the trigram index's matches in rowid order
+/* ENGINE: host_search is SQLite's FTS5 with the trigram tokenizer
+ * (sql/001_init.sql), MATCH its query and rowid its key; another engine
+ * has its own trigram index (PostgreSQL: pg_trgm) and these two queries.
+ * A page of a search walks the trigram index's matches in rowid order
  * and stops after the page, instead of collecting every match first. */
 static const char SQL_HOSTS_SEARCH[] =
 	HOST_SELECT "FROM host_search CROSS JOIN hosts h ON h.id = "

@@ -331,6 +331,9 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
 	return r;
 }
 
+/* ENGINE: "INSERT OR IGNORE" (here, in name_put() and in
+ * packages_replace()) is SQLite's spelling of "INSERT ... ON CONFLICT DO
+ * NOTHING". */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
 	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
