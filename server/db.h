@@ -26,7 +26,7 @@
 struct store;
 
 #define DB_READERS 8
-#define DB_STMT_CACHE 64
+#define DB_STMT_CACHE 128	/* more than the statements one connection runs */
 #define DB_BUSY_TIMEOUT_MS 10000
 
 struct db_conn {
