@@ -17,7 +17,7 @@
 #include "advisory_fetch.h"
 #include "buf.h"
 #include "embed.h"
-#include "ingest.h"
+#include "writer.h"
 #include "log.h"
 #include "metrics.h"
 #include "timeutil.h"
@@ -31,7 +31,7 @@
 struct advisory_feed {
 	const struct server_config *cfg;
 	struct store *st;
-	struct ingest *in;
+	struct writer *writer;
 	struct advisory_db *db;		/* in use by the store */
 	int64_t loaded_version;		/* data_version db was loaded at */
 	pthread_t thread;
@@ -290,8 +290,8 @@ static int reload(struct advisory_feed *f)
 	}
 	log_notice("advisories: the data changed; every host is matched "
 		   "again");
-	if (f->in)
-		ingest_kick(f->in);
+	if (f->writer)
+		writer_kick(f->writer);
 	return 0;
 }
 
@@ -544,11 +544,11 @@ static void *feed_thread(void *arg)
 	return NULL;
 }
 
-int advisory_feed_run(struct advisory_feed *f, struct ingest *in)
+int advisory_feed_run(struct advisory_feed *f, struct writer *in)
 {
 	int r;
 
-	f->in = in;
+	f->writer = in;
 	r = pthread_create(&f->thread, NULL, feed_thread, f);
 	if (r)
 		return -r;

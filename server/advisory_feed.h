@@ -16,7 +16,7 @@
 #include "server.h"
 #include "store.h"
 
-struct ingest;
+struct writer;
 struct advisory_feed;
 
 /* The largest export taken, fetched or read. */
@@ -32,7 +32,7 @@ int advisory_feed_new(const struct server_config *cfg, struct store *st,
 		      struct advisory_feed **ret);
 /* Starts the background thread: it watches data_version every second,
  * fetches on schedule and kicks in's evaluation after a change. */
-int advisory_feed_run(struct advisory_feed *f, struct ingest *in);
+int advisory_feed_run(struct advisory_feed *f, struct writer *in);
 /* Asks the thread to load the data again (SIGHUP). */
 void advisory_feed_reload(struct advisory_feed *f);
 /* Stops the thread (a fetch in flight is abandoned); accepts NULL. */

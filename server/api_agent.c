@@ -12,7 +12,7 @@
 
 #include "api.h"
 #include "hash.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -150,7 +150,7 @@ HANDLER(api_reports)
 	/* The heavy part (reading the stored state, diffing) runs here, in
 	 * this connection's thread, so the one writer only writes. */
 	store_prepare_report(app->store, &job);
-	r = ingest_submit(app->ingest, &job);
+	r = writer_submit(app->writer, &job);
 	if (r < 0) {
 		if (r == -ESHUTDOWN) {
 			rp->retry_after = 30;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
@@ -43,20 +43,8 @@ HANDLER(api_findings_list)
 			return reply_error(rp, 400, "bad_request",
 					   "host takes a host id");
 	}
-	if (cursor) {
-		/* "level:id", as the previous page rendered it. */
-		char *end;
-		long long level = strtoll(cursor, &end, 10), id;
-
-		if (*end != ':' || level < 0 || level > 4)
-			return reply_error(rp, 400, "bad_request",
-					   "invalid cursor");
-		id = strtoll(end + 1, &end, 10);
-		if (*end || id <= 0 || id >= (1LL << 40))
-			return reply_error(rp, 400, "bad_request",
-					   "invalid cursor");
-		f.after_id = (level << 40) | id;
-	}
+	if (cursor && cursor_parse_finding(cursor, &f.after) < 0)
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_findings_list(app->store, &f, &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "findings");
@@ -107,7 +95,7 @@ HANDLER(api_finding_ack)
 		r = reply_store_error(rp, r, "finding");
 		goto out;
 	}
-	ingest_kick(app->ingest);	/* the host's severity drops */
+	writer_kick(app->writer);	/* the host's severity drops */
 	r = reply_json(rp, 200,
 		       json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)id,
 				 "status", "acknowledged", "reason", reason,

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "rules.h"
 #include "timeutil.h"
@@ -74,7 +74,7 @@ HANDLER(api_hosts_list)
 				   "q: at most %d bytes (a hostname, an address "
 				   "or an agent id)",
 				   STORE_SEARCH_MAX);
-	if (cursor && !(f.after_id = parse_id(cursor)))
+	if (cursor && cursor_parse_id(cursor, &f.after_id) < 0)
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_hosts_list(app->store, &f, &out);
 	if (r < 0)
@@ -134,7 +134,7 @@ HANDLER(api_host_section)
 	if (request_limit(rq, rp, &limit) < 0)
 		return 0;
 	/* The offset of the next item, as the previous page rendered it. */
-	if (cursor && !(offset = parse_id(cursor)))
+	if (cursor && cursor_parse_id(cursor, &offset) < 0)
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_host_section(app->store, id, sec, limit, offset, &out);
 	if (r == 0 && sec == SECTION_PORTS && (r = ports_mark_exposed(out)) < 0)
@@ -156,7 +156,7 @@ HANDLER(api_host_changes)
 				   rq->params[0]);
 	if (request_limit(rq, rp, &limit) < 0)
 		return 0;
-	if (cursor && !(before = parse_id(cursor)))
+	if (cursor && cursor_parse_id(cursor, &before) < 0)
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_host_changes(app->store, id, limit, before, &out);
 	if (r < 0)
@@ -207,7 +207,7 @@ HANDLER(api_host_patch)
 		r = reply_store_error(rp, r, "host");
 		goto out;
 	}
-	ingest_kick(app->ingest);
+	writer_kick(app->writer);
 	r = store_host_get(app->store, id, &out);
 	r = r < 0 ? reply_store_error(rp, r, "host") : reply_json(rp, 200, out);
 out:
@@ -244,16 +244,8 @@ HANDLER(api_packages)
 				   "give a package: ?name=exim4-daemon-light");
 	if (request_limit(rq, rp, &limit) < 0)
 		return 0;
-	if (cursor) {
-		/* "host_id:arch", as the previous page rendered it. */
-		char *end;
-
-		after = strtoll(cursor, &end, 10);
-		if (after <= 0 || *end != ':')
-			return reply_error(rp, 400, "bad_request",
-					   "invalid cursor");
-		arch = end + 1;
-	}
+	if (cursor && cursor_parse_package(cursor, &after, &arch) < 0)
+		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_packages_find(app->store, name, limit, after, arch, &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "packages");

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "ingest.h"
+#include "writer.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
@@ -126,7 +126,7 @@ HANDLER(api_project_patch)
 	if (r < 0)
 		return reply_store_error(rp, r, "project");
 	/* Its hosts' findings follow a new end date at once. */
-	ingest_kick(app->ingest);
+	writer_kick(app->writer);
 	r = store_project_get(app->store, rq->params[0], &out);
 	if (r < 0)
 		return reply_store_error(rp, r, "project");
@@ -139,7 +139,7 @@ HANDLER(api_project_delete)
 
 	if (r < 0)
 		return reply_store_error(rp, r, "project");
-	ingest_kick(app->ingest);
+	writer_kick(app->writer);
 	rp->status = 204;
 	return 0;
 }

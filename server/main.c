@@ -22,8 +22,8 @@
 #include "digest.h"
 #include "hash.h"
 #include "http.h"
-#include "ingest.h"
 #include "links.h"
+#include "writer.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -567,13 +567,13 @@ static int serve(struct server_config *cfg, struct store *st)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = ingest_start(st, cfg->evaluate_every, &app.ingest);
+	r = writer_start(st, cfg->evaluate_every, &app.writer);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the ingest thread");
 		goto out;
 	}
 	raise_nofile();
-	r = advisory_feed_run(app.feed, app.ingest);
+	r = advisory_feed_run(app.feed, app.writer);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the advisory thread");
 		goto out;
@@ -642,9 +642,9 @@ out:
 	alerts_stop(alerts);
 	digest_stop(mail);
 	advisory_feed_stop(app.feed);
-	ingest_stop(app.ingest);
-	/* After the ingest thread: its last commits may queue events, which
-	 * wait in the outbox for the next start. */
+	writer_stop(app.writer);
+	/* After the writer: its last commits may queue events, which wait
+	 * in the outbox for the next start. */
 	notify_free(notify);
 	advisory_feed_free(app.feed);
 	free(app.enroll_secret);

@@ -262,7 +262,7 @@ static int check_delta(enum section s, json_t *sec, const char *claimed,
 		return refuse(v, 500, "internal", "out of memory");
 	added = json_object_get(sec, "added");
 	snprintf(out->hash, sizeof(out->hash), "%s", claimed);
-	snprintf(out->base_hash, sizeof(out->base_hash), "%s", base);
+	snprintf(out->delta_base, sizeof(out->delta_base), "%s", base);
 	json_object_del(sec, "hash");
 	out->body = json_incref(sec);
 	if (json_array_size(added)) {

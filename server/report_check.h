@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "store.h"
+#include "ingest_job.h"
 
 /* Why a report is refused: the HTTP status, the error code and a message
  * naming the field it concerns. */

@@ -76,7 +76,7 @@ void config_free(struct server_config *cfg);
 struct app {
 	const struct server_config *cfg;
 	struct store *store;
-	struct ingest *ingest;
+	struct writer *writer;
 	char *enroll_secret;
 	struct advisory_feed *feed;	/* the advisories in use and their feed */
 	const unsigned char *answer_key;	/* mail links' key; NULL: no mail */

@@ -14,6 +14,10 @@
  *   -EPROTO  any other SQLite error (a bug: retrying will not help)
  * A write that fails is rolled back: nothing of it stays.  Read functions
  * hand the caller a new json_t reference in *ret, written only on success.
+ * "Errors:" before each function lists what it returns besides 0; "the
+ * database's" stands for the list above.  A failed read is always one of
+ * them, never -ENOENT, an empty list or a count of -1: the API answers
+ * 503 for all of them (500 for -EUCLEAN and -EPROTO).
  */
 #ifndef DERELICT_STORE_H
 #define DERELICT_STORE_H
@@ -21,6 +25,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "cursor.h"
+#include "ingest_job.h"
 #include "report.h"
 
 struct store;
@@ -37,6 +43,7 @@ void store_close(struct store *st);
 /* Checks that the database can be written, by committing a write that
  * changes nothing; derelictd runs this before it serves.  0, or the
  * store's negative errno with a message for the operator in err. */
+/* Errors: the database's. */
 int store_check_writable(struct store *st, char err[256]);
 
 /* Whether the store can commit, as far as it knows: error is 0 when the
@@ -58,14 +65,17 @@ void store_health(struct store *st, struct store_health *ret);
 const struct advisory_db *store_set_advisories(struct store *st,
 					       const struct advisory_db *db);
 /* Marks every host for re-evaluation (new advisories, say). */
+/* Errors: the database's. */
 int store_all_hosts_due(struct store *st);
 
 /* Copies the WAL back into the database file, without blocking readers or
  * the writer, and notes how far it got: the writer starts the WAL afresh
  * once it is nearly all copied back (store_write_commit()). */
+/* Errors: the database's (a busy database is 0: tried again later). */
 int store_checkpoint(struct store *st);
 
 /* Writes a consistent copy through SQLite's online backup API. */
+/* Errors: -EIO (the destination or the copy failed). */
 int store_backup(struct store *st, const char *dest);
 
 /* --- tokens and auth ---------------------------------------------------- */
@@ -82,9 +92,12 @@ struct principal {
 };
 
 /* Each returns only once its write is committed (or failed). */
+/* Errors: -EEXIST for a name in use; the database's. */
 int store_token_add(struct store *st, const char *name, const char *role,
 		    const char *token_hash);
+/* Errors: the database's. */
 int store_token_list(struct store *st, json_t **ret);
+/* Errors: -ENOENT for an unknown name; the database's. */
 int store_token_revoke(struct store *st, const char *name);
 /* Finds who holds the token whose SHA-256 is token_hash; -ENOENT if
  * nobody, -EIO for any database error (never read as "nobody"). */
@@ -95,74 +108,23 @@ int store_auth(struct store *st, const char *token_hash,
  * it returns 0 (-ENOSPC, -EBUSY or -EIO otherwise, and nothing is kept).
  * An agent id already known keeps its token: the new one waits beside it
  * until the new identity's first report (store_apply_report()). */
+/* Errors: the database's. */
 int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		 const char *token_hash, int64_t now, int64_t *ret_host_id);
 
 /* --- reports (called from the ingest writer thread only) ----------------- */
 
-/* One section of a received report: absent, hash only, or in full. */
-/* A change the writer will record: old and new are item references. */
-struct ingest_change {
-	const char *action;	/* "added", "removed", "changed" */
-	char *key;
-	json_t *old;
-	json_t *new;
-	char *old_text, *new_text;	/* their canonical text, or NULL */
-	int has_digest;		/* packages: digest is new's */
-	unsigned char digest[REPORT_SUM_LEN];
-};
-
-struct ingest_section {
-	int present;
-	int full;
-	/* The agent's collector failed: error says why (cut to its cap) and
-	 * the stored section is kept as it is; nothing else is set. */
-	int failed;
-	char error[REPORT_MAX_ERROR + 1];
-	char hash[SHA256_HEX_LEN];
-	int delta;		/* packages: "base", "added", "removed" */
-	int incremental;	/* packages, full: rows updated by the changes */
-	int eval;		/* the rules must run after it is stored */
-	unsigned char sum[REPORT_SUM_LEN];	/* full or delta: items' sum */
-	/* packages: each item's digest, in body's "items" order (full) or
-	 * "added" order (delta). */
-	unsigned char *digests;
-	json_t *body;		/* full only: the section without "hash" */
-	char *text;		/* full only: body's canonical text */
-	unsigned char *packed;	/* full only: text as stored, deflated */
-	size_t packed_len;
-	/* The differences from the stored state whose hash is base_hash,
-	 * worked out before the writer sees the report ("" base: none was
-	 * stored).  The writer uses them only if the base is still what it
-	 * holds; otherwise it works them out again itself. */
-	int prepared;
-	char base_hash[SHA256_HEX_LEN];
-	struct ingest_change *changes;
-	size_t n_changes, changes_cap;
-};
-
-struct ingest_job {
-	int64_t host_id;
-	json_t *report;		/* borrowed: the validated report */
-	size_t bytes;
-	char identity[SHA256_HEX_LEN];	/* hash of "host" and agent version */
-	/* The hash of the re-enrollment token the report came with, when it
-	 * is not yet the host's (struct principal's pending); else "". */
-	char pending[SHA256_HEX_LEN];
-	struct ingest_section sec[SECTION_COUNT];
-	/* results */
-	int status;		/* HTTP status to answer */
-	int resend_mask;	/* sections to resend, when status is 409 */
-};
+/* The job (struct ingest_job) and its stages are in ingest_job.h. */
 
 /* Works out, on a reader connection and so outside the writer, what each
  * full section changes; the heavy part of a report's ingestion.  0 or a
  * negative errno (the writer then does the work itself). */
+/* Errors: the database's, -ENOMEM. */
 int store_prepare_report(struct store *st, struct ingest_job *job);
-/* Frees what validation and preparation attached to the job. */
-void ingest_job_free(struct ingest_job *job);
 
+/* Errors: the database's. */
 int store_write_begin(struct store *st);
+/* Errors: the database's. */
 int store_write_commit(struct store *st);
 void store_write_rollback(struct store *st);
 /* Applies one report inside the writer's transaction.  Sets job->status
@@ -172,19 +134,23 @@ void store_write_rollback(struct store *st);
  * host's; when its machine_id is not the host's, the host's inventory is
  * kept as a snapshot and starts afresh without removals.  On failure the transaction may hold part of
  * the report: the caller rolls it back. */
+/* Errors: the database's, -ENOMEM (the status is then unset). */
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now);
 /* Re-evaluates up to limit hosts whose rules may have changed by now.
  * Sets *ret_count to how many were evaluated. */
+/* Errors: the database's. */
 int store_evaluate_due(struct store *st, int64_t now, int limit,
 		       int *ret_count);
 /* Adds to the fleet's package index the names of up to limit hosts whose
  * packages were stored in full since; inside the writer's transaction.
  * *ret_count is how many hosts it took. */
+/* Errors: the database's. */
 int store_index_packages(struct store *st, int limit, int *ret_count);
 /* Deletes, inside the writer's transaction, up to limit rows in all:
  * change history and identity snapshots older than [server] history_keep
  * at now, then report metadata received before reports_before.
  * *ret_count is how many went; limit of them means more are waiting. */
+/* Errors: the database's. */
 int store_prune(struct store *st, int64_t reports_before, int64_t now,
 		int limit, int *ret_count);
 
@@ -206,29 +172,41 @@ struct host_filter {
 };
 
 /* -E2BIG, before any work, for a q longer than STORE_SEARCH_MAX. */
+/* Errors: -E2BIG; the database's. */
 int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret);
+/* Errors: -ENOENT for an unknown host; the database's. */
 int store_host_get(struct store *st, int64_t id, json_t **ret);
 /* A page of a section: its header as stored (hash, updated_at, source...)
  * with "items" from offset on, at most limit of them, "total" and
  * "next_cursor" (the next offset as a string, or null).  Offsets count in
  * the stored order: a section that changes between two pages may repeat
  * or skip items, which its "hash" tells. */
+/* Errors: -ENOENT for an unknown host; the database's (-EIO for a stored body
+ * that does not parse). */
 int store_host_section(struct store *st, int64_t id, enum section s,
 		       int limit, int64_t offset, json_t **ret);
+/* Errors: -ENOENT for an unknown host; the database's. */
 int store_host_changes(struct store *st, int64_t id, int limit,
 		       int64_t before_id, json_t **ret);
 /* PATCH: members present in patch are applied; "project" null unassigns
  * and pins the host to no project. -ENOENT for a missing host or project. */
+/* Errors: -ENOENT; the database's. */
 int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		     int64_t now);
+/* Errors: -ENOENT for an unknown host; the database's. */
 int store_host_delete(struct store *st, int64_t id);
 
+/* Errors: the database's. */
 int store_projects_list(struct store *st, int limit, const char *after,
 			json_t **ret);
+/* Errors: -ENOENT for an unknown project; the database's. */
 int store_project_get(struct store *st, const char *name, json_t **ret);
+/* Errors: -EEXIST for a name in use; the database's. */
 int store_project_create(struct store *st, const json_t *p, int64_t now);
+/* Errors: -ENOENT for an unknown project; the database's. */
 int store_project_patch(struct store *st, const char *name, const json_t *p);
+/* Errors: -ENOENT for an unknown project; the database's. */
 int store_project_delete(struct store *st, const char *name);
 
 struct finding_filter {
@@ -237,30 +215,38 @@ struct finding_filter {
 	int severity;		/* 0 any */
 	int64_t host_id;	/* 0 any */
 	int limit;
-	int64_t after_id;
+	struct cursor_finding after;	/* id 0: the first page */
 };
 
+/* Errors: the database's. */
 int store_findings_list(struct store *st, const struct finding_filter *f,
 			json_t **ret);
+/* Errors: -ENOENT for an unknown finding, -EALREADY for a resolved one; the
+ * database's. */
 int store_finding_ack(struct store *st, int64_t id, const char *reason,
 		      const char *until, const char *by, int64_t now);
 
 /* after_host/after_arch: the cursor of the previous page (0/NULL for the
  * first); with after_arch NULL, every row of after_host is skipped. */
+/* Errors: the database's. */
 int store_packages_find(struct store *st, const char *name, int limit,
 			int64_t after_host, const char *after_arch,
 			json_t **ret);
+/* Errors: the database's. */
 int store_summary(struct store *st, int64_t now, json_t **ret);
 /* Counters for /metrics: hosts by status. */
+/* Errors: the database's. */
 int store_metrics(struct store *st, json_t **ret);
 
 /* Keeps an imported advisory file (the Debian Security Tracker's JSON
  * export, or one in the shipped format) whole, replacing an earlier import
  * of the same name, and counts a change of the data (data_version). */
+/* Errors: the database's. */
 int store_advisory_import(struct store *st, const char *name,
 			  const void *body, size_t len, int entries);
 /* Calls fn with each kept import, oldest first; stops at fn's first
  * negative answer and returns it. */
+/* Errors: fn's first negative answer; the database's. */
 int store_advisory_each(struct store *st,
 			int (*fn)(const char *name, int64_t imported_at,
 				  const char *body, size_t len, void *ud),
@@ -281,16 +267,20 @@ struct store_advisory_state {
 };
 
 /* Reads the row; -EIO on a database error. */
+/* Errors: the database's (-EIO without its row). */
 int store_advisory_state(struct store *st, struct store_advisory_state *ret);
 /* Writes the feed_* members of s; with changed, the kept copy is new and
  * data_version is bumped in the same transaction. */
+/* Errors: the database's. */
 int store_advisory_feed_save(struct store *st,
 			     const struct store_advisory_state *s, int changed);
 /* Notes that the hosts are matched against data of this digest from now
  * on, and marks every host for evaluation, in one transaction. */
+/* Errors: the database's. */
 int store_advisory_matched(struct store *st, const char *digest, int64_t now);
 /* GET /advisories: the sources of the advisories in use, and matched_at.
  * feed_url names the configured feed ("" none). */
+/* Errors: -ENOMEM; the database's. */
 int store_advisories_json(struct store *st, json_t **ret);
 /* The newest data's date among the advisories in use (a source's
  * data_date, else its fetch or import time); 0 when there are none. */

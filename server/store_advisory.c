@@ -17,19 +17,7 @@
 static const char *const origin_names[] = { "shipped", "tracker", "file",
 					    "osv" };
 
-/* Runs one statement inside the caller's transaction; 0 or db_err(). */
-static int step_done(struct conn *c, sqlite3_stmt *s)
-{
-	int rc;
-
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(c, rc);
-}
-
-static int bump_version(struct conn *c)
+static int bump_version(struct db_conn *c)
 {
 	return db_exec(c, "UPDATE advisory_state SET data_version = "
 			  "data_version + 1");
@@ -38,39 +26,32 @@ static int bump_version(struct conn *c)
 int store_advisory_import(struct store *st, const char *name,
 			  const void *body, size_t len, int entries)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	int r;
+	int r = db_write_begin(st, &c);
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	s = stmt(c, "DELETE FROM advisory_imports WHERE name = ?");
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "DELETE FROM advisory_imports WHERE name = ?");
 	if (s)
-		bind_text(s, 1, name);
-	if ((r = step_done(c, s)) < 0)
-		goto rollback;
-	s = stmt(c, "INSERT INTO advisory_imports (name, imported_at, "
-		    "entries, body) VALUES (?, ?, ?, ?)");
+		db_bind_text(s, 1, name);
+	if ((r = db_run(c, s)) < 0)
+		goto out;
+	s = db_stmt(c, "INSERT INTO advisory_imports (name, imported_at, "
+		       "entries, body) VALUES (?, ?, ?, ?)");
 	if (s) {
-		bind_text(s, 1, name);
+		db_bind_text(s, 1, name);
 		sqlite3_bind_int64(s, 2, time_now());
 		sqlite3_bind_int(s, 3, entries);
 		sqlite3_bind_blob64(s, 4, body, len, SQLITE_STATIC);
 	}
-	if ((r = step_done(c, s)) < 0)
-		goto rollback;
+	if ((r = db_run(c, s)) < 0)
+		goto out;
 	/* A running derelictd sees the version change, loads the data again
 	 * and matches every host against it. */
-	if ((r = bump_version(c)) < 0)
-		goto rollback;
-	r = db_exec(c, "COMMIT");
-	if (r == 0)
-		goto out;
-rollback:
-	db_exec(c, "ROLLBACK");
+	r = bump_version(c);
 out:
-	conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 int store_advisory_each(struct store *st,
@@ -78,51 +59,47 @@ int store_advisory_each(struct store *st,
 				  const char *body, size_t len, void *ud),
 			void *ud)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "SELECT name, imported_at, body FROM "
-				  "advisory_imports ORDER BY id");
-	int rc = SQLITE_DONE, r = 0;
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int r = db_read_begin(st, &c), rf = 0;
 
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		r = fn(col_text(s, 0), sqlite3_column_int64(s, 1),
-		       sqlite3_column_blob(s, 2),
-		       (size_t)sqlite3_column_bytes(s, 2), ud);
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT name, imported_at, body FROM "
+		       "advisory_imports ORDER BY id");
 	/* A failed read is an error, never "no imports". */
-	if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(s);
-	conn_put(st, c);
-	return r < 0 ? r : 0;
+	while (rf >= 0 && (r = db_step(c, s)) == DB_ROW)
+		rf = fn(db_col_text(s, 0), sqlite3_column_int64(s, 1),
+			sqlite3_column_blob(s, 2),
+			(size_t)sqlite3_column_bytes(s, 2), ud);
+	db_reset(s);
+	db_read_end(st, c);
+	return rf < 0 ? rf : r < 0 ? r : 0;
 }
 
 static void copy_col(char *dst, size_t size, sqlite3_stmt *s, int i)
 {
-	const char *v = col_text(s, i);
+	const char *v = db_col_text(s, i);
 
 	snprintf(dst, size, "%s", v ? v : "");
 }
 
 int store_advisory_state(struct store *st, struct store_advisory_state *ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "SELECT data_version, matched_digest, "
-				  "matched_at, feed_url, feed_etag, "
-				  "feed_last_modified, feed_fetched_at, "
-				  "feed_checked_at, feed_data_date, "
-				  "feed_entries FROM advisory_state");
 	struct store_advisory_state out = { 0 };
-	int rc, r = 0;
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int r = db_read_begin(st, &c);
 
-	if (!s) {
-		conn_put(st, c);
-		return -EIO;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT data_version, matched_digest, "
+		       "matched_at, feed_url, feed_etag, "
+		       "feed_last_modified, feed_fetched_at, "
+		       "feed_checked_at, feed_data_date, "
+		       "feed_entries FROM advisory_state");
+	r = db_step(c, s);
+	if (r == DB_ROW) {
 		out.data_version = sqlite3_column_int64(s, 0);
 		copy_col(out.matched_digest, sizeof(out.matched_digest), s, 1);
 		out.matched_at = sqlite3_column_int64(s, 2);
@@ -134,11 +111,12 @@ int store_advisory_state(struct store *st, struct store_advisory_state *ret)
 		out.feed_checked_at = sqlite3_column_int64(s, 7);
 		out.feed_data_date = sqlite3_column_int64(s, 8);
 		out.feed_entries = sqlite3_column_int64(s, 9);
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : db_err(c, rc);
+		r = 0;
+	} else if (r == DB_DONE) {
+		r = -EIO;	/* the migration's row is gone */
 	}
-	sqlite3_reset(s);
-	conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
 	if (r == 0)
 		*ret = out;
 	return r;
@@ -147,64 +125,49 @@ int store_advisory_state(struct store *st, struct store_advisory_state *ret)
 int store_advisory_feed_save(struct store *st,
 			     const struct store_advisory_state *a, int changed)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	int r;
+	int r = db_write_begin(st, &c);
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	s = stmt(c, "UPDATE advisory_state SET feed_url = ?, feed_etag = ?, "
-		    "feed_last_modified = ?, feed_fetched_at = ?, "
-		    "feed_checked_at = ?, feed_data_date = ?, "
-		    "feed_entries = ?");
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "UPDATE advisory_state SET feed_url = ?, "
+		       "feed_etag = ?, feed_last_modified = ?, "
+		       "feed_fetched_at = ?, feed_checked_at = ?, "
+		       "feed_data_date = ?, feed_entries = ?");
 	if (s) {
-		bind_text(s, 1, a->feed_url);
-		bind_text(s, 2, a->feed_etag);
-		bind_text(s, 3, a->feed_last_modified);
+		db_bind_text(s, 1, a->feed_url);
+		db_bind_text(s, 2, a->feed_etag);
+		db_bind_text(s, 3, a->feed_last_modified);
 		sqlite3_bind_int64(s, 4, a->feed_fetched_at);
 		sqlite3_bind_int64(s, 5, a->feed_checked_at);
 		sqlite3_bind_int64(s, 6, a->feed_data_date);
 		sqlite3_bind_int64(s, 7, a->feed_entries);
 	}
-	if ((r = step_done(c, s)) < 0)
-		goto rollback;
-	if (changed && (r = bump_version(c)) < 0)
-		goto rollback;
-	r = db_exec(c, "COMMIT");
-	if (r == 0)
-		goto out;
-rollback:
-	db_exec(c, "ROLLBACK");
-out:
-	conn_put(st, c);
-	return r;
+	r = db_run(c, s);
+	if (r == 0 && changed)
+		r = bump_version(c);
+	return db_write_end(st, c, r);
 }
 
 int store_advisory_matched(struct store *st, const char *digest, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	int r;
+	int r = db_write_begin(st, &c);
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	s = stmt(c, "UPDATE advisory_state SET matched_digest = ?, "
-		    "matched_at = ?");
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "UPDATE advisory_state SET matched_digest = ?, "
+		       "matched_at = ?");
 	if (s) {
-		bind_text(s, 1, digest);
+		db_bind_text(s, 1, digest);
 		sqlite3_bind_int64(s, 2, now);
 	}
-	if ((r = step_done(c, s)) < 0 ||
-	    (r = db_exec(c, "UPDATE hosts SET next_eval_at = 0")) < 0)
-		goto rollback;
-	r = db_exec(c, "COMMIT");
+	r = db_run(c, s);
 	if (r == 0)
-		goto out;
-rollback:
-	db_exec(c, "ROLLBACK");
-out:
-	conn_put(st, c);
-	return r;
+		r = db_exec(c, "UPDATE hosts SET next_eval_at = 0");
+	return db_write_end(st, c, r);
 }
 
 static int64_t source_date(const struct advisory_source *src)

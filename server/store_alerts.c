@@ -15,7 +15,7 @@ static json_t *int_or_null(sqlite3_stmt *s, int col)
 
 static json_t *text_or_null(sqlite3_stmt *s, int col)
 {
-	const char *t = col_text(s, col);
+	const char *t = db_col_text(s, col);
 
 	return t ? json_string(t) : json_null();
 }
@@ -28,7 +28,7 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	 * in its own order: each page costs its rows, whatever the page.
 	 * Resolved findings are all history: the pages read the whole of
 	 * it, filtered on resolved_at, as no index holds that (yet). */
-	struct conn *c;
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *out;
 	int rc, r = 0;
@@ -38,8 +38,8 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	out = json_array();
 	if (!out)
 		return -ENOMEM;
-	c = conn_get(st);
-	s = stmt(c,
+	c = db_conn_get(st);
+	s = db_stmt(c,
 		 "SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
 		 "f.severity, f.summary, f.first_seen, "
 		 "CASE f.status WHEN 'open' THEN NULL "
@@ -55,7 +55,7 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		r = -EIO;
 		goto out;
 	}
-	bind_text(s, 1, status);
+	db_bind_text(s, 1, status);
 	sqlite3_bind_int(s, 2, cursor->severity);
 	sqlite3_bind_int64(s, 3, cursor->id);
 	sqlite3_bind_int64(s, 4, since);
@@ -86,7 +86,7 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		r = db_err(c, rc);
 	sqlite3_reset(s);
 out:
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0) {
 		json_decref(out);
 		return r;
@@ -97,7 +97,7 @@ out:
 
 int store_findings_metrics(struct store *st, json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	json_t *open = json_array(), *mail = json_object(), *out;
 	int rc = SQLITE_DONE, r = 0;
@@ -109,12 +109,12 @@ int store_findings_metrics(struct store *st, json_t **ret)
 	}
 	/* Both read through indexes: findings_status and hosts_filters. */
 	db_exec(c, "BEGIN");
-	s = stmt(c, "SELECT rule, severity, count(*) FROM findings "
+	s = db_stmt(c, "SELECT rule, severity, count(*) FROM findings "
 		    "WHERE status = 'open' GROUP BY rule, severity");
 	while (s && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(
 			open, json_pack("{s:s,s:i,s:I}", "rule",
-					col_text(s, 0) ? col_text(s, 0) : "",
+					db_col_text(s, 0) ? db_col_text(s, 0) : "",
 					"severity", sqlite3_column_int(s, 1),
 					"count",
 					(json_int_t)sqlite3_column_int64(s, 2)));
@@ -123,7 +123,7 @@ int store_findings_metrics(struct store *st, json_t **ret)
 	if (s)
 		sqlite3_reset(s);
 	s = r ? NULL :
-		stmt(c, "SELECT mail_exposed, count(*) FROM hosts "
+		db_stmt(c, "SELECT mail_exposed, count(*) FROM hosts "
 			"WHERE abandoned = 1 AND mail_running = 1 "
 			"GROUP BY mail_exposed");
 	json_object_set_new(mail, "exposed", json_integer(0));
@@ -139,7 +139,7 @@ int store_findings_metrics(struct store *st, json_t **ret)
 		sqlite3_reset(s);
 	db_exec(c, "COMMIT");
 out:
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0) {
 		json_decref(out);
 		return r;

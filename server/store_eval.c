@@ -76,13 +76,14 @@ static const char *keep(struct facts *f, size_t *used, size_t cap,
 	return p;
 }
 
-static int load_host(struct conn *c, int64_t id, struct facts *f)
+static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 {
 	sqlite3_stmt *s;
 	size_t cap = 0, used = 0;
 	int64_t ends = 0;
+	int r;
 
-	s = stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
+	s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
 		    "h.retired_at, p.name, p.ends_on, h.os_id, "
 		    "h.os_version_id, h.os_codename, h.last_login_at, "
 		    "h.last_login_user, h.last_login_from, "
@@ -93,9 +94,9 @@ static int load_host(struct conn *c, int64_t id, struct facts *f)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return -ENOENT;
+	if ((r = db_step(c, s)) != DB_ROW) {
+		db_reset(s);
+		return r < 0 ? r : -ENOENT;
 	}
 	for (int i = 0; i < 16; i++)
 		cap += (size_t)sqlite3_column_bytes(s, i) + 1;
@@ -105,46 +106,49 @@ static int load_host(struct conn *c, int64_t id, struct facts *f)
 		return -ENOMEM;
 	}
 	f->h.id = id;
-	f->h.hostname = keep(f, &used, cap, col_text(s, 0));
+	f->h.hostname = keep(f, &used, cap, db_col_text(s, 0));
 	f->h.first_seen = sqlite3_column_int64(s, 1);
 	f->h.last_seen = sqlite3_column_int64(s, 2);
 	f->h.retired = sqlite3_column_type(s, 3) != SQLITE_NULL;
 	f->h.retired_at = sqlite3_column_int64(s, 3);
-	f->h.project = keep(f, &used, cap, col_text(s, 4));
-	if (col_text(s, 5) && date_parse(col_text(s, 5), &ends) == 0)
+	f->h.project = keep(f, &used, cap, db_col_text(s, 4));
+	if (db_col_text(s, 5) && date_parse(db_col_text(s, 5), &ends) == 0)
 		f->h.project_ends_on = ends;
-	f->h.os_id = keep(f, &used, cap, col_text(s, 6));
-	f->h.os_version_id = keep(f, &used, cap, col_text(s, 7));
-	f->h.os_codename = keep(f, &used, cap, col_text(s, 8));
+	f->h.os_id = keep(f, &used, cap, db_col_text(s, 6));
+	f->h.os_version_id = keep(f, &used, cap, db_col_text(s, 7));
+	f->h.os_codename = keep(f, &used, cap, db_col_text(s, 8));
 	f->h.last_login_at = sqlite3_column_int64(s, 9);
-	f->h.last_login_user = keep(f, &used, cap, col_text(s, 10));
-	f->h.last_login_from = keep(f, &used, cap, col_text(s, 11));
+	f->h.last_login_user = keep(f, &used, cap, db_col_text(s, 10));
+	f->h.last_login_from = keep(f, &used, cap, db_col_text(s, 11));
 	f->h.packages_changed_at = sqlite3_column_int64(s, 12);
 	f->h.identity_changed_at = sqlite3_column_int64(s, 13);
-	f->h.machine_id = keep(f, &used, cap, col_text(s, 14));
-	f->h.previous_machine_id = keep(f, &used, cap, col_text(s, 15));
+	f->h.machine_id = keep(f, &used, cap, db_col_text(s, 14));
+	f->h.previous_machine_id = keep(f, &used, cap, db_col_text(s, 15));
 	sqlite3_reset(s);
 	return 0;
 }
 
-static int load_sections(struct conn *c, int64_t id, struct facts *f)
+static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT name, body FROM sections WHERE "
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, body FROM sections WHERE "
 				  "host_id = ? AND name IN ('ports', "
 				  "'services', 'processes', 'mail')");
 	json_t *items, *it;
 	size_t i, n;
+	int r;
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int sec = section_from_name(col_text(s, 0));
+	while ((r = db_step(c, s)) == DB_ROW) {
+		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec >= 0)
-			f->sections[sec] = body_column(s, 1);
+			f->sections[sec] = db_body_column(s, 1);
 	}
-	sqlite3_reset(s);
+	db_reset(s);
+	if (r < 0)
+		return r;
 
 	items = json_object_get(f->sections[SECTION_PORTS], "items");
 	n = json_array_size(items);
@@ -185,9 +189,9 @@ static int load_sections(struct conn *c, int64_t id, struct facts *f)
 
 /* The sections the agent could not read, in section order; the sections
  * themselves were kept as last read and are loaded as ever. */
-static int load_errors(struct conn *c, int64_t id, struct facts *f)
+static int load_errors(struct db_conn *c, int64_t id, struct facts *f)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT section, error, since FROM "
+	sqlite3_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
 				  "collector_errors WHERE host_id = ?");
 	int64_t since[SECTION_COUNT] = { 0 };
 	int rc;
@@ -196,11 +200,11 @@ static int load_errors(struct conn *c, int64_t id, struct facts *f)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int sec = section_from_name(col_text(s, 0));
+		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec < 0 || f->error_text[sec])
 			continue;
-		f->error_text[sec] = strdup(col_text(s, 1) ? col_text(s, 1)
+		f->error_text[sec] = strdup(db_col_text(s, 1) ? db_col_text(s, 1)
 							   : "");
 		since[sec] = sqlite3_column_int64(s, 2);
 		if (!f->error_text[sec]) {
@@ -291,10 +295,10 @@ static int has_string(const json_t *arr, const char *s)
 	return 0;
 }
 
-static int load_packages(struct store *st, struct conn *c, int64_t id,
+static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			 struct facts *f)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT name, version, source, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ?");
 	struct advisory_verdict m[MAX_MATCH];
@@ -310,8 +314,8 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 		return -ENOMEM;
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *name = col_text(s, 0), *source = col_text(s, 2);
-		const char *srcver = col_text(s, 3);
+		const char *name = db_col_text(s, 0), *source = db_col_text(s, 2);
+		const char *srcver = db_col_text(s, 3);
 		int n = 0, is_mta = rules_mta_of_package(name, source) != NULL;
 		json_t *cves;
 
@@ -374,7 +378,7 @@ static int load_packages(struct store *st, struct conn *c, int64_t id,
 			struct rules_package *p = &f->packages[f->h.n_packages++];
 
 			p->name = strdup(name);
-			p->version = strdup(col_text(s, 1));
+			p->version = strdup(db_col_text(s, 1));
 			p->source = strdup(source);
 			p->source_version = strdup(srcver);
 			/* Vulnerabilities are attached below, once the array
@@ -470,7 +474,7 @@ static int64_t next_eval(const struct facts *f, const struct rules_config *rc,
 
 /* Opens, updates and resolves the host's findings; returns the worst
  * severity among those that are open (not acknowledged). */
-static int sync_findings(struct conn *c, int64_t id,
+static int sync_findings(struct db_conn *c, int64_t id,
 			 const struct rules_result *res, int64_t now,
 			 struct facts *f, int *ret_worst)
 {
@@ -481,7 +485,7 @@ static int sync_findings(struct conn *c, int64_t id,
 	seen = calloc(res->n_findings + 1, 1);
 	if (!seen)
 		return -ENOMEM;
-	s = stmt(c, "SELECT id, key, status, ack_until, ack_severity, "
+	s = db_stmt(c, "SELECT id, key, status, ack_until, ack_severity, "
 		    "severity FROM findings WHERE host_id = ? AND "
 		    "status != 'resolved'");
 	if (!s) {
@@ -492,7 +496,7 @@ static int sync_findings(struct conn *c, int64_t id,
 	/* Collect first: the statements below reuse the connection. */
 	json_t *live = json_array();
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(live, row_to_json(s));
+		json_array_append_new(live, db_row_json(s));
 	sqlite3_reset(s);
 
 	size_t i;
@@ -509,7 +513,7 @@ static int sync_findings(struct conn *c, int64_t id,
 				break;
 			}
 		if (!fd) {
-			s = stmt(c, "UPDATE findings SET status = 'resolved', "
+			s = db_stmt(c, "UPDATE findings SET status = 'resolved', "
 				    "resolved_at = ? WHERE id = ?");
 			if (!s)
 				goto fail;
@@ -545,7 +549,7 @@ static int sync_findings(struct conn *c, int64_t id,
 			    (!f->ack_due || until + DAY < f->ack_due))
 				f->ack_due = until + DAY;
 		}
-		s = stmt(c, "UPDATE findings SET severity = ?, summary = ?, "
+		s = db_stmt(c, "UPDATE findings SET severity = ?, summary = ?, "
 			    "details = ?, last_seen = ?, status = CASE WHEN ? "
 			    "THEN 'open' ELSE status END WHERE id = ?");
 		if (!s)
@@ -554,7 +558,7 @@ static int sync_findings(struct conn *c, int64_t id,
 			char *d = json_canonical(fd->details);
 
 			sqlite3_bind_int(s, 1, fd->severity);
-			bind_text(s, 2, fd->summary);
+			db_bind_text(s, 2, fd->summary);
 			sqlite3_bind_text(s, 3, d ? d : "{}", -1,
 					  d ? free : SQLITE_STATIC);
 		}
@@ -592,7 +596,7 @@ static int sync_findings(struct conn *c, int64_t id,
 
 		if (seen[j])
 			continue;
-		s = stmt(c, "INSERT INTO findings (host_id, rule, key, "
+		s = db_stmt(c, "INSERT INTO findings (host_id, rule, key, "
 			    "severity, status, summary, details, first_seen, "
 			    "last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)");
 		if (!s)
@@ -601,10 +605,10 @@ static int sync_findings(struct conn *c, int64_t id,
 			char *d = json_canonical(fd->details);
 
 			sqlite3_bind_int64(s, 1, id);
-			bind_text(s, 2, rules_rule_name(fd->rule));
-			bind_text(s, 3, fd->key);
+			db_bind_text(s, 2, rules_rule_name(fd->rule));
+			db_bind_text(s, 3, fd->key);
 			sqlite3_bind_int(s, 4, fd->severity);
-			bind_text(s, 5, fd->summary);
+			db_bind_text(s, 5, fd->summary);
 			sqlite3_bind_text(s, 6, d ? d : "{}", -1,
 					  d ? free : SQLITE_STATIC);
 		}
@@ -635,7 +639,7 @@ fail_rc:
 	return rc;
 }
 
-int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
+int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 			int64_t now)
 {
 	struct facts f = { 0 };
@@ -665,23 +669,23 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 		goto out;
 	if ((r = sync_findings(c, id, &res, now, &f, &worst)) < 0)
 		goto out;
-	s = stmt(c, "UPDATE hosts SET status = ?, abandoned = ?, "
+	s = db_stmt(c, "UPDATE hosts SET status = ?, abandoned = ?, "
 		    "mail_running = ?, mail_exposed = ?, severity = ?, "
 		    "next_eval_at = ? WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto out;
 	}
-	bind_text(s, 1, rules_host_status(&f.h, &rc, now));
+	db_bind_text(s, 1, rules_host_status(&f.h, &rc, now));
 	sqlite3_bind_int(s, 2, res.abandoned);
 	sqlite3_bind_int(s, 3, res.mail.running);
 	sqlite3_bind_int(s, 4, res.mail.exposed);
 	sqlite3_bind_int(s, 5, worst);
 	sqlite3_bind_int64(s, 6, next_eval(&f, &rc, now));
 	sqlite3_bind_int64(s, 7, id);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		goto out;
-	s = stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns) "
+	s = db_stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns) "
 		    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host_id) DO UPDATE "
 		    "SET signals = ?2, mail = ?3, vulns = ?4");
 	if (!s) {
@@ -709,7 +713,7 @@ int store_evaluate_host(struct store *st, struct conn *c, int64_t id,
 		sqlite3_bind_text(s, 3, b ? b : "{}", -1, b ? free : SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
 	}
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 out:
 	rules_result_free(&res);
 	facts_free(&f);
@@ -719,8 +723,8 @@ out:
 int store_evaluate_due(struct store *st, int64_t now, int limit,
 		       int *ret_count)
 {
-	struct conn *c = &st->writer;
-	sqlite3_stmt *s = stmt(c, "SELECT id FROM hosts WHERE next_eval_at "
+	struct db_conn *c = &st->writer;
+	sqlite3_stmt *s = db_stmt(c, "SELECT id FROM hosts WHERE next_eval_at "
 				  "<= ? ORDER BY next_eval_at LIMIT ?");
 	int64_t ids[512];
 	int n = 0, r = 0;
@@ -731,9 +735,12 @@ int store_evaluate_due(struct store *st, int64_t now, int limit,
 		limit = 512;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int(s, 2, limit);
-	while (n < limit && sqlite3_step(s) == SQLITE_ROW)
+	while (n < limit && (r = db_step(c, s)) == DB_ROW)
 		ids[n++] = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	db_reset(s);
+	if (r < 0)
+		return r;
+	r = 0;
 	for (int i = 0; i < n && r == 0; i++) {
 		r = store_evaluate_host(st, c, ids[i], now);
 		if (r == -ENOENT)

@@ -17,7 +17,7 @@
 #define ADDR "CASE WHEN instr(p.contact, '@') > 0 THEN trim(p.contact) " \
 	     "WHEN instr(p.owner, '@') > 0 THEN trim(p.owner) END"
 
-static int txn_end(struct conn *c, int r)
+static int txn_end(struct db_conn *c, int r)
 {
 	if (r == 0)
 		r = db_exec(c, "COMMIT");
@@ -26,7 +26,7 @@ static int txn_end(struct conn *c, int r)
 	return r;
 }
 
-static void read_end(struct conn *c)
+static void read_end(struct db_conn *c)
 {
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
@@ -34,8 +34,8 @@ static void read_end(struct conn *c)
 
 int store_mail_due(struct store *st, int min_severity, json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c,
+	struct db_conn *c = db_conn_get(st);
+	sqlite3_stmt *s = db_stmt(c,
 		"SELECT a.addr, count(DISTINCT a.hid), max(a.fs), min(a.fs), "
 		"max(CASE WHEN a.sev >= 4 THEN a.fs ELSE 0 END), "
 		"coalesce(m.last_digest_at, 0) FROM (SELECT " ADDR " AS addr, "
@@ -50,14 +50,14 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 
 	if (!s || !items) {
 		json_decref(items);
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return s ? -ENOMEM : -EIO;
 	}
 	sqlite3_bind_int(s, 1, min_severity);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		json_t *o = json_pack(
 			"{s:s, s:I, s:I, s:I, s:I, s:I}", "address",
-			col_text(s, 0), "hosts",
+			db_col_text(s, 0), "hosts",
 			(json_int_t)sqlite3_column_int64(s, 1), "newest",
 			(json_int_t)sqlite3_column_int64(s, 2), "oldest",
 			(json_int_t)sqlite3_column_int64(s, 3),
@@ -74,7 +74,7 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 	if (r == 0 && rc != SQLITE_DONE)
 		r = db_err(c, rc);
 	sqlite3_reset(s);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0) {
 		json_decref(items);
 		return r;
@@ -84,9 +84,9 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 }
 
 /* The host row of the digest queries (columns 0-7) and its findings. */
-static int host_json(struct conn *c, sqlite3_stmt *s, json_t **ret)
+static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 {
-	sqlite3_stmt *fs = stmt(c, "SELECT id, rule, severity, summary, "
+	sqlite3_stmt *fs = db_stmt(c, "SELECT id, rule, severity, summary, "
 				   "details, first_seen FROM findings WHERE "
 				   "host_id = ? AND status = 'open' ORDER BY "
 				   "severity DESC, id LIMIT 50");
@@ -97,12 +97,12 @@ static int host_json(struct conn *c, sqlite3_stmt *s, json_t **ret)
 		return -EIO;
 	h = json_pack("{s:I, s:s?, s:s?, s:s?, s:I, s:s?, s:I, s:s?}", "id",
 		      (json_int_t)sqlite3_column_int64(s, 0), "hostname",
-		      col_text(s, 1), "project", col_text(s, 2), "ends_on",
-		      col_text(s, 3), "last_login_at",
+		      db_col_text(s, 1), "project", db_col_text(s, 2), "ends_on",
+		      db_col_text(s, 3), "last_login_at",
 		      (json_int_t)sqlite3_column_int64(s, 4), "last_login_user",
-		      col_text(s, 5), "packages_changed_at",
+		      db_col_text(s, 5), "packages_changed_at",
 		      (json_int_t)sqlite3_column_int64(s, 6), "handed_by",
-		      col_text(s, 7));
+		      db_col_text(s, 7));
 	list = json_array();
 	if (!h || !list || json_object_set_new(h, "findings", list) < 0) {
 		json_decref(h);
@@ -110,13 +110,13 @@ static int host_json(struct conn *c, sqlite3_stmt *s, json_t **ret)
 	}
 	sqlite3_bind_int64(fs, 1, sqlite3_column_int64(s, 0));
 	while ((rc = sqlite3_step(fs)) == SQLITE_ROW) {
-		const char *d = col_text(fs, 4);
+		const char *d = db_col_text(fs, 4);
 		json_t *det = d ? json_loads(d, 0, NULL) : NULL;
 		json_t *f = json_pack("{s:I, s:s?, s:I, s:s?, s:o, s:I}", "id",
 				      (json_int_t)sqlite3_column_int64(fs, 0),
-				      "rule", col_text(fs, 1), "severity",
+				      "rule", db_col_text(fs, 1), "severity",
 				      (json_int_t)sqlite3_column_int64(fs, 2),
-				      "summary", col_text(fs, 3), "details",
+				      "summary", db_col_text(fs, 3), "details",
 				      det ? det : json_object(), "first_seen",
 				      (json_int_t)sqlite3_column_int64(fs, 5));
 
@@ -138,7 +138,7 @@ static int host_json(struct conn *c, sqlite3_stmt *s, json_t **ret)
 
 /* Steps s (bound, limit + 1 rows asked) into hosts; the last column of a
  * handoff row is its id. */
-static int collect_hosts(struct conn *c, sqlite3_stmt *s, int limit,
+static int collect_hosts(struct db_conn *c, sqlite3_stmt *s, int limit,
 			 json_t **ret, int64_t *ret_last)
 {
 	json_t *items = json_array();
@@ -175,9 +175,9 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 			    int min_severity, int limit, json_t **ret,
 			    int64_t *ret_more)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	/* Every such host is counted; limit of them are listed. */
-	sqlite3_stmt *s = stmt(c,
+	sqlite3_stmt *s = db_stmt(c,
 		"SELECT h.id, h.hostname, p.name, p.ends_on, h.last_login_at, "
 		"h.last_login_user, h.packages_changed_at, NULL FROM projects p "
 		"JOIN hosts h ON h.project_id = p.id WHERE (" ADDR ") = ?1 AND "
@@ -188,15 +188,15 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 	int r;
 
 	if (!s) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return -EIO;
 	}
 	db_exec(c, "BEGIN");
-	bind_text(s, 1, address);
+	db_bind_text(s, 1, address);
 	sqlite3_bind_int(s, 2, min_severity);
 	r = collect_hosts(c, s, limit, &items, NULL);
 	read_end(c);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0)
 		return r;
 	*ret = items;
@@ -207,8 +207,8 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 			     int64_t *ret_more, int64_t *ret_last)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c,
+	struct db_conn *c = db_conn_get(st);
+	sqlite3_stmt *s = db_stmt(c,
 		"SELECT h.id, h.hostname, m.project, NULL, h.last_login_at, "
 		"h.last_login_user, h.packages_changed_at, m.by, m.id FROM "
 		"mail_handoffs m JOIN hosts h ON h.id = m.host_id WHERE "
@@ -218,13 +218,13 @@ int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 	int r;
 
 	if (!s) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return -EIO;
 	}
 	db_exec(c, "BEGIN");
 	r = collect_hosts(c, s, limit, &items, &last);
 	read_end(c);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0)
 		return r;
 	*ret = items;
@@ -234,44 +234,44 @@ int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 }
 
 /* The schedule's half of store_mail_queue(). */
-static int schedule(struct conn *c, const char *address, int64_t hosts,
+static int schedule(struct db_conn *c, const char *address, int64_t hosts,
 		    int64_t waited, int64_t handoff_last, int64_t now)
 {
 	sqlite3_stmt *s;
 
 	if (!address) {
-		s = stmt(c, "UPDATE mail_handoffs SET sent_at = ?1 WHERE "
+		s = db_stmt(c, "UPDATE mail_handoffs SET sent_at = ?1 WHERE "
 			    "sent_at IS NULL AND id <= ?2");
 		if (s) {
 			sqlite3_bind_int64(s, 1, now);
 			sqlite3_bind_int64(s, 2, handoff_last);
 		}
-		return stmt_run(c, s);
+		return db_run(c, s);
 	}
-	s = stmt(c, "INSERT INTO mail_contacts (address, last_digest_at, "
+	s = db_stmt(c, "INSERT INTO mail_contacts (address, last_digest_at, "
 		    "last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, CASE "
 		    "WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT (address) "
 		    "DO UPDATE SET last_digest_at = ?2, last_hosts = ?3, "
 		    "escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE escalated_at "
 		    "END, waited = ?4");
 	if (s) {
-		bind_text(s, 1, address);
+		db_bind_text(s, 1, address);
 		sqlite3_bind_int64(s, 2, now);
 		sqlite3_bind_int64(s, 3, hosts);
 		sqlite3_bind_int64(s, 4, waited);
 	}
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
 int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 		     int n, const char *address, int64_t hosts, int64_t waited,
 		     int64_t handoff_last, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	int r;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
 	for (int i = 0; i < n && r == 0; i++) {
@@ -300,22 +300,22 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 			break;
 		}
 		snprintf(dest, sizeof(dest), "mail:%s", outs[i].to);
-		s = stmt(c, "INSERT INTO notify_deliveries (event_id, "
+		s = db_stmt(c, "INSERT INTO notify_deliveries (event_id, "
 			    "destination, kind, payload, next_try_at, "
 			    "created_at) VALUES (?1, ?2, 'digest', ?3, ?4, ?4)");
 		if (s) {
-			bind_text(s, 1, id);
-			bind_text(s, 2, dest);
-			bind_text(s, 3, text);
+			db_bind_text(s, 1, id);
+			db_bind_text(s, 2, dest);
+			db_bind_text(s, 3, text);
 			sqlite3_bind_int64(s, 4, now);
 		}
-		r = stmt_run(c, s);
+		r = db_run(c, s);
 		free(text);
 	}
 	if (r == 0)
 		r = schedule(c, address, hosts, waited, handoff_last, now);
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	return r;
 }
 
@@ -323,10 +323,10 @@ int store_mail_destinations(struct store *st, const char *prefix,
 			    char (*names)[STORE_MAIL_DEST_MAX], int max,
 			    int *ret_count)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	/* A range over the pending index rather than LIKE, whose '_' and
 	 * '%' an address may hold. */
-	sqlite3_stmt *s = stmt(c, "SELECT DISTINCT destination FROM "
+	sqlite3_stmt *s = db_stmt(c, "SELECT DISTINCT destination FROM "
 				  "notify_deliveries WHERE status = 'pending' "
 				  "AND destination > ?1 AND destination < ?1 "
 				  "|| char(0x10ffff) ORDER BY destination "
@@ -334,13 +334,13 @@ int store_mail_destinations(struct store *st, const char *prefix,
 	int rc, n = 0, r = 0;
 
 	if (!s) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return -EIO;
 	}
-	bind_text(s, 1, prefix);
+	db_bind_text(s, 1, prefix);
 	sqlite3_bind_int(s, 2, max);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
-		const char *d = col_text(s, 0);
+		const char *d = db_col_text(s, 0);
 
 		if (d && strlen(d) < STORE_MAIL_DEST_MAX)
 			snprintf(names[n++], STORE_MAIL_DEST_MAX, "%s", d);
@@ -348,22 +348,22 @@ int store_mail_destinations(struct store *st, const char *prefix,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = db_err(c, rc);
 	sqlite3_reset(s);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0)
 		return r;
 	*ret_count = n;
 	return 0;
 }
 
-static int link_used(struct conn *c, const char *id)
+static int link_used(struct db_conn *c, const char *id)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT count(*) FROM mail_links_used "
+	sqlite3_stmt *s = db_stmt(c, "SELECT count(*) FROM mail_links_used "
 				  "WHERE id = ?");
 	int rc, used;
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, id);
+	db_bind_text(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		rc = db_err(c, rc);
@@ -378,8 +378,8 @@ static int link_used(struct conn *c, const char *id)
 int store_mail_link_info(struct store *st, const struct answer *a,
 			 json_t **ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c,
+	struct db_conn *c = db_conn_get(st);
+	sqlite3_stmt *s = db_stmt(c,
 		"SELECT h.hostname, p.name, f.summary, f.rule, "
 		"h.retired_at IS NOT NULL FROM hosts h LEFT JOIN projects p ON "
 		"p.id = h.project_id LEFT JOIN findings f ON f.id = ?2 AND "
@@ -388,7 +388,7 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 	int rc, r = 0, used;
 
 	if (!s) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return -EIO;
 	}
 	db_exec(c, "BEGIN");
@@ -397,8 +397,8 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:b}", "hostname",
-			      col_text(s, 0), "project", col_text(s, 1),
-			      "summary", col_text(s, 2), "rule", col_text(s, 3),
+			      db_col_text(s, 0), "project", db_col_text(s, 1),
+			      "summary", db_col_text(s, 2), "rule", db_col_text(s, 3),
 			      "retired", sqlite3_column_int(s, 4));
 		r = o ? 0 : -ENOMEM;
 	} else {
@@ -413,7 +413,7 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 			json_object_set_new(o, "used", json_boolean(used));
 	}
 	read_end(c);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (r < 0) {
 		json_decref(o);
 		return r;
@@ -423,22 +423,22 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 }
 
 /* Binds host and now to a statement of the answers and runs it. */
-static int run_host(struct conn *c, sqlite3_stmt *s, int64_t host,
+static int run_host(struct db_conn *c, sqlite3_stmt *s, int64_t host,
 		    int64_t now)
 {
 	if (s) {
 		sqlite3_bind_int64(s, 1, host);
 		sqlite3_bind_int64(s, 2, now);
 	}
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
-static int answer_keep(struct conn *c, const struct answer *a, int64_t now,
+static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 		       int64_t project, const char *ends_on,
 		       const char *address, json_t *rec)
 {
 	char reason[400];
-	sqlite3_stmt *s = stmt(c, "UPDATE findings SET status = "
+	sqlite3_stmt *s = db_stmt(c, "UPDATE findings SET status = "
 				  "'acknowledged', ack_reason = ?1, ack_until "
 				  "= ?2, ack_by = ?3, ack_at = ?4 WHERE "
 				  "host_id = ?5 AND status = 'open'");
@@ -448,13 +448,13 @@ static int answer_keep(struct conn *c, const struct answer *a, int64_t now,
 	snprintf(reason, sizeof(reason), "still needed, says %s (mail answer)",
 		 a->recipient);
 	if (s) {
-		bind_text(s, 1, reason);
-		bind_text(s, 2, a->until);
-		bind_text(s, 3, a->recipient);
+		db_bind_text(s, 1, reason);
+		db_bind_text(s, 2, a->until);
+		db_bind_text(s, 3, a->recipient);
 		sqlite3_bind_int64(s, 4, now);
 		sqlite3_bind_int64(s, 5, a->host_id);
 	}
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	json_object_set_new(rec, "acknowledged",
 			    json_integer(sqlite3_changes(c->db)));
@@ -465,24 +465,24 @@ static int answer_keep(struct conn *c, const struct answer *a, int64_t now,
 	    strcasecmp(address, a->recipient) != 0 ||
 	    strcmp(a->until, ends_on) <= 0)
 		return 0;
-	s = stmt(c, "UPDATE projects SET ends_on = ?1 WHERE id = ?2");
+	s = db_stmt(c, "UPDATE projects SET ends_on = ?1 WHERE id = ?2");
 	if (s) {
-		bind_text(s, 1, a->until);
+		db_bind_text(s, 1, a->until);
 		sqlite3_bind_int64(s, 2, project);
 	}
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	json_object_set_new(rec, "project_ends_on_was", json_string(ends_on));
 	json_object_set_new(rec, "project_ends_on", json_string(a->until));
-	s = stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE project_id = ?");
+	s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE project_id = ?");
 	if (s)
 		sqlite3_bind_int64(s, 1, project);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
 int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	json_t *rec = NULL;
 	char *text = NULL, *pname = NULL, *ends_on = NULL, *address = NULL;
@@ -490,7 +490,7 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 	int rc, r;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
 	r = link_used(c, a->id);
@@ -498,7 +498,7 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 		r = -EALREADY;
 	if (r < 0)
 		goto out;
-	s = stmt(c, "SELECT h.project_id, p.name, p.ends_on, " ADDR
+	s = db_stmt(c, "SELECT h.project_id, p.name, p.ends_on, " ADDR
 		    " FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
 		    "WHERE h.id = ?");
 	if (!s) {
@@ -509,9 +509,9 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		project = sqlite3_column_int64(s, 0);
-		pname = col_text(s, 1) ? strdup(col_text(s, 1)) : NULL;
-		ends_on = col_text(s, 2) ? strdup(col_text(s, 2)) : NULL;
-		address = col_text(s, 3) ? strdup(col_text(s, 3)) : NULL;
+		pname = db_col_text(s, 1) ? strdup(db_col_text(s, 1)) : NULL;
+		ends_on = db_col_text(s, 2) ? strdup(db_col_text(s, 2)) : NULL;
+		address = db_col_text(s, 3) ? strdup(db_col_text(s, 3)) : NULL;
 		r = 0;
 	} else {
 		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
@@ -532,43 +532,43 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 		r = answer_keep(c, a, now, project, ends_on, address, rec);
 		break;
 	case ANSWER_RETIRE:
-		r = run_host(c, stmt(c, "UPDATE hosts SET retired_at = "
+		r = run_host(c, db_stmt(c, "UPDATE hosts SET retired_at = "
 					"coalesce(retired_at, ?2) WHERE id = ?1"),
 			     a->host_id, now);
 		break;
 	case ANSWER_NOTMINE:
-		r = run_host(c, stmt(c, "UPDATE hosts SET project_id = NULL, "
+		r = run_host(c, db_stmt(c, "UPDATE hosts SET project_id = NULL, "
 					"project_pinned = 1 WHERE id = ?1 AND "
 					"?2 = ?2"),
 			     a->host_id, now);
 		if (r < 0)
 			break;
-		s = stmt(c, "INSERT INTO mail_handoffs (host_id, project, by, "
+		s = db_stmt(c, "INSERT INTO mail_handoffs (host_id, project, by, "
 			    "at) VALUES (?, ?, ?, ?)");
 		if (s) {
 			sqlite3_bind_int64(s, 1, a->host_id);
-			bind_text(s, 2, pname);
-			bind_text(s, 3, a->recipient);
+			db_bind_text(s, 2, pname);
+			db_bind_text(s, 3, a->recipient);
 			sqlite3_bind_int64(s, 4, now);
 		}
-		r = stmt_run(c, s);
+		r = db_run(c, s);
 		break;
 	}
 	if (r < 0)
 		goto out;
-	s = stmt(c, "INSERT INTO mail_links_used (id, used_at, host_id, "
+	s = db_stmt(c, "INSERT INTO mail_links_used (id, used_at, host_id, "
 		    "action, by) VALUES (?, ?, ?, ?, ?)");
 	if (s) {
-		bind_text(s, 1, a->id);
+		db_bind_text(s, 1, a->id);
 		sqlite3_bind_int64(s, 2, now);
 		sqlite3_bind_int64(s, 3, a->host_id);
-		bind_text(s, 4, answer_action_name(a->action));
-		bind_text(s, 5, a->recipient);
+		db_bind_text(s, 4, answer_action_name(a->action));
+		db_bind_text(s, 5, a->recipient);
 	}
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		goto out;
 	text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	s = stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
+	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
 		    "old, new) VALUES (?, ?, 'answer', ?, 'changed', NULL, ?)");
 	if (!text) {
 		r = -ENOMEM;
@@ -577,15 +577,15 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 	if (s) {
 		sqlite3_bind_int64(s, 1, a->host_id);
 		sqlite3_bind_int64(s, 2, now);
-		bind_text(s, 3, answer_action_name(a->action));
-		bind_text(s, 4, text);
+		db_bind_text(s, 3, answer_action_name(a->action));
+		db_bind_text(s, 4, text);
 	}
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		goto out;
 	r = store_evaluate_host(st, c, a->host_id, now);
 out:
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	json_decref(rec);
 	free(text);
 	free(pname);

@@ -36,9 +36,9 @@ int store_notify_dests(const struct store *st,
 }
 
 /* The finding as the event carries it: what GET /api/v1/findings shows. */
-static int finding_json(struct conn *c, int64_t id, json_t **ret)
+static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT id, host_id, rule, key, severity, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT id, host_id, rule, key, severity, "
 				  "status, summary, details AS details_json, "
 				  "first_seen, last_seen, resolved_at, "
 				  "ack_until FROM findings WHERE id = ?");
@@ -53,7 +53,7 @@ static int finding_json(struct conn *c, int64_t id, json_t **ret)
 		sqlite3_reset(s);
 		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 	}
-	row = row_to_json(s);
+	row = db_row_json(s);
 	sqlite3_reset(s);
 	if (!row)
 		return -ENOMEM;
@@ -66,9 +66,9 @@ static int finding_json(struct conn *c, int64_t id, json_t **ret)
 }
 
 /* What a receiver needs to know of the host without asking. */
-static int host_json(struct conn *c, int64_t id, json_t **ret)
+static int host_json(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT h.id, h.hostname, h.agent_id, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT h.id, h.hostname, h.agent_id, "
 				  "p.name AS project, p.ends_on AS "
 				  "project_ends_on, h.os_id, h.os_version_id, "
 				  "h.os_codename, h.first_seen, h.last_seen, "
@@ -87,7 +87,7 @@ static int host_json(struct conn *c, int64_t id, json_t **ret)
 		sqlite3_reset(s);
 		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 	}
-	row = row_to_json(s);
+	row = db_row_json(s);
 	sqlite3_reset(s);
 	if (!row)
 		return -ENOMEM;
@@ -95,7 +95,7 @@ static int host_json(struct conn *c, int64_t id, json_t **ret)
 	return 0;
 }
 
-static int txn_end(struct conn *c, int r)
+static int txn_end(struct db_conn *c, int r)
 {
 	if (r == 0)
 		r = db_exec(c, "COMMIT");
@@ -104,11 +104,11 @@ static int txn_end(struct conn *c, int r)
 	return r;
 }
 
-static int queue_row(struct conn *c, const char *event_id, const char *dest,
+static int queue_row(struct db_conn *c, const char *event_id, const char *dest,
 		     const char *kind, const char *payload, int64_t now)
 {
 	/* A destination a receiver switched off gets nothing. */
-	sqlite3_stmt *s = stmt(c, "INSERT INTO notify_deliveries (event_id, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO notify_deliveries (event_id, "
 				  "destination, kind, payload, next_try_at, "
 				  "created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?5 "
 				  "WHERE NOT EXISTS (SELECT 1 FROM "
@@ -116,12 +116,12 @@ static int queue_row(struct conn *c, const char *event_id, const char *dest,
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, event_id);
-	bind_text(s, 2, dest);
-	bind_text(s, 3, kind);
-	bind_text(s, 4, payload);
+	db_bind_text(s, 1, event_id);
+	db_bind_text(s, 2, dest);
+	db_bind_text(s, 3, kind);
+	db_bind_text(s, 4, payload);
 	sqlite3_bind_int64(s, 5, now);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
 static int wanted(const struct store *st, const char *only, int severity,
@@ -134,7 +134,7 @@ static int wanted(const struct store *st, const char *only, int severity,
 	return severity >= d->min_severity;
 }
 
-int store_notify_event(struct conn *c, const char *kind, const json_t *data,
+int store_notify_event(struct db_conn *c, const char *kind, const json_t *data,
 		       int severity, const char *only, int64_t now)
 {
 	const struct store *st = c->st;
@@ -164,7 +164,7 @@ int store_notify_event(struct conn *c, const char *kind, const json_t *data,
 	return r;
 }
 
-int store_notify_finding(struct conn *c, const char *kind, int64_t finding_id,
+int store_notify_finding(struct db_conn *c, const char *kind, int64_t finding_id,
 			 int severity, int previous_severity, int64_t now)
 {
 	const struct store *st = c->st;
@@ -206,41 +206,41 @@ out:
 int store_notify_queue(struct store *st, const char *kind, const json_t *data,
 		       int severity, const char *only, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	int r;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
 	r = store_notify_event(c, kind, data, severity, only, now);
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	return r;
 }
 
 int store_notify_prune(struct store *st, int64_t before, int *ret_count)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	int r;
 
 	*ret_count = 0;
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
 	/* Bounded: a long backlog goes a slice at a time. */
-	s = stmt(c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id "
+	s = db_stmt(c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id "
 		    "FROM notify_deliveries WHERE status != 'pending' AND "
 		    "created_at < ? LIMIT 5000)");
 	if (s)
 		sqlite3_bind_int64(s, 1, before);
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 	if (r == 0)
 		*ret_count = sqlite3_changes(c->db);
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	return r;
 }
 
@@ -255,7 +255,7 @@ void store_delivery_clear(struct store_delivery *d)
 
 static char *dup_col(sqlite3_stmt *s, int i)
 {
-	const char *v = col_text(s, i);
+	const char *v = db_col_text(s, i);
 
 	return strdup(v ? v : "");
 }
@@ -263,8 +263,8 @@ static char *dup_col(sqlite3_stmt *s, int i)
 int store_notify_next(struct store *st, const char *destination, int64_t now,
 		      struct store_delivery *ret)
 {
-	struct conn *c = conn_get(st);
-	sqlite3_stmt *s = stmt(c, "SELECT id, event_id, destination, kind, "
+	struct db_conn *c = db_conn_get(st);
+	sqlite3_stmt *s = db_stmt(c, "SELECT id, event_id, destination, kind, "
 				  "payload, attempts, coalesce(retried_at, "
 				  "created_at), next_try_at FROM notify_deliveries WHERE "
 				  "destination = ? AND status = 'pending' "
@@ -273,15 +273,15 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 	int rc, r;
 
 	if (!s) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return -EIO;
 	}
-	bind_text(s, 1, destination);
+	db_bind_text(s, 1, destination);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
 		sqlite3_reset(s);
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
 	d.id = sqlite3_column_int64(s, 0);
@@ -293,7 +293,7 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 	d.created_at = sqlite3_column_int64(s, 6);
 	d.next_try_at = sqlite3_column_int64(s, 7);
 	sqlite3_reset(s);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	if (!d.event_id || !d.destination || !d.kind || !d.payload) {
 		store_delivery_clear(&d);
 		return -ENOMEM;
@@ -306,28 +306,28 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 int store_notify_record(struct store *st, int64_t id, const char *status,
 			const char *error, int64_t next_try_at, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	int r;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
-	s = stmt(c, "UPDATE notify_deliveries SET status = ?1, attempts = "
+	s = db_stmt(c, "UPDATE notify_deliveries SET status = ?1, attempts = "
 		    "attempts + 1, last_error = ?2, next_try_at = ?3, "
 		    "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
 		    "WHERE id = ?5 AND status = 'pending'");
 	if (s) {
-		bind_text(s, 1, status);
-		bind_text(s, 2, error);
+		db_bind_text(s, 1, status);
+		db_bind_text(s, 2, error);
 		sqlite3_bind_int64(s, 3, next_try_at);
 		sqlite3_bind_int64(s, 4, now);
 		sqlite3_bind_int64(s, 5, id);
 	}
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 	if (r == 0 && strcmp(status, "disabled") == 0) {
-		s = stmt(c, "INSERT INTO notify_disabled (destination, "
+		s = db_stmt(c, "INSERT INTO notify_disabled (destination, "
 			    "disabled_at, reason) SELECT destination, ?2, ?3 "
 			    "FROM notify_deliveries WHERE id = ?1 ON CONFLICT "
 			    "(destination) DO UPDATE SET disabled_at = ?2, "
@@ -335,24 +335,24 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 		if (s) {
 			sqlite3_bind_int64(s, 1, id);
 			sqlite3_bind_int64(s, 2, now);
-			bind_text(s, 3, error);
+			db_bind_text(s, 3, error);
 		}
-		r = stmt_run(c, s);
+		r = db_run(c, s);
 		s = r ? NULL
-		      : stmt(c, "UPDATE notify_deliveries SET status = "
+		      : db_stmt(c, "UPDATE notify_deliveries SET status = "
 				"'disabled', last_error = ?2 WHERE status = "
 				"'pending' AND destination = (SELECT "
 				"destination FROM notify_deliveries WHERE "
 				"id = ?1)");
 		if (s) {
 			sqlite3_bind_int64(s, 1, id);
-			bind_text(s, 2, "the destination was switched off");
+			db_bind_text(s, 2, "the destination was switched off");
 		}
 		if (r == 0)
-			r = stmt_run(c, s);
+			r = db_run(c, s);
 	}
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	return r;
 }
 
@@ -366,21 +366,21 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 int store_notify_list(struct store *st, const struct notify_filter *f,
 		      json_t **ret)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	json_t *items = json_array(), *cursor = json_null(), *row;
 	int64_t total = -1, last = 0;
 	int rc, n = 0, r = 0;
 
 	db_exec(c, "BEGIN");
-	s = stmt(c, NOTIFY_COLUMNS "AND (?3 IS NULL OR id < ?3) "
+	s = db_stmt(c, NOTIFY_COLUMNS "AND (?3 IS NULL OR id < ?3) "
 				   "ORDER BY id DESC LIMIT ?4");
 	if (!s || !items) {
 		r = s ? -ENOMEM : -EIO;
 		goto out;
 	}
-	bind_text(s, 1, f->status);
-	bind_text(s, 2, f->destination);
+	db_bind_text(s, 1, f->status);
+	db_bind_text(s, 2, f->destination);
 	if (f->after_id > 0)
 		sqlite3_bind_int64(s, 3, f->after_id);
 	sqlite3_bind_int(s, 4, f->limit + 1);
@@ -393,7 +393,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 			cursor = json_string(cur);
 			break;
 		}
-		row = row_to_json(s);
+		row = db_row_json(s);
 		if (!row) {
 			rc = SQLITE_NOMEM;
 			break;
@@ -410,14 +410,14 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		r = db_err(c, rc);
 		goto out;
 	}
-	s = stmt(c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS "
+	s = db_stmt(c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS "
 		    "NULL OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
 	if (!s) {
 		r = -EIO;
 		goto out;
 	}
-	bind_text(s, 1, f->status);
-	bind_text(s, 2, f->destination);
+	db_bind_text(s, 1, f->status);
+	db_bind_text(s, 2, f->destination);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		total = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -427,7 +427,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		r = -ENOMEM;
 out:
 	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	db_conn_put(st, c);
 	json_decref(items);
 	json_decref(cursor);
 	return r;
@@ -435,16 +435,16 @@ out:
 
 int store_notify_retry(struct store *st, int64_t id, int64_t now)
 {
-	struct conn *c = conn_get(st);
+	struct db_conn *c = db_conn_get(st);
 	sqlite3_stmt *s;
 	const char *status = NULL;
 	int r, rc;
 
 	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		conn_put(st, c);
+		db_conn_put(st, c);
 		return r;
 	}
-	s = stmt(c, "SELECT status FROM notify_deliveries WHERE id = ?");
+	s = db_stmt(c, "SELECT status FROM notify_deliveries WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -452,7 +452,7 @@ int store_notify_retry(struct store *st, int64_t id, int64_t now)
 	sqlite3_bind_int64(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		status = col_text(s, 0);
+		status = db_col_text(s, 0);
 	if (rc == SQLITE_DONE)
 		r = -ENOENT;
 	else if (rc != SQLITE_ROW)
@@ -462,23 +462,23 @@ int store_notify_retry(struct store *st, int64_t id, int64_t now)
 	sqlite3_reset(s);
 	if (r < 0)
 		goto out;
-	s = stmt(c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
+	s = db_stmt(c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
 		    "destination FROM notify_deliveries WHERE id = ?)");
 	if (s)
 		sqlite3_bind_int64(s, 1, id);
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 	if (r < 0)
 		goto out;
-	s = stmt(c, "UPDATE notify_deliveries SET status = 'pending', "
+	s = db_stmt(c, "UPDATE notify_deliveries SET status = 'pending', "
 		    "attempts = 0, next_try_at = ?1, retried_at = ?1 WHERE "
 		    "id = ?2");
 	if (s) {
 		sqlite3_bind_int64(s, 1, now);
 		sqlite3_bind_int64(s, 2, id);
 	}
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 out:
 	r = txn_end(c, r);
-	conn_put(st, c);
+	db_conn_put(st, c);
 	return r;
 }

@@ -8,10 +8,12 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "advisory.h"
+#include "cursor.h"
 #include "jsonutil.h"
 #include "rules.h"
 
@@ -31,9 +33,9 @@ static json_t *row_item(const char *name, const char *arch,
 	return p;
 }
 
-int packages_items(struct conn *c, int64_t host, json_t **ret)
+int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT name, arch, version, source, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ? ORDER BY name, arch");
 	json_t *items = json_array();
@@ -45,9 +47,9 @@ int packages_items(struct conn *c, int64_t host, json_t **ret)
 	}
 	sqlite3_bind_int64(s, 1, host);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *p = row_item(col_text(s, 0), col_text(s, 1),
-				     col_text(s, 2), col_text(s, 3),
-				     col_text(s, 4));
+		json_t *p = row_item(db_col_text(s, 0), db_col_text(s, 1),
+				     db_col_text(s, 2), db_col_text(s, 3),
+				     db_col_text(s, 4));
 
 		if (!p || json_array_append_new(items, p) < 0) {
 			sqlite3_reset(s);
@@ -137,11 +139,11 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
 /* The stored row of one package: its item and digest.  1 found, 0 not,
  * or a negative errno.  A row stored before digests were kept counts as
  * not found: the delta then fails its hash and the agent resends. */
-static int row_get(struct conn *c, int64_t host, const char *name,
+static int row_get(struct db_conn *c, int64_t host, const char *name,
 		   const char *arch, json_t **ret_item,
 		   unsigned char digest[REPORT_SUM_LEN])
 {
-	sqlite3_stmt *s = stmt(c, "SELECT version, source, source_version, "
+	sqlite3_stmt *s = db_stmt(c, "SELECT version, source, source_version, "
 				  "digest FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
 	int rc, found = 0;
@@ -150,14 +152,14 @@ static int row_get(struct conn *c, int64_t host, const char *name,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, name);
-	bind_text(s, 3, arch ? arch : "");
+	db_bind_text(s, 2, name);
+	db_bind_text(s, 3, arch ? arch : "");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW &&
 	    sqlite3_column_bytes(s, 3) == REPORT_SUM_LEN) {
 		memcpy(digest, sqlite3_column_blob(s, 3), REPORT_SUM_LEN);
-		*ret_item = row_item(name, arch, col_text(s, 0),
-				     col_text(s, 1), col_text(s, 2));
+		*ret_item = row_item(name, arch, db_col_text(s, 0),
+				     db_col_text(s, 1), db_col_text(s, 2));
 		found = *ret_item ? 1 : -ENOMEM;
 	}
 	sqlite3_reset(s);
@@ -172,7 +174,7 @@ static int key_of(const json_t *p, struct buf *key)
 	return report_item_key(SECTION_PACKAGES, p, key);
 }
 
-int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
+int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			   const char *codename, const unsigned char *stored_sum,
 			   struct ingest_section *in)
 {
@@ -198,7 +200,7 @@ int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
 		in->eval |= relevant(st, codename, old);
 		r = key_of(old, &key);
 		if (r == 0)
-			r = ingest_push_change(in, "removed", key.data, old,
+			r = changes_push(&in->changes, "removed", key.data, old,
 					       NULL, NULL);
 		json_decref(old);
 		if (r < 0)
@@ -224,7 +226,7 @@ int packages_prepare_delta(struct store *st, struct conn *c, int64_t host,
 			    (found && relevant(st, codename, old));
 		r = key_of(p, &key);
 		if (r == 0)
-			r = ingest_push_change(in, found ? "changed" : "added",
+			r = changes_push(&in->changes, found ? "changed" : "added",
 					       key.data, found ? old : NULL, p,
 					       nd);
 		json_decref(old);
@@ -241,11 +243,11 @@ out:
 	return r;
 }
 
-static int package_put(struct conn *c, int64_t host, const json_t *p,
+static int package_put(struct db_conn *c, int64_t host, const json_t *p,
 		       const unsigned char *digest)
 {
 	/* An upgrade updates the row in place, not a delete and an insert. */
-	sqlite3_stmt *s = stmt(c, "INSERT INTO packages (host_id, name, arch, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO packages (host_id, name, arch, "
 				  "version, source, source_version, digest) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
 				  "DO UPDATE SET version = excluded.version, "
@@ -256,33 +258,33 @@ static int package_put(struct conn *c, int64_t host, const json_t *p,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, member(p, PKG_NAME));
-	bind_text(s, 3, member(p, PKG_ARCH));
-	bind_text(s, 4, member(p, PKG_VERSION));
-	bind_text(s, 5, member(p, PKG_SOURCE));
-	bind_text(s, 6, member(p, PKG_SRCVER));
+	db_bind_text(s, 2, member(p, PKG_NAME));
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	db_bind_text(s, 4, member(p, PKG_VERSION));
+	db_bind_text(s, 5, member(p, PKG_SOURCE));
+	db_bind_text(s, 6, member(p, PKG_SRCVER));
 	if (digest)
 		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
-static int package_del(struct conn *c, int64_t host, const json_t *p)
+static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = stmt(c, "DELETE FROM packages WHERE host_id = ? "
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, member(p, PKG_NAME));
-	bind_text(s, 3, member(p, PKG_ARCH));
-	return stmt_run(c, s);
+	db_bind_text(s, 2, member(p, PKG_NAME));
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	return db_run(c, s);
 }
 
 /* A host whose names package_hosts does not have yet. */
-static int pending(struct conn *c, int64_t host)
+static int pending(struct db_conn *c, int64_t host)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT 1 FROM package_hosts_pending "
+	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM package_hosts_pending "
 				  "WHERE host_id = ?");
 	int rc;
 
@@ -294,26 +296,26 @@ static int pending(struct conn *c, int64_t host)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(c, rc);
 }
 
-static int name_put(struct conn *c, int64_t host, const json_t *p)
+static int name_put(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
 				  "host_id, arch) VALUES (?, ?, ?)");
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, member(p, PKG_NAME));
+	db_bind_text(s, 1, member(p, PKG_NAME));
 	sqlite3_bind_int64(s, 2, host);
-	bind_text(s, 3, member(p, PKG_ARCH));
-	return stmt_run(c, s);
+	db_bind_text(s, 3, member(p, PKG_ARCH));
+	return db_run(c, s);
 }
 
-int packages_apply_changes(struct conn *c, int64_t host,
+int packages_apply_changes(struct db_conn *c, int64_t host,
 			   const struct ingest_section *in)
 {
 	int r = 0, late = -1;
 
-	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
-		const struct ingest_change *ch = &in->changes[i];
+	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
+		const struct change *ch = &in->changes.v[i];
 
 		if (!ch->new) {
 			r = package_del(c, host, ch->old);	/* and its name */
@@ -329,9 +331,12 @@ int packages_apply_changes(struct conn *c, int64_t host,
 	return r;
 }
 
-int packages_index_pending(struct conn *c, int limit, int *ret_count)
+/* ENGINE: "INSERT OR IGNORE" (here, in name_put() and in
+ * packages_replace()) is SQLite's spelling of "INSERT ... ON CONFLICT DO
+ * NOTHING". */
+int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
 				  "host_id, arch) SELECT p.name, p.host_id, "
 				  "p.arch FROM packages p WHERE p.host_id IN "
 				  "(SELECT host_id FROM package_hosts_pending "
@@ -342,15 +347,15 @@ int packages_index_pending(struct conn *c, int limit, int *ret_count)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int(s, 1, limit);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
-	s = stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
+	s = db_stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
 		    "(SELECT host_id FROM package_hosts_pending ORDER BY "
 		    "host_id LIMIT ?1)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int(s, 1, limit);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	*ret_count = sqlite3_changes(c->db);
 	return 0;
@@ -369,7 +374,7 @@ static int cmp_named(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-int packages_replace(struct conn *c, int64_t host,
+int packages_replace(struct db_conn *c, int64_t host,
 		     const struct ingest_section *in)
 {
 	json_t *items = json_object_get(in->body, "items");
@@ -378,11 +383,11 @@ int packages_replace(struct conn *c, int64_t host,
 	sqlite3_stmt *s;
 	int r = 0;
 
-	s = stmt(c, "DELETE FROM packages WHERE host_id = ?");
+	s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
@@ -400,10 +405,87 @@ int packages_replace(struct conn *c, int64_t host,
 	if (r < 0)
 		return r;
 	/* The names follow, with other hosts', in packages_index_pending(). */
-	s = stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
+	s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
 		    "VALUES (?)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	return stmt_run(c, s);
+	return db_run(c, s);
+}
+
+/* --- the fleet's packages (GET /packages) -------------------------------- */
+
+/* The cursor is "host_id:arch": a multi-arch package (zlib1g amd64 and
+ * i386) has a row per architecture, and a page may end between them. */
+static json_t *fix_package(json_t *row)
+{
+	char cur[CURSOR_MAX];
+
+	cursor_format_package(json_integer_value(json_object_get(row, "host_id")),
+			      json_get_str(row, "arch"), cur);
+	json_object_set_new(row, "cursor", json_string(cur));
+	return row;
+}
+
+int store_packages_find(struct store *st, const char *name, int limit,
+			int64_t after_host, const char *after_arch,
+			json_t **ret)
+{
+	struct db_conn *c;
+	sqlite3_stmt *s, *cs;
+	/* The index has every host's names but those of the hosts stored
+	 * in full since its last pass, which are read from packages: the two
+	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
+	 * the few pending hosts outermost. */
+	static const char SQL_PACKAGES_FIND[] = "SELECT p.host_id, h.hostname, p.name, "
+				  "p.arch, p.version, p.source, "
+				  "p.source_version FROM (SELECT host_id, arch "
+				  "FROM package_hosts WHERE name = ?1 AND "
+				  "(host_id > ?2 OR (host_id = ?2 AND arch > ?4)) "
+				  "UNION ALL SELECT x.host_id, x.arch FROM "
+				  "package_hosts_pending q CROSS JOIN packages x ON "
+				  "x.host_id = q.host_id AND x.name = ?1 WHERE "
+				  "(x.host_id > ?2 OR (x.host_id = ?2 AND "
+				  "x.arch > ?4)) ORDER BY 1, 2 LIMIT ?3) k "
+				  "JOIN packages p ON p.host_id = k.host_id AND "
+				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
+				  "ON h.id = p.host_id ORDER BY p.host_id, "
+				  "p.arch";
+	json_t *items, *cursor;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, SQL_PACKAGES_FIND);
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, after_host);
+	sqlite3_bind_int(s, 3, limit + 1);
+	db_bind_text(s, 4, after_arch ? after_arch : "\xff");
+	r = store_page_collect(c, s, limit, fix_package, "cursor", &items, &cursor);
+	if (r == 0) {
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(items, i, it)
+			json_object_del(it, "cursor");
+	}
+	if (r == 0) {
+		cs = db_stmt(c, "SELECT (SELECT count(*) FROM "
+					   "package_hosts WHERE name = ?1) + "
+					   "(SELECT count(*) FROM "
+					   "package_hosts_pending q CROSS "
+					   "JOIN packages x ON x.host_id = "
+					   "q.host_id AND x.name = ?1)");
+
+		if (cs)
+			db_bind_text(cs, 1, name);
+		r = store_page_make(c, cs, items, cursor, ret);
+	}
+out:
+	db_read_end(st, c);
+	return r;
 }

@@ -10,7 +10,7 @@ import threading
 
 from reports import enroll_many, package, sealed
 
-WAL_LONG = 16384        # pages: 64 MiB, as in server/store_ingest.c
+WAL_LONG = 16384        # pages: 64 MiB, as in server/db.c
 
 
 def wal_pages(db):

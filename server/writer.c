@@ -1,6 +1,6 @@
-/* ingest.c - see ingest.h. */
+/* writer.c - see writer.h. */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "ingest.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +27,7 @@ struct pending {
 	pthread_cond_t done_cv;	/* its own: a batch wakes its reports only */
 };
 
-struct ingest {
+struct writer {
 	struct store *st;
 	pthread_t checkpointer;
 	int64_t evaluate_every;
@@ -55,7 +55,7 @@ static const struct timespec *earlier(const struct timespec *a,
 	return a->tv_nsec <= b->tv_nsec ? a : b;
 }
 
-static int apply_alone(struct ingest *in, struct pending *p, int64_t now)
+static int apply_alone(struct writer *in, struct pending *p, int64_t now)
 {
 	int r = store_write_begin(in->st);
 
@@ -74,7 +74,7 @@ static int apply_alone(struct ingest *in, struct pending *p, int64_t now)
 /* One transaction for the whole batch: one fsync for many reports.  Should
  * any report fail, the batch is rolled back and each report is applied
  * alone, so one bad report costs the others nothing. */
-static void run_batch(struct ingest *in, struct pending *batch)
+static void run_batch(struct writer *in, struct pending *batch)
 {
 	int64_t now = time_now();
 	struct timespec t0, t1;
@@ -101,7 +101,7 @@ static void run_batch(struct ingest *in, struct pending *batch)
 /* The package names of hosts stored in full since the last pass, many
  * hosts at once: each name's place in the index is visited once for all
  * of them.  Returns 1 when more hosts are waiting. */
-static int run_index(struct ingest *in)
+static int run_index(struct writer *in)
 {
 	int n = 0, r = store_write_begin(in->st);
 
@@ -117,7 +117,7 @@ static int run_index(struct ingest *in)
 	return n == INDEX_CHUNK;
 }
 
-static void run_evaluation(struct ingest *in)
+static void run_evaluation(struct writer *in)
 {
 	int64_t now = time_now();
 	int n = 0, pruned = 0, r;
@@ -143,7 +143,7 @@ static void run_evaluation(struct ingest *in)
 
 static void *writer(void *arg)
 {
-	struct ingest *in = arg;
+	struct writer *in = arg;
 	struct timespec next_eval, next_index;
 
 	deadline_in(&next_eval, 0);
@@ -211,7 +211,7 @@ static void *writer(void *arg)
  * path.  The writer starts the WAL afresh (store_write_commit). */
 static void *checkpointer(void *arg)
 {
-	struct ingest *in = arg;
+	struct writer *in = arg;
 	struct timespec next;
 
 	pthread_mutex_lock(&in->lock);
@@ -228,9 +228,9 @@ static void *checkpointer(void *arg)
 	return NULL;
 }
 
-int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
+int writer_start(struct store *st, int64_t evaluate_every, struct writer **ret)
 {
-	struct ingest *in = calloc(1, sizeof(*in));
+	struct writer *in = calloc(1, sizeof(*in));
 	int r;
 
 	if (!in)
@@ -247,7 +247,7 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 	}
 	r = pthread_create(&in->checkpointer, NULL, checkpointer, in);
 	if (r != 0) {
-		ingest_stop(in);
+		writer_stop(in);
 		return -r;
 	}
 	/* Named for top -H and perf: the writer is the one to watch. */
@@ -257,7 +257,7 @@ int ingest_start(struct store *st, int64_t evaluate_every, struct ingest **ret)
 	return 0;
 }
 
-int ingest_submit(struct ingest *in, struct ingest_job *job)
+int writer_submit(struct writer *in, struct ingest_job *job)
 {
 	struct pending p = { job, 0, 0, NULL, PTHREAD_COND_INITIALIZER };
 
@@ -279,7 +279,7 @@ int ingest_submit(struct ingest *in, struct ingest_job *job)
 	return p.result;
 }
 
-void ingest_kick(struct ingest *in)
+void writer_kick(struct writer *in)
 {
 	pthread_mutex_lock(&in->lock);
 	in->kicked = 1;
@@ -287,7 +287,7 @@ void ingest_kick(struct ingest *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
-void ingest_stop(struct ingest *in)
+void writer_stop(struct writer *in)
 {
 	if (!in)
 		return;

@@ -1,27 +1,27 @@
 /*
- * ingest.h - the one writer: reports from many connections are applied in
+ * writer.h - the one writer thread: reports from many connections are applied in
  * batches, one transaction (and one fsync) per batch, and each submitter is
  * answered only after its batch committed.  The same thread re-evaluates
  * time-based rules every evaluate_every seconds.
  */
-#ifndef DERELICT_INGEST_H
-#define DERELICT_INGEST_H
+#ifndef DERELICT_WRITER_H
+#define DERELICT_WRITER_H
 
 #include <stdint.h>
 
 #include "store.h"
 
-struct ingest;
+struct writer;
 
-int ingest_start(struct store *st, int64_t evaluate_every,
-		 struct ingest **ret);
+int writer_start(struct store *st, int64_t evaluate_every,
+		 struct writer **ret);
 /* Queues job and waits until its batch is committed; then job->status
  * holds the answer.  -ENOSPC when the disk is full, -EIO on a database
  * error, -ESHUTDOWN once stopping. */
-int ingest_submit(struct ingest *in, struct ingest_job *job);
+int writer_submit(struct writer *in, struct ingest_job *job);
 /* Asks for a rule evaluation of the hosts that are due, soon. */
-void ingest_kick(struct ingest *in);
+void writer_kick(struct writer *in);
 /* Refuses new jobs, finishes and commits the queued ones, joins. */
-void ingest_stop(struct ingest *in);
+void writer_stop(struct writer *in);
 
 #endif

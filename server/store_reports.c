@@ -1,5 +1,5 @@
 /*
- * store_ingest.c - applying a validated report: section state, the change
+ * store_reports.c - a report's SQL: preparing and applying a validated report: section state, the change
  * history, the package index and the host's identity.  Runs on the ingest
  * writer's connection only, inside the batch transaction it opened.
  */
@@ -13,68 +13,27 @@
 #include "jsonutil.h"
 #include "timeutil.h"
 
-#define WAL_LONG 16384	/* frames: 64 MiB */
-#define WAL_LEFT 2048	/* frames: 8 MiB */
-
-/* The checkpoint thread copies the WAL back in the background, but under
- * steady load the WAL never starts afresh by itself: there are always
- * frames not yet copied.  Past 64 MiB the writer starts it afresh, between
- * batches, once all but an eighth of it (or 8 MiB) is copied back, so
- * little is left to copy while reports wait.
- * - It does not wait for readers still on the old WAL, but tries again
- *   after the checkpoint thread's next pass: waiting for them held
- *   reports up for up to 160 ms.  Past 1 GiB it waits.
- * - It restarts the WAL rather than truncating it: writing over a file
- *   costs less than growing it again (restarts stalled the writer 31 ms
- *   on average, truncations 89 ms). */
-static void wal_restart(struct store *st)
-{
-	int copied = __atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED);
-	int left = st->wal_frames - copied;
-	int force = st->wal_frames > 16 * WAL_LONG;
-
-	if (st->wal_frames <= WAL_LONG)
-		return;
-	if (!force && (copied == st->wal_tried ||
-		       (left >= WAL_LEFT && left >= st->wal_frames / 8)))
-		return;
-	st->wal_tried = copied;
-	if (!force)
-		sqlite3_busy_timeout(st->writer.db, 0);
-	if (sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
-				      SQLITE_CHECKPOINT_RESTART, NULL,
-				      NULL) == SQLITE_OK) {
-		st->wal_frames = 0;
-		__atomic_store_n(&st->wal_copied, 0, __ATOMIC_RELAXED);
-	}
-	sqlite3_busy_timeout(st->writer.db, BUSY_TIMEOUT_MS);
-}
-
-/* BEGIN and COMMIT run thousands of times a second: prepared once. */
+/* The writer's batch transaction: the database layer's, whose commit is
+ * where the WAL policy runs (db.c). */
 int store_write_begin(struct store *st)
 {
-	return stmt_run(&st->writer, stmt(&st->writer, "BEGIN IMMEDIATE"));
+	return db_writer_begin(st);
 }
 
 int store_write_commit(struct store *st)
 {
-	int r = stmt_run(&st->writer, stmt(&st->writer, "COMMIT"));
-
-	if (r == 0)
-		wal_restart(st);
-	return r;
+	return db_writer_commit(st);
 }
 
 void store_write_rollback(struct store *st)
 {
-	if (!sqlite3_get_autocommit(st->writer.db))
-		db_exec(&st->writer, "ROLLBACK");
+	db_writer_rollback(st);
 }
 
-static int add_change(struct conn *c, int64_t host, int64_t now,
-		      enum section sec, const struct ingest_change *ch)
+static int add_change(struct db_conn *c, int64_t host, int64_t now,
+		      enum section sec, const struct change *ch)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT INTO changes (host_id, at, section, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO changes (host_id, at, section, "
 				  "key, action, old, new) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?)");
 
@@ -82,141 +41,23 @@ static int add_change(struct conn *c, int64_t host, int64_t now,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, section_names[sec]);
-	bind_text(s, 4, ch->key);
-	bind_text(s, 5, ch->action);
-	bind_text(s, 6, ch->old_text);
-	bind_text(s, 7, ch->new_text);
-	return stmt_run(c, s);
+	db_bind_text(s, 3, section_names[sec]);
+	db_bind_text(s, 4, ch->key);
+	db_bind_text(s, 5, ch->action);
+	db_bind_text(s, 6, ch->old_text);
+	db_bind_text(s, 7, ch->new_text);
+	return db_run(c, s);
 }
 
-/* Maps each item of a section to its identity key.  Keys that repeat (two
- * sockets on one port with different owners) get " #2", " #3", ... so each
- * item keeps a key of its own. */
-static json_t *items_by_key(enum section sec, const json_t *body)
-{
-	json_t *map = json_object(), *items = json_object_get(body, "items");
-	struct buf key = BUF_INIT(REPORT_MAX_STRING * 4);
-	json_t *item;
-	size_t i;
-
-	json_array_foreach(items, i, item) {
-		buf_reset(&key);
-		if (report_item_key(sec, item, &key) < 0)
-			continue;
-		for (int n = 2; json_object_get(map, key.data); n++) {
-			size_t base = key.len;
-
-			buf_printf(&key, " #%d", n);
-			if (!json_object_get(map, key.data))
-				break;
-			key.len = base;
-			key.data[base] = '\0';
-		}
-		json_object_set(map, key.data, item);
-	}
-	buf_free(&key);
-	return map;
-}
-
-static void free_changes(struct ingest_section *in)
-{
-	for (size_t i = 0; i < in->n_changes; i++) {
-		free(in->changes[i].key);
-		free(in->changes[i].old_text);
-		free(in->changes[i].new_text);
-		json_decref(in->changes[i].old);
-		json_decref(in->changes[i].new);
-	}
-	free(in->changes);
-	in->changes = NULL;
-	in->n_changes = in->changes_cap = 0;
-	in->prepared = 0;
-}
-
-int ingest_push_change(struct ingest_section *in, const char *action,
-		       const char *key, json_t *old, json_t *new,
-		       const unsigned char *digest)
-{
-	struct ingest_change *c;
-
-	if (in->n_changes == in->changes_cap) {
-		size_t ncap = in->changes_cap ? 2 * in->changes_cap : 16;
-		void *p = realloc(in->changes, ncap * sizeof(*in->changes));
-
-		if (!p)
-			return -ENOMEM;
-		in->changes = p;
-		in->changes_cap = ncap;
-	}
-	c = &in->changes[in->n_changes];
-	memset(c, 0, sizeof(*c));
-	/* The history's texts are made here, outside the writer when this
-	 * runs in store_prepare_report(). */
-	c->key = strdup(key);
-	c->old_text = old ? json_canonical(old) : NULL;
-	c->new_text = new ? json_canonical(new) : NULL;
-	if (!c->key || (old && !c->old_text) || (new && !c->new_text)) {
-		free(c->key);
-		free(c->old_text);
-		free(c->new_text);
-		return -ENOMEM;
-	}
-	c->action = action;
-	c->old = json_incref(old);
-	c->new = json_incref(new);
-	if (digest) {
-		memcpy(c->digest, digest, REPORT_SUM_LEN);
-		c->has_digest = 1;
-	}
-	in->n_changes++;
-	return 0;
-}
-
-/* Lists the differences between two states of a section.  old_body is
- * NULL for the first state we see: it is the baseline, not a thousand
- * "added" rows. */
+/* Works out the section's changes from the stored body old_body (NULL:
+ * none stored, the new state is the baseline). */
 static int diff_section(enum section sec, const json_t *old_body,
 			struct ingest_section *in)
 {
-	json_t *old_map = NULL, *new_map = NULL, *v, *old;
-	unsigned char d[REPORT_SUM_LEN];
-	const char *key;
-	int r = 0;
-
-	free_changes(in);
-	if (!old_body)
-		return 0;
-	old_map = items_by_key(sec, old_body);
-	new_map = items_by_key(sec, in->body);
-	if (!old_map || !new_map) {
-		r = -ENOMEM;
-		goto out;
-	}
-	json_object_foreach(new_map, key, v) {
-		old = json_object_get(old_map, key);
-		if (old && (sec == SECTION_PACKAGES ? packages_equal(old, v)
-						    : json_equal(old, v)))
-			continue;
-		if (sec == SECTION_PACKAGES &&
-		    (r = report_item_digest(v, d)) < 0)
-			goto out;
-		r = ingest_push_change(in, old ? "changed" : "added", key, old,
-				       v, sec == SECTION_PACKAGES ? d : NULL);
-		if (r < 0)
-			goto out;
-	}
-	json_object_foreach(old_map, key, old) {
-		if (json_object_get(new_map, key))
-			continue;
-		r = ingest_push_change(in, "removed", key, old, NULL, NULL);
-		if (r < 0)
-			goto out;
-	}
-out:
-	json_decref(old_map);
-	json_decref(new_map);
-	return r;
+	in->prepared = 0;
+	return changes_diff(sec, old_body, in->body,
+			    sec == SECTION_PACKAGES ? packages_equal : NULL,
+			    &in->changes);
 }
 
 /* How many change rows a report may still write: the smaller of what is
@@ -248,7 +89,7 @@ static int budget_take(struct budget *b)
  * row of the day instead of writing another (the row keeps the time it
  * was first written), so the rows of a host's day stay bounded whatever
  * its report rate. */
-static int add_truncated(struct conn *c, int64_t host, int64_t now,
+static int add_truncated(struct db_conn *c, int64_t host, int64_t now,
 			 enum section sec, const struct budget *b,
 			 const int64_t n[3])
 {
@@ -261,7 +102,7 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 	if (b->day_full) {
 		/* Only the host's last few rows: after the budget ran out,
 		 * they are the day's truncation rows. */
-		s = stmt(c, "SELECT id, new FROM (SELECT id, section, "
+		s = db_stmt(c, "SELECT id, new FROM (SELECT id, section, "
 			    "action, at, new FROM changes WHERE host_id = ?1 "
 			    "ORDER BY id DESC LIMIT 16) WHERE section = ?2 "
 			    "AND action = 'changes_truncated' AND at >= ?3 "
@@ -269,11 +110,11 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 		if (!s)
 			return -EIO;
 		sqlite3_bind_int64(s, 1, host);
-		bind_text(s, 2, section_names[sec]);
+		db_bind_text(s, 2, section_names[sec]);
 		sqlite3_bind_int64(s, 3, b->day * 86400);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
-			json_t *o = json_loads(col_text(s, 1), 0, NULL);
+			json_t *o = json_loads(db_col_text(s, 1), 0, NULL);
 
 			id = sqlite3_column_int64(s, 0);
 			prev[0] = json_get_int(o, "added", 0);
@@ -293,36 +134,36 @@ static int add_truncated(struct conn *c, int64_t host, int64_t now,
 		 b->day_full ? "day" : "report", (long long)total,
 		 (long long)(n[1] + prev[1]));
 	if (id) {
-		s = stmt(c, "UPDATE changes SET new = ? WHERE id = ?");
+		s = db_stmt(c, "UPDATE changes SET new = ? WHERE id = ?");
 		if (!s)
 			return -EIO;
-		bind_text(s, 1, text);
+		db_bind_text(s, 1, text);
 		sqlite3_bind_int64(s, 2, id);
-		return stmt_run(c, s);
+		return db_run(c, s);
 	}
-	s = stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
+	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
 		    "old, new) VALUES (?, ?, ?, '', 'changes_truncated', "
 		    "NULL, ?)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, section_names[sec]);
-	bind_text(s, 4, text);
-	return stmt_run(c, s);
+	db_bind_text(s, 3, section_names[sec]);
+	db_bind_text(s, 4, text);
+	return db_run(c, s);
 }
 
 /* Writes the prepared changes as history rows, as many as the budget
  * allows; the section itself is stored whole all the same. */
-static int apply_changes(struct conn *c, int64_t host, int64_t now,
+static int apply_changes(struct db_conn *c, int64_t host, int64_t now,
 			 enum section sec, const struct ingest_section *in,
 			 struct budget *b)
 {
 	int64_t left_out[3] = { 0, 0, 0 };	/* added, removed, changed */
 	int r = 0;
 
-	for (size_t i = 0; i < in->n_changes && r == 0; i++) {
-		const struct ingest_change *ch = &in->changes[i];
+	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
+		const struct change *ch = &in->changes.v[i];
 
 		/* Logins age out of the 90-day window; that is no event. */
 		if (ch->new == NULL && sec == SECTION_LOGINS)
@@ -346,10 +187,10 @@ struct stored {
 	json_t *body;		/* with want_body; packages: {"items": rows} */
 };
 
-static int read_section(struct conn *c, int64_t host, enum section sec,
+static int read_section(struct db_conn *c, int64_t host, enum section sec,
 			int want_body, struct stored *ret)
 {
-	sqlite3_stmt *s = stmt(c, "SELECT hash, body, items_sum FROM "
+	sqlite3_stmt *s = db_stmt(c, "SELECT hash, body, items_sum FROM "
 				  "sections WHERE host_id = ? AND name = ?");
 	int rc, r = 0;
 
@@ -357,18 +198,18 @@ static int read_section(struct conn *c, int64_t host, enum section sec,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, section_names[sec]);
+	db_bind_text(s, 2, section_names[sec]);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		ret->found = 1;
-		snprintf(ret->hash, SHA256_HEX_LEN, "%s", col_text(s, 0));
+		snprintf(ret->hash, SHA256_HEX_LEN, "%s", db_col_text(s, 0));
 		if (sqlite3_column_bytes(s, 2) == REPORT_SUM_LEN) {
 			ret->has_sum = 1;
 			memcpy(ret->sum, sqlite3_column_blob(s, 2),
 			       REPORT_SUM_LEN);
 		}
 		if (want_body && sec != SECTION_PACKAGES)
-			ret->body = body_column(s, 1);
+			ret->body = db_body_column(s, 1);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -403,11 +244,11 @@ static int pack_section(enum section sec, struct ingest_section *in)
 	if (in->packed)
 		return 0;
 	if (sec != SECTION_PACKAGES)
-		return body_pack(in->text, strlen(in->text), &in->packed,
+		return db_body_pack(in->text, strlen(in->text), &in->packed,
 				 &in->packed_len);
 	r = report_section_header(in->body, &header);
 	if (r == 0)
-		r = body_pack(header, strlen(header), &in->packed,
+		r = db_body_pack(header, strlen(header), &in->packed,
 			      &in->packed_len);
 	free(header);
 	return r;
@@ -415,7 +256,7 @@ static int pack_section(enum section sec, struct ingest_section *in)
 
 /* Works out what a full section changes from the stored one; with a
  * packages delta, checks it leads from the stored state to its hash. */
-static int prepare_section(struct store *st, struct conn *c,
+static int prepare_section(struct store *st, struct db_conn *c,
 			   struct ingest_job *job, enum section sec,
 			   struct ingest_section *in)
 {
@@ -428,12 +269,13 @@ static int prepare_section(struct store *st, struct conn *c,
 	if (r < 0)
 		return r;
 	if (in->delta) {
-		free_changes(in);
+		changes_free(&in->changes);
+		in->prepared = 0;
 		r = read_section(c, job->host_id, sec, 0, &old);
 		if (r < 0)
 			return r;
 		if (!old.found || !old.has_sum ||
-		    strcmp(old.hash, in->base_hash) != 0)
+		    strcmp(old.hash, in->delta_base) != 0)
 			return 0;	/* the writer answers 409 */
 		r = packages_prepare_delta(st, c, job->host_id, codename,
 					   old.sum, in);
@@ -441,7 +283,7 @@ static int prepare_section(struct store *st, struct conn *c,
 		return r < 0 ? r : 0;
 	}
 	r = read_section(c, job->host_id, sec, 1, &old);
-	snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+	snprintf(in->diffed_hash, sizeof(in->diffed_hash), "%s", old.hash);
 	in->incremental = incremental(sec, &old, in);
 	if (r == 0 && strcmp(old.hash, in->hash) != 0)
 		r = diff_section(sec, old.body, in);
@@ -452,45 +294,29 @@ static int prepare_section(struct store *st, struct conn *c,
 
 int store_prepare_report(struct store *st, struct ingest_job *job)
 {
-	struct conn *c;
+	struct db_conn *c = NULL;
 	int r = 0, full = 0;
 
 	for (int i = 0; i < SECTION_COUNT; i++)
 		full |= job->sec[i].full;
 	if (!full)
 		return 0;
-	c = conn_get(st);
 	/* One snapshot for all sections of the report; this runs in the
 	 * connection's thread, not the writer's. */
-	db_exec(c, "BEGIN");
+	r = db_read_begin(st, &c);
 	for (int i = 0; i < SECTION_COUNT && r == 0; i++)
 		if (job->sec[i].full)
 			r = prepare_section(st, c, job, i, &job->sec[i]);
-	db_exec(c, "COMMIT");
-	conn_put(st, c);
+	if (c)
+		db_read_end(st, c);
 	return r;
-}
-
-void ingest_job_free(struct ingest_job *job)
-{
-	for (int i = 0; i < SECTION_COUNT; i++) {
-		free_changes(&job->sec[i]);
-		free(job->sec[i].text);
-		job->sec[i].text = NULL;
-		free(job->sec[i].packed);
-		job->sec[i].packed = NULL;
-		free(job->sec[i].digests);
-		job->sec[i].digests = NULL;
-		json_decref(job->sec[i].body);
-		job->sec[i].body = NULL;
-	}
 }
 
 /* Stores one section sent in full or as a delta: 0 when it was unchanged,
  * 1 when it changed.  stored_hash is the section's hash as this
  * transaction sees it ("" if none), which store_apply_report() has read
  * already and has checked a delta's base against. */
-static int put_section(struct conn *c, int64_t host, int64_t now,
+static int put_section(struct db_conn *c, int64_t host, int64_t now,
 		       enum section sec, struct ingest_section *in,
 		       const char *stored_hash, struct budget *b)
 {
@@ -501,7 +327,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 	if (strcmp(stored_hash, in->hash) == 0)
 		return 0;	/* sent in full, yet unchanged */
 	if (!in->delta && (!in->prepared || strcmp(stored_hash,
-						    in->base_hash) != 0)) {
+						    in->diffed_hash) != 0)) {
 		/* Another report of this host landed in between: start from
 		 * what is stored now. */
 		r = read_section(c, host, sec, 1, &old);
@@ -512,7 +338,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 			return r;
 		in->incremental = incremental(sec, &old, in);
 		in->prepared = 1;
-		snprintf(in->base_hash, sizeof(in->base_hash), "%s", old.hash);
+		snprintf(in->diffed_hash, sizeof(in->diffed_hash), "%s", old.hash);
 	}
 	r = apply_changes(c, host, now, sec, in, b);
 	if (r == 0 && sec == SECTION_PACKAGES)
@@ -523,7 +349,7 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 		r = pack_section(sec, in);
 	if (r < 0)
 		return r;
-	s = stmt(c, "INSERT INTO sections (host_id, name, hash, body, "
+	s = db_stmt(c, "INSERT INTO sections (host_id, name, hash, body, "
 		    "items_sum, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
 		    "ON CONFLICT (host_id, name) DO UPDATE SET hash = "
 		    "excluded.hash, body = excluded.body, items_sum = "
@@ -531,12 +357,12 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	bind_text(s, 2, section_names[sec]);
-	bind_text(s, 3, in->hash);
+	db_bind_text(s, 2, section_names[sec]);
+	db_bind_text(s, 3, in->hash);
 	sqlite3_bind_blob64(s, 4, in->packed, in->packed_len, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 5, in->sum, REPORT_SUM_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, now);
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 	return r < 0 ? r : 1;
 }
 
@@ -545,24 +371,24 @@ static int put_section(struct conn *c, int64_t host, int64_t now,
  * time it began, which stays while the same section keeps failing; one
  * read again loses it.  1 when that changed what the rules see, 0 when
  * not, or a negative errno. */
-static int put_failures(struct conn *c, struct ingest_job *job, int64_t now)
+static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 {
 	char held[SECTION_COUNT][REPORT_MAX_ERROR + 1];
 	int had = 0, changed = 0, rc, r;
 	sqlite3_stmt *s;
 
-	s = stmt(c, "SELECT section, error FROM collector_errors "
+	s = db_stmt(c, "SELECT section, error FROM collector_errors "
 		    "WHERE host_id = ?");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, job->host_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int sec = section_from_name(col_text(s, 0));
+		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec < 0)
 			continue;
 		had |= 1 << sec;
-		snprintf(held[sec], sizeof(held[sec]), "%s", col_text(s, 1));
+		snprintf(held[sec], sizeof(held[sec]), "%s", db_col_text(s, 1));
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
@@ -574,25 +400,25 @@ static int put_failures(struct conn *c, struct ingest_job *job, int64_t now)
 		    strcmp(held[i], in->error) == 0)
 			continue;	/* still failing, for the same reason */
 		if (in->failed)
-			s = stmt(c, "INSERT INTO collector_errors (host_id, "
+			s = db_stmt(c, "INSERT INTO collector_errors (host_id, "
 				    "section, error, since) "
 				    "VALUES (?, ?, ?, ?) "
 				    "ON CONFLICT (host_id, section) DO UPDATE "
 				    "SET error = excluded.error");
 		else if (in->present && (had & (1 << i)))
-			s = stmt(c, "DELETE FROM collector_errors WHERE "
+			s = db_stmt(c, "DELETE FROM collector_errors WHERE "
 				    "host_id = ? AND section = ?");
 		else
 			continue;
 		if (!s)
 			return -EIO;
 		sqlite3_bind_int64(s, 1, job->host_id);
-		bind_text(s, 2, section_names[i]);
+		db_bind_text(s, 2, section_names[i]);
 		if (in->failed) {
-			bind_text(s, 3, in->error);
+			db_bind_text(s, 3, in->error);
 			sqlite3_bind_int64(s, 4, now);
 		}
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			return r;
 		changed = 1;
 	}
@@ -601,10 +427,10 @@ static int put_failures(struct conn *c, struct ingest_job *job, int64_t now)
 
 /* Finds the project by name, creating it (owner from the agent's tag, no
  * end date) when it does not exist yet. */
-static int project_for_tag(struct conn *c, const char *name,
+static int project_for_tag(struct db_conn *c, const char *name,
 			   const char *owner, int64_t now, int64_t *ret_id)
 {
-	sqlite3_stmt *s = stmt(c, "INSERT INTO projects (name, owner, "
+	sqlite3_stmt *s = db_stmt(c, "INSERT INTO projects (name, owner, "
 				  "created_at) VALUES (?1, ?2, ?3) "
 				  "ON CONFLICT (name) DO UPDATE SET "
 				  "owner = coalesce(owner, ?2) RETURNING id");
@@ -612,8 +438,8 @@ static int project_for_tag(struct conn *c, const char *name,
 
 	if (!s)
 		return -EIO;
-	bind_text(s, 1, name);
-	bind_text(s, 2, owner);
+	db_bind_text(s, 1, name);
+	db_bind_text(s, 2, owner);
 	sqlite3_bind_int64(s, 3, now);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -622,7 +448,7 @@ static int project_for_tag(struct conn *c, const char *name,
 	return rc == SQLITE_ROW ? 0 : db_err(c, rc);
 }
 
-static int update_identity(struct conn *c, struct ingest_job *job,
+static int update_identity(struct db_conn *c, struct ingest_job *job,
 			   int64_t now, int pinned, const char *old_tag,
 			   const char *old_identity, int *ret_tag_changed)
 {
@@ -643,7 +469,7 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 	    strcmp(job->identity, old_identity) == 0) {
 		/* The same host as last time: only the clock moves. */
 		free(addresses);
-		s = stmt(c, "UPDATE hosts SET last_seen = ?, collected_at = "
+		s = db_stmt(c, "UPDATE hosts SET last_seen = ?, collected_at = "
 			    "coalesce(?, collected_at) WHERE id = ?");
 		if (!s)
 			return -EIO;
@@ -651,10 +477,10 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 		if (collected > 0)
 			sqlite3_bind_int64(s, 2, collected);
 		sqlite3_bind_int64(s, 3, job->host_id);
-		return stmt_run(c, s);
+		return db_run(c, s);
 	}
 	time_parse(json_get_str(host, "boot_time"), &boot);
-	s = stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
+	s = db_stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
 		    "os_id = ?, os_version_id = ?, os_codename = ?, "
 		    "os_pretty = ?, kernel = ?, arch = ?, boot_time = ?, "
 		    "addresses = ?, agent_version = ?, tag_project = ?, "
@@ -664,30 +490,30 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 		free(addresses);
 		return -EIO;
 	}
-	bind_text(s, 1, json_get_str(host, "hostname"));
-	bind_text(s, 2, json_get_str(host, "fqdn"));
-	bind_text(s, 3, json_get_str(host, "machine_id"));
-	bind_text(s, 4, json_get_str(os, "id"));
-	bind_text(s, 5, json_get_str(os, "version_id"));
-	bind_text(s, 6, json_get_str(os, "codename"));
-	bind_text(s, 7, json_get_str(os, "pretty_name"));
-	bind_text(s, 8, json_get_str(host, "kernel"));
-	bind_text(s, 9, json_get_str(host, "arch"));
+	db_bind_text(s, 1, json_get_str(host, "hostname"));
+	db_bind_text(s, 2, json_get_str(host, "fqdn"));
+	db_bind_text(s, 3, json_get_str(host, "machine_id"));
+	db_bind_text(s, 4, json_get_str(os, "id"));
+	db_bind_text(s, 5, json_get_str(os, "version_id"));
+	db_bind_text(s, 6, json_get_str(os, "codename"));
+	db_bind_text(s, 7, json_get_str(os, "pretty_name"));
+	db_bind_text(s, 8, json_get_str(host, "kernel"));
+	db_bind_text(s, 9, json_get_str(host, "arch"));
 	if (boot > 0)
 		sqlite3_bind_int64(s, 10, boot);
 	sqlite3_bind_text(s, 11, addresses ? addresses : "[]", -1,
 			  addresses ? free : SQLITE_STATIC);
-	bind_text(s, 12, json_get_str(json_object_get(job->report, "agent"),
+	db_bind_text(s, 12, json_get_str(json_object_get(job->report, "agent"),
 				      "version"));
-	bind_text(s, 13, tag);
-	bind_text(s, 14, owner);
+	db_bind_text(s, 13, tag);
+	db_bind_text(s, 14, owner);
 	sqlite3_bind_int64(s, 15, now);
 	if (collected > 0)
 		sqlite3_bind_int64(s, 16, collected);
 	if (job->identity[0])
-		bind_text(s, 17, job->identity);
+		db_bind_text(s, 17, job->identity);
 	sqlite3_bind_int64(s, 18, job->host_id);
-	r = stmt_run(c, s);
+	r = db_run(c, s);
 	if (r < 0)
 		return r;
 
@@ -696,7 +522,7 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 	if (pinned || !*ret_tag_changed)
 		return 0;
 	/* Until an operator assigns one, the agent's tag names the project. */
-	s = stmt(c, "UPDATE hosts SET project_id = ? WHERE id = ?");
+	s = db_stmt(c, "UPDATE hosts SET project_id = ? WHERE id = ?");
 	if (!s)
 		return -EIO;
 	if (tag) {
@@ -708,11 +534,11 @@ static int update_identity(struct conn *c, struct ingest_job *job,
 		sqlite3_bind_int64(s, 1, pid);
 	}
 	sqlite3_bind_int64(s, 2, job->host_id);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
 /* Keeps the facts time-based rules need as plain columns. */
-static int update_facts(struct conn *c, struct ingest_job *job)
+static int update_facts(struct db_conn *c, struct ingest_job *job)
 {
 	struct ingest_section *lg = &job->sec[SECTION_LOGINS];
 	struct ingest_section *pk = &job->sec[SECTION_PACKAGES];
@@ -723,7 +549,7 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 		const json_t *last = json_object_get(lg->body, "last");
 		int64_t at = 0;
 
-		s = stmt(c, "UPDATE hosts SET last_login_at = ?, "
+		s = db_stmt(c, "UPDATE hosts SET last_login_at = ?, "
 			    "last_login_user = ?, last_login_from = ? "
 			    "WHERE id = ?");
 		if (!s)
@@ -731,35 +557,35 @@ static int update_facts(struct conn *c, struct ingest_job *job)
 		if (json_is_object(last) &&
 		    time_parse(json_get_str(last, "at"), &at) == 0)
 			sqlite3_bind_int64(s, 1, at);
-		bind_text(s, 2, json_get_str(last, "user"));
-		bind_text(s, 3, json_get_str(last, "from"));
+		db_bind_text(s, 2, json_get_str(last, "user"));
+		db_bind_text(s, 3, json_get_str(last, "from"));
 		sqlite3_bind_int64(s, 4, job->host_id);
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			return r;
 	}
 	if (pk->full) {
 		int64_t at = 0;
 
-		s = stmt(c, "UPDATE hosts SET packages_changed_at = ? "
+		s = db_stmt(c, "UPDATE hosts SET packages_changed_at = ? "
 			    "WHERE id = ?");
 		if (!s)
 			return -EIO;
 		if (time_parse(json_get_str(pk->body, "changed_at"), &at) == 0)
 			sqlite3_bind_int64(s, 1, at);
 		sqlite3_bind_int64(s, 2, job->host_id);
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			return r;
 	}
 	return 0;
 }
 
 /* Runs a prepared write whose one parameter is the host's id. */
-static int run_for_host(struct conn *c, sqlite3_stmt *s, int64_t host)
+static int run_for_host(struct db_conn *c, sqlite3_stmt *s, int64_t host)
 {
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	return stmt_run(c, s);
+	return db_run(c, s);
 }
 
 /* What a report under a re-enrollment token (job->pending) does. */
@@ -770,7 +596,7 @@ enum takeover {
 	TAKE_STALE,	/* a later enrollment replaced this token: 401 */
 };
 
-static int takeover_of(struct conn *c, const struct ingest_job *job,
+static int takeover_of(struct db_conn *c, const struct ingest_job *job,
 		       enum takeover *ret, char **ret_old_mid)
 {
 	const char *mid = json_get_str(json_object_get(job->report, "host"),
@@ -782,15 +608,15 @@ static int takeover_of(struct conn *c, const struct ingest_job *job,
 	*ret_old_mid = NULL;
 	if (!job->pending[0])
 		return 0;
-	s = stmt(c, "SELECT token_hash IS ?2, pending_token_hash IS ?2, "
+	s = db_stmt(c, "SELECT token_hash IS ?2, pending_token_hash IS ?2, "
 		    "machine_id FROM hosts WHERE id = ?1");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, job->host_id);
-	bind_text(s, 2, job->pending);
+	db_bind_text(s, 2, job->pending);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		const char *old = col_text(s, 2);
+		const char *old = db_col_text(s, 2);
 
 		if (sqlite3_column_int(s, 0))
 			*ret = TAKE_NONE;	/* taken by an earlier report */
@@ -813,7 +639,7 @@ static int takeover_of(struct conn *c, const struct ingest_job *job,
 
 /* Keeps the host's inventory in host_snapshots and empties it, so the new
  * identity's sections are its first state, not a list of removals. */
-static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
+static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 			      int64_t now, const char *old_mid)
 {
 	const char *mid = json_get_str(json_object_get(job->report, "host"),
@@ -826,17 +652,17 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	sqlite3_stmt *s;
 	int rc, r = 0;
 
-	s = stmt(c, "SELECT name, body FROM sections WHERE host_id = ?");
+	s = db_stmt(c, "SELECT name, body FROM sections WHERE host_id = ?");
 	if (!s || !secs || !counts) {
 		r = s ? -ENOMEM : -EIO;
 		goto out;
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *body = body_column(s, 1);
+		json_t *body = db_body_column(s, 1);
 
 		if (body)
-			json_object_set_new(secs, col_text(s, 0), body);
+			json_object_set_new(secs, db_col_text(s, 0), body);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -869,9 +695,9 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = body_pack(text, strlen(text), &packed, &packed_len)) < 0)
+	if ((r = db_body_pack(text, strlen(text), &packed, &packed_len)) < 0)
 		goto out;
-	s = stmt(c, "INSERT INTO host_snapshots (host_id, at, machine_id, "
+	s = db_stmt(c, "INSERT INTO host_snapshots (host_id, at, machine_id, "
 		    "body) VALUES (?, ?, ?, ?) RETURNING id");
 	if (!s) {
 		r = -EIO;
@@ -879,7 +705,7 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, old_mid);
+	db_bind_text(s, 3, old_mid);
 	sqlite3_bind_blob64(s, 4, packed, packed_len, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		snap_id = sqlite3_column_int64(s, 0);
@@ -889,7 +715,7 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 		goto out;
 	}
 	/* Each takeover costs a report's size at most: a few are kept. */
-	s = stmt(c, "DELETE FROM host_snapshots WHERE host_id = ?1 AND id NOT "
+	s = db_stmt(c, "DELETE FROM host_snapshots WHERE host_id = ?1 AND id NOT "
 		    "IN (SELECT id FROM host_snapshots WHERE host_id = ?1 "
 		    "ORDER BY id DESC LIMIT ?2)");
 	if (!s) {
@@ -898,10 +724,10 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
 	sqlite3_bind_int(s, 2, SNAPSHOTS_KEPT);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		goto out;
 	/* The old machine's facts go with its inventory. */
-	s = stmt(c, "UPDATE hosts SET identity_changed_at = ?2, "
+	s = db_stmt(c, "UPDATE hosts SET identity_changed_at = ?2, "
 		    "previous_machine_id = ?3, identity_hash = NULL, "
 		    "last_login_at = NULL, last_login_user = NULL, "
 		    "last_login_from = NULL, packages_changed_at = NULL "
@@ -912,13 +738,13 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, old_mid);
-	if ((r = stmt_run(c, s)) < 0)
+	db_bind_text(s, 3, old_mid);
+	if ((r = db_run(c, s)) < 0)
 		goto out;
-	if ((r = run_for_host(c, stmt(c, "DELETE FROM sections WHERE "
+	if ((r = run_for_host(c, db_stmt(c, "DELETE FROM sections WHERE "
 					 "host_id = ?"),
 			      job->host_id)) < 0 ||
-	    (r = run_for_host(c, stmt(c, "DELETE FROM packages WHERE "
+	    (r = run_for_host(c, db_stmt(c, "DELETE FROM packages WHERE "
 					 "host_id = ?"),
 			      job->host_id)) < 0)
 		goto out;
@@ -935,7 +761,7 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 		r = -ENOMEM;
 		goto out;
 	}
-	s = stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
+	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
 		    "old, new) VALUES (?, ?, 'host', 'machine_id', 'changed', "
 		    "?, ?)");
 	if (!s) {
@@ -944,9 +770,9 @@ static int snapshot_and_reset(struct conn *c, struct ingest_job *job,
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
 	sqlite3_bind_int64(s, 2, now);
-	bind_text(s, 3, old_text);
-	bind_text(s, 4, new_text);
-	r = stmt_run(c, s);
+	db_bind_text(s, 3, old_text);
+	db_bind_text(s, 4, new_text);
+	r = db_run(c, s);
 out:
 	free(text);
 	free(old_text);
@@ -959,7 +785,7 @@ out:
 
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 {
-	struct conn *c = &st->writer;
+	struct db_conn *c = &st->writer;
 	sqlite3_stmt *s;
 	char *old_tag = NULL;
 	char old_identity[SHA256_HEX_LEN] = "";
@@ -971,7 +797,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	int64_t pkg_at;
 
 	/* A retired host that reports is news, like a silent one. */
-	s = stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
+	s = db_stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
 		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
 		    "packages_changed_at, changes_day, changes_today FROM hosts "
 		    "WHERE id = ?");
@@ -981,8 +807,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	}
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, job->host_id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
+	if ((r = db_step(c, s)) != DB_ROW) {
+		db_reset(s);
+		if (r < 0)
+			goto fail;
 		job->status = 404;	/* deleted while it was reporting */
 		goto done;
 	}
@@ -990,10 +818,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	silent = sqlite3_column_int(s, 1);
 	due = sqlite3_column_int(s, 2);
 	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-		old_tag = strdup(col_text(s, 3));
+		old_tag = strdup(db_col_text(s, 3));
 	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
 		snprintf(old_identity, sizeof(old_identity), "%s",
-			 col_text(s, 4));
+			 db_col_text(s, 4));
 	pkg_at = sqlite3_column_int64(s, 5);
 	b.report_left = st->cfg ? st->cfg->changes_per_report : 2000;
 	b.day_left = st->cfg ? st->cfg->changes_per_day : 20000;
@@ -1010,19 +838,21 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	/* A section sent as a bare hash must match what we hold; anything
 	 * else means we lost state, and the agent must resend it in full. */
 	job->resend_mask = 0;
-	s = stmt(c, "SELECT name, hash FROM sections WHERE host_id = ?");
+	s = db_stmt(c, "SELECT name, hash FROM sections WHERE host_id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;
 	}
 	sqlite3_bind_int64(s, 1, job->host_id);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int sec = section_from_name(col_text(s, 0));
+	while ((r = db_step(c, s)) == DB_ROW) {
+		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec >= 0)
-			snprintf(stored[sec], SHA256_HEX_LEN, "%s", col_text(s, 1));
+			snprintf(stored[sec], SHA256_HEX_LEN, "%s", db_col_text(s, 1));
 	}
-	sqlite3_reset(s);
+	db_reset(s);
+	if (r < 0)
+		goto fail;
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		struct ingest_section *in = &job->sec[i];
 
@@ -1031,7 +861,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 			job->resend_mask |= 1 << i;
 		/* A delta applies only to the state it was prepared on. */
 		if (in->delta && (!in->prepared ||
-				  strcmp(stored[i], in->base_hash) != 0))
+				  strcmp(stored[i], in->delta_base) != 0))
 			job->resend_mask |= 1 << i;
 		/* Another machine starts afresh: in full, or not at all. */
 		if (take == TAKE_OTHER && in->present &&
@@ -1045,7 +875,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if (take != TAKE_NONE) {
 		/* The new identity reported: its token is the host's now, and
 		 * the old one stops working. */
-		r = run_for_host(c, stmt(c, "UPDATE hosts SET token_hash = "
+		r = run_for_host(c, db_stmt(c, "UPDATE hosts SET token_hash = "
 					    "pending_token_hash, "
 					    "pending_token_hash = NULL, "
 					    "pending_since = NULL WHERE id = ?"),
@@ -1076,7 +906,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		goto fail;
 	changed |= r;
 	if (b.written > 0) {
-		s = stmt(c, "UPDATE hosts SET changes_today = CASE changes_day "
+		s = db_stmt(c, "UPDATE hosts SET changes_today = CASE changes_day "
 			    "WHEN ?2 THEN changes_today + ?3 ELSE ?3 END, "
 			    "changes_day = ?2 WHERE id = ?1");
 		if (!s) {
@@ -1086,7 +916,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		sqlite3_bind_int64(s, 1, job->host_id);
 		sqlite3_bind_int64(s, 2, b.day);
 		sqlite3_bind_int64(s, 3, b.written);
-		if ((r = stmt_run(c, s)) < 0)
+		if ((r = db_run(c, s)) < 0)
 			goto fail;
 	}
 	if ((r = update_identity(c, job, now, pinned, old_tag,
@@ -1094,7 +924,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 				 &tag_changed)) < 0 ||
 	    (r = update_facts(c, job)) < 0)
 		goto fail;
-	s = stmt(c, "INSERT INTO reports (host_id, received_at, collected_at, "
+	s = db_stmt(c, "INSERT INTO reports (host_id, received_at, collected_at, "
 		    "bytes, full_sections) VALUES (?1, ?2, "
 		    "(SELECT collected_at FROM hosts WHERE id = ?1), ?3, ?4)");
 	if (!s) {
@@ -1111,7 +941,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 			full += job->sec[i].full;
 		sqlite3_bind_int(s, 4, full);
 	}
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		goto fail;
 	/* An unchanged report of a host that is neither silent nor due for a
 	 * time-based rule changes no finding; skip the rules. */
@@ -1140,7 +970,7 @@ int store_index_packages(struct store *st, int limit, int *ret_count)
 
 /* Runs a prepared delete of up to limit rows older than before (its two
  * parameters) and counts them. */
-static int prune_rows(struct conn *c, sqlite3_stmt *s, int64_t before,
+static int prune_rows(struct db_conn *c, sqlite3_stmt *s, int64_t before,
 		      int limit, int *ret_count)
 {
 	int r;
@@ -1150,7 +980,7 @@ static int prune_rows(struct conn *c, sqlite3_stmt *s, int64_t before,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, before);
 	sqlite3_bind_int(s, 2, limit);
-	if ((r = stmt_run(c, s)) < 0)
+	if ((r = db_run(c, s)) < 0)
 		return r;
 	*ret_count = sqlite3_changes(c->db);
 	return 0;
@@ -1159,7 +989,7 @@ static int prune_rows(struct conn *c, sqlite3_stmt *s, int64_t before,
 int store_prune(struct store *st, int64_t reports_before, int64_t now,
 		int limit, int *ret_count)
 {
-	struct conn *c = &st->writer;
+	struct db_conn *c = &st->writer;
 	int64_t keep = st->cfg && st->cfg->history_keep > 0
 			       ? st->cfg->history_keep
 			       : 400 * 86400;
@@ -1167,13 +997,13 @@ int store_prune(struct store *st, int64_t reports_before, int64_t now,
 
 	/* Oldest first, through the indexes on time: a pass never reads
 	 * what it keeps. */
-	r = prune_rows(c, stmt(c, "DELETE FROM changes WHERE id IN (SELECT "
+	r = prune_rows(c, db_stmt(c, "DELETE FROM changes WHERE id IN (SELECT "
 				  "id FROM changes WHERE at < ?1 ORDER BY at "
 				  "LIMIT ?2)"),
 		       now - keep, limit, &n);
 	total += n;
 	if (r == 0 && total < limit) {
-		r = prune_rows(c, stmt(c, "DELETE FROM host_snapshots WHERE "
+		r = prune_rows(c, db_stmt(c, "DELETE FROM host_snapshots WHERE "
 					  "id IN (SELECT id FROM host_snapshots "
 					  "WHERE at < ?1 ORDER BY id LIMIT ?2)"),
 			       now - keep, limit - total, &n);
@@ -1183,7 +1013,7 @@ int store_prune(struct store *st, int64_t reports_before, int64_t now,
 		/* Rows come in time order: the oldest few are all a pass
 		 * needs to look at, where a scan for old ones would read the
 		 * whole table each time. */
-		r = prune_rows(c, stmt(c, "DELETE FROM reports WHERE id IN "
+		r = prune_rows(c, db_stmt(c, "DELETE FROM reports WHERE id IN "
 					  "(SELECT id FROM reports ORDER BY id "
 					  "LIMIT ?2) AND received_at < ?1"),
 			       reports_before, limit - total, &n);

@@ -1,0 +1,22 @@
+/* ingest_job.c - see ingest_job.h. */
+#include "ingest_job.h"
+
+#include <stdlib.h>
+
+void ingest_job_free(struct ingest_job *job)
+{
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		struct ingest_section *in = &job->sec[i];
+
+		changes_free(&in->changes);
+		in->prepared = 0;
+		free(in->text);
+		in->text = NULL;
+		free(in->packed);
+		in->packed = NULL;
+		free(in->digests);
+		in->digests = NULL;
+		json_decref(in->body);
+		in->body = NULL;
+	}
+}

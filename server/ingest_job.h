@@ -1,0 +1,80 @@
+/*
+ * ingest_job.h - one received report on its way through the server:
+ *
+ *   POST /reports (api_agent.c) -> validate (report_check.c)
+ *     -> prepare (store_prepare_report(), store_reports.c, on a reader)
+ *     -> writer queue (writer.c) -> apply (store_apply_report())
+ *     -> evaluate (store_eval.c) -> rules (rules.c)
+ *
+ * Each member says which stage writes it; a later stage only reads what
+ * an earlier one wrote, except where said.  ingest_job_free() frees what
+ * the stages attached.
+ */
+#ifndef DERELICT_INGEST_JOB_H
+#define DERELICT_INGEST_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "changes.h"
+#include "hash.h"
+#include "report.h"
+
+/* One section of a received report: absent, hash only, in full, as a
+ * packages delta, or failed. */
+struct ingest_section {
+	/* --- validate (report_check()): the section as received ------- */
+	int present;
+	int full;		/* in full, or a delta (then delta is set too) */
+	/* The agent's collector failed: error says why (cut to its cap) and
+	 * the stored section is kept as it is; nothing else is set. */
+	int failed;
+	char error[REPORT_MAX_ERROR + 1];
+	char hash[SHA256_HEX_LEN];	/* the server's hash of the new state */
+	int delta;		/* packages: "base", "added", "removed" */
+	/* delta only: the stored hash the agent says its delta starts from. */
+	char delta_base[SHA256_HEX_LEN];
+	json_t *body;		/* full: the section without "hash" */
+	char *text;		/* full, not packages: body's canonical text */
+	/* full or delta: the items' sum; a delta's is replaced by prepare
+	 * with the sum the delta leads to. */
+	unsigned char sum[REPORT_SUM_LEN];
+	/* packages: each item's digest, in body's "items" order (full) or
+	 * "added" order (delta). */
+	unsigned char *digests;
+
+	/* --- prepare (store_prepare_report(), outside the writer), or apply
+	 * again when the stored state moved in between -------------------- */
+	unsigned char *packed;	/* full: text as stored, deflated */
+	size_t packed_len;
+	/* changes holds the differences from the stored state whose hash is
+	 * diffed_hash ("": none was stored).  The writer uses them only if
+	 * that is still what it holds; otherwise it works them out again. */
+	int prepared;
+	char diffed_hash[SHA256_HEX_LEN];
+	struct changes changes;
+	int incremental;	/* packages, full: rows updated by the changes */
+	int eval;		/* delta: it touches a package the rules see */
+};
+
+struct ingest_job {
+	/* --- POST /reports (api_agent.c) --------------------------------- */
+	int64_t host_id;
+	json_t *report;		/* borrowed: the validated report */
+	size_t bytes;
+	char identity[SHA256_HEX_LEN];	/* hash of "host" and agent version */
+	/* The hash of the re-enrollment token the report came with, when it
+	 * is not yet the host's (struct principal's pending); else "". */
+	char pending[SHA256_HEX_LEN];
+	/* --- validate, then prepare (see above) -------------------------- */
+	struct ingest_section sec[SECTION_COUNT];
+	/* --- apply (store_apply_report()): the writer's answer ----------- */
+	int status;		/* HTTP status to answer */
+	int resend_mask;	/* sections to resend, when status is 409 */
+};
+
+/* Frees what validation and preparation attached to the job. */
+void ingest_job_free(struct ingest_job *job);
+
+#endif
