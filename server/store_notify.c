@@ -35,6 +35,26 @@ int store_notify_dests(const struct store *st,
 	return st->n_notify_dests;
 }
 
+/* The one row s (bound to id as ?1) answers, as db_row_json() makes it;
+ * -ENOENT without it. */
+static int row_of(struct db_conn *c, sqlite3_stmt *s, int64_t id,
+		  json_t **ret)
+{
+	int r;
+
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		*ret = db_row_json(s);
+		r = *ret ? 0 : -ENOMEM;
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
+	}
+	db_reset(s);
+	return r;
+}
+
 /* The finding as the event carries it: what GET /api/v1/findings shows. */
 static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 {
@@ -43,20 +63,10 @@ static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 				  "first_seen, last_seen, resolved_at, "
 				  "ack_until FROM findings WHERE id = ?");
 	json_t *row;
-	int rc;
+	int r = row_of(c, s, id, &row);
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-	}
-	row = db_row_json(s);
-	sqlite3_reset(s);
-	if (!row)
-		return -ENOMEM;
+	if (r < 0)
+		return r;
 	json_object_set_new(row, "severity",
 			    json_string(rules_severity_name(
 				    (enum rules_severity)json_get_int(
@@ -76,23 +86,8 @@ static int host_json(struct db_conn *c, int64_t id, json_t **ret)
 				  "h.packages_changed_at, h.retired_at "
 				  "FROM hosts h LEFT JOIN projects p ON p.id = "
 				  "h.project_id WHERE h.id = ?");
-	json_t *row;
-	int rc;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-	}
-	row = db_row_json(s);
-	sqlite3_reset(s);
-	if (!row)
-		return -ENOMEM;
-	*ret = row;
-	return 0;
+	return row_of(c, s, id, ret);
 }
 
 static int queue_row(struct db_conn *c, const char *event_id, const char *dest,
