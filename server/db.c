@@ -418,16 +418,6 @@ static void reader_put(struct store *st, struct db_conn *c)
 
 /* --- transactions ------------------------------------------------------------ */
 
-struct db_conn *db_conn_get(struct store *st)
-{
-	return reader_get(st);
-}
-
-void db_conn_put(struct store *st, struct db_conn *c)
-{
-	reader_put(st, c);
-}
-
 int db_read_begin(struct store *st, struct db_conn **ret)
 {
 	struct db_conn *c = reader_get(st);

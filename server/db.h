@@ -57,18 +57,13 @@ int db_check_writable(struct store *st, char err[256]);
  * connection taken. */
 int db_read_begin(struct store *st, struct db_conn **ret);
 void db_read_end(struct store *st, struct db_conn *c);
-/* An API write: a reader connection in a BEGIN IMMEDIATE transaction.
+/* A write outside the writer thread (the API's, the outbox's sender, the
+ * mail schedule): a reader connection in a BEGIN IMMEDIATE transaction.
  * db_write_end() commits when r is 0, else (or when the commit fails)
  * rolls back, so a failed write leaves nothing; it gives the connection
  * back and returns r or the commit's error. */
 int db_write_begin(struct store *st, struct db_conn **ret);
 int db_write_end(struct store *st, struct db_conn *c, int r);
-/* A reader connection as it is, for the few callers that run single
- * statements in autocommit or open their own transaction (the outbox's
- * sender, the alert pusher, the mail schedule); everything else goes
- * through db_read_begin()/db_write_begin(). */
-struct db_conn *db_conn_get(struct store *st);
-void db_conn_put(struct store *st, struct db_conn *c);
 /* The writer thread's own connection and its batch transaction (prepared
  * once: they run thousands of times a second).  The commit is where the
  * WAL policy runs. */

@@ -31,14 +31,17 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *out;
-	int rc, r = 0;
+	int r;
 
 	if (limit < 1 || !status)
 		return -EINVAL;
 	out = json_array();
 	if (!out)
 		return -ENOMEM;
-	c = db_conn_get(st);
+	if ((r = db_read_begin(st, &c)) < 0) {
+		json_decref(out);
+		return r;
+	}
 	s = db_stmt(c,
 		 "SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
 		 "f.severity, f.summary, f.first_seen, "
@@ -60,7 +63,7 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	sqlite3_bind_int64(s, 3, cursor->id);
 	sqlite3_bind_int64(s, 4, since);
 	sqlite3_bind_int(s, 5, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *o = json_object();
 
 		cursor->id = sqlite3_column_int64(s, 0);
@@ -82,11 +85,9 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		json_object_set_new(o, "first_seen", int_or_null(s, 8));
 		json_object_set_new(o, "ended_at", int_or_null(s, 9));
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(s);
+	db_reset(s);
 out:
-	db_conn_put(st, c);
+	db_read_end(st, c);
 	if (r < 0) {
 		json_decref(out);
 		return r;
@@ -97,49 +98,44 @@ out:
 
 int store_findings_metrics(struct store *st, json_t **ret)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *open = json_array(), *mail = json_object(), *out;
-	int rc = SQLITE_DONE, r = 0;
+	int r;
 
 	out = json_pack("{s:o,s:o}", "open", open, "abandoned_mail", mail);
-	if (!out) {
-		r = -ENOMEM;
-		goto out;
+	if (!out)
+		return -ENOMEM;
+	if ((r = db_read_begin(st, &c)) < 0) {
+		json_decref(out);
+		return r;
 	}
 	/* Both read through indexes: findings_status and hosts_filters. */
-	db_exec(c, "BEGIN");
 	s = db_stmt(c, "SELECT rule, severity, count(*) FROM findings "
 		    "WHERE status = 'open' GROUP BY rule, severity");
-	while (s && (rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((r = db_step(c, s)) == DB_ROW)
 		json_array_append_new(
 			open, json_pack("{s:s,s:i,s:I}", "rule",
 					db_col_text(s, 0) ? db_col_text(s, 0) : "",
 					"severity", sqlite3_column_int(s, 1),
 					"count",
 					(json_int_t)sqlite3_column_int64(s, 2)));
-	if (!s || rc != SQLITE_DONE)
-		r = s ? db_err(c, rc) : -EIO;
-	if (s)
-		sqlite3_reset(s);
-	s = r ? NULL :
-		db_stmt(c, "SELECT mail_exposed, count(*) FROM hosts "
-			"WHERE abandoned = 1 AND mail_running = 1 "
-			"GROUP BY mail_exposed");
+	db_reset(s);
+	if (r < 0)
+		goto out;
+	s = db_stmt(c, "SELECT mail_exposed, count(*) FROM hosts "
+		    "WHERE abandoned = 1 AND mail_running = 1 "
+		    "GROUP BY mail_exposed");
 	json_object_set_new(mail, "exposed", json_integer(0));
 	json_object_set_new(mail, "local", json_integer(0));
-	while (s && (rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((r = db_step(c, s)) == DB_ROW)
 		json_object_set_new(mail,
 				    sqlite3_column_int(s, 0) ? "exposed" :
 							       "local",
 				    json_integer(sqlite3_column_int64(s, 1)));
-	if (r == 0 && (!s || rc != SQLITE_DONE))
-		r = s ? db_err(c, rc) : -EIO;
-	if (s)
-		sqlite3_reset(s);
-	db_exec(c, "COMMIT");
+	db_reset(s);
 out:
-	db_conn_put(st, c);
+	db_read_end(st, c);
 	if (r < 0) {
 		json_decref(out);
 		return r;

@@ -17,25 +17,16 @@
 #define ADDR "CASE WHEN instr(p.contact, '@') > 0 THEN trim(p.contact) " \
 	     "WHEN instr(p.owner, '@') > 0 THEN trim(p.owner) END"
 
-static int txn_end(struct db_conn *c, int r)
-{
-	if (r == 0)
-		r = db_exec(c, "COMMIT");
-	if (r < 0 && !sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
-}
-
-static void read_end(struct db_conn *c)
-{
-	if (!sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-}
-
 int store_mail_due(struct store *st, int min_severity, json_t **ret)
 {
-	struct db_conn *c = db_conn_get(st);
-	sqlite3_stmt *s = db_stmt(c,
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *items;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c,
 		"SELECT a.addr, count(DISTINCT a.hid), max(a.fs), min(a.fs), "
 		"max(CASE WHEN a.sev >= 4 THEN a.fs ELSE 0 END), "
 		"coalesce(m.last_digest_at, 0) FROM (SELECT " ADDR " AS addr, "
@@ -45,16 +36,14 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 		"f.status = 'open' AND f.severity >= ?1) a LEFT JOIN "
 		"mail_contacts m ON m.address = a.addr WHERE a.addr IS NOT "
 		"NULL GROUP BY a.addr ORDER BY a.addr LIMIT 10000");
-	json_t *items = json_array();
-	int rc, r = 0;
-
+	items = json_array();
 	if (!s || !items) {
 		json_decref(items);
-		db_conn_put(st, c);
+		db_read_end(st, c);
 		return s ? -ENOMEM : -EIO;
 	}
 	sqlite3_bind_int(s, 1, min_severity);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *o = json_pack(
 			"{s:s, s:I, s:I, s:I, s:I, s:I}", "address",
 			db_col_text(s, 0), "hosts",
@@ -71,10 +60,8 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 			break;
 		}
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(s);
-	db_conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
 	if (r < 0) {
 		json_decref(items);
 		return r;
@@ -91,7 +78,7 @@ static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 				   "host_id = ? AND status = 'open' ORDER BY "
 				   "severity DESC, id LIMIT 50");
 	json_t *h, *list;
-	int rc, r = 0;
+	int r;
 
 	if (!fs)
 		return -EIO;
@@ -109,7 +96,7 @@ static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 		return -ENOMEM;
 	}
 	sqlite3_bind_int64(fs, 1, sqlite3_column_int64(s, 0));
-	while ((rc = sqlite3_step(fs)) == SQLITE_ROW) {
+	while ((r = db_step(c, fs)) == DB_ROW) {
 		const char *d = db_col_text(fs, 4);
 		json_t *det = d ? json_loads(d, 0, NULL) : NULL;
 		json_t *f = json_pack("{s:I, s:s?, s:I, s:s?, s:o, s:I}", "id",
@@ -125,9 +112,7 @@ static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 			break;
 		}
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(fs);
+	db_reset(fs);
 	if (r < 0) {
 		json_decref(h);
 		return r;
@@ -142,11 +127,11 @@ static int collect_hosts(struct db_conn *c, sqlite3_stmt *s, int limit,
 			 json_t **ret, int64_t *ret_last)
 {
 	json_t *items = json_array();
-	int rc, r = 0, n = 0;
+	int r, n = 0;
 
 	if (!items)
 		return -ENOMEM;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *h = NULL;
 
 		if (ret_last)
@@ -160,9 +145,7 @@ static int collect_hosts(struct db_conn *c, sqlite3_stmt *s, int limit,
 			break;
 		}
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(s);
+	db_reset(s);
 	if (r < 0) {
 		json_decref(items);
 		return r;
@@ -175,28 +158,27 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 			    int min_severity, int limit, json_t **ret,
 			    int64_t *ret_more)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *items = NULL;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
 	/* Every such host is counted; limit of them are listed. */
-	sqlite3_stmt *s = db_stmt(c,
+	s = db_stmt(c,
 		"SELECT h.id, h.hostname, p.name, p.ends_on, h.last_login_at, "
 		"h.last_login_user, h.packages_changed_at, NULL FROM projects p "
 		"JOIN hosts h ON h.project_id = p.id WHERE (" ADDR ") = ?1 AND "
 		"h.retired_at IS NULL AND EXISTS (SELECT 1 FROM findings f "
 		"WHERE f.host_id = h.id AND f.status = 'open' AND f.severity "
 		">= ?2) ORDER BY h.severity DESC, h.id");
-	json_t *items = NULL;
-	int r;
-
-	if (!s) {
-		db_conn_put(st, c);
-		return -EIO;
+	if (s) {
+		db_bind_text(s, 1, address);
+		sqlite3_bind_int(s, 2, min_severity);
 	}
-	db_exec(c, "BEGIN");
-	db_bind_text(s, 1, address);
-	sqlite3_bind_int(s, 2, min_severity);
-	r = collect_hosts(c, s, limit, &items, NULL);
-	read_end(c);
-	db_conn_put(st, c);
+	r = s ? collect_hosts(c, s, limit, &items, NULL) : -EIO;
+	db_read_end(st, c);
 	if (r < 0)
 		return r;
 	*ret = items;
@@ -207,24 +189,21 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 			     int64_t *ret_more, int64_t *ret_last)
 {
-	struct db_conn *c = db_conn_get(st);
-	sqlite3_stmt *s = db_stmt(c,
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *items = NULL;
+	int64_t last = 0;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c,
 		"SELECT h.id, h.hostname, m.project, NULL, h.last_login_at, "
 		"h.last_login_user, h.packages_changed_at, m.by, m.id FROM "
 		"mail_handoffs m JOIN hosts h ON h.id = m.host_id WHERE "
 		"m.sent_at IS NULL ORDER BY m.id LIMIT 100000");
-	json_t *items = NULL;
-	int64_t last = 0;
-	int r;
-
-	if (!s) {
-		db_conn_put(st, c);
-		return -EIO;
-	}
-	db_exec(c, "BEGIN");
-	r = collect_hosts(c, s, limit, &items, &last);
-	read_end(c);
-	db_conn_put(st, c);
+	r = s ? collect_hosts(c, s, limit, &items, &last) : -EIO;
+	db_read_end(st, c);
 	if (r < 0)
 		return r;
 	*ret = items;
@@ -267,13 +246,11 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 		     int n, const char *address, int64_t hosts, int64_t waited,
 		     int64_t handoff_last, int64_t now)
 {
-	struct db_conn *c = db_conn_get(st);
-	int r;
+	struct db_conn *c;
+	int r = db_write_begin(st, &c);
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if (r < 0)
 		return r;
-	}
 	for (int i = 0; i < n && r == 0; i++) {
 		char id[40], dest[STORE_MAIL_DEST_MAX];
 		json_t *p = json_object();
@@ -314,41 +291,37 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 	}
 	if (r == 0)
 		r = schedule(c, address, hosts, waited, handoff_last, now);
-	r = txn_end(c, r);
-	db_conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 int store_mail_destinations(struct store *st, const char *prefix,
 			    char (*names)[STORE_MAIL_DEST_MAX], int max,
 			    int *ret_count)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int n = 0, r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
 	/* A range over the pending index rather than LIKE, whose '_' and
 	 * '%' an address may hold. */
-	sqlite3_stmt *s = db_stmt(c, "SELECT DISTINCT destination FROM "
-				  "notify_deliveries WHERE status = 'pending' "
-				  "AND destination > ?1 AND destination < ?1 "
-				  "|| char(0x10ffff) ORDER BY destination "
-				  "LIMIT ?2");
-	int rc, n = 0, r = 0;
-
-	if (!s) {
-		db_conn_put(st, c);
-		return -EIO;
+	s = db_stmt(c, "SELECT DISTINCT destination FROM notify_deliveries "
+		    "WHERE status = 'pending' AND destination > ?1 AND "
+		    "destination < ?1 || char(0x10ffff) ORDER BY destination "
+		    "LIMIT ?2");
+	if (s) {
+		db_bind_text(s, 1, prefix);
+		sqlite3_bind_int(s, 2, max);
 	}
-	db_bind_text(s, 1, prefix);
-	sqlite3_bind_int(s, 2, max);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
+	while (n < max && (r = db_step(c, s)) == DB_ROW) {
 		const char *d = db_col_text(s, 0);
 
 		if (d && strlen(d) < STORE_MAIL_DEST_MAX)
 			snprintf(names[n++], STORE_MAIL_DEST_MAX, "%s", d);
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = db_err(c, rc);
-	sqlite3_reset(s);
-	db_conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
 	if (r < 0)
 		return r;
 	*ret_count = n;
@@ -359,52 +332,46 @@ static int link_used(struct db_conn *c, const char *id)
 {
 	sqlite3_stmt *s = db_stmt(c, "SELECT count(*) FROM mail_links_used "
 				  "WHERE id = ?");
-	int rc, used;
+	int64_t used;
+	int r;
 
-	if (!s)
-		return -EIO;
-	db_bind_text(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		rc = db_err(c, rc);
-		sqlite3_reset(s);
-		return rc;
-	}
-	used = sqlite3_column_int(s, 0) > 0;
-	sqlite3_reset(s);
-	return used;
+	if (s)
+		db_bind_text(s, 1, id);
+	if ((r = db_count(c, s, &used)) < 0)
+		return r;
+	return used > 0;
 }
 
 int store_mail_link_info(struct store *st, const struct answer *a,
 			 json_t **ret)
 {
-	struct db_conn *c = db_conn_get(st);
-	sqlite3_stmt *s = db_stmt(c,
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	json_t *o = NULL;
+	int used, r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c,
 		"SELECT h.hostname, p.name, f.summary, f.rule, "
 		"h.retired_at IS NOT NULL FROM hosts h LEFT JOIN projects p ON "
 		"p.id = h.project_id LEFT JOIN findings f ON f.id = ?2 AND "
 		"f.host_id = h.id WHERE h.id = ?1");
-	json_t *o = NULL;
-	int rc, r = 0, used;
-
-	if (!s) {
-		db_conn_put(st, c);
-		return -EIO;
+	if (s) {
+		sqlite3_bind_int64(s, 1, a->host_id);
+		sqlite3_bind_int64(s, 2, a->finding_id);
 	}
-	db_exec(c, "BEGIN");
-	sqlite3_bind_int64(s, 1, a->host_id);
-	sqlite3_bind_int64(s, 2, a->finding_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	r = db_step(c, s);
+	if (r == DB_ROW) {
 		o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:b}", "hostname",
 			      db_col_text(s, 0), "project", db_col_text(s, 1),
 			      "summary", db_col_text(s, 2), "rule", db_col_text(s, 3),
 			      "retired", sqlite3_column_int(s, 4));
 		r = o ? 0 : -ENOMEM;
-	} else {
-		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	if (r == 0) {
 		used = link_used(c, a->id);
 		if (used < 0)
@@ -412,8 +379,7 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 		else
 			json_object_set_new(o, "used", json_boolean(used));
 	}
-	read_end(c);
-	db_conn_put(st, c);
+	db_read_end(st, c);
 	if (r < 0) {
 		json_decref(o);
 		return r;
@@ -457,7 +423,7 @@ static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 	if ((r = db_run(c, s)) < 0)
 		return r;
 	json_object_set_new(rec, "acknowledged",
-			    json_integer(sqlite3_changes(c->db)));
+			    json_integer(db_changes(c)));
 	/* Only the project's own contact moves its end: anyone else's
 	 * "keep" holds for the host alone. */
 	if (date_format(now, today) < 0 || !project || !ends_on ||
@@ -482,17 +448,15 @@ static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 
 int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	json_t *rec = NULL;
 	char *text = NULL, *pname = NULL, *ends_on = NULL, *address = NULL;
 	int64_t project = 0;
-	int rc, r;
+	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
 	r = link_used(c, a->id);
 	if (r > 0)
 		r = -EALREADY;
@@ -501,22 +465,19 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 	s = db_stmt(c, "SELECT h.project_id, p.name, p.ends_on, " ADDR
 		    " FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
 		    "WHERE h.id = ?");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, a->host_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if (s)
+		sqlite3_bind_int64(s, 1, a->host_id);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
 		project = sqlite3_column_int64(s, 0);
 		pname = db_col_text(s, 1) ? strdup(db_col_text(s, 1)) : NULL;
 		ends_on = db_col_text(s, 2) ? strdup(db_col_text(s, 2)) : NULL;
 		address = db_col_text(s, 3) ? strdup(db_col_text(s, 3)) : NULL;
 		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	if (r < 0)
 		goto out;
 	rec = json_pack("{s:s, s:s, s:I, s:s?}", "answer",
@@ -584,8 +545,7 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 		goto out;
 	r = store_evaluate_host(st, c, a->host_id, now);
 out:
-	r = txn_end(c, r);
-	db_conn_put(st, c);
+	r = db_write_end(st, c, r);
 	json_decref(rec);
 	free(text);
 	free(pname);

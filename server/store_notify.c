@@ -35,6 +35,26 @@ int store_notify_dests(const struct store *st,
 	return st->n_notify_dests;
 }
 
+/* The one row s (bound to id as ?1) answers, as db_row_json() makes it;
+ * -ENOENT without it. */
+static int row_of(struct db_conn *c, sqlite3_stmt *s, int64_t id,
+		  json_t **ret)
+{
+	int r;
+
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		*ret = db_row_json(s);
+		r = *ret ? 0 : -ENOMEM;
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
+	}
+	db_reset(s);
+	return r;
+}
+
 /* The finding as the event carries it: what GET /api/v1/findings shows. */
 static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 {
@@ -43,20 +63,10 @@ static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 				  "first_seen, last_seen, resolved_at, "
 				  "ack_until FROM findings WHERE id = ?");
 	json_t *row;
-	int rc;
+	int r = row_of(c, s, id, &row);
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-	}
-	row = db_row_json(s);
-	sqlite3_reset(s);
-	if (!row)
-		return -ENOMEM;
+	if (r < 0)
+		return r;
 	json_object_set_new(row, "severity",
 			    json_string(rules_severity_name(
 				    (enum rules_severity)json_get_int(
@@ -76,32 +86,8 @@ static int host_json(struct db_conn *c, int64_t id, json_t **ret)
 				  "h.packages_changed_at, h.retired_at "
 				  "FROM hosts h LEFT JOIN projects p ON p.id = "
 				  "h.project_id WHERE h.id = ?");
-	json_t *row;
-	int rc;
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-	}
-	row = db_row_json(s);
-	sqlite3_reset(s);
-	if (!row)
-		return -ENOMEM;
-	*ret = row;
-	return 0;
-}
-
-static int txn_end(struct db_conn *c, int r)
-{
-	if (r == 0)
-		r = db_exec(c, "COMMIT");
-	if (r < 0 && !sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
+	return row_of(c, s, id, ret);
 }
 
 static int queue_row(struct db_conn *c, const char *event_id, const char *dest,
@@ -206,30 +192,24 @@ out:
 int store_notify_queue(struct store *st, const char *kind, const json_t *data,
 		       int severity, const char *only, int64_t now)
 {
-	struct db_conn *c = db_conn_get(st);
-	int r;
+	struct db_conn *c;
+	int r = db_write_begin(st, &c);
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if (r < 0)
 		return r;
-	}
 	r = store_notify_event(c, kind, data, severity, only, now);
-	r = txn_end(c, r);
-	db_conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 int store_notify_prune(struct store *st, int64_t before, int *ret_count)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int r;
 
 	*ret_count = 0;
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
 	/* Bounded: a long backlog goes a slice at a time. */
 	s = db_stmt(c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id "
 		    "FROM notify_deliveries WHERE status != 'pending' AND "
@@ -238,10 +218,8 @@ int store_notify_prune(struct store *st, int64_t before, int *ret_count)
 		sqlite3_bind_int64(s, 1, before);
 	r = db_run(c, s);
 	if (r == 0)
-		*ret_count = sqlite3_changes(c->db);
-	r = txn_end(c, r);
-	db_conn_put(st, c);
-	return r;
+		*ret_count = (int)db_changes(c);
+	return db_write_end(st, c, r);
 }
 
 void store_delivery_clear(struct store_delivery *d)
@@ -263,26 +241,24 @@ static char *dup_col(sqlite3_stmt *s, int i)
 int store_notify_next(struct store *st, const char *destination, int64_t now,
 		      struct store_delivery *ret)
 {
-	struct db_conn *c = db_conn_get(st);
-	sqlite3_stmt *s = db_stmt(c, "SELECT id, event_id, destination, kind, "
-				  "payload, attempts, coalesce(retried_at, "
-				  "created_at), next_try_at FROM notify_deliveries WHERE "
-				  "destination = ? AND status = 'pending' "
-				  "ORDER BY id LIMIT 1");
+	struct db_conn *c;
+	sqlite3_stmt *s;
 	struct store_delivery d = { 0 };
-	int rc, r;
+	int r = db_read_begin(st, &c);
 
-	if (!s) {
-		db_conn_put(st, c);
-		return -EIO;
-	}
-	db_bind_text(s, 1, destination);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : db_err(c, rc);
-		sqlite3_reset(s);
-		db_conn_put(st, c);
+	if (r < 0)
 		return r;
+	s = db_stmt(c, "SELECT id, event_id, destination, kind, payload, "
+		    "attempts, coalesce(retried_at, created_at), next_try_at "
+		    "FROM notify_deliveries WHERE destination = ? AND "
+		    "status = 'pending' ORDER BY id LIMIT 1");
+	if (s)
+		db_bind_text(s, 1, destination);
+	r = db_step(c, s);
+	if (r != DB_ROW) {
+		db_reset(s);
+		db_read_end(st, c);
+		return r == DB_DONE ? -ENOENT : r;
 	}
 	d.id = sqlite3_column_int64(s, 0);
 	d.event_id = dup_col(s, 1);
@@ -292,8 +268,8 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 	d.attempts = sqlite3_column_int(s, 5);
 	d.created_at = sqlite3_column_int64(s, 6);
 	d.next_try_at = sqlite3_column_int64(s, 7);
-	sqlite3_reset(s);
-	db_conn_put(st, c);
+	db_reset(s);
+	db_read_end(st, c);
 	if (!d.event_id || !d.destination || !d.kind || !d.payload) {
 		store_delivery_clear(&d);
 		return -ENOMEM;
@@ -306,14 +282,12 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 int store_notify_record(struct store *st, int64_t id, const char *status,
 			const char *error, int64_t next_try_at, int64_t now)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
 	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
 	s = db_stmt(c, "UPDATE notify_deliveries SET status = ?1, attempts = "
 		    "attempts + 1, last_error = ?2, next_try_at = ?3, "
 		    "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
@@ -351,9 +325,7 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 		if (r == 0)
 			r = db_run(c, s);
 	}
-	r = txn_end(c, r);
-	db_conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
 
 #define NOTIFY_COLUMNS \
@@ -366,13 +338,16 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 int store_notify_list(struct store *st, const struct notify_filter *f,
 		      json_t **ret)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	json_t *items = json_array(), *cursor = json_null(), *row;
-	int64_t total = -1, last = 0;
-	int rc, n = 0, r = 0;
+	json_t *items, *cursor, *row;
+	int64_t total = 0, last = 0;
+	int n = 0, r = db_read_begin(st, &c);
 
-	db_exec(c, "BEGIN");
+	if (r < 0)
+		return r;
+	items = json_array();
+	cursor = json_null();
 	s = db_stmt(c, NOTIFY_COLUMNS "AND (?3 IS NULL OR id < ?3) "
 				   "ORDER BY id DESC LIMIT ?4");
 	if (!s || !items) {
@@ -384,7 +359,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 	if (f->after_id > 0)
 		sqlite3_bind_int64(s, 3, f->after_id);
 	sqlite3_bind_int(s, 4, f->limit + 1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = db_step(c, s)) == DB_ROW) {
 		if (n == f->limit) {
 			char cur[32];
 
@@ -395,7 +370,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		}
 		row = db_row_json(s);
 		if (!row) {
-			rc = SQLITE_NOMEM;
+			r = -ENOMEM;
 			break;
 		}
 		/* A retry is due only while the row is pending. */
@@ -405,29 +380,24 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		json_array_append_new(items, row);
 		n++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = db_err(c, rc);
+	db_reset(s);
+	if (r < 0)
 		goto out;
-	}
+	/* A count that failed is the read's error, never a total of -1. */
 	s = db_stmt(c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS "
 		    "NULL OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
-	if (!s) {
-		r = -EIO;
-		goto out;
+	if (s) {
+		db_bind_text(s, 1, f->status);
+		db_bind_text(s, 2, f->destination);
 	}
-	db_bind_text(s, 1, f->status);
-	db_bind_text(s, 2, f->destination);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		total = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	if ((r = db_count(c, s, &total)) < 0)
+		goto out;
 	*ret = json_pack("{s:O,s:I,s:O}", "items", items, "total",
 			 (json_int_t)total, "next_cursor", cursor);
 	if (!*ret)
 		r = -ENOMEM;
 out:
-	db_exec(c, "COMMIT");
-	db_conn_put(st, c);
+	db_read_end(st, c);
 	json_decref(items);
 	json_decref(cursor);
 	return r;
@@ -435,31 +405,24 @@ out:
 
 int store_notify_retry(struct store *st, int64_t id, int64_t now)
 {
-	struct db_conn *c = db_conn_get(st);
+	struct db_conn *c;
 	sqlite3_stmt *s;
-	const char *status = NULL;
-	int r, rc;
+	const char *status;
+	int r;
 
-	if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0) {
-		db_conn_put(st, c);
+	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	}
 	s = db_stmt(c, "SELECT status FROM notify_deliveries WHERE id = ?");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
 		status = db_col_text(s, 0);
-	if (rc == SQLITE_DONE)
+		r = status && strcmp(status, "delivered") == 0 ? -EALREADY : 0;
+	} else if (r == DB_DONE) {
 		r = -ENOENT;
-	else if (rc != SQLITE_ROW)
-		r = db_err(c, rc);
-	else if (status && strcmp(status, "delivered") == 0)
-		r = -EALREADY;
-	sqlite3_reset(s);
+	}
+	db_reset(s);
 	if (r < 0)
 		goto out;
 	s = db_stmt(c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
@@ -478,7 +441,5 @@ int store_notify_retry(struct store *st, int64_t id, int64_t now)
 	}
 	r = db_run(c, s);
 out:
-	r = txn_end(c, r);
-	db_conn_put(st, c);
-	return r;
+	return db_write_end(st, c, r);
 }
