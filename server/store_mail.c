@@ -9,6 +9,7 @@
 
 #include "hash.h"
 #include "jsonutil.h"
+#include "rules.h"
 #include "store_int.h"
 #include "timeutil.h"
 
@@ -288,6 +289,21 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 		}
 		r = db_run(c, s);
 		free(text);
+	}
+	/* The webhooks hear of the digest too (a "digest" event, in the same
+	 * transaction, so a digest is told exactly when it is queued); its
+	 * hosts have findings of medium severity or worse. */
+	if (r == 0 && n > 0) {
+		/* A hand-over to escalate_to has no contact address. */
+		json_t *ev = json_pack("{s:s?,s:I,s:I,s:i}", "to",
+				       address ? address : outs[0].to,
+				       "hosts", (json_int_t)hosts, "waited_s",
+				       (json_int_t)waited, "mails", n);
+
+		r = ev ? store_notify_event(c, "digest", ev, RULES_SEV_MEDIUM,
+					    NULL, now)
+		       : -ENOMEM;
+		json_decref(ev);
 	}
 	if (r == 0)
 		r = schedule(c, address, hosts, waited, handoff_last, now);

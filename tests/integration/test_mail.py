@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from conftest import free_port
 from reports import Host, package, report, sealed
 from scenario import compose
+from test_notify_webhooks import Receiver, verifier  # noqa: F401 (a fixture)
 
 OWNER = "owner@example.org"
 SECURITY = "security@example.org"
@@ -412,3 +413,43 @@ def test_check_config_refuses_bad_notify_keys(tmp_path, lines, word):
     r = subprocess.run([DERELICTD, "--config", str(conf), "--check-config"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_digest_is_told_to_the_webhooks_too(make_server, smtp, tmp_path,
+                                              verifier):  # noqa: F811
+    """Issue 17's "digest" event: queued with the mail, in the same
+    transaction, signed like every other event."""
+    import json
+    import os
+
+    receiver = Receiver()
+    try:
+        secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        path = tmp_path / "webhook-secret"
+        path.write_text(secret + "\n")
+        os.chmod(path, 0o600)
+        server = mail_server(make_server, smtp,
+                             webhook_url=receiver.url + "/hook",
+                             webhook_secret_file=str(path))
+        project(server, "acme-portal")
+        run_exim(server, "dev-portal-03", "acme-portal")
+        assert len(smtp.wait(OWNER)) == 1
+        deadline = time.time() + 20
+        digests = []
+        while time.time() < deadline and not digests:
+            digests = [d for d in receiver.deliveries()
+                       if json.loads(d["body"])["type"] == "digest"]
+            time.sleep(0.2)
+        assert len(digests) == 1, [json.loads(d["body"])["type"]
+                                   for d in receiver.deliveries()]
+        ev = json.loads(digests[0]["body"])
+        assert ev["data"]["to"] == OWNER and ev["data"]["hosts"] == 1
+        assert ev["data"]["mails"] == 1
+        # Signed as Standard Webhooks says: the reference library agrees.
+        (v,) = verifier(secret, digests)
+        assert v["ok"] and v["payload"] == ev, v
+        # The findings that made the digest were told as they opened.
+        types = {json.loads(d["body"])["type"] for d in receiver.deliveries()}
+        assert "finding.opened" in types
+    finally:
+        receiver.close()
