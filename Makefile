@@ -163,6 +163,9 @@ format:
 check-style:
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
 		|| { echo "check-style: banned call above" >&2; exit 1; }
+	@! grep -nE 'sqlite3|SQLITE_' $(filter-out server/db.c,$(wildcard server/*.c server/*.h)) \
+		| grep -v 'ENGINE:' \
+		|| { echo "check-style: only server/db.c may speak SQLite (db.h wraps it)" >&2; exit 1; }
 
 -include packaging/packaging.mk
 -include tests/fuzz/fuzz.mk

@@ -6,6 +6,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,12 @@
 #include "embed.h"
 #include "jsonutil.h"
 #include "timeutil.h"
+
+/* ENGINE: the layer's opaque statement is SQLite's. */
+static inline sqlite3_stmt *q(struct db_stmt *s)
+{
+	return (sqlite3_stmt *)s;
+}
 
 extern const struct embedded_file embedded_sql[];
 
@@ -102,41 +109,43 @@ int db_exec(struct db_conn *c, const char *sql)
 	return rc == SQLITE_OK ? 0 : db_err(c, rc);
 }
 
-sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
+struct db_stmt *db_stmt(struct db_conn *c, const char *sql)
 {
+	sqlite3_stmt *prepared;
 	int i, rc;
 
 	for (i = 0; i < DB_STMT_CACHE && c->cache[i].sql; i++) {
 		if (c->cache[i].sql == sql) {
-			sqlite3_reset(c->cache[i].stmt);
-			sqlite3_clear_bindings(c->cache[i].stmt);
+			sqlite3_reset(q(c->cache[i].stmt));
+			sqlite3_clear_bindings(q(c->cache[i].stmt));
 			return c->cache[i].stmt;
 		}
 	}
 	if (i == DB_STMT_CACHE) {
 		/* Full: drop the last entry; the hot statements come first. */
 		i = DB_STMT_CACHE - 1;
-		sqlite3_finalize(c->cache[i].stmt);
+		sqlite3_finalize(q(c->cache[i].stmt));
 		c->cache[i].sql = NULL;
 	}
 	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-				&c->cache[i].stmt, NULL);
+				&prepared, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(c, rc);
 		c->cache[i].stmt = NULL;
 		return NULL;
 	}
 	c->cache[i].sql = sql;
+	c->cache[i].stmt = (struct db_stmt *)prepared;
 	return c->cache[i].stmt;
 }
 
-int db_step(struct db_conn *c, sqlite3_stmt *s)
+int db_step(struct db_conn *c, struct db_stmt *s)
 {
 	int rc;
 
 	if (!s)
 		return -EIO;
-	rc = sqlite3_step(s);
+	rc = sqlite3_step(q(s));
 	if (rc == SQLITE_ROW)
 		return DB_ROW;
 	if (rc == SQLITE_DONE)
@@ -144,13 +153,13 @@ int db_step(struct db_conn *c, sqlite3_stmt *s)
 	return db_err(c, rc);
 }
 
-void db_reset(sqlite3_stmt *s)
+void db_reset(struct db_stmt *s)
 {
 	if (s)
-		sqlite3_reset(s);
+		sqlite3_reset(q(s));
 }
 
-int db_run(struct db_conn *c, sqlite3_stmt *s)
+int db_run(struct db_conn *c, struct db_stmt *s)
 {
 	int r = db_step(c, s);
 
@@ -158,30 +167,30 @@ int db_run(struct db_conn *c, sqlite3_stmt *s)
 	return r < 0 ? r : 0;
 }
 
-int db_run_returning(struct db_conn *c, sqlite3_stmt *s, int64_t *ret_id)
+int db_run_returning(struct db_conn *c, struct db_stmt *s, int64_t *ret_id)
 {
 	int r;
 
 	while ((r = db_step(c, s)) == DB_ROW)
 		if (ret_id)
-			*ret_id = sqlite3_column_int64(s, 0);
+			*ret_id = sqlite3_column_int64(q(s), 0);
 	db_reset(s);
 	return r;
 }
 
-int db_scalar(struct db_conn *c, sqlite3_stmt *s, int64_t *ret)
+int db_scalar(struct db_conn *c, struct db_stmt *s, int64_t *ret)
 {
 	int r = db_step(c, s);
 
 	if (r == DB_ROW)
-		*ret = sqlite3_column_int64(s, 0);
+		*ret = sqlite3_column_int64(q(s), 0);
 	db_reset(s);
 	if (r == DB_ROW)
 		return 0;
 	return r == DB_DONE ? -ENOENT : r;
 }
 
-int db_count(struct db_conn *c, sqlite3_stmt *s, int64_t *ret)
+int db_count(struct db_conn *c, struct db_stmt *s, int64_t *ret)
 {
 	int r = db_scalar(c, s, ret);
 
@@ -192,15 +201,40 @@ int db_count(struct db_conn *c, sqlite3_stmt *s, int64_t *ret)
 	return r;
 }
 
-int db_row_exists(struct db_conn *c, sqlite3_stmt *s, int64_t id)
+int db_row_exists(struct db_conn *c, struct db_stmt *s, int64_t id)
 {
 	int64_t n = 0;
 	int r;
 
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(q(s), 1, id);
 	r = db_count(c, s, &n);
 	return r < 0 ? r : n == 1 ? 0 : -ENOENT;
+}
+
+int db_run_args(struct db_conn *c, const char *sql, const struct db_arg *args,
+		size_t n)
+{
+	struct db_stmt *s = db_stmt(c, sql);
+
+	if (!s)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		int at = (int)i + 1;
+
+		switch (args[i].type) {
+		case DB_ARG_INT:
+			db_bind_int(s, at, args[i].i);
+			break;
+		case DB_ARG_TEXT:
+			db_bind_text(s, at, args[i].t);
+			break;
+		case DB_ARG_NULL:
+			db_bind_null(s, at);
+			break;
+		}
+	}
+	return db_run(c, s);
 }
 
 int64_t db_changes(struct db_conn *c)
@@ -208,34 +242,81 @@ int64_t db_changes(struct db_conn *c)
 	return sqlite3_changes64(c->db);
 }
 
-/* --- values ------------------------------------------------------------------ */
-
-void db_bind_text(sqlite3_stmt *s, int i, const char *v)
+int64_t db_last_id(struct db_conn *c)
 {
-	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, i);
+	return sqlite3_last_insert_rowid(c->db);
 }
 
-int db_bind_json(sqlite3_stmt *s, int i, const json_t *v)
+/* --- values ------------------------------------------------------------------ */
+
+void db_bind_int(struct db_stmt *s, int i, int64_t v)
+{
+	sqlite3_bind_int64(q(s), i, v);
+}
+
+void db_bind_null(struct db_stmt *s, int i)
+{
+	sqlite3_bind_null(q(s), i);
+}
+
+void db_bind_text_take(struct db_stmt *s, int i, char *v, const char *if_null)
+{
+	if (v)
+		sqlite3_bind_text(q(s), i, v, -1, free);
+	else
+		sqlite3_bind_text(q(s), i, if_null, -1, SQLITE_STATIC);
+}
+
+void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
+{
+	sqlite3_bind_blob64(q(s), i, p, n, SQLITE_STATIC);
+}
+
+void db_bind_text(struct db_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(q(s), i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(q(s), i);
+}
+
+int db_bind_json(struct db_stmt *s, int i, const json_t *v)
 {
 	char *text;
 
 	if (!v) {
-		sqlite3_bind_null(s, i);
+		sqlite3_bind_null(q(s), i);
 		return 0;
 	}
 	text = json_canonical(v);
 	if (!text)
 		return -ENOMEM;
-	sqlite3_bind_text(s, i, text, -1, free);
+	sqlite3_bind_text(q(s), i, text, -1, free);
 	return 0;
 }
 
-const char *db_col_text(sqlite3_stmt *s, int i)
+int64_t db_col_int(struct db_stmt *s, int i)
 {
-	return (const char *)sqlite3_column_text(s, i);
+	return sqlite3_column_int64(q(s), i);
+}
+
+const char *db_col_text(struct db_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(q(s), i);
+}
+
+const void *db_col_blob(struct db_stmt *s, int i, size_t *ret_len)
+{
+	/* The blob first, then its size: the order SQLite asks for. */
+	const void *p = sqlite3_column_blob(q(s), i);
+
+	*ret_len = (size_t)sqlite3_column_bytes(q(s), i);
+	return p;
+}
+
+bool db_col_null(struct db_stmt *s, int i)
+{
+	return sqlite3_column_type(q(s), i) == SQLITE_NULL;
 }
 
 #define BODY_MAX ((size_t)256 << 20)
@@ -266,7 +347,7 @@ int db_body_pack(const char *text, size_t len, unsigned char **ret,
 	return 0;
 }
 
-json_t *db_body_column(sqlite3_stmt *s, int col)
+json_t *db_body_column(struct db_stmt *s, int col)
 {
 	const unsigned char *in;
 	unsigned char *text;
@@ -274,10 +355,10 @@ json_t *db_body_column(sqlite3_stmt *s, int col)
 	json_t *j;
 	int n;
 
-	if (sqlite3_column_type(s, col) != SQLITE_BLOB)
+	if (sqlite3_column_type(q(s), col) != SQLITE_BLOB)
 		return json_loads(db_col_text(s, col), 0, NULL);
-	in = sqlite3_column_blob(s, col);
-	n = sqlite3_column_bytes(s, col);
+	in = sqlite3_column_blob(q(s), col);
+	n = sqlite3_column_bytes(q(s), col);
 	if (n < 4)
 		return NULL;
 	len = (uLongf)in[0] | (uLongf)in[1] << 8 | (uLongf)in[2] << 16 |
@@ -306,22 +387,22 @@ static int is_time_column(const char *name)
 	       strcmp(name, "boot_time") == 0;
 }
 
-json_t *db_row_json(sqlite3_stmt *s)
+json_t *db_row_json(struct db_stmt *s)
 {
 	json_t *o = json_object();
-	int n = sqlite3_column_count(s);
+	int n = sqlite3_column_count(q(s));
 
 	for (int i = 0; o && i < n; i++) {
-		const char *name = sqlite3_column_name(s, i);
+		const char *name = sqlite3_column_name(q(s), i);
 		size_t len = strlen(name);
 		json_t *v;
 
-		switch (sqlite3_column_type(s, i)) {
+		switch (sqlite3_column_type(q(s), i)) {
 		case SQLITE_NULL:
 			v = json_null();
 			break;
 		case SQLITE_INTEGER: {
-			int64_t x = sqlite3_column_int64(s, i);
+			int64_t x = sqlite3_column_int64(q(s), i);
 
 			if (is_time_column(name)) {
 				json_set_time(o, name, x);
@@ -331,7 +412,7 @@ json_t *db_row_json(sqlite3_stmt *s)
 			break;
 		}
 		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(s, i));
+			v = json_real(sqlite3_column_double(q(s), i));
 			break;
 		default:
 			if (len > 5 && strcmp(name + len - 5, "_json") == 0) {
@@ -381,7 +462,7 @@ static int conn_open(struct db_conn *c, const char *path)
 static void conn_close(struct db_conn *c)
 {
 	for (int i = 0; i < DB_STMT_CACHE && c->cache[i].sql; i++)
-		sqlite3_finalize(c->cache[i].stmt);
+		sqlite3_finalize(q(c->cache[i].stmt));
 	sqlite3_close(c->db);
 	memset(c, 0, sizeof(*c));
 }

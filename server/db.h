@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,11 +29,15 @@ struct store;
 #define DB_STMT_CACHE 128	/* more than the statements one connection runs */
 #define DB_BUSY_TIMEOUT_MS 10000
 
+/* A prepared statement of the engine's, opaque above this layer: it is
+ * bound with db_bind_*(), stepped with db_step() and read with db_col_*(). */
+struct db_stmt;
+
 struct db_conn {
-	sqlite3 *db;
+	struct sqlite3 *db;	/* ENGINE: the connection's handle */
 	struct {
 		const char *sql;	/* static string; its address is the key */
-		sqlite3_stmt *stmt;
+		struct db_stmt *stmt;
 	} cache[DB_STMT_CACHE];
 	int busy;
 	struct store *st;	/* whose health its failures count against */
@@ -77,32 +81,53 @@ void db_writer_rollback(struct store *st);
 /* The cached prepared statement for sql (a string literal: its address is
  * the key), reset and with its bindings cleared; NULL on a prepare error
  * (already counted by db_err()). */
-sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);
+struct db_stmt *db_stmt(struct db_conn *c, const char *sql);
 
 enum { DB_DONE = 0, DB_ROW = 1 };
 /* Steps s once: DB_ROW, DB_DONE, or the store's error, so no caller can
  * read an error as "no row".  The caller resets s (db_reset()) when it
  * stops before DB_DONE or an error. */
-int db_step(struct db_conn *c, sqlite3_stmt *s);
-void db_reset(sqlite3_stmt *s);
+int db_step(struct db_conn *c, struct db_stmt *s);
+void db_reset(struct db_stmt *s);
 /* Steps a bound write (or a read whose first row is ignored) once and
  * resets it; 0 or the error. */
-int db_run(struct db_conn *c, sqlite3_stmt *s);
+int db_run(struct db_conn *c, struct db_stmt *s);
 /* Steps a bound write to its end (a RETURNING statement answers its row
  * first: the write is done only at its end), keeping the first column of
  * its last row in *ret_id when ret_id is not NULL; resets it. */
-int db_run_returning(struct db_conn *c, sqlite3_stmt *s, int64_t *ret_id);
+int db_run_returning(struct db_conn *c, struct db_stmt *s, int64_t *ret_id);
 /* The first column of s's one row: 0 with *ret, -ENOENT without a row, or
  * the error.  Resets s. */
-int db_scalar(struct db_conn *c, sqlite3_stmt *s, int64_t *ret);
+int db_scalar(struct db_conn *c, struct db_stmt *s, int64_t *ret);
 /* A "SELECT count(*) ..." (bound): 0 with *ret, or the error (a count
  * without its row is -EPROTO, never -1). */
-int db_count(struct db_conn *c, sqlite3_stmt *s, int64_t *ret);
+int db_count(struct db_conn *c, struct db_stmt *s, int64_t *ret);
 /* 0 when the row that s ("SELECT count(*) ... WHERE id = ?") counts for
  * id exists, -ENOENT when it does not, or the error. */
-int db_row_exists(struct db_conn *c, sqlite3_stmt *s, int64_t id);
-/* Rows the last write on c changed. */
+int db_row_exists(struct db_conn *c, struct db_stmt *s, int64_t id);
+/* One statement's parameters, typed, for db_run_with():
+ * DB_INT(x), DB_TEXT(s) (NULL binds NULL; copied), DB_NULL. */
+struct db_arg {
+	enum { DB_ARG_INT, DB_ARG_TEXT, DB_ARG_NULL } type;
+	int64_t i;
+	const char *t;
+};
+#define DB_INT(x) ((struct db_arg){ .type = DB_ARG_INT, .i = (x) })
+#define DB_TEXT(x) ((struct db_arg){ .type = DB_ARG_TEXT, .t = (x) })
+#define DB_NULL ((struct db_arg){ .type = DB_ARG_NULL })
+/* Prepares sql (a literal, as for db_stmt()), binds args ?1..?n in order
+ * and runs it as db_run() does: the prepare, bind and step written once.
+ * 0 or the error (-EIO when it does not prepare). */
+int db_run_args(struct db_conn *c, const char *sql, const struct db_arg *args,
+		size_t n);
+#define db_run_with(c, sql, ...)                                              \
+	db_run_args(c, sql, (const struct db_arg[]){ __VA_ARGS__ },          \
+		    sizeof((const struct db_arg[]){ __VA_ARGS__ }) /           \
+			    sizeof(struct db_arg))
+/* Rows the last write on c changed, and the id of the row it inserted
+ * last (ENGINE: SQLite's rowid). */
 int64_t db_changes(struct db_conn *c);
+int64_t db_last_id(struct db_conn *c);
 /* Runs SQL without results; 0 or the error. */
 int db_exec(struct db_conn *c, const char *sql);
 
@@ -115,11 +140,27 @@ const char *db_errmsg(void);
 
 /* --- values ------------------------------------------------------------- */
 
-/* NULL strings bind as SQL NULL. */
-void db_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Parameters count from 1, columns from 0, as in SQL.  A bind can fail
+ * only for want of memory or a wrong index, which the step then answers
+ * (SQLite reports it there), so binds return nothing. */
+void db_bind_int(struct db_stmt *s, int i, int64_t v);
+void db_bind_null(struct db_stmt *s, int i);
+/* NULL strings bind as SQL NULL; v is copied. */
+void db_bind_text(struct db_stmt *s, int i, const char *v);
+/* Binds v and takes it (it is freed when the statement lets go of it), or
+ * binds if_null (not copied: a literal) when v is NULL. */
+void db_bind_text_take(struct db_stmt *s, int i, char *v, const char *if_null);
+/* Binds n bytes at p, not copied: p must stay valid until s is reset. */
+void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n);
 /* Binds v's canonical text (NULL binds SQL NULL); -ENOMEM. */
-int db_bind_json(sqlite3_stmt *s, int i, const json_t *v);
-const char *db_col_text(sqlite3_stmt *s, int i);
+int db_bind_json(struct db_stmt *s, int i, const json_t *v);
+int64_t db_col_int(struct db_stmt *s, int i);
+/* NULL for SQL NULL; valid until the next step or reset of s. */
+const char *db_col_text(struct db_stmt *s, int i);
+/* The bytes of column i in *ret_len and where they are (NULL when empty or
+ * NULL); valid until the next step or reset of s. */
+const void *db_col_blob(struct db_stmt *s, int i, size_t *ret_len);
+bool db_col_null(struct db_stmt *s, int i);
 
 /* Section bodies are stored deflated (zlib, behind a 4-byte little-endian
  * length of the text): a thousand packages shrink sixfold, and so does
@@ -128,13 +169,13 @@ const char *db_col_text(sqlite3_stmt *s, int i);
  * it is corrupt. */
 int db_body_pack(const char *text, size_t len, unsigned char **ret,
 		 size_t *ret_len);
-json_t *db_body_column(sqlite3_stmt *s, int col);
+json_t *db_body_column(struct db_stmt *s, int col);
 
 /* Builds a JSON object from the current row: every column under its name;
  * columns named "*_at" or "first_seen"/"last_seen" holding integers become
  * RFC 3339 times; columns ending in "_json" are parsed and stored without
  * the suffix. */
-json_t *db_row_json(sqlite3_stmt *s);
+json_t *db_row_json(struct db_stmt *s);
 
 /* --- the WAL, backups ---------------------------------------------------- */
 

@@ -97,7 +97,7 @@ int store_token_add(struct store *st, const char *name, const char *role,
 		    const char *token_hash)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
@@ -108,7 +108,7 @@ int store_token_add(struct store *st, const char *name, const char *role,
 		db_bind_text(s, 1, name);
 		db_bind_text(s, 2, role);
 		db_bind_text(s, 3, token_hash);
-		sqlite3_bind_int64(s, 4, time_now());
+		db_bind_int(s, 4, time_now());
 	}
 	return db_write_end(st, c, db_run(c, s));
 }
@@ -116,7 +116,7 @@ int store_token_add(struct store *st, const char *name, const char *role,
 int store_token_list(struct store *st, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items;
 	int r = db_read_begin(st, &c);
 
@@ -140,15 +140,11 @@ int store_token_list(struct store *st, json_t **ret)
 int store_token_revoke(struct store *st, const char *name)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "DELETE FROM tokens WHERE name = ?");
-	if (s)
-		db_bind_text(s, 1, name);
-	r = db_run(c, s);
+	r = db_run_with(c, "DELETE FROM tokens WHERE name = ?", DB_TEXT(name));
 	if (r == 0 && db_changes(c) == 0)
 		r = -ENOENT;
 	return db_write_end(st, c, r);
@@ -157,7 +153,7 @@ int store_token_revoke(struct store *st, const char *name)
 /* Looks token_hash up with s (SELECT role-or-id, name, hash ... WHERE
  * hash = ?): 1 with the row's first two columns in ret, 0 when nobody
  * holds it, or the store's error (never read as "nobody"). */
-static int auth_lookup(struct db_conn *c, sqlite3_stmt *s,
+static int auth_lookup(struct db_conn *c, struct db_stmt *s,
 		       const char *token_hash, int host,
 		       struct principal *ret)
 {
@@ -169,7 +165,7 @@ static int auth_lookup(struct db_conn *c, sqlite3_stmt *s,
 	if (r == DB_ROW && const_time_equal(db_col_text(s, 2), token_hash)) {
 		if (host) {
 			ret->role = ROLE_HOST;
-			ret->host_id = sqlite3_column_int64(s, 0);
+			ret->host_id = db_col_int(s, 0);
 		} else {
 			ret->role = strcmp(db_col_text(s, 0), "admin") == 0
 					    ? ROLE_ADMIN
@@ -222,7 +218,7 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		 const char *token_hash, int64_t now, int64_t *ret_host_id)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t id = 0;
 	int r, has_token = 0;
 
@@ -237,8 +233,8 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		db_bind_text(s, 1, agent_id);
 	r = db_step(c, s);
 	if (r == DB_ROW) {
-		id = sqlite3_column_int64(s, 0);
-		has_token = sqlite3_column_int(s, 1);
+		id = db_col_int(s, 0);
+		has_token = db_col_int(s, 1);
 	}
 	db_reset(s);
 	if (r < 0)
@@ -251,7 +247,7 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 			db_bind_text(s, 1, agent_id);
 			db_bind_text(s, 2, hostname);
 			db_bind_text(s, 3, token_hash);
-			sqlite3_bind_int64(s, 4, now);
+			db_bind_int(s, 4, now);
 		}
 		r = db_run_returning(c, s, &id);
 	} else {
@@ -267,8 +263,8 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 					   "WHERE id = ?3");
 		if (s) {
 			db_bind_text(s, 1, token_hash);
-			sqlite3_bind_int64(s, 2, now);
-			sqlite3_bind_int64(s, 3, id);
+			db_bind_int(s, 2, now);
+			db_bind_int(s, 3, id);
 		}
 		r = db_run_returning(c, s, NULL);
 	}

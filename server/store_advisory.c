@@ -27,23 +27,22 @@ int store_advisory_import(struct store *st, const char *name,
 			  const void *body, size_t len, int entries)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "DELETE FROM advisory_imports WHERE name = ?");
-	if (s)
-		db_bind_text(s, 1, name);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "DELETE FROM advisory_imports WHERE name = ?",
+		   DB_TEXT(name))) < 0)
 		goto out;
 	s = db_stmt(c, "INSERT INTO advisory_imports (name, imported_at, "
 		       "entries, body) VALUES (?, ?, ?, ?)");
 	if (s) {
 		db_bind_text(s, 1, name);
-		sqlite3_bind_int64(s, 2, time_now());
-		sqlite3_bind_int(s, 3, entries);
-		sqlite3_bind_blob64(s, 4, body, len, SQLITE_STATIC);
+		db_bind_int(s, 2, time_now());
+		db_bind_int(s, 3, entries);
+		db_bind_blob(s, 4, body, len);
 	}
 	if ((r = db_run(c, s)) < 0)
 		goto out;
@@ -60,7 +59,7 @@ int store_advisory_each(struct store *st,
 			void *ud)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_read_begin(st, &c), rf = 0;
 
 	if (r < 0)
@@ -68,16 +67,18 @@ int store_advisory_each(struct store *st,
 	s = db_stmt(c, "SELECT name, imported_at, body FROM "
 		       "advisory_imports ORDER BY id");
 	/* A failed read is an error, never "no imports". */
-	while (rf >= 0 && (r = db_step(c, s)) == DB_ROW)
-		rf = fn(db_col_text(s, 0), sqlite3_column_int64(s, 1),
-			sqlite3_column_blob(s, 2),
-			(size_t)sqlite3_column_bytes(s, 2), ud);
+	while (rf >= 0 && (r = db_step(c, s)) == DB_ROW) {
+		size_t len;
+		const void *body = db_col_blob(s, 2, &len);
+
+		rf = fn(db_col_text(s, 0), db_col_int(s, 1), body, len, ud);
+	}
 	db_reset(s);
 	db_read_end(st, c);
 	return rf < 0 ? rf : r < 0 ? r : 0;
 }
 
-static void copy_col(char *dst, size_t size, sqlite3_stmt *s, int i)
+static void copy_col(char *dst, size_t size, struct db_stmt *s, int i)
 {
 	const char *v = db_col_text(s, i);
 
@@ -88,7 +89,7 @@ int store_advisory_state(struct store *st, struct store_advisory_state *ret)
 {
 	struct store_advisory_state out = { 0 };
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_read_begin(st, &c);
 
 	if (r < 0)
@@ -100,17 +101,17 @@ int store_advisory_state(struct store *st, struct store_advisory_state *ret)
 		       "feed_entries FROM advisory_state");
 	r = db_step(c, s);
 	if (r == DB_ROW) {
-		out.data_version = sqlite3_column_int64(s, 0);
+		out.data_version = db_col_int(s, 0);
 		copy_col(out.matched_digest, sizeof(out.matched_digest), s, 1);
-		out.matched_at = sqlite3_column_int64(s, 2);
+		out.matched_at = db_col_int(s, 2);
 		copy_col(out.feed_url, sizeof(out.feed_url), s, 3);
 		copy_col(out.feed_etag, sizeof(out.feed_etag), s, 4);
 		copy_col(out.feed_last_modified,
 			 sizeof(out.feed_last_modified), s, 5);
-		out.feed_fetched_at = sqlite3_column_int64(s, 6);
-		out.feed_checked_at = sqlite3_column_int64(s, 7);
-		out.feed_data_date = sqlite3_column_int64(s, 8);
-		out.feed_entries = sqlite3_column_int64(s, 9);
+		out.feed_fetched_at = db_col_int(s, 6);
+		out.feed_checked_at = db_col_int(s, 7);
+		out.feed_data_date = db_col_int(s, 8);
+		out.feed_entries = db_col_int(s, 9);
 		r = 0;
 	} else if (r == DB_DONE) {
 		r = -EIO;	/* the migration's row is gone */
@@ -126,25 +127,18 @@ int store_advisory_feed_save(struct store *st,
 			     const struct store_advisory_state *a, int changed)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "UPDATE advisory_state SET feed_url = ?, "
-		       "feed_etag = ?, feed_last_modified = ?, "
-		       "feed_fetched_at = ?, feed_checked_at = ?, "
-		       "feed_data_date = ?, feed_entries = ?");
-	if (s) {
-		db_bind_text(s, 1, a->feed_url);
-		db_bind_text(s, 2, a->feed_etag);
-		db_bind_text(s, 3, a->feed_last_modified);
-		sqlite3_bind_int64(s, 4, a->feed_fetched_at);
-		sqlite3_bind_int64(s, 5, a->feed_checked_at);
-		sqlite3_bind_int64(s, 6, a->feed_data_date);
-		sqlite3_bind_int64(s, 7, a->feed_entries);
-	}
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "UPDATE advisory_state SET feed_url = ?, feed_etag = ?, "
+		   "feed_last_modified = ?, feed_fetched_at = ?, "
+		   "feed_checked_at = ?, feed_data_date = ?, feed_entries = ?",
+		   DB_TEXT(a->feed_url), DB_TEXT(a->feed_etag),
+		   DB_TEXT(a->feed_last_modified), DB_INT(a->feed_fetched_at),
+		   DB_INT(a->feed_checked_at), DB_INT(a->feed_data_date),
+		   DB_INT(a->feed_entries));
 	if (r == 0 && changed)
 		r = bump_version(c);
 	return db_write_end(st, c, r);
@@ -153,18 +147,12 @@ int store_advisory_feed_save(struct store *st,
 int store_advisory_matched(struct store *st, const char *digest, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "UPDATE advisory_state SET matched_digest = ?, "
-		       "matched_at = ?");
-	if (s) {
-		db_bind_text(s, 1, digest);
-		sqlite3_bind_int64(s, 2, now);
-	}
-	r = db_run(c, s);
+	r = db_run_with(c, "UPDATE advisory_state SET matched_digest = ?, "
+		       "matched_at = ?", DB_TEXT(digest), DB_INT(now));
 	if (r == 0)
 		r = db_exec(c, "UPDATE hosts SET next_eval_at = 0");
 	return db_write_end(st, c, r);

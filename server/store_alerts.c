@@ -6,14 +6,14 @@
 
 #include "store_int.h"
 
-static json_t *int_or_null(sqlite3_stmt *s, int col)
+static json_t *int_or_null(struct db_stmt *s, int col)
 {
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+	if (db_col_null(s, col))
 		return json_null();
-	return json_integer(sqlite3_column_int64(s, col));
+	return json_integer(db_col_int(s, col));
 }
 
-static json_t *text_or_null(sqlite3_stmt *s, int col)
+static json_t *text_or_null(struct db_stmt *s, int col)
 {
 	const char *t = db_col_text(s, col);
 
@@ -29,7 +29,7 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	 * Resolved findings are all history: the pages read the whole of
 	 * it, filtered on resolved_at, as no index holds that (yet). */
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *out;
 	int r;
 
@@ -59,15 +59,15 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		goto out;
 	}
 	db_bind_text(s, 1, status);
-	sqlite3_bind_int(s, 2, cursor->severity);
-	sqlite3_bind_int64(s, 3, cursor->id);
-	sqlite3_bind_int64(s, 4, since);
-	sqlite3_bind_int(s, 5, limit);
+	db_bind_int(s, 2, cursor->severity);
+	db_bind_int(s, 3, cursor->id);
+	db_bind_int(s, 4, since);
+	db_bind_int(s, 5, limit);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *o = json_object();
 
-		cursor->id = sqlite3_column_int64(s, 0);
-		cursor->severity = sqlite3_column_int(s, 6);
+		cursor->id = db_col_int(s, 0);
+		cursor->severity = db_col_int(s, 6);
 		/* json_array_append_new() takes o even when it fails. */
 		if (!o || json_array_append_new(out, o) < 0) {
 			r = -ENOMEM;
@@ -99,7 +99,7 @@ out:
 int store_findings_metrics(struct store *st, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *open = json_array(), *mail = json_object(), *out;
 	int r;
 
@@ -117,9 +117,9 @@ int store_findings_metrics(struct store *st, json_t **ret)
 		json_array_append_new(
 			open, json_pack("{s:s,s:i,s:I}", "rule",
 					db_col_text(s, 0) ? db_col_text(s, 0) : "",
-					"severity", sqlite3_column_int(s, 1),
+					"severity", db_col_int(s, 1),
 					"count",
-					(json_int_t)sqlite3_column_int64(s, 2)));
+					(json_int_t)db_col_int(s, 2)));
 	db_reset(s);
 	if (r < 0)
 		goto out;
@@ -130,9 +130,9 @@ int store_findings_metrics(struct store *st, json_t **ret)
 	json_object_set_new(mail, "local", json_integer(0));
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_object_set_new(mail,
-				    sqlite3_column_int(s, 0) ? "exposed" :
+				    db_col_int(s, 0) ? "exposed" :
 							       "local",
-				    json_integer(sqlite3_column_int64(s, 1)));
+				    json_integer(db_col_int(s, 1)));
 	db_reset(s);
 out:
 	db_read_end(st, c);

@@ -78,7 +78,7 @@ static const char *keep(struct facts *f, size_t *used, size_t cap,
 
 static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	size_t cap = 0, used = 0;
 	int64_t ends = 0;
 	int r;
@@ -93,44 +93,47 @@ static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 		    "ON p.id = h.project_id WHERE h.id = ?");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
+	db_bind_int(s, 1, id);
 	if ((r = db_step(c, s)) != DB_ROW) {
 		db_reset(s);
 		return r < 0 ? r : -ENOENT;
 	}
-	for (int i = 0; i < 16; i++)
-		cap += (size_t)sqlite3_column_bytes(s, i) + 1;
+	for (int i = 0; i < 16; i++) {
+		const char *t = db_col_text(s, i);
+
+		cap += (t ? strlen(t) : 0) + 1;
+	}
 	f->strings = malloc(cap);
 	if (!f->strings) {
-		sqlite3_reset(s);
+		db_reset(s);
 		return -ENOMEM;
 	}
 	f->h.id = id;
 	f->h.hostname = keep(f, &used, cap, db_col_text(s, 0));
-	f->h.first_seen = sqlite3_column_int64(s, 1);
-	f->h.last_seen = sqlite3_column_int64(s, 2);
-	f->h.retired = sqlite3_column_type(s, 3) != SQLITE_NULL;
-	f->h.retired_at = sqlite3_column_int64(s, 3);
+	f->h.first_seen = db_col_int(s, 1);
+	f->h.last_seen = db_col_int(s, 2);
+	f->h.retired = !db_col_null(s, 3);
+	f->h.retired_at = db_col_int(s, 3);
 	f->h.project = keep(f, &used, cap, db_col_text(s, 4));
 	if (db_col_text(s, 5) && date_parse(db_col_text(s, 5), &ends) == 0)
 		f->h.project_ends_on = ends;
 	f->h.os_id = keep(f, &used, cap, db_col_text(s, 6));
 	f->h.os_version_id = keep(f, &used, cap, db_col_text(s, 7));
 	f->h.os_codename = keep(f, &used, cap, db_col_text(s, 8));
-	f->h.last_login_at = sqlite3_column_int64(s, 9);
+	f->h.last_login_at = db_col_int(s, 9);
 	f->h.last_login_user = keep(f, &used, cap, db_col_text(s, 10));
 	f->h.last_login_from = keep(f, &used, cap, db_col_text(s, 11));
-	f->h.packages_changed_at = sqlite3_column_int64(s, 12);
-	f->h.identity_changed_at = sqlite3_column_int64(s, 13);
+	f->h.packages_changed_at = db_col_int(s, 12);
+	f->h.identity_changed_at = db_col_int(s, 13);
 	f->h.machine_id = keep(f, &used, cap, db_col_text(s, 14));
 	f->h.previous_machine_id = keep(f, &used, cap, db_col_text(s, 15));
-	sqlite3_reset(s);
+	db_reset(s);
 	return 0;
 }
 
 static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, body FROM sections WHERE "
+	struct db_stmt *s = db_stmt(c, "SELECT name, body FROM sections WHERE "
 				  "host_id = ? AND name IN ('ports', "
 				  "'services', 'processes', 'mail')");
 	json_t *items, *it;
@@ -139,7 +142,7 @@ static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
+	db_bind_int(s, 1, id);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		int sec = section_from_name(db_col_text(s, 0));
 
@@ -191,30 +194,30 @@ static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
  * themselves were kept as last read and are loaded as ever. */
 static int load_errors(struct db_conn *c, int64_t id, struct facts *f)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
+	struct db_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
 				  "collector_errors WHERE host_id = ?");
 	int64_t since[SECTION_COUNT] = { 0 };
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int(s, 1, id);
+	while ((rc = db_step(c, s)) == DB_ROW) {
 		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec < 0 || f->error_text[sec])
 			continue;
 		f->error_text[sec] = strdup(db_col_text(s, 1) ? db_col_text(s, 1)
 							   : "");
-		since[sec] = sqlite3_column_int64(s, 2);
+		since[sec] = db_col_int(s, 2);
 		if (!f->error_text[sec]) {
-			sqlite3_reset(s);
+			db_reset(s);
 			return -ENOMEM;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return db_err(c, rc);
+	db_reset(s);
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		if (!f->error_text[i])
 			continue;
@@ -298,7 +301,7 @@ static int has_string(const json_t *arr, const char *s)
 static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			 struct facts *f)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, version, source, "
+	struct db_stmt *s = db_stmt(c, "SELECT name, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ?");
 	struct advisory_verdict m[MAX_MATCH];
@@ -312,8 +315,8 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 	if (!s || !f->packages || !f->vulns || !f->vuln_map ||
 	    !f->changelog_fixed)
 		return -ENOMEM;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int(s, 1, id);
+	while ((rc = db_step(c, s)) == DB_ROW) {
 		const char *name = db_col_text(s, 0), *source = db_col_text(s, 2);
 		const char *srcver = db_col_text(s, 3);
 		int n = 0, is_mta = rules_mta_of_package(name, source) != NULL;
@@ -400,7 +403,7 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			f->n_vulns++;
 		}
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	{
 		size_t at = 0;
 
@@ -412,7 +415,7 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 		}
 	}
 	f->h.packages = f->packages;
-	return rc == SQLITE_DONE ? 0 : db_err(c, rc);
+	return rc < 0 ? rc : 0;
 }
 
 static void rules_cfg(const struct server_config *cfg, struct rules_config *rc)
@@ -478,7 +481,7 @@ static int sync_findings(struct db_conn *c, int64_t id,
 			 const struct rules_result *res, int64_t now,
 			 struct facts *f, int *ret_worst)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int worst = 0, rc;
 	char *seen;
 
@@ -492,12 +495,16 @@ static int sync_findings(struct db_conn *c, int64_t id,
 		free(seen);
 		return -EIO;
 	}
-	sqlite3_bind_int64(s, 1, id);
+	db_bind_int(s, 1, id);
 	/* Collect first: the statements below reuse the connection. */
 	json_t *live = json_array();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((rc = db_step(c, s)) == DB_ROW)
 		json_array_append_new(live, db_row_json(s));
-	sqlite3_reset(s);
+	db_reset(s);
+	s = NULL;
+	/* A failed read must not read as "every finding gone". */
+	if (rc < 0)
+		goto fail_rc;
 
 	size_t i;
 	json_t *row;
@@ -513,15 +520,15 @@ static int sync_findings(struct db_conn *c, int64_t id,
 				break;
 			}
 		if (!fd) {
-			s = db_stmt(c, "UPDATE findings SET status = 'resolved', "
-				    "resolved_at = ? WHERE id = ?");
+			s = db_stmt(
+				c, "UPDATE findings SET status = 'resolved', "
+				   "resolved_at = ? WHERE id = ?");
 			if (!s)
 				goto fail;
-			sqlite3_bind_int64(s, 1, now);
-			sqlite3_bind_int64(s, 2, json_get_int(row, "id", 0));
-			if (sqlite3_step(s) != SQLITE_DONE)
-				goto fail;
-			sqlite3_reset(s);
+			db_bind_int(s, 1, now);
+			db_bind_int(s, 2, json_get_int(row, "id", 0));
+			if ((rc = db_run(c, s)) < 0)
+				goto fail_rc;
 			s = NULL;
 			if ((rc = store_notify_finding(
 				     c, "finding.resolved",
@@ -557,17 +564,15 @@ static int sync_findings(struct db_conn *c, int64_t id,
 		{
 			char *d = json_canonical(fd->details);
 
-			sqlite3_bind_int(s, 1, fd->severity);
+			db_bind_int(s, 1, fd->severity);
 			db_bind_text(s, 2, fd->summary);
-			sqlite3_bind_text(s, 3, d ? d : "{}", -1,
-					  d ? free : SQLITE_STATIC);
+			db_bind_text_take(s, 3, d, "{}");
 		}
-		sqlite3_bind_int64(s, 4, now);
-		sqlite3_bind_int(s, 5, open);
-		sqlite3_bind_int64(s, 6, json_get_int(row, "id", 0));
-		if (sqlite3_step(s) != SQLITE_DONE)
-			goto fail;
-		sqlite3_reset(s);
+		db_bind_int(s, 4, now);
+		db_bind_int(s, 5, open);
+		db_bind_int(s, 6, json_get_int(row, "id", 0));
+		if ((rc = db_run(c, s)) < 0)
+			goto fail_rc;
 		s = NULL;
 		{
 			/* An acknowledgement that stopped holding brings the
@@ -596,30 +601,30 @@ static int sync_findings(struct db_conn *c, int64_t id,
 
 		if (seen[j])
 			continue;
-		s = db_stmt(c, "INSERT INTO findings (host_id, rule, key, "
-			    "severity, status, summary, details, first_seen, "
-			    "last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)");
+		s = db_stmt(
+			c, "INSERT INTO findings (host_id, rule, key, "
+			   "severity, status, summary, details, first_seen, "
+			   "last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, "
+			   "?)");
 		if (!s)
 			goto fail;
 		{
 			char *d = json_canonical(fd->details);
 
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int(s, 1, id);
 			db_bind_text(s, 2, rules_rule_name(fd->rule));
 			db_bind_text(s, 3, fd->key);
-			sqlite3_bind_int(s, 4, fd->severity);
+			db_bind_int(s, 4, fd->severity);
 			db_bind_text(s, 5, fd->summary);
-			sqlite3_bind_text(s, 6, d ? d : "{}", -1,
-					  d ? free : SQLITE_STATIC);
+			db_bind_text_take(s, 6, d, "{}");
 		}
-		sqlite3_bind_int64(s, 7, now);
-		sqlite3_bind_int64(s, 8, now);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			goto fail;
-		sqlite3_reset(s);
+		db_bind_int(s, 7, now);
+		db_bind_int(s, 8, now);
+		if ((rc = db_run(c, s)) < 0)
+			goto fail_rc;
 		s = NULL;
 		if ((rc = store_notify_finding(c, "finding.opened",
-					       sqlite3_last_insert_rowid(c->db),
+					       db_last_id(c),
 					       fd->severity, -1, now)) < 0)
 			goto fail_rc;
 		if ((int)fd->severity > worst)
@@ -630,9 +635,7 @@ static int sync_findings(struct db_conn *c, int64_t id,
 	*ret_worst = worst;
 	return 0;
 fail:
-	rc = db_err(c, sqlite3_errcode(c->db));
-	if (s)
-		sqlite3_reset(s);
+	rc = -EIO;	/* a statement that did not prepare */
 fail_rc:
 	json_decref(live);
 	free(seen);
@@ -645,7 +648,7 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	struct facts f = { 0 };
 	struct rules_config rc;
 	struct rules_result res = { 0 };
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int worst = 0, r;
 
 	rules_cfg(st->cfg, &rc);
@@ -669,21 +672,14 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 		goto out;
 	if ((r = sync_findings(c, id, &res, now, &f, &worst)) < 0)
 		goto out;
-	s = db_stmt(c, "UPDATE hosts SET status = ?, abandoned = ?, "
-		    "mail_running = ?, mail_exposed = ?, severity = ?, "
-		    "next_eval_at = ? WHERE id = ?");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	db_bind_text(s, 1, rules_host_status(&f.h, &rc, now));
-	sqlite3_bind_int(s, 2, res.abandoned);
-	sqlite3_bind_int(s, 3, res.mail.running);
-	sqlite3_bind_int(s, 4, res.mail.exposed);
-	sqlite3_bind_int(s, 5, worst);
-	sqlite3_bind_int64(s, 6, next_eval(&f, &rc, now));
-	sqlite3_bind_int64(s, 7, id);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "UPDATE hosts SET status = ?, abandoned = ?, mail_running "
+		   "= ?, mail_exposed = ?, severity = ?, next_eval_at = ? "
+		   "WHERE id = ?",
+		   DB_TEXT(rules_host_status(&f.h, &rc, now)),
+		   DB_INT(res.abandoned), DB_INT(res.mail.running),
+		   DB_INT(res.mail.exposed), DB_INT(worst),
+		   DB_INT(next_eval(&f, &rc, now)), DB_INT(id))) < 0)
 		goto out;
 	s = db_stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns) "
 		    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host_id) DO UPDATE "
@@ -708,10 +704,10 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 
 		json_decref(sig);
 		json_decref(mail);
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_text(s, 2, a ? a : "[]", -1, a ? free : SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, b ? b : "{}", -1, b ? free : SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
+		db_bind_int(s, 1, id);
+		db_bind_text_take(s, 2, a, "[]");
+		db_bind_text_take(s, 3, b, "{}");
+		db_bind_text_take(s, 4, v, "{}");
 	}
 	r = db_run(c, s);
 out:
@@ -724,8 +720,9 @@ int store_evaluate_due(struct store *st, int64_t now, int limit,
 		       int *ret_count)
 {
 	struct db_conn *c = &st->writer;
-	sqlite3_stmt *s = db_stmt(c, "SELECT id FROM hosts WHERE next_eval_at "
-				  "<= ? ORDER BY next_eval_at LIMIT ?");
+	struct db_stmt *s = db_stmt(
+		c, "SELECT id FROM hosts WHERE next_eval_at <= ? ORDER BY "
+		   "next_eval_at LIMIT ?");
 	int64_t ids[512];
 	int n = 0, r = 0;
 
@@ -733,10 +730,10 @@ int store_evaluate_due(struct store *st, int64_t now, int limit,
 		return -EIO;
 	if (limit > 512)
 		limit = 512;
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, limit);
+	db_bind_int(s, 1, now);
+	db_bind_int(s, 2, limit);
 	while (n < limit && (r = db_step(c, s)) == DB_ROW)
-		ids[n++] = sqlite3_column_int64(s, 0);
+		ids[n++] = db_col_int(s, 0);
 	db_reset(s);
 	if (r < 0)
 		return r;

@@ -34,7 +34,7 @@ static json_t *fix_finding(json_t *row)
 
 int store_findings_of_host(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, FINDING_COLUMNS
+	struct db_stmt *s = db_stmt(c, FINDING_COLUMNS
 			       "WHERE f.host_id = ? AND f.status != 'resolved' "
 			       "ORDER BY f.severity DESC, f.id DESC LIMIT 1000");
 	json_t *items, *cursor, *f;
@@ -42,7 +42,7 @@ int store_findings_of_host(struct db_conn *c, int64_t id, json_t **ret)
 	int r;
 
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int(s, 1, id);
 	else
 		return -EIO;
 	r = store_page_collect(c, s, 1000, fix_finding, "id", &items, &cursor);
@@ -64,7 +64,7 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 			json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items = NULL, *cursor = NULL, *it;
 	size_t i;
 	int r = db_read_begin(st, &c);
@@ -85,16 +85,16 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 		db_bind_text(s, 1, f->status);
 		db_bind_text(s, 2, f->rule);
 		if (f->severity > 0)
-			sqlite3_bind_int(s, 3, f->severity);
+			db_bind_int(s, 3, f->severity);
 		if (f->host_id > 0)
-			sqlite3_bind_int64(s, 4, f->host_id);
+			db_bind_int(s, 4, f->host_id);
 		if (pass == 1)
 			break;
 		if (f->after.id > 0) {
-			sqlite3_bind_int(s, 5, f->after.level);
-			sqlite3_bind_int64(s, 6, f->after.id);
+			db_bind_int(s, 5, f->after.level);
+			db_bind_int(s, 6, f->after.id);
 		}
-		sqlite3_bind_int(s, 7, f->limit + 1);
+		db_bind_int(s, 7, f->limit + 1);
 		r = store_page_collect(c, s, f->limit, fix_finding, "cursor", &items,
 			    &cursor);
 		if (r < 0)
@@ -116,22 +116,16 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 		      const char *until, const char *by, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r;
 
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "UPDATE findings SET status = 'acknowledged', "
-		    "ack_reason = ?, ack_until = ?, ack_by = ?, ack_at = ? "
-		    "WHERE id = ? AND status != 'resolved'");
-	if (s) {
-		db_bind_text(s, 1, reason);
-		db_bind_text(s, 2, until);
-		db_bind_text(s, 3, by);
-		sqlite3_bind_int64(s, 4, now);
-		sqlite3_bind_int64(s, 5, id);
-	}
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "UPDATE findings SET status = 'acknowledged', ack_reason = "
+		   "?, ack_until = ?, ack_by = ?, ack_at = ? WHERE id = ? AND "
+		   "status != 'resolved'",
+		   DB_TEXT(reason), DB_TEXT(until), DB_TEXT(by), DB_INT(now),
+		   DB_INT(id));
 	if (r == 0 && db_changes(c) == 0) {
 		r = db_row_exists(c, db_stmt(c, "SELECT count(*) FROM findings "
 					  "WHERE id = ?"),
@@ -141,11 +135,10 @@ int store_finding_ack(struct store *st, int64_t id, const char *reason,
 	}
 	if (r == 0) {
 		/* The host's worst severity ignores acknowledged findings. */
-		s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE id = "
-			    "(SELECT host_id FROM findings WHERE id = ?)");
-		if (s)
-			sqlite3_bind_int64(s, 1, id);
-		r = db_run(c, s);
+		r = db_run_with(
+			c, "UPDATE hosts SET next_eval_at = 0 WHERE id = "
+			   "(SELECT host_id FROM findings WHERE id = ?)",
+			   DB_INT(id));
 	}
 	return db_write_end(st, c, r);
 }

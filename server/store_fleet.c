@@ -13,7 +13,7 @@
 int store_summary(struct store *st, int64_t now, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *out, *sev, *status, *days;
 	int r = db_read_begin(st, &c);
 
@@ -33,18 +33,18 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 		goto out;
 	}
 	out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "hosts",
-			(json_int_t)sqlite3_column_int64(s, 0), "abandoned",
-			(json_int_t)sqlite3_column_int64(s, 1), "mail",
-			(json_int_t)sqlite3_column_int64(s, 2), "exposed",
-			(json_int_t)sqlite3_column_int64(s, 3), "silent",
-			(json_int_t)sqlite3_column_int64(s, 5), "retired",
-			(json_int_t)sqlite3_column_int64(s, 6),
+			(json_int_t)db_col_int(s, 0), "abandoned",
+			(json_int_t)db_col_int(s, 1), "mail",
+			(json_int_t)db_col_int(s, 2), "exposed",
+			(json_int_t)db_col_int(s, 3), "silent",
+			(json_int_t)db_col_int(s, 5), "retired",
+			(json_int_t)db_col_int(s, 6),
 			"abandoned_mail",
-			(json_int_t)sqlite3_column_int64(s, 7));
+			(json_int_t)db_col_int(s, 7));
 	status = json_pack("{s:I,s:I,s:I}", "active",
-			   (json_int_t)sqlite3_column_int64(s, 4), "silent",
-			   (json_int_t)sqlite3_column_int64(s, 5), "retired",
-			   (json_int_t)sqlite3_column_int64(s, 6));
+			   (json_int_t)db_col_int(s, 4), "silent",
+			   (json_int_t)db_col_int(s, 5), "retired",
+			   (json_int_t)db_col_int(s, 6));
 	db_reset(s);
 	json_object_set_new(out, "status", status);
 
@@ -54,11 +54,11 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 	s = db_stmt(c, "SELECT severity, count(*) FROM findings WHERE "
 		       "status = 'open' GROUP BY severity");
 	while ((r = db_step(c, s)) == DB_ROW) {
-		int level = sqlite3_column_int(s, 0);
+		int level = db_col_int(s, 0);
 
 		if (level > RULES_SEV_INFO && level <= RULES_SEV_CRITICAL)
 			json_object_set_new(sev, rules_severity_name(level),
-					    json_integer(sqlite3_column_int64(s, 1)));
+					    json_integer(db_col_int(s, 1)));
 	}
 	db_reset(s);
 	json_object_set_new(out, "findings", sev);
@@ -79,27 +79,27 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 	if (s) {
 		int64_t today = now - now % 86400;
 
-		sqlite3_bind_int64(s, 1, today - 29 * 86400);
-		sqlite3_bind_int64(s, 2, today);
+		db_bind_int(s, 1, today - 29 * 86400);
+		db_bind_int(s, 2, today);
 	}
 	{
 		while ((r = db_step(c, s)) == DB_ROW) {
 			char date[TIME_DATE_LEN];
 
-			date_format(sqlite3_column_int64(s, 0), date);
+			date_format(db_col_int(s, 0), date);
 			json_array_append_new(
 				days,
 				json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "date",
 					  date, "critical",
-					  (json_int_t)sqlite3_column_int64(s, 1),
+					  (json_int_t)db_col_int(s, 1),
 					  "high",
-					  (json_int_t)sqlite3_column_int64(s, 2),
+					  (json_int_t)db_col_int(s, 2),
 					  "medium",
-					  (json_int_t)sqlite3_column_int64(s, 3),
+					  (json_int_t)db_col_int(s, 3),
 					  "low",
-					  (json_int_t)sqlite3_column_int64(s, 4),
+					  (json_int_t)db_col_int(s, 4),
 					  "open",
-					  (json_int_t)sqlite3_column_int64(s, 5)));
+					  (json_int_t)db_col_int(s, 5)));
 		}
 		db_reset(s);
 	}
@@ -120,7 +120,7 @@ fail:
 int store_metrics(struct store *st, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *o;
 	int r = db_read_begin(st, &c);
 
@@ -130,7 +130,7 @@ int store_metrics(struct store *st, json_t **ret)
 	o = json_object();
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_object_set_new(o, db_col_text(s, 0),
-				    json_integer(sqlite3_column_int64(s, 1)));
+				    json_integer(db_col_int(s, 1)));
 	db_reset(s);
 	db_read_end(st, c);
 	if (r < 0) {

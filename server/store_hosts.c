@@ -80,7 +80,7 @@ static const char SQL_HOSTS_COUNT_SEARCH_SHORT[] =
 
 /* Binds the filter; -E2BIG when a search pattern would not fit (the
  * caller checked q's length), so a cut pattern is never searched. */
-static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
+static int bind_host_filter(struct db_stmt *s, const struct host_filter *f,
 			    int64_t project_id)
 {
 	/* Escaping at most doubles q; quotes and wildcards add four. */
@@ -88,14 +88,14 @@ static int bind_host_filter(sqlite3_stmt *s, const struct host_filter *f,
 	int r = 0;
 
 	if (f->abandoned >= 0)
-		sqlite3_bind_int(s, 1, f->abandoned);
+		db_bind_int(s, 1, f->abandoned);
 	if (f->mail >= 0)
-		sqlite3_bind_int(s, 2, f->mail);
+		db_bind_int(s, 2, f->mail);
 	db_bind_text(s, 3, f->status);
 	if (f->project)
-		sqlite3_bind_int64(s, 4, project_id);
+		db_bind_int(s, 4, project_id);
 	if (f->min_severity > 0)
-		sqlite3_bind_int(s, 5, f->min_severity);
+		db_bind_int(s, 5, f->min_severity);
 	db_bind_text(s, 6, f->q);
 	if (!f->q)
 		return 0;
@@ -139,7 +139,7 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 		     json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s, *cs;
+	struct db_stmt *s, *cs;
 	json_t *items, *cursor;
 	int64_t project_id = 0;
 	int r;
@@ -171,8 +171,8 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 		goto out;
 	}
 	r = bind_host_filter(s, f, project_id);
-	sqlite3_bind_int64(s, 7, f->after_id);
-	sqlite3_bind_int(s, 8, f->limit + 1);
+	db_bind_int(s, 7, f->after_id);
+	db_bind_int(s, 8, f->limit + 1);
 	if (r == 0)
 		r = store_page_collect(c, s, f->limit, fix_host, "id", &items, &cursor);
 	if (r < 0)
@@ -195,7 +195,7 @@ out:
  * at its last reports, shown as last read. */
 static int host_collector_errors(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
+	struct db_stmt *s = db_stmt(c, "SELECT section, error, since FROM "
 				     "collector_errors WHERE host_id = ? "
 				     "ORDER BY since, section");
 	json_t *items = json_array(), *o;
@@ -204,13 +204,13 @@ static int host_collector_errors(struct db_conn *c, int64_t id, json_t **ret)
 	if (!items)
 		return -ENOMEM;
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int(s, 1, id);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		o = json_object();
 		if (!o || json_array_append_new(items, o) < 0 ||
 		    json_set_str(o, "section", db_col_text(s, 0)) < 0 ||
 		    json_set_str(o, "error", db_col_text(s, 1)) < 0 ||
-		    json_set_time(o, "since", sqlite3_column_int64(s, 2)) < 0) {
+		    json_set_time(o, "since", db_col_int(s, 2)) < 0) {
 			r = -ENOMEM;
 			break;
 		}
@@ -227,31 +227,31 @@ static int host_collector_errors(struct db_conn *c, int64_t id, json_t **ret)
 int store_host_get(struct store *st, int64_t id, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *h, *v = NULL;
 	int r = db_read_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
-		    "h.machine_id, h.os_id, h.os_version_id, h.os_codename, "
-		    "h.os_pretty, h.kernel, h.arch, h.boot_time, "
-		    "h.addresses AS addresses_json, h.agent_version, "
-		    "h.tag_project, h.tag_owner, p.name AS project, "
-		    "p.ends_on AS project_ends_on, p.owner AS project_owner, "
-		    "p.contact AS project_contact, h.project_pinned, "
-		    "h.retired_at, h.note, h.first_seen, h.last_seen, "
-		    "h.collected_at, h.last_login_at, h.last_login_user, "
-		    "h.last_login_from, h.packages_changed_at, h.status, "
-		    "h.abandoned, h.mail_running, h.mail_exposed, "
-		    "h.severity, "
-		    "coalesce(x.signals, '[]') AS signals_json, "
-		    "coalesce(x.mail, '{}') AS mailinfo_json, "
-		    "coalesce(x.vulns, '{}') AS vulnerabilities_json "
-		    "FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
-		    "LEFT JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
+	s = db_stmt(
+		c, "SELECT h.id, h.agent_id, h.hostname, h.fqdn, "
+		   "h.machine_id, h.os_id, h.os_version_id, h.os_codename, "
+		   "h.os_pretty, h.kernel, h.arch, h.boot_time, h.addresses "
+		   "AS addresses_json, h.agent_version, h.tag_project, "
+		   "h.tag_owner, p.name AS project, p.ends_on AS "
+		   "project_ends_on, p.owner AS project_owner, p.contact AS "
+		   "project_contact, h.project_pinned, h.retired_at, h.note, "
+		   "h.first_seen, h.last_seen, h.collected_at, "
+		   "h.last_login_at, h.last_login_user, h.last_login_from, "
+		   "h.packages_changed_at, h.status, h.abandoned, "
+		   "h.mail_running, h.mail_exposed, h.severity, "
+		   "coalesce(x.signals, '[]') AS signals_json, "
+		   "coalesce(x.mail, '{}') AS mailinfo_json, "
+		   "coalesce(x.vulns, '{}') AS vulnerabilities_json FROM "
+		   "hosts h LEFT JOIN projects p ON p.id = h.project_id LEFT "
+		   "JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int(s, 1, id);
 	r = db_step(c, s);
 	if (r != DB_ROW) {
 		db_reset(s);
@@ -327,7 +327,7 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 		       int limit, int64_t offset, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *body = NULL, *vulns = NULL;
 	int r;
 
@@ -340,21 +340,21 @@ int store_host_section(struct store *st, int64_t id, enum section sec,
 		       "JOIN host_state x ON x.host_id = h.id WHERE h.id = ?");
 	if (s) {
 		db_bind_text(s, 1, section_names[sec]);
-		sqlite3_bind_int64(s, 2, id);
+		db_bind_int(s, 2, id);
 	}
 	r = db_step(c, s);
 	if (r == DB_DONE) {
 		r = -ENOENT;
 	} else if (r == DB_ROW) {
 		r = 0;
-		body = sqlite3_column_type(s, 1) == SQLITE_NULL
+		body = db_col_null(s, 1)
 			       ? json_pack("{s:[]}", "items")
 			       : db_body_column(s, 1);
-		if (body && sqlite3_column_type(s, 1) != SQLITE_NULL) {
+		if (body && !db_col_null(s, 1)) {
 			json_object_set_new(body, "hash",
 					    json_string(db_col_text(s, 2)));
 			json_set_time(body, "updated_at",
-				      sqlite3_column_int64(s, 3));
+				      db_col_int(s, 3));
 		}
 		vulns = json_loads(db_col_text(s, 4), 0, NULL);
 		if (!body)
@@ -402,7 +402,7 @@ int store_host_changes(struct store *st, int64_t id, int limit,
 		       int64_t before_id, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items, *cursor, *out = NULL;
 	int r = db_read_begin(st, &c);
 
@@ -420,14 +420,15 @@ int store_host_changes(struct store *st, int64_t id, int limit,
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, before_id);
-	sqlite3_bind_int(s, 3, limit + 1);
+	db_bind_int(s, 1, id);
+	db_bind_int(s, 2, before_id);
+	db_bind_int(s, 3, limit + 1);
 	r = store_page_collect(c, s, limit, NULL, "id", &items, &cursor);
 	if (r == 0) {
-		s = db_stmt(c, "SELECT count(*) FROM changes WHERE host_id = ?");
+		s = db_stmt(
+			c, "SELECT count(*) FROM changes WHERE host_id = ?");
 		if (s)
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int(s, 1, id);
 		r = store_page_make(c, s, items, cursor, &out);
 	}
 	/* An unknown host is a 404, not an empty history. */
@@ -449,13 +450,13 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 {
 	struct db_conn *c;
 	json_t *v;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r;
 
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	r = db_row_exists(c, db_stmt(c, "SELECT count(*) FROM hosts WHERE id = ?"),
-		       id);
+	r = db_row_exists(c, db_stmt(
+		c, "SELECT count(*) FROM hosts WHERE id = ?"), id);
 	if (r < 0)
 		goto out;
 	v = json_object_get(patch, "project");
@@ -463,7 +464,8 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 		int64_t pid = 0;
 
 		if (json_is_string(v)) {
-			s = db_stmt(c, "SELECT id FROM projects WHERE name = ?");
+			s = db_stmt(
+				c, "SELECT id FROM projects WHERE name = ?");
 			if (s)
 				db_bind_text(s, 1, json_string_value(v));
 			if ((r = db_scalar(c, s, &pid)) < 0)
@@ -474,33 +476,27 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 			    "project_pinned = 1 WHERE id = ?");
 		if (s) {
 			if (pid > 0)
-				sqlite3_bind_int64(s, 1, pid);
-			sqlite3_bind_int64(s, 2, id);
+				db_bind_int(s, 1, pid);
+			db_bind_int(s, 2, id);
 		}
 		if ((r = db_run(c, s)) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "retired");
 	if (v) {
-		s = db_stmt(c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
-			    "coalesce(retired_at, ?2) ELSE NULL END "
-			    "WHERE id = ?3");
-		if (s) {
-			sqlite3_bind_int(s, 1, json_is_true(v));
-			sqlite3_bind_int64(s, 2, now);
-			sqlite3_bind_int64(s, 3, id);
-		}
-		if ((r = db_run(c, s)) < 0)
+		if ((r = db_run_with(
+			c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
+			   "coalesce(retired_at, ?2) ELSE NULL END WHERE id = "
+			   "?3",
+			   DB_INT(json_is_true(v)), DB_INT(now),
+			   DB_INT(id))) < 0)
 			goto out;
 	}
 	v = json_object_get(patch, "note");
 	if (v) {
-		s = db_stmt(c, "UPDATE hosts SET note = ? WHERE id = ?");
-		if (s) {
-			db_bind_text(s, 1, json_string_value(v));
-			sqlite3_bind_int64(s, 2, id);
-		}
-		if ((r = db_run(c, s)) < 0)
+		if ((r = db_run_with(
+			c, "UPDATE hosts SET note = ? WHERE id = ?",
+			   DB_TEXT(json_string_value(v)), DB_INT(id))) < 0)
 			goto out;
 	}
 	r = store_evaluate_host(st, c, id, now);
@@ -511,16 +507,12 @@ out:
 int store_host_delete(struct store *st, int64_t id)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r;
 
 	/* One transaction: the host's rows go with it, or none does. */
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "DELETE FROM hosts WHERE id = ?");
-	if (s)
-		sqlite3_bind_int64(s, 1, id);
-	r = db_run(c, s);
+	r = db_run_with(c, "DELETE FROM hosts WHERE id = ?", DB_INT(id));
 	if (r == 0 && db_changes(c) == 0)
 		r = -ENOENT;
 	return db_write_end(st, c, r);

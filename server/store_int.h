@@ -50,10 +50,10 @@ json_t *store_severity_name(json_t *row, const char *key,
  * store_page_make() makes {"items", "total", "next_cursor"} with the count
  * of count (bound), taking items and cursor either way.  0 or the
  * database's error. */
-int store_page_collect(struct db_conn *c, sqlite3_stmt *s, int limit,
+int store_page_collect(struct db_conn *c, struct db_stmt *s, int limit,
 		       json_t *(*fix)(json_t *row), const char *cursor_col,
 		       json_t **ret_items, json_t **ret_cursor);
-int store_page_make(struct db_conn *c, sqlite3_stmt *count, json_t *items,
+int store_page_make(struct db_conn *c, struct db_stmt *count, json_t *items,
 		    json_t *cursor, json_t **ret);
 
 /* The open and acknowledged findings of a host, worst first, without

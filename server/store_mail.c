@@ -21,7 +21,7 @@
 int store_mail_due(struct store *st, int min_severity, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items;
 	int r = db_read_begin(st, &c);
 
@@ -43,18 +43,18 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 		db_read_end(st, c);
 		return s ? -ENOMEM : -EIO;
 	}
-	sqlite3_bind_int(s, 1, min_severity);
+	db_bind_int(s, 1, min_severity);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		json_t *o = json_pack(
 			"{s:s, s:I, s:I, s:I, s:I, s:I}", "address",
 			db_col_text(s, 0), "hosts",
-			(json_int_t)sqlite3_column_int64(s, 1), "newest",
-			(json_int_t)sqlite3_column_int64(s, 2), "oldest",
-			(json_int_t)sqlite3_column_int64(s, 3),
+			(json_int_t)db_col_int(s, 1), "newest",
+			(json_int_t)db_col_int(s, 2), "oldest",
+			(json_int_t)db_col_int(s, 3),
 			"newest_critical",
-			(json_int_t)sqlite3_column_int64(s, 4),
+			(json_int_t)db_col_int(s, 4),
 			"last_digest_at",
-			(json_int_t)sqlite3_column_int64(s, 5));
+			(json_int_t)db_col_int(s, 5));
 
 		if (!o || json_array_append_new(items, o) < 0) {
 			r = -ENOMEM;
@@ -72,9 +72,9 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 }
 
 /* The host row of the digest queries (columns 0-7) and its findings. */
-static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
+static int host_json(struct db_conn *c, struct db_stmt *s, json_t **ret)
 {
-	sqlite3_stmt *fs = db_stmt(c, "SELECT id, rule, severity, summary, "
+	struct db_stmt *fs = db_stmt(c, "SELECT id, rule, severity, summary, "
 				   "details, first_seen FROM findings WHERE "
 				   "host_id = ? AND status = 'open' ORDER BY "
 				   "severity DESC, id LIMIT 50");
@@ -84,29 +84,29 @@ static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 	if (!fs)
 		return -EIO;
 	h = json_pack("{s:I, s:s?, s:s?, s:s?, s:I, s:s?, s:I, s:s?}", "id",
-		      (json_int_t)sqlite3_column_int64(s, 0), "hostname",
+		      (json_int_t)db_col_int(s, 0), "hostname",
 		      db_col_text(s, 1), "project", db_col_text(s, 2), "ends_on",
 		      db_col_text(s, 3), "last_login_at",
-		      (json_int_t)sqlite3_column_int64(s, 4), "last_login_user",
+		      (json_int_t)db_col_int(s, 4), "last_login_user",
 		      db_col_text(s, 5), "packages_changed_at",
-		      (json_int_t)sqlite3_column_int64(s, 6), "handed_by",
+		      (json_int_t)db_col_int(s, 6), "handed_by",
 		      db_col_text(s, 7));
 	list = json_array();
 	if (!h || !list || json_object_set_new(h, "findings", list) < 0) {
 		json_decref(h);
 		return -ENOMEM;
 	}
-	sqlite3_bind_int64(fs, 1, sqlite3_column_int64(s, 0));
+	db_bind_int(fs, 1, db_col_int(s, 0));
 	while ((r = db_step(c, fs)) == DB_ROW) {
 		const char *d = db_col_text(fs, 4);
 		json_t *det = d ? json_loads(d, 0, NULL) : NULL;
 		json_t *f = json_pack("{s:I, s:s?, s:I, s:s?, s:o, s:I}", "id",
-				      (json_int_t)sqlite3_column_int64(fs, 0),
+				      (json_int_t)db_col_int(fs, 0),
 				      "rule", db_col_text(fs, 1), "severity",
-				      (json_int_t)sqlite3_column_int64(fs, 2),
+				      (json_int_t)db_col_int(fs, 2),
 				      "summary", db_col_text(fs, 3), "details",
 				      det ? det : json_object(), "first_seen",
-				      (json_int_t)sqlite3_column_int64(fs, 5));
+				      (json_int_t)db_col_int(fs, 5));
 
 		if (!f || json_array_append_new(list, f) < 0) {
 			r = -ENOMEM;
@@ -124,7 +124,7 @@ static int host_json(struct db_conn *c, sqlite3_stmt *s, json_t **ret)
 
 /* Steps s (bound, limit + 1 rows asked) into hosts; the last column of a
  * handoff row is its id. */
-static int collect_hosts(struct db_conn *c, sqlite3_stmt *s, int limit,
+static int collect_hosts(struct db_conn *c, struct db_stmt *s, int limit,
 			 json_t **ret, int64_t *ret_last)
 {
 	json_t *items = json_array();
@@ -136,7 +136,7 @@ static int collect_hosts(struct db_conn *c, sqlite3_stmt *s, int limit,
 		json_t *h = NULL;
 
 		if (ret_last)
-			*ret_last = sqlite3_column_int64(s, 8);
+			*ret_last = db_col_int(s, 8);
 		if (++n > limit)
 			continue;	/* counted only */
 		if ((r = host_json(c, s, &h)) < 0)
@@ -160,7 +160,7 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 			    int64_t *ret_more)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items = NULL;
 	int r = db_read_begin(st, &c);
 
@@ -176,7 +176,7 @@ int store_mail_digest_hosts(struct store *st, const char *address,
 		">= ?2) ORDER BY h.severity DESC, h.id");
 	if (s) {
 		db_bind_text(s, 1, address);
-		sqlite3_bind_int(s, 2, min_severity);
+		db_bind_int(s, 2, min_severity);
 	}
 	r = s ? collect_hosts(c, s, limit, &items, NULL) : -EIO;
 	db_read_end(st, c);
@@ -191,7 +191,7 @@ int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 			     int64_t *ret_more, int64_t *ret_last)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items = NULL;
 	int64_t last = 0;
 	int r = db_read_begin(st, &c);
@@ -217,30 +217,22 @@ int store_mail_handoff_hosts(struct store *st, int limit, json_t **ret,
 static int schedule(struct db_conn *c, const char *address, int64_t hosts,
 		    int64_t waited, int64_t handoff_last, int64_t now)
 {
-	sqlite3_stmt *s;
 
 	if (!address) {
-		s = db_stmt(c, "UPDATE mail_handoffs SET sent_at = ?1 WHERE "
-			    "sent_at IS NULL AND id <= ?2");
-		if (s) {
-			sqlite3_bind_int64(s, 1, now);
-			sqlite3_bind_int64(s, 2, handoff_last);
-		}
-		return db_run(c, s);
+		return db_run_with(
+			c, "UPDATE mail_handoffs SET sent_at = ?1 WHERE "
+			   "sent_at IS NULL AND id <= ?2",
+			   DB_INT(now), DB_INT(handoff_last));
 	}
-	s = db_stmt(c, "INSERT INTO mail_contacts (address, last_digest_at, "
-		    "last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, CASE "
-		    "WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT (address) "
-		    "DO UPDATE SET last_digest_at = ?2, last_hosts = ?3, "
-		    "escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE escalated_at "
-		    "END, waited = ?4");
-	if (s) {
-		db_bind_text(s, 1, address);
-		sqlite3_bind_int64(s, 2, now);
-		sqlite3_bind_int64(s, 3, hosts);
-		sqlite3_bind_int64(s, 4, waited);
-	}
-	return db_run(c, s);
+	return db_run_with(
+		c, "INSERT INTO mail_contacts (address, last_digest_at, "
+		   "last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, "
+		   "CASE WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT "
+		   "(address) DO UPDATE SET last_digest_at = ?2, last_hosts = "
+		   "?3, escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE "
+		   "escalated_at END, waited = ?4",
+		   DB_TEXT(address), DB_INT(now), DB_INT(hosts),
+		   DB_INT(waited));
 }
 
 int store_mail_queue(struct store *st, const struct store_mail_out *outs,
@@ -256,7 +248,6 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 		char id[40], dest[STORE_MAIL_DEST_MAX];
 		json_t *p = json_object();
 		char *text = NULL;
-		sqlite3_stmt *s;
 
 		if (p) {
 			json_object_set_new(p, "to", json_string(outs[i].to));
@@ -278,16 +269,12 @@ int store_mail_queue(struct store *st, const struct store_mail_out *outs,
 			break;
 		}
 		snprintf(dest, sizeof(dest), "mail:%s", outs[i].to);
-		s = db_stmt(c, "INSERT INTO notify_deliveries (event_id, "
-			    "destination, kind, payload, next_try_at, "
-			    "created_at) VALUES (?1, ?2, 'digest', ?3, ?4, ?4)");
-		if (s) {
-			db_bind_text(s, 1, id);
-			db_bind_text(s, 2, dest);
-			db_bind_text(s, 3, text);
-			sqlite3_bind_int64(s, 4, now);
-		}
-		r = db_run(c, s);
+		r = db_run_with(
+			c, "INSERT INTO notify_deliveries (event_id, "
+			   "destination, kind, payload, next_try_at, "
+			   "created_at) VALUES (?1, ?2, 'digest', ?3, ?4, ?4)",
+			   DB_TEXT(id), DB_TEXT(dest), DB_TEXT(text),
+			   DB_INT(now));
 		free(text);
 	}
 	/* The webhooks hear of the digest too (a "digest" event, in the same
@@ -315,7 +302,7 @@ int store_mail_destinations(struct store *st, const char *prefix,
 			    int *ret_count)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int n = 0, r = db_read_begin(st, &c);
 
 	if (r < 0)
@@ -328,7 +315,7 @@ int store_mail_destinations(struct store *st, const char *prefix,
 		    "LIMIT ?2");
 	if (s) {
 		db_bind_text(s, 1, prefix);
-		sqlite3_bind_int(s, 2, max);
+		db_bind_int(s, 2, max);
 	}
 	while (n < max && (r = db_step(c, s)) == DB_ROW) {
 		const char *d = db_col_text(s, 0);
@@ -346,7 +333,7 @@ int store_mail_destinations(struct store *st, const char *prefix,
 
 static int link_used(struct db_conn *c, const char *id)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT count(*) FROM mail_links_used "
+	struct db_stmt *s = db_stmt(c, "SELECT count(*) FROM mail_links_used "
 				  "WHERE id = ?");
 	int64_t used;
 	int r;
@@ -362,7 +349,7 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 			 json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *o = NULL;
 	int used, r = db_read_begin(st, &c);
 
@@ -374,15 +361,15 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 		"p.id = h.project_id LEFT JOIN findings f ON f.id = ?2 AND "
 		"f.host_id = h.id WHERE h.id = ?1");
 	if (s) {
-		sqlite3_bind_int64(s, 1, a->host_id);
-		sqlite3_bind_int64(s, 2, a->finding_id);
+		db_bind_int(s, 1, a->host_id);
+		db_bind_int(s, 2, a->finding_id);
 	}
 	r = db_step(c, s);
 	if (r == DB_ROW) {
 		o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:b}", "hostname",
 			      db_col_text(s, 0), "project", db_col_text(s, 1),
 			      "summary", db_col_text(s, 2), "rule", db_col_text(s, 3),
-			      "retired", sqlite3_column_int(s, 4));
+			      "retired", db_col_int(s, 4));
 		r = o ? 0 : -ENOMEM;
 	} else if (r == DB_DONE) {
 		r = -ENOENT;
@@ -405,12 +392,12 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 }
 
 /* Binds host and now to a statement of the answers and runs it. */
-static int run_host(struct db_conn *c, sqlite3_stmt *s, int64_t host,
+static int run_host(struct db_conn *c, struct db_stmt *s, int64_t host,
 		    int64_t now)
 {
 	if (s) {
-		sqlite3_bind_int64(s, 1, host);
-		sqlite3_bind_int64(s, 2, now);
+		db_bind_int(s, 1, host);
+		db_bind_int(s, 2, now);
 	}
 	return db_run(c, s);
 }
@@ -420,7 +407,7 @@ static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 		       const char *address, json_t *rec)
 {
 	char reason[400];
-	sqlite3_stmt *s = db_stmt(c, "UPDATE findings SET status = "
+	struct db_stmt *s = db_stmt(c, "UPDATE findings SET status = "
 				  "'acknowledged', ack_reason = ?1, ack_until "
 				  "= ?2, ack_by = ?3, ack_at = ?4 WHERE "
 				  "host_id = ?5 AND status = 'open'");
@@ -433,8 +420,8 @@ static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 		db_bind_text(s, 1, reason);
 		db_bind_text(s, 2, a->until);
 		db_bind_text(s, 3, a->recipient);
-		sqlite3_bind_int64(s, 4, now);
-		sqlite3_bind_int64(s, 5, a->host_id);
+		db_bind_int(s, 4, now);
+		db_bind_int(s, 5, a->host_id);
 	}
 	if ((r = db_run(c, s)) < 0)
 		return r;
@@ -447,25 +434,21 @@ static int answer_keep(struct db_conn *c, const struct answer *a, int64_t now,
 	    strcasecmp(address, a->recipient) != 0 ||
 	    strcmp(a->until, ends_on) <= 0)
 		return 0;
-	s = db_stmt(c, "UPDATE projects SET ends_on = ?1 WHERE id = ?2");
-	if (s) {
-		db_bind_text(s, 1, a->until);
-		sqlite3_bind_int64(s, 2, project);
-	}
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "UPDATE projects SET ends_on = ?1 WHERE id = ?2",
+		   DB_TEXT(a->until), DB_INT(project))) < 0)
 		return r;
 	json_object_set_new(rec, "project_ends_on_was", json_string(ends_on));
 	json_object_set_new(rec, "project_ends_on", json_string(a->until));
-	s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE project_id = ?");
-	if (s)
-		sqlite3_bind_int64(s, 1, project);
-	return db_run(c, s);
+	return db_run_with(
+		c, "UPDATE hosts SET next_eval_at = 0 WHERE project_id = ?",
+		   DB_INT(project));
 }
 
 int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *rec = NULL;
 	char *text = NULL, *pname = NULL, *ends_on = NULL, *address = NULL;
 	int64_t project = 0;
@@ -482,10 +465,10 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 		    " FROM hosts h LEFT JOIN projects p ON p.id = h.project_id "
 		    "WHERE h.id = ?");
 	if (s)
-		sqlite3_bind_int64(s, 1, a->host_id);
+		db_bind_int(s, 1, a->host_id);
 	r = db_step(c, s);
 	if (r == DB_ROW) {
-		project = sqlite3_column_int64(s, 0);
+		project = db_col_int(s, 0);
 		pname = db_col_text(s, 1) ? strdup(db_col_text(s, 1)) : NULL;
 		ends_on = db_col_text(s, 2) ? strdup(db_col_text(s, 2)) : NULL;
 		address = db_col_text(s, 3) ? strdup(db_col_text(s, 3)) : NULL;
@@ -520,40 +503,33 @@ int store_mail_answer(struct store *st, const struct answer *a, int64_t now)
 			     a->host_id, now);
 		if (r < 0)
 			break;
-		s = db_stmt(c, "INSERT INTO mail_handoffs (host_id, project, by, "
-			    "at) VALUES (?, ?, ?, ?)");
-		if (s) {
-			sqlite3_bind_int64(s, 1, a->host_id);
-			db_bind_text(s, 2, pname);
-			db_bind_text(s, 3, a->recipient);
-			sqlite3_bind_int64(s, 4, now);
-		}
-		r = db_run(c, s);
+		r = db_run_with(
+			c, "INSERT INTO mail_handoffs (host_id, project, by, "
+			   "at) VALUES (?, ?, ?, ?)",
+			   DB_INT(a->host_id), DB_TEXT(pname),
+			   DB_TEXT(a->recipient), DB_INT(now));
 		break;
 	}
 	if (r < 0)
 		goto out;
-	s = db_stmt(c, "INSERT INTO mail_links_used (id, used_at, host_id, "
-		    "action, by) VALUES (?, ?, ?, ?, ?)");
-	if (s) {
-		db_bind_text(s, 1, a->id);
-		sqlite3_bind_int64(s, 2, now);
-		sqlite3_bind_int64(s, 3, a->host_id);
-		db_bind_text(s, 4, answer_action_name(a->action));
-		db_bind_text(s, 5, a->recipient);
-	}
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "INSERT INTO mail_links_used (id, used_at, host_id, "
+		   "action, by) VALUES (?, ?, ?, ?, ?)",
+		   DB_TEXT(a->id), DB_INT(now), DB_INT(a->host_id),
+		   DB_TEXT(answer_action_name(a->action)),
+		   DB_TEXT(a->recipient))) < 0)
 		goto out;
 	text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
-		    "old, new) VALUES (?, ?, 'answer', ?, 'changed', NULL, ?)");
+	s = db_stmt(
+		c, "INSERT INTO changes (host_id, at, section, key, action, "
+		   "old, new) VALUES (?, ?, 'answer', ?, 'changed', NULL, ?)");
 	if (!text) {
 		r = -ENOMEM;
 		goto out;
 	}
 	if (s) {
-		sqlite3_bind_int64(s, 1, a->host_id);
-		sqlite3_bind_int64(s, 2, now);
+		db_bind_int(s, 1, a->host_id);
+		db_bind_int(s, 2, now);
 		db_bind_text(s, 3, answer_action_name(a->action));
 		db_bind_text(s, 4, text);
 	}

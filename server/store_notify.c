@@ -37,13 +37,13 @@ int store_notify_dests(const struct store *st,
 
 /* The one row s (bound to id as ?1) answers, as db_row_json() makes it;
  * -ENOENT without it. */
-static int row_of(struct db_conn *c, sqlite3_stmt *s, int64_t id,
+static int row_of(struct db_conn *c, struct db_stmt *s, int64_t id,
 		  json_t **ret)
 {
 	int r;
 
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int(s, 1, id);
 	r = db_step(c, s);
 	if (r == DB_ROW) {
 		*ret = db_row_json(s);
@@ -58,10 +58,10 @@ static int row_of(struct db_conn *c, sqlite3_stmt *s, int64_t id,
 /* The finding as the event carries it: what GET /api/v1/findings shows. */
 static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT id, host_id, rule, key, severity, "
-				  "status, summary, details AS details_json, "
-				  "first_seen, last_seen, resolved_at, "
-				  "ack_until FROM findings WHERE id = ?");
+	struct db_stmt *s = db_stmt(
+		c, "SELECT id, host_id, rule, key, severity, status, summary, "
+		   "details AS details_json, first_seen, last_seen, "
+		   "resolved_at, ack_until FROM findings WHERE id = ?");
 	json_t *row;
 	int r = row_of(c, s, id, &row);
 
@@ -78,7 +78,7 @@ static int finding_json(struct db_conn *c, int64_t id, json_t **ret)
 /* What a receiver needs to know of the host without asking. */
 static int host_json(struct db_conn *c, int64_t id, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT h.id, h.hostname, h.agent_id, "
+	struct db_stmt *s = db_stmt(c, "SELECT h.id, h.hostname, h.agent_id, "
 				  "p.name AS project, p.ends_on AS "
 				  "project_ends_on, h.os_id, h.os_version_id, "
 				  "h.os_codename, h.first_seen, h.last_seen, "
@@ -94,11 +94,11 @@ static int queue_row(struct db_conn *c, const char *event_id, const char *dest,
 		     const char *kind, const char *payload, int64_t now)
 {
 	/* A destination a receiver switched off gets nothing. */
-	sqlite3_stmt *s = db_stmt(c, "INSERT INTO notify_deliveries (event_id, "
-				  "destination, kind, payload, next_try_at, "
-				  "created_at) SELECT ?1, ?2, ?3, ?4, ?5, ?5 "
-				  "WHERE NOT EXISTS (SELECT 1 FROM "
-				  "notify_disabled WHERE destination = ?2)");
+	struct db_stmt *s = db_stmt(
+		c, "INSERT INTO notify_deliveries (event_id, destination, "
+		   "kind, payload, next_try_at, created_at) SELECT ?1, ?2, "
+		   "?3, ?4, ?5, ?5 WHERE NOT EXISTS (SELECT 1 FROM "
+		   "notify_disabled WHERE destination = ?2)");
 
 	if (!s)
 		return -EIO;
@@ -106,7 +106,7 @@ static int queue_row(struct db_conn *c, const char *event_id, const char *dest,
 	db_bind_text(s, 2, dest);
 	db_bind_text(s, 3, kind);
 	db_bind_text(s, 4, payload);
-	sqlite3_bind_int64(s, 5, now);
+	db_bind_int(s, 5, now);
 	return db_run(c, s);
 }
 
@@ -204,19 +204,17 @@ int store_notify_queue(struct store *st, const char *kind, const json_t *data,
 int store_notify_prune(struct store *st, int64_t before, int *ret_count)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
 	int r;
 
 	*ret_count = 0;
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
 	/* Bounded: a long backlog goes a slice at a time. */
-	s = db_stmt(c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id "
-		    "FROM notify_deliveries WHERE status != 'pending' AND "
-		    "created_at < ? LIMIT 5000)");
-	if (s)
-		sqlite3_bind_int64(s, 1, before);
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "DELETE FROM notify_deliveries WHERE id IN (SELECT id FROM "
+		   "notify_deliveries WHERE status != 'pending' AND "
+		   "created_at < ? LIMIT 5000)",
+		   DB_INT(before));
 	if (r == 0)
 		*ret_count = (int)db_changes(c);
 	return db_write_end(st, c, r);
@@ -231,7 +229,7 @@ void store_delivery_clear(struct store_delivery *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static char *dup_col(sqlite3_stmt *s, int i)
+static char *dup_col(struct db_stmt *s, int i)
 {
 	const char *v = db_col_text(s, i);
 
@@ -242,7 +240,7 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 		      struct store_delivery *ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	struct store_delivery d = { 0 };
 	int r = db_read_begin(st, &c);
 
@@ -260,14 +258,14 @@ int store_notify_next(struct store *st, const char *destination, int64_t now,
 		db_read_end(st, c);
 		return r == DB_DONE ? -ENOENT : r;
 	}
-	d.id = sqlite3_column_int64(s, 0);
+	d.id = db_col_int(s, 0);
 	d.event_id = dup_col(s, 1);
 	d.destination = dup_col(s, 2);
 	d.kind = dup_col(s, 3);
 	d.payload = dup_col(s, 4);
-	d.attempts = sqlite3_column_int(s, 5);
-	d.created_at = sqlite3_column_int64(s, 6);
-	d.next_try_at = sqlite3_column_int64(s, 7);
+	d.attempts = db_col_int(s, 5);
+	d.created_at = db_col_int(s, 6);
+	d.next_try_at = db_col_int(s, 7);
 	db_reset(s);
 	db_read_end(st, c);
 	if (!d.event_id || !d.destination || !d.kind || !d.payload) {
@@ -283,35 +281,26 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 			const char *error, int64_t next_try_at, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r;
 
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "UPDATE notify_deliveries SET status = ?1, attempts = "
-		    "attempts + 1, last_error = ?2, next_try_at = ?3, "
-		    "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
-		    "WHERE id = ?5 AND status = 'pending'");
-	if (s) {
-		db_bind_text(s, 1, status);
-		db_bind_text(s, 2, error);
-		sqlite3_bind_int64(s, 3, next_try_at);
-		sqlite3_bind_int64(s, 4, now);
-		sqlite3_bind_int64(s, 5, id);
-	}
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "UPDATE notify_deliveries SET status = ?1, attempts = "
+		   "attempts + 1, last_error = ?2, next_try_at = ?3, "
+		   "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
+		   "WHERE id = ?5 AND status = 'pending'",
+		   DB_TEXT(status), DB_TEXT(error), DB_INT(next_try_at),
+		   DB_INT(now), DB_INT(id));
 	if (r == 0 && strcmp(status, "disabled") == 0) {
-		s = db_stmt(c, "INSERT INTO notify_disabled (destination, "
-			    "disabled_at, reason) SELECT destination, ?2, ?3 "
-			    "FROM notify_deliveries WHERE id = ?1 ON CONFLICT "
-			    "(destination) DO UPDATE SET disabled_at = ?2, "
-			    "reason = ?3");
-		if (s) {
-			sqlite3_bind_int64(s, 1, id);
-			sqlite3_bind_int64(s, 2, now);
-			db_bind_text(s, 3, error);
-		}
-		r = db_run(c, s);
+		r = db_run_with(
+			c, "INSERT INTO notify_disabled (destination, "
+			   "disabled_at, reason) SELECT destination, ?2, ?3 "
+			   "FROM notify_deliveries WHERE id = ?1 ON CONFLICT "
+			   "(destination) DO UPDATE SET disabled_at = ?2, "
+			   "reason = ?3",
+			   DB_INT(id), DB_INT(now), DB_TEXT(error));
 		s = r ? NULL
 		      : db_stmt(c, "UPDATE notify_deliveries SET status = "
 				"'disabled', last_error = ?2 WHERE status = "
@@ -319,7 +308,7 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 				"destination FROM notify_deliveries WHERE "
 				"id = ?1)");
 		if (s) {
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int(s, 1, id);
 			db_bind_text(s, 2, "the destination was switched off");
 		}
 		if (r == 0)
@@ -339,7 +328,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		      json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items, *cursor, *row;
 	int64_t total = 0, last = 0;
 	int n = 0, r = db_read_begin(st, &c);
@@ -357,8 +346,8 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 	db_bind_text(s, 1, f->status);
 	db_bind_text(s, 2, f->destination);
 	if (f->after_id > 0)
-		sqlite3_bind_int64(s, 3, f->after_id);
-	sqlite3_bind_int(s, 4, f->limit + 1);
+		db_bind_int(s, 3, f->after_id);
+	db_bind_int(s, 4, f->limit + 1);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		if (n == f->limit) {
 			char cur[32];
@@ -376,7 +365,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		/* A retry is due only while the row is pending. */
 		if (strcmp(json_get_str(row, "status"), "pending") != 0)
 			json_object_set_new(row, "next_try_at", json_null());
-		last = sqlite3_column_int64(s, 0);
+		last = db_col_int(s, 0);
 		json_array_append_new(items, row);
 		n++;
 	}
@@ -384,8 +373,9 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 	if (r < 0)
 		goto out;
 	/* A count that failed is the read's error, never a total of -1. */
-	s = db_stmt(c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS "
-		    "NULL OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
+	s = db_stmt(
+		c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS NULL "
+		   "OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
 	if (s) {
 		db_bind_text(s, 1, f->status);
 		db_bind_text(s, 2, f->destination);
@@ -406,7 +396,7 @@ out:
 int store_notify_retry(struct store *st, int64_t id, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	const char *status;
 	int r;
 
@@ -414,7 +404,7 @@ int store_notify_retry(struct store *st, int64_t id, int64_t now)
 		return r;
 	s = db_stmt(c, "SELECT status FROM notify_deliveries WHERE id = ?");
 	if (s)
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int(s, 1, id);
 	r = db_step(c, s);
 	if (r == DB_ROW) {
 		status = db_col_text(s, 0);
@@ -425,21 +415,15 @@ int store_notify_retry(struct store *st, int64_t id, int64_t now)
 	db_reset(s);
 	if (r < 0)
 		goto out;
-	s = db_stmt(c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
-		    "destination FROM notify_deliveries WHERE id = ?)");
-	if (s)
-		sqlite3_bind_int64(s, 1, id);
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "DELETE FROM notify_disabled WHERE destination = (SELECT "
+		   "destination FROM notify_deliveries WHERE id = ?)",
+		   DB_INT(id));
 	if (r < 0)
 		goto out;
-	s = db_stmt(c, "UPDATE notify_deliveries SET status = 'pending', "
+	r = db_run_with(c, "UPDATE notify_deliveries SET status = 'pending', "
 		    "attempts = 0, next_try_at = ?1, retried_at = ?1 WHERE "
-		    "id = ?2");
-	if (s) {
-		sqlite3_bind_int64(s, 1, now);
-		sqlite3_bind_int64(s, 2, id);
-	}
-	r = db_run(c, s);
+		    "id = ?2", DB_INT(now), DB_INT(id));
 out:
 	return db_write_end(st, c, r);
 }

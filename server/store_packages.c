@@ -35,7 +35,7 @@ static json_t *row_item(const char *name, const char *arch,
 
 int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
+	struct db_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
 				  "source_version FROM packages WHERE "
 				  "host_id = ? ORDER BY name, arch");
 	json_t *items = json_array();
@@ -45,22 +45,22 @@ int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 		json_decref(items);
 		return -ENOMEM;
 	}
-	sqlite3_bind_int64(s, 1, host);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int(s, 1, host);
+	while ((rc = db_step(c, s)) == DB_ROW) {
 		json_t *p = row_item(db_col_text(s, 0), db_col_text(s, 1),
 				     db_col_text(s, 2), db_col_text(s, 3),
 				     db_col_text(s, 4));
 
 		if (!p || json_array_append_new(items, p) < 0) {
-			sqlite3_reset(s);
+			db_reset(s);
 			json_decref(items);
 			return -ENOMEM;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	db_reset(s);
+	if (rc < 0) {
 		json_decref(items);
-		return db_err(c, rc);
+		return rc;
 	}
 	*ret = items;
 	return 0;
@@ -143,29 +143,29 @@ static int row_get(struct db_conn *c, int64_t host, const char *name,
 		   const char *arch, json_t **ret_item,
 		   unsigned char digest[REPORT_SUM_LEN])
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT version, source, source_version, "
-				  "digest FROM packages WHERE host_id = ? "
-				  "AND name = ? AND arch = ?");
+	struct db_stmt *s = db_stmt(
+		c, "SELECT version, source, source_version, digest FROM "
+		   "packages WHERE host_id = ? AND name = ? AND arch = ?");
+	const void *d;
+	size_t len;
 	int rc, found = 0;
 
 	*ret_item = NULL;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	db_bind_text(s, 2, name);
 	db_bind_text(s, 3, arch ? arch : "");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 3) == REPORT_SUM_LEN) {
-		memcpy(digest, sqlite3_column_blob(s, 3), REPORT_SUM_LEN);
+	rc = db_step(c, s);
+	if (rc == DB_ROW &&
+	    (d = db_col_blob(s, 3, &len)) && len == REPORT_SUM_LEN) {
+		memcpy(digest, d, REPORT_SUM_LEN);
 		*ret_item = row_item(name, arch, db_col_text(s, 0),
 				     db_col_text(s, 1), db_col_text(s, 2));
 		found = *ret_item ? 1 : -ENOMEM;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(c, rc);
-	return found;
+	db_reset(s);
+	return rc < 0 ? rc : found;
 }
 
 static int key_of(const json_t *p, struct buf *key)
@@ -247,35 +247,34 @@ static int package_put(struct db_conn *c, int64_t host, const json_t *p,
 		       const unsigned char *digest)
 {
 	/* An upgrade updates the row in place, not a delete and an insert. */
-	sqlite3_stmt *s = db_stmt(c, "INSERT INTO packages (host_id, name, arch, "
-				  "version, source, source_version, digest) "
-				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-				  "DO UPDATE SET version = excluded.version, "
-				  "source = excluded.source, source_version = "
-				  "excluded.source_version, digest = "
-				  "excluded.digest");
+	struct db_stmt *s = db_stmt(
+		c, "INSERT INTO packages (host_id, name, arch, version, "
+		   "source, source_version, digest) VALUES (?, ?, ?, ?, ?, ?, "
+		   "?) ON CONFLICT DO UPDATE SET version = excluded.version, "
+		   "source = excluded.source, source_version = "
+		   "excluded.source_version, digest = excluded.digest");
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	db_bind_text(s, 2, member(p, PKG_NAME));
 	db_bind_text(s, 3, member(p, PKG_ARCH));
 	db_bind_text(s, 4, member(p, PKG_VERSION));
 	db_bind_text(s, 5, member(p, PKG_SOURCE));
 	db_bind_text(s, 6, member(p, PKG_SRCVER));
 	if (digest)
-		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
+		db_bind_blob(s, 7, digest, REPORT_SUM_LEN);
 	return db_run(c, s);
 }
 
 static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
+	struct db_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
 				  "AND name = ? AND arch = ?");
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	db_bind_text(s, 2, member(p, PKG_NAME));
 	db_bind_text(s, 3, member(p, PKG_ARCH));
 	return db_run(c, s);
@@ -284,27 +283,28 @@ static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 /* A host whose names package_hosts does not have yet. */
 static int pending(struct db_conn *c, int64_t host)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT 1 FROM package_hosts_pending "
+	struct db_stmt *s = db_stmt(c, "SELECT 1 FROM package_hosts_pending "
 				  "WHERE host_id = ?");
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(c, rc);
+	db_bind_int(s, 1, host);
+	rc = db_step(c, s);
+	db_reset(s);
+	return rc;	/* DB_ROW (1), DB_DONE (0) or the error */
 }
 
 static int name_put(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
-				  "host_id, arch) VALUES (?, ?, ?)");
+	struct db_stmt *s = db_stmt(
+		c, "INSERT OR IGNORE INTO package_hosts (name, host_id, arch) "
+		   "VALUES (?, ?, ?)");
 
 	if (!s)
 		return -EIO;
 	db_bind_text(s, 1, member(p, PKG_NAME));
-	sqlite3_bind_int64(s, 2, host);
+	db_bind_int(s, 2, host);
 	db_bind_text(s, 3, member(p, PKG_ARCH));
 	return db_run(c, s);
 }
@@ -336,28 +336,26 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
  * NOTHING". */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
-				  "host_id, arch) SELECT p.name, p.host_id, "
-				  "p.arch FROM packages p WHERE p.host_id IN "
-				  "(SELECT host_id FROM package_hosts_pending "
-				  "ORDER BY host_id LIMIT ?1) ORDER BY 1, 2, 3");
+	struct db_stmt *s = db_stmt(
+		c, "INSERT OR IGNORE INTO package_hosts (name, host_id, arch) "
+		   "SELECT p.name, p.host_id, p.arch FROM packages p WHERE "
+		   "p.host_id IN (SELECT host_id FROM package_hosts_pending "
+		   "ORDER BY host_id LIMIT ?1) ORDER BY 1, 2, 3");
 	int r;
 
 	*ret_count = 0;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int(s, 1, limit);
+	db_bind_int(s, 1, limit);
 	if ((r = db_run(c, s)) < 0)
 		return r;
-	s = db_stmt(c, "DELETE FROM package_hosts_pending WHERE host_id IN "
-		    "(SELECT host_id FROM package_hosts_pending ORDER BY "
-		    "host_id LIMIT ?1)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int(s, 1, limit);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "DELETE FROM package_hosts_pending WHERE host_id IN "
+		   "(SELECT host_id FROM package_hosts_pending ORDER BY "
+		   "host_id LIMIT ?1)",
+		   DB_INT(limit))) < 0)
 		return r;
-	*ret_count = sqlite3_changes(c->db);
+	*ret_count = db_changes(c);
 	return 0;
 }
 
@@ -380,14 +378,11 @@ int packages_replace(struct db_conn *c, int64_t host,
 	json_t *items = json_object_get(in->body, "items");
 	size_t n = json_array_size(items);
 	struct named *sorted;
-	sqlite3_stmt *s;
 	int r = 0;
 
-	s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "DELETE FROM packages WHERE host_id = ?",
+		   DB_INT(host))) < 0)
 		return r;
 	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
@@ -405,12 +400,10 @@ int packages_replace(struct db_conn *c, int64_t host,
 	if (r < 0)
 		return r;
 	/* The names follow, with other hosts', in packages_index_pending(). */
-	s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
-		    "VALUES (?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	return db_run(c, s);
+	return db_run_with(
+		c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
+		   "VALUES (?)",
+		   DB_INT(host));
 }
 
 /* --- the fleet's packages (GET /packages) -------------------------------- */
@@ -432,7 +425,7 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s, *cs;
+	struct db_stmt *s, *cs;
 	/* The index has every host's names but those of the hosts stored
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
@@ -462,8 +455,8 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		goto out;
 	}
 	db_bind_text(s, 1, name);
-	sqlite3_bind_int64(s, 2, after_host);
-	sqlite3_bind_int(s, 3, limit + 1);
+	db_bind_int(s, 2, after_host);
+	db_bind_int(s, 3, limit + 1);
 	db_bind_text(s, 4, after_arch ? after_arch : "\xff");
 	r = store_page_collect(c, s, limit, fix_package, "cursor", &items, &cursor);
 	if (r == 0) {

@@ -15,7 +15,7 @@
 #include "timeutil.h"
 
 /* See store_int.h. */
-int store_page_collect(struct db_conn *c, sqlite3_stmt *s, int limit,
+int store_page_collect(struct db_conn *c, struct db_stmt *s, int limit,
 		       json_t *(*fix)(json_t *row), const char *cursor_col,
 		       json_t **ret_items, json_t **ret_cursor)
 {
@@ -60,7 +60,7 @@ int store_page_collect(struct db_conn *c, sqlite3_stmt *s, int limit,
 
 /* A page of a list: items, the count of all (c's "SELECT count(*)", bound)
  * and the cursor of the next page.  Takes items and cursor either way. */
-int store_page_make(struct db_conn *c, sqlite3_stmt *count, json_t *items,
+int store_page_make(struct db_conn *c, struct db_stmt *count, json_t *items,
 		    json_t *cursor, json_t **ret)
 {
 	int64_t total = 0;

@@ -18,7 +18,7 @@ int store_projects_list(struct store *st, int limit, const char *after,
 			json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *items, *cursor;
 	int r = db_read_begin(st, &c);
 
@@ -28,12 +28,12 @@ int store_projects_list(struct store *st, int limit, const char *after,
 				       "ORDER BY p.name LIMIT ?2");
 	if (s) {
 		db_bind_text(s, 1, after ? after : "");
-		sqlite3_bind_int(s, 2, limit + 1);
+		db_bind_int(s, 2, limit + 1);
 	}
 	r = s ? store_page_collect(c, s, limit, NULL, "name", &items, &cursor) : -EIO;
 	if (r == 0)
-		r = store_page_make(c, db_stmt(c, "SELECT count(*) FROM projects"), items,
-			 cursor, ret);
+		r = store_page_make(c, db_stmt(c, "SELECT count(*) FROM projects"),
+				    items, cursor, ret);
 	db_read_end(st, c);
 	return r;
 }
@@ -41,7 +41,7 @@ int store_projects_list(struct store *st, int limit, const char *after,
 int store_project_get(struct store *st, const char *name, json_t **ret)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_read_begin(st, &c);
 
 	if (r < 0)
@@ -64,9 +64,9 @@ int store_project_get(struct store *st, const char *name, json_t **ret)
 /* Hosts of a project whose end date moved must be looked at again now. */
 static int project_hosts_due(struct db_conn *c, const char *name)
 {
-	sqlite3_stmt *s = db_stmt(c, "UPDATE hosts SET next_eval_at = 0 WHERE "
-				  "project_id = (SELECT id FROM projects "
-				  "WHERE name = ?)");
+	struct db_stmt *s = db_stmt(
+		c, "UPDATE hosts SET next_eval_at = 0 WHERE project_id = "
+		   "(SELECT id FROM projects WHERE name = ?)");
 
 	if (s)
 		db_bind_text(s, 1, name);
@@ -76,7 +76,7 @@ static int project_hosts_due(struct db_conn *c, const char *name)
 int store_project_create(struct store *st, const json_t *p, int64_t now)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r = db_write_begin(st, &c);
 
 	if (r < 0)
@@ -89,7 +89,7 @@ int store_project_create(struct store *st, const json_t *p, int64_t now)
 		db_bind_text(s, 3, json_get_str(p, "contact"));
 		db_bind_text(s, 4, json_get_str(p, "ends_on"));
 		db_bind_text(s, 5, json_get_str(p, "description"));
-		sqlite3_bind_int64(s, 6, now);
+		db_bind_int(s, 6, now);
 	}
 	return db_write_end(st, c, db_run(c, s));
 }
@@ -105,7 +105,7 @@ int store_project_patch(struct store *st, const char *name, const json_t *p)
 		"UPDATE projects SET description = ? WHERE name = ?",
 	};
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t n = 0;
 	int r;
 
@@ -141,7 +141,7 @@ out:
 int store_project_delete(struct store *st, const char *name)
 {
 	struct db_conn *c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r;
 
 	if ((r = db_write_begin(st, &c)) < 0)

@@ -33,14 +33,14 @@ void store_write_rollback(struct store *st)
 static int add_change(struct db_conn *c, int64_t host, int64_t now,
 		      enum section sec, const struct change *ch)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT INTO changes (host_id, at, section, "
-				  "key, action, old, new) "
-				  "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	struct db_stmt *s = db_stmt(
+		c, "INSERT INTO changes (host_id, at, section, key, action, "
+		   "old, new) VALUES (?, ?, ?, ?, ?, ?, ?)");
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	sqlite3_bind_int64(s, 2, now);
+	db_bind_int(s, 1, host);
+	db_bind_int(s, 2, now);
 	db_bind_text(s, 3, section_names[sec]);
 	db_bind_text(s, 4, ch->key);
 	db_bind_text(s, 5, ch->action);
@@ -96,7 +96,7 @@ static int add_truncated(struct db_conn *c, int64_t host, int64_t now,
 	int64_t total = n[0] + n[1] + n[2], prev[3] = { 0, 0, 0 };
 	int64_t id = 0;
 	char text[256];
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (b->day_full) {
@@ -109,23 +109,23 @@ static int add_truncated(struct db_conn *c, int64_t host, int64_t now,
 			    "ORDER BY id DESC LIMIT 1");
 		if (!s)
 			return -EIO;
-		sqlite3_bind_int64(s, 1, host);
+		db_bind_int(s, 1, host);
 		db_bind_text(s, 2, section_names[sec]);
-		sqlite3_bind_int64(s, 3, b->day * 86400);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		db_bind_int(s, 3, b->day * 86400);
+		rc = db_step(c, s);
+		if (rc == DB_ROW) {
 			json_t *o = json_loads(db_col_text(s, 1), 0, NULL);
 
-			id = sqlite3_column_int64(s, 0);
+			id = db_col_int(s, 0);
 			prev[0] = json_get_int(o, "added", 0);
 			prev[1] = json_get_int(o, "removed", 0);
 			prev[2] = json_get_int(o, "changed", 0);
 			total += json_get_int(o, "not_itemised", 0);
 			json_decref(o);
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_err(c, rc);
+		db_reset(s);
+		if (rc < 0)
+			return rc;
 	}
 	snprintf(text, sizeof(text),
 		 "{\"added\":%lld,\"changed\":%lld,\"limit\":\"%s\","
@@ -134,23 +134,16 @@ static int add_truncated(struct db_conn *c, int64_t host, int64_t now,
 		 b->day_full ? "day" : "report", (long long)total,
 		 (long long)(n[1] + prev[1]));
 	if (id) {
-		s = db_stmt(c, "UPDATE changes SET new = ? WHERE id = ?");
-		if (!s)
-			return -EIO;
-		db_bind_text(s, 1, text);
-		sqlite3_bind_int64(s, 2, id);
-		return db_run(c, s);
+		return db_run_with(
+			c, "UPDATE changes SET new = ? WHERE id = ?",
+			   DB_TEXT(text), DB_INT(id));
 	}
-	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
-		    "old, new) VALUES (?, ?, ?, '', 'changes_truncated', "
-		    "NULL, ?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
-	sqlite3_bind_int64(s, 2, now);
-	db_bind_text(s, 3, section_names[sec]);
-	db_bind_text(s, 4, text);
-	return db_run(c, s);
+	return db_run_with(
+		c, "INSERT INTO changes (host_id, at, section, key, action, "
+		   "old, new) VALUES (?, ?, ?, '', 'changes_truncated', NULL, "
+		   "?)",
+		   DB_INT(host), DB_INT(now), DB_TEXT(section_names[sec]),
+		   DB_TEXT(text));
 }
 
 /* Writes the prepared changes as history rows, as many as the budget
@@ -190,30 +183,32 @@ struct stored {
 static int read_section(struct db_conn *c, int64_t host, enum section sec,
 			int want_body, struct stored *ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT hash, body, items_sum FROM "
+	struct db_stmt *s = db_stmt(c, "SELECT hash, body, items_sum FROM "
 				  "sections WHERE host_id = ? AND name = ?");
 	int rc, r = 0;
 
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	db_bind_text(s, 2, section_names[sec]);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = db_step(c, s);
+	if (rc == DB_ROW) {
 		ret->found = 1;
 		snprintf(ret->hash, SHA256_HEX_LEN, "%s", db_col_text(s, 0));
-		if (sqlite3_column_bytes(s, 2) == REPORT_SUM_LEN) {
+		size_t len;
+		const void *sum = db_col_blob(s, 2, &len);
+
+		if (sum && len == REPORT_SUM_LEN) {
 			ret->has_sum = 1;
-			memcpy(ret->sum, sqlite3_column_blob(s, 2),
-			       REPORT_SUM_LEN);
+			memcpy(ret->sum, sum, REPORT_SUM_LEN);
 		}
 		if (want_body && sec != SECTION_PACKAGES)
 			ret->body = db_body_column(s, 1);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(c, rc);
+	db_reset(s);
+	if (rc < 0)
+		return rc;
 	if (ret->found && want_body && sec == SECTION_PACKAGES) {
 		json_t *items = NULL;
 
@@ -321,7 +316,7 @@ static int put_section(struct db_conn *c, int64_t host, int64_t now,
 		       const char *stored_hash, struct budget *b)
 {
 	struct stored old = { 0 };
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r;
 
 	if (strcmp(stored_hash, in->hash) == 0)
@@ -356,12 +351,12 @@ static int put_section(struct db_conn *c, int64_t host, int64_t now,
 		    "excluded.items_sum, updated_at = excluded.updated_at");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	db_bind_text(s, 2, section_names[sec]);
 	db_bind_text(s, 3, in->hash);
-	sqlite3_bind_blob64(s, 4, in->packed, in->packed_len, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 5, in->sum, REPORT_SUM_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, now);
+	db_bind_blob(s, 4, in->packed, in->packed_len);
+	db_bind_blob(s, 5, in->sum, REPORT_SUM_LEN);
+	db_bind_int(s, 6, now);
 	r = db_run(c, s);
 	return r < 0 ? r : 1;
 }
@@ -375,14 +370,14 @@ static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 {
 	char held[SECTION_COUNT][REPORT_MAX_ERROR + 1];
 	int had = 0, changed = 0, rc, r;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	s = db_stmt(c, "SELECT section, error FROM collector_errors "
 		    "WHERE host_id = ?");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, job->host_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int(s, 1, job->host_id);
+	while ((rc = db_step(c, s)) == DB_ROW) {
 		int sec = section_from_name(db_col_text(s, 0));
 
 		if (sec < 0)
@@ -390,9 +385,9 @@ static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 		had |= 1 << sec;
 		snprintf(held[sec], sizeof(held[sec]), "%s", db_col_text(s, 1));
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return db_err(c, rc);
+	db_reset(s);
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		const struct ingest_section *in = &job->sec[i];
 
@@ -412,11 +407,11 @@ static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 			continue;
 		if (!s)
 			return -EIO;
-		sqlite3_bind_int64(s, 1, job->host_id);
+		db_bind_int(s, 1, job->host_id);
 		db_bind_text(s, 2, section_names[i]);
 		if (in->failed) {
 			db_bind_text(s, 3, in->error);
-			sqlite3_bind_int64(s, 4, now);
+			db_bind_int(s, 4, now);
 		}
 		if ((r = db_run(c, s)) < 0)
 			return r;
@@ -430,7 +425,7 @@ static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 static int project_for_tag(struct db_conn *c, const char *name,
 			   const char *owner, int64_t now, int64_t *ret_id)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT INTO projects (name, owner, "
+	struct db_stmt *s = db_stmt(c, "INSERT INTO projects (name, owner, "
 				  "created_at) VALUES (?1, ?2, ?3) "
 				  "ON CONFLICT (name) DO UPDATE SET "
 				  "owner = coalesce(owner, ?2) RETURNING id");
@@ -440,12 +435,12 @@ static int project_for_tag(struct db_conn *c, const char *name,
 		return -EIO;
 	db_bind_text(s, 1, name);
 	db_bind_text(s, 2, owner);
-	sqlite3_bind_int64(s, 3, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret_id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : db_err(c, rc);
+	db_bind_int(s, 3, now);
+	rc = db_step(c, s);
+	if (rc == DB_ROW)
+		*ret_id = db_col_int(s, 0);
+	db_reset(s);
+	return rc == DB_ROW ? 0 : rc < 0 ? rc : -EPROTO;	/* no id back */
 }
 
 static int update_identity(struct db_conn *c, struct ingest_job *job,
@@ -457,7 +452,7 @@ static int update_identity(struct db_conn *c, struct ingest_job *job,
 	const char *tag = json_get_str(host, "project");
 	const char *owner = json_get_str(host, "owner");
 	char *addresses = json_canonical(json_object_get(host, "addresses"));
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int64_t collected = 0, boot = 0;
 	int r;
 
@@ -473,19 +468,20 @@ static int update_identity(struct db_conn *c, struct ingest_job *job,
 			    "coalesce(?, collected_at) WHERE id = ?");
 		if (!s)
 			return -EIO;
-		sqlite3_bind_int64(s, 1, now);
+		db_bind_int(s, 1, now);
 		if (collected > 0)
-			sqlite3_bind_int64(s, 2, collected);
-		sqlite3_bind_int64(s, 3, job->host_id);
+			db_bind_int(s, 2, collected);
+		db_bind_int(s, 3, job->host_id);
 		return db_run(c, s);
 	}
 	time_parse(json_get_str(host, "boot_time"), &boot);
-	s = db_stmt(c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
-		    "os_id = ?, os_version_id = ?, os_codename = ?, "
-		    "os_pretty = ?, kernel = ?, arch = ?, boot_time = ?, "
-		    "addresses = ?, agent_version = ?, tag_project = ?, "
-		    "tag_owner = ?, last_seen = ?, collected_at = ?, "
-		    "identity_hash = ? WHERE id = ?");
+	s = db_stmt(
+		c, "UPDATE hosts SET hostname = ?, fqdn = ?, machine_id = ?, "
+		   "os_id = ?, os_version_id = ?, os_codename = ?, os_pretty "
+		   "= ?, kernel = ?, arch = ?, boot_time = ?, addresses = ?, "
+		   "agent_version = ?, tag_project = ?, tag_owner = ?, "
+		   "last_seen = ?, collected_at = ?, identity_hash = ? WHERE "
+		   "id = ?");
 	if (!s) {
 		free(addresses);
 		return -EIO;
@@ -500,19 +496,18 @@ static int update_identity(struct db_conn *c, struct ingest_job *job,
 	db_bind_text(s, 8, json_get_str(host, "kernel"));
 	db_bind_text(s, 9, json_get_str(host, "arch"));
 	if (boot > 0)
-		sqlite3_bind_int64(s, 10, boot);
-	sqlite3_bind_text(s, 11, addresses ? addresses : "[]", -1,
-			  addresses ? free : SQLITE_STATIC);
+		db_bind_int(s, 10, boot);
+	db_bind_text_take(s, 11, addresses, "[]");
 	db_bind_text(s, 12, json_get_str(json_object_get(job->report, "agent"),
 				      "version"));
 	db_bind_text(s, 13, tag);
 	db_bind_text(s, 14, owner);
-	sqlite3_bind_int64(s, 15, now);
+	db_bind_int(s, 15, now);
 	if (collected > 0)
-		sqlite3_bind_int64(s, 16, collected);
+		db_bind_int(s, 16, collected);
 	if (job->identity[0])
 		db_bind_text(s, 17, job->identity);
-	sqlite3_bind_int64(s, 18, job->host_id);
+	db_bind_int(s, 18, job->host_id);
 	r = db_run(c, s);
 	if (r < 0)
 		return r;
@@ -531,9 +526,9 @@ static int update_identity(struct db_conn *c, struct ingest_job *job,
 		r = project_for_tag(c, tag, owner, now, &pid);
 		if (r < 0)
 			return r;
-		sqlite3_bind_int64(s, 1, pid);
+		db_bind_int(s, 1, pid);
 	}
-	sqlite3_bind_int64(s, 2, job->host_id);
+	db_bind_int(s, 2, job->host_id);
 	return db_run(c, s);
 }
 
@@ -542,7 +537,7 @@ static int update_facts(struct db_conn *c, struct ingest_job *job)
 {
 	struct ingest_section *lg = &job->sec[SECTION_LOGINS];
 	struct ingest_section *pk = &job->sec[SECTION_PACKAGES];
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int r;
 
 	if (lg->full) {
@@ -556,10 +551,10 @@ static int update_facts(struct db_conn *c, struct ingest_job *job)
 			return -EIO;
 		if (json_is_object(last) &&
 		    time_parse(json_get_str(last, "at"), &at) == 0)
-			sqlite3_bind_int64(s, 1, at);
+			db_bind_int(s, 1, at);
 		db_bind_text(s, 2, json_get_str(last, "user"));
 		db_bind_text(s, 3, json_get_str(last, "from"));
-		sqlite3_bind_int64(s, 4, job->host_id);
+		db_bind_int(s, 4, job->host_id);
 		if ((r = db_run(c, s)) < 0)
 			return r;
 	}
@@ -571,8 +566,8 @@ static int update_facts(struct db_conn *c, struct ingest_job *job)
 		if (!s)
 			return -EIO;
 		if (time_parse(json_get_str(pk->body, "changed_at"), &at) == 0)
-			sqlite3_bind_int64(s, 1, at);
-		sqlite3_bind_int64(s, 2, job->host_id);
+			db_bind_int(s, 1, at);
+		db_bind_int(s, 2, job->host_id);
 		if ((r = db_run(c, s)) < 0)
 			return r;
 	}
@@ -580,11 +575,11 @@ static int update_facts(struct db_conn *c, struct ingest_job *job)
 }
 
 /* Runs a prepared write whose one parameter is the host's id. */
-static int run_for_host(struct db_conn *c, sqlite3_stmt *s, int64_t host)
+static int run_for_host(struct db_conn *c, struct db_stmt *s, int64_t host)
 {
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, host);
+	db_bind_int(s, 1, host);
 	return db_run(c, s);
 }
 
@@ -601,7 +596,7 @@ static int takeover_of(struct db_conn *c, const struct ingest_job *job,
 {
 	const char *mid = json_get_str(json_object_get(job->report, "host"),
 				       "machine_id");
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	*ret = TAKE_NONE;
@@ -612,27 +607,25 @@ static int takeover_of(struct db_conn *c, const struct ingest_job *job,
 		    "machine_id FROM hosts WHERE id = ?1");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, job->host_id);
+	db_bind_int(s, 1, job->host_id);
 	db_bind_text(s, 2, job->pending);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = db_step(c, s);
+	if (rc == DB_ROW) {
 		const char *old = db_col_text(s, 2);
 
-		if (sqlite3_column_int(s, 0))
+		if (db_col_int(s, 0))
 			*ret = TAKE_NONE;	/* taken by an earlier report */
-		else if (!sqlite3_column_int(s, 1))
+		else if (!db_col_int(s, 1))
 			*ret = TAKE_STALE;
 		else if (!old || !*old || (mid && strcmp(mid, old) == 0))
 			*ret = TAKE_SAME;
 		else
 			*ret = TAKE_OTHER;
 		if (*ret == TAKE_OTHER && !(*ret_old_mid = strdup(old)))
-			rc = SQLITE_NOMEM;
+			rc = -ENOMEM;
 	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_NOMEM)
-		return -ENOMEM;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(c, rc);
+	db_reset(s);
+	return rc < 0 ? rc : 0;
 }
 
 #define SNAPSHOTS_KEPT 4	/* per host */
@@ -649,7 +642,7 @@ static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 	size_t packed_len = 0;
 	int64_t snap_id = 0;
 	char *text = NULL, *old_text = NULL, *new_text = NULL;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc, r = 0;
 
 	s = db_stmt(c, "SELECT name, body FROM sections WHERE host_id = ?");
@@ -657,16 +650,16 @@ static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 		r = s ? -ENOMEM : -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int(s, 1, job->host_id);
+	while ((rc = db_step(c, s)) == DB_ROW) {
 		json_t *body = db_body_column(s, 1);
 
 		if (body)
 			json_object_set_new(secs, db_col_text(s, 0), body);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		r = db_err(c, rc);
+	db_reset(s);
+	if (rc < 0) {
+		r = rc;
 		goto out;
 	}
 	if (json_object_get(secs, section_names[SECTION_PACKAGES])) {
@@ -703,43 +696,32 @@ static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	sqlite3_bind_int64(s, 2, now);
+	db_bind_int(s, 1, job->host_id);
+	db_bind_int(s, 2, now);
 	db_bind_text(s, 3, old_mid);
-	sqlite3_bind_blob64(s, 4, packed, packed_len, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		snap_id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		r = db_err(c, rc);
+	db_bind_blob(s, 4, packed, packed_len);
+	while ((rc = db_step(c, s)) == DB_ROW)
+		snap_id = db_col_int(s, 0);
+	db_reset(s);
+	if (rc < 0) {
+		r = rc;
 		goto out;
 	}
 	/* Each takeover costs a report's size at most: a few are kept. */
-	s = db_stmt(c, "DELETE FROM host_snapshots WHERE host_id = ?1 AND id NOT "
-		    "IN (SELECT id FROM host_snapshots WHERE host_id = ?1 "
-		    "ORDER BY id DESC LIMIT ?2)");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	sqlite3_bind_int(s, 2, SNAPSHOTS_KEPT);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "DELETE FROM host_snapshots WHERE host_id = ?1 AND id NOT "
+		   "IN (SELECT id FROM host_snapshots WHERE host_id = ?1 "
+		   "ORDER BY id DESC LIMIT ?2)",
+		   DB_INT(job->host_id), DB_INT(SNAPSHOTS_KEPT))) < 0)
 		goto out;
 	/* The old machine's facts go with its inventory. */
-	s = db_stmt(c, "UPDATE hosts SET identity_changed_at = ?2, "
-		    "previous_machine_id = ?3, identity_hash = NULL, "
-		    "last_login_at = NULL, last_login_user = NULL, "
-		    "last_login_from = NULL, packages_changed_at = NULL "
-		    "WHERE id = ?1");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	sqlite3_bind_int64(s, 2, now);
-	db_bind_text(s, 3, old_mid);
-	if ((r = db_run(c, s)) < 0)
+	if ((r = db_run_with(
+		c, "UPDATE hosts SET identity_changed_at = ?2, "
+		   "previous_machine_id = ?3, identity_hash = NULL, "
+		   "last_login_at = NULL, last_login_user = NULL, "
+		   "last_login_from = NULL, packages_changed_at = NULL WHERE "
+		   "id = ?1",
+		   DB_INT(job->host_id), DB_INT(now), DB_TEXT(old_mid))) < 0)
 		goto out;
 	if ((r = run_for_host(c, db_stmt(c, "DELETE FROM sections WHERE "
 					 "host_id = ?"),
@@ -761,18 +743,12 @@ static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 		r = -ENOMEM;
 		goto out;
 	}
-	s = db_stmt(c, "INSERT INTO changes (host_id, at, section, key, action, "
-		    "old, new) VALUES (?, ?, 'host', 'machine_id', 'changed', "
-		    "?, ?)");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	sqlite3_bind_int64(s, 2, now);
-	db_bind_text(s, 3, old_text);
-	db_bind_text(s, 4, new_text);
-	r = db_run(c, s);
+	r = db_run_with(
+		c, "INSERT INTO changes (host_id, at, section, key, action, "
+		   "old, new) VALUES (?, ?, 'host', 'machine_id', 'changed', "
+		   "?, ?)",
+		   DB_INT(job->host_id), DB_INT(now), DB_TEXT(old_text),
+		   DB_TEXT(new_text));
 out:
 	free(text);
 	free(old_text);
@@ -786,7 +762,7 @@ out:
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 {
 	struct db_conn *c = &st->writer;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	char *old_tag = NULL;
 	char old_identity[SHA256_HEX_LEN] = "";
 	char stored[SECTION_COUNT][SHA256_HEX_LEN] = { { 0 } };
@@ -797,16 +773,17 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	int64_t pkg_at;
 
 	/* A retired host that reports is news, like a silent one. */
-	s = db_stmt(c, "SELECT project_pinned, status = 'silent' OR retired_at "
-		    "IS NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
-		    "packages_changed_at, changes_day, changes_today FROM hosts "
-		    "WHERE id = ?");
+	s = db_stmt(
+		c, "SELECT project_pinned, status = 'silent' OR retired_at IS "
+		   "NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
+		   "packages_changed_at, changes_day, changes_today FROM "
+		   "hosts WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int64(s, 2, job->host_id);
+	db_bind_int(s, 1, now);
+	db_bind_int(s, 2, job->host_id);
 	if ((r = db_step(c, s)) != DB_ROW) {
 		db_reset(s);
 		if (r < 0)
@@ -814,20 +791,20 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		job->status = 404;	/* deleted while it was reporting */
 		goto done;
 	}
-	pinned = sqlite3_column_int(s, 0);
-	silent = sqlite3_column_int(s, 1);
-	due = sqlite3_column_int(s, 2);
-	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+	pinned = db_col_int(s, 0);
+	silent = db_col_int(s, 1);
+	due = db_col_int(s, 2);
+	if (!db_col_null(s, 3))
 		old_tag = strdup(db_col_text(s, 3));
-	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+	if (!db_col_null(s, 4))
 		snprintf(old_identity, sizeof(old_identity), "%s",
 			 db_col_text(s, 4));
-	pkg_at = sqlite3_column_int64(s, 5);
+	pkg_at = db_col_int(s, 5);
 	b.report_left = st->cfg ? st->cfg->changes_per_report : 2000;
 	b.day_left = st->cfg ? st->cfg->changes_per_day : 20000;
-	if (sqlite3_column_int64(s, 6) == b.day)
-		b.day_left -= sqlite3_column_int64(s, 7);
-	sqlite3_reset(s);
+	if (db_col_int(s, 6) == b.day)
+		b.day_left -= db_col_int(s, 7);
+	db_reset(s);
 	if ((r = takeover_of(c, job, &take, &old_mid)) < 0)
 		goto fail;
 	if (take == TAKE_STALE) {
@@ -843,7 +820,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		r = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job->host_id);
+	db_bind_int(s, 1, job->host_id);
 	while ((r = db_step(c, s)) == DB_ROW) {
 		int sec = section_from_name(db_col_text(s, 0));
 
@@ -875,11 +852,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if (take != TAKE_NONE) {
 		/* The new identity reported: its token is the host's now, and
 		 * the old one stops working. */
-		r = run_for_host(c, db_stmt(c, "UPDATE hosts SET token_hash = "
-					    "pending_token_hash, "
-					    "pending_token_hash = NULL, "
-					    "pending_since = NULL WHERE id = ?"),
-				 job->host_id);
+		r = run_for_host(c, db_stmt(
+			c, "UPDATE hosts SET token_hash = pending_token_hash, "
+			   "pending_token_hash = NULL, pending_since = NULL "
+			   "WHERE id = ?"), job->host_id);
 		if (r == 0 && take == TAKE_OTHER) {
 			r = snapshot_and_reset(c, job, now, old_mid);
 			memset(stored, 0, sizeof(stored));
@@ -906,17 +882,12 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		goto fail;
 	changed |= r;
 	if (b.written > 0) {
-		s = db_stmt(c, "UPDATE hosts SET changes_today = CASE changes_day "
-			    "WHEN ?2 THEN changes_today + ?3 ELSE ?3 END, "
-			    "changes_day = ?2 WHERE id = ?1");
-		if (!s) {
-			r = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int64(s, 1, job->host_id);
-		sqlite3_bind_int64(s, 2, b.day);
-		sqlite3_bind_int64(s, 3, b.written);
-		if ((r = db_run(c, s)) < 0)
+		if ((r = db_run_with(
+			c, "UPDATE hosts SET changes_today = CASE changes_day "
+			   "WHEN ?2 THEN changes_today + ?3 ELSE ?3 END, "
+			   "changes_day = ?2 WHERE id = ?1",
+			   DB_INT(job->host_id), DB_INT(b.day),
+			   DB_INT(b.written))) < 0)
 			goto fail;
 	}
 	if ((r = update_identity(c, job, now, pinned, old_tag,
@@ -924,22 +895,23 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 				 &tag_changed)) < 0 ||
 	    (r = update_facts(c, job)) < 0)
 		goto fail;
-	s = db_stmt(c, "INSERT INTO reports (host_id, received_at, collected_at, "
-		    "bytes, full_sections) VALUES (?1, ?2, "
-		    "(SELECT collected_at FROM hosts WHERE id = ?1), ?3, ?4)");
+	s = db_stmt(
+		c, "INSERT INTO reports (host_id, received_at, collected_at, "
+		   "bytes, full_sections) VALUES (?1, ?2, (SELECT "
+		   "collected_at FROM hosts WHERE id = ?1), ?3, ?4)");
 	if (!s) {
 		r = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, job->host_id);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int64(s, 3, (int64_t)job->bytes);
+	db_bind_int(s, 1, job->host_id);
+	db_bind_int(s, 2, now);
+	db_bind_int(s, 3, (int64_t)job->bytes);
 	{
 		int full = 0;
 
 		for (int i = 0; i < SECTION_COUNT; i++)
 			full += job->sec[i].full;
-		sqlite3_bind_int(s, 4, full);
+		db_bind_int(s, 4, full);
 	}
 	if ((r = db_run(c, s)) < 0)
 		goto fail;
@@ -970,7 +942,7 @@ int store_index_packages(struct store *st, int limit, int *ret_count)
 
 /* Runs a prepared delete of up to limit rows older than before (its two
  * parameters) and counts them. */
-static int prune_rows(struct db_conn *c, sqlite3_stmt *s, int64_t before,
+static int prune_rows(struct db_conn *c, struct db_stmt *s, int64_t before,
 		      int limit, int *ret_count)
 {
 	int r;
@@ -978,11 +950,11 @@ static int prune_rows(struct db_conn *c, sqlite3_stmt *s, int64_t before,
 	*ret_count = 0;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, before);
-	sqlite3_bind_int(s, 2, limit);
+	db_bind_int(s, 1, before);
+	db_bind_int(s, 2, limit);
 	if ((r = db_run(c, s)) < 0)
 		return r;
-	*ret_count = sqlite3_changes(c->db);
+	*ret_count = db_changes(c);
 	return 0;
 }
 
@@ -1003,10 +975,10 @@ int store_prune(struct store *st, int64_t reports_before, int64_t now,
 		       now - keep, limit, &n);
 	total += n;
 	if (r == 0 && total < limit) {
-		r = prune_rows(c, db_stmt(c, "DELETE FROM host_snapshots WHERE "
-					  "id IN (SELECT id FROM host_snapshots "
-					  "WHERE at < ?1 ORDER BY id LIMIT ?2)"),
-			       now - keep, limit - total, &n);
+		r = prune_rows(c, db_stmt(
+			c, "DELETE FROM host_snapshots WHERE id IN (SELECT id "
+			   "FROM host_snapshots WHERE at < ?1 ORDER BY id "
+			   "LIMIT ?2)"), now - keep, limit - total, &n);
 		total += n;
 	}
 	if (r == 0 && total < limit) {
