@@ -260,16 +260,99 @@ void client_reply_reason(const struct http_reply *rep, char *why,
 
 /* A POST that falls back to an uncompressed body once if the server does
  * not take gzip (415). */
-int client_post(const struct agent_conf *conf, const char *path,
-		const char *token, const json_t *body, struct http_reply *rep)
+int client_servers(const char *list, char urls[][STATE_URL_MAX], int max,
+		   char *err, size_t size)
 {
-	int r = client_post_json(conf->server, path, token, conf->ca_file, body,
-				 0, rep);
+	const char *p = list;
+	int n = 0;
+
+	for (;;) {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		len = strcspn(p, " \t,");
+		if (n == max) {
+			snprintf(err, size, "more than %d server URLs", max);
+			return -EINVAL;
+		}
+		if (len >= STATE_URL_MAX) {
+			snprintf(err, size, "a server URL longer than %d bytes",
+				 STATE_URL_MAX - 1);
+			return -EINVAL;
+		}
+		memcpy(urls[n], p, len);
+		urls[n][len] = '\0';
+		if (strncmp(urls[n], "http://", 7) != 0 &&
+		    strncmp(urls[n], "https://", 8) != 0) {
+			snprintf(err, size, "expected an http:// or https:// "
+				 "URL: \"%.200s\"", urls[n]);
+			return -EINVAL;
+		}
+		n++;
+		p += len;
+	}
+	if (n == 0) {
+		snprintf(err, size, "no server URL");
+		return -EINVAL;
+	}
+	return n;
+}
+
+static int post_one(const struct agent_conf *conf, const char *server,
+		    const char *path, const char *token, const json_t *body,
+		    struct http_reply *rep)
+{
+	int r = client_post_json(server, path, token, conf->ca_file, body, 0,
+				 rep);
 
 	if (r == 0 && rep->status == 415) {
 		client_reply_free(rep);
-		r = client_post_json(conf->server, path, token, conf->ca_file,
-				     body, 1, rep);
+		r = client_post_json(server, path, token, conf->ca_file, body,
+				     1, rep);
+	}
+	return r;
+}
+
+/* No answer, or a gateway's or an overloaded node's: another node may do. */
+static int try_next(int r, const struct http_reply *rep)
+{
+	return r < 0 || rep->status == 0 || rep->status == 502 ||
+	       rep->status == 503 || rep->status == 504;
+}
+
+int client_post(const struct agent_conf *conf, const char *path,
+		const char *token, const json_t *body, struct http_reply *rep)
+{
+	char urls[CLIENT_SERVERS_MAX][STATE_URL_MAX];
+	char last[STATE_URL_MAX], err[256];
+	int n = client_servers(conf->server, urls, CLIENT_SERVERS_MAX, err,
+			       sizeof(err));
+	int first = 0, r = -EINVAL;
+
+	if (n < 0) {
+		memset(rep, 0, sizeof(*rep));
+		snprintf(rep->error, sizeof(rep->error), "server: %.240s", err);
+		return n;
+	}
+	if (n > 1 && state_read_server(conf->state_dir, last) == 0)
+		for (int i = 0; i < n; i++)
+			if (strcmp(urls[i], last) == 0)
+				first = i;
+	for (int k = 0; k < n; k++) {
+		int i = (first + k) % n;
+
+		if (k > 0)
+			client_reply_free(rep);
+		r = post_one(conf, urls[i], path, token, body, rep);
+		if (!try_next(r, rep)) {
+			/* Best effort: a failure only costs the next run a
+			 * detour. */
+			if (n > 1 && i != first)
+				state_write_server(conf->state_dir, urls[i]);
+			break;
+		}
 	}
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "agent.h"
+#include "state.h"
 
 /* The library client_init() loads (Debian's libcurl3-gnutls). */
 #define CLIENT_LIBCURL "libcurl-gnutls.so.4"
@@ -41,9 +42,22 @@ void client_reply_free(struct http_reply *reply);
 int client_gzip(const void *in, size_t len, unsigned char **ret,
 		size_t *ret_len);
 
+/* conf's `server` may list several URLs (separated by spaces or commas,
+ * CLIENT_SERVERS_MAX at most): nodes of one derelict in front of one
+ * database.  client_servers() splits the list into urls (each at most
+ * STATE_URL_MAX - 1 long): their count, or -EINVAL with err filled when
+ * the list is empty, too long, or holds something not http(s)://. */
+#define CLIENT_SERVERS_MAX 8
+int client_servers(const char *list, char urls[][STATE_URL_MAX], int max,
+		   char *err, size_t size);
+
 /* client_post_json() to conf's server with conf's CA file, falling back
  * once to an uncompressed body if the server does not take gzip (415).
- * Answers as client_post_json(). */
+ * With several servers it starts from the one that last answered (kept in
+ * the state directory) and goes on to the next while one gives no answer
+ * or answers 502, 503 or 504; the first other answer is the outcome, and
+ * that server is remembered.  Answers as client_post_json(), for the last
+ * server tried when none answered. */
 int client_post(const struct agent_conf *conf, const char *path,
 		const char *token, const json_t *body, struct http_reply *rep);
 

@@ -38,7 +38,7 @@ enum exit_code {
 #define OFF(f) offsetof(struct agent_conf, f)
 static const struct conf_key agent_keys[] = {
 	{ "agent", "server", CONF_STRING, OFF(server), "http://127.0.0.1:8470",
-	  0, 0, "server URL" },
+	  0, 0, "server URL, or several separated by spaces" },
 	{ "agent", "enroll_secret_file", CONF_STRING, OFF(enroll_secret_file),
 	  SYSCONFDIR "/derelict/enroll-secret", 0, 0,
 	  "file holding the enrollment secret" },
@@ -186,10 +186,11 @@ static int parse_args(int argc, char **argv, struct opts *o,
 static int validate(const struct agent_conf *conf, const char *origin,
 		    char *err, size_t size)
 {
-	if (strncmp(conf->server, "http://", 7) != 0 &&
-	    strncmp(conf->server, "https://", 8) != 0) {
-		snprintf(err, size, "%s: server: expected an http:// or "
-			 "https:// URL: \"%s\"", origin, conf->server);
+	char urls[CLIENT_SERVERS_MAX][STATE_URL_MAX], why[256];
+
+	if (client_servers(conf->server, urls, CLIENT_SERVERS_MAX, why,
+			   sizeof(why)) < 0) {
+		snprintf(err, size, "%s: server: %s", origin, why);
 		return -EINVAL;
 	}
 	if (!conf->state_dir[0]) {

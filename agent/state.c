@@ -136,6 +136,26 @@ int state_read_secret(const char *path, char *out, size_t size)
 	return out[0] ? 0 : -EINVAL;
 }
 
+int state_read_server(const char *dir, char out[STATE_URL_MAX])
+{
+	char path[4096];
+	int r;
+
+	if ((r = state_path(path, sizeof(path), dir, "server")) < 0)
+		return r;
+	return state_read_secret(path, out, STATE_URL_MAX);
+}
+
+int state_write_server(const char *dir, const char *url)
+{
+	char text[STATE_URL_MAX + 1];
+
+	if (!*url || strlen(url) >= STATE_URL_MAX || strchr(url, '\n'))
+		return -EINVAL;
+	snprintf(text, sizeof(text), "%s\n", url);
+	return write_atomic(dir, "server", text, 0644);
+}
+
 int state_read_token(const char *dir, char out[TOKEN_MAX])
 {
 	char path[4096];

@@ -62,6 +62,14 @@ int state_read_hashes(const char *dir,
 int state_write_hashes(const char *dir,
 		       char hashes[SECTION_COUNT][SHA256_HEX_LEN]);
 
+/* The server URL that last answered, kept in <dir>/server so that the next
+ * run starts from it when `server` lists several.  state_read_server():
+ * 0 with out filled, -ENOENT, or negative errno; state_write_server()
+ * replaces the file atomically.  0 or negative errno. */
+#define STATE_URL_MAX 2048
+int state_read_server(const char *dir, char out[STATE_URL_MAX]);
+int state_write_server(const char *dir, const char *url);
+
 /* Reads a secret file: its first line, trimmed.  0, or negative errno
  * (-EINVAL when empty). */
 int state_read_secret(const char *path, char *out, size_t size);
