@@ -12,22 +12,22 @@
 HANDLER(api_findings_list)
 {
 	struct finding_filter f = { 0 };
-	const char *sev = http_arg(rq, "severity");
-	const char *host = http_arg(rq, "host");
-	const char *cursor = http_arg(rq, "cursor");
+	const char *sev = request_arg(rq, "severity");
+	const char *host = request_arg(rq, "host");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
 	int r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
-	f.status = http_arg(rq, "status");
+	f.status = request_arg(rq, "status");
 	if (f.status && strcmp(f.status, "open") != 0 &&
 	    strcmp(f.status, "acknowledged") != 0 &&
 	    strcmp(f.status, "resolved") != 0)
 		return reply_error(rp, 400, "bad_request",
 				   "status must be open, acknowledged or "
 				   "resolved");
-	f.rule = http_arg(rq, "rule");
+	f.rule = request_arg(rq, "rule");
 	if (f.rule && rules_rule_parse(f.rule) < 0)
 		return reply_error(rp, 400, "bad_request", "unknown rule %s",
 				   f.rule);

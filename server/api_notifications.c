@@ -10,13 +10,13 @@
 HANDLER(api_notifications_list)
 {
 	struct notify_filter f = { 0 };
-	const char *cursor = http_arg(rq, "cursor");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
 	int r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
-	f.status = http_arg(rq, "status");
+	f.status = request_arg(rq, "status");
 	if (f.status && strcmp(f.status, "pending") != 0 &&
 	    strcmp(f.status, "delivered") != 0 &&
 	    strcmp(f.status, "failed") != 0 &&
@@ -24,7 +24,7 @@ HANDLER(api_notifications_list)
 		return reply_error(rp, 400, "bad_request",
 				   "status must be pending, delivered, failed "
 				   "or disabled");
-	f.destination = http_arg(rq, "destination");
+	f.destination = request_arg(rq, "destination");
 	if (f.destination && strlen(f.destination) >= STORE_NOTIFY_NAME_MAX)
 		return reply_error(rp, 400, "bad_request",
 				   "destination: at most %d bytes",
