@@ -39,13 +39,18 @@ static int parse_bool(const char *s, int *ret)
 	return -EINVAL;
 }
 
+/* A host's states, as the store names them. */
+static const char *const statuses[] = {
+	"active", "silent", "retired", NULL
+};
+
 HANDLER(api_hosts_list)
 {
 	struct host_filter f = { 0 };
 	const char *sev = request_arg(rq, "severity");
 	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
-	int r;
+	int status, r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
@@ -53,11 +58,9 @@ HANDLER(api_hosts_list)
 	    parse_bool(request_arg(rq, "mail"), &f.mail) < 0)
 		return reply_error(rp, 400, "bad_request",
 				   "abandoned and mail take true or false");
-	f.status = request_arg(rq, "status");
-	if (f.status && strcmp(f.status, "active") != 0 &&
-	    strcmp(f.status, "silent") != 0 && strcmp(f.status, "retired") != 0)
-		return reply_error(rp, 400, "bad_request",
-				   "status must be active, silent or retired");
+	if (request_enum(rq, rp, "status", statuses, &status) < 0)
+		return 0;
+	f.status = status < 0 ? NULL : statuses[status];
 	if (sev) {
 		f.min_severity = rules_severity_parse(sev);
 		if (f.min_severity <= 0)
