@@ -159,13 +159,19 @@ SOURCES = $(wildcard common/*.[ch] agent/*.[ch] server/*.[ch] tests/unit/*.[ch])
 format:
 	clang-format -i $(SOURCES)
 
+# Every object of the two programs: no two of them call each other,
+# directly or round a loop (tools/cycles.py reads their symbols).
+CYCLE_OBJ := $(COMMON_OBJ) $(AGENT_OBJ) $(B)/agent/main.o \
+	$(filter $(B)/server/%,$(SERVER_OBJ)) $(B)/server/main.o
+
 # The calls that have overflowed buffers in C for decades stay out.
-check-style:
+check-style: $(CYCLE_OBJ)
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
 		|| { echo "check-style: banned call above" >&2; exit 1; }
 	@! grep -nE 'sqlite3|SQLITE_' $(filter-out server/db.c,$(wildcard server/*.c server/*.h)) \
 		| grep -v 'ENGINE:' \
 		|| { echo "check-style: only server/db.c may speak SQLite (db.h wraps it)" >&2; exit 1; }
+	@B=$(B) $(PYTHON) tools/cycles.py $(CYCLE_OBJ)
 
 -include packaging/packaging.mk
 -include tests/fuzz/fuzz.mk

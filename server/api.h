@@ -5,7 +5,10 @@
 #ifndef DERELICT_API_H
 #define DERELICT_API_H
 
-#include "http.h"
+#include "reply.h"
+#include "request.h"
+#include "server.h"
+#include "store.h"
 
 #define HANDLER(name) \
 	int name(struct app *app, struct request *rq, struct reply *rp)

@@ -60,7 +60,7 @@ static int page_message(struct reply *rp, int status, const char *title,
 static int token(struct app *app, struct request *rq, struct reply *rp,
 		 struct answer *a)
 {
-	const char *t = http_arg(rq, "t");
+	const char *t = request_arg(rq, "t");
 	int r;
 
 	if (!app->answer_key) {
@@ -167,7 +167,7 @@ HANDLER(api_answer_get)
 	buf_puts(&b, "</p>\n<p>Nothing changes until you press the "
 		    "button.</p>\n<form method=\"post\" "
 		    "action=\"/answer?t=");
-	html_escape(&b, http_arg(rq, "t"));
+	html_escape(&b, request_arg(rq, "t"));
 	buf_puts(&b, "\"><button type=\"submit\">");
 	html_escape(&b, button(a.action));
 	buf_puts(&b, "</button></form>\n");

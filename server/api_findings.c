@@ -9,25 +9,26 @@
 #include "rules.h"
 #include "timeutil.h"
 
+/* A finding's states, as the store names them. */
+static const char *const statuses[] = {
+	"open", "acknowledged", "resolved", NULL
+};
+
 HANDLER(api_findings_list)
 {
 	struct finding_filter f = { 0 };
-	const char *sev = http_arg(rq, "severity");
-	const char *host = http_arg(rq, "host");
-	const char *cursor = http_arg(rq, "cursor");
+	const char *sev = request_arg(rq, "severity");
+	const char *host = request_arg(rq, "host");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
-	int r;
+	int status, r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
-	f.status = http_arg(rq, "status");
-	if (f.status && strcmp(f.status, "open") != 0 &&
-	    strcmp(f.status, "acknowledged") != 0 &&
-	    strcmp(f.status, "resolved") != 0)
-		return reply_error(rp, 400, "bad_request",
-				   "status must be open, acknowledged or "
-				   "resolved");
-	f.rule = http_arg(rq, "rule");
+	if (request_enum(rq, rp, "status", statuses, &status) < 0)
+		return 0;
+	f.status = status < 0 ? NULL : statuses[status];
+	f.rule = request_arg(rq, "rule");
 	if (f.rule && rules_rule_parse(f.rule) < 0)
 		return reply_error(rp, 400, "bad_request", "unknown rule %s",
 				   f.rule);

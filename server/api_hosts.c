@@ -39,25 +39,28 @@ static int parse_bool(const char *s, int *ret)
 	return -EINVAL;
 }
 
+/* A host's states, as the store names them. */
+static const char *const statuses[] = {
+	"active", "silent", "retired", NULL
+};
+
 HANDLER(api_hosts_list)
 {
 	struct host_filter f = { 0 };
-	const char *sev = http_arg(rq, "severity");
-	const char *cursor = http_arg(rq, "cursor");
+	const char *sev = request_arg(rq, "severity");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
-	int r;
+	int status, r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
-	if (parse_bool(http_arg(rq, "abandoned"), &f.abandoned) < 0 ||
-	    parse_bool(http_arg(rq, "mail"), &f.mail) < 0)
+	if (parse_bool(request_arg(rq, "abandoned"), &f.abandoned) < 0 ||
+	    parse_bool(request_arg(rq, "mail"), &f.mail) < 0)
 		return reply_error(rp, 400, "bad_request",
 				   "abandoned and mail take true or false");
-	f.status = http_arg(rq, "status");
-	if (f.status && strcmp(f.status, "active") != 0 &&
-	    strcmp(f.status, "silent") != 0 && strcmp(f.status, "retired") != 0)
-		return reply_error(rp, 400, "bad_request",
-				   "status must be active, silent or retired");
+	if (request_enum(rq, rp, "status", statuses, &status) < 0)
+		return 0;
+	f.status = status < 0 ? NULL : statuses[status];
 	if (sev) {
 		f.min_severity = rules_severity_parse(sev);
 		if (f.min_severity <= 0)
@@ -65,8 +68,8 @@ HANDLER(api_hosts_list)
 					   "severity must be critical, high, "
 					   "medium or low");
 	}
-	f.project = http_arg(rq, "project");
-	f.q = http_arg(rq, "q");
+	f.project = request_arg(rq, "project");
+	f.q = request_arg(rq, "q");
 	if (f.q && !*f.q)
 		f.q = NULL;
 	if (f.q && strlen(f.q) > STORE_SEARCH_MAX)
@@ -124,7 +127,7 @@ HANDLER(api_host_section)
 {
 	int64_t id = parse_id(rq->params[0]), offset = 0;
 	int sec = section_from_name(rq->params[1]);
-	const char *cursor = http_arg(rq, "cursor");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
 	int limit, r;
 
@@ -147,7 +150,7 @@ HANDLER(api_host_section)
 HANDLER(api_host_changes)
 {
 	int64_t id = parse_id(rq->params[0]), before = 0;
-	const char *cursor = http_arg(rq, "cursor");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
 	int limit, r;
 
@@ -232,8 +235,8 @@ HANDLER(api_host_delete)
 
 HANDLER(api_packages)
 {
-	const char *name = http_arg(rq, "name");
-	const char *cursor = http_arg(rq, "cursor");
+	const char *name = request_arg(rq, "name");
+	const char *cursor = request_arg(rq, "cursor");
 	const char *arch = NULL;
 	int64_t after = 0;
 	json_t *out;

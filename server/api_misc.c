@@ -174,7 +174,7 @@ static int serve_file(struct request *rq, struct reply *rp, const char *name)
 			continue;
 		rp->etag = etags[i];
 		rp->content_type = content_type(name);
-		inm = http_header(rq, "If-None-Match");
+		inm = rq->if_none_match;
 		if (inm && strcmp(inm, etags[i]) == 0) {
 			rp->status = 304;
 			return 0;

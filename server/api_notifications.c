@@ -7,24 +7,24 @@
 #include "api.h"
 #include "timeutil.h"
 
+/* A delivery's states, as the store names them. */
+static const char *const statuses[] = {
+	"pending", "delivered", "failed", "disabled", NULL
+};
+
 HANDLER(api_notifications_list)
 {
 	struct notify_filter f = { 0 };
-	const char *cursor = http_arg(rq, "cursor");
+	const char *cursor = request_arg(rq, "cursor");
 	json_t *out;
-	int r;
+	int status, r;
 
 	if (request_limit(rq, rp, &f.limit) < 0)
 		return 0;
-	f.status = http_arg(rq, "status");
-	if (f.status && strcmp(f.status, "pending") != 0 &&
-	    strcmp(f.status, "delivered") != 0 &&
-	    strcmp(f.status, "failed") != 0 &&
-	    strcmp(f.status, "disabled") != 0)
-		return reply_error(rp, 400, "bad_request",
-				   "status must be pending, delivered, failed "
-				   "or disabled");
-	f.destination = http_arg(rq, "destination");
+	if (request_enum(rq, rp, "status", statuses, &status) < 0)
+		return 0;
+	f.status = status < 0 ? NULL : statuses[status];
+	f.destination = request_arg(rq, "destination");
 	if (f.destination && strlen(f.destination) >= STORE_NOTIFY_NAME_MAX)
 		return reply_error(rp, 400, "bad_request",
 				   "destination: at most %d bytes",

@@ -58,7 +58,7 @@ HANDLER(api_projects_list)
 
 	if (request_limit(rq, rp, &limit) < 0)
 		return 0;
-	r = store_projects_list(app->store, limit, http_arg(rq, "cursor"),
+	r = store_projects_list(app->store, limit, request_arg(rq, "cursor"),
 				&out);
 	if (r < 0)
 		return reply_store_error(rp, r, "projects");

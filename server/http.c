@@ -10,6 +10,12 @@
  * ENROLL_MAX_BYTES, and all such bodies together at most UNAUTH_BUDGET.
  * A reaper thread cuts connections whose headers take too long or whose
  * body arrives slower than BODY_MIN_RATE.
+ *
+ * Handlers never see libmicrohttpd: what they read (method, path, query,
+ * the headers they need, the body, the peer, the principal) is copied
+ * into a struct request (request.h) before dispatch, and their struct
+ * reply (reply.h) becomes the response here.  Calls go one way: http.c ->
+ * api_*.c -> request.c, reply.c, the store.
  */
 #include "http.h"
 
@@ -53,8 +59,6 @@
 /* libmicrohttpd's per-connection pool holds the request line, headers and
  * query arguments; what does not fit is refused (414, 431). */
 #define CONNECTION_MEMORY (32 << 10)
-/* No endpoint takes more than a handful of query arguments. */
-#define MAX_QUERY_ARGS 64
 
 static const char CSP[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -129,12 +133,14 @@ struct http_server {
 /* What libmicrohttpd keeps per request (*con_cls); handlers see rq. */
 struct http_req {
 	struct request rq;
+	struct MHD_Connection *conn;
 	const struct route *rt;
 	struct conn_track *track;
 	long reserved;		/* bytes taken from UNAUTH_BUDGET */
 	int begun;		/* on_request has seen the headers */
 	int answered;		/* refused from the headers; body discarded */
 	int too_many_args;	/* the query was dropped unparsed */
+	int body_too_large;	/* the body was dropped, over its cap */
 	char pathbuf[1024];	/* rq.params point in here */
 };
 
@@ -146,125 +152,11 @@ static double mono_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-const char *http_arg(const struct request *rq, const char *name)
+/* A request header, or NULL: for http.c's own checks; what handlers read
+ * is copied into struct request. */
+static const char *header(const struct http_req *w, const char *name)
 {
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
-					   name);
-}
-
-const char *http_header(const struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-int reply_json(struct reply *rp, int status, json_t *json)
-{
-	rp->status = status;
-	json_decref(rp->json);
-	rp->json = json;
-	return 0;
-}
-
-int reply_error(struct reply *rp, int status, const char *code,
-		const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return reply_json(rp, status,
-			  json_pack("{s:{s:s,s:s}}", "error", "code", code,
-				    "message", msg));
-}
-
-/* A store that cannot commit now may later (space freed, the file system
- * writable again, the lock released): 503 with a Retry-After, so clients
- * try again; only a corrupt file or a bug is a 500. */
-int reply_store_error(struct reply *rp, int r, const char *what)
-{
-	switch (r) {
-	case -ENOENT:
-		return reply_error(rp, 404, "not_found", "%s not found", what);
-	case -EEXIST:
-		return reply_error(rp, 409, "conflict", "%s already exists",
-				   what);
-	case -ENOSPC:
-		log_warning("store: %s: %s", what, store_errmsg());
-		rp->retry_after = 60;
-		return reply_error(rp, 503, "disk_full",
-				   "the server's disk is full; try again later");
-	case -EROFS:
-		log_warning("store: %s: %s", what, store_errmsg());
-		rp->retry_after = 60;
-		return reply_error(rp, 503, "read_only",
-				   "the server cannot write its database; "
-				   "try again later");
-	case -EIO:
-		log_warning("store: %s: %s", what, store_errmsg());
-		rp->retry_after = 30;
-		return reply_error(rp, 503, "storage_error",
-				   "the server's database failed (an I/O "
-				   "error); try again later");
-	case -EBUSY:
-		rp->retry_after = 5;
-		return reply_error(rp, 503, "busy", "the database is busy");
-	case -ENOMEM:
-		log_warning("store: %s: out of memory", what);
-		rp->retry_after = 5;
-		return reply_error(rp, 503, "out_of_memory",
-				   "the server is out of memory; try again");
-	default:
-		log_warning("store: %s: %s", what, store_errmsg());
-		return reply_error(rp, 500, "internal", "database error");
-	}
-}
-
-json_t *request_json(struct request *rq, struct reply *rp)
-{
-	const char *ct = http_header(rq, "Content-Type");
-	json_error_t err;
-	json_t *j;
-
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-		reply_error(rp, 415, "unsupported_media_type",
-			    "send Content-Type: application/json");
-		return NULL;
-	}
-	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len,
-		       JSON_REJECT_DUPLICATES, &err);
-	if (!j) {
-		reply_error(rp, 400, "malformed", "invalid JSON at line %d: %s",
-			    err.line, err.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		reply_error(rp, 400, "malformed", "expected a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
-int request_limit(struct request *rq, struct reply *rp, int *ret)
-{
-	const char *s = http_arg(rq, "limit");
-	char *end;
-	long v;
-
-	*ret = 100;
-	if (!s)
-		return 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end || v < 1 || v > 1000) {
-		reply_error(rp, 400, "bad_request",
-			    "limit must be a number from 1 to 1000");
-		return -EINVAL;
-	}
-	*ret = (int)v;
-	return 0;
+	return MHD_lookup_connection_value(w->conn, MHD_HEADER_KIND, name);
 }
 
 /* Inflates a gzip body in place, still capped at max bytes. */
@@ -348,11 +240,11 @@ static int token_from_header(const char *h, char *out, size_t outlen)
 	return -EINVAL;
 }
 
+/* ah: the Authorization header, or NULL. */
 static int authenticate(struct app *app, struct request *rq, struct reply *rp,
-			enum role need)
+			enum role need, const char *ah)
 {
 	char token[256], hash[SHA256_HEX_LEN];
-	const char *ah = http_header(rq, "Authorization");
 	int r;
 
 	rq->who.role = ROLE_NONE;
@@ -417,7 +309,7 @@ static int route_match(const char *pattern, const char *path, char *buf,
 			const char *end = strchr(path, '/');
 			size_t len = end ? (size_t)(end - path) : strlen(path);
 
-			if (len == 0 || n == HTTP_MAX_PARAMS)
+			if (len == 0 || n == REQUEST_MAX_PARAMS)
 				return 0;
 			params[n++] = path;
 			pattern++;
@@ -481,10 +373,10 @@ static int is_enroll(const struct route *rt)
 
 /* Content-Type is JSON and Content-Encoding absent or gzip; else fills rp
  * with 415. */
-static int check_media(struct request *rq, struct reply *rp)
+static int check_media(struct http_req *w, struct reply *rp)
 {
-	const char *ct = http_header(rq, "Content-Type");
-	const char *ce = http_header(rq, "Content-Encoding");
+	const char *ct = w->rq.content_type;
+	const char *ce = header(w, "Content-Encoding");
 
 	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
@@ -508,9 +400,9 @@ static int begin(struct http_server *h, struct http_req *w, struct reply *rp)
 {
 	struct request *rq = &w->rq;
 	const struct server_config *cfg = h->app->cfg;
-	const char *cl = http_header(rq, "Content-Length");
+	const char *cl = header(w, "Content-Length");
 	int has_body = (cl && strcmp(cl, "0") != 0) ||
-		       http_header(rq, "Transfer-Encoding");
+		       header(w, "Transfer-Encoding");
 	unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
 	const struct route *rt = route_find(w, rp);
 	size_t cap;
@@ -518,7 +410,8 @@ static int begin(struct http_server *h, struct http_req *w, struct reply *rp)
 	if (!rt)
 		return -ENOENT;
 	w->rt = rt;
-	if (authenticate(h->app, rq, rp, rt->min_role) < 0)
+	if (authenticate(h->app, rq, rp, rt->min_role,
+			 header(w, "Authorization")) < 0)
 		return -EACCES;
 	if (rt->min_role != ROLE_NONE) {
 		cap = (size_t)cfg->max_body_bytes;
@@ -536,7 +429,7 @@ static int begin(struct http_server *h, struct http_req *w, struct reply *rp)
 				    "minute");
 			return -EPERM;
 		}
-		if (check_media(rq, rp) < 0)
+		if (check_media(w, rp) < 0)
 			return -EINVAL;
 		cap = ENROLL_MAX_BYTES;
 	}
@@ -576,14 +469,14 @@ static void dispatch(struct app *app, struct http_req *w, struct reply *rp)
 	const struct route *rt = w->rt;
 	size_t cap = rq->body.max;
 
-	if (rq->body_too_large) {
+	if (w->body_too_large) {
 		reply_error(rp, 413, "too_large",
 			    "request body over %zu bytes", cap);
 		return;
 	}
-	if (rq->body.len && http_header(rq, "Content-Encoding") &&
-	    strcasecmp(http_header(rq, "Content-Encoding"), "identity") != 0) {
-		const char *ce = http_header(rq, "Content-Encoding");
+	if (rq->body.len && header(w, "Content-Encoding") &&
+	    strcasecmp(header(w, "Content-Encoding"), "identity") != 0) {
+		const char *ce = header(w, "Content-Encoding");
 		int r;
 
 		if (strcasecmp(ce, "gzip") != 0) {
@@ -596,7 +489,7 @@ static void dispatch(struct app *app, struct http_req *w, struct reply *rp)
 		 * for enrollment, so a bomb costs nothing. */
 		r = gunzip_body(&rq->body, cap);
 		if (r == -E2BIG) {
-			rq->body_too_large = 1;
+			w->body_too_large = 1;
 			reply_error(rp, 413, "too_large",
 				    "request body over %zu bytes once "
 				    "inflated", cap);
@@ -693,6 +586,41 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t len)
 			  out, (socklen_t)len);
 }
 
+static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind,
+				const char *key, size_t key_size,
+				const char *value, size_t value_size)
+{
+	struct request *rq = cls;
+
+	(void)kind;
+	(void)value_size;
+	/* A name with a NUL in it ("a%00b") never matched a lookup by
+	 * name; on_uri cut the query to at most REQUEST_MAX_ARGS. */
+	if (strlen(key) != key_size || rq->n_args == REQUEST_MAX_ARGS)
+		return MHD_YES;
+	rq->args[rq->n_args].name = key;
+	rq->args[rq->n_args].value = value;
+	rq->n_args++;
+	return MHD_YES;
+}
+
+/* Copies what handlers read out of libmicrohttpd into w->rq, from the
+ * request line and headers (the body follows later). */
+static void request_fill(struct http_req *w, const char *url,
+			 const char *method)
+{
+	struct request *rq = &w->rq;
+
+	rq->method = method;
+	rq->path = url;
+	rq->started = mono_now();
+	client_address(w->conn, rq->client, sizeof(rq->client));
+	MHD_get_connection_values_n(w->conn, MHD_GET_ARGUMENT_KIND, copy_arg,
+				    rq);
+	rq->content_type = header(w, "Content-Type");
+	rq->if_none_match = header(w, "If-None-Match");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -713,12 +641,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (!w)
 			return MHD_NO;
 		w->begun = 1;
-		rq = &w->rq;
-		rq->conn = conn;
-		rq->method = method;
-		rq->path = url;
-		rq->started = mono_now();
-		client_address(conn, rq->client, sizeof(rq->client));
+		w->conn = conn;
+		request_fill(w, url, method);
 		ci = MHD_get_connection_info(conn,
 					     MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		w->track = ci ? ci->socket_context : NULL;
@@ -727,7 +651,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (w->too_many_args)
 			reply_error(&rp, 400, "bad_request",
 				    "more than %d query arguments",
-				    MAX_QUERY_ARGS);
+				    REQUEST_MAX_ARGS);
 		else if (begin(h, w, &rp) == 0)
 			return MHD_YES;
 		/* Answered from the headers: nothing of the body is read. */
@@ -743,9 +667,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			w->track->body_bytes += *upload_data_size;
 			pthread_mutex_unlock(&h->lock);
 		}
-		if (!w->answered && !rq->body_too_large &&
+		if (!w->answered && !w->body_too_large &&
 		    buf_append(&rq->body, upload_data, *upload_data_size) < 0) {
-			rq->body_too_large = 1;
+			w->body_too_large = 1;
 			buf_free(&rq->body);
 			/* Nobody unauthenticated sends more than the cap. */
 			if (w->rt->min_role == ROLE_NONE)
@@ -768,7 +692,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 /* Called with the request line before libmicrohttpd parses the query into
  * its per-connection pool, where a thousand arguments do not fit: it would
- * close the connection without a reply.  Past MAX_QUERY_ARGS, the query is
+ * close the connection without a reply.  Past REQUEST_MAX_ARGS, the query is
  * cut off in place (libmicrohttpd's own buffer, passed const but writable;
  * it parses from just after the '?') and on_request answers 400.  What is
  * returned becomes the request's *con_cls. */
@@ -786,7 +710,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	for (const char *p = q + 1; *p; p++)
 		if (*p == '&')
 			args++;
-	if (args > MAX_QUERY_ARGS) {
+	if (args > REQUEST_MAX_ARGS) {
 		w->too_many_args = 1;
 		((char *)q)[1] = '\0';
 	}

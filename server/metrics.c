@@ -89,55 +89,68 @@ void metrics_unauth_bytes(long delta)
 	atomic_fetch_add(&unauth_bytes, delta);
 }
 
+/* One family: its "# HELP" and "# TYPE" lines, then a sample per value,
+ * name{label="labels[i]"} values[i], or with label NULL the one sample
+ * "name values[0]".  The counters stay far below 2^63, so printing them
+ * signed changes no figure. */
+static int render_family(struct buf *out, const char *name, const char *type,
+			 const char *help, const char *label,
+			 const char *const labels[], const long long values[],
+			 size_t n)
+{
+	int r = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+			   name, type);
+
+	if (!label)
+		return r | buf_printf(out, "%s %lld\n", name, values[0]);
+	for (size_t i = 0; i < n; i++)
+		r |= buf_printf(out, "%s{%s=\"%s\"} %lld\n", name, label,
+				labels[i], values[i]);
+	return r;
+}
+
+/* A family of one unlabelled sample. */
+static int render_one(struct buf *out, const char *name, const char *type,
+		      const char *help, long long value)
+{
+	return render_family(out, name, type, help, NULL, NULL, &value, 1);
+}
+
 static int render_http(struct buf *out)
 {
+	long long failures[AUTH_KIND_COUNT], minute[AUTH_KIND_COUNT];
+	long long cut[CUT_REASON_COUNT];
 	int r = 0;
 
-	r |= buf_puts(out, "# HELP derelict_auth_failures_total Failed "
-			   "logins, by what was presented.\n"
-			   "# TYPE derelict_auth_failures_total counter\n");
-	for (int i = 0; i < AUTH_KIND_COUNT; i++)
-		r |= buf_printf(out,
-				"derelict_auth_failures_total{kind=\"%s\"} %lu\n",
-				auth_names[i], atomic_load(&auth_failures[i]));
-	r |= buf_puts(out, "# HELP derelict_auth_refused_total Failed logins "
-			   "answered 429 (rate limited).\n"
-			   "# TYPE derelict_auth_refused_total counter\n");
-	r |= buf_printf(out, "derelict_auth_refused_total %lu\n",
-			atomic_load(&auth_refused));
-	r |= buf_puts(out, "# HELP derelict_auth_failures_minute Failed "
-			   "logins over the whole server in this minute.\n"
-			   "# TYPE derelict_auth_failures_minute gauge\n");
-	for (int i = 0; i < AUTH_KIND_COUNT; i++)
-		r |= buf_printf(out,
-				"derelict_auth_failures_minute{kind=\"%s\"} %u\n",
-				auth_names[i],
-				ratelimit_global_failures(
-					i == AUTH_TOKEN ? RATELIMIT_TOKEN
-							: RATELIMIT_ENROLL));
-	r |= buf_puts(out, "# HELP derelict_auth_failures_minute_limit Failed "
-			   "logins of one kind per minute after which every "
-			   "failing login of that kind is answered 429.\n"
-			   "# TYPE derelict_auth_failures_minute_limit gauge\n");
-	r |= buf_printf(out, "derelict_auth_failures_minute_limit %d\n",
-			RATELIMIT_GLOBAL_FAILURES);
-	r |= buf_puts(out, "# HELP derelict_http_connections Connections "
-			   "open now.\n"
-			   "# TYPE derelict_http_connections gauge\n");
-	r |= buf_printf(out, "derelict_http_connections %ld\n",
-			atomic_load(&connections));
-	r |= buf_puts(out, "# HELP derelict_http_connections_cut_total "
-			   "Connections closed for being too slow, by why.\n"
-			   "# TYPE derelict_http_connections_cut_total counter\n");
+	for (int i = 0; i < AUTH_KIND_COUNT; i++) {
+		failures[i] = (long long)atomic_load(&auth_failures[i]);
+		minute[i] = ratelimit_global_failures(
+			i == AUTH_TOKEN ? RATELIMIT_TOKEN : RATELIMIT_ENROLL);
+	}
 	for (int i = 0; i < CUT_REASON_COUNT; i++)
-		r |= buf_printf(out,
-				"derelict_http_connections_cut_total"
-				"{reason=\"%s\"} %lu\n",
-				cut_names[i], atomic_load(&cuts[i]));
-	r |= buf_puts(out, "# HELP derelict_http_unauthenticated_bytes Body "
-			   "bytes held for requests not authenticated yet.\n"
-			   "# TYPE derelict_http_unauthenticated_bytes gauge\n");
-	r |= buf_printf(out, "derelict_http_unauthenticated_bytes %ld\n",
+		cut[i] = (long long)atomic_load(&cuts[i]);
+	r |= render_family(out, "derelict_auth_failures_total", "counter",
+			   "Failed logins, by what was presented.", "kind",
+			   auth_names, failures, AUTH_KIND_COUNT);
+	r |= render_one(out, "derelict_auth_refused_total", "counter",
+			"Failed logins answered 429 (rate limited).",
+			(long long)atomic_load(&auth_refused));
+	r |= render_family(out, "derelict_auth_failures_minute", "gauge",
+			   "Failed logins over the whole server in this "
+			   "minute.", "kind", auth_names, minute,
+			   AUTH_KIND_COUNT);
+	r |= render_one(out, "derelict_auth_failures_minute_limit", "gauge",
+			"Failed logins of one kind per minute after which "
+			"every failing login of that kind is answered 429.",
+			RATELIMIT_GLOBAL_FAILURES);
+	r |= render_one(out, "derelict_http_connections", "gauge",
+			"Connections open now.", atomic_load(&connections));
+	r |= render_family(out, "derelict_http_connections_cut_total",
+			   "counter",
+			   "Connections closed for being too slow, by why.",
+			   "reason", cut_names, cut, CUT_REASON_COUNT);
+	r |= render_one(out, "derelict_http_unauthenticated_bytes", "gauge",
+			"Body bytes held for requests not authenticated yet.",
 			atomic_load(&unauth_bytes));
 	return r;
 }
@@ -152,29 +165,25 @@ void metrics_advisory_newest(int64_t t)
 	atomic_store(&advisory_newest, t);
 }
 
+static const char *const result_names[] = { "ok", "error" };
+
 static int render_advisories(struct buf *out)
 {
 	int64_t newest = atomic_load(&advisory_newest);
+	long long fetches[] = {
+		(long long)atomic_load(&advisory_fetches),
+		(long long)atomic_load(&advisory_fetch_errors),
+	};
 	int r = 0;
 
-	r |= buf_puts(out, "# HELP derelict_advisory_fetches_total Fetches of "
-			   "advisories_url, by result (error: the previous "
-			   "data is kept).\n"
-			   "# TYPE derelict_advisory_fetches_total counter\n");
-	r |= buf_printf(out,
-			"derelict_advisory_fetches_total{result=\"ok\"} %lu\n"
-			"derelict_advisory_fetches_total{result=\"error\"} "
-			"%lu\n",
-			atomic_load(&advisory_fetches),
-			atomic_load(&advisory_fetch_errors));
-	if (newest > 0) {
-		r |= buf_puts(out, "# HELP derelict_advisories_age_seconds Age "
-				   "of the freshest advisory data in use.\n"
-				   "# TYPE derelict_advisories_age_seconds "
-				   "gauge\n");
-		r |= buf_printf(out, "derelict_advisories_age_seconds %lld\n",
+	r |= render_family(out, "derelict_advisory_fetches_total", "counter",
+			   "Fetches of advisories_url, by result (error: the "
+			   "previous data is kept).", "result", result_names,
+			   fetches, 2);
+	if (newest > 0)
+		r |= render_one(out, "derelict_advisories_age_seconds", "gauge",
+				"Age of the freshest advisory data in use.",
 				(long long)(time_now() - newest));
-	}
 	return r;
 }
 
@@ -202,40 +211,28 @@ void metrics_notify_attempt(const char *outcome)
  * and the Alertmanager pushes. */
 static int render_notify(struct buf *out)
 {
+	long long tries[4], pushes[] = {
+		(long long)atomic_load(&am_pushes),
+		(long long)atomic_load(&am_push_errors),
+	};
 	int r = 0;
 
-	r |= buf_puts(out, "# HELP derelict_notify_attempts_total Delivery "
-			   "attempts of the notification outbox, by outcome.\n"
-			   "# TYPE derelict_notify_attempts_total counter\n");
 	for (size_t i = 0; i < 4; i++)
-		r |= buf_printf(out,
-				"derelict_notify_attempts_total{outcome=\"%s\"} "
-				"%lu\n",
-				attempt_names[i], atomic_load(&attempts[i]));
-
-	r |= buf_puts(out, "# HELP derelict_alertmanager_pushes_total Pushes "
-			   "of the findings to alertmanager_url, by result "
-			   "(error: tried again at the next push).\n"
-			   "# TYPE derelict_alertmanager_pushes_total counter\n");
-	r |= buf_printf(out,
-			"derelict_alertmanager_pushes_total{result=\"ok\"} "
-			"%lu\n"
-			"derelict_alertmanager_pushes_total{result=\"error\"} "
-			"%lu\n",
-			atomic_load(&am_pushes), atomic_load(&am_push_errors));
-	r |= buf_puts(out, "# HELP derelict_alertmanager_alerts_total Alerts "
-			   "Alertmanager took, over all pushes.\n"
-			   "# TYPE derelict_alertmanager_alerts_total counter\n");
-	r |= buf_printf(out, "derelict_alertmanager_alerts_total %lu\n",
-			atomic_load(&am_alerts));
-	r |= buf_puts(out, "# HELP derelict_alertmanager_last_success_"
-			   "timestamp_seconds When a push last worked (0 "
-			   "never).\n"
-			   "# TYPE derelict_alertmanager_last_success_"
-			   "timestamp_seconds gauge\n");
-	r |= buf_printf(out,
-			"derelict_alertmanager_last_success_timestamp_seconds "
-			"%lld\n",
+		tries[i] = (long long)atomic_load(&attempts[i]);
+	r |= render_family(out, "derelict_notify_attempts_total", "counter",
+			   "Delivery attempts of the notification outbox, by "
+			   "outcome.", "outcome", attempt_names, tries, 4);
+	r |= render_family(out, "derelict_alertmanager_pushes_total",
+			   "counter",
+			   "Pushes of the findings to alertmanager_url, by "
+			   "result (error: tried again at the next push).",
+			   "result", result_names, pushes, 2);
+	r |= render_one(out, "derelict_alertmanager_alerts_total", "counter",
+			"Alerts Alertmanager took, over all pushes.",
+			(long long)atomic_load(&am_alerts));
+	r |= render_one(out,
+			"derelict_alertmanager_last_success_timestamp_seconds",
+			"gauge", "When a push last worked (0 never).",
 			(long long)atomic_load(&am_last_ok));
 	return r;
 }
@@ -243,20 +240,17 @@ static int render_notify(struct buf *out)
 int metrics_render(struct buf *out)
 {
 	unsigned long ok = atomic_load(&reports_ok);
+	long long rejects[REJECT_COUNT];
 	int r = 0;
 
-	r |= buf_puts(out, "# HELP derelict_reports_ingested_total Reports "
-			   "committed and answered 200.\n"
-			   "# TYPE derelict_reports_ingested_total counter\n");
-	r |= buf_printf(out, "derelict_reports_ingested_total %lu\n", ok);
-	r |= buf_puts(out, "# HELP derelict_reports_rejected_total Reports "
-			   "refused, by reason.\n"
-			   "# TYPE derelict_reports_rejected_total counter\n");
 	for (int i = 0; i < REJECT_COUNT; i++)
-		r |= buf_printf(out,
-				"derelict_reports_rejected_total{reason=\"%s\"} "
-				"%lu\n",
-				reason_names[i], atomic_load(&rejected[i]));
+		rejects[i] = (long long)atomic_load(&rejected[i]);
+	r |= render_one(out, "derelict_reports_ingested_total", "counter",
+			"Reports committed and answered 200.", (long long)ok);
+	r |= render_family(out, "derelict_reports_rejected_total", "counter",
+			   "Reports refused, by reason.", "reason",
+			   reason_names, rejects, REJECT_COUNT);
+	/* A histogram's and a summary's samples are not one per label. */
 	r |= buf_puts(out, "# HELP derelict_ingest_seconds Time from a "
 			   "report's arrival to its commit.\n"
 			   "# TYPE derelict_ingest_seconds histogram\n");
@@ -269,11 +263,9 @@ int metrics_render(struct buf *out)
 	r |= buf_printf(out, "derelict_ingest_seconds_sum %.6f\n",
 			atomic_load(&latency_us_sum) / 1e6);
 	r |= buf_printf(out, "derelict_ingest_seconds_count %lu\n", ok);
-	r |= buf_puts(out, "# HELP derelict_ingest_batches_total Write "
-			   "transactions of the ingest writer.\n"
-			   "# TYPE derelict_ingest_batches_total counter\n");
-	r |= buf_printf(out, "derelict_ingest_batches_total %lu\n",
-			atomic_load(&batches));
+	r |= render_one(out, "derelict_ingest_batches_total", "counter",
+			"Write transactions of the ingest writer.",
+			(long long)atomic_load(&batches));
 	r |= buf_puts(out, "# HELP derelict_ingest_batch_seconds Time the "
 			   "ingest writer's transactions took.\n"
 			   "# TYPE derelict_ingest_batch_seconds summary\n");

@@ -1,0 +1,73 @@
+/* reply.c - building a handler's answer: JSON, errors, store errors. */
+#include "reply.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "store.h"
+
+int reply_json(struct reply *rp, int status, json_t *json)
+{
+	rp->status = status;
+	json_decref(rp->json);
+	rp->json = json;
+	return 0;
+}
+
+int reply_error(struct reply *rp, int status, const char *code,
+		const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_json(rp, status,
+			  json_pack("{s:{s:s,s:s}}", "error", "code", code,
+				    "message", msg));
+}
+
+/* A store that cannot commit now may later (space freed, the file system
+ * writable again, the lock released): 503 with a Retry-After, so clients
+ * try again; only a corrupt file or a bug is a 500. */
+int reply_store_error(struct reply *rp, int r, const char *what)
+{
+	switch (r) {
+	case -ENOENT:
+		return reply_error(rp, 404, "not_found", "%s not found", what);
+	case -EEXIST:
+		return reply_error(rp, 409, "conflict", "%s already exists",
+				   what);
+	case -ENOSPC:
+		log_warning("store: %s: %s", what, store_errmsg());
+		rp->retry_after = 60;
+		return reply_error(rp, 503, "disk_full",
+				   "the server's disk is full; try again later");
+	case -EROFS:
+		log_warning("store: %s: %s", what, store_errmsg());
+		rp->retry_after = 60;
+		return reply_error(rp, 503, "read_only",
+				   "the server cannot write its database; "
+				   "try again later");
+	case -EIO:
+		log_warning("store: %s: %s", what, store_errmsg());
+		rp->retry_after = 30;
+		return reply_error(rp, 503, "storage_error",
+				   "the server's database failed (an I/O "
+				   "error); try again later");
+	case -EBUSY:
+		rp->retry_after = 5;
+		return reply_error(rp, 503, "busy", "the database is busy");
+	case -ENOMEM:
+		log_warning("store: %s: out of memory", what);
+		rp->retry_after = 5;
+		return reply_error(rp, 503, "out_of_memory",
+				   "the server is out of memory; try again");
+	default:
+		log_warning("store: %s: %s", what, store_errmsg());
+		return reply_error(rp, 500, "internal", "database error");
+	}
+}
