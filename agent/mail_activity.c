@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,7 +210,8 @@ static int64_t syslog_stamp(const char **p, const char *end, int64_t now)
 }
 
 /* Whether the program "postfix/smtp[123]:" (or an instance's,
- * "postfix-out/smtp[123]:") is Postfix's one of the names. */
+ * "postfix-out/smtp[123]:", or the journal's SYSLOG_IDENTIFIER
+ * "postfix/smtp") is Postfix's one of the names. */
 static int postfix_prog(const char *prog, const char *end,
 			const char *const *names)
 {
@@ -218,11 +220,10 @@ static int postfix_prog(const char *prog, const char *end,
 	if (end - prog < 8 || strncmp(prog, "postfix", 7) != 0)
 		return 0;
 	slash = memchr(prog, '/', (size_t)(end - prog));
-	br = slash ? memchr(slash, '[', (size_t)(end - slash)) : NULL;
-	if (!br)
-		br = slash ? memchr(slash, ':', (size_t)(end - slash)) : NULL;
-	if (!slash || !br)
+	if (!slash)
 		return 0;
+	for (br = slash + 1; br < end && *br != '[' && *br != ':'; br++)
+		;
 	for (; *names; names++)
 		if ((size_t)(br - slash - 1) == strlen(*names) &&
 		    strncmp(slash + 1, *names, (size_t)(br - slash - 1)) == 0)
@@ -230,13 +231,30 @@ static int postfix_prog(const char *prog, const char *end,
 	return 0;
 }
 
-int mail_activity_postfix_log(const char *text, size_t len, int64_t now,
-			      struct mail_log *acc)
+/* One entry of Postfix's at time t, its program and its message: cleanup's
+ * "message-id=" a message received, a delivery agent's "status=sent" a
+ * delivery; other programs' entries are not Postfix's traffic. */
+static void postfix_entry(int64_t t, const char *prog, const char *prog_end,
+			  const char *msg, const char *end, int64_t now,
+			  struct mail_log *acc)
 {
 	static const char *const delivery[] = {
 		"smtp", "lmtp", "local", "virtual", "pipe", NULL,
 	};
 	static const char *const cleanup[] = { "cleanup", NULL };
+	int in = postfix_prog(prog, prog_end, cleanup);
+	int out = postfix_prog(prog, prog_end, delivery);
+
+	if (!in && !out)
+		return;
+	in = in && memmem(msg, (size_t)(end - msg), "message-id=", 11);
+	out = out && memmem(msg, (size_t)(end - msg), " status=sent ", 13);
+	note(acc, t, now, out, in);
+}
+
+int mail_activity_postfix_log(const char *text, size_t len, int64_t now,
+			      struct mail_log *acc)
+{
 	const char *end, *line, *nl;
 
 	if (!text || !acc)
@@ -245,7 +263,6 @@ int mail_activity_postfix_log(const char *text, size_t len, int64_t now,
 	for (line = text; line < end; line = nl + 1) {
 		const char *p = line, *prog, *msg;
 		int64_t t;
-		int in, out;
 
 		nl = memchr(line, '\n', (size_t)(end - line));
 		if (!nl)
@@ -261,14 +278,7 @@ int mail_activity_postfix_log(const char *text, size_t len, int64_t now,
 		msg = memchr(prog, ' ', (size_t)(nl - prog));
 		if (!msg)
 			continue;
-		if (!postfix_prog(prog, msg, cleanup) &&
-		    !postfix_prog(prog, msg, delivery))
-			continue;
-		in = postfix_prog(prog, msg, cleanup) &&
-		     memmem(msg, (size_t)(nl - msg), ": message-id=", 13);
-		out = postfix_prog(prog, msg, delivery) &&
-		      memmem(msg, (size_t)(nl - msg), " status=sent ", 13);
-		note(acc, t, now, out, in);
+		postfix_entry(t, prog, msg, msg, nl, now, acc);
 	}
 	return 0;
 }
@@ -387,6 +397,74 @@ static int read_log(const char *root, const char *const rel[2],
 		*ret_cut = cut || (!budget && i == 0);
 	}
 	return found;
+}
+
+/* A journal field's value ("SYSLOG_IDENTIFIER=postfix/smtp" read as
+ * "postfix/smtp"), or NULL. */
+static const char *journal_field(sd_journal *j, const char *name,
+				 size_t *ret_len)
+{
+	size_t n = strlen(name), len;
+	const void *d;
+
+	if (sd_journal_get_data(j, name, &d, &len) < 0 || len <= n ||
+	    ((const char *)d)[n] != '=')
+		return NULL;
+	*ret_len = len - n - 1;
+	return (const char *)d + n + 1;
+}
+
+/* Postfix's entries of the mail facility in the journal under root (the
+ * host's own for "/"), newest first, at most MAIL_MAX_JOURNAL of them and
+ * none older than needed.  0, whatever was found; the journal being
+ * absent or unreadable finds nothing. */
+static int postfix_journal(const char *root, int64_t now, struct mail_log *acc,
+			   int *ret_cut)
+{
+	sd_journal *j = NULL;
+	size_t n = 0;
+	int r;
+
+	*ret_cut = 0;
+	if (!root || !*root || strcmp(root, "/") == 0)
+		r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY |
+					       SD_JOURNAL_SYSTEM);
+	else
+		r = sd_journal_open_directory(&j, root, SD_JOURNAL_OS_ROOT);
+	if (r < 0)
+		return 0;
+	if (sd_journal_add_match(j, "SYSLOG_FACILITY=2", 0) < 0 ||
+	    sd_journal_seek_tail(j) < 0) {
+		sd_journal_close(j);
+		return 0;
+	}
+	while (sd_journal_previous(j) > 0) {
+		const char *ident, *msg;
+		size_t ilen, mlen;
+		uint64_t usec;
+		int64_t t;
+
+		if (++n > MAIL_MAX_JOURNAL) {
+			*ret_cut = 1;
+			break;
+		}
+		if (sd_journal_get_realtime_usec(j, &usec) < 0)
+			continue;
+		t = (int64_t)(usec / 1000000);
+		/* Past the window with both times known: nothing older
+		 * changes the answer. */
+		if (now - t >= MAIL_ACTIVITY_WINDOW && acc->last_delivered &&
+		    acc->last_received)
+			break;
+		ident = journal_field(j, "SYSLOG_IDENTIFIER", &ilen);
+		msg = ident ? journal_field(j, "MESSAGE", &mlen) : NULL;
+		if (!msg)
+			continue;
+		postfix_entry(t, ident, ident + ilen, msg, msg + mlen, now,
+			      acc);
+	}
+	sd_journal_close(j);
+	return 0;
 }
 
 struct queue_count {
@@ -542,9 +620,12 @@ static int postfix(const char *root, int64_t now, json_t *item, int *found)
 
 	if (r < 0)
 		return r;
+	/* No mail.log (no syslog daemon): Postfix logs to the journal. */
+	if (r == 0)
+		postfix_journal(root, now, &l, &cut);
 	/* mail.log is every mail program's: it speaks for Postfix only
 	 * when Postfix wrote in it. */
-	if (r > 0 && l.since) {
+	if (l.since) {
 		if ((r = put_log(item, &l, cut)) < 0)
 			return r;
 		*found = 1;

@@ -23,6 +23,9 @@
  * busy MTA logs more in 90 days; the counts then cover what was read and
  * the item says "log_truncated". */
 #define MAIL_MAX_LOG (4u << 20)
+/* Entries of the mail facility read back from the journal, where Postfix
+ * logs when there is no mail.log. */
+#define MAIL_MAX_JOURNAL 200000
 /* Directory entries looked at in a queue, and message headers opened to
  * see whether the message is frozen; beyond either the counts are lower
  * bounds and the item says "queue_truncated". */
@@ -50,7 +53,9 @@ int mail_activity_exim_log(const char *text, size_t len, int64_t now,
 /* The same for Postfix's lines in a syslog file, traditional
  * ("Feb 11 10:15:33", the year the latest not after now) or RFC 3339
  * stamps: cleanup's "message-id=" a message received, a delivery agent's
- * "status=sent" a delivery. */
+ * "status=sent" a delivery.  Where /var/log/mail.log is absent,
+ * mail_activity_collect() reads the same entries from the journal
+ * (sd-journal; the files under root/var/log/journal for another root). */
 int mail_activity_postfix_log(const char *text, size_t len, int64_t now,
 			      struct mail_log *acc);
 /* Whether an Exim spool -H file's text says the message is frozen (its
@@ -62,8 +67,10 @@ int mail_activity_exim_frozen(const char *text, size_t len);
  *   "last_delivered_at", "last_received_at"  RFC 3339 or null
  *   "delivered_90d", "received_90d"          counts
  *   "log_since"          the oldest time read (what the counts cover)
- *   "log_truncated"      true when MAIL_MAX_LOG cut the read
- * when its log exists, and
+ *   "log_truncated"      true when MAIL_MAX_LOG (MAIL_MAX_JOURNAL) cut
+ *                        the read
+ * when its log exists (Postfix: when its log or the journal has its
+ * entries), and
  *   "queue"              messages waiting
  *   "frozen"             Exim: frozen ones
  *   "deferred", "hold"   Postfix: those queues

@@ -17,6 +17,10 @@
 #include "testutil.h"
 #include "timeutil.h"
 
+/* Writes journal files from journalctl's export format (Debian's
+ * systemd-journal-remote, in DEB_DEPS). */
+#define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
+
 static int has(const json_t *arr, const char *s)
 {
 	size_t i;
@@ -343,6 +347,44 @@ START_TEST(log_capped)
 }
 END_TEST
 
+/* No mail.log: Postfix's entries come from the journal under the root,
+ * a real journal file that systemd-journal-remote writes from
+ * fixtures/journal/postfix.export (syslog's fields as journald keeps
+ * them). */
+START_TEST(postfix_journal)
+{
+	char dir[256], path[512], cmd[1400];
+	json_t *sec, *it;
+
+	testutil_tmpdir(dir, sizeof(dir), "mailjournal");
+	snprintf(path, sizeof(path),
+		 "%s/var/log/journal/0f5e9c6c2b7d4a8e9d1c3b5a79e2f4d6", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && " JOURNAL_REMOTE " -o %s/system.journal - "
+		 "< %s 2>/dev/null",
+		 path, path, testutil_fixture("journal/postfix.export"));
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/var/spool/postfix/hold", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
+	ck_assert_int_eq(system(cmd), 0);
+
+	sec = activity_of(dir, at("2026-12-01T12:00:00Z"));
+	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 1);
+	it = json_array_get(json_object_get(sec, "items"), 0);
+	ck_assert_str_eq(json_get_str(it, "mta"), "postfix");
+	ck_assert_int_eq(json_get_int(it, "received_90d", -1), 2);
+	ck_assert_int_eq(json_get_int(it, "delivered_90d", -1), 2);
+	ck_assert_str_eq(json_get_str(it, "last_delivered_at"),
+			 "2026-11-30T09:12:02Z");
+	ck_assert_str_eq(json_get_str(it, "last_received_at"),
+			 "2026-11-30T09:12:02Z");
+	ck_assert_str_eq(json_get_str(it, "log_since"), "2026-11-28T23:59:58Z");
+	ck_assert_int_eq(json_get_int(it, "queue", -1), 0);
+	json_decref(sec);
+	testutil_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("collect_mail");
@@ -361,6 +403,7 @@ int main(void)
 	tcase_add_test(tc, exim_frozen_flag);
 	tcase_add_test(tc, postfix_activity);
 	tcase_add_test(tc, postfix_year);
+	tcase_add_test(tc, postfix_journal);
 	tcase_add_test(tc, log_capped);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
