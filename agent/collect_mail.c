@@ -261,8 +261,9 @@ static int add_activity(const char *root, int64_t now, json_t *items)
 				continue;
 			item = json_object();
 			own = 1;
-			if (!item || json_set_str(item, "source",
-						  activity_mtas[m].source) < 0) {
+			if (!item ||
+			    json_set_str(item, "source",
+					 activity_mtas[m].source) < 0) {
 				json_decref(item);
 				return -ENOMEM;
 			}

@@ -473,7 +473,8 @@ struct queue_count {
 	int exim;	/* count *-H files and read their flags */
 };
 
-static int exim_header_frozen(int dirfd, const char *name, struct queue_count *q)
+static int exim_header_frozen(int dirfd, const char *name,
+			      struct queue_count *q)
 {
 	char buf[MAIL_MAX_HEADER_READ];
 	ssize_t n;
@@ -649,8 +650,8 @@ static int postfix(const char *root, int64_t now, json_t *item, int *found)
 	if (!any)
 		return 0;
 	*found = 1;
-	r = set_int(item, "queue", total) | set_int(item, "deferred", deferred) |
-	    set_int(item, "hold", hold);
+	r = set_int(item, "queue", total) |
+	    set_int(item, "deferred", deferred) | set_int(item, "hold", hold);
 	if (qcut)
 		r |= json_object_set_new(item, "queue_truncated", json_true());
 	return r ? -ENOMEM : 0;

@@ -1415,8 +1415,9 @@ static int finding_abandoned_mail(struct eval *e)
 		r |= json_set_time(d, "last_login", h->last_login_at);
 		r |= json_set_time(d, "mail_idle_since",
 				   e->idle ? e->idle_since : 0);
-		r |= jset(d, "queue", e->backlog ? json_integer(e->backlog->queue) :
-						   json_null());
+		r |= jset(d, "queue", e->backlog ?
+					      json_integer(e->backlog->queue) :
+					      json_null());
 	}
 	if (r) {
 		buf_free(&l.b);
@@ -1751,12 +1752,15 @@ static int finding_queue_backlog(struct eval *e)
 	if (d) {
 		r |= json_set_str(d, "mta", a->mta);
 		r |= jset(d, "queue", json_integer(a->queue));
-		r |= jset(d, "frozen",
-			  a->frozen >= 0 ? json_integer(a->frozen) : json_null());
-		r |= jset(d, "frozen_before", a->frozen_before >= 0 ?
-						      json_integer(a->frozen_before) :
-						      json_null());
-		r |= json_set_time(d, "frozen_changed_at", a->frozen_changed_at);
+		r |= jset(d, "frozen", a->frozen >= 0 ?
+					       json_integer(a->frozen) :
+					       json_null());
+		r |= jset(d, "frozen_before",
+			  a->frozen_before >= 0 ?
+				  json_integer(a->frozen_before) :
+				  json_null());
+		r |= json_set_time(d, "frozen_changed_at",
+				   a->frozen_changed_at);
 		r |= jset(d, "frozen_growing", json_boolean(frozen_grew(a)));
 		r |= jset(d, "threshold", json_integer(e->cfg->queue_backlog));
 		r |= jset(d, "exposed", json_boolean(m->exposed));

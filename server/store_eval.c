@@ -314,8 +314,8 @@ static int load_activity(struct db_conn *c, int64_t id, int64_t now,
 				json_object_set_new(
 					now_q, "at",
 					json_integer(a->frozen_changed_at));
-			if (!now_q ||
-			    json_object_set_new(f->mail_queue, src, now_q) < 0) {
+			if (!now_q || json_object_set_new(f->mail_queue, src,
+							  now_q) < 0) {
 				json_decref(kept);
 				return -ENOMEM;
 			}
@@ -883,7 +883,8 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 		sqlite3_bind_text(s, 4, v ? v : "{}", -1, v ? free : SQLITE_STATIC);
 		char *q = json_canonical(f.mail_queue);
 
-		sqlite3_bind_text(s, 5, q ? q : "{}", -1, q ? free : SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, q ? q : "{}", -1,
+				  q ? free : SQLITE_STATIC);
 	}
 	r = db_run(c, s);
 out:

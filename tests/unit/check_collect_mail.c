@@ -205,13 +205,14 @@ END_TEST
 START_TEST(exim_activity_joins_package)
 {
 	json_t *pk = testutil_parse(
-		"{\"items\": [{\"name\": \"exim4-base\", \"version\": \"4.96-15\","
-		" \"source\": \"exim4\"}]}");
+		"{\"items\": [{\"name\": \"exim4-base\", "
+		"\"version\": \"4.96-15\", \"source\": \"exim4\"}]}");
 	json_t *sec = NULL, *it;
 
-	ck_assert_int_eq(collect_mail_at(testutil_fixture("roots/exim-activity"),
-					 pk, at("2026-12-01T12:00:00Z"), &sec),
-			 0);
+	ck_assert_int_eq(
+		collect_mail_at(testutil_fixture("roots/exim-activity"), pk,
+				at("2026-12-01T12:00:00Z"), &sec),
+		0);
 	/* No changelog in that root: the item is the activity's alone. */
 	ck_assert_uint_eq(json_array_size(json_object_get(sec, "items")), 1);
 	it = json_array_get(json_object_get(sec, "items"), 0);
@@ -225,7 +226,8 @@ END_TEST
 START_TEST(exim_log_variants)
 {
 	static const char text[] =
-		"2026-03-01 10:00:00.123 [4242] 1xYLt8-0002Mi-0W <= a@b.c P=esmtp\n"
+		"2026-03-01 10:00:00.123 [4242] 1xYLt8-0002Mi-0W <= a@b.c "
+		"P=esmtp\n"
 		"2026-03-01 10:00:01 +0100 1xYLt8-0002Mi-0W => x <x@b.c> R=r\n"
 		"2026-03-01 10:00:02 1xYLt8-0002Mi-0W -> y@b.c R=r\n"
 		"2026-03-01 10:00:03 1rAbCd-00000000012-Ab => z@b.c R=r\n"
@@ -315,8 +317,8 @@ END_TEST
 START_TEST(log_capped)
 {
 	static const char line[] =
-		"2026-12-01 11:19:10 1xYLt8-0002Mi-0W => two <two@derelict.test>"
-		" R=local T=mbox\n";
+		"2026-12-01 11:19:10 1xYLt8-0002Mi-0W => two "
+		"<two@derelict.test> R=local T=mbox\n";
 	char dir[256], path[512];
 	size_t n = MAIL_MAX_LOG / (sizeof(line) - 1) + 1000;
 	json_t *sec, *it;

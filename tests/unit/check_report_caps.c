@@ -264,7 +264,8 @@ START_TEST(test_mail_activity_check)
 				    "\"mta\": \"exim\", \"last_delivered_at\": "
 				    "\"2026-12-01T11:19:10Z\", "
 				    "\"last_received_at\": null, "
-				    "\"delivered_90d\": 3, \"received_90d\": 4, "
+				    "\"delivered_90d\": 3, "
+				    "\"received_90d\": 4, "
 				    "\"log_since\": \"2026-12-01T11:19:09Z\", "
 				    "\"queue\": 2, \"frozen\": 1, "
 				    "\"log_truncated\": true}", why), 0);
