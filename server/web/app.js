@@ -1137,8 +1137,10 @@ function mailActivity(mail) {
 			if (typeof a.hold === 'number')
 				q.push(num(a.hold) + ' on hold');
 		}
-		return dl([
-			['Activity of', (a.mta || '?') + ' (' + (a.source || '?') + ')'],
+		return el('div', {class: 'mail-activity-mta'},
+			el('h3', null, 'From ' + (a.source || a.mta || 'the MTA') +
+				"'s own log and queue"),
+			dl([
 			['Last carried mail', hasLog ? (lastOf(a) ?
 				el('span', {class: 'mail-last'}, timeEl(lastOf(a))) :
 				el('span', {class: 'muted'}, 'nothing in its log since ',
@@ -1150,7 +1152,7 @@ function mailActivity(mail) {
 				(a.log_truncated ? ' (at least: only the end of its log was read)' : '') : null],
 			['Queue', hasQueue ? el('span', {class: 'mail-queue'}, q.join(', ') +
 				(a.queue_truncated ? ' (at least)' : '')) : null],
-		]);
+		]));
 	}));
 }
 
