@@ -97,7 +97,7 @@ int assemble_report(const char *root, const char *agent_id,
 
 			r = !pk || json_object_get(pk, "error") ?
 				    -ENODATA :
-				    collect_mail(root, pk, &sec);
+				    collect_mail_at(root, pk, now, &sec);
 			break;
 		}
 		default:

@@ -4,6 +4,8 @@
  * usr/share/doc/<package>/changelog.Debian.gz names in the entries up to
  * the installed version.  That is the host's evidence of what its package
  * fixes, whoever built it (Debian, Freexian ELTS, a backport, a rebuild).
+ * And, for Exim and Postfix, whether they still carry mail
+ * (mail_activity.c).
  */
 #include "collect_mail.h"
 
@@ -14,7 +16,9 @@
 
 #include "dpkgver.h"
 #include "jsonutil.h"
+#include "mail_activity.h"
 #include "procfs.h"
+#include "timeutil.h"
 
 /* Binary packages whose changelog speaks for an MTA (the source packages
  * of the MTA table in server/rules.c).  Where several are installed from
@@ -225,7 +229,66 @@ fail:
 	return r;
 }
 
+/* The MTAs whose files mail_activity.c reads, and the source package an
+ * item of theirs is named after when no package of theirs is listed. */
+static const struct {
+	const char *mta, *prefix, *source;
+} activity_mtas[] = {
+	{ "exim", "exim", "exim4" },
+	{ "postfix", "postfix", "postfix" },
+};
+
+/* Adds each MTA's activity to its package's item, or to an item of its
+ * own when its files exist without a package listed. */
+static int add_activity(const char *root, int64_t now, json_t *items)
+{
+	for (size_t m = 0; m < sizeof(activity_mtas) / sizeof(activity_mtas[0]);
+	     m++) {
+		json_t *item = NULL, *it;
+		size_t i;
+		int found = 0, own = 0, r;
+
+		json_array_foreach(items, i, it) {
+			const char *src = json_get_str(it, "source");
+
+			if (!item && src &&
+			    strncmp(src, activity_mtas[m].prefix,
+				    strlen(activity_mtas[m].prefix)) == 0)
+				item = it;
+		}
+		if (!item) {
+			if (json_array_size(items) >= MAIL_MAX_ITEMS)
+				continue;
+			item = json_object();
+			own = 1;
+			if (!item ||
+			    json_set_str(item, "source",
+					 activity_mtas[m].source) < 0) {
+				json_decref(item);
+				return -ENOMEM;
+			}
+		}
+		r = mail_activity_collect(root, activity_mtas[m].mta, now, item,
+					  &found);
+		if (r == 0 && found)
+			r = json_set_str(item, "mta", activity_mtas[m].mta);
+		if (r == 0 && own && found)
+			r = json_array_append(items, item) < 0 ? -ENOMEM : 0;
+		if (own)
+			json_decref(item);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int collect_mail(const char *root, const json_t *packages, json_t **ret)
+{
+	return collect_mail_at(root, packages, time_now(), ret);
+}
+
+int collect_mail_at(const char *root, const json_t *packages, int64_t now,
+		    json_t **ret)
 {
 	json_t *sec = json_object(), *items = json_array(), *pkg, *it;
 	const json_t *list = json_object_get(packages, "items");
@@ -262,6 +325,8 @@ int collect_mail(const char *root, const json_t *packages, json_t **ret)
 			}
 		}
 	}
+	if ((r = add_activity(root, now, items)) < 0)
+		goto fail;
 	*ret = sec;
 	return 0;
 fail:

@@ -430,7 +430,7 @@ struct item_field {
 #define COUNT_MAX ((json_int_t)1 << 53)
 
 /* The members the server reads, per section; others pass as sent. */
-static const struct item_field item_fields[SECTION_COUNT][9] = {
+static const struct item_field item_fields[SECTION_COUNT][20] = {
 	[SECTION_PORTS] = {
 		{ "proto", T_STR | T_REQ, 0 },
 		{ "address", T_STR | T_REQ, 0 },
@@ -470,13 +470,27 @@ static const struct item_field item_fields[SECTION_COUNT][9] = {
 		{ "from", T_STR | T_NULL, 0 },
 		{ "truncated", T_BOOL, 0 },
 	},
-	/* changelog_cves is checked by mail_cves_ok(). */
+	/* changelog_cves is checked by mail_cves_ok().  The activity
+	 * members (agent/mail_activity.h) are optional: a 0.3 agent sends
+	 * none, and each is absent when its file is. */
 	[SECTION_MAIL] = {
 		{ "source", T_STR | T_REQ, 0 },
 		{ "source_version", T_STR | T_NULL, 0 },
 		{ "package", T_STR | T_NULL, 0 },
 		{ "changelog_truncated", T_BOOL, 0 },
 		{ "truncated", T_BOOL, 0 },
+		{ "mta", T_STR | T_NULL, 0 },
+		{ "last_delivered_at", T_STR | T_TIME | T_NULL, 0 },
+		{ "last_received_at", T_STR | T_TIME | T_NULL, 0 },
+		{ "delivered_90d", T_INT, COUNT_MAX },
+		{ "received_90d", T_INT, COUNT_MAX },
+		{ "log_since", T_STR | T_TIME | T_NULL, 0 },
+		{ "log_truncated", T_BOOL, 0 },
+		{ "queue", T_INT, COUNT_MAX },
+		{ "frozen", T_INT, COUNT_MAX },
+		{ "deferred", T_INT, COUNT_MAX },
+		{ "hold", T_INT, COUNT_MAX },
+		{ "queue_truncated", T_BOOL, 0 },
 	},
 };
 

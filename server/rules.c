@@ -38,6 +38,7 @@ static const char *const signal_names[RULES_SIG_COUNT] = {
 	[RULES_SIG_SILENT] = "silent",
 	[RULES_SIG_RETIRED] = "retired",
 	[RULES_SIG_EOL_OS] = "eol-os",
+	[RULES_SIG_MAIL_IDLE] = "mail-idle",
 };
 
 static const char *const rule_names[RULES_RULE_COUNT] = {
@@ -49,6 +50,7 @@ static const char *const rule_names[RULES_RULE_COUNT] = {
 	[RULES_RULE_UNOWNED_HOST] = "unowned-host",
 	[RULES_RULE_COLLECTOR_FAILING] = "collector-failing",
 	[RULES_RULE_HOST_IDENTITY_CHANGED] = "host-identity-changed",
+	[RULES_RULE_MAIL_QUEUE_BACKLOG] = "mail-queue-backlog",
 };
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -103,6 +105,8 @@ void rules_config_defaults(struct rules_config *cfg)
 	cfg->unmaintained_after = 90 * DAY;
 	cfg->silent_after = 48 * 3600;
 	cfg->collector_failing_after = 7 * DAY;
+	cfg->mail_idle_after = 90 * DAY;
+	cfg->queue_backlog = 1000;
 }
 
 /* ---- the MTA table ------------------------------------------------------ */
@@ -646,6 +650,11 @@ struct eval {
 	size_t n_groups;
 	bool vulnerable;	/* a relevant group exists */
 	bool done_retired;	/* retired and quiet since: nothing to say */
+	/* mail-idle's MTA and since when nothing went through it. */
+	const struct rules_mail_activity *idle;
+	int64_t idle_since;
+	/* mail-queue-backlog's MTA, NULL when none holds. */
+	const struct rules_mail_activity *backlog;
 };
 
 static bool has_project(const struct rules_host *h)
@@ -931,6 +940,139 @@ static int signal_eol(struct eval *e)
 		return -ENOMEM;
 	}
 	return add_signal(e, RULES_SIG_EOL_OS, h->os_eol, &l, f);
+}
+
+/* "Exim", "Postfix": how a sentence names an MTA. */
+static const char *mta_title(const char *mta)
+{
+	static const char *const titles[][2] = {
+		{ "exim", "Exim" },	    { "postfix", "Postfix" },
+		{ "sendmail", "Sendmail" }, { "opensmtpd", "OpenSMTPD" },
+		{ "courier", "Courier" },   { "qmail", "qmail" },
+	};
+
+	for (size_t i = 0; mta && i < sizeof(titles) / sizeof(titles[0]); i++)
+		if (strcmp(titles[i][0], mta) == 0)
+			return titles[i][1];
+	return "MTA";
+}
+
+/* The last message in or out, or 0 when the log read showed none. */
+static int64_t activity_last(const struct rules_mail_activity *a)
+{
+	return a->last_delivered > a->last_received ? a->last_delivered :
+						      a->last_received;
+}
+
+/* Since when nothing has gone through a: its last message, else the start
+ * of the log that shows none; 0 when its log says nothing. */
+static int64_t activity_quiet_since(const struct rules_mail_activity *a)
+{
+	if (!a->has_log)
+		return 0;
+	return activity_last(a) > 0 ? activity_last(a) : a->log_since;
+}
+
+/* "nothing has gone through this Exim since 2025-02-11" */
+static void line_idle(struct line *l, const struct eval *e)
+{
+	line_puts(l, "nothing has gone through this ");
+	line_puts(l, mta_title(e->idle->mta));
+	line_puts(l, activity_last(e->idle) > 0 ? " since " :
+						  " since at least ");
+	line_date(l, e->idle_since);
+	if (activity_last(e->idle) <= 0)
+		line_puts(l, ", where its log begins");
+}
+
+static int signal_mail_idle(struct eval *e)
+{
+	const struct rules_host *h = e->h;
+	const struct rules_mail_activity *latest = NULL;
+	int64_t since = 0;
+	struct line l;
+	json_t *f;
+	int r = 0;
+
+	/* Every MTA whose log was read must be quiet: one that still carries
+	 * mail makes the host's mail alive. */
+	for (size_t i = 0; i < h->n_mail_activity; i++) {
+		const struct rules_mail_activity *a = &h->mail_activity[i];
+		int64_t t = activity_quiet_since(a);
+
+		if (!a->has_log)
+			continue;
+		if (!older_than(e->now, t, e->cfg->mail_idle_after))
+			return 0;
+		if (!latest || t > since) {
+			latest = a;
+			since = t;
+		}
+	}
+	if (!latest)
+		return 0;
+	e->idle = latest;
+	e->idle_since = since;
+	line_init(&l);
+	line_idle(&l, e);
+	f = json_object();
+	if (f) {
+		r |= json_set_str(f, "mta", latest->mta);
+		r |= json_set_time(f, "last_delivered", latest->last_delivered);
+		r |= json_set_time(f, "last_received", latest->last_received);
+		r |= json_set_time(f, "log_since", latest->log_since);
+	}
+	if (r) {
+		buf_free(&l.b);
+		json_decref(f);
+		return -ENOMEM;
+	}
+	return add_signal(e, RULES_SIG_MAIL_IDLE, since, &l, f);
+}
+
+static bool frozen_grew(const struct rules_mail_activity *a)
+{
+	return a->frozen >= 0 && a->frozen_before >= 0 &&
+	       a->frozen > a->frozen_before;
+}
+
+/* The MTA whose queue is the backlog: over the threshold, or with its
+ * frozen messages growing; the longest queue among those. */
+static void find_backlog(struct eval *e)
+{
+	const struct rules_host *h = e->h;
+
+	e->backlog = NULL;
+	for (size_t i = 0; i < h->n_mail_activity; i++) {
+		const struct rules_mail_activity *a = &h->mail_activity[i];
+
+		if (!a->has_queue ||
+		    (a->queue <= e->cfg->queue_backlog && !frozen_grew(a)))
+			continue;
+		if (!e->backlog || a->queue > e->backlog->queue)
+			e->backlog = a;
+	}
+}
+
+/* "2000 messages wait in this Exim's queue" and what of them is frozen. */
+static void line_queue(struct line *l, const struct eval *e)
+{
+	const struct rules_mail_activity *a = e->backlog;
+
+	line_printf(l, "%lld message%s wait%s in this ", (long long)a->queue,
+		    a->queue == 1 ? "" : "s", a->queue == 1 ? "s" : "");
+	line_puts(l, mta_title(a->mta));
+	line_puts(l, "'s queue");
+	if (a->frozen > 0)
+		line_printf(l, ", %lld frozen", (long long)a->frozen);
+	if (frozen_grew(a)) {
+		line_printf(l, " (up from %lld", (long long)a->frozen_before);
+		if (a->frozen_changed_at > 0) {
+			line_puts(l, " at ");
+			line_time(l, a->frozen_changed_at);
+		}
+		line_puts(l, ")");
+	}
 }
 
 static enum rules_severity clamp_sev(int s)
@@ -1249,6 +1391,14 @@ static int finding_abandoned_mail(struct eval *e)
 		line_puts(&l, "; its packages are unchanged since ");
 		line_date(&l, h->packages_changed_at);
 	}
+	if (sig(e, RULES_SIG_MAIL_IDLE)) {
+		line_puts(&l, "; ");
+		line_idle(&l, e);
+	}
+	if (e->backlog) {
+		line_puts(&l, "; ");
+		line_queue(&l, e);
+	}
 	line_puts(&l, ".");
 
 	d = json_object();
@@ -1263,6 +1413,11 @@ static int finding_abandoned_mail(struct eval *e)
 				  has_project(h) ? h->project : NULL);
 		r |= jset_date(d, "ends_on", h->project_ends_on);
 		r |= json_set_time(d, "last_login", h->last_login_at);
+		r |= json_set_time(d, "mail_idle_since",
+				   e->idle ? e->idle_since : 0);
+		r |= jset(d, "queue", e->backlog ?
+					      json_integer(e->backlog->queue) :
+					      json_null());
 	}
 	if (r) {
 		buf_free(&l.b);
@@ -1572,6 +1727,55 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 	return add_finding(e, RULES_RULE_VULNERABLE_MTA, sev, g->source, &l, d);
 }
 
+static int finding_queue_backlog(struct eval *e)
+{
+	const struct rules_mail_activity *a = e->backlog;
+	const struct rules_mail *m = &e->r.mail;
+	struct line l;
+	json_t *d;
+	int r = 0;
+
+	if (!a)
+		return 0;
+	line_init(&l);
+	line_queue(&l, e);
+	if (a->queue > e->cfg->queue_backlog)
+		line_printf(&l, ", more than the %lld of queue_backlog",
+			    (long long)e->cfg->queue_backlog);
+	if (m->exposed) {
+		line_puts(&l, ", and it listens on ");
+		line_endpoint(&l, mail_main_port(m));
+	}
+	line_puts(&l, ": a queue that grows on a forgotten server is often "
+		      "someone else's mail relayed through it.");
+	d = json_object();
+	if (d) {
+		r |= json_set_str(d, "mta", a->mta);
+		r |= jset(d, "queue", json_integer(a->queue));
+		r |= jset(d, "frozen", a->frozen >= 0 ?
+					       json_integer(a->frozen) :
+					       json_null());
+		r |= jset(d, "frozen_before",
+			  a->frozen_before >= 0 ?
+				  json_integer(a->frozen_before) :
+				  json_null());
+		r |= json_set_time(d, "frozen_changed_at",
+				   a->frozen_changed_at);
+		r |= jset(d, "frozen_growing", json_boolean(frozen_grew(a)));
+		r |= jset(d, "threshold", json_integer(e->cfg->queue_backlog));
+		r |= jset(d, "exposed", json_boolean(m->exposed));
+		r |= jset(d, "ports", ports_json(m));
+	}
+	if (r) {
+		buf_free(&l.b);
+		json_decref(d);
+		return -ENOMEM;
+	}
+	return add_finding(e, RULES_RULE_MAIL_QUEUE_BACKLOG,
+			   m->exposed ? RULES_SEV_CRITICAL : RULES_SEV_HIGH,
+			   NULL, &l, d);
+}
+
 static int finding_retired(struct eval *e)
 {
 	const struct rules_host *h = e->h;
@@ -1792,7 +1996,7 @@ static int evaluate(struct eval *e)
 	static int (*const signals[])(struct eval *) = {
 		signal_project_ended, signal_unowned, signal_idle,
 		signal_unmaintained,  signal_silent,  signal_retired,
-		signal_eol,
+		signal_eol,	      signal_mail_idle,
 	};
 	const struct rules_host *h = e->h;
 	int r;
@@ -1826,6 +2030,7 @@ static int evaluate(struct eval *e)
 	r = collect_vulns(e);
 	if (r < 0)
 		return r;
+	find_backlog(e);
 	r = finding_abandoned_mail(e);
 	for (size_t j = 0; r == 0 && j < e->n_groups; j++)
 		if (e->groups[j].n)
@@ -1843,6 +2048,8 @@ static int evaluate(struct eval *e)
 			r = finding_collector(e, &h->collector_errors[i]);
 	if (r == 0)
 		r = finding_identity_changed(e);
+	if (r == 0)
+		r = finding_queue_backlog(e);
 	return r;
 }
 

@@ -47,6 +47,7 @@ enum rules_signal_kind {
 	RULES_SIG_SILENT,		/* "silent" */
 	RULES_SIG_RETIRED,		/* "retired" */
 	RULES_SIG_EOL_OS,		/* "eol-os" */
+	RULES_SIG_MAIL_IDLE,		/* "mail-idle" */
 	RULES_SIG_COUNT
 };
 
@@ -59,6 +60,7 @@ enum rules_rule {
 	RULES_RULE_UNOWNED_HOST,		/* "unowned-host" */
 	RULES_RULE_COLLECTOR_FAILING,		/* "collector-failing" */
 	RULES_RULE_HOST_IDENTITY_CHANGED,	/* "host-identity-changed" */
+	RULES_RULE_MAIL_QUEUE_BACKLOG,		/* "mail-queue-backlog" */
 	RULES_RULE_COUNT
 };
 
@@ -83,10 +85,13 @@ struct rules_config {
 	/* collector-failing is low, then medium once a section has failed
 	 * for longer than this; default 7d (no config key). */
 	int64_t collector_failing_after;
+	int64_t mail_idle_after;	/* default 90d */
+	int64_t queue_backlog;		/* messages; default 1000 */
 };
 
-/* The SPEC defaults: ports 25, 465, 587, 2525; 14d, 30d, 90d, 48h.  A
- * zeroed struct is NOT the defaults; call this first, then override. */
+/* The SPEC defaults: ports 25, 465, 587, 2525; 14d, 30d, 90d, 48h; 90d
+ * and 1000 for the mail activity.  A zeroed struct is NOT the defaults;
+ * call this first, then override. */
 void rules_config_defaults(struct rules_config *cfg);
 
 /* ---- input: what the store knows about one host ------------------------ */
@@ -158,6 +163,23 @@ struct rules_collector_error {
 	int64_t since;		/* when the section began to fail */
 };
 
+/* What one MTA's own files say of its traffic (a mail item's activity,
+ * agent/mail_activity.h).  A part the agent did not send is unknown. */
+struct rules_mail_activity {
+	const char *mta;		/* "exim", "postfix"; NULL unknown */
+	bool has_log;			/* the times below were read */
+	int64_t last_delivered;		/* 0: none in what was read */
+	int64_t last_received;		/* 0: none */
+	int64_t log_since;		/* the oldest time read; 0 none */
+	bool has_queue;			/* queue and frozen were read */
+	int64_t queue;			/* messages waiting */
+	int64_t frozen;			/* -1 unknown (Postfix has none) */
+	/* The frozen count before it last changed, and when the store saw
+	 * that change (a report's evaluation); -1 and 0 when it never did. */
+	int64_t frozen_before;
+	int64_t frozen_changed_at;
+};
+
 struct rules_host {
 	int64_t id;
 	const char *hostname;
@@ -198,6 +220,8 @@ struct rules_host {
 	size_t n_packages;
 	const struct rules_collector_error *collector_errors;
 	size_t n_collector_errors;
+	const struct rules_mail_activity *mail_activity;
+	size_t n_mail_activity;
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -275,6 +299,15 @@ struct rules_result {
  *   for a retired host; it never clears by itself (an operator confirms
  *   the new machine by acknowledging it), and its key names the change's
  *   time, so a later change opens a new finding.
+ * - mail-idle holds when every MTA whose log was read has carried nothing
+ *   for longer than cfg->mail_idle_after: since its last message in or
+ *   out, or, with none in what was read, since its log begins.  An MTA
+ *   without a log read says nothing either way.
+ * - mail-queue-backlog (one per host, for the worst MTA) holds while a
+ *   queue holds more than cfg->queue_backlog messages, or while the
+ *   frozen count is above what it was before it last changed; high,
+ *   critical when mail is exposed.
+ * - abandoned-mail-service names both in its sentence.
  */
 int rules_evaluate(const struct rules_host *host,
 		   const struct rules_config *cfg, int64_t now,

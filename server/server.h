@@ -33,6 +33,8 @@ struct server_config {
 	int64_t idle_after;
 	int64_t unmaintained_after;
 	int64_t silent_after;
+	int64_t mail_idle_after;
+	int64_t queue_backlog;
 	int64_t evaluate_every;
 	/* [notify] */
 	char *webhook_url;		/* the webhook "default"; "" none */

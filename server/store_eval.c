@@ -28,6 +28,9 @@ struct facts {
 	struct rules_vuln *vulns;
 	size_t n_vulns;
 	struct rules_collector_error errors[SECTION_COUNT];
+	struct rules_mail_activity activity[REPORT_MAIL_MAX_ITEMS];
+	const char *activity_source[REPORT_MAIL_MAX_ITEMS];
+	json_t *mail_queue;	/* host_state.mail_queue, updated */
 	char *error_text[SECTION_COUNT];
 	char *strings;		/* the host row's text, in one block */
 	json_t *vuln_map;	/* source package -> [CVE ids] */
@@ -53,6 +56,7 @@ static void facts_free(struct facts *f)
 	free(f->strings);
 	json_decref(f->vuln_map);
 	json_decref(f->changelog_fixed);
+	json_decref(f->mail_queue);
 	for (int i = 0; i < SECTION_COUNT; i++)
 		free(f->error_text[i]);
 }
@@ -227,6 +231,104 @@ static int load_errors(struct db_conn *c, int64_t id, struct facts *f)
 							since[i] };
 	}
 	f->h.collector_errors = f->errors;
+	return 0;
+}
+
+/* A time member of a mail item, 0 when absent or unreadable. */
+static int64_t item_time(const json_t *it, const char *key)
+{
+	const char *s = json_get_str(it, key);
+	int64_t t = 0;
+
+	if (!s || time_parse(s, &t) < 0)
+		return 0;
+	return t;
+}
+
+/*
+ * The MTAs' activity from the mail section's items (agent/mail_activity.h),
+ * and the frozen counts remembered between evaluations: a count that
+ * differs from the one kept is a change, and the one kept becomes
+ * "before".  Re-evaluating without a report changes nothing.
+ */
+static int load_activity(struct db_conn *c, int64_t id, int64_t now,
+			 struct facts *f)
+{
+	json_t *items = json_object_get(f->sections[SECTION_MAIL], "items");
+	json_t *kept = NULL, *it;
+	struct db_stmt *s;
+	size_t i, n = 0;
+	int r;
+
+	s = db_stmt(c, "SELECT mail_queue FROM host_state WHERE host_id = ?");
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, id);
+	r = db_step(c, s);
+	if (r == DB_ROW && db_col_text(s, 0))
+		kept = json_loads(db_col_text(s, 0), 0, NULL);
+	db_reset(s);
+	if (r < 0) {
+		json_decref(kept);
+		return r;
+	}
+	f->mail_queue = json_object();
+	if (!f->mail_queue) {
+		json_decref(kept);
+		return -ENOMEM;
+	}
+	json_array_foreach(items, i, it) {
+		struct rules_mail_activity *a = &f->activity[n];
+		const char *src = json_get_str(it, "source");
+		json_t *q = json_object_get(it, "queue");
+		json_t *fr = json_object_get(it, "frozen");
+
+		if (n == REPORT_MAIL_MAX_ITEMS || !src)
+			break;
+		if (!json_object_get(it, "mta"))
+			continue;
+		memset(a, 0, sizeof(*a));
+		a->mta = json_get_str(it, "mta");
+		a->has_log = json_object_get(it, "log_since") != NULL;
+		a->last_delivered = item_time(it, "last_delivered_at");
+		a->last_received = item_time(it, "last_received_at");
+		a->log_since = item_time(it, "log_since");
+		a->has_queue = json_is_integer(q);
+		a->queue = json_integer_value(q);
+		a->frozen = json_is_integer(fr) ? json_integer_value(fr) : -1;
+		a->frozen_before = -1;
+		if (a->frozen >= 0) {
+			json_t *old = json_object_get(kept, src), *now_q;
+			int64_t was = json_get_int(old, "frozen", -1);
+
+			a->frozen_before = json_get_int(old, "before", -1);
+			a->frozen_changed_at = json_get_int(old, "at", 0);
+			if (old && was != a->frozen) {
+				a->frozen_before = was;
+				a->frozen_changed_at = now;
+			}
+			now_q = json_pack("{sI}", "frozen",
+					  (json_int_t)a->frozen);
+			if (now_q && a->frozen_before >= 0)
+				json_object_set_new(
+					now_q, "before",
+					json_integer(a->frozen_before));
+			if (now_q && a->frozen_changed_at > 0)
+				json_object_set_new(
+					now_q, "at",
+					json_integer(a->frozen_changed_at));
+			if (!now_q || json_object_set_new(f->mail_queue, src,
+							  now_q) < 0) {
+				json_decref(kept);
+				return -ENOMEM;
+			}
+		}
+		f->activity_source[n] = src;
+		n++;
+	}
+	json_decref(kept);
+	f->h.mail_activity = f->activity;
+	f->h.n_mail_activity = n;
 	return 0;
 }
 
@@ -428,6 +530,8 @@ static void rules_cfg(const struct server_config *cfg, struct rules_config *rc)
 	rc->idle_after = cfg->idle_after;
 	rc->unmaintained_after = cfg->unmaintained_after;
 	rc->silent_after = cfg->silent_after;
+	rc->mail_idle_after = cfg->mail_idle_after;
+	rc->queue_backlog = cfg->queue_backlog;
 }
 
 static void consider(int64_t *next, int64_t t, int64_t now)
@@ -467,12 +571,70 @@ static int64_t next_eval(const struct facts *f, const struct rules_config *rc,
 		consider(&next, h->os_eol + DAY, now);
 	if (f->ack_due)
 		consider(&next, f->ack_due, now);
+	for (size_t i = 0; i < h->n_mail_activity; i++) {
+		const struct rules_mail_activity *a = &h->mail_activity[i];
+		int64_t t = a->last_delivered > a->last_received ?
+				    a->last_delivered :
+				    a->last_received;
+
+		if (!t)
+			t = a->log_since;
+		if (a->has_log && t)
+			consider(&next, t + rc->mail_idle_after + 1, now);
+	}
 	for (size_t i = 0; i < h->n_collector_errors; i++)
 		consider(&next,
 			 h->collector_errors[i].since +
 				 rc->collector_failing_after + 1,
 			 now);
 	return next;
+}
+
+/* [{"source", "mta", "last_delivered_at", "last_received_at",
+ *   "delivered_90d", "received_90d", "log_since", "queue", "frozen",
+ *   "deferred", "hold", "frozen_before", "frozen_changed_at"}]: the
+ * activity as the host page shows it, the parts the agent sent. */
+static json_t *activity_json(const struct facts *f)
+{
+	static const char *const keys[] = {
+		"mta",		 "last_delivered_at", "last_received_at",
+		"delivered_90d", "received_90d",      "log_since",
+		"log_truncated", "queue",	      "frozen",
+		"deferred",	 "hold",	      "queue_truncated",
+	};
+	json_t *items = json_object_get(f->sections[SECTION_MAIL], "items");
+	json_t *out = json_array(), *it;
+	size_t i;
+
+	json_array_foreach(items, i, it) {
+		const char *src = json_get_str(it, "source");
+		json_t *o;
+
+		if (!src || !json_object_get(it, "mta"))
+			continue;
+		o = json_object();
+		if (!o || json_array_append_new(out, o) < 0)
+			break;
+		json_set_str(o, "source", src);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			json_t *v = json_object_get(it, keys[k]);
+
+			if (v)
+				json_object_set(o, keys[k], v);
+		}
+		for (size_t k = 0; k < f->h.n_mail_activity; k++) {
+			const struct rules_mail_activity *a = &f->activity[k];
+
+			if (strcmp(f->activity_source[k], src) != 0 ||
+			    a->frozen_before < 0)
+				continue;
+			json_object_set_new(o, "frozen_before",
+					    json_integer(a->frozen_before));
+			json_set_time(o, "frozen_changed_at",
+				      a->frozen_changed_at);
+		}
+	}
+	return out;
 }
 
 /* Opens, updates and resolves the host's findings; returns the worst
@@ -654,7 +816,8 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	rules_cfg(st->cfg, &rc);
 	if ((r = load_host(c, id, &f)) < 0 ||
 	    (r = load_sections(c, id, &f)) < 0 ||
-	    (r = load_errors(c, id, &f)) < 0)
+	    (r = load_errors(c, id, &f)) < 0 ||
+	    (r = load_activity(c, id, now, &f)) < 0)
 		goto out;
 	/* The advisories may be swapped by a reload, but not while the
 	 * matches (which point into them) are in use. */
@@ -681,9 +844,10 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 		   DB_INT(res.mail.exposed), DB_INT(worst),
 		   DB_INT(next_eval(&f, &rc, now)), DB_INT(id))) < 0)
 		goto out;
-	s = db_stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns) "
-		    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host_id) DO UPDATE "
-		    "SET signals = ?2, mail = ?3, vulns = ?4");
+	s = db_stmt(c, "INSERT INTO host_state (host_id, signals, mail, vulns, "
+		    "mail_queue) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+		    "(host_id) DO UPDATE SET signals = ?2, mail = ?3, "
+		    "vulns = ?4, mail_queue = ?5");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -698,6 +862,11 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 		if (mail && json_object_size(f.changelog_fixed))
 			json_object_set(mail, "fixed_per_changelog",
 					f.changelog_fixed);
+		/* When the MTA last carried mail and its queue, for the
+		 * host page. */
+		if (mail && f.h.n_mail_activity)
+			json_object_set_new(mail, "activity",
+					    activity_json(&f));
 		a = sig ? json_canonical(sig) : NULL;
 		b = mail ? json_canonical(mail) : NULL;
 		char *v = json_canonical(f.vuln_map);
@@ -708,6 +877,9 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 		db_bind_text_take(s, 2, a, "[]");
 		db_bind_text_take(s, 3, b, "{}");
 		db_bind_text_take(s, 4, v, "{}");
+		char *q = json_canonical(f.mail_queue);
+
+		db_bind_text_take(s, 5, q, "{}");
 	}
 	r = db_run(c, s);
 out:

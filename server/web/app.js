@@ -1000,7 +1000,7 @@ async function viewHost(id, hostId) {
 					timeEl(s.since), ')') : null)))
 			: el('p', {class: 'ok'}, 'No abandonment signal.')));
 
-	m.appendChild(section('Mail', mailBlock(host.mail)));
+	m.appendChild(section('Mail', mailBlock(host.mail), mailActivity(host.mail)));
 
 	const fs = (host.findings || []).filter((f) => f.status !== 'resolved');
 	m.appendChild(section('Findings', findingsTable(fs, () => route())));
@@ -1106,6 +1106,54 @@ function projectBlock(h) {
 			(h.tag_project ? 'by the agent\'s tag' : null)],
 		['Note', h.note],
 	]);
+}
+
+/*
+ * When each MTA last carried mail and what waits in its queue, from its
+ * own log and spool (the agent's mail activity).  The log's times are the
+ * agent's; a count the agent cut at its cap says so.  null when the agent
+ * sent none.
+ */
+function mailActivity(mail) {
+	const acts = mail && Array.isArray(mail.activity) ? mail.activity : [];
+	if (!acts.length)
+		return null;
+	const lastOf = (a) => [a.last_delivered_at, a.last_received_at]
+		.filter(Boolean).sort().pop();
+	const plural = (n, one, many) => num(n) + ' ' + (n === 1 ? one : many);
+	return el('div', {class: 'mail-activity'}, acts.map((a) => {
+		const hasLog = 'log_since' in a;
+		const hasQueue = typeof a.queue === 'number';
+		const q = [];
+		if (hasQueue) {
+			q.push(plural(a.queue, 'message', 'messages'));
+			if (typeof a.frozen === 'number')
+				q.push(num(a.frozen) + ' frozen' +
+					(typeof a.frozen_before === 'number' &&
+					 a.frozen > a.frozen_before ?
+						' (up from ' + num(a.frozen_before) + ')' : ''));
+			if (typeof a.deferred === 'number')
+				q.push(num(a.deferred) + ' deferred');
+			if (typeof a.hold === 'number')
+				q.push(num(a.hold) + ' on hold');
+		}
+		return el('div', {class: 'mail-activity-mta'},
+			el('h3', null, 'From ' + (a.source || a.mta || 'the MTA') +
+				"'s own log and queue"),
+			dl([
+			['Last carried mail', hasLog ? (lastOf(a) ?
+				el('span', {class: 'mail-last'}, timeEl(lastOf(a))) :
+				el('span', {class: 'muted'}, 'nothing in its log since ',
+					timeEl(a.log_since, 'its log began'))) : null],
+			['Last delivery', hasLog ? timeEl(a.last_delivered_at) : null],
+			['Last message received', hasLog ? timeEl(a.last_received_at) : null],
+			['Last 90 days', hasLog ? plural(a.received_90d || 0, 'message', 'messages') +
+				' received, ' + plural(a.delivered_90d || 0, 'delivery', 'deliveries') +
+				(a.log_truncated ? ' (at least: only the end of its log was read)' : '') : null],
+			['Queue', hasQueue ? el('span', {class: 'mail-queue'}, q.join(', ') +
+				(a.queue_truncated ? ' (at least)' : '')) : null],
+		]));
+	}));
 }
 
 function mailBlock(mail) {

@@ -107,7 +107,13 @@ agent_once() {
 		{ echo "run.sh: agent run $name failed" >&2; exit 1; }
 }
 agent_once mail --root "$mail_root" --project "$project"
-agent_once old-exim --root "$here/roots/old-exim"
+# old-exim carries a real exim4's log and spool (the agent's fixture
+# roots/exim-activity): its page shows when it last carried mail and its
+# queue.
+cp -a "$here/roots/old-exim" "$tmp/old-exim"
+cp -a "$top/tests/fixtures/roots/exim-activity/var/log" \
+	"$top/tests/fixtures/roots/exim-activity/var/spool" "$tmp/old-exim/var/"
+agent_once old-exim --root "$tmp/old-exim"
 agent_once xss --root "$here/roots/xss"
 
 # A host whose history ran over the per-report budget: two reports that

@@ -254,6 +254,38 @@ START_TEST(test_item_check)
 }
 END_TEST
 
+/* The mail activity members (agent/mail_activity.h): all optional, each of
+ * its type. */
+START_TEST(test_mail_activity_check)
+{
+	char why[160];
+
+	ck_assert_int_eq(check_item(SECTION_MAIL, "{\"source\": \"exim4\", "
+				    "\"mta\": \"exim\", \"last_delivered_at\": "
+				    "\"2026-12-01T11:19:10Z\", "
+				    "\"last_received_at\": null, "
+				    "\"delivered_90d\": 3, "
+				    "\"received_90d\": 4, "
+				    "\"log_since\": \"2026-12-01T11:19:09Z\", "
+				    "\"queue\": 2, \"frozen\": 1, "
+				    "\"log_truncated\": true}", why), 0);
+	ck_assert_int_eq(check_item(SECTION_MAIL, "{\"source\": \"exim4\", "
+				    "\"last_delivered_at\": \"last week\"}",
+				    why), -EINVAL);
+	ck_assert_str_eq(why, "last_delivered_at: expected an RFC 3339 time "
+			      "or null");
+	ck_assert_int_eq(check_item(SECTION_MAIL, "{\"source\": \"exim4\", "
+				    "\"queue\": -1}", why), -EINVAL);
+	ck_assert_int_eq(check_item(SECTION_MAIL, "{\"source\": \"exim4\", "
+				    "\"frozen\": \"3\"}", why), -EINVAL);
+	ck_assert_str_eq(why, "frozen: expected an integer from 0 to "
+			      "9007199254740992");
+	ck_assert_int_eq(check_item(SECTION_MAIL, "{\"source\": \"postfix\", "
+				    "\"hold\": 1, \"deferred\": 2, "
+				    "\"queue_truncated\": 1}", why), -EINVAL);
+}
+END_TEST
+
 /* A report around one section given as text. */
 static json_t *report_with(const char *name, const char *section)
 {
@@ -351,6 +383,7 @@ int main(void)
 	tcase_add_test(tc, test_agent_drops_beyond_byte_cap);
 	tcase_add_test(tc, test_agent_drops_bad_item);
 	tcase_add_test(tc, test_item_check);
+	tcase_add_test(tc, test_mail_activity_check);
 	tcase_add_test(tc, test_server_drops_bad_items);
 	tcase_add_test(tc, test_server_checks_claim_before_dropping);
 	tcase_add_test(tc, test_server_collected_at);

@@ -1517,6 +1517,165 @@ START_TEST(test_host_status_and_worst)
 }
 END_TEST
 
+/* ---- mail activity ------------------------------------------------------ */
+
+static struct rules_mail_activity activity[2];
+
+static void exim_activity(int64_t last, int64_t queue, int64_t frozen)
+{
+	activity[0] = (struct rules_mail_activity){
+		.mta = "exim", .has_log = true, .last_delivered = last,
+		.last_received = last - 60, .log_since = last - 30 * DAY,
+		.has_queue = true, .queue = queue, .frozen = frozen,
+		.frozen_before = -1,
+	};
+	host.mail_activity = activity;
+	host.n_mail_activity = 1;
+}
+
+START_TEST(test_mail_idle)
+{
+	const struct rules_signal *sg;
+	const struct rules_finding *f;
+
+	/* 2025-02-11 to 2025-06-01 is 110 days. */
+	exim_activity(T("2025-02-11T10:00:00Z"), 0, 0);
+	eval();
+	sg = signal_of(RULES_SIG_MAIL_IDLE);
+	ck_assert_ptr_nonnull(sg);
+	ck_assert_str_eq(sg->evidence,
+			 "nothing has gone through this Exim since 2025-02-11");
+	ck_assert_int_eq(sg->since, T("2025-02-11T10:00:00Z"));
+	ck_assert_str_eq(json_get_str(sg->fields, "last_delivered"),
+			 "2025-02-11T10:00:00Z");
+	/* It is part of the abandoned verdict's sentence. */
+	f = finding(RULES_RULE_ABANDONED_MAIL_SERVICE);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(strstr(f->summary,
+				     "; nothing has gone through this Exim "
+				     "since 2025-02-11."));
+	ck_assert_str_eq(json_get_str(f->details, "mail_idle_since"),
+			 "2025-02-11T10:00:00Z");
+	/* Not yet at 90 days, then exactly past them. */
+	eval_at(T("2025-02-11T10:00:00Z") + 90 * DAY);
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+	eval_at(T("2025-02-11T10:00:00Z") + 90 * DAY + 1);
+	ck_assert(has(RULES_SIG_MAIL_IDLE));
+	/* mail_idle_after moves it. */
+	cfg.mail_idle_after = 200 * DAY;
+	eval();
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+}
+END_TEST
+
+START_TEST(test_mail_idle_needs_every_log)
+{
+	/* A recent message: not idle. */
+	exim_activity(now - 5 * DAY, 0, 0);
+	eval();
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+	ck_assert_ptr_null(strstr(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)
+					  ->summary,
+				  "nothing has gone"));
+	/* A log without a single message since it began 100 days ago. */
+	exim_activity(0, 0, 0);
+	activity[0].log_since = now - 100 * DAY;
+	eval();
+	ck_assert_str_eq(signal_of(RULES_SIG_MAIL_IDLE)->evidence,
+			 "nothing has gone through this Exim since at least "
+			 "2025-02-21, where its log begins");
+	/* A second MTA that still carries mail keeps the host's mail alive. */
+	activity[1] = (struct rules_mail_activity){
+		.mta = "postfix", .has_log = true,
+		.last_received = now - DAY, .log_since = now - 10 * DAY,
+		.frozen = -1, .frozen_before = -1,
+	};
+	host.n_mail_activity = 2;
+	eval();
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+	/* No log read: nothing to say. */
+	activity[0].has_log = false;
+	activity[1].has_log = false;
+	eval();
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+	host.n_mail_activity = 0;
+	eval();
+	ck_assert(!has(RULES_SIG_MAIL_IDLE));
+}
+END_TEST
+
+START_TEST(test_mail_queue_backlog)
+{
+	const struct rules_finding *f;
+
+	exim_activity(now - DAY, 2000, 0);
+	eval();
+	f = finding(RULES_RULE_MAIL_QUEUE_BACKLOG);
+	ck_assert_ptr_nonnull(f);
+	/* Exim listens on 0.0.0.0:25: critical. */
+	ck_assert_int_eq(f->severity, RULES_SEV_CRITICAL);
+	ck_assert_str_eq(f->key, "mail-queue-backlog");
+	ck_assert_str_eq(f->summary,
+			 "2000 messages wait in this Exim's queue, more than "
+			 "the 1000 of queue_backlog, and it listens on "
+			 "0.0.0.0:25: a queue that grows on a forgotten server "
+			 "is often someone else's mail relayed through it.");
+	ck_assert_int_eq(json_get_int(f->details, "queue", 0), 2000);
+	ck_assert_int_eq(json_get_int(f->details, "threshold", 0), 1000);
+	ck_assert(json_is_true(json_object_get(f->details, "exposed")));
+	ck_assert_ptr_nonnull(strstr(finding(RULES_RULE_ABANDONED_MAIL_SERVICE)
+					     ->summary,
+				     "; 2000 messages wait in this Exim's "
+				     "queue."));
+	/* Loopback only: high. */
+	ports[0].address = "127.0.0.1";
+	eval();
+	ck_assert_int_eq(finding(RULES_RULE_MAIL_QUEUE_BACKLOG)->severity,
+			 RULES_SEV_HIGH);
+	/* At the threshold: none. */
+	activity[0].queue = 1000;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_MAIL_QUEUE_BACKLOG));
+	cfg.queue_backlog = 999;
+	eval();
+	ck_assert_ptr_nonnull(finding(RULES_RULE_MAIL_QUEUE_BACKLOG));
+	/* A healthy host with a backlog still gets it. */
+	host.project_ends_on = 0;
+	cfg.queue_backlog = 10;
+	eval();
+	ck_assert(!res.abandoned);
+	ck_assert_ptr_nonnull(finding(RULES_RULE_MAIL_QUEUE_BACKLOG));
+}
+END_TEST
+
+START_TEST(test_mail_frozen_growing)
+{
+	const struct rules_finding *f;
+
+	exim_activity(now - DAY, 12, 3);
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_MAIL_QUEUE_BACKLOG));
+	/* Frozen went from 1 to 3 at the last report. */
+	activity[0].frozen_before = 1;
+	activity[0].frozen_changed_at = T("2025-06-01T10:00:00Z");
+	eval();
+	f = finding(RULES_RULE_MAIL_QUEUE_BACKLOG);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->summary,
+			 "12 messages wait in this Exim's queue, 3 frozen (up "
+			 "from 1 at 2025-06-01T10:00:00Z), and it listens on "
+			 "0.0.0.0:25: a queue that grows on a forgotten server "
+			 "is often someone else's mail relayed through it.");
+	ck_assert(json_is_true(json_object_get(f->details, "frozen_growing")));
+	ck_assert_int_eq(json_get_int(f->details, "frozen_before", -1), 1);
+	/* Down from 3 to 2: no longer growing. */
+	activity[0].frozen = 2;
+	activity[0].frozen_before = 3;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_MAIL_QUEUE_BACKLOG));
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -1596,6 +1755,10 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_other_mta_vulnerable_named);
 	tcase_add_test(tc, test_host_status_and_worst);
 	tcase_add_test(tc, test_host_identity_changed);
+	tcase_add_test(tc, test_mail_idle);
+	tcase_add_test(tc, test_mail_idle_needs_every_log);
+	tcase_add_test(tc, test_mail_queue_backlog);
+	tcase_add_test(tc, test_mail_frozen_growing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -251,6 +251,26 @@ test('vulnerable packages are marked with their CVEs', async () => {
 	await page.close();
 });
 
+test('the host page shows when the MTA last carried mail and its queue', async () => {
+	const d = await apiOk('/hosts?q=old-relay');
+	const h = d.items.find((x) => x.hostname === 'old-relay');
+	assert.ok(h, 'the exim host with a log and a queue reported');
+	const full = await apiOk('/hosts/' + h.id);
+	const act = ((full.mail || {}).activity || [])[0];
+	assert.ok(act, 'GET /hosts/{id} has mail.activity');
+	assert.equal(act.queue, 2);
+	assert.equal(act.frozen, 1);
+	const page = await newPage(VIEWER);
+	await open(page, '#/host/' + h.id, '.mail-activity');
+	const box = page.locator('section.panel', {has: page.locator('h2', {hasText: 'Mail'})})
+		.locator('.mail-activity');
+	assert.match(await box.textContent(), /Last carried mail/);
+	const last = [act.last_delivered_at, act.last_received_at].sort().pop();
+	assert.equal(await box.locator('.mail-last time').getAttribute('datetime'), last);
+	assert.equal(await box.locator('.mail-queue').textContent(), '2 messages, 1 frozen');
+	await page.close();
+});
+
 test('a viewer sees no edit controls and the API refuses its writes', async () => {
 	const h = await mailHost();
 	const page = await newPage(VIEWER);
