@@ -72,6 +72,8 @@ for f in tests/fixtures/roots/*/proc/net/*; do
 	put proc_net "$tmp/net"
 done
 put wtmp tests/fixtures/roots/wtmp/var/log/wtmp
+put rpmdb tests/fixtures/roots/rhel8-bdb/var/lib/rpm/Packages
+for f in tests/fixtures/rpm/centos7-headers/*.bin; do put rpmdb "$f"; done
 put wtmp tests/fixtures/roots/wtmp/run/utmp
 for f in tests/fixtures/conf/*.conf packaging/*/derelictd.conf; do
 	[ -f "$f" ] && put conf "$f"
