@@ -104,3 +104,43 @@ def write_bdb(root, headers):
                    input=("\n".join(text) + "\n").encode(), check=True,
                    capture_output=True)
     return path
+
+
+def compose_host(dest, hostname, release, rpms=(), headers=(), bdb=False):
+    """An RPM host's root: the real exim root's sockets (0.0.0.0:25) and
+    process, its executable retargeted to Postfix's master as Red Hat
+    installs it (/usr/libexec/postfix/master, user postfix), the
+    os-release of tests/fixtures/scenario/os-release.<release>, and an RPM
+    database: the rpms installed into rpmdb.sqlite, or (bdb) a Berkeley
+    DB Packages file of headers plus those rpms' headers."""
+    root = pathlib.Path(dest) / hostname
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(FIX / "roots" / "exim", root, symlinks=True)
+    proc = next((root / "proc").glob("[0-9]*"))
+    (proc / "exe").unlink()
+    (proc / "exe").symlink_to("/usr/libexec/postfix/master")
+    (proc / "comm").write_text("master\n")
+    status = (proc / "status").read_text()
+    (proc / "status").write_text(status.replace("Name:\texim4", "Name:\tmaster"))
+    passwd = root / "etc" / "passwd"
+    passwd.write_text(passwd.read_text().replace(
+        "Debian-exim:x:102:105::/var/spool/exim4:/usr/sbin/nologin",
+        "postfix:x:102:105::/var/spool/postfix:/sbin/nologin"))
+    (root / "etc" / "hostname").write_text(hostname + "\n")
+    shutil.copy(FIX / "scenario" / f"os-release.{release}",
+                root / "etc" / "os-release")
+    if bdb:
+        staging = pathlib.Path(dest) / (hostname + "-staging")
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        built = []
+        if rpms:
+            install(staging, list(rpms))
+            built = sqlite_headers(staging)
+        write_bdb(root, list(headers) + built)
+    else:
+        (root / "var" / "lib" / "rpm").mkdir(parents=True, exist_ok=True)
+        install(root, list(rpms))
+    return root
