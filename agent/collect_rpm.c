@@ -142,26 +142,26 @@ missing:
 	return -ELIBACC;
 }
 
-static int read_sqlite(const char *path, json_t *items)
+/* One pass over the Packages table of db (a path, or a file: URI with
+ * SQLITE_OPEN_URI in flags).  0, -EAGAIN when SQLite could not open or
+ * lock it (worth another way in), -EBADMSG when it is no RPM database,
+ * -EIO, -ENOMEM. */
+static int read_sqlite_as(const char *db_name, int flags, json_t *items)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r = 0, rc;
 
-	if ((r = load_sqlite()) < 0)
-		return r;
-	/* Read-only, and rpm's own lock is not taken: a transaction in
-	 * progress makes this wait up to two seconds, then fail. */
-	rc = sql.open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	rc = sql.open_v2(db_name, &db, SQLITE_OPEN_READONLY | flags, NULL);
 	if (rc != SQLITE_OK) {
-		r = -EIO;
+		r = -EAGAIN;
 		goto out;
 	}
 	sql.busy_timeout(db, 2000);
 	rc = sql.prepare_v2(db, "SELECT blob FROM Packages ORDER BY hnum", -1,
 			    &st, NULL);
 	if (rc != SQLITE_OK) {
-		r = -EBADMSG;
+		r = (rc & 0xff) == SQLITE_ERROR ? -EBADMSG : -EAGAIN;
 		goto out;
 	}
 	while ((rc = sql.step(st)) == SQLITE_ROW) {
@@ -176,13 +176,70 @@ static int read_sqlite(const char *path, json_t *items)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = -EIO;
+		r = json_array_size(items) ? -EIO : -EAGAIN;
 out:
 	if (st)
 		sql.finalize(st);
 	if (db)
 		sql.close(db);
 	return r;
+}
+
+/* "file:" and path, with the characters a URI gives meaning escaped, and
+ * "?immutable=1".  0 or -ENAMETOOLONG. */
+static int immutable_uri(const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (size < 32)
+		return -ENAMETOOLONG;
+	memcpy(out, "file:", 5);
+	n = 5;
+	for (const char *p = path; *p; p++) {
+		if (n + 4 + sizeof("?immutable=1") > size)
+			return -ENAMETOOLONG;
+		if (*p == '%' || *p == '?' || *p == '#') {
+			snprintf(out + n, 4, "%%%02x", (unsigned char)*p);
+			n += 3;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	snprintf(out + n, size - n, "?immutable=1");
+	return 0;
+}
+
+/*
+ * rpm keeps rpmdb.sqlite in WAL mode.  A read-only reader of a WAL
+ * database needs its -shm file, which it may not create where /var is
+ * read-only (the agent's unit has ProtectSystem=strict) and rpm removes
+ * when it closes.  With no write-ahead log on disk the main file holds
+ * everything: it is then read as immutable, without locks or -shm.  With
+ * one, the ordinary way first; if that cannot open or lock it, immutable
+ * as well (missing only a transaction rpm has not yet checkpointed).
+ */
+static int read_sqlite(const char *path, json_t *items)
+{
+	char wal[4200], uri[3 * 4096 + 32];
+	struct stat st;
+	size_t before = json_array_size(items);
+	int r;
+
+	if ((r = load_sqlite()) < 0)
+		return r;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &st) == 0 && st.st_size > 0) {
+		r = read_sqlite_as(path, 0, items);
+		if (r != -EAGAIN)
+			return r;
+		/* Nothing half-read stays behind. */
+		while (json_array_size(items) > before)
+			json_array_remove(items, json_array_size(items) - 1);
+	}
+	if ((r = immutable_uri(path, uri, sizeof(uri))) < 0)
+		return r;
+	r = read_sqlite_as(uri, SQLITE_OPEN_URI, items);
+	return r == -EAGAIN ? -EIO : r;
 }
 
 static int read_bdb(const char *path, json_t *items)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -96,3 +97,49 @@ def test_centos7_berkeley_db_equals_rpm_qa(tmp_path):
     by_name = {i["name"]: i for i in sec["items"]}
     assert by_name["libdb"]["source"] == "libdb"
     assert by_name["xz-libs"]["source"] == "xz"
+
+
+def unshare_ro(db_dir, root):
+    """The agent's --print with db_dir mounted read-only in a private
+    mount namespace, as the unit's ProtectSystem=strict leaves /var."""
+    script = (f"mount --bind {db_dir} {db_dir} && "
+              f"mount -o remount,bind,ro {db_dir} && "
+              f"exec {AGENT} --config /dev/null --root {root} --print")
+    r = subprocess.run(["unshare", "--mount", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0 and "mount" in r.stderr:
+        pytest.skip("cannot make a read-only mount here: " + r.stderr)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["sections"]["packages"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root for a mount namespace")
+def test_rpmdb_sqlite_on_a_read_only_var(tmp_path):
+    root = built_root(tmp_path)
+    db = root / "var/lib/rpm"
+    want = rpmdb.qa(root)
+    # rpm closed it: no -shm a read-only reader could use, and SQLite may
+    # not create one on a read-only /var.
+    for f in ("rpmdb.sqlite-wal", "rpmdb.sqlite-shm"):
+        (db / f).unlink(missing_ok=True)
+    sec = unshare_ro(db, root)
+    assert "error" not in sec
+    assert rpmdb.agent_lines(sec) == rpmdb.qa_lines(want)
+    # A transaction left in the write-ahead log (a writer that died before
+    # the checkpoint): readable with its -shm, and on a read-only /var
+    # without one the packages of the main file, not an error.
+    subprocess.run([sys.executable, "-c", f"""
+import os, sqlite3
+c = sqlite3.connect({str(db / 'rpmdb.sqlite')!r})
+c.execute('PRAGMA wal_autocheckpoint=0')
+b = c.execute('SELECT blob FROM Packages ORDER BY hnum LIMIT 1').fetchone()[0]
+c.execute('INSERT INTO Packages(blob) VALUES (?)', (b,))
+c.commit()
+os._exit(0)
+"""], check=True)
+    assert (db / "rpmdb.sqlite-wal").stat().st_size > 0
+    assert len(packages(root)["items"]) == len(want) + 1 == len(rpmdb.qa(root))
+    (db / "rpmdb.sqlite-shm").unlink()
+    sec = unshare_ro(db, root)
+    assert "error" not in sec and len(sec["items"]) == len(want)
