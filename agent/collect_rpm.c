@@ -30,14 +30,14 @@ static const char *const bdb_path = "var/lib/rpm/Packages";
 static int split_srpm(const char *s, char *name, size_t name_size, char *vr,
 		      size_t vr_size)
 {
-	const char *end = s + strlen(s), *dot, *r, *v;
+	const char *end = s + strlen(s), *r, *v;
 
 	if (end - s > 4 && strcmp(end - 4, ".rpm") == 0)
 		end -= 4;
-	for (dot = end; dot > s && dot[-1] != '.'; dot--)
-		;
-	if (dot > s)
-		end = dot - 1;
+	if (end - s > 4 && strncmp(end - 4, ".src", 4) == 0)
+		end -= 4;
+	else if (end - s > 6 && strncmp(end - 6, ".nosrc", 6) == 0)
+		end -= 6;
 	for (r = end; r > s && r[-1] != '-'; r--)
 		;
 	if (r <= s + 1)

@@ -49,6 +49,22 @@ def install(root, rpms):
                    check=True, capture_output=True)
 
 
+def import_key(root):
+    """Imports a real OpenPGP key (Debian 12's archive key) as rpm does
+    on every RHEL host: a gpg-pubkey "package" without arch or source."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as home:
+        key = subprocess.run(
+            ["gpg", "--homedir", home, "--no-default-keyring", "--keyring",
+             "/usr/share/keyrings/debian-archive-bookworm-stable.gpg",
+             "--export", "--armor"], check=True, capture_output=True).stdout
+        path = pathlib.Path(home) / "key.asc"
+        path.write_bytes(key)
+        subprocess.run(["rpm", "--root", str(root), "--dbpath",
+                        "/var/lib/rpm", "--import", str(path)], check=True,
+                       capture_output=True)
+
+
 def qa(root, bdb=False):
     """What rpm -qa prints for root's database, one line a package:
     "NAME E:V-R ARCH SOURCERPM", sorted."""
@@ -143,4 +159,5 @@ def compose_host(dest, hostname, release, rpms=(), headers=(), bdb=False):
     else:
         (root / "var" / "lib" / "rpm").mkdir(parents=True, exist_ok=True)
         install(root, list(rpms))
+        import_key(root)
     return root

@@ -99,3 +99,14 @@ def test_alma8_postfix_matched_by_alsa(server):
     assert f["summary"].endswith("upgrade postfix to 2:3.5.8-8.el8_10 or "
                                  "later (ALSA-2026:25932).")
     assert f["details"]["release"] == "8.10"
+    # The imported signing key is a package without arch or source, as
+    # rpm -qa lists it; stored and listed like the others, and a second
+    # report (a delta of nothing) is taken.
+    s, body, _ = server.api("GET", f"/hosts/{before}/packages")
+    assert s == 200
+    names = {p["name"]: p for p in body["items"]}
+    assert names["gpg-pubkey"]["version"] == "0:8783d481-63ceb953"
+    assert names["postfix"]["version"] == "2:3.5.8-7.el8_10"
+    r = server.agent("--once", root=server.tmp / "a8-before",
+                     state=server.tmp / "state-a8-before")
+    assert r.returncode == 0, r.stderr
