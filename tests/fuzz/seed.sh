@@ -87,4 +87,9 @@ for pair in '1.0\0001.0-0' '1:4.92-8+deb10u2\0004.92-8+deb10u6' \
 	printf "$pair" >"$tmp/v"
 	put dpkgver "$tmp/v"
 done
+for pair in '1.0~rc1\0001.0' '2:2.10.1-9.el7\0002:2.10.1-9.el7_9' \
+	    '1.0^git1\0001.0.1' '0:3.5.8-8.el8_10\0002:3.5.8-8.el8_10'; do
+	printf "$pair" >"$tmp/v"
+	put rpmver "$tmp/v"
+done
 echo "seed corpora:"; for d in "$C"/*/; do echo "  $(basename "$d"): $(ls "$d" | wc -l)"; done
