@@ -11,6 +11,15 @@
  * gpg-pubkey), source (the SOURCERPM's name, else the package's own) and
  * source_version (the SOURCERPM's version-release with the package's
  * epoch)}; "manager" is "rpm", "changed_at" the database file's mtime.
+ *
+ * Why not librpm (dlopen, as libcurl is): measured on Debian 12 with rpm
+ * 4.18 over the 144 real headers of a CentOS 7 image (a 7.5 MB Berkeley
+ * DB file, and the same in a 9.3 MB rpmdb.sqlite), librpm.so.9 and what
+ * it pulls in beyond the agent's own libraries (librpmio, Lua 5.3, popt,
+ * bzip2) are 1.1 MB, cost 3 ms to load and configure and then 34 ms (BDB)
+ * or 28 ms (SQLite) per read, verifying every header; these readers are
+ * 6 KB of code and take 1.8 ms and 3.5 ms.  librpm's soname also differs
+ * by release (librpm.so.3 on CentOS 7, .so.8 on RHEL 8, .so.9 later).
  */
 #ifndef DERELICT_AGENT_COLLECT_RPM_H
 #define DERELICT_AGENT_COLLECT_RPM_H
