@@ -16,9 +16,10 @@
  * 4.18 over the 144 real headers of a CentOS 7 image (a 7.5 MB Berkeley
  * DB file, and the same in a 9.3 MB rpmdb.sqlite), librpm.so.9 and what
  * it pulls in beyond the agent's own libraries (librpmio, Lua 5.3, popt,
- * bzip2) are 1.1 MB, cost 3 ms to load and configure and then 34 ms (BDB)
- * or 28 ms (SQLite) per read, verifying every header; these readers are
- * 6 KB of code and take 1.8 ms and 3.5 ms.  librpm's soname also differs
+ * bzip2) are 1.1 MB, cost 3-5 ms to load and configure and then 28-47 ms
+ * per read of either file, verifying every header; these readers are 6 KB
+ * of code and take 2-3 ms (BDB) and 3.5-9 ms (SQLite) on the same, busy,
+ * machine.  librpm's soname also differs
  * by release (librpm.so.3 on CentOS 7, .so.8 on RHEL 8, .so.9 later).
  */
 #ifndef DERELICT_AGENT_COLLECT_RPM_H
