@@ -19,9 +19,12 @@
 
 #define EVR_MAX 600
 
+/* Fedora >= 36 keeps the database in usr/lib/sysimage/rpm and makes
+ * var/lib/rpm a link to it: the real place first, so that a link under
+ * another root is never followed out of it. */
 static const char *const sqlite_paths[] = {
-	"var/lib/rpm/rpmdb.sqlite",
 	"usr/lib/sysimage/rpm/rpmdb.sqlite",
+	"var/lib/rpm/rpmdb.sqlite",
 };
 static const char *const bdb_path = "var/lib/rpm/Packages";
 

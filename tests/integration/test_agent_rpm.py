@@ -148,3 +148,24 @@ os._exit(0)
     (db / "rpmdb.sqlite-shm").unlink()
     sec = unshare_ro(db, root)
     assert "error" not in sec and len(sec["items"]) == len(want)
+
+
+def test_fedora_sysimage_rpmdb(tmp_path):
+    # Fedora >= 36: the database in usr/lib/sysimage/rpm, var/lib/rpm a
+    # link to it (absolute here, so that following it would leave the
+    # root).
+    rpms = rpmdb.build(tmp_path / "b", "postfix", "3.8.5", "1.fc40", epoch=2)
+    root = tmp_path / "fedora"
+    root.mkdir()
+    subprocess.run(["rpm", "--root", str(root), "--dbpath",
+                    "/usr/lib/sysimage/rpm", "--justdb", "--nodeps",
+                    "--noscripts", "-i", *rpms], check=True,
+                   capture_output=True)
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/rpm").symlink_to("/usr/lib/sysimage/rpm")
+    out = subprocess.run(["rpm", "--root", str(root), "--dbpath",
+                          "/usr/lib/sysimage/rpm", "-qa", "--qf", rpmdb.QF],
+                         check=True, capture_output=True, text=True).stdout
+    sec = packages(root)
+    assert rpmdb.agent_lines(sec) == rpmdb.qa_lines(out.splitlines())
+    assert sec["items"][0]["version"] == "2:3.8.5-1.fc40"
