@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "collect_rpm.h"
 #include "jsonutil.h"
 #include "procfs.h"
 #include "report.h"
@@ -171,6 +172,9 @@ int collect_packages(const char *root, json_t **ret)
 	int r;
 
 	f = procfs_fopen(root, "var/lib/dpkg/status");
+	/* No dpkg: an RPM host, when it has an RPM database. */
+	if (!f && errno == ENOENT && collect_rpm_present(root))
+		return collect_rpm(root, ret);
 	if (!f)
 		return -errno;
 	/* stdio's 4 KiB reads mean a few hundred system calls for a

@@ -1,6 +1,7 @@
 /*
  * collect_packages.h - the packages section of the report (SPEC section 3):
- * the installed packages, from dpkg's status file.
+ * the installed packages, from dpkg's status file, or on a host without
+ * one from the RPM database (collect_rpm.h).
  *
  * collect_packages() reads the host's own files under a root directory ("/"
  * or a fixture tree) and returns 0 with a new reference in *ret (owned by

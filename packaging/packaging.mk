@@ -58,3 +58,19 @@ deb-lint:
 
 deb-clean:
 	rm -rf $(DEB_OUT)
+
+# "make rpm": the agent's RPM (packaging/rpm/derelict-agent.spec) from a
+# tarball of the tree, in $(B)/rpm/; RPM_FLAGS="--nodeps" where the
+# BuildRequires are not RPM packages (Debian: tests/packaging/run.sh).
+RPM_OUT := $(B)/rpm
+.PHONY: rpm
+rpm:
+	@command -v rpmbuild >/dev/null || { echo "make rpm: needs rpmbuild (dnf install rpm-build, or apt-get install rpm)" >&2; exit 1; }
+	rm -rf $(RPM_OUT)
+	mkdir -p $(RPM_OUT)/SOURCES
+	tar -c --exclude=./$(B) --exclude=./build --exclude=./build-* --exclude=./.git \
+		--exclude=./tests/e2e/node_modules \
+		--transform 's,^\.,derelict-$(DEB_VERSION),' -zf $(RPM_OUT)/SOURCES/derelict-$(DEB_VERSION).tar.gz .
+	rpmbuild -bb $(RPM_FLAGS) --define "_topdir $(abspath $(RPM_OUT))" \
+		--define "derelict_version $(DEB_VERSION)" packaging/rpm/derelict-agent.spec
+	@ls -1 $(RPM_OUT)/RPMS/*/*.rpm

@@ -13,11 +13,53 @@
 #include <string.h>
 
 #include "dpkgver.h"
+#include "rpmver.h"
 #include "hash.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
 #define ARENA_CHUNK (1024 * 1024)
+
+/* The Red Hat family: no codenames, RPM versions (see advisory.h). */
+static const char *const rpm_os_ids[] = {
+	"rhel", "centos", "rocky", "almalinux", "fedora",
+};
+
+bool advisory_os_is_rpm(const char *os_id)
+{
+	for (size_t i = 0; os_id && i < sizeof(rpm_os_ids) / sizeof(*rpm_os_ids);
+	     i++)
+		if (strcmp(os_id, rpm_os_ids[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *advisory_release_key(const char *os_id, const char *version_id,
+				 const char *codename, char *out, size_t size)
+{
+	size_t n;
+
+	if (!advisory_os_is_rpm(os_id))
+		return codename && *codename ? codename : NULL;
+	if (!version_id)
+		return NULL;
+	n = strspn(version_id, "0123456789");
+	if (n == 0 || n > 8 || strlen(os_id) + n + 2 > size)
+		return NULL;
+	snprintf(out, size, "%s:%.*s", os_id, (int)n, version_id);
+	return out;
+}
+
+/* Debian and Ubuntu codenames never hold a colon; "rocky:8" does. */
+static bool release_is_rpm(const char *release)
+{
+	return release && strchr(release, ':');
+}
+
+static int version_valid(const char *release, const char *v)
+{
+	return release_is_rpm(release) ? rpmver_valid(v) : dpkgver_valid(v);
+}
 
 /* Strings live in big chunks that are freed together; entries point into
  * them, so a database with a million entries costs a few hundred mallocs. */
@@ -340,7 +382,7 @@ static int shipped_fix(struct loader *l, struct advisory_fix *f,
 		f->state = ADVISORY_FIX_NOT_AFFECTED;
 	} else if (strcmp(s, "open") == 0) {
 		f->state = ADVISORY_FIX_OPEN;
-	} else if (dpkgver_valid(s) == 0) {
+	} else if (version_valid(release, s) == 0) {
 		f->state = ADVISORY_FIX_VERSION;
 		f->version = arena_str(l->db, s);
 		if (!f->version)
@@ -906,10 +948,12 @@ const struct advisory *advisory_db_get(const struct advisory_db *db, size_t i)
 /* Compares two upstream versions as dpkg would compare the upstream parts
  * of two full versions; wrapping them keeps a colon or hyphen inside from
  * being read as an epoch or revision. */
-static int compare_upstream(const char *a, const char *b)
+static int compare_upstream(const char *a, const char *b, bool rpm)
 {
 	char x[DPKGVER_MAX_LEN + 8], y[DPKGVER_MAX_LEN + 8];
 
+	if (rpm)
+		return rpmver_segcmp(a, b);
 	snprintf(x, sizeof(x), "0:%s-0", a);
 	snprintf(y, sizeof(y), "0:%s-0", b);
 	return dpkgver_compare(x, y);
@@ -925,7 +969,8 @@ static size_t branch_len(const char *v)
 	return dot ? (size_t)(dot - v) : strlen(v);
 }
 
-static int upstream_fixed(const struct advisory *a, const char *upstream)
+static int upstream_fixed(const struct advisory *a, const char *upstream,
+			  bool rpm)
 {
 	const char *highest = NULL;
 	size_t ul = branch_len(upstream);
@@ -934,12 +979,12 @@ static int upstream_fixed(const struct advisory *a, const char *upstream)
 		const char *f = a->fixed_upstream[i];
 
 		if (branch_len(f) == ul && strncmp(f, upstream, ul) == 0 &&
-		    compare_upstream(upstream, f) >= 0)
+		    compare_upstream(upstream, f, rpm) >= 0)
 			return 1;
-		if (!highest || compare_upstream(f, highest) > 0)
+		if (!highest || compare_upstream(f, highest, rpm) > 0)
 			highest = f;
 	}
-	return highest && compare_upstream(upstream, highest) >= 0;
+	return highest && compare_upstream(upstream, highest, rpm) >= 0;
 }
 
 /* The entry's data for a release, or NULL. */
@@ -954,11 +999,13 @@ static const struct advisory_fix *fix_for(const struct advisory *a,
 	return NULL;
 }
 
-static int fix_applies(const struct advisory_fix *f, const char *version)
+static int fix_applies(const struct advisory_fix *f, const char *version,
+		       bool rpm)
 {
 	switch (f->state) {
 	case ADVISORY_FIX_VERSION:
-		return dpkgver_compare(version, f->version) < 0;
+		return (rpm ? rpmver_compare(version, f->version)
+			    : dpkgver_compare(version, f->version)) < 0;
 	case ADVISORY_FIX_OPEN:
 		return 1;
 	default:
@@ -966,15 +1013,17 @@ static int fix_applies(const struct advisory_fix *f, const char *version)
 	}
 }
 
-static int upstream_applies(const struct advisory *a, const char *version)
+static int upstream_applies(const struct advisory *a, const char *version,
+			    bool rpm)
 {
 	char upstream[DPKGVER_MAX_LEN + 1];
 
 	if (a->n_fixed_upstream == 0)
 		return 0;
-	if (dpkgver_upstream(version, upstream, sizeof(upstream)) < 0)
+	if ((rpm ? rpmver_upstream(version, upstream, sizeof(upstream))
+		 : dpkgver_upstream(version, upstream, sizeof(upstream))) < 0)
 		return -EINVAL;
-	return !upstream_fixed(a, upstream);
+	return !upstream_fixed(a, upstream, rpm);
 }
 
 int advisory_applies(const struct advisory *a, const char *codename,
@@ -982,12 +1031,13 @@ int advisory_applies(const struct advisory *a, const char *codename,
 {
 	const struct advisory_fix *f;
 
-	if (!a || !source_version || dpkgver_valid(source_version) != 0)
+	if (!a || !source_version ||
+	    version_valid(codename, source_version) != 0)
 		return -EINVAL;
 	f = fix_for(a, codename);
 	if (f)
-		return fix_applies(f, source_version);
-	return upstream_applies(a, source_version);
+		return fix_applies(f, source_version, release_is_rpm(codename));
+	return upstream_applies(a, source_version, release_is_rpm(codename));
 }
 
 /* The verdict on one (source, CVE): entries [lo, hi), freshest first.
@@ -998,6 +1048,7 @@ static int decide(const struct advisory_db *db, size_t lo, size_t hi,
 {
 	const struct advisory *dec = NULL, *up = NULL;
 	const struct advisory_fix *fix = NULL;
+	bool rpm = release_is_rpm(codename);
 	enum advisory_severity shipped_sev = ADVISORY_SEVERITY_UNKNOWN;
 	enum advisory_scope scope = ADVISORY_SCOPE_UNKNOWN;
 
@@ -1016,12 +1067,12 @@ static int decide(const struct advisory_db *db, size_t lo, size_t hi,
 	}
 	memset(v, 0, sizeof(*v));
 	if (dec) {
-		if (fix_applies(fix, version) != 1)
+		if (fix_applies(fix, version, rpm) != 1)
 			return 0;
 		v->a = dec;
 		v->fix = fix;
 	} else {
-		if (covered || !up || upstream_applies(up, version) != 1)
+		if (covered || !up || upstream_applies(up, version, rpm) != 1)
 			return 0;
 		v->a = up;
 		v->unconfirmed = true;
@@ -1046,7 +1097,7 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 	int found = 0;
 
 	if (!db || !source || !source_version ||
-	    dpkgver_valid(source_version) != 0)
+	    version_valid(codename, source_version) != 0)
 		return -EINVAL;
 	/* The first entry of this source package. */
 	hi = db->n;

@@ -253,6 +253,25 @@ int advisory_eol(const struct advisory_db *db, const char *os_id,
 		 const char *version_or_codename, int64_t *ret_date,
 		 const struct advisory_eol **ret_info);
 
+/*
+ * The Red Hat family (os-release IDs rhel, centos, rocky, almalinux,
+ * fedora) has no codenames: a release of it is named "<ID>:<major
+ * VERSION_ID>" ("rocky:8", "centos:7", "fedora:40") wherever a codename
+ * goes, in the "fixed" members and as advisory_match_verdicts()'s
+ * codename.  Versions for such a release are RPM versions: checked by
+ * rpmver_valid(), ordered by rpmver_compare(), the upstream part the
+ * version between epoch and release (rpmver.h); dpkg's rules for all
+ * others.  A release name with a colon is one of these, as no Debian or
+ * Ubuntu codename holds one.
+ */
+bool advisory_os_is_rpm(const char *os_id);
+/* The release to match a host's packages against: for the Red Hat family
+ * "<ID>:<major>" written to out (size bytes) and returned, NULL when the
+ * VERSION_ID has no leading number; for others the codename (NULL when
+ * empty). */
+const char *advisory_release_key(const char *os_id, const char *version_id,
+				 const char *codename, char *out, size_t size);
+
 /* A digest of everything loaded (entries and their sources' dates, not the
  * EOL table), as 64 hex digits and a NUL: equal digests, equal verdicts.
  * 0 or -ENOMEM. */

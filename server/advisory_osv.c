@@ -10,6 +10,7 @@
 
 #include "dpkgver.h"
 #include "jsonutil.h"
+#include "rpmver.h"
 
 #define MAX_ENTRIES 500000
 
@@ -41,6 +42,38 @@ void advisory_osv_free(struct advisory_osv *o)
 		return;
 	json_decref(o->entries);
 	free(o);
+}
+
+/* The Red Hat family's ecosystems and the os-release IDs their releases
+ * are named by (advisory.h): "Rocky Linux:8" is "rocky:8". */
+static const struct {
+	const char *ecosystem;
+	const char *os_id;
+} rpm_ecosystems[] = {
+	{ "Rocky Linux:", "rocky" },
+	{ "AlmaLinux:", "almalinux" },
+};
+
+/* "Rocky Linux:8" -> "rocky:8" into buf (size bytes); NULL when eco is
+ * not one of the family's. */
+static const char *rpm_release_of(const char *eco, char *buf, size_t size)
+{
+	for (size_t i = 0;
+	     eco && i < sizeof(rpm_ecosystems) / sizeof(*rpm_ecosystems); i++) {
+		size_t pl = strlen(rpm_ecosystems[i].ecosystem);
+		const char *v = eco + pl;
+		size_t n;
+
+		if (strncmp(eco, rpm_ecosystems[i].ecosystem, pl) != 0)
+			continue;
+		n = strspn(v, "0123456789");
+		if (n == 0 || n > 8 || (v[n] && v[n] != ':'))
+			return NULL;
+		snprintf(buf, size, "%s:%.*s", rpm_ecosystems[i].os_id, (int)n,
+			 v);
+		return buf;
+	}
+	return NULL;
 }
 
 /* "Ubuntu:22.04:LTS" -> "jammy"; *pro when it is an Ubuntu Pro one.  NULL
@@ -100,14 +133,17 @@ static size_t cves_of(json_t *rec, const char **ids, size_t max)
 	return n;
 }
 
-/* The USN the record is or names; NULL when none. */
+/* The USN the record is or names, or the Rocky or Alma erratum it is;
+ * NULL when none. */
 static const char *usn_of(json_t *rec)
 {
 	const char *id = json_get_str(rec, "id");
 	json_t *v;
 	size_t i;
 
-	if (id && strncmp(id, "USN-", 4) == 0)
+	if (id && strlen(id) < 32 &&
+	    (strncmp(id, "USN-", 4) == 0 || strncmp(id, "RLSA-", 5) == 0 ||
+	     strncmp(id, "ALSA-", 5) == 0))
 		return id;
 	json_array_foreach(json_object_get(rec, "related"), i, v) {
 		const char *s = json_string_value(v);
@@ -119,8 +155,8 @@ static const char *usn_of(json_t *rec)
 }
 
 /* The fixed event of the affected entry's ECOSYSTEM range; "open" when it
- * has none; NULL when it is malformed. */
-static const char *fixed_of(json_t *aff)
+ * has none; NULL when it is malformed.  rpm: an RPM version. */
+static const char *fixed_of(json_t *aff, bool rpm)
 {
 	json_t *r, *ev;
 	size_t i, j;
@@ -133,10 +169,27 @@ static const char *fixed_of(json_t *aff)
 			const char *f = json_get_str(ev, "fixed");
 
 			if (f)
-				return dpkgver_valid(f) == 0 ? f : NULL;
+				return (rpm ? rpmver_valid(f) : dpkgver_valid(f)) == 0 ?
+					       f : NULL;
 		}
 		return "open";
 	}
+	return NULL;
+}
+
+/* Red Hat's rating, the first word of a Rocky or Alma summary
+ * ("Important: postfix security update"), in the shipped scale. */
+static const char *rh_severity(json_t *rec)
+{
+	static const char *const words[][2] = {
+		{ "Critical:", "critical" }, { "Important:", "high" },
+		{ "Moderate:", "medium" },   { "Low:", "low" },
+	};
+	const char *s = json_get_str(rec, "summary");
+
+	for (size_t i = 0; s && i < sizeof(words) / sizeof(*words); i++)
+		if (strncmp(s, words[i][0], strlen(words[i][0])) == 0)
+			return words[i][1];
 	return NULL;
 }
 
@@ -161,6 +214,9 @@ static int add_fix(struct advisory_osv *o, json_t *rec, const char *cve,
 			      "fixed");
 		if (!e || json_object_set_new(o->entries, key, e) < 0)
 			return -ENOMEM;
+		if (rh_severity(rec))
+			json_object_set_new(e, "severity",
+					    json_string(rh_severity(rec)));
 	}
 	fixed = json_object_get(e, "fixed");
 	f = json_object_get(fixed, release);
@@ -211,10 +267,12 @@ int advisory_osv_add(struct advisory_osv *o, const char *json, size_t len)
 		const char *prio = json_get_str(
 			json_object_get(a, "ecosystem_specific"),
 			"ubuntu_priority");
-		const char *version = fixed_of(a);
+		const char *eco = json_get_str(pkg, "ecosystem");
+		char rpm_rel[32];
+		const char *rpm = rpm_release_of(eco, rpm_rel, sizeof(rpm_rel));
+		const char *version = fixed_of(a, rpm != NULL);
 		bool pro = false;
-		const char *release =
-			codename_of(o, json_get_str(pkg, "ecosystem"), &pro);
+		const char *release = rpm ? rpm : codename_of(o, eco, &pro);
 
 		if (!release || !version || !source || !*source ||
 		    strlen(source) > 128)

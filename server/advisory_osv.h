@@ -14,6 +14,14 @@
  * and ecosystem_specific.ubuntu_priority is the urgency.  The "introduced"
  * event is not read: every version before the fix counts as affected.
  *
+ * Rocky Linux's and AlmaLinux's records (ecosystems "Rocky Linux:8",
+ * "AlmaLinux:9") become fixes for the releases "rocky:8", "almalinux:9"
+ * (advisory.h): the package name is the RPM's, matched against a host's
+ * source RPM, the fixed version an RPM version ("2:3.5.8-8.el8_10"), the
+ * record's id (RLSA-…, ALSA-…) the advisory, the CVEs its "related" and
+ * "aliases", and the first word of its summary ("Important:") the
+ * severity.
+ *
  * Pure data: no I/O, no logging; functions return 0 or a negative errno.
  */
 #ifndef DERELICT_ADVISORY_OSV_H
@@ -32,7 +40,7 @@ struct advisory_osv;
 int advisory_osv_new(const struct advisory_db *eol, struct advisory_osv **ret);
 void advisory_osv_free(struct advisory_osv *o);
 
-/* Adds one record.  0; 1 when it has nothing for a known Ubuntu release
+/* Adds one record.  0; 1 when it has nothing for a known release
  * (skipped); -EINVAL when it is not an OSV record; -E2BIG past a cap;
  * -ENOMEM. */
 int advisory_osv_add(struct advisory_osv *o, const char *json, size_t len);

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advisory.h"
 #include "buf.h"
 #include "dpkgver.h"
 #include "jsonutil.h"
+#include "rpmver.h"
 #include "timeutil.h"
 
 #define DAY 86400
@@ -1436,6 +1438,16 @@ static const char *vendor_name(const char *os_id)
 		return "Debian";
 	if (os_id && strcmp(os_id, "ubuntu") == 0)
 		return "Ubuntu";
+	if (os_id && strcmp(os_id, "centos") == 0)
+		return "CentOS";
+	if (os_id && strcmp(os_id, "rhel") == 0)
+		return "Red Hat";
+	if (os_id && strcmp(os_id, "rocky") == 0)
+		return "Rocky Linux";
+	if (os_id && strcmp(os_id, "almalinux") == 0)
+		return "AlmaLinux";
+	if (os_id && strcmp(os_id, "fedora") == 0)
+		return "Fedora";
 	return NULL;
 }
 
@@ -1484,17 +1496,22 @@ static void line_unconfirmed(struct line *l, const struct eval *e)
 	}
 }
 
-/* The newest fixed version the confirmed CVEs name, or NULL. */
-static const char *group_fix(const struct vuln_group *g)
+/* The newest fixed version the confirmed CVEs name, or NULL; in RPM
+ * order on a host of the Red Hat family. */
+static const char *group_fix(const struct rules_host *h,
+			     const struct vuln_group *g)
 {
+	bool rpm = advisory_os_is_rpm(h->os_id);
 	const char *best = NULL;
 
 	for (size_t i = 0; i < g->n; i++) {
 		const char *f = g->v[i]->fixed_version;
 
-		if (g->v[i]->unconfirmed || !f || dpkgver_valid(f) != 0)
+		if (g->v[i]->unconfirmed || !f ||
+		    (rpm ? rpmver_valid(f) : dpkgver_valid(f)) != 0)
 			continue;
-		if (!best || dpkgver_compare(f, best) > 0)
+		if (!best || (rpm ? rpmver_compare(f, best)
+				  : dpkgver_compare(f, best)) > 0)
 			best = f;
 	}
 	return best;
@@ -1538,7 +1555,7 @@ static bool want_minor(const struct rules_vuln *v)
 static void line_remedy(struct line *l, const struct eval *e,
 			const struct vuln_group *g)
 {
-	const char *fix = group_fix(g), *rel = release_name(e->h);
+	const char *fix = group_fix(e->h, g), *rel = release_name(e->h);
 	bool any = false, unconfirmed = false;
 
 	if (fix) {
@@ -1681,8 +1698,8 @@ static int finding_vulnerable(struct eval *e, const struct vuln_group *g)
 		r |= json_set_str(d, "remedy",
 				  rem.err || !rem.b.len ? NULL : rem.b.data);
 		r |= json_set_str(d, "upgrade_package",
-				  group_fix(g) ? g->package : NULL);
-		r |= json_set_str(d, "fixed_version", group_fix(g));
+				  group_fix(e->h, g) ? g->package : NULL);
+		r |= json_set_str(d, "fixed_version", group_fix(e->h, g));
 		for (size_t i = 0; i < g->n; i++) {
 			const struct rules_vuln *v = g->v[i];
 			json_t *a = json_object();

@@ -408,6 +408,12 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 				  "host_id = ?");
 	struct advisory_verdict m[MAX_MATCH];
 	size_t cap = 8, vcap = 16;
+	char key[32];
+	/* "rocky:8" on the Red Hat family, else the codename. */
+	const char *release = advisory_release_key(f->h.os_id,
+						   f->h.os_version_id,
+						   f->h.os_codename, key,
+						   sizeof(key));
 	int rc;
 
 	f->vuln_map = json_object();
@@ -425,9 +431,9 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 		json_t *cves;
 
 		if (st->advisories)
-			n = advisory_match_verdicts(st->advisories,
-						    f->h.os_codename, source,
-						    srcver, m, MAX_MATCH);
+			n = advisory_match_verdicts(st->advisories, release,
+						    source, srcver, m,
+						    MAX_MATCH);
 		if (n > MAX_MATCH)
 			n = MAX_MATCH;
 		/* Urgency "unimportant" is kept in the data but, as Debian

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advisory.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
@@ -255,9 +256,12 @@ static int prepare_section(struct store *st, struct db_conn *c,
 			   struct ingest_job *job, enum section sec,
 			   struct ingest_section *in)
 {
-	const char *codename = json_get_str(
-		json_object_get(json_object_get(job->report, "host"), "os"),
-		"codename");
+	json_t *os = json_object_get(json_object_get(job->report, "host"),
+				     "os");
+	char key[32];
+	const char *codename = advisory_release_key(
+		json_get_str(os, "id"), json_get_str(os, "version_id"),
+		json_get_str(os, "codename"), key, sizeof(key));
 	struct stored old;
 	int r = pack_section(sec, in);
 

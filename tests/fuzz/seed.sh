@@ -72,6 +72,8 @@ for f in tests/fixtures/roots/*/proc/net/*; do
 	put proc_net "$tmp/net"
 done
 put wtmp tests/fixtures/roots/wtmp/var/log/wtmp
+put rpmdb tests/fixtures/roots/rhel8-bdb/var/lib/rpm/Packages
+for f in tests/fixtures/rpm/centos7-headers/*.bin; do put rpmdb "$f"; done
 put wtmp tests/fixtures/roots/wtmp/run/utmp
 for f in tests/fixtures/conf/*.conf packaging/*/derelictd.conf; do
 	[ -f "$f" ] && put conf "$f"
@@ -84,5 +86,10 @@ for pair in '1.0\0001.0-0' '1:4.92-8+deb10u2\0004.92-8+deb10u6' \
 	    '1.0a\0001.0+b1' '0:1.2.3-1ubuntu1\0001.2.3-1'; do
 	printf "$pair" >"$tmp/v"
 	put dpkgver "$tmp/v"
+done
+for pair in '1.0~rc1\0001.0' '2:2.10.1-9.el7\0002:2.10.1-9.el7_9' \
+	    '1.0^git1\0001.0.1' '0:3.5.8-8.el8_10\0002:3.5.8-8.el8_10'; do
+	printf "$pair" >"$tmp/v"
+	put rpmver "$tmp/v"
 done
 echo "seed corpora:"; for d in "$C"/*/; do echo "  $(basename "$d"): $(ls "$d" | wc -l)"; done

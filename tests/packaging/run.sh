@@ -86,7 +86,7 @@ apt_install() {
 install_deps() {
 	local p missing=
 	for p in dpkg-dev debhelper lintian curl python3 util-linux \
-		systemd man-db; do
+		systemd man-db rpm; do
 		dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null |
 			grep -q '^ii' || missing="$missing $p"
 	done
@@ -318,12 +318,65 @@ nothing_left() {
 	[ "$left" = 0 ]
 }
 
+# The agent's RPM (packaging/rpm/derelict-agent.spec), built and inspected
+# with Debian's rpm tools; --nodeps since the BuildRequires name RPM
+# packages this machine does not have.
+RPM_FILE=
+build_rpm() {
+	make --no-print-directory rpm RPM_FLAGS=--nodeps >"$work/rpm.log" 2>&1 ||
+		{ tail -40 "$work/rpm.log" >&2; return 1; }
+	RPM_FILE=$(ls "$TOP"/build/rpm/RPMS/*/derelict-agent-"$VERSION"-1.*.rpm)
+	[ -f "$RPM_FILE" ]
+}
+
+rpm_files_ok() {
+	local f list
+	list=$(rpm -qlp "$RPM_FILE") || return 1
+	for f in /usr/sbin/derelict-agent /etc/derelict/agent.conf \
+		/usr/lib/systemd/system/derelict-agent.service \
+		/usr/lib/systemd/system/derelict-agent.timer \
+		/usr/share/man/man8/derelict-agent.8 /var/lib/derelict-agent; do
+		echo "$list" | grep -qx "$f" || { echo "missing $f" >&2; return 1; }
+	done
+	rpm -qp --configfiles "$RPM_FILE" | grep -qx /etc/derelict/agent.conf &&
+		rpm -qp --qf '%{VERSION}\n' "$RPM_FILE" | grep -qx "$VERSION" &&
+		rpm -qp --scripts "$RPM_FILE" | grep -q 'derelict-agent.timer'
+}
+
+rpm_requires_ok() {
+	local req f
+	req=$(rpm -qp --requires "$RPM_FILE") || return 1
+	# The linked libraries by soname, and the two loaded at run time.
+	for f in 'libjansson.so.4()(64bit)' 'libsystemd.so.0()(64bit)' \
+		'libcurl.so.4()(64bit)' 'libsqlite3.so.0()(64bit)'; do
+		echo "$req" | grep -qxF "$f" || { echo "no Requires $f" >&2; return 1; }
+	done
+}
+
+# Installed into a scratch root (no scriptlets, no dependencies): the
+# payload's binary runs and the units match the Debian package's.
+rpm_install_ok() {
+	local r=$work/rpmroot
+	mkdir -p "$r"
+	rpm --root "$r" --dbpath /var/lib/rpm --nodeps --noscripts -i \
+		"$RPM_FILE" 2>/dev/null || return 1
+	"$r"/usr/sbin/derelict-agent --version | grep -q "$VERSION" &&
+		cmp "$r"/usr/lib/systemd/system/derelict-agent.timer \
+			packaging/systemd/derelict-agent.timer &&
+		[ "$(stat -c %a "$r"/var/lib/derelict-agent)" = 700 ] &&
+		rpm --root "$r" --dbpath /var/lib/rpm -q derelict-agent >/dev/null
+}
+
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
 require "build dependencies installed" install_deps
 check "make deb-deps finds them installed" deb_deps_quiet
 require "make deb builds derelict-server and derelict-agent" build_debs
 check "lintian reports no errors" lint
+require "make rpm builds derelict-agent's RPM (rpmbuild)" build_rpm
+check "rpm -qlp: binary, config, units, man page, state dir" rpm_files_ok
+check "rpm -qp --requires: linked and run-time loaded libraries" rpm_requires_ok
+check "the RPM installs into a scratch root and its agent runs" rpm_install_ok
 purge_leftovers
 require "apt-get install ./build/deb/*.deb" install_debs
 check "derelictd --version says $VERSION" version_is /usr/sbin/derelictd
