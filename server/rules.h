@@ -59,6 +59,7 @@ enum rules_rule {
 	RULES_RULE_UNOWNED_HOST,		/* "unowned-host" */
 	RULES_RULE_COLLECTOR_FAILING,		/* "collector-failing" */
 	RULES_RULE_HOST_IDENTITY_CHANGED,	/* "host-identity-changed" */
+	RULES_RULE_OPEN_RELAY,			/* "open-relay" */
 	RULES_RULE_COUNT
 };
 
@@ -158,6 +159,18 @@ struct rules_collector_error {
 	int64_t since;		/* when the section began to fail */
 };
 
+/* What the SMTP probe ([probe], server/probe.c) found at one of the host's
+ * addresses and ports. */
+struct rules_probe {
+	const char *address;	/* "192.0.2.5" */
+	int port;
+	bool reachable;		/* the connection was accepted */
+	int relay;		/* 1 took RCPT TO an outside domain, 0 refused,
+				 * -1 not tested */
+	const char *banner;	/* may be NULL */
+	int64_t probed_at;
+};
+
 struct rules_host {
 	int64_t id;
 	const char *hostname;
@@ -198,6 +211,8 @@ struct rules_host {
 	size_t n_packages;
 	const struct rules_collector_error *collector_errors;
 	size_t n_collector_errors;
+	const struct rules_probe *probes;
+	size_t n_probes;
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -275,6 +290,9 @@ struct rules_result {
  *   for a retired host; it never clears by itself (an operator confirms
  *   the new machine by acknowledging it), and its key names the change's
  *   time, so a later change opens a new finding.
+ * - open-relay (critical) is one finding per probed address and port that
+ *   took RCPT TO an outside domain (key "open-relay:ADDRESS:PORT"); it
+ *   holds while the last probe says so, even for an acknowledged host.
  */
 int rules_evaluate(const struct rules_host *host,
 		   const struct rules_config *cfg, int64_t now,

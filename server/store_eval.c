@@ -33,6 +33,8 @@ struct facts {
 	json_t *vuln_map;	/* source package -> [CVE ids] */
 	json_t *changelog_fixed;	/* the same, fixed per the changelog */
 	int64_t ack_due;	/* earliest ack expiry still ahead */
+	json_t *probe_rows;	/* the SMTP probe's (store_probe.c) */
+	struct rules_probe *probes;
 };
 
 static void facts_free(struct facts *f)
@@ -55,6 +57,40 @@ static void facts_free(struct facts *f)
 	json_decref(f->changelog_fixed);
 	for (int i = 0; i < SECTION_COUNT; i++)
 		free(f->error_text[i]);
+	json_decref(f->probe_rows);
+	free(f->probes);
+}
+
+/* What the SMTP probe last found at the host's ports. */
+static int load_probes(struct db_conn *c, int64_t id, struct facts *f)
+{
+	size_t i, n;
+	json_t *row;
+	int r = store_probe_load_host(c, id, &f->probe_rows);
+
+	if (r < 0)
+		return r;
+	n = json_array_size(f->probe_rows);
+	f->probes = calloc(n ? n : 1, sizeof(*f->probes));
+	if (!f->probes)
+		return -ENOMEM;
+	json_array_foreach(f->probe_rows, i, row) {
+		const json_t *relay = json_object_get(row, "open_relay");
+
+		f->probes[i].address = json_get_str(row, "address");
+		f->probes[i].port = (int)json_get_int(row, "port", 0);
+		f->probes[i].reachable =
+			json_is_true(json_object_get(row, "reachable"));
+		f->probes[i].relay = json_is_boolean(relay)
+					     ? json_is_true(relay)
+					     : -1;
+		f->probes[i].banner = json_get_str(row, "banner");
+		time_parse(json_get_str(row, "probed_at"),
+			   &f->probes[i].probed_at);
+	}
+	f->h.probes = f->probes;
+	f->h.n_probes = n;
+	return 0;
 }
 
 /* Copies the row's text columns into one block so the host struct can
@@ -651,7 +687,8 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	rules_cfg(st->cfg, &rc);
 	if ((r = load_host(c, id, &f)) < 0 ||
 	    (r = load_sections(c, id, &f)) < 0 ||
-	    (r = load_errors(c, id, &f)) < 0)
+	    (r = load_errors(c, id, &f)) < 0 ||
+	    (r = load_probes(c, id, &f)) < 0)
 		goto out;
 	/* The advisories may be swapped by a reload, but not while the
 	 * matches (which point into them) are in use. */
