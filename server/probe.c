@@ -187,16 +187,21 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Sleeps until ns (CLOCK_MONOTONIC) or stop; with the lock held.  true
- * once stopping. */
+/* Waits with the lock held until ns (CLOCK_MONOTONIC) or a wake-up,
+ * whichever comes first; callers loop on their condition. */
+static void wait_until(struct probe *p, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000,
+			       .tv_nsec = ns % 1000000000 };
+
+	pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+}
+
+/* Sleeps until ns or stop; with the lock held.  true once stopping. */
 static bool sleep_until(struct probe *p, int64_t ns)
 {
-	while (!p->stopping && mono_ns() < ns) {
-		struct timespec ts = { .tv_sec = ns / 1000000000,
-				       .tv_nsec = ns % 1000000000 };
-
-		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-	}
+	while (!p->stopping && mono_ns() < ns)
+		wait_until(p, ns);
 	return p->stopping;
 }
 
@@ -512,8 +517,7 @@ static void *run(void *arg)
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping && !p->again &&
 		       mono_ns() < started + p->cfg->probe.every * 1000000000)
-			sleep_until(p, started +
-					       p->cfg->probe.every * 1000000000);
+			wait_until(p, started + p->cfg->probe.every * 1000000000);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
