@@ -387,6 +387,9 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
         assert {x["address"]: x["resolved_reason"] for x in disc["items"]} \
             == {b_ip: "stopped answering", a_ip: "enrolled"}
         assert d.api("/discovered?status=bogus")[0] == 400
+        status, spec = d.api("/openapi.json")
+        assert "/discovered" in spec["paths"]
+        assert "open-relay" in json.dumps(spec["paths"]["/findings"])
         assert accepts(outside_log) == []
     finally:
         rc = d.stop()
