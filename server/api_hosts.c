@@ -124,7 +124,8 @@ static int port_reachable(const json_t *p, const json_t *probed)
 	json_t *r;
 
 	json_array_foreach(probed, i, r) {
-		const char *at = json_string_value(json_object_get(r, "address"));
+		const char *at =
+			json_string_value(json_object_get(r, "address"));
 
 		if (json_integer_value(json_object_get(r, "port")) != port ||
 		    !at || (!wildcard && strcmp(at, bound) != 0))

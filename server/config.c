@@ -247,7 +247,8 @@ static int probe_key(struct server_config *cfg, const char *name,
 		/* It goes into an SMTP command: a host name's characters. */
 		if (n == 0 || n > 200 ||
 		    strspn(value, "abcdefghijklmnopqrstuvwxyz"
-				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != n) {
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789.-") != n) {
 			*why = "expected a domain name";
 			return -EINVAL;
 		}
@@ -312,7 +313,8 @@ static int probe_finish(struct server_probe *p, char err[CONF_ERR_LEN])
 		p->timeout = 10;
 	/* RFC 2606 reserves example.com, and it publishes a null MX (RFC
 	 * 7505): even a relay that took a message could not deliver it. */
-	if (!p->relay_domain && set_string(&p->relay_domain, "example.com") < 0) {
+	if (!p->relay_domain &&
+	    set_string(&p->relay_domain, "example.com") < 0) {
 		snprintf(err, CONF_ERR_LEN, "out of memory");
 		return -ENOMEM;
 	}

@@ -29,6 +29,8 @@
 #include "probe.h"
 #include "server.h"
 #include "store.h"
+#include "store_probe.h"
+#include "timeutil.h"
 #include "version.h"
 
 #define ADVISORY_FILE_MAX (512u << 20)
@@ -595,6 +597,9 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the probe thread");
 		goto out;
 	}
+	if (!probe && (r = store_probe_off(st, time_now())) < 0)
+		log_warning_errno(r, "probe: cannot drop the results of the "
+				     "probe, now off: %s", store_errmsg());
 	if (probe)
 		log_notice("probe: SMTP to %d network(s), every %llds, %lld "
 			   "connections a second at most%s",

@@ -164,6 +164,9 @@ struct probe {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* CLOCK_MONOTONIC */
+	/* The workers write one at a time: each write holds one of the
+	 * store's few connections, which the API needs too. */
+	pthread_mutex_t write_lock;
 	bool stopping, again;
 	int cancel[2];		/* written once at stop: every poll wakes */
 	char helo[256];
@@ -272,8 +275,11 @@ static int probe_targets_at(struct probe *p, size_t first, size_t end)
 		r = talk(p, a, t->port, &res);
 		if (r == -ECANCELED)
 			return r;
-		if (r == 0)
+		if (r == 0) {
+			pthread_mutex_lock(&p->write_lock);
 			r = store_probe_record(p->st, t, &res, time_now());
+			pthread_mutex_unlock(&p->write_lock);
+		}
 		count(p, r == 0 && res.reachable ? &p->n_reachable : NULL, r);
 	}
 	return 0;
@@ -325,12 +331,14 @@ static int probe_walk_at(struct probe *p, uint32_t a)
 		}
 		json_array_append_new(seen, o);
 	}
+	pthread_mutex_lock(&p->write_lock);
 	if (r == 0 && answered)
 		r = store_probe_discovered_seen(p->st, ip, seen, banner, relay,
 						time_now());
 	else if (r == 0 && set_has(&p->open, a))
 		r = store_probe_discovered_gone(p->st, ip, "stopped answering",
 						time_now());
+	pthread_mutex_unlock(&p->write_lock);
 	json_decref(seen);
 	if (r != -ECANCELED)
 		count(p, answered ? &p->n_answered : NULL, r);
@@ -388,9 +396,11 @@ static void *worker(void *arg)
 			r = 0;
 			if (set_has(&p->open, a)) {
 				inet_ntop(AF_INET, &in, ip, sizeof(ip));
+				pthread_mutex_lock(&p->write_lock);
 				r = store_probe_discovered_gone(p->st, ip,
 								"enrolled",
 								time_now());
+				pthread_mutex_unlock(&p->write_lock);
 				count(p, NULL, r);
 			}
 		} else
@@ -509,15 +519,14 @@ static void *run(void *arg)
 	pthread_setname_np(pthread_self(), "probe");
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
-		int64_t started = mono_ns();
+		int64_t next = mono_ns() + p->cfg->probe.every * 1000000000;
 
 		p->again = false;
 		pthread_mutex_unlock(&p->lock);
 		run_round(p);
 		pthread_mutex_lock(&p->lock);
-		while (!p->stopping && !p->again &&
-		       mono_ns() < started + p->cfg->probe.every * 1000000000)
-			wait_until(p, started + p->cfg->probe.every * 1000000000);
+		while (!p->stopping && !p->again && mono_ns() < next)
+			wait_until(p, next);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -546,6 +555,7 @@ int probe_start(const struct server_config *cfg, struct store *st,
 		return r;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->write_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->wake, &ca);
@@ -554,6 +564,9 @@ int probe_start(const struct server_config *cfg, struct store *st,
 	if (r != 0) {
 		close(p->cancel[0]);
 		close(p->cancel[1]);
+		pthread_mutex_destroy(&p->lock);
+		pthread_mutex_destroy(&p->write_lock);
+		pthread_cond_destroy(&p->wake);
 		free(p);
 		return -r;
 	}
@@ -586,6 +599,7 @@ void probe_stop(struct probe *p)
 	close(p->cancel[0]);
 	close(p->cancel[1]);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->write_lock);
 	pthread_cond_destroy(&p->wake);
 	free(p);
 }

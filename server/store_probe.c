@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,8 @@ int store_probe_host_addresses(struct store *st, json_t **ret)
 	while (s && (r = db_step(c, s)) == DB_ROW) {
 		const char *a = db_col_text(s, 0);
 
-		if (ipv4_usable(a) && json_array_append_new(out, json_string(a))) {
+		if (ipv4_usable(a) &&
+		    json_array_append_new(out, json_string(a)) < 0) {
 			r = -ENOMEM;
 			break;
 		}
@@ -261,6 +263,34 @@ int store_probe_prune(struct store *st, int64_t since, int64_t now)
 	return db_write_end(st, c, r);
 }
 
+int store_probe_off(struct store *st, int64_t now)
+{
+	struct db_conn *c;
+	sqlite3_stmt *s;
+	int64_t n = 0;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT (SELECT count(*) FROM probe_ports) + (SELECT "
+		    "count(*) FROM discovered WHERE status = 'open')");
+	r = db_count(c, s, &n);
+	db_read_end(st, c);
+	if (r < 0 || n == 0)
+		return r;
+	if ((r = store_probe_prune(st, INT64_MAX, now)) < 0)
+		return r;
+	if ((r = db_write_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "UPDATE discovered SET status = 'resolved', "
+		    "resolved_reason = 'probe off', resolved_at = ? WHERE "
+		    "status = 'open'");
+	if (s)
+		sqlite3_bind_int64(s, 1, now);
+	r = db_run(c, s);
+	return db_write_end(st, c, r);
+}
+
 int store_probe_load_host(struct db_conn *c, int64_t host_id, json_t **ret)
 {
 	json_t *out = json_array();
@@ -290,9 +320,9 @@ int store_probe_load_host(struct db_conn *c, int64_t host_id, json_t **ret)
 		json_object_set_new(row, "starttls",
 				    json_boolean(sqlite3_column_int(s, 5)));
 		if (sqlite3_column_type(s, 7) != SQLITE_NULL)
-			json_object_set_new(row, "open_relay",
-					    json_boolean(sqlite3_column_int(s,
-									    7)));
+			json_object_set_new(
+				row, "open_relay",
+				json_boolean(sqlite3_column_int(s, 7)));
 		json_set_time(row, "probed_at", sqlite3_column_int64(s, 9));
 	}
 	db_reset(s);
@@ -384,8 +414,8 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	if (r == 0 && db_changes(c) == 0) {
 		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
 			    "banner, version, open_relay, severity, status, "
-			    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, "
-			    "?6, 'open', ?7, ?7)");
+			    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, "
+			    "?5, ?6, 'open', ?7, ?7)");
 		if (s) {
 			db_bind_text(s, 1, address);
 			db_bind_text(s, 2, text);

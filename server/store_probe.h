@@ -47,6 +47,13 @@ int store_probe_record(struct store *st, const struct store_probe_target *t,
 /* Errors: the database's. */
 int store_probe_prune(struct store *st, int64_t since, int64_t now);
 
+/* The probe is off: drops every port's result (evaluating those hosts
+ * again, so no open-relay finding outlives it) and resolves the open
+ * discovered rows ("probe off").  Nothing is written when there is
+ * nothing to drop. */
+/* Errors: -ENOMEM, the database's. */
+int store_probe_off(struct store *st, int64_t now);
+
 /* The addresses of the open discovered rows, a JSON array of strings. */
 /* Errors: -ENOMEM, the database's. */
 int store_probe_discovered_open(struct store *st, json_t **ret);

@@ -98,14 +98,24 @@ class Derelictd:
                  f"eol_file = {ROOT / 'data' / 'eol.json'}",
                  "advisories_url =", "", "[rules]", "evaluate_every = 1s"]
         lines += [f"{k} = {v}" for k, v in (rules or {}).items()]
-        lines += ["", "[probe]"] + [f"{k} = {v}" for k, v in probe.items()]
+        self.lines = lines
         self.conf = tmp / "derelictd.conf"
-        self.conf.write_text("\n".join(lines) + "\n")
         self.logpath = tmp / "derelictd.log"
+        self.write_conf(probe)
         self.token = run(DERELICTD, "--config", str(self.conf), "token", "add",
                          "t", "--role", "admin").stdout.strip()
+        self.start(probe)
+
+    def write_conf(self, probe):
+        lines = self.lines + ["", "[probe]"] + \
+            [f"{k} = {v}" for k, v in probe.items()]
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self, probe):
+        self.write_conf(probe)
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, DERELICTD, "--config", str(self.conf)],
+            ["ip", "netns", "exec", self.ns, DERELICTD, "--config",
+             str(self.conf)],
             stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
         wait_for(lambda: self.api("/healthz")[0] == 200, 20, "healthz")
 
@@ -391,6 +401,31 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
         assert "/discovered" in spec["paths"]
         assert "open-relay" in json.dumps(spec["paths"]["/findings"])
         assert accepts(outside_log) == []
+
+        # Switched off, the probe leaves no verdict behind: the ports lose
+        # "reachable", and what it found is resolved.
+        ns_run(enrolled, NFT, "delete table inet probe_test")
+        other = Exim(stranger, relay=False, name="back.example")
+        d.new_round()
+        status, disc = d.api("/discovered")
+        assert status == 200 and [x["banner"].split()[1]
+                                  for x in disc["items"]] == ["back.example"]
+        assert host_ports(d, host_id)[("0.0.0.0", 25)]["reachable"] is True
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay"
+                          "&status=open")
+        assert status == 200 and f["total"] == 1, f
+        assert d.stop() == 0
+        d.start({"enabled": "false"})
+        status, disc = d.api("/discovered?status=all")
+        assert [x["resolved_reason"] for x in disc["items"]][0] == "probe off"
+        assert relay.queue() == 0
+        assert "reachable" not in host_ports(d, host_id)[("0.0.0.0", 25)]
+        status, h = d.api(f"/hosts/{host_id}")
+        assert h["probe"] == []
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay"
+                          "&status=open")
+        assert status == 200 and f["total"] == 0, f
+        assert "probe: SMTP" not in d.log().split("stopped")[-1]
     finally:
         rc = d.stop()
         outside.kill()

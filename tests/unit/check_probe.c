@@ -248,7 +248,8 @@ static void *peer_run(void *arg)
 		strncat(p->seen, line, sizeof(p->seen) - strlen(p->seen) - 2);
 		strncat(p->seen, "|", sizeof(p->seen) - strlen(p->seen) - 1);
 		if (strncmp(line, "EHLO", 4) == 0)
-			say(p->fd, "250-mx.example Hello\r\n250-SIZE 52428800\r\n"
+			say(p->fd, "250-mx.example Hello\r\n"
+				   "250-SIZE 52428800\r\n"
 				   "250-8BITMIME\r\n250-PIPELINING\r\n"
 				   "250-AUTH PLAIN LOGIN\r\n250-STARTTLS\r\n"
 				   "250 HELP\r\n");
