@@ -168,7 +168,7 @@ static int parse_span_in(const char *v, int64_t min, int64_t max,
 static int parse_networks(struct server_probe *p, const char *v,
 			  const char **why)
 {
-	struct server_probe *tmp = malloc(sizeof(*tmp));
+	struct server_probe *tmp = calloc(1, sizeof(*tmp));
 	uint64_t total = 0;
 	char one[64];
 	int r = 0;

@@ -444,7 +444,8 @@ static int load_round(struct probe *p)
 		extra[kept] = a;
 		t[kept++] = t[i];
 	}
-	qsort(t, kept, sizeof(*t), cmp_target);
+	if (kept)
+		qsort(t, kept, sizeof(*t), cmp_target);
 	p->targets = t;
 	p->n_targets = kept;
 	p->next_target = 0;
