@@ -323,7 +323,6 @@ int store_probe_load_host(struct db_conn *c, int64_t host_id, json_t **ret)
 			json_object_set_new(
 				row, "open_relay",
 				json_boolean(sqlite3_column_int(s, 7)));
-		json_set_time(row, "probed_at", sqlite3_column_int64(s, 9));
 	}
 	db_reset(s);
 	if (r < 0) {
@@ -453,9 +452,9 @@ int store_probe_discovered_gone(struct store *st, const char *address,
 	return db_write_end(st, c, r);
 }
 
-/* A row as the API shows it: the finding's rule and severity's name,
- * times as RFC 3339, the ports parsed, the version marked as the
- * banner's. */
+/* A row as the API shows it (db_row_json() wrote the times as RFC 3339):
+ * the finding's rule and severity's name, the ports parsed, the version
+ * marked as the banner's. */
 static json_t *discovered_fix(json_t *row)
 {
 	const char *ports = json_get_str(row, "ports");
@@ -472,9 +471,6 @@ static json_t *discovered_fix(json_t *row)
 	if (json_is_integer(relay))
 		json_object_set_new(row, "open_relay",
 				    json_boolean(json_integer_value(relay)));
-	json_set_time(row, "first_seen", json_get_int(row, "first_seen", 0));
-	json_set_time(row, "last_seen", json_get_int(row, "last_seen", 0));
-	json_set_time(row, "resolved_at", json_get_int(row, "resolved_at", 0));
 	return store_severity_name(row, "severity", NULL);
 }
 

@@ -957,6 +957,10 @@ async function viewHosts(id, params) {
  * the probe keeps its page as it was.  The banner is the remote server's
  * text: shown as text.
  */
+function smtpPorts(r) {
+	return (r.ports || []).filter((p) => p.smtp).map((p) => p.port).join(', ');
+}
+
 function discoveredBlock(d) {
 	const rows = itemsOf(d);
 	if (!rows.length)
@@ -965,8 +969,8 @@ function discoveredBlock(d) {
 		{key: 'address', label: 'Address'},
 		{key: 'severity', label: 'Severity', value: (r) => sevRank(r.severity),
 			render: (r) => sevBadge(r.severity)},
-		{key: 'ports', label: 'Ports', value: (r) => (r.ports || [])
-			.filter((p) => p.smtp).map((p) => p.port).join(', ')},
+		{key: 'ports', label: 'Ports', value: smtpPorts,
+			render: smtpPorts},
 		{key: 'banner', label: 'Banner', render: (r) => el('code', null,
 			str(r.banner))},
 		{key: 'version', label: 'Version', render: (r) => r.version ?

@@ -347,6 +347,7 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
         assert set(probed) == {(a_ip, 25)}
         mine = probed[(a_ip, 25)]
         assert mine["reachable"] is True and mine["open_relay"] is True
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", mine["probed_at"])
         assert mine["banner"].startswith("220 relay.example ESMTP Exim ")
         assert "PIPELINING" in mine["capabilities"].split()
         status, f = d.api(f"/findings?host={host_id}&rule=open-relay")
@@ -368,6 +369,8 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
         assert s["version"] == "Exim " + exim_version()
         assert s["version_source"] == "banner, unconfirmed"
         assert s["open_relay"] is False
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", s["first_seen"])
+        assert s["last_seen"] >= s["first_seen"] and s["resolved_at"] is None
         assert [p["port"] for p in s["ports"] if p["smtp"]] == [25]
         assert other.queue() == 0
 
