@@ -456,11 +456,13 @@ def test_probe_rate_one_per_address_and_a_silent_peer(net, tmp):
         # addresses and the server's own: one connection each.
         assert sorted(x["to"] for x in seen) == sorted(addrs)
         assert max(x["open"] for x in seen) == 1
+        # Accept times, so a loaded machine may bunch a few: without the
+        # rate all 13 would come within a fraction of a second.
         times = sorted(x["t"] for x in seen)
         for i, t in enumerate(times):
             in_a_second = [u for u in times[i:] if u - t < 1.0]
-            assert len(in_a_second) <= rate + 1, times
-        assert times[-1] - times[0] >= (len(times) - 1) / rate * 0.8, times
+            assert len(in_a_second) <= rate + 2, times
+        assert times[-1] - times[0] >= (len(times) - 1) / rate * 0.6, times
         status, disc = d.api("/discovered?limit=100")
         assert status == 200
         found = {x["address"] for x in disc["items"]}
