@@ -9,6 +9,7 @@ import os
 import pathlib
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -225,6 +226,10 @@ class Exim:
         except ProcessLookupError:
             pass
 
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
 
 LISTENER = textwrap.dedent("""\
     # Counts every connection: time, the address it came to, and how many
@@ -295,7 +300,8 @@ def net():
 def tmp():
     d = pathlib.Path(tempfile.mkdtemp(prefix="derelict-probe-"))
     os.chmod(d, 0o755)
-    return d
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def host_ports(d, host_id):
@@ -311,6 +317,7 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
     b_ip = net.link(stranger, "10.213.2")
     relay = Exim(enrolled, relay=True, name="relay.example")
     other = Exim(stranger, relay=False, name="forgotten.example")
+    first_other = other
     # Something more of the enrolled host's on an SMTP port, at an
     # address outside networks: the probe must never connect to it.
     outside, outside_log = listener(enrolled, tmp, 2525, bind="10.213.9.2")
@@ -432,8 +439,9 @@ def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
     finally:
         rc = d.stop()
         outside.kill()
-        relay.stop()
-        other.stop()
+        relay.remove()
+        other.remove()
+        first_other.remove()
     assert rc == 0, d.log()
 
 
