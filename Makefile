@@ -67,7 +67,7 @@ DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev check python3 \
 	python3-pytest curl iproute2 dbus python3-dbusmock exim4-daemon-light \
 	python3-aiosmtpd openssl debootstrap systemd-container prometheus \
-	prometheus-alertmanager systemd-journal-remote rpm db5.3-util gpg
+	prometheus-alertmanager systemd-journal-remote rpm db5.3-util gpg nftables
 
 .PHONY: all deps check unit integration run install clean format \
 	check-style bench fuzz

@@ -40,6 +40,9 @@ HANDLER(api_finding_ack);
 /* api_notifications.c */
 HANDLER(api_notifications_list);
 HANDLER(api_notification_retry);
+/* api_discovered.c */
+HANDLER(api_discovered_list);
+
 /* api_advisories.c */
 HANDLER(api_advisories);
 

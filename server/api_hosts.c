@@ -8,6 +8,7 @@
 #include "writer.h"
 #include "jsonutil.h"
 #include "rules.h"
+#include "store_probe.h"
 #include "timeutil.h"
 
 /* Parses a positive integer id; 0 when it is not one. */
@@ -95,9 +96,48 @@ HANDLER(api_host_get)
 		return reply_error(rp, 404, "not_found", "no host %s",
 				   rq->params[0]);
 	r = store_host_get(app->store, id, &out);
+	if (r == 0) {
+		/* What the SMTP probe last found at the host's ports. */
+		json_t *probe;
+
+		r = store_probe_of_host(app->store, id, &probe);
+		if (r == 0 && json_object_set_new(out, "probe", probe) < 0)
+			r = -ENOMEM;
+		if (r < 0)
+			json_decref(out);
+	}
 	if (r < 0)
 		return reply_store_error(rp, r, "host");
 	return reply_json(rp, 200, out);
+}
+
+/* Whether the SMTP probe reached the listening port p: 1 when it reached
+ * it at one of the addresses it was probed at (a wildcard's are the
+ * host's addresses), 0 when it reached it at none, -1 when it was not
+ * probed. */
+static int port_reachable(const json_t *p, const json_t *probed)
+{
+	const char *bound = json_string_value(json_object_get(p, "address"));
+	int port = (int)json_integer_value(json_object_get(p, "port"));
+	int wildcard = !bound || !*bound || strcmp(bound, "0.0.0.0") == 0 ||
+		       strcmp(bound, "*") == 0 || strcmp(bound, "::") == 0 ||
+		       strcmp(bound, "[::]") == 0;
+	int verdict = -1;
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(probed, i, r) {
+		const char *at =
+			json_string_value(json_object_get(r, "address"));
+
+		if (json_integer_value(json_object_get(r, "port")) != port ||
+		    !at || (!wildcard && strcmp(at, bound) != 0))
+			continue;
+		if (json_is_true(json_object_get(r, "reachable")))
+			return 1;
+		verdict = 0;
+	}
+	return verdict;
 }
 
 /* Marks each listening port of a ports page with the server's verdict on
@@ -105,19 +145,26 @@ HANDLER(api_host_get)
  * decide (rules_address_is_loopback()), so that no client need repeat the
  * test.  Like a package's "vulnerabilities", the mark is the server's,
  * added on the way out: the stored item and the section's hash are the
- * agent's.  0 or -ENOMEM. */
-static int ports_mark_exposed(json_t *body)
+ * agent's.  Where the SMTP probe ran, "reachable" too (port_reachable()):
+ * an exposed port the probe could not reach shows exposed and not
+ * reachable.  0 or -ENOMEM. */
+static int ports_mark_exposed(json_t *body, const json_t *probed)
 {
 	size_t i;
 	json_t *p;
 
 	json_array_foreach(json_object_get(body, "items"), i, p) {
 		const json_t *a = json_object_get(p, "address");
+		int reachable = port_reachable(p, probed);
 
 		if (json_is_object(p) &&
 		    json_object_set_new(p, "exposed",
 					json_boolean(!rules_address_is_loopback(
 						json_string_value(a)))) < 0)
+			return -ENOMEM;
+		if (json_is_object(p) && reachable >= 0 &&
+		    json_object_set_new(p, "reachable",
+					json_boolean(reachable)) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -140,8 +187,16 @@ HANDLER(api_host_section)
 	if (cursor && cursor_parse_id(cursor, &offset) < 0)
 		return reply_error(rp, 400, "bad_request", "invalid cursor");
 	r = store_host_section(app->store, id, sec, limit, offset, &out);
-	if (r == 0 && sec == SECTION_PORTS && (r = ports_mark_exposed(out)) < 0)
-		json_decref(out);
+	if (r == 0 && sec == SECTION_PORTS) {
+		json_t *probed = NULL;
+
+		r = store_probe_of_host(app->store, id, &probed);
+		if (r == 0)
+			r = ports_mark_exposed(out, probed);
+		json_decref(probed);
+		if (r < 0)
+			json_decref(out);
+	}
 	if (r < 0)
 		return reply_store_error(rp, r, "host");
 	return reply_json(rp, 200, out);

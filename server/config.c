@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe.h"
 #include "rules.h"
 #include "server.h"
+#include "timeutil.h"
 
 #define S(f) offsetof(struct server_config, f)
 #define DAY 86400LL
@@ -135,6 +137,130 @@ static int set_string(char **field, const char *value)
 	return 0;
 }
 
+static int parse_bool(const char *v, bool *ret, const char **why)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "1") == 0 || strcmp(v, "on") == 0) {
+		*ret = true;
+		return 0;
+	}
+	if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+		*ret = false;
+		return 0;
+	}
+	*why = "expected true or false";
+	return -EINVAL;
+}
+
+static int parse_span_in(const char *v, int64_t min, int64_t max,
+			 int64_t *ret, const char **why)
+{
+	int64_t t;
+
+	if (span_parse(v, &t) < 0 || t < min || t > max) {
+		*why = "expected a time span such as 30s, 1h or 1d, within "
+		       "the key's bounds";
+		return -EINVAL;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* "10.0.0.0/24, 192.0.2.0/28": IPv4 only, since an IPv6 network cannot be
+ * walked; the total is capped (SERVER_PROBE_MAX_ADDRESSES says why). */
+static int parse_networks(struct server_probe *p, const char *v,
+			  const char **why)
+{
+	struct server_probe *tmp = calloc(1, sizeof(*tmp));
+	uint64_t total = 0;
+	char one[64];
+	int r = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	tmp->n_nets = 0;
+	while (*v) {
+		size_t n = strcspn(v, ", \t");
+
+		if (n == 0) {
+			v++;
+			continue;
+		}
+		if (n >= sizeof(one) || tmp->n_nets == SERVER_PROBE_MAX_NETS) {
+			*why = "expected at most 32 IPv4 CIDR ranges";
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(one, v, n);
+		one[n] = '\0';
+		v += n;
+		if (probe_cidr_parse(one, &tmp->nets[tmp->n_nets]) < 0) {
+			*why = "expected IPv4 CIDR ranges such as 10.0.0.0/24";
+			r = -EINVAL;
+			goto out;
+		}
+		total += probe_cidr_size(&tmp->nets[tmp->n_nets]);
+		tmp->n_nets++;
+	}
+	if (total > SERVER_PROBE_MAX_ADDRESSES) {
+		*why = "the ranges hold more than 65536 addresses (a /16)";
+		r = -EINVAL;
+		goto out;
+	}
+	memcpy(p->nets, tmp->nets, sizeof(p->nets));
+	p->n_nets = tmp->n_nets;
+out:
+	free(tmp);
+	return r;
+}
+
+/* [probe]: the keys have no flags (and so no clash with other sections'
+ * names such as "every"); unset ones get their defaults in
+ * config_finish(). */
+static int probe_key(struct server_config *cfg, const char *name,
+		     const char *value, const char **why)
+{
+	struct server_probe *p = &cfg->probe;
+	int64_t v;
+	char *end;
+
+	if (strcmp(name, "enabled") == 0)
+		return parse_bool(value, &p->enabled, why);
+	if (strcmp(name, "relay_test") == 0)
+		return parse_bool(value, &p->relay_test, why);
+	if (strcmp(name, "networks") == 0)
+		return parse_networks(p, value, why);
+	if (strcmp(name, "every") == 0)
+		return parse_span_in(value, 60, 30 * DAY, &p->every, why);
+	if (strcmp(name, "timeout") == 0)
+		return parse_span_in(value, 1, 120, &p->timeout, why);
+	if (strcmp(name, "rate") == 0) {
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 1000) {
+			*why = "expected connections per second, 1 to 1000";
+			return -EINVAL;
+		}
+		p->rate = v;
+		return 0;
+	}
+	if (strcmp(name, "relay_domain") == 0) {
+		size_t n = strlen(value);
+
+		/* It goes into an SMTP command: a host name's characters. */
+		if (n == 0 || n > 200 ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789.-") != n) {
+			*why = "expected a domain name";
+			return -EINVAL;
+		}
+		return set_string(&p->relay_domain, value);
+	}
+	return -ENOENT;
+}
+
 int config_section(void *user, const char *section, const char *name,
 		   const char *value, const char **why)
 {
@@ -142,6 +268,8 @@ int config_section(void *user, const char *section, const char *name,
 	struct server_webhook *w;
 	int sev;
 
+	if (strcmp(section, "probe") == 0)
+		return probe_key(cfg, name, value, why);
 	if (strncmp(section, "webhook ", 8) != 0)
 		return -ENOENT;
 	section += 8;
@@ -178,9 +306,36 @@ static int url_ok(const char *u)
 	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
+/* The [probe] defaults, and what a probe that is enabled needs. */
+static int probe_finish(struct server_probe *p, char err[CONF_ERR_LEN])
+{
+	if (!p->every)
+		p->every = 3600;
+	if (!p->rate)
+		p->rate = 10;
+	if (!p->timeout)
+		p->timeout = 10;
+	/* RFC 2606 reserves example.com, and it publishes a null MX (RFC
+	 * 7505): even a relay that took a message could not deliver it. */
+	if (!p->relay_domain &&
+	    set_string(&p->relay_domain, "example.com") < 0) {
+		snprintf(err, CONF_ERR_LEN, "out of memory");
+		return -ENOMEM;
+	}
+	if (p->enabled && p->n_nets == 0) {
+		snprintf(err, CONF_ERR_LEN,
+			 "[probe] networks: needed when the probe is enabled: "
+			 "it never connects outside them");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN])
 {
 	err[0] = '\0';
+	if (probe_finish(&cfg->probe, err) < 0)
+		return -EINVAL;
 	if (cfg->webhook_url[0]) {
 		struct server_webhook *w;
 		int sev = rules_severity_parse(cfg->webhook_min_severity);
@@ -234,4 +389,6 @@ void config_free(struct server_config *cfg)
 		free(cfg->webhooks[i].secret_file);
 	}
 	cfg->n_webhooks = 0;
+	free(cfg->probe.relay_domain);
+	cfg->probe.relay_domain = NULL;
 }

@@ -90,6 +90,7 @@ static const struct route routes[] = {
 	{ "PATCH", "/api/v1/projects/*", ROLE_ADMIN, api_project_patch },
 	{ "DELETE", "/api/v1/projects/*", ROLE_ADMIN, api_project_delete },
 	{ "GET", "/api/v1/findings", ROLE_VIEWER, api_findings_list },
+	{ "GET", "/api/v1/discovered", ROLE_VIEWER, api_discovered_list },
 	{ "POST", "/api/v1/findings/*/ack", ROLE_ADMIN, api_finding_ack },
 	{ "GET", "/api/v1/notifications", ROLE_ADMIN, api_notifications_list },
 	{ "POST", "/api/v1/notifications/*/retry", ROLE_ADMIN,

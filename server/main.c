@@ -26,8 +26,11 @@
 #include "writer.h"
 #include "log.h"
 #include "notify.h"
+#include "probe.h"
 #include "server.h"
 #include "store.h"
+#include "store_probe.h"
+#include "timeutil.h"
 #include "version.h"
 
 #define ADVISORY_FILE_MAX (512u << 20)
@@ -534,6 +537,7 @@ static int serve(struct server_config *cfg, struct store *st)
 	unsigned char answer_key[ANSWER_KEY_LEN];
 	struct notify *notify = NULL;
 	struct alerts *alerts = NULL;
+	struct probe *probe = NULL;
 	char err[256];
 	sigset_t set;
 	int sig, r;
@@ -588,6 +592,20 @@ static int serve(struct server_config *cfg, struct store *st)
 		log_error_errno(r, "cannot start the alert thread");
 		goto out;
 	}
+	r = probe_start(cfg, st, &probe);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the probe thread");
+		goto out;
+	}
+	if (!probe && (r = store_probe_off(st, time_now())) < 0)
+		log_warning_errno(r, "probe: cannot drop the results of the "
+				     "probe, now off: %s", store_errmsg());
+	if (probe)
+		log_notice("probe: SMTP to %d network(s), every %llds, %lld "
+			   "connections a second at most%s",
+			   cfg->probe.n_nets, (long long)cfg->probe.every,
+			   (long long)cfg->probe.rate,
+			   cfg->probe.relay_test ? ", with the relay test" : "");
 	if (cfg->smtp_url[0]) {
 		r = answer_key_load(cfg->database, answer_key);
 		if (r == -EPERM) {
@@ -628,8 +646,10 @@ static int serve(struct server_config *cfg, struct store *st)
 		/* In the background: the advisories and imports are read
 		 * again, and every host is matched again if they changed. */
 		advisory_feed_reload(app.feed);
-		log_notice("SIGHUP: reloading the advisories; other "
-			   "configuration changes need a restart");
+		probe_kick(probe);
+		log_notice("SIGHUP: reloading the advisories%s; other "
+			   "configuration changes need a restart",
+			   probe ? " and starting a probe round" : "");
 	}
 	sd_notify(0, "STOPPING=1");
 	log_notice("stopping: finishing reports in flight");
@@ -640,6 +660,7 @@ out:
 	 * at any time.  Then the advisory thread: it may kick the ingest
 	 * thread, whose last evaluations still need the advisories. */
 	alerts_stop(alerts);
+	probe_stop(probe);
 	digest_stop(mail);
 	advisory_feed_stop(app.feed);
 	writer_stop(app.writer);

@@ -53,6 +53,7 @@ static const char *const rule_names[RULES_RULE_COUNT] = {
 	[RULES_RULE_COLLECTOR_FAILING] = "collector-failing",
 	[RULES_RULE_HOST_IDENTITY_CHANGED] = "host-identity-changed",
 	[RULES_RULE_MAIL_QUEUE_BACKLOG] = "mail-queue-backlog",
+	[RULES_RULE_OPEN_RELAY] = "open-relay",
 };
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -2008,6 +2009,41 @@ static int finding_identity_changed(struct eval *e)
 			   when, &l, d);
 }
 
+/* A relay for anyone is abused within days of being found, whatever the
+ * host's other state: critical on its own. */
+static int finding_open_relay(struct eval *e, const struct rules_probe *p)
+{
+	char where[96];
+	struct line l;
+	json_t *d;
+	int r = 0;
+
+	if (p->relay != 1 || !p->address)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", p->address, p->port);
+	line_init(&l);
+	line_puts(&l, "The SMTP server at ");
+	line_clip(&l, where);
+	line_puts(&l, " accepted a recipient in an outside domain from "
+		      "derelictd's probe at ");
+	line_time(&l, p->probed_at);
+	line_puts(&l, ": it relays mail for anyone.");
+	d = json_object();
+	if (d) {
+		r |= json_set_str(d, "address", p->address);
+		r |= jset(d, "port", json_integer(p->port));
+		r |= json_set_str(d, "banner", p->banner);
+		r |= json_set_time(d, "probed_at", p->probed_at);
+	}
+	if (r || !d) {
+		buf_free(&l.b);
+		json_decref(d);
+		return -ENOMEM;
+	}
+	return add_finding(e, RULES_RULE_OPEN_RELAY, RULES_SEV_CRITICAL, where,
+			   &l, d);
+}
+
 static int evaluate(struct eval *e)
 {
 	static int (*const signals[])(struct eval *) = {
@@ -2020,7 +2056,7 @@ static int evaluate(struct eval *e)
 
 	e->r.signals = calloc(RULES_SIG_COUNT, sizeof(*e->r.signals));
 	e->r.findings = calloc(RULES_RULE_COUNT + h->n_packages +
-				       h->n_collector_errors,
+				       h->n_collector_errors + h->n_probes,
 			       sizeof(*e->r.findings));
 	if (!e->r.signals || !e->r.findings)
 		return -ENOMEM;
@@ -2067,6 +2103,8 @@ static int evaluate(struct eval *e)
 		r = finding_identity_changed(e);
 	if (r == 0)
 		r = finding_queue_backlog(e);
+	for (size_t i = 0; r == 0 && i < h->n_probes; i++)
+		r = finding_open_relay(e, &h->probes[i]);
 	return r;
 }
 

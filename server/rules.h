@@ -61,6 +61,7 @@ enum rules_rule {
 	RULES_RULE_COLLECTOR_FAILING,		/* "collector-failing" */
 	RULES_RULE_HOST_IDENTITY_CHANGED,	/* "host-identity-changed" */
 	RULES_RULE_MAIL_QUEUE_BACKLOG,		/* "mail-queue-backlog" */
+	RULES_RULE_OPEN_RELAY,			/* "open-relay" */
 	RULES_RULE_COUNT
 };
 
@@ -180,6 +181,18 @@ struct rules_mail_activity {
 	int64_t frozen_changed_at;
 };
 
+/* What the SMTP probe ([probe], server/probe.c) found at one of the host's
+ * addresses and ports. */
+struct rules_probe {
+	const char *address;	/* "192.0.2.5" */
+	int port;
+	bool reachable;		/* the connection was accepted */
+	int relay;		/* 1 took RCPT TO an outside domain, 0 refused,
+				 * -1 not tested */
+	const char *banner;	/* may be NULL */
+	int64_t probed_at;
+};
+
 struct rules_host {
 	int64_t id;
 	const char *hostname;
@@ -222,6 +235,8 @@ struct rules_host {
 	size_t n_collector_errors;
 	const struct rules_mail_activity *mail_activity;
 	size_t n_mail_activity;
+	const struct rules_probe *probes;
+	size_t n_probes;
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -308,6 +323,9 @@ struct rules_result {
  *   frozen count is above what it was before it last changed; high,
  *   critical when mail is exposed.
  * - abandoned-mail-service names both in its sentence.
+ * - open-relay (critical) is one finding per probed address and port that
+ *   took RCPT TO an outside domain (key "open-relay:ADDRESS:PORT"); it
+ *   holds while the last probe says so, even for an acknowledged host.
  */
 int rules_evaluate(const struct rules_host *host,
 		   const struct rules_config *cfg, int64_t now,

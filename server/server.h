@@ -4,11 +4,18 @@
 #ifndef DERELICT_SERVER_H
 #define DERELICT_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
 
 #define SERVER_MAX_WEBHOOKS 16
+/* [probe] networks: CIDR ranges, and the addresses they may hold in all
+ * (a /16): at the default rate of 10 a second a walk of 65,536 addresses
+ * takes about two hours, and one that needs longer is no longer a survey
+ * but a scan of somebody's network. */
+#define SERVER_PROBE_MAX_NETS 32
+#define SERVER_PROBE_MAX_ADDRESSES 65536
 
 struct server_config {
 	/* [server] */
@@ -58,11 +65,25 @@ struct server_config {
 	int64_t digest_settle;
 	int64_t escalate_after;
 	char *escalate_to;		/* "" no escalation */
+	/* [probe], the SMTP probe (config.c, probe.c); off unless enabled */
+	struct server_probe {
+		bool enabled;
+		struct server_probe_net {
+			uint32_t base;		/* host order, masked */
+			int prefix;		/* 0-32 */
+		} nets[SERVER_PROBE_MAX_NETS];
+		int n_nets;
+		int64_t every;		/* seconds between rounds' starts */
+		int64_t rate;		/* connections started per second */
+		int64_t timeout;	/* seconds per conversation */
+		bool relay_test;	/* MAIL FROM/RCPT TO, then RSET */
+		char *relay_domain;	/* the outside domain of the test */
+	} probe;
 };
 
 extern const struct conf_key server_conf_keys[];
 
-/* Takes the lines of the [webhook NAME] sections (conf_section_fn: user
+/* Takes the lines of the [probe] section and of the [webhook NAME] sections (conf_section_fn: user
  * is the struct server_config). */
 int config_section(void *user, const char *section, const char *name,
 		   const char *value, const char **why);

@@ -36,6 +36,8 @@ struct facts {
 	json_t *vuln_map;	/* source package -> [CVE ids] */
 	json_t *changelog_fixed;	/* the same, fixed per the changelog */
 	int64_t ack_due;	/* earliest ack expiry still ahead */
+	json_t *probe_rows;	/* the SMTP probe's (store_probe.c) */
+	struct rules_probe *probes;
 };
 
 static void facts_free(struct facts *f)
@@ -59,6 +61,82 @@ static void facts_free(struct facts *f)
 	json_decref(f->mail_queue);
 	for (int i = 0; i < SECTION_COUNT; i++)
 		free(f->error_text[i]);
+	json_decref(f->probe_rows);
+	free(f->probes);
+}
+
+int store_eval_probe_rows(struct db_conn *c, int64_t host_id, json_t **ret)
+{
+	json_t *out = json_array();
+	struct db_stmt *s;
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	s = db_stmt(c, "SELECT address, port, reachable, banner, "
+		    "capabilities, starttls, auth, open_relay, error, "
+		    "probed_at FROM probe_ports WHERE host_id = ? ORDER BY "
+		    "address, port");
+	if (!s) {
+		json_decref(out);
+		return -EIO;
+	}
+	db_bind_int(s, 1, host_id);
+	while ((r = db_step(c, s)) == DB_ROW) {
+		json_t *row = db_row_json(s);
+
+		if (!row || json_array_append_new(out, row) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		json_object_set_new(row, "reachable",
+				    json_boolean(db_col_int(s, 2)));
+		json_object_set_new(row, "starttls",
+				    json_boolean(db_col_int(s, 5)));
+		if (!db_col_null(s, 7))
+			json_object_set_new(
+				row, "open_relay",
+				json_boolean(db_col_int(s, 7)));
+	}
+	db_reset(s);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+/* What the SMTP probe last found at the host's ports. */
+static int load_probes(struct db_conn *c, int64_t id, struct facts *f)
+{
+	size_t i, n;
+	json_t *row;
+	int r = store_eval_probe_rows(c, id, &f->probe_rows);
+
+	if (r < 0)
+		return r;
+	n = json_array_size(f->probe_rows);
+	f->probes = calloc(n ? n : 1, sizeof(*f->probes));
+	if (!f->probes)
+		return -ENOMEM;
+	json_array_foreach(f->probe_rows, i, row) {
+		const json_t *relay = json_object_get(row, "open_relay");
+
+		f->probes[i].address = json_get_str(row, "address");
+		f->probes[i].port = (int)json_get_int(row, "port", 0);
+		f->probes[i].reachable =
+			json_is_true(json_object_get(row, "reachable"));
+		f->probes[i].relay = json_is_boolean(relay)
+					     ? json_is_true(relay)
+					     : -1;
+		f->probes[i].banner = json_get_str(row, "banner");
+		time_parse(json_get_str(row, "probed_at"),
+			   &f->probes[i].probed_at);
+	}
+	f->h.probes = f->probes;
+	f->h.n_probes = n;
+	return 0;
 }
 
 /* Copies the row's text columns into one block so the host struct can
@@ -823,7 +901,8 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	if ((r = load_host(c, id, &f)) < 0 ||
 	    (r = load_sections(c, id, &f)) < 0 ||
 	    (r = load_errors(c, id, &f)) < 0 ||
-	    (r = load_activity(c, id, now, &f)) < 0)
+	    (r = load_activity(c, id, now, &f)) < 0 ||
+	    (r = load_probes(c, id, &f)) < 0)
 		goto out;
 	/* The advisories may be swapped by a reload, but not while the
 	 * matches (which point into them) are in use. */

@@ -96,6 +96,11 @@ int64_t store_unmaintained_after(const struct store *st);
 int store_evaluate_host(struct store *st, struct db_conn *c, int64_t host_id,
 			int64_t now);
 
+/* The SMTP probe's rows of a host (store_eval.c, which feeds them to the
+ * rules; store_probe.c writes them), as
+ * store_probe_of_host() answers them, on c. */
+int store_eval_probe_rows(struct db_conn *c, int64_t host_id, json_t **ret);
+
 /* Notifications (store_notify.c): queues the event kind
  * ("finding.opened", ...) of the finding for every configured destination
  * whose floor severity reaches, inside the current write transaction on c,

@@ -947,6 +947,45 @@ async function viewHosts(id, params) {
 			rowClass: (h) => h.abandoned && h.mail && h.mail.running ?
 				'row-alarm' : null}), pager);
 	}));
+	m.appendChild(slot(id, api('/discovered' + qs({limit: 1000})),
+		discoveredBlock));
+}
+
+/*
+ * The SMTP servers the probe found on its networks that no host reports
+ * (GET /discovered): shown only when there are some, so a server without
+ * the probe keeps its page as it was.  The banner is the remote server's
+ * text: shown as text.
+ */
+function smtpPorts(r) {
+	return (r.ports || []).filter((p) => p.smtp).map((p) => p.port).join(', ');
+}
+
+function discoveredBlock(d) {
+	const rows = itemsOf(d);
+	if (!rows.length)
+		return null;
+	return section('Mail servers nobody enrolled', table([
+		{key: 'address', label: 'Address'},
+		{key: 'severity', label: 'Severity', value: (r) => sevRank(r.severity),
+			render: (r) => sevBadge(r.severity)},
+		{key: 'ports', label: 'Ports', value: smtpPorts,
+			render: smtpPorts},
+		{key: 'banner', label: 'Banner', render: (r) => el('code', null,
+			str(r.banner))},
+		{key: 'version', label: 'Version', render: (r) => r.version ?
+			el('span', null, r.version, ' ',
+				el('span', {class: 'muted'}, '(from the banner, unconfirmed)')) :
+			el('span', {class: 'muted'}, 'unknown')},
+		{key: 'open_relay', label: 'Open relay', value: (r) => r.open_relay ? 0 : 1,
+			render: (r) => r.open_relay === true ?
+				el('span', {class: 'badge sev-critical'}, 'open relay') :
+				r.open_relay === false ? 'no' :
+				el('span', {class: 'muted'}, 'not tested')},
+		{key: 'first_seen', label: 'First seen', render: (r) => timeEl(r.first_seen)},
+		{key: 'last_seen', label: 'Last seen', render: (r) => timeEl(r.last_seen)},
+	], rows, {sort: 'severity', caption: 'Mail servers nobody enrolled',
+		cls: 'discovered stack'}));
 }
 
 function mailCell(mail) {
@@ -1001,6 +1040,9 @@ async function viewHost(id, hostId) {
 			: el('p', {class: 'ok'}, 'No abandonment signal.')));
 
 	m.appendChild(section('Mail', mailBlock(host.mail), mailActivity(host.mail)));
+	if (host.probe && host.probe.length)
+		m.appendChild(section('Seen from derelictd (SMTP probe)',
+			probeTable(host.probe)));
 
 	const fs = (host.findings || []).filter((f) => f.status !== 'resolved');
 	m.appendChild(section('Findings', findingsTable(fs, () => route())));
@@ -1174,8 +1216,33 @@ function mailBlock(mail) {
 	]);
 }
 
+/* What the SMTP probe last found at the host's SMTP ports; the banner is
+ * the server's text, shown as text. */
+function probeTable(rows) {
+	return table([
+		{key: 'address', label: 'Address'},
+		{key: 'port', label: 'Port', value: (r) => num(r.port)},
+		{key: 'reachable', label: 'Reachable', value: (r) => r.reachable ? 0 : 1,
+			render: (r) => r.reachable ?
+				el('span', {class: 'badge sev-critical'}, 'reachable') :
+				el('span', {class: 'badge'}, 'not reachable')},
+		{key: 'banner', label: 'Banner', render: (r) => r.banner ?
+			el('code', null, r.banner) : el('span', {class: 'muted'},
+				r.error || '—')},
+		{key: 'capabilities', label: 'Capabilities', value: (r) =>
+			[r.capabilities, r.auth ? 'AUTH ' + r.auth : ''].join(' ').trim()},
+		{key: 'open_relay', label: 'Open relay', value: (r) => r.open_relay ? 0 : 1,
+			render: (r) => r.open_relay === true ?
+				el('span', {class: 'badge sev-critical'}, 'open relay') :
+				r.open_relay === false ? 'no' :
+				el('span', {class: 'muted'}, 'not tested')},
+		{key: 'probed_at', label: 'Probed', render: (r) => timeEl(r.probed_at)},
+	], rows, {sort: 'address', caption: 'SMTP probe'});
+}
+
 /* Each port as the server marks it: "exposed" (bound to a non-loopback
- * address), and exposed SMTP when the mail summary says so. */
+ * address), and exposed SMTP when the mail summary says so; where the
+ * SMTP probe ran, whether derelictd could reach it. */
 function portsTable(items, host) {
 	const exposed = (p) => p.exposed === true;
 	const mailExposed = (p) => mailExposedPort(host, p);
@@ -1185,11 +1252,15 @@ function portsTable(items, host) {
 		{key: 'port', label: 'Port', value: (p) => num(p.port)},
 		{key: 'exposure', label: 'Exposure',
 			value: (p) => mailExposed(p) ? 0 : exposed(p) ? 1 : 2,
-			render: (p) => mailExposed(p) ?
+			render: (p) => el('span', null, mailExposed(p) ?
 				el('span', {class: 'badge sev-critical exposed-mark'},
 					'exposed SMTP') :
 				exposed(p) ? el('span', {class: 'badge warn exposed-mark'},
-					'exposed') : el('span', {class: 'muted'}, 'loopback')},
+					'exposed') : el('span', {class: 'muted'}, 'loopback'),
+				p.reachable === true ? ' reachable' :
+				p.reachable === false ?
+					el('span', {class: 'muted'}, ' not reachable from derelictd') :
+				null)},
 		{key: 'process', label: 'Process'},
 		{key: 'pid', label: 'Pid', value: (p) => num(p.pid),
 			render: (p) => p.pid === null || p.pid === undefined ?

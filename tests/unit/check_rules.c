@@ -519,6 +519,44 @@ START_TEST(test_retired_and_quiet_is_done)
 }
 END_TEST
 
+/* ---- the SMTP probe -------------------------------------------------- */
+
+START_TEST(test_open_relay)
+{
+	struct rules_probe probes[2] = {
+		{ .address = "192.0.2.5", .port = 25, .reachable = true,
+		  .relay = 0, .banner = "220 mx ESMTP Exim 4.92",
+		  .probed_at = T("2025-03-01T10:00:00Z") },
+		{ .address = "192.0.2.5", .port = 587, .reachable = true,
+		  .relay = -1, .probed_at = T("2025-03-01T10:00:00Z") },
+	};
+	const struct rules_finding *f;
+
+	quiet_host();
+	host.probes = probes;
+	host.n_probes = 2;
+	eval();
+	ck_assert_ptr_null(finding(RULES_RULE_OPEN_RELAY));
+
+	probes[0].relay = 1;
+	eval();
+	f = finding(RULES_RULE_OPEN_RELAY);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->severity, RULES_SEV_CRITICAL);
+	ck_assert_str_eq(f->key, "open-relay:192.0.2.5:25");
+	ck_assert_str_eq(rules_rule_name(f->rule), "open-relay");
+	ck_assert_str_eq(f->summary,
+			 "The SMTP server at 192.0.2.5:25 accepted a recipient "
+			 "in an outside domain from derelictd's probe at "
+			 "2025-03-01T10:00:00Z: it relays mail for anyone.");
+	ck_assert_str_eq(json_string_value(json_object_get(f->details,
+							   "banner")),
+			 "220 mx ESMTP Exim 4.92");
+	host.probes = NULL;
+	host.n_probes = 0;
+}
+END_TEST
+
 /* ---- identity ------------------------------------------------------- */
 
 START_TEST(test_host_identity_changed)
@@ -1759,6 +1797,7 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_mail_idle_needs_every_log);
 	tcase_add_test(tc, test_mail_queue_backlog);
 	tcase_add_test(tc, test_mail_frozen_growing);
+	tcase_add_test(tc, test_open_relay);
 	suite_add_tcase(s, tc);
 	return s;
 }

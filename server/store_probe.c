@@ -1,0 +1,469 @@
+/*
+ * store_probe.c - see store_probe.h: the probe's targets, its answers per
+ * enrolled port and the servers nobody enrolled.
+ */
+#include "store_int.h"
+#include "store_probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "rules.h"
+
+/* An IPv4 address a host reports, not loopback: the probe's kind. */
+static int ipv4_usable(const char *a)
+{
+	struct in_addr in;
+
+	return a && inet_pton(AF_INET, a, &in) == 1 &&
+	       (ntohl(in.s_addr) >> 24) != 127;
+}
+
+static int is_wildcard(const char *a)
+{
+	return !a || !*a || strcmp(a, "0.0.0.0") == 0 || strcmp(a, "*") == 0 ||
+	       strcmp(a, "::") == 0 || strcmp(a, "[::]") == 0;
+}
+
+static int smtp_port(const struct store *st, int port)
+{
+	const struct conf_ports *p = &st->cfg->smtp_ports;
+
+	for (int i = 0; i < p->n && i < CONF_MAX_PORTS; i++)
+		if (p->port[i] == port)
+			return 1;
+	return 0;
+}
+
+struct targets {
+	struct store_probe_target *v;
+	size_t n, size;
+};
+
+static int target_add(struct targets *t, int64_t host, const char *address,
+		      int port)
+{
+	struct store_probe_target *x;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].host_id == host && t->v[i].port == port &&
+		    strcmp(t->v[i].address, address) == 0)
+			return 0;
+	if (t->n == STORE_PROBE_TARGETS_MAX)
+		return 0;
+	if (t->n == t->size) {
+		size_t size = t->size ? t->size * 2 : 16;
+
+		x = realloc(t->v, size * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		t->v = x;
+		t->size = size;
+	}
+	x = &t->v[t->n++];
+	x->host_id = host;
+	snprintf(x->address, sizeof(x->address), "%s", address);
+	x->port = port;
+	return 0;
+}
+
+/* One host's SMTP listeners, at the addresses they can be reached at. */
+static int host_targets(struct store *st, struct targets *t, int64_t host,
+			const json_t *addresses, const json_t *ports)
+{
+	size_t i, j;
+	json_t *p, *a;
+	int r = 0;
+
+	json_array_foreach(json_object_get(ports, "items"), i, p) {
+		const char *proto = json_get_str(p, "proto");
+		const char *bound = json_get_str(p, "address");
+		int port = (int)json_get_int(p, "port", 0);
+
+		if (proto && strcmp(proto, "tcp") != 0 &&
+		    strcmp(proto, "tcp6") != 0)
+			continue;
+		if (!smtp_port(st, port) || rules_address_is_loopback(bound))
+			continue;
+		if (!is_wildcard(bound)) {
+			if (ipv4_usable(bound))
+				r = target_add(t, host, bound, port);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		json_array_foreach(addresses, j, a) {
+			const char *ip = json_get_str(a, "address");
+
+			if (ipv4_usable(ip) &&
+			    (r = target_add(t, host, ip, port)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int store_probe_targets(struct store *st, struct store_probe_target **ret,
+			size_t *ret_n)
+{
+	struct targets t = { 0 };
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT h.id, h.addresses, s.body FROM hosts h JOIN "
+		    "sections s ON s.host_id = h.id AND s.name = 'ports' "
+		    "ORDER BY h.id");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	while ((r = db_step(c, s)) == DB_ROW) {
+		const char *text = db_col_text(s, 1);
+		json_t *addresses = text ? json_loads(text, 0, NULL) : NULL;
+		json_t *ports = db_body_column(s, 2);
+
+		r = host_targets(st, &t, db_col_int(s, 0), addresses,
+				 ports);
+		json_decref(addresses);
+		json_decref(ports);
+		if (r < 0)
+			break;
+	}
+	db_reset(s);
+out:
+	db_read_end(st, c);
+	if (r < 0) {
+		free(t.v);
+		return r;
+	}
+	*ret = t.v;
+	*ret_n = t.n;
+	return 0;
+}
+
+int store_probe_host_addresses(struct store *st, json_t **ret)
+{
+	json_t *out = json_array();
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	if ((r = db_read_begin(st, &c)) < 0) {
+		json_decref(out);
+		return r;
+	}
+	s = db_stmt(c, "SELECT DISTINCT json_extract(a.value, '$.address') "
+		    "FROM hosts h, json_each(CASE WHEN json_valid(h.addresses) "
+		    "THEN h.addresses ELSE '[]' END) a");
+	if (!s)
+		r = -EIO;
+	while (s && (r = db_step(c, s)) == DB_ROW) {
+		const char *a = db_col_text(s, 0);
+
+		if (ipv4_usable(a) &&
+		    json_array_append_new(out, json_string(a)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	if (s)
+		db_reset(s);
+	db_read_end(st, c);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int store_probe_record(struct store *st, const struct store_probe_target *t,
+		       const struct probe_smtp_result *res, int64_t now)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_write_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "INSERT INTO probe_ports (host_id, address, port, "
+		    "reachable, banner, capabilities, starttls, auth, "
+		    "open_relay, error, probed_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+		    "?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (host_id, address, "
+		    "port) DO UPDATE SET reachable = ?4, banner = ?5, "
+		    "capabilities = ?6, starttls = ?7, auth = ?8, open_relay = "
+		    "?9, error = ?10, probed_at = ?11");
+	if (s) {
+		db_bind_int(s, 1, t->host_id);
+		db_bind_text(s, 2, t->address);
+		db_bind_int(s, 3, t->port);
+		db_bind_int(s, 4, res->reachable);
+		db_bind_text(s, 5, res->smtp ? res->banner : NULL);
+		db_bind_text(s, 6, res->ehlo ? res->capabilities : NULL);
+		db_bind_int(s, 7, res->starttls);
+		db_bind_text(s, 8, res->auth[0] ? res->auth : NULL);
+		if (res->relay >= 0)
+			db_bind_int(s, 9, res->relay);
+		db_bind_text(s, 10, res->error[0] ? res->error : NULL);
+		db_bind_int(s, 11, now);
+	}
+	r = db_run(c, s);
+	if (r == 0)
+		r = store_evaluate_host(st, c, t->host_id, now);
+	return db_write_end(st, c, r);
+}
+
+int store_probe_prune(struct store *st, int64_t since, int64_t now)
+{
+	json_t *hosts = json_array(), *h;
+	struct db_conn *c;
+	struct db_stmt *s;
+	size_t i;
+	int r;
+
+	if (!hosts)
+		return -ENOMEM;
+	if ((r = db_write_begin(st, &c)) < 0) {
+		json_decref(hosts);
+		return r;
+	}
+	s = db_stmt(c, "SELECT DISTINCT host_id FROM probe_ports WHERE "
+		    "probed_at < ?");
+	if (s)
+		db_bind_int(s, 1, since);
+	else
+		r = -EIO;
+	while (s && (r = db_step(c, s)) == DB_ROW)
+		json_array_append_new(hosts,
+				      json_integer(db_col_int(s, 0)));
+	if (s)
+		db_reset(s);
+	if (r == 0) {
+		s = db_stmt(c, "DELETE FROM probe_ports WHERE probed_at < ?");
+		if (s)
+			db_bind_int(s, 1, since);
+		r = db_run(c, s);
+	}
+	json_array_foreach(hosts, i, h) {
+		if (r < 0)
+			break;
+		r = store_evaluate_host(st, c, json_integer_value(h), now);
+	}
+	json_decref(hosts);
+	return db_write_end(st, c, r);
+}
+
+int store_probe_off(struct store *st, int64_t now)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	int64_t n = 0;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT (SELECT count(*) FROM probe_ports) + (SELECT "
+		    "count(*) FROM discovered WHERE status = 'open')");
+	r = db_count(c, s, &n);
+	db_read_end(st, c);
+	if (r < 0 || n == 0)
+		return r;
+	if ((r = store_probe_prune(st, INT64_MAX, now)) < 0)
+		return r;
+	if ((r = db_write_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "UPDATE discovered SET status = 'resolved', "
+		    "resolved_reason = 'probe off', resolved_at = ? WHERE "
+		    "status = 'open'");
+	if (s)
+		db_bind_int(s, 1, now);
+	r = db_run(c, s);
+	return db_write_end(st, c, r);
+}
+
+int store_probe_of_host(struct store *st, int64_t host_id, json_t **ret)
+{
+	struct db_conn *c;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	r = store_eval_probe_rows(c, host_id, ret);
+	db_read_end(st, c);
+	return r;
+}
+
+int store_probe_discovered_open(struct store *st, json_t **ret)
+{
+	json_t *out = json_array();
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	if ((r = db_read_begin(st, &c)) < 0) {
+		json_decref(out);
+		return r;
+	}
+	s = db_stmt(c, "SELECT address FROM discovered WHERE status = 'open'");
+	if (!s)
+		r = -EIO;
+	while (s && (r = db_step(c, s)) == DB_ROW)
+		if (json_array_append_new(out,
+					  json_string(db_col_text(s, 0))) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	if (s)
+		db_reset(s);
+	db_read_end(st, c);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int store_probe_discovered_seen(struct store *st, const char *address,
+				const json_t *ports, const char *banner,
+				int open_relay, int64_t now)
+{
+	char version[PROBE_SMTP_VERSION_MAX];
+	char *text = json_canonical(ports);
+	int sev = open_relay == 1 ? RULES_SEV_CRITICAL : RULES_SEV_HIGH;
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	probe_smtp_banner_version(banner ? banner : "", version);
+	if ((r = db_write_begin(st, &c)) < 0) {
+		free(text);
+		return r;
+	}
+	s = db_stmt(c, "UPDATE discovered SET ports = ?1, banner = ?2, "
+		    "version = ?3, open_relay = ?4, severity = ?5, last_seen "
+		    "= ?6 WHERE address = ?7 AND status = 'open'");
+	if (s) {
+		db_bind_text(s, 1, text);
+		db_bind_text(s, 2, banner ? banner : "");
+		db_bind_text(s, 3, version[0] ? version : NULL);
+		if (open_relay >= 0)
+			db_bind_int(s, 4, open_relay);
+		db_bind_int(s, 5, sev);
+		db_bind_int(s, 6, now);
+		db_bind_text(s, 7, address);
+	}
+	r = db_run(c, s);
+	if (r == 0 && db_changes(c) == 0) {
+		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
+			    "banner, version, open_relay, severity, status, "
+			    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, "
+			    "?5, ?6, 'open', ?7, ?7)");
+		if (s) {
+			db_bind_text(s, 1, address);
+			db_bind_text(s, 2, text);
+			db_bind_text(s, 3, banner ? banner : "");
+			db_bind_text(s, 4, version[0] ? version : NULL);
+			if (open_relay >= 0)
+				db_bind_int(s, 5, open_relay);
+			db_bind_int(s, 6, sev);
+			db_bind_int(s, 7, now);
+		}
+		r = db_run(c, s);
+	}
+	free(text);
+	return db_write_end(st, c, r);
+}
+
+int store_probe_discovered_gone(struct store *st, const char *address,
+				const char *reason, int64_t now)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r;
+
+	if ((r = db_write_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "UPDATE discovered SET status = 'resolved', "
+		    "resolved_reason = ?1, resolved_at = ?2 WHERE address = ?3 "
+		    "AND status = 'open'");
+	if (s) {
+		db_bind_text(s, 1, reason);
+		db_bind_int(s, 2, now);
+		db_bind_text(s, 3, address);
+	}
+	r = db_run(c, s);
+	return db_write_end(st, c, r);
+}
+
+/* A row as the API shows it (db_row_json() wrote the times as RFC 3339):
+ * the finding's rule and severity's name, the ports parsed, the version
+ * marked as the banner's. */
+static json_t *discovered_fix(json_t *row)
+{
+	const char *ports = json_get_str(row, "ports");
+	json_t *v = ports ? json_loads(ports, 0, NULL) : NULL;
+	json_t *relay = json_object_get(row, "open_relay");
+
+	if (!row)
+		return NULL;
+	json_object_set_new(row, "ports", v ? v : json_array());
+	json_object_set_new(row, "rule",
+			    json_string("unenrolled-mail-server"));
+	json_object_set_new(row, "version_source",
+			    json_string("banner, unconfirmed"));
+	if (json_is_integer(relay))
+		json_object_set_new(row, "open_relay",
+				    json_boolean(json_integer_value(relay)));
+	return store_severity_name(row, "severity", NULL);
+}
+
+int store_probe_discovered_list(struct store *st, const char *status,
+				int limit, int64_t after_id, json_t **ret)
+{
+	json_t *items, *cursor;
+	struct db_conn *c;
+	struct db_stmt *s;
+	int r = db_read_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "SELECT id, address, ports, banner, version, "
+		    "open_relay, severity, status, resolved_reason, "
+		    "first_seen, last_seen, resolved_at FROM discovered WHERE "
+		    "(?1 IS NULL OR status = ?1) AND (?2 = 0 OR id < ?2) "
+		    "ORDER BY id DESC LIMIT ?3");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, status);
+	db_bind_int(s, 2, after_id);
+	db_bind_int(s, 3, limit + 1);
+	r = store_page_collect(c, s, limit, discovered_fix, "id", &items,
+			       &cursor);
+	if (r < 0)
+		goto out;
+	s = db_stmt(c, "SELECT count(*) FROM discovered WHERE (?1 IS NULL OR "
+		    "status = ?1)");
+	if (s)
+		db_bind_text(s, 1, status);
+	r = store_page_make(c, s, items, cursor, ret);
+out:
+	db_read_end(st, c);
+	return r;
+}

@@ -1,0 +1,486 @@
+"""The SMTP probe ([probe]) with real parts in network namespaces of the
+test's own: derelictd in one, an enrolled host running exim on 0.0.0.0:25
+(relaying for anyone) in a second, an exim nobody enrolled in a third, all
+joined by veth pairs to the server's namespace.  The test reaches the API
+from inside the server's namespace (curl); nothing leaves the namespaces
+it makes."""
+import json
+import os
+import pathlib
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from conftest import AGENT, DERELICTD, ROOT
+
+EXIM = "/usr/sbin/exim4"
+NFT = "/usr/sbin/nft"
+assert os.path.exists(EXIM), "exim4-daemon-light is missing: run make deps"
+assert os.path.exists(NFT), "nftables is missing: run make deps"
+
+
+def run(*cmd, check=True, timeout=60, **kw):
+    return subprocess.run(list(cmd), check=check, capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def ns_run(ns, *cmd, **kw):
+    return run("ip", "netns", "exec", ns, *cmd, **kw)
+
+
+class Net:
+    """Namespaces joined to the server's by one veth pair each."""
+
+    def __init__(self):
+        self.tag = uuid.uuid4().hex[:6]
+        self.names = []
+        self.server = self.add("s")
+
+    def add(self, role):
+        ns = f"dp{role}-{self.tag}"
+        run("ip", "netns", "add", ns)
+        self.names.append(ns)
+        ns_run(ns, "ip", "link", "set", "lo", "up")
+        return ns
+
+    def link(self, ns, subnet, extra=()):
+        """veth between the server's namespace (.1) and ns (.2) on
+        10.X.Y.0/24; extra addresses go on ns's end, routed from the
+        server's."""
+        self.links = getattr(self, "links", 0) + 1
+        i = self.links
+        a, b = f"vs{i}{self.tag}", f"vp{i}{self.tag}"
+        run("ip", "link", "add", a, "netns", self.server, "type", "veth",
+            "peer", "name", b, "netns", ns)
+        ns_run(self.server, "ip", "addr", "add", f"{subnet}.1/24", "dev", a)
+        ns_run(ns, "ip", "addr", "add", f"{subnet}.2/24", "dev", b)
+        ns_run(self.server, "ip", "link", "set", a, "up")
+        ns_run(ns, "ip", "link", "set", b, "up")
+        for x in extra:
+            ns_run(ns, "ip", "addr", "add", x, "dev", b)
+            ns_run(self.server, "ip", "route", "add", x.split("/")[0], "dev", a)
+        ns_run(ns, "ip", "route", "add", "default", "via", f"{subnet}.1")
+        return f"{subnet}.2"
+
+    def close(self):
+        for ns in self.names:
+            pids = run("ip", "netns", "pids", ns, check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            run("ip", "netns", "del", ns, check=False)
+
+
+class Derelictd:
+    """derelictd inside the server's namespace, its API through curl
+    there."""
+
+    def __init__(self, ns, addr, tmp, probe, rules=None):
+        self.ns, self.addr, self.tmp = ns, addr, tmp
+        self.port = 8470
+        self.url = f"http://{addr}:{self.port}"
+        self.secret = tmp / "enroll-secret"
+        self.secret.write_text("probe-secret-" + uuid.uuid4().hex + "\n")
+        os.chmod(self.secret, 0o600)
+        lines = ["[server]", f"listen = {addr}:{self.port}",
+                 f"database = {tmp / 'derelict.db'}",
+                 f"enroll_secret_file = {self.secret}",
+                 f"advisories_file = {ROOT / 'data' / 'advisories.json'}",
+                 f"eol_file = {ROOT / 'data' / 'eol.json'}",
+                 "advisories_url =", "", "[rules]", "evaluate_every = 1s"]
+        lines += [f"{k} = {v}" for k, v in (rules or {}).items()]
+        self.lines = lines
+        self.conf = tmp / "derelictd.conf"
+        self.logpath = tmp / "derelictd.log"
+        self.write_conf(probe)
+        self.token = run(DERELICTD, "--config", str(self.conf), "token", "add",
+                         "t", "--role", "admin").stdout.strip()
+        self.start(probe)
+
+    def write_conf(self, probe):
+        lines = self.lines + ["", "[probe]"] + \
+            [f"{k} = {v}" for k, v in probe.items()]
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self, probe):
+        self.write_conf(probe)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, DERELICTD, "--config",
+             str(self.conf)],
+            stdout=open(self.logpath, "ab"), stderr=subprocess.STDOUT)
+        wait_for(lambda: self.api("/healthz")[0] == 200, 20, "healthz")
+
+    def api(self, path):
+        r = ns_run(self.ns, "curl", "-s", "-m", "20", "-w", "\n%{http_code}",
+                   "-H", f"Authorization: Bearer {self.token}",
+                   self.url + "/api/v1" + path, check=False)
+        body, _, code = r.stdout.rpartition("\n")
+        try:
+            return int(code), json.loads(body) if body else None
+        except ValueError:
+            return 0, None
+
+    def log(self):
+        return self.logpath.read_text(errors="replace")
+
+    def rounds(self):
+        return self.log().count("probe: round done")
+
+    def new_round(self, timeout=60):
+        """Starts a round (SIGHUP) and waits until it is done."""
+        n = self.rounds()
+        self.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.rounds() > n, timeout, "a probe round")
+
+    def agent(self, ns, state):
+        state.mkdir(exist_ok=True)
+        return ns_run(ns, AGENT, "--config", "/dev/null", "--server",
+                      self.url, "--enroll-secret-file", str(self.secret),
+                      "--state-dir", str(state), check=False)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def exim_version():
+    m = re.match(r"Exim version (\S+)", run(EXIM, "-bV").stdout)
+    return m.group(1)
+
+
+class Exim:
+    """An exim4 daemon in ns on 0.0.0.0:25 with a configuration and spool
+    of its own: with relay, it takes any recipient (an open relay) and
+    would drop whatever it received."""
+
+    def __init__(self, ns, relay, name):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="derelict-exim-"))
+        os.chmod(self.dir, 0o755)
+        for d in ("spool", "log"):
+            (self.dir / d).mkdir()
+            u = pwd.getpwnam("Debian-exim")
+            os.chown(self.dir / d, u.pw_uid, u.pw_gid)
+        acl_rcpt = "accept" if relay else "deny message = relay not permitted"
+        self.conf = self.dir / "exim.conf"
+        self.conf.write_text(textwrap.dedent(f"""\
+            primary_hostname = {name}
+            daemon_smtp_ports = 25
+            local_interfaces = 0.0.0.0
+            spool_directory = {self.dir}/spool
+            log_file_path = {self.dir}/log/%slog
+            pid_file_path = {self.dir}/exim.pid
+            exim_user = Debian-exim
+            exim_group = Debian-exim
+            host_lookup =
+            acl_smtp_rcpt = acl_rcpt
+            begin acl
+            acl_rcpt:
+              {acl_rcpt}
+            begin routers
+            drop:
+              driver = redirect
+              data = :blackhole:
+            begin transports
+            """))
+        ns_run(ns, EXIM, "-C", str(self.conf), "-bd", timeout=30)
+        pidfile = self.dir / "exim.pid"
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(),
+                 10, "exim's pid")
+        self.pid = int(pidfile.read_text().strip())
+
+    def queue(self):
+        return int(run(EXIM, "-C", str(self.conf), "-bpc").stdout.strip())
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(self.pid, 0)
+                time.sleep(0.05)
+        except ProcessLookupError:
+            pass
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+LISTENER = textwrap.dedent("""\
+    # Counts every connection: time, the address it came to, and how many
+    # were open to that address at once.  Speaks a little SMTP, except to
+    # SILENT, which it accepts and never answers.
+    import json, socket, sys, threading, time
+    port, out, silent = int(sys.argv[1]), open(sys.argv[2], "a"), sys.argv[3]
+    bind = sys.argv[4]
+    lock, open_to = threading.Lock(), {}
+    def serve(c, local):
+        with lock:
+            open_to[local] = open_to.get(local, 0) + 1
+            out.write(json.dumps({"t": time.monotonic(), "to": local,
+                                  "open": open_to[local]}) + "\\n")
+            out.flush()
+        try:
+            if local == silent:
+                c.settimeout(60)
+                c.recv(1)
+                return
+            f = c.makefile("rwb")
+            f.write(b"220 counter.example ESMTP ready\\r\\n"); f.flush()
+            for line in f:
+                if line.upper().startswith(b"QUIT"):
+                    f.write(b"221 bye\\r\\n"); f.flush(); break
+                f.write(b"250 ok\\r\\n"); f.flush()
+        except OSError:
+            pass
+        finally:
+            with lock:
+                open_to[local] -= 1
+            c.close()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((bind, port)); s.listen(64)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c, c.getsockname()[0]),
+                         daemon=True).start()
+    """)
+
+
+def listener(ns, tmp, port, silent="", bind="0.0.0.0"):
+    script = tmp / "listener.py"
+    script.write_text(LISTENER)
+    out = tmp / f"accepts-{port}.jsonl"
+    out.touch()
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3",
+                          str(script), str(port), str(out), silent, bind],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p, out
+
+
+def accepts(out):
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.fixture
+def net():
+    n = Net()
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def tmp():
+    d = pathlib.Path(tempfile.mkdtemp(prefix="derelict-probe-"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def host_ports(d, host_id):
+    status, page = d.api(f"/hosts/{host_id}/ports?limit=1000")
+    assert status == 200, page
+    return {(p["address"], p["port"]): p for p in page["items"]}
+
+
+def test_probe_enrolled_unenrolled_relay_and_firewall(net, tmp):
+    enrolled = net.add("a")
+    stranger = net.add("b")
+    a_ip = net.link(enrolled, "10.213.1", extra=["10.213.9.2/32"])
+    b_ip = net.link(stranger, "10.213.2")
+    relay = Exim(enrolled, relay=True, name="relay.example")
+    other = Exim(stranger, relay=False, name="forgotten.example")
+    first_other = other
+    # Something more of the enrolled host's on an SMTP port, at an
+    # address outside networks: the probe must never connect to it.
+    outside, outside_log = listener(enrolled, tmp, 2525, bind="10.213.9.2")
+    d = Derelictd(net.server, "10.213.1.1", tmp,
+                  {"enabled": "true",
+                   "networks": "10.213.1.0/30, 10.213.2.0/30",
+                   "rate": "20", "timeout": "3s", "relay_test": "true"})
+    try:
+        # The first round, at start-up, knows no host yet.
+        wait_for(lambda: d.rounds() >= 1, 60, "the first round")
+        # Both exims answer then, neither enrolled.
+        status, disc = d.api("/discovered")
+        assert sorted(x["address"] for x in disc["items"]) == [a_ip, b_ip]
+        r = d.agent(enrolled, tmp / "state-a")
+        assert r.returncode == 0, r.stderr
+        status, hosts = d.api("/hosts")
+        assert status == 200 and hosts["total"] == 1
+        host_id = hosts["items"][0]["id"]
+        ports = host_ports(d, host_id)
+        assert ("0.0.0.0", 25) in ports
+        assert "reachable" not in ports[("0.0.0.0", 25)]
+
+        d.new_round()
+        ports = host_ports(d, host_id)
+        p25 = ports[("0.0.0.0", 25)]
+        assert p25["exposed"] is True and p25["reachable"] is True
+        # Not probed: outside networks, it has no verdict.
+        assert "reachable" not in ports[("10.213.9.2", 2525)]
+        assert accepts(outside_log) == []
+        status, h = d.api(f"/hosts/{host_id}")
+        assert status == 200
+        probed = {(x["address"], x["port"]): x for x in h["probe"]}
+        # Exim answers at 10.213.9.2 too, but that is outside networks.
+        assert set(probed) == {(a_ip, 25)}
+        mine = probed[(a_ip, 25)]
+        assert mine["reachable"] is True and mine["open_relay"] is True
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", mine["probed_at"])
+        assert mine["banner"].startswith("220 relay.example ESMTP Exim ")
+        assert "PIPELINING" in mine["capabilities"].split()
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay")
+        assert status == 200 and f["total"] == 1, f
+        assert f["items"][0]["severity"] == "critical"
+        assert f["items"][0]["status"] == "open"
+        # The relay test sent no message: nothing was queued.
+        assert relay.queue() == 0
+
+        # The stranger: an SMTP server nobody enrolled, found by the walk;
+        # the enrolled host's is no longer one.
+        status, disc = d.api("/discovered")
+        assert status == 200, disc
+        assert [x["address"] for x in disc["items"]] == [b_ip]
+        s = disc["items"][0]
+        assert s["rule"] == "unenrolled-mail-server"
+        assert s["status"] == "open" and s["severity"] == "high"
+        assert s["banner"].startswith("220 forgotten.example ESMTP Exim ")
+        assert s["version"] == "Exim " + exim_version()
+        assert s["version_source"] == "banner, unconfirmed"
+        assert s["open_relay"] is False
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", s["first_seen"])
+        assert s["last_seen"] >= s["first_seen"] and s["resolved_at"] is None
+        assert [p["port"] for p in s["ports"] if p["smtp"]] == [25]
+        assert other.queue() == 0
+
+        # A firewall in the enrolled host's namespace drops port 25: the
+        # port is still exposed, but no longer reachable, and the relay
+        # can no longer be tested from here.
+        ns_run(enrolled, NFT, "add table inet probe_test ; "
+               "add chain inet probe_test input { type filter hook input "
+               "priority 0 ; } ; add rule inet probe_test input tcp dport "
+               "25 drop")
+        d.new_round()
+        p25 = host_ports(d, host_id)[("0.0.0.0", 25)]
+        assert p25["exposed"] is True and p25["reachable"] is False
+        status, h = d.api(f"/hosts/{host_id}")
+        mine = {(x["address"], x["port"]): x for x in h["probe"]}[(a_ip, 25)]
+        assert mine["reachable"] is False and "timeout" in mine["error"]
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay"
+                          "&status=resolved")
+        assert status == 200 and f["total"] == 1, f
+
+        # The stranger stops answering: its finding resolves, once.
+        other.stop()
+        d.new_round()
+        status, disc = d.api("/discovered")
+        assert status == 200 and disc["items"] == []
+        status, disc = d.api("/discovered?status=resolved")
+        assert {x["address"]: x["resolved_reason"] for x in disc["items"]} \
+            == {b_ip: "stopped answering", a_ip: "enrolled"}
+        assert d.api("/discovered?status=bogus")[0] == 400
+        status, spec = d.api("/openapi.json")
+        assert "/discovered" in spec["paths"]
+        assert "open-relay" in json.dumps(spec["paths"]["/findings"])
+        assert accepts(outside_log) == []
+
+        # Switched off, the probe leaves no verdict behind: the ports lose
+        # "reachable", and what it found is resolved.
+        ns_run(enrolled, NFT, "delete table inet probe_test")
+        other = Exim(stranger, relay=False, name="back.example")
+        d.new_round()
+        status, disc = d.api("/discovered")
+        assert status == 200 and [x["banner"].split()[1]
+                                  for x in disc["items"]] == ["back.example"]
+        assert host_ports(d, host_id)[("0.0.0.0", 25)]["reachable"] is True
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay"
+                          "&status=open")
+        assert status == 200 and f["total"] == 1, f
+        assert d.stop() == 0
+        d.start({"enabled": "false"})
+        status, disc = d.api("/discovered?status=all")
+        assert [x["resolved_reason"] for x in disc["items"]][0] == "probe off"
+        assert relay.queue() == 0
+        assert "reachable" not in host_ports(d, host_id)[("0.0.0.0", 25)]
+        status, h = d.api(f"/hosts/{host_id}")
+        assert h["probe"] == []
+        status, f = d.api(f"/findings?host={host_id}&rule=open-relay"
+                          "&status=open")
+        assert status == 200 and f["total"] == 0, f
+        assert "probe: SMTP" not in d.log().split("stopped")[-1]
+    finally:
+        rc = d.stop()
+        outside.kill()
+        relay.remove()
+        other.remove()
+        first_other.remove()
+    assert rc == 0, d.log()
+
+
+def test_probe_rate_one_per_address_and_a_silent_peer(net, tmp):
+    many = net.add("c")
+    addrs = [f"10.214.1.{i}" for i in range(2, 15)]
+    net.link(many, "10.214.1", extra=[f"{a}/32" for a in addrs[1:]])
+    silent = addrs[-1]
+    counter, log = listener(many, tmp, 25, silent=silent)
+    rate = 4
+    d = Derelictd(net.server, "10.214.1.1", tmp,
+                  {"enabled": "true", "networks": "10.214.1.0/28",
+                   "rate": str(rate), "timeout": "4s"},
+                  rules={"smtp_ports": "25"})
+    try:
+        # The first round starts at start-up.
+        wait_for(lambda: d.rounds() >= 1, 60, "the first round")
+        seen = accepts(log)
+        # Every address of the /28 but its network and broadcast
+        # addresses and the server's own: one connection each.
+        assert sorted(x["to"] for x in seen) == sorted(addrs)
+        assert max(x["open"] for x in seen) == 1
+        # Accept times, so a loaded machine may bunch a few: without the
+        # rate all 13 would come within a fraction of a second.
+        times = sorted(x["t"] for x in seen)
+        for i, t in enumerate(times):
+            in_a_second = [u for u in times[i:] if u - t < 1.0]
+            assert len(in_a_second) <= rate + 2, times
+        assert times[-1] - times[0] >= (len(times) - 1) / rate * 0.6, times
+        status, disc = d.api("/discovered?limit=100")
+        assert status == 200
+        found = {x["address"] for x in disc["items"]}
+        # The silent one answered no greeting: not an SMTP server.
+        assert found == set(addrs) - {silent}
+        m = re.findall(r"probe: round done in (\d+)s", d.log())
+        # 13 connections at 4 a second, and the silent peer's one timeout
+        # of 4s: not a stuck thread.
+        assert int(m[0]) <= 13 / rate + 4 + 3, d.log()
+    finally:
+        rc = d.stop()
+        counter.kill()
+    assert rc == 0, d.log()
