@@ -23,6 +23,7 @@ struct request {
 	struct buf body;
 	int body_too_large;
 	struct principal who;
+	char token_hash[SHA256_HEX_LEN];	/* of who's token; "" none */
 	const char *params[HTTP_MAX_PARAMS];	/* the route's "*" segments */
 	char client[64];	/* the peer's address */
 	double started;		/* monotonic seconds */

@@ -12,6 +12,7 @@ static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define NB (sizeof(bounds) / sizeof(bounds[0]))
 
 static atomic_ulong reports_ok;
+static atomic_ulong reports_fast;
 static atomic_ulong rejected[REJECT_COUNT];
 static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
@@ -48,6 +49,11 @@ void metrics_report_ok(double seconds)
 	for (unsigned i = 0; i < NB; i++)
 		if (seconds <= bounds[i])
 			atomic_fetch_add(&latency_bucket[i], 1);
+}
+
+void metrics_report_fast(void)
+{
+	atomic_fetch_add(&reports_fast, 1);
 }
 
 void metrics_reject(enum reject_reason why)
@@ -249,6 +255,12 @@ int metrics_render(struct buf *out)
 			   "committed and answered 200.\n"
 			   "# TYPE derelict_reports_ingested_total counter\n");
 	r |= buf_printf(out, "derelict_reports_ingested_total %lu\n", ok);
+	r |= buf_puts(out, "# HELP derelict_reports_fast_total Reports that "
+			   "changed nothing, answered 200 before their "
+			   "last_seen was written.\n"
+			   "# TYPE derelict_reports_fast_total counter\n");
+	r |= buf_printf(out, "derelict_reports_fast_total %lu\n",
+			atomic_load(&reports_fast));
 	r |= buf_puts(out, "# HELP derelict_reports_rejected_total Reports "
 			   "refused, by reason.\n"
 			   "# TYPE derelict_reports_rejected_total counter\n");
