@@ -19,10 +19,10 @@ struct host {
 	struct host *next_dirty;
 	int64_t host_id;
 	char token_hash[SHA256_HEX_LEN];
-	char name[64];
-	char identity[SHA256_HEX_LEN];
-	char hash[SECTION_COUNT][SHA256_HEX_LEN];
-	int mask;			/* the sections it sends */
+	char name[40];			/* the agent id, a UUID */
+	/* What a report must send: state_of() of the one learned; "" once
+	 * forgotten. */
+	char state[SHA256_HEX_LEN];
 	int64_t next_eval_at;
 	/* The last fast-path report's, and since when it waits to be
 	 * written (0: it does not). */
@@ -105,6 +105,17 @@ void fastpath_free(struct fastpath *fp)
 	free(fp);
 }
 
+/* Two SHA-256 hex digests, compared in constant time (const_time_equal()
+ * takes strings of any length, at a division a byte). */
+static int same_hash(const char *a, const char *b)
+{
+	unsigned char diff = 0;
+
+	for (int i = 0; i < SHA256_HEX_LEN - 1; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
 /* Under the lock: what is kept may be used (no write since it was
  * learned). */
 static int current(struct fastpath *fp)
@@ -116,7 +127,7 @@ static struct host *find_token(struct fastpath *fp, const char *token_hash)
 {
 	struct host *h = fp->by_token[token_bucket(token_hash)];
 
-	while (h && !const_time_equal(h->token_hash, token_hash))
+	while (h && !same_hash(h->token_hash, token_hash))
 		h = h->by_token;
 	return h;
 }
@@ -136,7 +147,7 @@ int fastpath_auth(struct fastpath *fp, const char *token_hash,
 	struct host *h;
 	int r = -ENOENT;
 
-	if (!fp)
+	if (!fp || strlen(token_hash) != SHA256_HEX_LEN - 1)
 		return -ENOENT;
 	pthread_mutex_lock(&fp->lock);
 	if (current(fp) && (h = find_token(fp, token_hash))) {
@@ -168,28 +179,45 @@ static int hashes_only(const struct ingest_job *job)
 	return mask;
 }
 
+/* One hash of what a report of the host sends: which sections, their
+ * hashes and the identity hash, so a host costs one hash to keep. */
+static int state_of(const struct ingest_job *job, int mask,
+		    char ret[SHA256_HEX_LEN])
+{
+	char text[(SECTION_COUNT + 1) * SHA256_HEX_LEN + 16];
+	size_t n = (size_t)snprintf(text, sizeof(text), "%d %s", mask,
+				    job->identity);
+
+	for (int i = 0; i < SECTION_COUNT && n < sizeof(text); i++)
+		if (mask & (1 << i))
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+					      " %s", job->sec[i].hash);
+	if (n >= sizeof(text))
+		return -E2BIG;
+	return sha256_hex(text, n, ret);
+}
+
 int fastpath_report(struct fastpath *fp, const struct ingest_job *job,
 		    const char *token_hash, int64_t now)
 {
 	int mask = hashes_only(job);
+	char state[SHA256_HEX_LEN];
 	int64_t collected = 0;
 	struct host *h;
 	int r = -EAGAIN;
 
-	if (!fp || mask <= 0 || job->pending[0] || !job->identity[0])
+	if (!fp || mask <= 0 || job->pending[0] || !job->identity[0] ||
+	    strlen(token_hash) != SHA256_HEX_LEN - 1 ||
+	    state_of(job, mask, state) < 0)
 		return -EAGAIN;
 	if (time_parse(json_get_str(job->report, "collected_at"), &collected) < 0)
 		collected = 0;
 	pthread_mutex_lock(&fp->lock);
 	h = current(fp) ? find_host(fp, job->host_id) : NULL;
-	if (!h || !const_time_equal(h->token_hash, token_hash) ||
-	    h->mask != mask || strcmp(h->identity, job->identity) != 0 ||
-	    h->next_eval_at <= now ||
+	if (!h || !same_hash(h->token_hash, token_hash) ||
+	    strcmp(h->state, state) != 0 || h->next_eval_at <= now ||
 	    (h->dirty_since && now - h->dirty_since > FASTPATH_DIRTY_MAX))
 		goto out;
-	for (int i = 0; i < SECTION_COUNT; i++)
-		if ((mask & (1 << i)) && strcmp(h->hash[i], job->sec[i].hash))
-			goto out;
 	if (now > h->last_seen)
 		h->last_seen = now;
 	if (collected > 0)
@@ -210,10 +238,15 @@ void fastpath_learn(struct fastpath *fp, const struct ingest_job *job,
 		    int64_t next_eval_at, long epoch)
 {
 	int mask = hashes_only(job);
+	const char *agent_id =
+		json_get_str(json_object_get(job->report, "agent"), "id");
+	char state[SHA256_HEX_LEN];
 	struct host *h;
 
 	if (!fp || mask <= 0 || job->pending[0] || !job->identity[0] ||
-	    !job->token_hash[0] || epoch != store_epoch(fp->st))
+	    strlen(job->token_hash) != SHA256_HEX_LEN - 1 || !agent_id ||
+	    strlen(agent_id) >= 40 ||
+	    epoch != store_epoch(fp->st) || state_of(job, mask, state) < 0)
 		return;
 	pthread_mutex_lock(&fp->lock);
 	if (!current(fp)) {
@@ -246,16 +279,8 @@ void fastpath_learn(struct fastpath *fp, const struct ingest_job *job,
 		fp->by_token[b] = h;
 		fp->count++;
 	}
-	snprintf(h->name, sizeof(h->name), "%s",
-		 json_get_str(json_object_get(job->report, "agent"), "id")
-			 ? json_get_str(json_object_get(job->report, "agent"),
-					"id")
-			 : "");
-	snprintf(h->identity, sizeof(h->identity), "%s", job->identity);
-	for (int i = 0; i < SECTION_COUNT; i++)
-		snprintf(h->hash[i], sizeof(h->hash[i]), "%s",
-			 (mask & (1 << i)) ? job->sec[i].hash : "");
-	h->mask = mask;
+	snprintf(h->name, sizeof(h->name), "%s", agent_id);
+	snprintf(h->state, sizeof(h->state), "%s", state);
 	h->next_eval_at = next_eval_at;
 out:
 	pthread_mutex_unlock(&fp->lock);
@@ -270,7 +295,7 @@ void fastpath_forget(struct fastpath *fp, int64_t host_id)
 	pthread_mutex_lock(&fp->lock);
 	h = find_host(fp, host_id);
 	if (h)
-		h->mask = 0;	/* matches no report */
+		h->state[0] = '\0';	/* matches no report */
 	pthread_mutex_unlock(&fp->lock);
 }
 

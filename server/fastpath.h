@@ -40,7 +40,7 @@
 /* Seconds a fast-path last_seen may wait to be written; past it the host's
  * reports wait for their commit again. */
 #define FASTPATH_DIRTY_MAX 5
-/* Hosts kept at most (about 400 bytes each). */
+/* Hosts kept at most (about 250 bytes each). */
 #define FASTPATH_MAX_HOSTS (1 << 20)
 
 struct fastpath;

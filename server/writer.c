@@ -20,6 +20,10 @@
 /* Rows deleted per pass: ~5,000 rows of changes take the writer some
  * 30 ms, so reports never wait long behind a pass. */
 #define PRUNE_CHUNK 5000
+/* The fast path's last_seen are written at most this often: one commit
+ * (and fsync) for all the hosts that reported meanwhile, and still far
+ * inside FASTPATH_DIRTY_MAX. */
+#define SEEN_EVERY_MS 1000
 
 struct pending {
 	struct ingest_job *job;
@@ -187,13 +191,25 @@ static void run_evaluation(struct writer *in)
 		in->kicked = 1;
 }
 
+/* The fast path's last_seen wait to be written and their turn came. */
+static int seen_due(struct writer *in, const struct timespec *next_seen)
+{
+	struct timespec now;
+
+	if (!atomic_load(&in->touched) || in->seen_failed)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return earlier(next_seen, &now) == next_seen;
+}
+
 static void *writer(void *arg)
 {
 	struct writer *in = arg;
-	struct timespec next_eval, next_index;
+	struct timespec next_eval, next_index, next_seen;
 
 	deadline_in(&next_eval, 0);
 	deadline_in(&next_index, 1);
+	deadline_in(&next_seen, 0);
 	pthread_mutex_lock(&in->lock);
 	for (;;) {
 		struct pending *batch, *p;
@@ -201,10 +217,12 @@ static void *writer(void *arg)
 		int n = 0, eval, index, seen;
 
 		while (!in->head && !in->stopping && !in->kicked &&
-		       !in->index_more && !atomic_load(&in->touched)) {
+		       !in->index_more && !seen_due(in, &next_seen)) {
 			const struct timespec *until =
 				earlier(&next_eval, &next_index);
 
+			if (atomic_load(&in->touched) && !in->seen_failed)
+				until = earlier(until, &next_seen);
 			if (pthread_cond_timedwait(&in->work, &in->lock,
 						   until) == ETIMEDOUT)
 				break;
@@ -227,13 +245,21 @@ static void *writer(void *arg)
 		eval = in->kicked || earlier(&next_eval, &now) == &next_eval;
 		in->kicked = 0;
 		index = in->index_more || earlier(&next_index, &now) == &next_index;
-		seen = atomic_exchange(&in->touched, 0) && !in->seen_failed;
+		seen = seen_due(in, &next_seen) &&
+		       atomic_exchange(&in->touched, 0);
 		pthread_mutex_unlock(&in->lock);
 
 		/* First: what the rules read next sees every last_seen. */
 		if (seen || (index && fastpath_pending(in->fp)) ||
-		    (eval && fastpath_pending(in->fp)))
+		    (eval && fastpath_pending(in->fp))) {
 			run_seen(in);
+			clock_gettime(CLOCK_REALTIME, &next_seen);
+			next_seen.tv_nsec += SEEN_EVERY_MS * 1000000L;
+			if (next_seen.tv_nsec >= 1000000000L) {
+				next_seen.tv_sec++;
+				next_seen.tv_nsec -= 1000000000L;
+			}
+		}
 		if (batch)
 			run_batch(in, batch);
 		/* After the batch: its reports are not kept waiting for it. */

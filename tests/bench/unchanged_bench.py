@@ -8,7 +8,8 @@ both rates and their ratio; asserts nothing about time.
   unchanged_bench.py BUILD_DIR LOADGEN FLOOR [HOSTS]
 
 BENCH_CONC (64) requests are in flight; each figure is the median of
-three runs.  derelictd runs twice: as shipped, and with
+three rounds in which the servers take turns.  derelictd runs twice: as
+shipped, and with
 DERELICTD_BENCH_DURABLE_UNCHANGED=1, where an unchanged report waits for
 its commit as every report did before the fast path.
 """
@@ -34,22 +35,24 @@ ROUNDS = 20
 os.environ.setdefault("DERELICTD", str(build.resolve() / "derelictd"))
 
 
-def run_load(url, jobs, rounds):
+def cpu_seconds(pid):
+    """User and system time the process used so far."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(url, jobs, rounds, pid):
+    """Returns the rate and the server's CPU time per request, in µs: on
+    a machine others share, the CPU is the steadier figure."""
+    cpu = cpu_seconds(pid)
     out = subprocess.run([loadgen, url, str(jobs), str(CONC), str(rounds)],
                          capture_output=True, text=True, timeout=600)
     line = out.stdout.strip()
     if not line.startswith("requests") or out.returncode != 0:
         raise SystemExit(f"loadgen against {url} failed: {line} {out.stderr}")
-    return float(line.split(":")[1].split("/s")[0]), line
-
-
-def median_rate(url, jobs, rounds, name):
-    rates = []
-    for _ in range(3):
-        rate, line = run_load(url, jobs, rounds)
-        rates.append(rate)
-        print(f"  {name}: {line}")
-    return statistics.median(rates)
+    n = int(line.split()[1])
+    us = (cpu_seconds(pid) - cpu) / n * 1e6
+    return float(line.split(":")[1].split("/s")[0]), us, f"{line}; server CPU {us:.0f} µs a request"
 
 
 def fleet(server, tmp):
@@ -73,55 +76,73 @@ def fleet(server, tmp):
     return jobs, size
 
 
-def derelictd_rate(env, name):
+def start_derelictd(env):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-un-"))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        server = Server(tmp, evaluate_every="60s")
+        return Server(tmp, evaluate_every="60s"), tmp
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    try:
-        jobs, size = fleet(server, tmp)
-        time.sleep(2)
-        return median_rate(server.url, jobs, ROUNDS, name), tmp, size
-    finally:
-        server.stop()
 
 
-def floor_rate(jobs):
+def start_floor():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     p = subprocess.Popen([floor, str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().startswith("listening"), "floor did not start"
-        # More rounds: the floor is several times faster, and each run
-        # should last about as long.
-        return median_rate(f"http://127.0.0.1:{port}", jobs, ROUNDS * 4, "floor")
-    finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=20)
+    assert p.stdout.readline().startswith("listening"), "floor did not start"
+    return p, f"http://127.0.0.1:{port}"
 
 
 def main():
-    durable, tmp0, _ = derelictd_rate({"DERELICTD_BENCH_DURABLE_UNCHANGED": "1"},
-                                      "derelictd, committed before the 200")
-    subprocess.run(["rm", "-rf", str(tmp0)])
-    fast, tmp, size = derelictd_rate({}, "derelictd")
+    """The three servers run side by side and take turns, three rounds,
+    so that each figure meets the same load from the rest of the
+    machine."""
+    fast, tmp1 = start_derelictd({})
+    durable, tmp2 = start_derelictd({"DERELICTD_BENCH_DURABLE_UNCHANGED": "1"})
+    bare, bare_url = start_floor()
     try:
-        bare = floor_rate(tmp / "same.jobs")
+        jobs1, size = fleet(fast, tmp1)
+        jobs2, _ = fleet(durable, tmp2)
+        time.sleep(2)
+        # The floor is several times faster: more rounds, so each run
+        # lasts about as long.
+        runs = (("floor", bare_url, jobs1, ROUNDS * 4, bare.pid),
+                ("derelictd", fast.url, jobs1, ROUNDS, fast.proc.pid),
+                ("derelictd, committed before the 200", durable.url, jobs2, ROUNDS,
+                 durable.proc.pid))
+        rates = {name: [] for name, *_ in runs}
+        cpus = {name: [] for name, *_ in runs}
+        for _ in range(3):
+            for name, url, jobs, rounds, pid in runs:
+                rate, us, line = run_load(url, jobs, rounds, pid)
+                rates[name].append(rate)
+                cpus[name].append(us)
+                print(f"  {name}: {line}")
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        cpu = {k: statistics.median(v) for k, v in cpus.items()}
+        f, d, c = med["floor"], med["derelictd"], med["derelictd, committed before the 200"]
+        print(f"unchanged re-reports ({HOSTS} hosts, {size} bytes each, {CONC} in flight, "
+              f"median of 3): floor (bare libmicrohttpd) {f:.0f}/s; derelictd {d:.0f}/s "
+              f"({100 * d / f:.0f}% of the floor, target 50%: "
+              f"{'met' if d >= f / 2 else 'missed'}); committed before "
+              f"the 200 {c:.0f}/s ({100 * c / f:.0f}%)")
+        fc, dc, cc = (cpu["floor"], cpu["derelictd"],
+                      cpu["derelictd, committed before the 200"])
+        print(f"server CPU a request (median of 3): floor {fc:.0f} µs, derelictd {dc:.0f} µs "
+              f"(the floor's {100 * fc / dc:.0f}%), committed before the 200 {cc:.0f} µs "
+              f"({100 * fc / cc:.0f}%)")
     finally:
-        subprocess.run(["rm", "-rf", str(tmp)])
-    print(f"unchanged re-reports ({HOSTS} hosts, {size} bytes each, {CONC} in flight, "
-          f"median of 3): floor (bare libmicrohttpd) {bare:.0f}/s; derelictd {fast:.0f}/s "
-          f"({100 * fast / bare:.0f}% of the floor, target 50%: "
-          f"{'met' if fast >= bare / 2 else 'missed'}); committed before "
-          f"the 200 {durable:.0f}/s ({100 * durable / bare:.0f}%)")
+        bare.send_signal(signal.SIGTERM)
+        bare.wait(timeout=20)
+        fast.stop()
+        durable.stop()
+        subprocess.run(["rm", "-rf", str(tmp1), str(tmp2)])
 
 
 main()
