@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -669,6 +670,10 @@ int main(int argc, char **argv)
 	char err[256];
 	int ncmd, check_only, rc;
 
+	/* No fastbins: a request frees its JSON's many small blocks, and the
+	 * next one's first large block made glibc consolidate them each
+	 * time, 6% of an unchanged report's time (issue 18). */
+	mallopt(M_MXFAST, 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("derelictd %s\n", DERELICT_VERSION);
