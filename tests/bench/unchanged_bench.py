@@ -11,7 +11,9 @@ BENCH_CONC (64) requests are in flight; each figure is the median of
 three rounds in which the servers take turns.  derelictd runs twice: as
 shipped, and with
 DERELICTD_BENCH_DURABLE_UNCHANGED=1, where an unchanged report waits for
-its commit as every report did before the fast path.
+its commit as every report did before the fast path.  With
+BENCH_BEFORE=PATH, a derelictd built from an older commit takes its turn
+too, for before-and-after figures of one run.
 """
 import json
 import os
@@ -25,6 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
+import conftest  # noqa: E402
 from conftest import Server  # noqa: E402
 from reports import enroll_many, report  # noqa: E402
 
@@ -76,13 +79,16 @@ def fleet(server, tmp):
     return jobs, size
 
 
-def start_derelictd(env):
+def start_derelictd(env, binary=None):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-un-"))
     saved = {k: os.environ.get(k) for k in env}
+    shipped = conftest.DERELICTD
     os.environ.update(env)
+    conftest.DERELICTD = binary or shipped
     try:
         return Server(tmp, evaluate_every="60s"), tmp
     finally:
+        conftest.DERELICTD = shipped
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -105,10 +111,13 @@ def main():
     machine."""
     fast, tmp1 = start_derelictd({})
     durable, tmp2 = start_derelictd({"DERELICTD_BENCH_DURABLE_UNCHANGED": "1"})
+    before = os.environ.get("BENCH_BEFORE")
+    old, tmp3 = start_derelictd({}, before) if before else (None, None)
     bare, bare_url = start_floor()
     try:
         jobs1, size = fleet(fast, tmp1)
         jobs2, _ = fleet(durable, tmp2)
+        jobs3 = fleet(old, tmp3)[0] if old else None
         time.sleep(2)
         # The floor is several times faster: more rounds, so each run
         # lasts about as long.
@@ -116,6 +125,9 @@ def main():
                 ("derelictd", fast.url, jobs1, ROUNDS, fast.proc.pid),
                 ("derelictd, committed before the 200", durable.url, jobs2, ROUNDS,
                  durable.proc.pid))
+        if old:
+            runs += ((f"derelictd before ({before})", old.url, jobs3, ROUNDS,
+                      old.proc.pid),)
         rates = {name: [] for name, *_ in runs}
         cpus = {name: [] for name, *_ in runs}
         for _ in range(3):
@@ -137,12 +149,18 @@ def main():
         print(f"server CPU a request (median of 3): floor {fc:.0f} µs, derelictd {dc:.0f} µs "
               f"(the floor's {100 * fc / dc:.0f}%), committed before the 200 {cc:.0f} µs "
               f"({100 * fc / cc:.0f}%)")
+        if old:
+            name = runs[-1][0]
+            print(f"{name}: {med[name]:.0f}/s ({100 * med[name] / f:.0f}% of the floor), "
+                  f"server CPU {cpu[name]:.0f} µs a request; now {d / med[name]:.1f}x as many")
     finally:
         bare.send_signal(signal.SIGTERM)
         bare.wait(timeout=20)
         fast.stop()
         durable.stop()
-        subprocess.run(["rm", "-rf", str(tmp1), str(tmp2)])
+        if old:
+            old.stop()
+        subprocess.run(["rm", "-rf", str(tmp1), str(tmp2)] + ([str(tmp3)] if old else []))
 
 
 main()
