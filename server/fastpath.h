@@ -26,6 +26,15 @@
  * host's token (store_epoch()), so a deleted, retired or re-enrolled host,
  * a revoked token or a project's new end date is seen by the next report.
  *
+ * Measured (tests/bench/unchanged_bench.py, perf record, 64 connections,
+ * 1 KiB hash-only reports, a shared 2-core machine): before, an unchanged
+ * report cost the server 150 us of CPU - its JSON parse 20%, the writer's
+ * SQL 16%, the token lookup on a reader 10%, the canonical JSON of the
+ * identity and of the reply 7%, hand-off and wake-ups 8%, commit and
+ * fsync 5% - and 6,700 a second went through, 21% of the floor (a bare
+ * libmicrohttpd server, 11 us).  On the fast path it costs 59 us, 44% of
+ * it jansson's parse, and 12,500 a second go through, 39% of the floor.
+ *
  * Thread safety: every function may be called from any thread.
  */
 #ifndef DERELICT_FASTPATH_H
