@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "api.h"
+#include "fastpath.h"
 #include "hash.h"
 #include "writer.h"
 #include "jsonutil.h"
@@ -113,6 +114,90 @@ static enum reject_reason reason_for(int status)
 	}
 }
 
+/* tag, len and then, unless data is NULL (a container: len counts its
+ * members), len bytes of data. */
+static int identity_bytes(struct buf *b, char tag, const void *data,
+			  size_t len)
+{
+	uint64_t n = len;
+
+	if (buf_append(b, &tag, 1) < 0 || buf_append(b, &n, sizeof(n)) < 0)
+		return -E2BIG;
+	return data ? buf_append(b, data, len) : 0;
+}
+
+/* What the identity hash is taken of: v written out as it came, each
+ * string and container with its length, in the agent's order (an agent
+ * that reorders its keys costs one rewrite of the identity).  Much
+ * cheaper than the canonical JSON it replaced, 12% of an unchanged
+ * report's time.  The report was checked: its depth is capped. */
+static int identity_text(const json_t *v, int depth, struct buf *b)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	char num[32];
+	int n;
+
+	if (depth > 32)
+		return -ELOOP;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (identity_bytes(b, 'o', NULL, json_object_size(v)) < 0)
+			return -E2BIG;
+		json_object_foreach((json_t *)v, key, item)
+			if (identity_bytes(b, 'k', key, strlen(key)) < 0 ||
+			    identity_text(item, depth + 1, b) < 0)
+				return -E2BIG;
+		return 0;
+	case JSON_ARRAY:
+		if (identity_bytes(b, 'a', NULL, json_array_size(v)) < 0)
+			return -E2BIG;
+		json_array_foreach(v, i, item)
+			if (identity_text(item, depth + 1, b) < 0)
+				return -E2BIG;
+		return 0;
+	case JSON_STRING:
+		return identity_bytes(b, 's', json_string_value(v),
+				      json_string_length(v));
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			     json_integer_value(v));
+		return identity_bytes(b, 'i', num, (size_t)n);
+	case JSON_REAL:
+		n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		return identity_bytes(b, 'r', num, (size_t)n);
+	case JSON_TRUE:
+		return identity_bytes(b, 't', NULL, 0);
+	case JSON_FALSE:
+		return identity_bytes(b, 'f', NULL, 0);
+	default:
+		return identity_bytes(b, 'n', NULL, 0);
+	}
+}
+
+/* {"host_id":N,"next_report_s":3600}, as json_dumps() wrote it, without
+ * building it as JSON first: most reports are answered this. */
+static void reply_ok(struct reply *rp, int64_t host_id)
+{
+	char text[80];
+	int n = snprintf(text, sizeof(text),
+			 "{\"host_id\":%lld,\"next_report_s\":%d}",
+			 (long long)host_id, NEXT_REPORT_S);
+
+	rp->owned = n > 0 && (size_t)n < sizeof(text) ? strdup(text) : NULL;
+	if (!rp->owned) {
+		reply_json(rp, 200,
+			   json_pack("{s:I,s:i}", "host_id",
+				     (json_int_t)host_id, "next_report_s",
+				     NEXT_REPORT_S));
+		return;
+	}
+	rp->status = 200;
+	rp->raw_len = (size_t)n;
+	rp->content_type = "application/json";
+}
+
 HANDLER(api_reports)
 {
 	struct ingest_job job = { 0 };
@@ -134,18 +219,24 @@ HANDLER(api_reports)
 	}
 	{
 		/* Lets the writer skip rewriting an unchanged identity. */
-		char *id = json_canonical(json_object_get(rep, "host"));
 		struct buf b = BUF_INIT(1 << 20);
+		const char *version =
+			json_get_str(json_object_get(rep, "agent"), "version");
 
-		if (id && buf_puts(&b, id) == 0 &&
-		    buf_puts(&b, json_get_str(json_object_get(rep, "agent"),
-					      "version")
-					 ? json_get_str(json_object_get(rep, "agent"),
-							"version")
-					 : "") == 0)
+		if (identity_text(json_object_get(rep, "host"), 0, &b) == 0 &&
+		    buf_puts(&b, version ? version : "") == 0)
 			sha256_hex(b.data, b.len, job.identity);
-		free(id);
 		buf_free(&b);
+	}
+	snprintf(job.token_hash, sizeof(job.token_hash), "%s", rq->token_hash);
+	/* A report that changes nothing of a host the fast path knows is
+	 * answered now; its last_seen follows within FASTPATH_DIRTY_MAX. */
+	if (fastpath_report(app->fastpath, &job, rq->token_hash,
+			    time_now()) == 0) {
+		writer_touch(app->writer);
+		metrics_report_fast();
+		job.status = 200;
+		goto answer;
 	}
 	/* The heavy part (reading the stored state, diffing) runs here, in
 	 * this connection's thread, so the one writer only writes. */
@@ -163,12 +254,10 @@ HANDLER(api_reports)
 		}
 		goto out;
 	}
+answer:
 	switch (job.status) {
 	case 200:
-		reply_json(rp, 200,
-			   json_pack("{s:I,s:i}", "host_id",
-				     (json_int_t)job.host_id, "next_report_s",
-				     NEXT_REPORT_S));
+		reply_ok(rp, job.host_id);
 		metrics_report_ok(mono() - rq->started);
 		break;
 	case 409:

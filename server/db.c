@@ -529,12 +529,16 @@ int db_write_begin(struct store *st, struct db_conn **ret)
 		reader_put(st, c);
 		return r;
 	}
+	/* Before and after: no fast-path answer sees what the write may be
+	 * changing as unchanged (fastpath.h). */
+	atomic_fetch_add(&st->epoch, 1);
 	*ret = c;
 	return 0;
 }
 
 int db_write_end(struct store *st, struct db_conn *c, int r)
 {
+	atomic_fetch_add(&st->epoch, 1);
 	if (r == 0)
 		r = db_run(c, db_stmt(c, "COMMIT"));
 	/* The rollback keeps the failure's message for store_errmsg(). */

@@ -67,11 +67,18 @@ struct ingest_job {
 	/* The hash of the re-enrollment token the report came with, when it
 	 * is not yet the host's (struct principal's pending); else "". */
 	char pending[SHA256_HEX_LEN];
+	/* The hash of the token it came with (the fast path's key). */
+	char token_hash[SHA256_HEX_LEN];
 	/* --- validate, then prepare (see above) -------------------------- */
 	struct ingest_section sec[SECTION_COUNT];
 	/* --- apply (store_apply_report()): the writer's answer ----------- */
 	int status;		/* HTTP status to answer */
 	int resend_mask;	/* sections to resend, when status is 409 */
+	/* 200, and it changed nothing of a host that is neither silent nor
+	 * retired: the fast path may learn it (fastpath_learn()), with the
+	 * host's next_eval_at after it (INT64_MAX: never due). */
+	int unchanged;
+	int64_t next_eval_at;
 };
 
 /* Frees what validation and preparation attached to the job. */

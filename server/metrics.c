@@ -12,6 +12,7 @@ static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define NB (sizeof(bounds) / sizeof(bounds[0]))
 
 static atomic_ulong reports_ok;
+static atomic_ulong reports_fast;
 static atomic_ulong rejected[REJECT_COUNT];
 static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
@@ -48,6 +49,11 @@ void metrics_report_ok(double seconds)
 	for (unsigned i = 0; i < NB; i++)
 		if (seconds <= bounds[i])
 			atomic_fetch_add(&latency_bucket[i], 1);
+}
+
+void metrics_report_fast(void)
+{
+	atomic_fetch_add(&reports_fast, 1);
 }
 
 void metrics_reject(enum reject_reason why)
@@ -247,6 +253,10 @@ int metrics_render(struct buf *out)
 		rejects[i] = (long long)atomic_load(&rejected[i]);
 	r |= render_one(out, "derelict_reports_ingested_total", "counter",
 			"Reports committed and answered 200.", (long long)ok);
+	r |= render_one(out, "derelict_reports_fast_total", "counter",
+			"Reports that changed nothing, answered 200 before "
+			"their last_seen was written.",
+			(long long)atomic_load(&reports_fast));
 	r |= render_family(out, "derelict_reports_rejected_total", "counter",
 			   "Reports refused, by reason.", "reason",
 			   reason_names, rejects, REJECT_COUNT);

@@ -40,6 +40,7 @@ struct request {
 	char client[64];	/* the peer's address */
 	double started;		/* monotonic seconds */
 	struct principal who;
+	char token_hash[SHA256_HEX_LEN];	/* of who's token; "" none */
 	struct buf body;
 };
 

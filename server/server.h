@@ -100,6 +100,7 @@ struct app {
 	const struct server_config *cfg;
 	struct store *store;
 	struct writer *writer;
+	struct fastpath *fastpath;	/* NULL: none (fastpath.h) */
 	char *enroll_secret;
 	struct advisory_feed *feed;	/* the advisories in use and their feed */
 	const unsigned char *answer_key;	/* mail links' key; NULL: no mail */

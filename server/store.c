@@ -63,6 +63,11 @@ void store_close(struct store *st)
 	free(st);
 }
 
+long store_epoch(struct store *st)
+{
+	return atomic_load(&st->epoch);
+}
+
 int store_check_writable(struct store *st, char err[256])
 {
 	return db_check_writable(st, err);

@@ -122,6 +122,26 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 /* Errors: the database's, -ENOMEM. */
 int store_prepare_report(struct store *st, struct ingest_job *job);
 
+/* Counts the writes that may change how a report that changes nothing is
+ * answered: every write transaction but the writer's, and a report that
+ * gives a host a new token.  The fast path (fastpath.h) keeps what it
+ * learned only while this stays the same. */
+long store_epoch(struct store *st);
+
+/* One host's last_seen from reports that changed nothing, not yet on disk
+ * (fastpath.h). */
+struct store_seen {
+	int64_t host_id;
+	int64_t last_seen;
+	int64_t collected_at;	/* 0: the reports named none */
+	int64_t bytes;		/* the last report's */
+};
+/* Writes each host's last_seen (never moving it back) and collected_at,
+ * and one row of report history for each, inside the writer's
+ * transaction; a host deleted meanwhile is skipped. */
+/* Errors: the database's. */
+int store_put_seen(struct store *st, const struct store_seen *seen, size_t n);
+
 /* Errors: the database's. */
 int store_write_begin(struct store *st);
 /* Errors: the database's. */

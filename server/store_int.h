@@ -7,6 +7,7 @@
 #define DERELICT_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "db.h"
 #include "server.h"
@@ -25,6 +26,7 @@ struct store {
 	int wal_tried;		/* wal_copied when the writer last tried to
 				 * start the WAL afresh */
 	struct db_conn readers[DB_READERS];
+	atomic_long epoch;	/* store_epoch() */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	/* What /healthz reports: the last failure of a commit (any

@@ -763,6 +763,83 @@ out:
 	return r;
 }
 
+/* Every section the report sends is a bare hash. */
+static int hashes_only(const struct ingest_job *job)
+{
+	int any = 0;
+
+	for (int i = 0; i < SECTION_COUNT; i++) {
+		const struct ingest_section *in = &job->sec[i];
+
+		if (in->present && (in->full || in->delta || in->failed))
+			return 0;
+		any |= in->present;
+	}
+	return any;
+}
+
+/* For a report that changed nothing: whether its host is one the fast
+ * path may answer for (neither silent nor retired, once evaluated), and
+ * when it is next due. */
+static int learnable(struct db_conn *c, struct ingest_job *job)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT status = 'silent' OR retired_at "
+				  "IS NOT NULL, next_eval_at FROM hosts "
+				  "WHERE id = ?");
+	int r;
+
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, job->host_id);
+	r = db_step(c, s);
+	if (r == DB_ROW && !db_col_int(s, 0)) {
+		job->unchanged = 1;
+		job->next_eval_at = db_col_null(s, 1)
+					    ? INT64_MAX
+					    : db_col_int(s, 1);
+	}
+	db_reset(s);
+	return r < 0 ? r : 0;
+}
+
+int store_put_seen(struct store *st, const struct store_seen *seen, size_t n)
+{
+	struct db_conn *c = &st->writer;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		/* A report that went the whole way meanwhile may have
+		 * stored a later time: never move back. */
+		struct db_stmt *s = db_stmt(c, "UPDATE hosts SET collected_at = "
+					  "CASE WHEN ?2 >= coalesce(last_seen, 0) "
+					  "THEN coalesce(?3, collected_at) ELSE "
+					  "collected_at END, last_seen = "
+					  "max(coalesce(last_seen, 0), ?2) "
+					  "WHERE id = ?1");
+
+		if (!s)
+			return -EIO;
+		db_bind_int(s, 1, seen[i].host_id);
+		db_bind_int(s, 2, seen[i].last_seen);
+		if (seen[i].collected_at > 0)
+			db_bind_int(s, 3, seen[i].collected_at);
+		if ((r = db_run(c, s)) < 0)
+			break;
+		/* One row of history for the host's unchanged reports since
+		 * the last write, as the last of them. */
+		s = db_stmt(c, "INSERT INTO reports (host_id, received_at, "
+			    "collected_at, bytes, full_sections) SELECT id, ?2, "
+			    "collected_at, ?3, 0 FROM hosts WHERE id = ?1");
+		if (!s)
+			return -EIO;
+		db_bind_int(s, 1, seen[i].host_id);
+		db_bind_int(s, 2, seen[i].last_seen);
+		db_bind_int(s, 3, seen[i].bytes);
+		r = db_run(c, s);
+	}
+	return r;
+}
+
 int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 {
 	struct db_conn *c = &st->writer;
@@ -774,6 +851,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	enum takeover take;
 	struct budget b = { .day = now / 86400 };
 	int pinned, silent, due, changed = 0, tag_changed = 0, r;
+	int same_identity;
 	int64_t pkg_at;
 
 	/* A retired host that reports is news, like a silent one. */
@@ -809,6 +887,9 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	if (db_col_int(s, 6) == b.day)
 		b.day_left -= db_col_int(s, 7);
 	db_reset(s);
+	same_identity = job->identity[0] &&
+			strcmp(job->identity, old_identity) == 0;
+	job->unchanged = 0;
 	if ((r = takeover_of(c, job, &take, &old_mid)) < 0)
 		goto fail;
 	if (take == TAKE_STALE) {
@@ -855,11 +936,13 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	}
 	if (take != TAKE_NONE) {
 		/* The new identity reported: its token is the host's now, and
-		 * the old one stops working. */
-		r = run_for_host(c, db_stmt(
-			c, "UPDATE hosts SET token_hash = pending_token_hash, "
-			   "pending_token_hash = NULL, pending_since = NULL "
-			   "WHERE id = ?"), job->host_id);
+		 * the old one stops working, also on the fast path. */
+		atomic_fetch_add(&st->epoch, 1);
+		r = run_for_host(c, db_stmt(c, "UPDATE hosts SET token_hash = "
+					    "pending_token_hash, "
+					    "pending_token_hash = NULL, "
+					    "pending_since = NULL WHERE id = ?"),
+				 job->host_id);
 		if (r == 0 && take == TAKE_OTHER) {
 			r = snapshot_and_reset(c, job, now, old_mid);
 			memset(stored, 0, sizeof(stored));
@@ -926,6 +1009,9 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 		if (r < 0)
 			goto fail;
 	}
+	if (!changed && !tag_changed && same_identity && take == TAKE_NONE &&
+	    hashes_only(job) && (r = learnable(c, job)) < 0)
+		goto fail;
 	job->status = 200;
 done:
 	/* A 409 or 404 is decided before anything is written: it leaves no

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "fastpath.h"
 #include "log.h"
 #include "metrics.h"
 #include "timeutil.h"
@@ -18,6 +20,10 @@
 /* Rows deleted per pass: ~5,000 rows of changes take the writer some
  * 30 ms, so reports never wait long behind a pass. */
 #define PRUNE_CHUNK 5000
+/* The fast path's last_seen are written at most this often: one commit
+ * (and fsync) for all the hosts that reported meanwhile, and still far
+ * inside FASTPATH_DIRTY_MAX. */
+#define SEEN_EVERY_MS 1000
 
 struct pending {
 	struct ingest_job *job;
@@ -29,6 +35,9 @@ struct pending {
 
 struct writer {
 	struct store *st;
+	struct fastpath *fp;	/* NULL: every report waits for its commit */
+	atomic_int touched;	/* the fast path answered a report */
+	int seen_failed;	/* writer only: the last run_seen() failed */
 	pthread_t checkpointer;
 	int64_t evaluate_every;
 	pthread_t thread;
@@ -77,10 +86,15 @@ static int apply_alone(struct writer *in, struct pending *p, int64_t now)
 static void run_batch(struct writer *in, struct pending *batch)
 {
 	int64_t now = time_now();
+	long epoch = store_epoch(in->st);
 	struct timespec t0, t1;
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* From here until the commit, these hosts' reports wait their turn
+	 * here: the fast path never answers from a state being replaced. */
+	for (struct pending *p = batch; p; p = p->next)
+		fastpath_forget(in->fp, p->job->host_id);
 	r = store_write_begin(in->st);
 	for (struct pending *p = batch; p && r == 0; p = p->next)
 		r = p->result = store_apply_report(in->st, p->job, now);
@@ -93,9 +107,45 @@ static void run_batch(struct writer *in, struct pending *batch)
 					    ? apply_alone(in, p, now)
 					    : r;
 	}
+	for (struct pending *p = batch; p; p = p->next)
+		if (p->result == 0 && p->job->status == 200 &&
+		    p->job->unchanged)
+			fastpath_learn(in->fp, p->job, p->job->next_eval_at,
+				       epoch);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_batch((t1.tv_sec - t0.tv_sec) * 1e3 +
 		      (t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+/* Writes the last_seen of the reports the fast path answered.  Should it
+ * fail, they keep waiting and are tried again each second; meanwhile
+ * their hosts' reports go the whole way once they waited
+ * FASTPATH_DIRTY_MAX (and meet the same failure). */
+static void run_seen(struct writer *in)
+{
+	struct store_seen *seen;
+	int64_t taken_at;
+	size_t n;
+	int r;
+
+	if (fastpath_dirty(in->fp, &seen, &n, &taken_at) < 0 || n == 0)
+		return;
+	r = store_write_begin(in->st);
+	if (r == 0)
+		r = store_put_seen(in->st, seen, n);
+	if (r == 0)
+		r = store_write_commit(in->st);
+	if (r < 0) {
+		if (!in->seen_failed)
+			log_warning("ingest: last_seen of %zu hosts not "
+				    "written: %s", n, store_errmsg());
+		store_write_rollback(in->st);
+		in->seen_failed = 1;
+	} else {
+		fastpath_written(in->fp, seen, n, taken_at);
+		in->seen_failed = 0;
+	}
+	free(seen);
 }
 
 /* The package names of hosts stored in full since the last pass, many
@@ -141,24 +191,38 @@ static void run_evaluation(struct writer *in)
 		in->kicked = 1;
 }
 
+/* The fast path's last_seen wait to be written and their turn came. */
+static int seen_due(struct writer *in, const struct timespec *next_seen)
+{
+	struct timespec now;
+
+	if (!atomic_load(&in->touched) || in->seen_failed)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return earlier(next_seen, &now) == next_seen;
+}
+
 static void *writer(void *arg)
 {
 	struct writer *in = arg;
-	struct timespec next_eval, next_index;
+	struct timespec next_eval, next_index, next_seen;
 
 	deadline_in(&next_eval, 0);
 	deadline_in(&next_index, 1);
+	deadline_in(&next_seen, 0);
 	pthread_mutex_lock(&in->lock);
 	for (;;) {
 		struct pending *batch, *p;
 		struct timespec now;
-		int n = 0, eval, index;
+		int n = 0, eval, index, seen;
 
 		while (!in->head && !in->stopping && !in->kicked &&
-		       !in->index_more) {
+		       !in->index_more && !seen_due(in, &next_seen)) {
 			const struct timespec *until =
 				earlier(&next_eval, &next_index);
 
+			if (atomic_load(&in->touched) && !in->seen_failed)
+				until = earlier(until, &next_seen);
 			if (pthread_cond_timedwait(&in->work, &in->lock,
 						   until) == ETIMEDOUT)
 				break;
@@ -181,8 +245,21 @@ static void *writer(void *arg)
 		eval = in->kicked || earlier(&next_eval, &now) == &next_eval;
 		in->kicked = 0;
 		index = in->index_more || earlier(&next_index, &now) == &next_index;
+		seen = seen_due(in, &next_seen) &&
+		       atomic_exchange(&in->touched, 0);
 		pthread_mutex_unlock(&in->lock);
 
+		/* First: what the rules read next sees every last_seen. */
+		if (seen || (index && fastpath_pending(in->fp)) ||
+		    (eval && fastpath_pending(in->fp))) {
+			run_seen(in);
+			clock_gettime(CLOCK_REALTIME, &next_seen);
+			next_seen.tv_nsec += SEEN_EVERY_MS * 1000000L;
+			if (next_seen.tv_nsec >= 1000000000L) {
+				next_seen.tv_sec++;
+				next_seen.tv_nsec -= 1000000000L;
+			}
+		}
 		if (batch)
 			run_batch(in, batch);
 		/* After the batch: its reports are not kept waiting for it. */
@@ -204,6 +281,8 @@ static void *writer(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&in->lock);
+	/* Stopping: the HTTP server is gone, nothing more is answered. */
+	run_seen(in);
 	return NULL;
 }
 
@@ -228,7 +307,8 @@ static void *checkpointer(void *arg)
 	return NULL;
 }
 
-int writer_start(struct store *st, int64_t evaluate_every, struct writer **ret)
+int writer_start(struct store *st, struct fastpath *fp, int64_t evaluate_every,
+		 struct writer **ret)
 {
 	struct writer *in = calloc(1, sizeof(*in));
 	int r;
@@ -236,6 +316,7 @@ int writer_start(struct store *st, int64_t evaluate_every, struct writer **ret)
 	if (!in)
 		return -ENOMEM;
 	in->st = st;
+	in->fp = fp;
 	in->evaluate_every = evaluate_every > 0 ? evaluate_every : 60;
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->work, NULL);
@@ -277,6 +358,15 @@ int writer_submit(struct writer *in, struct ingest_job *job)
 	pthread_mutex_unlock(&in->lock);
 	pthread_cond_destroy(&p.done_cv);
 	return p.result;
+}
+
+void writer_touch(struct writer *in)
+{
+	if (atomic_exchange(&in->touched, 1))
+		return;	/* already told */
+	pthread_mutex_lock(&in->lock);
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
 }
 
 void writer_kick(struct writer *in)

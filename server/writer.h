@@ -12,13 +12,18 @@
 #include "store.h"
 
 struct writer;
+struct fastpath;
 
-int writer_start(struct store *st, int64_t evaluate_every,
+/* fp (may be NULL) is the fast path whose last_seen the writer writes and
+ * which learns from its commits (fastpath.h). */
+int writer_start(struct store *st, struct fastpath *fp, int64_t evaluate_every,
 		 struct writer **ret);
 /* Queues job and waits until its batch is committed; then job->status
  * holds the answer.  -ENOSPC when the disk is full, -EIO on a database
  * error, -ESHUTDOWN once stopping. */
 int writer_submit(struct writer *in, struct ingest_job *job);
+/* The fast path answered a report: its last_seen waits to be written. */
+void writer_touch(struct writer *in);
 /* Asks for a rule evaluation of the hosts that are due, soon. */
 void writer_kick(struct writer *in);
 /* Refuses new jobs, finishes and commits the queued ones, joins. */

@@ -148,7 +148,11 @@ int main(int argc, char **argv)
 			next++;
 		}
 		curl_multi_perform(m, &running);
-		curl_multi_poll(m, NULL, 0, 100, NULL);
+		/* Wait only when none finished: a fast server's answers may
+		 * all come in within perform, and then nothing would wake
+		 * the poll before its timeout (100 ms stalls, the floor's). */
+		if (running >= next - done)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
 		while ((msg = curl_multi_info_read(m, &left))) {
 			struct slot *s;
 			long code = 0;

@@ -4,6 +4,7 @@ set -eu
 b=${1:-build}
 mkdir -p "$b/bench"
 cc -O2 -o "$b/bench/loadgen" tests/bench/loadgen.c $(pkg-config --cflags --libs libcurl)
+cc -O2 -o "$b/bench/floor" tests/bench/floor.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 echo "== agent =="
 sh tests/bench/agent_bench.sh "$b"
 echo
@@ -14,6 +15,9 @@ echo "== advisories =="
 	"$b/bench/advisory_bench" gen "$b/bench/tracker-60mb.json" 60
 "$b/bench/advisory_bench" whole "$b/bench/tracker-60mb.json"
 "$b/bench/advisory_bench" load "$b/bench/tracker-60mb.json"
+echo
+echo "== unchanged reports against the floor =="
+/usr/bin/python3 tests/bench/unchanged_bench.py "$b" "$b/bench/loadgen" "$b/bench/floor"
 echo
 echo "== server =="
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"
