@@ -298,9 +298,10 @@ static int has_string(const json_t *arr, const char *s)
 static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			 struct facts *f)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, version, source, "
-				  "source_version FROM packages WHERE "
-				  "host_id = ?");
+	sqlite3_stmt *s = db_stmt(c, "SELECT v.name, v.version, v.source, "
+				  "v.source_version FROM packages p JOIN "
+				  "package_versions v ON v.id = p.version_id "
+				  "WHERE p.host_id = ? ORDER BY v.name, v.arch");
 	struct advisory_verdict m[MAX_MATCH];
 	size_t cap = 8, vcap = 16;
 	int rc;

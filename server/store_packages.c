@@ -35,9 +35,11 @@ static json_t *row_item(const char *name, const char *arch,
 
 int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
-				  "source_version FROM packages WHERE "
-				  "host_id = ? ORDER BY name, arch");
+	sqlite3_stmt *s = db_stmt(c, "SELECT v.name, v.arch, v.version, "
+				  "v.source, v.source_version FROM packages p "
+				  "JOIN package_versions v ON v.id = "
+				  "p.version_id WHERE p.host_id = ? ORDER BY "
+				  "v.name, v.arch");
 	json_t *items = json_array();
 	int rc;
 
@@ -143,9 +145,15 @@ static int row_get(struct db_conn *c, int64_t host, const char *name,
 		   const char *arch, json_t **ret_item,
 		   unsigned char digest[REPORT_SUM_LEN])
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT version, source, source_version, "
-				  "digest FROM packages WHERE host_id = ? "
-				  "AND name = ? AND arch = ?");
+	/* A host has few rows of one name (one per architecture). */
+	sqlite3_stmt *s = db_stmt(c, "SELECT v.version, v.source, "
+				  "v.source_version, iif(p.digest IS NULL, "
+				  "NULL, v.digest) FROM packages p "
+				  "JOIN package_versions v ON v.id = "
+				  "p.version_id WHERE p.host_id = ?1 AND "
+				  "p.name_id = (SELECT name_id FROM "
+				  "package_versions WHERE name = ?2 LIMIT 1) "
+				  "AND v.arch = ?3");
 	int rc, found = 0;
 
 	*ret_item = NULL;
@@ -243,35 +251,100 @@ out:
 	return r;
 }
 
-static int package_put(struct db_conn *c, int64_t host, const json_t *p,
-		       const unsigned char *digest)
+/* Binds ?1 to ?6: a version's key, the digest x'' when none came. */
+static void bind_version(sqlite3_stmt *s, const json_t *p,
+			 const unsigned char *digest)
 {
-	/* An upgrade updates the row in place, not a delete and an insert. */
-	sqlite3_stmt *s = db_stmt(c, "INSERT INTO packages (host_id, name, arch, "
-				  "version, source, source_version, digest) "
-				  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-				  "DO UPDATE SET version = excluded.version, "
-				  "source = excluded.source, source_version = "
-				  "excluded.source_version, digest = "
-				  "excluded.digest");
+	static const int order[PKG_MEMBERS] = { PKG_NAME, PKG_ARCH,
+		PKG_VERSION, PKG_SOURCE, PKG_SRCVER };
+
+	for (int i = 0; i < PKG_MEMBERS; i++)
+		db_bind_text(s, i + 1, member(p, order[i]));
+	sqlite3_bind_blob(s, 6, digest ? (const void *)digest : "",
+			  digest ? REPORT_SUM_LEN : 0, SQLITE_STATIC);
+}
+
+/*
+ * The fleet's row of a package version, added when no host had it yet: its
+ * id and its name's id in ret_ids[0] and ret_ids[1].  Versions are never
+ * taken away (sql/008_package_versions.sql says why), so an id once read
+ * stays valid.
+ */
+static int version_intern(struct db_conn *c, const json_t *p,
+			  const unsigned char *digest, int64_t ret_ids[2])
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT id, name_id FROM "
+				  "package_versions WHERE name = ?1 AND "
+				  "arch = ?2 AND version = ?3 AND source = ?4 "
+				  "AND source_version = ?5 AND digest = ?6");
+	int rc;
 
 	if (!s)
 		return -EIO;
+	bind_version(s, p, digest);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		ret_ids[0] = sqlite3_column_int64(s, 0);
+		ret_ids[1] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_err(c, rc);
+	/* The id is given, not left to SQLite, so that a new name's id can
+	 * be its first version's in the same statement. */
+	s = db_stmt(c, "INSERT INTO package_versions (id, name_id, name, arch, "
+		    "version, source, source_version, digest) SELECT m.id, "
+		    "ifnull((SELECT name_id FROM package_versions WHERE name = "
+		    "?1 LIMIT 1), m.id), ?1, ?2, ?3, ?4, ?5, ?6 FROM (SELECT "
+		    "ifnull(max(id), 0) + 1 AS id FROM package_versions) m");
+	if (!s)
+		return -EIO;
+	bind_version(s, p, digest);
+	if ((rc = db_run(c, s)) < 0)
+		return rc;
+	s = db_stmt(c, "SELECT id, name_id FROM package_versions WHERE id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(c->db));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		ret_ids[0] = sqlite3_column_int64(s, 0);
+		ret_ids[1] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : db_err(c, rc);
+}
+
+/* A host's reference to a version; ret_ids as version_intern()'s. */
+static int package_put(struct db_conn *c, int64_t host, const json_t *p,
+		       const unsigned char *digest, int64_t ret_ids[2])
+{
+	sqlite3_stmt *s;
+	int r = version_intern(c, p, digest, ret_ids);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "INSERT OR IGNORE INTO packages (host_id, name_id, "
+		    "version_id) VALUES (?, ?, ?)");
+	if (!s)
+		return -EIO;
 	sqlite3_bind_int64(s, 1, host);
-	db_bind_text(s, 2, member(p, PKG_NAME));
-	db_bind_text(s, 3, member(p, PKG_ARCH));
-	db_bind_text(s, 4, member(p, PKG_VERSION));
-	db_bind_text(s, 5, member(p, PKG_SOURCE));
-	db_bind_text(s, 6, member(p, PKG_SRCVER));
-	if (digest)
-		sqlite3_bind_blob(s, 7, digest, REPORT_SUM_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, ret_ids[1]);
+	sqlite3_bind_int64(s, 3, ret_ids[0]);
 	return db_run(c, s);
 }
 
+/* The host's row of a package identity (name, arch), whatever its
+ * version; the trigger packages_gone takes its fleet index entry. */
 static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
-	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
-				  "AND name = ? AND arch = ?");
+	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?1 "
+				  "AND name_id = (SELECT name_id FROM "
+				  "package_versions WHERE name = ?2 LIMIT 1) "
+				  "AND (SELECT arch FROM package_versions v "
+				  "WHERE v.id = version_id) = ?3");
 
 	if (!s)
 		return -EIO;
@@ -296,16 +369,17 @@ static int pending(struct db_conn *c, int64_t host)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_err(c, rc);
 }
 
-static int name_put(struct db_conn *c, int64_t host, const json_t *p)
+static int name_put(struct db_conn *c, int64_t host, const int64_t ids[2])
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
-				  "host_id, arch) VALUES (?, ?, ?)");
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+				  "(name_id, host_id, version_id) VALUES "
+				  "(?, ?, ?)");
 
 	if (!s)
 		return -EIO;
-	db_bind_text(s, 1, member(p, PKG_NAME));
+	sqlite3_bind_int64(s, 1, ids[1]);
 	sqlite3_bind_int64(s, 2, host);
-	db_bind_text(s, 3, member(p, PKG_ARCH));
+	sqlite3_bind_int64(s, 3, ids[0]);
 	return db_run(c, s);
 }
 
@@ -316,17 +390,20 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
 
 	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
 		const struct change *ch = &in->changes.v[i];
+		int64_t ids[2];
 
-		if (!ch->new) {
-			r = package_del(c, host, ch->old);	/* and its name */
+		/* An upgrade is the old version's row out, the new one's in
+		 * (and their fleet index entries). */
+		if (ch->old)
+			r = package_del(c, host, ch->old);
+		if (r < 0 || !ch->new)
 			continue;
-		}
 		r = package_put(c, host, ch->new,
-				ch->has_digest ? ch->digest : NULL);
-		if (r == 0 && !ch->old && late < 0 && (late = pending(c, host)) < 0)
+				ch->has_digest ? ch->digest : NULL, ids);
+		if (r == 0 && late < 0 && (late = pending(c, host)) < 0)
 			r = late;
-		if (r == 0 && !ch->old && !late)
-			r = name_put(c, host, ch->new);
+		if (r == 0 && !late)
+			r = name_put(c, host, ids);
 	}
 	return r;
 }
@@ -336,11 +413,12 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
  * NOTHING". */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts (name, "
-				  "host_id, arch) SELECT p.name, p.host_id, "
-				  "p.arch FROM packages p WHERE p.host_id IN "
-				  "(SELECT host_id FROM package_hosts_pending "
-				  "ORDER BY host_id LIMIT ?1) ORDER BY 1, 2, 3");
+	sqlite3_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+				  "(name_id, host_id, version_id) SELECT "
+				  "p.name_id, p.host_id, p.version_id FROM "
+				  "packages p WHERE p.host_id IN (SELECT "
+				  "host_id FROM package_hosts_pending ORDER BY "
+				  "host_id LIMIT ?1) ORDER BY 1, 2, 3");
 	int r;
 
 	*ret_count = 0;
@@ -368,10 +446,16 @@ struct named {
 
 static int cmp_named(const void *a, const void *b)
 {
-	const char *x = json_get_str(((const struct named *)a)->item, "name");
-	const char *y = json_get_str(((const struct named *)b)->item, "name");
+	const json_t *x = ((const struct named *)a)->item;
+	const json_t *y = ((const struct named *)b)->item;
+	const char *nx = member(x, PKG_NAME), *ny = member(y, PKG_NAME);
+	int d = strcmp(nx ? nx : "", ny ? ny : "");
 
-	return strcmp(x ? x : "", y ? y : "");
+	if (d)
+		return d;
+	nx = member(x, PKG_ARCH);
+	ny = member(y, PKG_ARCH);
+	return strcmp(nx ? nx : "", ny ? ny : "");
 }
 
 int packages_replace(struct db_conn *c, int64_t host,
@@ -389,7 +473,6 @@ int packages_replace(struct db_conn *c, int64_t host,
 	sqlite3_bind_int64(s, 1, host);
 	if ((r = db_run(c, s)) < 0)
 		return r;
-	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
@@ -398,9 +481,16 @@ int packages_replace(struct db_conn *c, int64_t host,
 		sorted[i].digest = in->digests ? in->digests + i * REPORT_SUM_LEN
 					       : NULL;
 	}
+	/* One row per identity, as the table's key (name, arch) kept it
+	 * before versions were shared: of two items of one identity, one. */
 	qsort(sorted, n, sizeof(*sorted), cmp_named);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = package_put(c, host, sorted[i].item, sorted[i].digest);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		int64_t ids[2];
+
+		if (i + 1 < n && cmp_named(&sorted[i], &sorted[i + 1]) == 0)
+			continue;
+		r = package_put(c, host, sorted[i].item, sorted[i].digest, ids);
+	}
 	free(sorted);
 	if (r < 0)
 		return r;
@@ -437,20 +527,22 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
 	 * the few pending hosts outermost. */
-	static const char SQL_PACKAGES_FIND[] = "SELECT p.host_id, h.hostname, p.name, "
-				  "p.arch, p.version, p.source, "
-				  "p.source_version FROM (SELECT host_id, arch "
-				  "FROM package_hosts WHERE name = ?1 AND "
-				  "(host_id > ?2 OR (host_id = ?2 AND arch > ?4)) "
-				  "UNION ALL SELECT x.host_id, x.arch FROM "
-				  "package_hosts_pending q CROSS JOIN packages x ON "
-				  "x.host_id = q.host_id AND x.name = ?1 WHERE "
-				  "(x.host_id > ?2 OR (x.host_id = ?2 AND "
-				  "x.arch > ?4)) ORDER BY 1, 2 LIMIT ?3) k "
-				  "JOIN packages p ON p.host_id = k.host_id AND "
-				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
-				  "ON h.id = p.host_id ORDER BY p.host_id, "
-				  "p.arch";
+	static const char SQL_PACKAGES_FIND[] =
+		"WITH n(id) AS (SELECT name_id FROM package_versions WHERE "
+		"name = ?1 LIMIT 1) "
+		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
+		"v.source, v.source_version FROM (SELECT x.host_id, "
+		"x.version_id, w.arch FROM n CROSS JOIN package_hosts x ON "
+		"x.name_id = n.id CROSS JOIN package_versions w ON w.id = "
+		"x.version_id WHERE x.host_id >= ?2 AND (x.host_id > ?2 OR "
+		"w.arch > ?4) "
+		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM n CROSS "
+		"JOIN package_hosts_pending q CROSS JOIN packages p ON "
+		"p.host_id = q.host_id AND p.name_id = n.id CROSS JOIN "
+		"package_versions w ON w.id = p.version_id WHERE q.host_id >= "
+		"?2 AND (q.host_id > ?2 OR w.arch > ?4) ORDER BY 1, 3 LIMIT "
+		"?3) k JOIN package_versions v ON v.id = k.version_id JOIN "
+		"hosts h ON h.id = k.host_id ORDER BY k.host_id, v.arch";
 	json_t *items, *cursor;
 	int r = db_read_begin(st, &c);
 
@@ -474,12 +566,13 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_object_del(it, "cursor");
 	}
 	if (r == 0) {
-		cs = db_stmt(c, "SELECT (SELECT count(*) FROM "
-					   "package_hosts WHERE name = ?1) + "
-					   "(SELECT count(*) FROM "
-					   "package_hosts_pending q CROSS "
-					   "JOIN packages x ON x.host_id = "
-					   "q.host_id AND x.name = ?1)");
+		cs = db_stmt(c, "WITH n(id) AS (SELECT name_id FROM "
+			     "package_versions WHERE name = ?1 LIMIT 1) "
+			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
+			     "package_hosts x ON x.name_id = n.id) + (SELECT "
+			     "count(*) FROM n CROSS JOIN package_hosts_pending "
+			     "q CROSS JOIN packages x ON x.host_id = q.host_id "
+			     "AND x.name_id = n.id)");
 
 		if (cs)
 			db_bind_text(cs, 1, name);
