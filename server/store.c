@@ -55,6 +55,7 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	db_close(st);
+	packages_cache_free(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->freed);
 	pthread_rwlock_destroy(&st->adv_lock);
