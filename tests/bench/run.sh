@@ -16,4 +16,7 @@ echo "== advisories =="
 "$b/bench/advisory_bench" load "$b/bench/tracker-60mb.json"
 echo
 echo "== server =="
+# The same fleet's figures for the derelictd this branch started from.
+base=$(sh tests/bench/build_base.sh "$b") && BENCH_BASE_DERELICTD=$PWD/$base/derelictd &&
+	export BENCH_BASE_DERELICTD || echo "no base derelictd (not a git checkout?)"
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"
