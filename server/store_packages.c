@@ -322,7 +322,7 @@ void packages_cache_free(struct store *st)
 	st->versions = NULL;
 }
 
-/* Binds ?1 to ?6: a version's key, the digest x'' when none came. */
+/* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
 static void bind_version(sqlite3_stmt *s, const json_t *p,
 			 const unsigned char *digest)
 {
@@ -331,8 +331,10 @@ static void bind_version(sqlite3_stmt *s, const json_t *p,
 
 	for (int i = 0; i < PKG_MEMBERS; i++)
 		db_bind_text(s, i + 1, member(p, order[i]));
-	sqlite3_bind_blob(s, 6, digest ? (const void *)digest : "",
-			  digest ? REPORT_SUM_LEN : 0, SQLITE_STATIC);
+	if (digest)
+		sqlite3_bind_blob(s, 6, digest, REPORT_SUM_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 6);
 }
 
 /*
@@ -344,15 +346,24 @@ static void bind_version(sqlite3_stmt *s, const json_t *p,
 static int version_find(struct db_conn *c, const json_t *p,
 			const unsigned char *digest, int64_t ret_ids[2])
 {
-	sqlite3_stmt *s = db_stmt(c, "SELECT id, name_id FROM "
-				  "package_versions WHERE name = ?1 AND "
-				  "arch = ?2 AND version = ?3 AND source = ?4 "
-				  "AND source_version = ?5 AND digest = ?6");
+	/* A digest names the item; without one, the members do. */
+	sqlite3_stmt *s = digest ? db_stmt(c, "SELECT id, name_id FROM "
+					      "package_versions WHERE "
+					      "digest = ?")
+				 : db_stmt(c, "SELECT id, name_id FROM "
+					      "package_versions WHERE name = "
+					      "?1 AND arch = ?2 AND version = "
+					      "?3 AND source = ?4 AND "
+					      "source_version = ?5 AND digest "
+					      "IS ?6");
 	int rc;
 
 	if (!s)
 		return -EIO;
-	bind_version(s, p, digest);
+	if (digest)
+		sqlite3_bind_blob(s, 1, digest, REPORT_SUM_LEN, SQLITE_STATIC);
+	else
+		bind_version(s, p, NULL);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		ret_ids[0] = sqlite3_column_int64(s, 0);

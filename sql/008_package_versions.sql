@@ -11,8 +11,10 @@
 -- name_id is the same integer for every version of one name (the id of the
 -- name's first version), so the fleet index and a host's rows order by name
 -- through a small integer instead of the name's text.  digest is the item's
--- digest as received, x'' for a row stored before digests were kept (such a
--- row still counts as "not found" for a delta, as before).
+-- digest as received, NULL for a row stored before digests were kept (such
+-- a row still counts as "not found" for a delta, as before).  A digest
+-- names one item, so it alone is the key: an index of the six members
+-- would hold a second copy of every version's text.
 CREATE TABLE package_versions (
 	id INTEGER PRIMARY KEY,
 	name_id INTEGER NOT NULL,
@@ -21,13 +23,13 @@ CREATE TABLE package_versions (
 	version TEXT NOT NULL,
 	source TEXT NOT NULL,
 	source_version TEXT NOT NULL,
-	digest BLOB NOT NULL,
-	UNIQUE (name, arch, version, source, source_version, digest)
+	digest BLOB UNIQUE
 );
+CREATE INDEX package_versions_name ON package_versions(name);
 INSERT INTO package_versions (name_id, name, arch, version, source,
 	source_version, digest)
 	SELECT DISTINCT 0, name, arch, version, source, source_version,
-		ifnull(digest, x'') FROM packages ORDER BY 2, 3, 4, 5, 6, 7;
+		digest FROM packages ORDER BY 2, 3, 4, 5, 6, 7;
 UPDATE package_versions SET name_id = (SELECT min(id) FROM package_versions v
 	WHERE v.name = package_versions.name);
 
@@ -49,7 +51,7 @@ INSERT INTO packages_008 (host_id, name_id, version_id, digest)
 	JOIN package_versions v ON v.name = p.name AND v.arch = p.arch
 		AND v.version = p.version AND v.source = p.source
 		AND v.source_version = p.source_version
-		AND v.digest = ifnull(p.digest, x'')
+		AND v.digest IS p.digest
 	ORDER BY 1, 2, 3;
 
 -- The fleet index keeps its role and its deferred filling (002): the
