@@ -37,6 +37,7 @@ struct store {
 	struct store_notify_dest notify_dests[STORE_NOTIFY_MAX_DESTS];
 	int n_notify_dests;
 	struct version_cache *versions;	/* the writer's (store_packages.c) */
+	struct verdict_cache *verdicts;	/* store_eval.c's */
 };
 /* Replaces row's integer member key (a severity level) with the level's
  * name (rules_severity_name(), where the names are defined), or with none
@@ -93,6 +94,10 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
  * forgotten when its transaction rolls back, freed with the store. */
 void packages_cache_forget(struct store *st);
 void packages_cache_free(struct store *st);
+/* What the advisories say of each package version (store_eval.c): emptied
+ * when they change (with adv_lock written), freed with the store. */
+void store_verdicts_forget(struct store *st);
+void store_verdicts_free(struct store *st);
 
 /* The configured age after which a host's packages count as unmaintained. */
 int64_t store_unmaintained_after(const struct store *st);
