@@ -151,8 +151,8 @@ static int row_get(struct db_conn *c, int64_t host, const char *name,
 				  "NULL, v.digest) FROM packages p "
 				  "JOIN package_versions v ON v.id = "
 				  "p.version_id WHERE p.host_id = ?1 AND "
-				  "p.name_id = (SELECT name_id FROM "
-				  "package_versions WHERE name = ?2 LIMIT 1) "
+				  "p.name_id = (SELECT id FROM "
+				  "package_names WHERE name = ?2) "
 				  "AND v.arch = ?3");
 	int rc, found = 0;
 
@@ -322,6 +322,34 @@ void packages_cache_free(struct store *st)
 	st->versions = NULL;
 }
 
+/* The id of a package name, given to it when it is new. */
+static int name_id(struct db_conn *c, const char *name, int64_t *ret)
+{
+	sqlite3_stmt *s = db_stmt(c, "SELECT id FROM package_names WHERE "
+				  "name = ?");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	db_bind_text(s, 1, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_err(c, rc);
+	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?)");
+	if (!s)
+		return -EIO;
+	db_bind_text(s, 1, name);
+	if ((rc = db_run(c, s)) < 0)
+		return rc;
+	*ret = sqlite3_last_insert_rowid(c->db);
+	return 0;
+}
+
 /* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
 static void bind_version(sqlite3_stmt *s, const json_t *p,
 			 const unsigned char *digest)
@@ -374,29 +402,19 @@ static int version_find(struct db_conn *c, const json_t *p,
 		return 0;
 	if (rc != SQLITE_DONE)
 		return db_err(c, rc);
-	/* The id is given, not left to SQLite, so that a new name's id can
-	 * be its first version's in the same statement. */
-	s = db_stmt(c, "INSERT INTO package_versions (id, name_id, name, arch, "
-		    "version, source, source_version, digest) SELECT m.id, "
-		    "ifnull((SELECT name_id FROM package_versions WHERE name = "
-		    "?1 LIMIT 1), m.id), ?1, ?2, ?3, ?4, ?5, ?6 FROM (SELECT "
-		    "ifnull(max(id), 0) + 1 AS id FROM package_versions) m");
+	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
+		return rc;
+	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
+		    "version, source, source_version, digest) VALUES (?7, ?1, "
+		    "?2, ?3, ?4, ?5, ?6)");
 	if (!s)
 		return -EIO;
 	bind_version(s, p, digest);
+	sqlite3_bind_int64(s, 7, ret_ids[1]);
 	if ((rc = db_run(c, s)) < 0)
 		return rc;
-	s = db_stmt(c, "SELECT id, name_id FROM package_versions WHERE id = ?");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(c->db));
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		ret_ids[0] = sqlite3_column_int64(s, 0);
-		ret_ids[1] = sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : db_err(c, rc);
+	ret_ids[0] = sqlite3_last_insert_rowid(c->db);
+	return 0;
 }
 
 static int version_intern(struct store *st, struct db_conn *c,
@@ -442,8 +460,8 @@ static int package_put(struct store *st, struct db_conn *c, int64_t host,
 static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
 	sqlite3_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?1 "
-				  "AND name_id = (SELECT name_id FROM "
-				  "package_versions WHERE name = ?2 LIMIT 1) "
+				  "AND name_id = (SELECT id FROM "
+				  "package_names WHERE name = ?2) "
 				  "AND (SELECT arch FROM package_versions v "
 				  "WHERE v.id = version_id) = ?3");
 
@@ -631,8 +649,7 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
 	 * the few pending hosts outermost. */
 	static const char SQL_PACKAGES_FIND[] =
-		"WITH n(id) AS (SELECT name_id FROM package_versions WHERE "
-		"name = ?1 LIMIT 1) "
+		"WITH n(id) AS (SELECT id FROM package_names WHERE name = ?1) "
 		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
 		"v.source, v.source_version FROM (SELECT x.host_id, "
 		"x.version_id, w.arch FROM n CROSS JOIN package_hosts x ON "
@@ -669,8 +686,8 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_object_del(it, "cursor");
 	}
 	if (r == 0) {
-		cs = db_stmt(c, "WITH n(id) AS (SELECT name_id FROM "
-			     "package_versions WHERE name = ?1 LIMIT 1) "
+		cs = db_stmt(c, "WITH n(id) AS (SELECT id FROM "
+			     "package_names WHERE name = ?1) "
 			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
 			     "package_hosts x ON x.name_id = n.id) + (SELECT "
 			     "count(*) FROM n CROSS JOIN package_hosts_pending "

@@ -8,13 +8,19 @@
 -- index finds a version's hosts (a sweep would scan package_hosts), and a
 -- kept version costs one row for the fleet, not one per host.
 --
--- name_id is the same integer for every version of one name (the id of the
--- name's first version), so the fleet index and a host's rows order by name
--- through a small integer instead of the name's text.  digest is the item's
+-- name_id is the name's id in package_names, so the fleet index and a
+-- host's rows order by name through a small integer instead of the name's
+-- text, and a name is looked up in a table of a few thousand rows, not in
+-- an index of every version.  digest is the item's
 -- digest as received, NULL for a row stored before digests were kept (such
 -- a row still counts as "not found" for a delta, as before).  A digest
 -- names one item, so it alone is the key: an index of the six members
 -- would hold a second copy of every version's text.
+CREATE TABLE package_names (
+	id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE
+);
+INSERT INTO package_names (name) SELECT DISTINCT name FROM packages ORDER BY 1;
 CREATE TABLE package_versions (
 	id INTEGER PRIMARY KEY,
 	name_id INTEGER NOT NULL,
@@ -25,13 +31,13 @@ CREATE TABLE package_versions (
 	source_version TEXT NOT NULL,
 	digest BLOB UNIQUE
 );
-CREATE INDEX package_versions_name ON package_versions(name);
 INSERT INTO package_versions (name_id, name, arch, version, source,
 	source_version, digest)
-	SELECT DISTINCT 0, name, arch, version, source, source_version,
-		digest FROM packages ORDER BY 2, 3, 4, 5, 6, 7;
-UPDATE package_versions SET name_id = (SELECT min(id) FROM package_versions v
-	WHERE v.name = package_versions.name);
+	SELECT DISTINCT n.id, p.name, p.arch, p.version, p.source,
+		p.source_version, p.digest FROM packages p
+	JOIN package_names n ON n.name = p.name ORDER BY 2, 3, 4, 5, 6, 7;
+-- For the join below only.
+CREATE INDEX package_versions_name_id ON package_versions(name_id);
 
 -- A host's packages: (host, name, version) triples, one per installed
 -- package as before (a multi-arch package has a row per architecture).
@@ -46,13 +52,18 @@ CREATE TABLE packages_008 (
 	PRIMARY KEY (host_id, name_id, version_id)
 ) WITHOUT ROWID;
 INSERT INTO packages_008 (host_id, name_id, version_id, digest)
-	SELECT p.host_id, v.name_id, v.id, iif(p.digest IS NULL, NULL, 1)
-	FROM packages p
-	JOIN package_versions v ON v.name = p.name AND v.arch = p.arch
+	SELECT p.host_id, v.name_id, v.id, 1 FROM packages p
+	JOIN package_versions v ON v.digest = p.digest
+	WHERE p.digest IS NOT NULL ORDER BY 1, 2, 3;
+INSERT INTO packages_008 (host_id, name_id, version_id, digest)
+	SELECT p.host_id, v.name_id, v.id, NULL FROM packages p
+	JOIN package_names n ON n.name = p.name
+	JOIN package_versions v INDEXED BY package_versions_name_id
+		ON v.name_id = n.id AND v.arch = p.arch
 		AND v.version = p.version AND v.source = p.source
-		AND v.source_version = p.source_version
-		AND v.digest IS p.digest
-	ORDER BY 1, 2, 3;
+		AND v.source_version = p.source_version AND v.digest IS NULL
+	WHERE p.digest IS NULL ORDER BY 1, 2, 3;
+DROP INDEX package_versions_name_id;
 
 -- The fleet index keeps its role and its deferred filling (002): the
 -- hosts in package_hosts_pending have no entries yet.

@@ -337,31 +337,39 @@ def realistic_report(host, host_no, pk, ports, services, procs):
 
 def clone_hosts(db_path, total, progress):
     """Copies the reported hosts, each with its sections and packages (in
-    whichever schema the database has), until there are total hosts."""
+    whichever schema the database has), until there are total hosts: 1,000
+    at a time, each table's rows in its key's order."""
     db = sqlite3.connect(db_path, timeout=600)
+    db.execute("PRAGMA cache_size = -1000000")
+    db.execute("PRAGMA synchronous = OFF")
     tables = [t for (t,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
               if t in ("sections", "packages", "package_hosts", "host_state")]
-    cols = {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+    info = {t: list(db.execute(f"PRAGMA table_info({t})")) for t in tables}
     hcols = [c[1] for c in db.execute("PRAGMA table_info(hosts)")
              if c[1] not in ("id", "agent_id", "hostname", "machine_id", "token_hash")]
     templates = [i for (i,) in db.execute("SELECT id FROM hosts ORDER BY id")]
+    db.execute("CREATE TEMP TABLE clone_map (new INTEGER PRIMARY KEY, src INTEGER)")
     have, t0 = len(templates), time.time()
     while have < total:
         db.execute("BEGIN")
-        for _ in range(min(500, total - have)):
+        db.execute("DELETE FROM clone_map")
+        for _ in range(min(1000, total - have)):
             src = templates[have % len(templates)]
             cur = db.execute(f"INSERT INTO hosts (agent_id, hostname, machine_id, {', '.join(hcols)}) "
                              f"SELECT printf('00000000-0000-4000-9000-%012d', ?1), "
                              f"printf('clone-%06d', ?1), printf('%032d', ?1), {', '.join(hcols)} "
                              f"FROM hosts WHERE id = ?2", (have, src))
-            new = cur.lastrowid
-            for t in tables:
-                rest = [c for c in cols[t] if c not in ("host_id", "id")]
-                db.execute(f"INSERT INTO {t} (host_id, {', '.join(rest)}) SELECT ?, "
-                           f"{', '.join(rest)} FROM {t} WHERE host_id = ?", (new, src))
+            db.execute("INSERT INTO clone_map VALUES (?, ?)", (cur.lastrowid, src))
             have += 1
+        for t in tables:
+            rest = [c[1] for c in info[t] if c[1] not in ("host_id", "id")]
+            key = [c[1] for c in sorted(info[t], key=lambda c: c[5]) if c[5]] or ["host_id"]
+            order = ", ".join("m.new" if k == "host_id" else f"x.{k}" for k in key)
+            db.execute(f"INSERT INTO {t} (host_id, {', '.join(rest)}) SELECT m.new, "
+                       f"{', '.join('x.' + c for c in rest)} FROM clone_map m JOIN {t} x "
+                       f"ON x.host_id = m.src ORDER BY {order}")
         db.commit()
-        if progress and (have % 5000 == 0 or have == total):
+        if progress:
             print(f"    {have} hosts stored ({time.time() - t0:.0f} s)", flush=True)
     db.close()
 
