@@ -647,22 +647,23 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	/* The index has every host's names but those of the hosts stored
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
-	 * the few pending hosts outermost. */
+	 * the few pending hosts outermost; the name's id as a scalar, not a
+	 * join, lets the index give the hosts' order and a page stop early. */
 	static const char SQL_PACKAGES_FIND[] =
-		"WITH n(id) AS (SELECT id FROM package_names WHERE name = ?1) "
 		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
 		"v.source, v.source_version FROM (SELECT x.host_id, "
-		"x.version_id, w.arch FROM n CROSS JOIN package_hosts x ON "
-		"x.name_id = n.id CROSS JOIN package_versions w ON w.id = "
-		"x.version_id WHERE x.host_id >= ?2 AND (x.host_id > ?2 OR "
-		"w.arch > ?4) "
-		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM n CROSS "
-		"JOIN package_hosts_pending q CROSS JOIN packages p ON "
-		"p.host_id = q.host_id AND p.name_id = n.id CROSS JOIN "
-		"package_versions w ON w.id = p.version_id WHERE q.host_id >= "
-		"?2 AND (q.host_id > ?2 OR w.arch > ?4) ORDER BY 1, 3 LIMIT "
-		"?3) k JOIN package_versions v ON v.id = k.version_id JOIN "
-		"hosts h ON h.id = k.host_id ORDER BY k.host_id, v.arch";
+		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
+		"package_versions w ON w.id = x.version_id WHERE x.name_id = "
+		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
+		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
+		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM "
+		"package_hosts_pending q CROSS JOIN packages p ON p.host_id = "
+		"q.host_id AND p.name_id = (SELECT id FROM package_names WHERE "
+		"name = ?1) CROSS JOIN package_versions w ON w.id = "
+		"p.version_id WHERE q.host_id >= ?2 AND (q.host_id > ?2 OR "
+		"w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN package_versions "
+		"v ON v.id = k.version_id JOIN hosts h ON h.id = k.host_id "
+		"ORDER BY k.host_id, v.arch";
 	json_t *items, *cursor;
 	int r = db_read_begin(st, &c);
 
