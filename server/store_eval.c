@@ -341,6 +341,15 @@ void store_verdicts_forget(struct store *st)
 	vc->n_releases = 0;
 }
 
+void store_verdicts_rollback(struct store *st)
+{
+	if (!st->verdicts)
+		return;
+	pthread_mutex_lock(&st->verdicts->lock);
+	store_verdicts_forget(st);
+	pthread_mutex_unlock(&st->verdicts->lock);
+}
+
 void store_verdicts_free(struct store *st)
 {
 	if (!st->verdicts)
@@ -596,7 +605,8 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 	for (size_t row = 0; row < n_rows && r == 0; row++) {
 		const char *name = rows[row].name, *source = rows[row].source;
 		const char *srcver = rows[row].source_version;
-		int n = rows[row].n, is_mta = rules_mta_of_package(name, source) != NULL;
+		int n = rows[row].n;
+		int is_mta = rules_mta_of_package(name, source) != NULL;
 		json_t *cves;
 
 		if (n > 0)

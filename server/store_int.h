@@ -97,6 +97,9 @@ void packages_cache_free(struct store *st);
 /* What the advisories say of each package version (store_eval.c): emptied
  * when they change (with adv_lock written), freed with the store. */
 void store_verdicts_forget(struct store *st);
+/* The same after a rolled-back transaction, whose version ids the next
+ * one may give to other versions; takes the cache's own lock. */
+void store_verdicts_rollback(struct store *st);
 void store_verdicts_free(struct store *st);
 
 /* The configured age after which a host's packages count as unmaintained. */

@@ -375,35 +375,27 @@ static int version_find(struct db_conn *c, const json_t *p,
 			const unsigned char *digest, int64_t ret_ids[2])
 {
 	/* A digest names the item; without one, the members do. */
-	sqlite3_stmt *s = digest ? db_stmt(c, "SELECT id, name_id FROM "
-					      "package_versions WHERE "
-					      "digest = ?")
-				 : db_stmt(c, "SELECT id, name_id FROM "
-					      "package_versions WHERE name = "
-					      "?1 AND arch = ?2 AND version = "
-					      "?3 AND source = ?4 AND "
-					      "source_version = ?5 AND digest "
-					      "IS ?6");
+	sqlite3_stmt *s;
 	int rc;
 
+	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
+		return rc;
+	s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id = ?7 "
+		    "AND digest IS ?6 AND (?6 IS NOT NULL OR (name = ?1 AND "
+		    "arch = ?2 AND version = ?3 AND source = ?4 AND "
+		    "source_version = ?5))");
 	if (!s)
 		return -EIO;
-	if (digest)
-		sqlite3_bind_blob(s, 1, digest, REPORT_SUM_LEN, SQLITE_STATIC);
-	else
-		bind_version(s, p, NULL);
+	bind_version(s, p, digest);
+	sqlite3_bind_int64(s, 7, ret_ids[1]);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW)
 		ret_ids[0] = sqlite3_column_int64(s, 0);
-		ret_ids[1] = sqlite3_column_int64(s, 1);
-	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc != SQLITE_DONE)
 		return db_err(c, rc);
-	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
-		return rc;
 	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
 		    "version, source, source_version, digest) VALUES (?7, ?1, "
 		    "?2, ?3, ?4, ?5, ?6)");

@@ -28,6 +28,7 @@ int store_write_commit(struct store *st)
 void store_write_rollback(struct store *st)
 {
 	packages_cache_forget(st);
+	store_verdicts_rollback(st);
 	db_writer_rollback(st);
 }
 

@@ -14,8 +14,10 @@
 -- an index of every version.  digest is the item's
 -- digest as received, NULL for a row stored before digests were kept (such
 -- a row still counts as "not found" for a delta, as before).  A digest
--- names one item, so it alone is the key: an index of the six members
--- would hold a second copy of every version's text.
+-- names one item, so (name, digest) is the key: an index of the six
+-- members would hold a second copy of every version's text, and one of the
+-- digest alone would put each new version at a random place of it, where
+-- the name puts a batch's new versions of one package together.
 CREATE TABLE package_names (
 	id INTEGER PRIMARY KEY,
 	name TEXT NOT NULL UNIQUE
@@ -29,15 +31,14 @@ CREATE TABLE package_versions (
 	version TEXT NOT NULL,
 	source TEXT NOT NULL,
 	source_version TEXT NOT NULL,
-	digest BLOB UNIQUE
+	digest BLOB
 );
 INSERT INTO package_versions (name_id, name, arch, version, source,
 	source_version, digest)
 	SELECT DISTINCT n.id, p.name, p.arch, p.version, p.source,
 		p.source_version, p.digest FROM packages p
 	JOIN package_names n ON n.name = p.name ORDER BY 2, 3, 4, 5, 6, 7;
--- For the join below only.
-CREATE INDEX package_versions_name_id ON package_versions(name_id);
+CREATE UNIQUE INDEX package_versions_key ON package_versions(name_id, digest);
 
 -- A host's packages: (host, name, version) triples, one per installed
 -- package as before (a multi-arch package has a row per architecture).
@@ -53,17 +54,16 @@ CREATE TABLE packages_008 (
 ) WITHOUT ROWID;
 INSERT INTO packages_008 (host_id, name_id, version_id, digest)
 	SELECT p.host_id, v.name_id, v.id, 1 FROM packages p
-	JOIN package_versions v ON v.digest = p.digest
+	JOIN package_names n ON n.name = p.name
+	JOIN package_versions v ON v.name_id = n.id AND v.digest = p.digest
 	WHERE p.digest IS NOT NULL ORDER BY 1, 2, 3;
 INSERT INTO packages_008 (host_id, name_id, version_id, digest)
 	SELECT p.host_id, v.name_id, v.id, NULL FROM packages p
 	JOIN package_names n ON n.name = p.name
-	JOIN package_versions v INDEXED BY package_versions_name_id
-		ON v.name_id = n.id AND v.arch = p.arch
+	JOIN package_versions v ON v.name_id = n.id AND v.arch = p.arch
 		AND v.version = p.version AND v.source = p.source
 		AND v.source_version = p.source_version AND v.digest IS NULL
 	WHERE p.digest IS NULL ORDER BY 1, 2, 3;
-DROP INDEX package_versions_name_id;
 
 -- The fleet index keeps its role and its deferred filling (002): the
 -- hosts in package_hosts_pending have no entries yet.
