@@ -17,6 +17,10 @@ echo "== advisories =="
 echo
 echo "== server =="
 # The same fleet's figures for the derelictd this branch started from.
-base=$(sh tests/bench/build_base.sh "$b") && BENCH_BASE_DERELICTD=$PWD/$base/derelictd &&
-	export BENCH_BASE_DERELICTD || echo "no base derelictd (not a git checkout?)"
+if base=$(sh tests/bench/build_base.sh "$b"); then
+	case $base in /*) ;; *) base=$PWD/$base ;; esac
+	export BENCH_BASE_DERELICTD="$base/derelictd"
+else
+	echo "no base derelictd (not a git checkout?): this one's figures alone"
+fi
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"
