@@ -55,6 +55,8 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	db_close(st);
+	packages_cache_free(st);
+	store_verdicts_free(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->freed);
 	pthread_rwlock_destroy(&st->adv_lock);
@@ -92,6 +94,7 @@ const struct advisory_db *store_set_advisories(struct store *st,
 	pthread_rwlock_wrlock(&st->adv_lock);
 	old = st->advisories;
 	st->advisories = db;
+	store_verdicts_forget(st);
 	pthread_rwlock_unlock(&st->adv_lock);
 	return old;
 }

@@ -478,42 +478,328 @@ static int has_string(const json_t *arr, const char *s)
 	return 0;
 }
 
+/*
+ * Matching once per version: what the advisories say of a package version
+ * on a release depends on nothing of the host, so it is kept here, by
+ * (version, release), until the advisory data changes
+ * (store_set_advisories(), under the write lock, empties it).  A host's
+ * evaluation reads its version ids and takes each verdict from here; only
+ * the few packages with a verdict or an MTA's name are read further.  At
+ * 1,500 packages a host this took the matching and the join of every row
+ * out of each evaluation.  A full table starts afresh.
+ */
+#define VERDICT_SLOTS (1u << 17)
+#define VERDICT_RELEASES 32
+
+struct verdict_slot {
+	int64_t version_id;	/* 0: empty */
+	int release;		/* index in releases[] */
+	int n;			/* matches, before the host's own filters */
+	int is_mta;
+	struct advisory_verdict *v;	/* n of them */
+};
+
+struct verdict_cache {
+	pthread_mutex_t lock;
+	size_t used;
+	int n_releases;
+	char releases[VERDICT_RELEASES][64];
+	struct verdict_slot slot[VERDICT_SLOTS];
+};
+
+void store_verdicts_forget(struct store *st)
+{
+	struct verdict_cache *vc = st->verdicts;
+
+	if (!vc)
+		return;
+	for (size_t i = 0; i < VERDICT_SLOTS && vc->used; i++) {
+		if (vc->slot[i].version_id) {
+			free(vc->slot[i].v);
+			vc->used--;
+		}
+		memset(&vc->slot[i], 0, sizeof(vc->slot[i]));
+	}
+	vc->used = 0;
+	vc->n_releases = 0;
+}
+
+void store_verdicts_rollback(struct store *st)
+{
+	if (!st->verdicts)
+		return;
+	pthread_mutex_lock(&st->verdicts->lock);
+	store_verdicts_forget(st);
+	pthread_mutex_unlock(&st->verdicts->lock);
+}
+
+void store_verdicts_free(struct store *st)
+{
+	if (!st->verdicts)
+		return;
+	store_verdicts_forget(st);
+	pthread_mutex_destroy(&st->verdicts->lock);
+	free(st->verdicts);
+	st->verdicts = NULL;
+}
+
+/* The release's index, -1 when the table of them is full. */
+static int release_of(struct verdict_cache *vc, const char *codename)
+{
+	const char *r = codename ? codename : "";
+
+	for (int i = 0; i < vc->n_releases; i++)
+		if (strcmp(vc->releases[i], r) == 0)
+			return i;
+	if (vc->n_releases == VERDICT_RELEASES ||
+	    strlen(r) >= sizeof(vc->releases[0]))
+		return -1;
+	memcpy(vc->releases[vc->n_releases], r, strlen(r) + 1);
+	return vc->n_releases++;
+}
+
+static struct verdict_slot *verdict_slot(struct verdict_cache *vc,
+					 int64_t version_id, int release)
+{
+	uint64_t h = ((uint64_t)version_id * 0x9e3779b97f4a7c15ull) ^
+		     (uint64_t)release;
+
+	for (size_t i = 0; i < VERDICT_SLOTS; i++) {
+		struct verdict_slot *e =
+			&vc->slot[(h + i) & (VERDICT_SLOTS - 1)];
+
+		if (!e->version_id ||
+		    (e->version_id == version_id && e->release == release))
+			return e;
+	}
+	return NULL;
+}
+
+/* One version's members, read by id. */
+struct version_row {
+	char *name, *arch, *version, *source, *source_version;
+	int64_t id;
+	int n;
+	struct advisory_verdict *v;	/* n of them, MAX_MATCH allocated */
+};
+
+static void version_row_free(struct version_row *r)
+{
+	free(r->v);
+	free(r->name);
+	free(r->arch);
+	free(r->version);
+	free(r->source);
+	free(r->source_version);
+}
+
+static int version_row_get(struct db_conn *c, int64_t id,
+			   struct version_row *ret)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
+				  "source_version FROM package_versions "
+				  "WHERE id = ?");
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, id);
+	rc = db_step(c, s);
+	if (rc == DB_ROW) {
+		ret->id = id;
+		ret->name = strdup(db_col_text(s, 0));
+		ret->arch = strdup(db_col_text(s, 1));
+		ret->version = strdup(db_col_text(s, 2));
+		ret->source = strdup(db_col_text(s, 3));
+		ret->source_version = strdup(db_col_text(s, 4));
+	}
+	db_reset(s);
+	if (rc == DB_DONE)
+		return -EUCLEAN;	/* a host refers to no version */
+	if (rc < 0)
+		return rc;
+	if (!ret->name || !ret->arch || !ret->version || !ret->source ||
+	    !ret->source_version) {
+		version_row_free(ret);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The verdict of a version on the host's release, matched now when it is
+ * not kept; *ret_relevant when it has one or is an MTA's. */
+static int verdict_of(struct store *st, struct db_conn *c,
+		      const char *codename, int64_t id, int *ret_relevant)
+{
+	struct verdict_cache *vc = st->verdicts;
+	struct advisory_verdict m[MAX_MATCH];
+	struct verdict_slot *e = NULL;
+	struct version_row row;
+	int rel = release_of(vc, codename), n = 0, r;
+
+	if (rel >= 0)
+		e = verdict_slot(vc, id, rel);
+	if (e && e->version_id) {
+		*ret_relevant = e->n > 0 || e->is_mta;
+		return 0;
+	}
+	if ((r = version_row_get(c, id, &row)) < 0)
+		return r;
+	if (st->advisories)
+		n = advisory_match_verdicts(st->advisories, codename,
+					    row.source, row.source_version, m,
+					    MAX_MATCH);
+	n = n < 0 ? 0 : n > MAX_MATCH ? MAX_MATCH : n;
+	*ret_relevant = n > 0 || rules_mta_of_package(row.name, row.source);
+	if (vc->used >= VERDICT_SLOTS / 4 * 3) {
+		store_verdicts_forget(st);
+		rel = release_of(vc, codename);
+		e = rel >= 0 ? verdict_slot(vc, id, rel) : NULL;
+	}
+	if (e && (!n || (e->v = malloc(n * sizeof(*m))))) {
+		e->version_id = id;
+		e->release = rel;
+		e->n = n;
+		e->is_mta = rules_mta_of_package(row.name, row.source) != NULL;
+		if (n)
+			memcpy(e->v, m, n * sizeof(*m));
+		vc->used++;
+	}
+	version_row_free(&row);
+	return 0;
+}
+
+static int cmp_version_rows(const void *a, const void *b)
+{
+	const struct version_row *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	return d ? d : strcmp(x->arch, y->arch);
+}
+
+/* The host's package versions with a verdict or an MTA's name, each with
+ * its verdict, in name order (the order the rules have always seen them
+ * in).  Called with st->adv_lock held. */
+static int relevant_packages(struct store *st, struct db_conn *c, int64_t id,
+			     const char *codename, struct version_row **ret,
+			     size_t *ret_n)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT version_id FROM packages WHERE "
+				  "host_id = ?");
+	struct version_row *rows = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
+
+	if (!s)
+		return -EIO;
+	if (!st->verdicts) {
+		st->verdicts = calloc(1, sizeof(*st->verdicts));
+		if (!st->verdicts)
+			return -ENOMEM;
+		pthread_mutex_init(&st->verdicts->lock, NULL);
+	}
+	db_bind_int(s, 1, id);
+	pthread_mutex_lock(&st->verdicts->lock);
+	while ((rc = db_step(c, s)) == DB_ROW) {
+		int64_t v = db_col_int(s, 0);
+		int relevant;
+
+		if ((r = verdict_of(st, c, codename, v, &relevant)) < 0)
+			break;
+		if (!relevant)
+			continue;
+		if (n == cap) {
+			int64_t *p = realloc(ids, (cap = cap ? 2 * cap : 16) *
+							  sizeof(*ids));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			ids = p;
+		}
+		ids[n++] = v;
+	}
+	db_reset(s);
+	if (r == 0 && rc < 0)
+		r = rc;
+	if (r == 0 && !(rows = calloc(n ? n : 1, sizeof(*rows))))
+		r = -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct verdict_slot *e;
+		int rel;
+
+		if ((r = version_row_get(c, ids[i], &rows[i])) < 0)
+			break;
+		/* A copy: once the lock is let go the cache may start
+		 * afresh.  It may have since the loop above: match again. */
+		rows[i].v = malloc(MAX_MATCH * sizeof(*rows[i].v));
+		if (!rows[i].v) {
+			r = -ENOMEM;
+			break;
+		}
+		rel = release_of(st->verdicts, codename);
+		e = rel >= 0 ? verdict_slot(st->verdicts, ids[i], rel) : NULL;
+		if (e && e->version_id) {
+			rows[i].n = e->n;
+			if (e->n)
+				memcpy(rows[i].v, e->v, e->n * sizeof(*e->v));
+		} else if (st->advisories) {
+			int m = advisory_match_verdicts(
+				st->advisories, codename, rows[i].source,
+				rows[i].source_version, rows[i].v, MAX_MATCH);
+
+			rows[i].n = m < 0 ? 0 : m > MAX_MATCH ? MAX_MATCH : m;
+		}
+	}
+	pthread_mutex_unlock(&st->verdicts->lock);
+	free(ids);
+	if (r < 0) {
+		for (size_t i = 0; rows && i < n; i++)
+			version_row_free(&rows[i]);
+		free(rows);
+		return r;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_version_rows);
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
 static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			 struct facts *f)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT name, version, source, "
-				  "source_version FROM packages WHERE "
-				  "host_id = ?");
 	struct advisory_verdict m[MAX_MATCH];
-	size_t cap = 8, vcap = 16;
+	struct version_row *rows = NULL;
+	size_t cap = 8, vcap = 16, n_rows = 0;
 	char key[32];
 	/* "rocky:8" on the Red Hat family, else the codename. */
 	const char *release = advisory_release_key(f->h.os_id,
 						   f->h.os_version_id,
 						   f->h.os_codename, key,
 						   sizeof(key));
-	int rc;
+	int r;
 
 	f->vuln_map = json_object();
 	f->changelog_fixed = json_object();
 	f->packages = malloc(cap * sizeof(*f->packages));
 	f->vulns = malloc(vcap * sizeof(*f->vulns));
-	if (!s || !f->packages || !f->vulns || !f->vuln_map ||
-	    !f->changelog_fixed)
+	if (!f->packages || !f->vulns || !f->vuln_map || !f->changelog_fixed)
 		return -ENOMEM;
-	db_bind_int(s, 1, id);
-	while ((rc = db_step(c, s)) == DB_ROW) {
-		const char *name = db_col_text(s, 0), *source = db_col_text(s, 2);
-		const char *srcver = db_col_text(s, 3);
-		int n = 0, is_mta = rules_mta_of_package(name, source) != NULL;
+	r = relevant_packages(st, c, id, release, &rows, &n_rows);
+	if (r < 0)
+		return r;
+	for (size_t row = 0; row < n_rows && r == 0; row++) {
+		const char *name = rows[row].name, *source = rows[row].source;
+		const char *srcver = rows[row].source_version;
+		int n = rows[row].n;
+		int is_mta = rules_mta_of_package(name, source) != NULL;
 		json_t *cves;
 
-		if (st->advisories)
-			n = advisory_match_verdicts(st->advisories, release,
-						    source, srcver, m,
-						    MAX_MATCH);
-		if (n > MAX_MATCH)
-			n = MAX_MATCH;
+		if (n > 0)
+			memcpy(m, rows[row].v, n * sizeof(*m));
 		/* Urgency "unimportant" is kept in the data but, as Debian
 		 * means it, raises nothing. */
 		{
@@ -558,8 +844,10 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			void *p = realloc(f->packages,
 					  2 * cap * sizeof(*f->packages));
 
-			if (!p)
-				return -ENOMEM;
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
 			f->packages = p;
 			cap *= 2;
 		}
@@ -567,7 +855,7 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			struct rules_package *p = &f->packages[f->h.n_packages++];
 
 			p->name = strdup(name);
-			p->version = strdup(db_col_text(s, 1));
+			p->version = strdup(rows[row].version);
 			p->source = strdup(source);
 			p->source_version = strdup(srcver);
 			/* Vulnerabilities are attached below, once the array
@@ -580,8 +868,10 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 				void *p = realloc(f->vulns,
 						  2 * vcap * sizeof(*f->vulns));
 
-				if (!p)
-					return -ENOMEM;
+				if (!p) {
+					r = -ENOMEM;
+					break;
+				}
 				f->vulns = p;
 				vcap *= 2;
 			}
@@ -589,7 +879,9 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 			f->n_vulns++;
 		}
 	}
-	db_reset(s);
+	for (size_t i = 0; i < n_rows; i++)
+		version_row_free(&rows[i]);
+	free(rows);
 	{
 		size_t at = 0;
 
@@ -601,7 +893,7 @@ static int load_packages(struct store *st, struct db_conn *c, int64_t id,
 		}
 	}
 	f->h.packages = f->packages;
-	return rc < 0 ? rc : 0;
+	return r;
 }
 
 static void rules_cfg(const struct server_config *cfg, struct rules_config *rc)

@@ -38,6 +38,8 @@ struct store {
 	 * start, read-only after. */
 	struct store_notify_dest notify_dests[STORE_NOTIFY_MAX_DESTS];
 	int n_notify_dests;
+	struct version_cache *versions;	/* the writer's (store_packages.c) */
+	struct verdict_cache *verdicts;	/* store_eval.c's */
 };
 /* Replaces row's integer member key (a severity level) with the level's
  * name (rules_severity_name(), where the names are defined), or with none
@@ -80,16 +82,27 @@ int packages_equal(const json_t *a, const json_t *b);
 int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			   const char *codename, const unsigned char *stored_sum,
 			   struct ingest_section *in);
-/* Writes a prepared delta's rows. */
-int packages_apply_changes(struct db_conn *c, int64_t host,
+/* Writes a prepared delta's rows (on the writer's connection c). */
+int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 			   const struct ingest_section *in);
 /* Adds the names of up to limit pending hosts to package_hosts, in one
  * pass in name order; *ret_count is how many hosts it took. */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count);
 /* Replaces every row of the host with a full section's items; the host's
  * names go to package_hosts later, with packages_index_pending(). */
-int packages_replace(struct db_conn *c, int64_t host,
+int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		     const struct ingest_section *in);
+/* The writer's memory of package versions' ids (store_packages.c):
+ * forgotten when its transaction rolls back, freed with the store. */
+void packages_cache_forget(struct store *st);
+void packages_cache_free(struct store *st);
+/* What the advisories say of each package version (store_eval.c): emptied
+ * when they change (with adv_lock written), freed with the store. */
+void store_verdicts_forget(struct store *st);
+/* The same after a rolled-back transaction, whose version ids the next
+ * one may give to other versions; takes the cache's own lock. */
+void store_verdicts_rollback(struct store *st);
+void store_verdicts_free(struct store *st);
 
 /* The configured age after which a host's packages count as unmaintained. */
 int64_t store_unmaintained_after(const struct store *st);

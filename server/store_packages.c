@@ -35,9 +35,11 @@ static json_t *row_item(const char *name, const char *arch,
 
 int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
-				  "source_version FROM packages WHERE "
-				  "host_id = ? ORDER BY name, arch");
+	struct db_stmt *s = db_stmt(c, "SELECT v.name, v.arch, v.version, "
+				  "v.source, v.source_version FROM packages p "
+				  "JOIN package_versions v ON v.id = "
+				  "p.version_id WHERE p.host_id = ? ORDER BY "
+				  "v.name, v.arch");
 	json_t *items = json_array();
 	int rc;
 
@@ -143,9 +145,16 @@ static int row_get(struct db_conn *c, int64_t host, const char *name,
 		   const char *arch, json_t **ret_item,
 		   unsigned char digest[REPORT_SUM_LEN])
 {
-	struct db_stmt *s = db_stmt(
-		c, "SELECT version, source, source_version, digest FROM "
-		   "packages WHERE host_id = ? AND name = ? AND arch = ?");
+	/* A host has few rows of one name (one per architecture). */
+	struct db_stmt *s = db_stmt(c, "SELECT v.version, v.source, "
+				  "v.source_version, CASE WHEN p.digest IS "
+				  "NULL THEN NULL ELSE v.digest END FROM "
+				  "packages p "
+				  "JOIN package_versions v ON v.id = "
+				  "p.version_id WHERE p.host_id = ?1 AND "
+				  "p.name_id = (SELECT id FROM "
+				  "package_names WHERE name = ?2) "
+				  "AND v.arch = ?3");
 	const void *d;
 	size_t len;
 	int rc, found = 0;
@@ -243,34 +252,211 @@ out:
 	return r;
 }
 
-static int package_put(struct db_conn *c, int64_t host, const json_t *p,
-		       const unsigned char *digest)
+/*
+ * The writer's memory of the versions it has seen, by digest: a first
+ * report's 1,500 lookups of a six-column text key were a third of the
+ * writer's time for it.  A digest names one item, so one version, and a
+ * version is never deleted, so an id read is good until the transaction
+ * that read it rolls back, which forgets them all.  A full table starts
+ * afresh.  Only the writer thread uses it.
+ */
+#define VERSION_CACHE_SLOTS (1u << 18)	/* 12 MiB, touched as used */
+
+struct version_slot {
+	unsigned char digest[REPORT_SUM_LEN];
+	int64_t ids[2];		/* 0: empty */
+};
+
+struct version_cache {
+	size_t used;
+	struct version_slot slot[VERSION_CACHE_SLOTS];
+};
+
+static struct version_slot *cache_slot(struct store *st,
+				       const unsigned char *digest)
 {
-	/* An upgrade updates the row in place, not a delete and an insert. */
-	struct db_stmt *s = db_stmt(
-		c, "INSERT INTO packages (host_id, name, arch, version, "
-		   "source, source_version, digest) VALUES (?, ?, ?, ?, ?, ?, "
-		   "?) ON CONFLICT DO UPDATE SET version = excluded.version, "
-		   "source = excluded.source, source_version = "
-		   "excluded.source_version, digest = excluded.digest");
+	struct version_cache *vc = st->versions;
+	uint64_t h;
+
+	if (!vc)
+		return NULL;
+	memcpy(&h, digest, sizeof(h));
+	for (size_t i = 0; i < VERSION_CACHE_SLOTS; i++) {
+		struct version_slot *e =
+			&vc->slot[(h + i) & (VERSION_CACHE_SLOTS - 1)];
+
+		if (!e->ids[0] || !memcmp(e->digest, digest, REPORT_SUM_LEN))
+			return e;
+	}
+	return NULL;
+}
+
+static void cache_put(struct store *st, const unsigned char *digest,
+		      const int64_t ids[2])
+{
+	struct version_slot *e;
+
+	if (!st->versions && !(st->versions = calloc(1, sizeof(*st->versions))))
+		return;		/* no memory: only slower */
+	if (st->versions->used >= VERSION_CACHE_SLOTS / 4 * 3)
+		packages_cache_forget(st);
+	e = cache_slot(st, digest);
+	if (!e || e->ids[0])
+		return;
+	memcpy(e->digest, digest, REPORT_SUM_LEN);
+	e->ids[0] = ids[0];
+	e->ids[1] = ids[1];
+	st->versions->used++;
+}
+
+void packages_cache_forget(struct store *st)
+{
+	if (st->versions && st->versions->used) {
+		memset(st->versions->slot, 0, sizeof(st->versions->slot));
+		st->versions->used = 0;
+	}
+}
+
+void packages_cache_free(struct store *st)
+{
+	free(st->versions);
+	st->versions = NULL;
+}
+
+/* The id of a package name, given to it when it is new. */
+static int name_id(struct db_conn *c, const char *name, int64_t *ret)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT id FROM package_names WHERE "
+				  "name = ?");
+	int rc;
 
 	if (!s)
 		return -EIO;
-	db_bind_int(s, 1, host);
-	db_bind_text(s, 2, member(p, PKG_NAME));
-	db_bind_text(s, 3, member(p, PKG_ARCH));
-	db_bind_text(s, 4, member(p, PKG_VERSION));
-	db_bind_text(s, 5, member(p, PKG_SOURCE));
-	db_bind_text(s, 6, member(p, PKG_SRCVER));
+	db_bind_text(s, 1, name);
+	rc = db_step(c, s);
+	if (rc == DB_ROW)
+		*ret = db_col_int(s, 0);
+	db_reset(s);
+	if (rc == DB_ROW)
+		return 0;
+	if (rc < 0)
+		return rc;
+	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?)");
+	if (!s)
+		return -EIO;
+	db_bind_text(s, 1, name);
+	if ((rc = db_run(c, s)) < 0)
+		return rc;
+	*ret = db_last_id(c);
+	return 0;
+}
+
+/* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
+static void bind_version(struct db_stmt *s, const json_t *p,
+			 const unsigned char *digest)
+{
+	static const int order[PKG_MEMBERS] = { PKG_NAME, PKG_ARCH,
+		PKG_VERSION, PKG_SOURCE, PKG_SRCVER };
+
+	for (int i = 0; i < PKG_MEMBERS; i++)
+		db_bind_text(s, i + 1, member(p, order[i]));
 	if (digest)
-		db_bind_blob(s, 7, digest, REPORT_SUM_LEN);
+		db_bind_blob(s, 6, digest, REPORT_SUM_LEN);
+	else
+		db_bind_null(s, 6);
+}
+
+/*
+ * The fleet's row of a package version, added when no host had it yet: its
+ * id and its name's id in ret_ids[0] and ret_ids[1].  Versions are never
+ * taken away (sql/008_package_versions.sql says why), so an id once read
+ * stays valid.
+ */
+static int version_find(struct db_conn *c, const json_t *p,
+			const unsigned char *digest, int64_t ret_ids[2])
+{
+	/* A digest names the item; without one, the members do. */
+	struct db_stmt *s;
+	int rc;
+
+	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
+		return rc;
+	s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id = ?7 "
+		    "AND digest IS ?6 AND (?6 IS NOT NULL OR (name = ?1 AND "
+		    "arch = ?2 AND version = ?3 AND source = ?4 AND "
+		    "source_version = ?5))");
+	if (!s)
+		return -EIO;
+	bind_version(s, p, digest);
+	db_bind_int(s, 7, ret_ids[1]);
+	rc = db_step(c, s);
+	if (rc == DB_ROW)
+		ret_ids[0] = db_col_int(s, 0);
+	db_reset(s);
+	if (rc == DB_ROW)
+		return 0;
+	if (rc < 0)
+		return rc;
+	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
+		    "version, source, source_version, digest) VALUES (?7, ?1, "
+		    "?2, ?3, ?4, ?5, ?6)");
+	if (!s)
+		return -EIO;
+	bind_version(s, p, digest);
+	db_bind_int(s, 7, ret_ids[1]);
+	if ((rc = db_run(c, s)) < 0)
+		return rc;
+	ret_ids[0] = db_last_id(c);
+	return 0;
+}
+
+static int version_intern(struct store *st, struct db_conn *c,
+			  const json_t *p, const unsigned char *digest,
+			  int64_t ret_ids[2])
+{
+	struct version_slot *e = digest ? cache_slot(st, digest) : NULL;
+	int r;
+
+	if (e && e->ids[0]) {
+		ret_ids[0] = e->ids[0];
+		ret_ids[1] = e->ids[1];
+		return 0;
+	}
+	r = version_find(c, p, digest, ret_ids);
+	if (r == 0 && digest)
+		cache_put(st, digest, ret_ids);
+	return r;
+}
+
+/* A host's reference to a version; ret_ids as version_intern()'s. */
+static int package_put(struct store *st, struct db_conn *c, int64_t host,
+		       const json_t *p, const unsigned char *digest,
+		       int64_t ret_ids[2])
+{
+	struct db_stmt *s;
+	int r = version_intern(st, c, p, digest, ret_ids);
+
+	if (r < 0)
+		return r;
+	s = db_stmt(c, "INSERT OR IGNORE INTO packages (host_id, name_id, "
+		    "version_id) VALUES (?, ?, ?)");
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, host);
+	db_bind_int(s, 2, ret_ids[1]);
+	db_bind_int(s, 3, ret_ids[0]);
 	return db_run(c, s);
 }
 
+/* The host's row of a package identity (name, arch), whatever its
+ * version; the trigger packages_gone takes its fleet index entry. */
 static int package_del(struct db_conn *c, int64_t host, const json_t *p)
 {
-	struct db_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ? "
-				  "AND name = ? AND arch = ?");
+	struct db_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?1 "
+				  "AND name_id = (SELECT id FROM "
+				  "package_names WHERE name = ?2) "
+				  "AND (SELECT arch FROM package_versions v "
+				  "WHERE v.id = version_id) = ?3");
 
 	if (!s)
 		return -EIO;
@@ -295,38 +481,41 @@ static int pending(struct db_conn *c, int64_t host)
 	return rc;	/* DB_ROW (1), DB_DONE (0) or the error */
 }
 
-static int name_put(struct db_conn *c, int64_t host, const json_t *p)
+static int name_put(struct db_conn *c, int64_t host, const int64_t ids[2])
 {
-	struct db_stmt *s = db_stmt(
-		c, "INSERT OR IGNORE INTO package_hosts (name, host_id, arch) "
-		   "VALUES (?, ?, ?)");
+	struct db_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+				  "(name_id, host_id, version_id) VALUES "
+				  "(?, ?, ?)");
 
 	if (!s)
 		return -EIO;
-	db_bind_text(s, 1, member(p, PKG_NAME));
+	db_bind_int(s, 1, ids[1]);
 	db_bind_int(s, 2, host);
-	db_bind_text(s, 3, member(p, PKG_ARCH));
+	db_bind_int(s, 3, ids[0]);
 	return db_run(c, s);
 }
 
-int packages_apply_changes(struct db_conn *c, int64_t host,
+int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 			   const struct ingest_section *in)
 {
 	int r = 0, late = -1;
 
 	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
 		const struct change *ch = &in->changes.v[i];
+		int64_t ids[2];
 
-		if (!ch->new) {
-			r = package_del(c, host, ch->old);	/* and its name */
+		/* An upgrade is the old version's row out, the new one's in
+		 * (and their fleet index entries). */
+		if (ch->old)
+			r = package_del(c, host, ch->old);
+		if (r < 0 || !ch->new)
 			continue;
-		}
-		r = package_put(c, host, ch->new,
-				ch->has_digest ? ch->digest : NULL);
-		if (r == 0 && !ch->old && late < 0 && (late = pending(c, host)) < 0)
+		r = package_put(st, c, host, ch->new,
+				ch->has_digest ? ch->digest : NULL, ids);
+		if (r == 0 && late < 0 && (late = pending(c, host)) < 0)
 			r = late;
-		if (r == 0 && !ch->old && !late)
-			r = name_put(c, host, ch->new);
+		if (r == 0 && !late)
+			r = name_put(c, host, ids);
 	}
 	return r;
 }
@@ -336,11 +525,12 @@ int packages_apply_changes(struct db_conn *c, int64_t host,
  * NOTHING". */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	struct db_stmt *s = db_stmt(
-		c, "INSERT OR IGNORE INTO package_hosts (name, host_id, arch) "
-		   "SELECT p.name, p.host_id, p.arch FROM packages p WHERE "
-		   "p.host_id IN (SELECT host_id FROM package_hosts_pending "
-		   "ORDER BY host_id LIMIT ?1) ORDER BY 1, 2, 3");
+	struct db_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+				  "(name_id, host_id, version_id) SELECT "
+				  "p.name_id, p.host_id, p.version_id FROM "
+				  "packages p WHERE p.host_id IN (SELECT "
+				  "host_id FROM package_hosts_pending ORDER BY "
+				  "host_id LIMIT ?1) ORDER BY 1, 2, 3");
 	int r;
 
 	*ret_count = 0;
@@ -360,19 +550,20 @@ int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 }
 
 struct named {
+	const char *name, *arch;	/* the item's, read once */
 	const json_t *item;
 	const unsigned char *digest;
 };
 
 static int cmp_named(const void *a, const void *b)
 {
-	const char *x = json_get_str(((const struct named *)a)->item, "name");
-	const char *y = json_get_str(((const struct named *)b)->item, "name");
+	const struct named *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
 
-	return strcmp(x ? x : "", y ? y : "");
+	return d ? d : strcmp(x->arch, y->arch);
 }
 
-int packages_replace(struct db_conn *c, int64_t host,
+int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		     const struct ingest_section *in)
 {
 	json_t *items = json_object_get(in->body, "items");
@@ -384,18 +575,31 @@ int packages_replace(struct db_conn *c, int64_t host,
 		c, "DELETE FROM packages WHERE host_id = ?",
 		   DB_INT(host))) < 0)
 		return r;
-	/* In name order: the rows of one host are one run of the table. */
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		const char *name, *arch;
+
 		sorted[i].item = json_array_get(items, i);
+		name = member(sorted[i].item, PKG_NAME);
+		arch = member(sorted[i].item, PKG_ARCH);
+		sorted[i].name = name ? name : "";
+		sorted[i].arch = arch ? arch : "";
 		sorted[i].digest = in->digests ? in->digests + i * REPORT_SUM_LEN
 					       : NULL;
 	}
+	/* One row per identity, as the table's key (name, arch) kept it
+	 * before versions were shared: of two items of one identity, one. */
 	qsort(sorted, n, sizeof(*sorted), cmp_named);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = package_put(c, host, sorted[i].item, sorted[i].digest);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		int64_t ids[2];
+
+		if (i + 1 < n && cmp_named(&sorted[i], &sorted[i + 1]) == 0)
+			continue;
+		r = package_put(st, c, host, sorted[i].item, sorted[i].digest,
+				ids);
+	}
 	free(sorted);
 	if (r < 0)
 		return r;
@@ -429,21 +633,23 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	/* The index has every host's names but those of the hosts stored
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
-	 * the few pending hosts outermost. */
-	static const char SQL_PACKAGES_FIND[] = "SELECT p.host_id, h.hostname, p.name, "
-				  "p.arch, p.version, p.source, "
-				  "p.source_version FROM (SELECT host_id, arch "
-				  "FROM package_hosts WHERE name = ?1 AND "
-				  "(host_id > ?2 OR (host_id = ?2 AND arch > ?4)) "
-				  "UNION ALL SELECT x.host_id, x.arch FROM "
-				  "package_hosts_pending q CROSS JOIN packages x ON "
-				  "x.host_id = q.host_id AND x.name = ?1 WHERE "
-				  "(x.host_id > ?2 OR (x.host_id = ?2 AND "
-				  "x.arch > ?4)) ORDER BY 1, 2 LIMIT ?3) k "
-				  "JOIN packages p ON p.host_id = k.host_id AND "
-				  "p.name = ?1 AND p.arch = k.arch JOIN hosts h "
-				  "ON h.id = p.host_id ORDER BY p.host_id, "
-				  "p.arch";
+	 * the few pending hosts outermost; the name's id as a scalar, not a
+	 * join, lets the index give the hosts' order and a page stop early. */
+	static const char SQL_PACKAGES_FIND[] =
+		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
+		"v.source, v.source_version FROM (SELECT x.host_id, "
+		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
+		"package_versions w ON w.id = x.version_id WHERE x.name_id = "
+		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
+		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
+		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM "
+		"package_hosts_pending q CROSS JOIN packages p ON p.host_id = "
+		"q.host_id AND p.name_id = (SELECT id FROM package_names WHERE "
+		"name = ?1) CROSS JOIN package_versions w ON w.id = "
+		"p.version_id WHERE q.host_id >= ?2 AND (q.host_id > ?2 OR "
+		"w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN package_versions "
+		"v ON v.id = k.version_id JOIN hosts h ON h.id = k.host_id "
+		"ORDER BY k.host_id, v.arch";
 	json_t *items, *cursor;
 	int r = db_read_begin(st, &c);
 
@@ -467,12 +673,13 @@ int store_packages_find(struct store *st, const char *name, int limit,
 			json_object_del(it, "cursor");
 	}
 	if (r == 0) {
-		cs = db_stmt(c, "SELECT (SELECT count(*) FROM "
-					   "package_hosts WHERE name = ?1) + "
-					   "(SELECT count(*) FROM "
-					   "package_hosts_pending q CROSS "
-					   "JOIN packages x ON x.host_id = "
-					   "q.host_id AND x.name = ?1)");
+		cs = db_stmt(c, "WITH n(id) AS (SELECT id FROM "
+			     "package_names WHERE name = ?1) "
+			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
+			     "package_hosts x ON x.name_id = n.id) + (SELECT "
+			     "count(*) FROM n CROSS JOIN package_hosts_pending "
+			     "q CROSS JOIN packages x ON x.host_id = q.host_id "
+			     "AND x.name_id = n.id)");
 
 		if (cs)
 			db_bind_text(cs, 1, name);

@@ -28,6 +28,8 @@ int store_write_commit(struct store *st)
 
 void store_write_rollback(struct store *st)
 {
+	packages_cache_forget(st);
+	store_verdicts_rollback(st);
 	db_writer_rollback(st);
 }
 
@@ -315,8 +317,8 @@ int store_prepare_report(struct store *st, struct ingest_job *job)
  * 1 when it changed.  stored_hash is the section's hash as this
  * transaction sees it ("" if none), which store_apply_report() has read
  * already and has checked a delta's base against. */
-static int put_section(struct db_conn *c, int64_t host, int64_t now,
-		       enum section sec, struct ingest_section *in,
+static int put_section(struct store *st, struct db_conn *c, int64_t host,
+		       int64_t now, enum section sec, struct ingest_section *in,
 		       const char *stored_hash, struct budget *b)
 {
 	struct stored old = { 0 };
@@ -342,8 +344,8 @@ static int put_section(struct db_conn *c, int64_t host, int64_t now,
 	r = apply_changes(c, host, now, sec, in, b);
 	if (r == 0 && sec == SECTION_PACKAGES)
 		r = in->delta || in->incremental
-			    ? packages_apply_changes(c, host, in)
-			    : packages_replace(c, host, in);
+			    ? packages_apply_changes(st, c, host, in)
+			    : packages_replace(st, c, host, in);
 	if (r == 0 && !in->packed)
 		r = pack_section(sec, in);
 	if (r < 0)
@@ -956,7 +958,7 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	for (int i = 0; i < SECTION_COUNT; i++) {
 		if (!job->sec[i].full)
 			continue;
-		r = put_section(c, job->host_id, now, i, &job->sec[i],
+		r = put_section(st, c, job->host_id, now, i, &job->sec[i],
 				stored[i], &b);
 		if (r < 0)
 			goto fail;

@@ -20,4 +20,11 @@ echo "== unchanged reports against the floor =="
 /usr/bin/python3 tests/bench/unchanged_bench.py "$b" "$b/bench/loadgen" "$b/bench/floor"
 echo
 echo "== server =="
+# The same fleet's figures for the derelictd this branch started from.
+if base=$(sh tests/bench/build_base.sh "$b"); then
+	case $base in /*) ;; *) base=$PWD/$base ;; esac
+	export BENCH_BASE_DERELICTD="$base/derelictd"
+else
+	echo "no base derelictd (not a git checkout?): this one's figures alone"
+fi
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"

@@ -6,6 +6,12 @@ with its database on disk.  Prints the figures; asserts nothing about time.
 
   server_bench.py BUILD_DIR LOADGEN [HOSTS]
 
+With BENCH_BASE_DERELICTD (run.sh builds it from git: where this branch
+left main), the realistic fleet's figures (issue 18) are printed beside the
+same figures of that derelictd, same run, with their ratio; BENCH_HOSTS
+then sets the fleet's size (100000: it reports BENCH_REPORTS hosts over
+HTTP and copies them in the database up to that size, printing progress).
+
 Every phase keeps BENCH_CONC (64) requests in flight: a fleet of thousands
 of agents has many reports arriving at once.  Each load line also says how
 busy the single writer was.
@@ -294,7 +300,221 @@ def notify_cost(hosts_n, pk, ports, services, procs):
           f"{on[3]:.1f} s after the last report")
 
 
+# --- issue 18: a realistic fleet, this derelictd beside the base's ----------
+
+RELEASES = (("bookworm", "12"), ("bullseye", "11"), ("trixie", "13"))
+
+
+def cpu_seconds(pid, thread=None):
+    """CPU time (user and system) of the process, or of its thread of
+    that name: on a shared machine a steadier measure than the wall."""
+    tick = os.sysconf("SC_CLK_TCK")
+    if thread is None:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / tick
+    for t in os.listdir(f"/proc/{pid}/task"):
+        if open(f"/proc/{pid}/task/{t}/comm").read().strip() == thread:
+            f = open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / tick
+    return 0.0
+
+
+def realistic_packages(pk, host_no):
+    """A host's 1,500 packages: its release's (host_no % 3) versions, 8% of
+    them one of three older versions others of the release run too, 7% a
+    version of its own (local builds, pinned backports): about 93% of its
+    versions shared within the release."""
+    rel = host_no % len(RELEASES)
+    rng = random.Random(host_no)
+    out = []
+    for j, p in enumerate(pk):
+        v = f"{p['version']}~r{rel}"
+        r = rng.random()
+        if r < 0.07:
+            v += f"+local{host_no}"
+        elif r < 0.15:
+            v += f"~old{rng.randrange(3)}"
+        q = dict(p, version=v)
+        if q["source_version"] == p["version"]:
+            q["source_version"] = v
+        out.append(q)
+    return out
+
+
+def realistic_report(host, host_no, pk, ports, services, procs):
+    rep = full_report(host, realistic_packages(pk, host_no), ports, services, procs)
+    code, ver = RELEASES[host_no % len(RELEASES)]
+    rep["host"]["os"] = {"id": "debian", "version_id": ver, "codename": code,
+                         "pretty_name": f"Debian GNU/Linux {ver} ({code})"}
+    return rep
+
+
+def clone_hosts(db_path, total, progress):
+    """Copies the reported hosts, each with its sections and packages (in
+    whichever schema the database has), until there are total hosts: 1,000
+    at a time, each table's rows in its key's order."""
+    db = sqlite3.connect(db_path, timeout=600)
+    db.execute("PRAGMA cache_size = -1000000")
+    db.execute("PRAGMA synchronous = OFF")
+    tables = [t for (t,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+              if t in ("sections", "packages", "package_hosts", "host_state")]
+    info = {t: list(db.execute(f"PRAGMA table_info({t})")) for t in tables}
+    hcols = [c[1] for c in db.execute("PRAGMA table_info(hosts)")
+             if c[1] not in ("id", "agent_id", "hostname", "machine_id", "token_hash")]
+    templates = [i for (i,) in db.execute("SELECT id FROM hosts ORDER BY id")]
+    db.execute("CREATE TEMP TABLE clone_map (new INTEGER PRIMARY KEY, src INTEGER)")
+    have, t0 = len(templates), time.time()
+    while have < total:
+        db.execute("BEGIN")
+        db.execute("DELETE FROM clone_map")
+        for _ in range(min(1000, total - have)):
+            src = templates[have % len(templates)]
+            cur = db.execute(f"INSERT INTO hosts (agent_id, hostname, machine_id, {', '.join(hcols)}) "
+                             f"SELECT printf('00000000-0000-4000-9000-%012d', ?1), "
+                             f"printf('clone-%06d', ?1), printf('%032d', ?1), {', '.join(hcols)} "
+                             f"FROM hosts WHERE id = ?2", (have, src))
+            db.execute("INSERT INTO clone_map VALUES (?, ?)", (cur.lastrowid, src))
+            have += 1
+        for t in tables:
+            rest = [c[1] for c in info[t] if c[1] not in ("host_id", "id")]
+            key = [c[1] for c in sorted(info[t], key=lambda c: c[5]) if c[5]] or ["host_id"]
+            order = ", ".join("m.new" if k == "host_id" else f"x.{k}" for k in key)
+            db.execute(f"INSERT INTO {t} (host_id, {', '.join(rest)}) SELECT m.new, "
+                       f"{', '.join('x.' + c for c in rest)} FROM clone_map m JOIN {t} x "
+                       f"ON x.host_id = m.src ORDER BY {order}")
+        db.commit()
+        if progress:
+            print(f"    {have} hosts stored ({time.time() - t0:.0f} s)", flush=True)
+    db.close()
+
+
+def matched(db_path):
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
+    try:
+        return db.execute("SELECT matched_digest FROM advisory_state").fetchone()[0]
+    finally:
+        db.close()
+
+
+def due_hosts(db_path):
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
+    try:
+        return db.execute("SELECT count(*) FROM hosts WHERE next_eval_at = 0").fetchone()[0]
+    finally:
+        db.close()
+
+
+def fleet_figures(binary, n_http, total, pk, ports, services, procs):
+    """One derelictd's figures on the realistic fleet, as a dict."""
+    import conftest
+    saved = conftest.DERELICTD
+    conftest.DERELICTD = binary
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-fleet-"))
+    out = {}
+    try:
+        server = Server(tmp, evaluate_every="60s")
+        try:
+            hosts = enroll_many(server, n_http)
+            reps = [realistic_report(h, i, pk, ports, services, procs) for i, h in enumerate(hosts)]
+            jobs = write_jobs(tmp, "first", hosts, [json.dumps(r).encode() for r in reps])
+            time.sleep(3)
+            cpu0 = cpu_seconds(server.proc.pid)
+            wcpu0 = cpu_seconds(server.proc.pid, "derelictd-write")
+            out["first"], line = load(server, jobs)
+            time.sleep(2)   # the fleet index's pass after the reports counts too
+            out["first_cpu_ms"] = 1e3 * (cpu_seconds(server.proc.pid) - cpu0) / n_http
+            out["first_writer_ms"] = 1e3 * (cpu_seconds(server.proc.pid, "derelictd-write")
+                                            - wcpu0) / n_http
+            print(f"    first full reports: {line}", flush=True)
+            time.sleep(3)
+            out["bytes"] = os.path.getsize(server.db) / n_http
+            rates = []
+            cur = reps
+            for k in range(2):
+                changed, nxt = [], []
+                for r in cur:
+                    items = [dict(p) for p in r["sections"]["packages"]["items"]]
+                    for i in random.Random(k).sample(range(len(items)), 10):
+                        items[i]["version"] += f"+u{k}"
+                        items[i]["source_version"] = items[i]["version"]
+                    new = seal({"manager": "dpkg", "changed_at": "2026-11-26T00:00:00Z",
+                                "items": items})
+                    d = dict(r)
+                    d["sections"] = {x: {"hash": v["hash"]} for x, v in r["sections"].items()}
+                    d["sections"]["packages"] = packages_delta(r["sections"]["packages"], new)
+                    changed.append(json.dumps(d).encode())
+                    nxt.append(dict(r, sections=dict(r["sections"], packages=new)))
+                rate, line = load(server, write_jobs(tmp, f"delta{k}", hosts, changed))
+                rates.append(rate)
+                cur = nxt
+            out["delta"] = statistics.median(rates)
+            print(f"    deltas: {line}", flush=True)
+        finally:
+            server.stop()
+        if total > n_http:
+            clone_hosts(server.db, total, True)
+        server.start()
+        try:
+            name = pk[0]["name"]
+            for path in ("/hosts", "/hosts?status=active", "/hosts?abandoned=true&mail=true",
+                         f"/packages?name={name}", f"/packages?name={name}&limit=500"):
+                out["GET " + path] = get_latency(server, path, n=20)[0]
+            # An advisory change for a source every host has: the time
+            # until every host it touches has been matched again.
+            src = pk[0]["source"]
+            adv = tmp / "tracker.json"
+            adv.write_text(json.dumps({src: {"CVE-2026-99999": {
+                "description": "bench", "scope": "remote",
+                "releases": {c: {"status": "resolved", "urgency": "high", "repositories": {},
+                                 "fixed_version": "999:1"} for c, _ in RELEASES}}}}))
+            before = matched(server.db)
+            t = time.time()
+            server.cli("advisories", "update", str(adv))
+            limit = float(os.environ.get("BENCH_REMATCH_MAX", "600"))
+            while time.time() - t < limit and matched(server.db) == before:
+                time.sleep(0.1)
+            while time.time() - t < limit and due_hosts(server.db):
+                time.sleep(0.2)
+            left = due_hosts(server.db)
+            out["rematch"] = time.time() - t if not left else float("inf")
+            print(f"    re-match after an advisory change: {out['rematch']:.1f} s"
+                  f"{f', {left} hosts still due' if left else ''}", flush=True)
+        finally:
+            server.stop()
+    finally:
+        conftest.DERELICTD = saved
+        subprocess.run(["rm", "-rf", str(tmp)])
+    return out
+
+
+def fleet_compare(base, total, pk, ports, services, procs):
+    n_http = min(total, int(os.environ.get("BENCH_REPORTS", "1000")))
+    print(f"realistic fleet (issue 18): {n_http} hosts report, {total} stored; "
+          f"{len(RELEASES)} releases, {len(pk)} packages each, ~93% of versions "
+          f"shared within a release")
+    figs = {}
+    for name, binary in (("base", base), ("this", os.environ["DERELICTD"])):
+        print(f"  {name} ({binary}):", flush=True)
+        figs[name] = fleet_figures(binary, n_http, total, pk, ports, services, procs)
+    rows = [("bytes per host (KiB)", "bytes", 1 / 1024),
+            ("first full reports/s", "first", 1),
+            ("server CPU ms per first report", "first_cpu_ms", 1),
+            ("writer thread CPU ms per first report", "first_writer_ms", 1),
+            ("delta reports/s (10 packages)", "delta", 1)]
+    rows += [(f"{k} median ms ({total} hosts)", k, 1) for k in figs["this"] if k.startswith("GET ")]
+    rows += [(f"re-match s ({total} hosts)", "rematch", 1)]
+    print(f"  {'':44} {'base':>10} {'this':>10} {'this/base':>10}")
+    for label, k, scale in rows:
+        a, b = figs["base"][k] * scale, figs["this"][k] * scale
+        print(f"  {label:44} {a:10.1f} {b:10.1f} {b / a if a else 0:10.2f}")
+
+
 def main():
+    if os.environ.get("BENCH_BASE_DERELICTD"):
+        fleet_compare(os.environ["BENCH_BASE_DERELICTD"], HOSTS, machine_packages(),
+                      *fleet_sections())
+        if os.environ.get("BENCH_FLEET_ONLY"):
+            return
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-"))
     server = Server(tmp, evaluate_every="60s")
     try:

@@ -1321,6 +1321,202 @@ START_TEST(corrupt_tables_are_errors_not_absence)
 }
 END_TEST
 
+/* --- package versions stored once for the fleet (issue 18) ------------- */
+
+/* One number from the database file, read beside the store. */
+static int64_t db_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t n;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY,
+					 NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t lib3_versions(const char *version)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM package_versions WHERE name = 'lib3' "
+		 "AND version = '%s'",
+		 version);
+	return db_count(sql);
+}
+
+/* GET /packages?name=lib3 as "host:version,..." in its order. */
+static const char *lib3_fleet(void)
+{
+	static char out[256];
+	json_t *page = NULL, *it;
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	ck_assert_int_eq(store_packages_find(st, "lib3", 10, 0, NULL, &page),
+			 0);
+	json_array_foreach(json_object_get(page, "items"), i, it)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%lld:%s",
+				      i ? "," : "",
+				      (long long)json_integer_value(
+					  json_object_get(it, "host_id")),
+				      json_get_str(it, "version"));
+	ck_assert_int_eq(total_of(page), (int64_t)i);
+	json_decref(page);
+	return out;
+}
+
+static void send_ok(int64_t id, const char *agent, const char *host,
+		    const char *lib3)
+{
+	json_t *rep = report_of(agent, host, lib3);
+	int status = 0;
+
+	ck_assert_int_eq(send_report(id, agent, rep, &status, NULL), 0);
+	ck_assert_int_eq(status, 200);
+	json_decref(rep);
+}
+
+/* A version two hosts run is one row; when the last host drops it the
+ * row stays (nothing finds a version's hosts but a scan, and a kept row
+ * costs the fleet one row), and a host that installs it again refers to
+ * the same row. */
+START_TEST(package_version_shared_dropped_and_kept)
+{
+	int64_t a = reported_host(AGENT_A, "alpha", HASH_HOST_A);
+	int64_t b = reported_host(AGENT_B, "beta", HASH_HOST_B);
+	char want[64];
+
+	ck_assert_int_eq(lib3_versions("1.3-1"), 1);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM packages"), 40);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM package_versions"), 20);
+	snprintf(want, sizeof(want), "%lld:1.3-1,%lld:1.3-1", (long long)a,
+		 (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+	ck_assert_int_eq(index_pass(10), 2);
+	ck_assert_str_eq(lib3_fleet(), want);
+
+	/* Dropped by one host: the other still runs it. */
+	send_ok(a, AGENT_A, "alpha", "1.3-2");
+	ck_assert_str_eq(lib3_version(a), "1.3-2");
+	ck_assert_str_eq(lib3_version(b), "1.3-1");
+	snprintf(want, sizeof(want), "%lld:1.3-2,%lld:1.3-1", (long long)a,
+		 (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+	/* A full section of plain items is applied change by change: the
+	 * host stays in the index, nothing is pending. */
+	ck_assert_int_eq(index_pass(10), 0);
+
+	/* Dropped by the last: no host refers to it, the row is kept. */
+	send_ok(b, AGENT_B, "beta", "1.3-2");
+	snprintf(want, sizeof(want), "%lld:1.3-2,%lld:1.3-2", (long long)a,
+		 (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+	ck_assert_int_eq(lib3_versions("1.3-1"), 1);
+	ck_assert_int_eq(lib3_versions("1.3-2"), 1);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM packages p JOIN "
+				  "package_versions v ON v.id = p.version_id "
+				  "WHERE v.version = '1.3-1'"),
+			 0);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM package_hosts x JOIN "
+				  "package_versions v ON v.id = x.version_id "
+				  "WHERE v.version = '1.3-1'"),
+			 0);
+
+	/* Back on a: the same row again. */
+	send_ok(a, AGENT_A, "alpha", "1.3-1");
+	ck_assert_int_eq(lib3_versions("1.3-1"), 1);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM package_versions"), 21);
+	ck_assert_str_eq(lib3_version(a), "1.3-1");
+
+	/* A deleted host takes its references, not the versions. */
+	ck_assert_int_eq(store_host_delete(st, a), 0);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM packages"), 20);
+	ck_assert_int_eq(db_count("SELECT count(*) FROM package_versions"), 21);
+	snprintf(want, sizeof(want), "%lld:1.3-2", (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+}
+END_TEST
+
+/* Prepared outside the writer, as POST /reports does. */
+static void prepare(struct ingest_job *job, json_t **copy, int64_t id,
+		    const char *agent, const char *host, const char *lib3)
+{
+	json_t *rep = report_of(agent, host, lib3);
+	struct report_verdict v = {0};
+
+	memset(job, 0, sizeof(*job));
+	*copy = json_deep_copy(rep);
+	json_decref(rep);
+	job->host_id = id;
+	job->report = *copy;
+	job->bytes = 4096;
+	ck_assert_int_eq(report_check(*copy, agent, job, &v), 0);
+	ck_assert_int_eq(store_prepare_report(st, job), 0);
+}
+
+/* Two hosts bring the same new version in one batch: one row, both refer
+ * to it.  A batch rolled back takes its new version with it, and the
+ * writer's memory of ids forgets it too: the next report that brings it
+ * gets a row that is there. */
+START_TEST(package_version_new_twice_in_one_batch)
+{
+	int64_t a = reported_host(AGENT_A, "alpha", HASH_HOST_A);
+	int64_t b = reported_host(AGENT_B, "beta", HASH_HOST_B);
+	struct ingest_job ja, jb;
+	json_t *ca, *cb;
+	char want[64];
+
+	prepare(&ja, &ca, a, AGENT_A, "alpha", "9.9-1");
+	prepare(&jb, &cb, b, AGENT_B, "beta", "9.9-1");
+	ck_assert_int_eq(store_write_begin(st), 0);
+	ck_assert_int_eq(store_apply_report(st, &ja, now), 0);
+	ck_assert_int_eq(store_apply_report(st, &jb, now), 0);
+	ck_assert_int_eq(store_write_commit(st), 0);
+	ck_assert_int_eq(ja.status, 200);
+	ck_assert_int_eq(jb.status, 200);
+	ingest_job_free(&ja);
+	ingest_job_free(&jb);
+	json_decref(ca);
+	json_decref(cb);
+	ck_assert_int_eq(lib3_versions("9.9-1"), 1);
+	ck_assert_int_eq(db_count("SELECT count(DISTINCT version_id) FROM "
+				  "packages p JOIN package_versions v ON v.id "
+				  "= p.version_id WHERE v.name = 'lib3'"),
+			 1);
+	snprintf(want, sizeof(want), "%lld:9.9-1,%lld:9.9-1", (long long)a,
+		 (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+
+	/* Rolled back: neither the row nor the remembered id stays. */
+	prepare(&ja, &ca, a, AGENT_A, "alpha", "7.7-1");
+	ck_assert_int_eq(store_write_begin(st), 0);
+	ck_assert_int_eq(store_apply_report(st, &ja, now), 0);
+	store_write_rollback(st);
+	ingest_job_free(&ja);
+	json_decref(ca);
+	ck_assert_int_eq(lib3_versions("7.7-1"), 0);
+	ck_assert_str_eq(lib3_version(a), "9.9-1");
+	/* Another version takes the rolled-back row's id... */
+	send_ok(b, AGENT_B, "beta", "8.8-1");
+	/* ...and the one rolled back gets a row of its own. */
+	send_ok(a, AGENT_A, "alpha", "7.7-1");
+	ck_assert_str_eq(lib3_version(a), "7.7-1");
+	ck_assert_str_eq(lib3_version(b), "8.8-1");
+	ck_assert_int_eq(lib3_versions("7.7-1"), 1);
+	snprintf(want, sizeof(want), "%lld:7.7-1,%lld:8.8-1", (long long)a,
+		 (long long)b);
+	ck_assert_str_eq(lib3_fleet(), want);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1335,6 +1531,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, enroll_and_reenroll);
 	tcase_add_test(tc, report_full_then_unchanged_then_changed);
 	tcase_add_test(tc, report_packages_as_delta);
+	tcase_add_test(tc, package_version_shared_dropped_and_kept);
+	tcase_add_test(tc, package_version_new_twice_in_one_batch);
 	tcase_add_test(tc, report_for_a_deleted_host_is_404);
 	tcase_add_test(tc, hosts_list_filters_and_caps);
 	tcase_add_test(tc, host_patch_and_delete);
