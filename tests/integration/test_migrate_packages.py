@@ -157,6 +157,12 @@ def test_migration_keeps_every_answer(tmp_path, monkeypatch):
         assert rows > 3 * versions       # stored once, referenced by each host
         after = answers(server, hosts, names)
         assert after.keys() == before.keys()
+        # Members this release adds beside the interning (the SMTP probe's
+        # results of a host, empty here) are not the migration's doing.
+        for k in after:
+            if k.startswith("host "):
+                assert after[k].count(b',"probe":[]') == 1, k
+                after[k] = after[k].replace(b',"probe":[]', b"")
         for k in before:
             assert after[k] == before[k], k
 
