@@ -9,7 +9,6 @@
 #define _GNU_SOURCE 1
 #include "collect_logins.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -26,6 +25,7 @@
 #include "jsonutil.h"
 #include "procfs.h"
 #include "report.h"
+#include "sqlite_dl.h"
 
 /* Hard cap on records kept while reading, before the newest are chosen:
  * a host that logs in by script every minute still reads in bounded
@@ -116,53 +116,8 @@ int collect_logins_read_wtmp(const char *path, int64_t since,
 	return r < 0 ? r : records;
 }
 
-/* The SQLite functions used here, resolved by load_sqlite(). */
-static struct {
-	void *dl;
-	typeof(sqlite3_open_v2) *open_v2;
-	typeof(sqlite3_busy_timeout) *busy_timeout;
-	typeof(sqlite3_prepare_v2) *prepare_v2;
-	typeof(sqlite3_bind_int64) *bind_int64;
-	typeof(sqlite3_bind_int) *bind_int;
-	typeof(sqlite3_step) *step;
-	typeof(sqlite3_column_text) *column_text;
-	typeof(sqlite3_column_int64) *column_int64;
-	typeof(sqlite3_finalize) *finalize;
-	typeof(sqlite3_close) *close;
-} sql;
-
-/* 0, or -ELIBACC when libsqlite3.so.0 or one of its functions is
- * missing. */
-static int load_sqlite(void)
-{
-	void *dl;
-
-	if (sql.dl)
-		return 0;
-	dl = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
-	if (!dl)
-		return -ELIBACC;
-#define SYM(field, name)                                                      \
-	if (!(*(void **)&sql.field = dlsym(dl, name)))                         \
-		goto missing
-	SYM(open_v2, "sqlite3_open_v2");
-	SYM(busy_timeout, "sqlite3_busy_timeout");
-	SYM(prepare_v2, "sqlite3_prepare_v2");
-	SYM(bind_int64, "sqlite3_bind_int64");
-	SYM(bind_int, "sqlite3_bind_int");
-	SYM(step, "sqlite3_step");
-	SYM(column_text, "sqlite3_column_text");
-	SYM(column_int64, "sqlite3_column_int64");
-	SYM(finalize, "sqlite3_finalize");
-	SYM(close, "sqlite3_close");
-#undef SYM
-	sql.dl = dl;
-	return 0;
-missing:
-	dlclose(dl);
-	memset(&sql, 0, sizeof(sql));
-	return -ELIBACC;
-}
+/* SQLite, loaded the first time a database is there (sqlite_dl.h). */
+static const struct sqlite_dl *sql;
 
 int collect_logins_read_wtmpdb(const char *path, int64_t since,
 			       struct login_list *l, int *ret_open)
@@ -174,19 +129,19 @@ int collect_logins_read_wtmpdb(const char *path, int64_t since,
 
 	if (stat(path, &sb) < 0)
 		return -errno;
-	if ((r = load_sqlite()) < 0)
+	if ((r = sqlite_dl_load(&sql)) < 0)
 		return r;
-	rc = sql.open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	rc = sql->open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		r = -EIO;
 		goto out;
 	}
-	sql.busy_timeout(db, 2000);
+	sql->busy_timeout(db, 2000);
 	/* Login is in microseconds; Type 3 is USER_PROCESS, Type 1 a boot.
 	 * The newest row first, so the "last" login is right even outside
 	 * the window.  A session is open when it has no logout and began
 	 * after the last boot: wtmpdb last calls the others "crash". */
-	rc = sql.prepare_v2(db,
+	rc = sql->prepare_v2(db,
 		"SELECT User, Login, RemoteHost, Logout IS NULL AND Login >= "
 		"COALESCE((SELECT MAX(Login) FROM wtmp WHERE Type = 1), 0) "
 		"FROM wtmp WHERE Type = 3 "
@@ -198,14 +153,14 @@ int collect_logins_read_wtmpdb(const char *path, int64_t since,
 		r = -EIO;
 		goto out;
 	}
-	sql.bind_int64(st, 1, since * 1000000);
-	sql.bind_int(st, 2, LOGINS_READ_MAX);
-	while ((rc = sql.step(st)) == SQLITE_ROW) {
-		const char *user = (const char *)sql.column_text(st, 0);
-		const char *from = (const char *)sql.column_text(st, 2);
-		int64_t at = sql.column_int64(st, 1) / 1000000;
+	sql->bind_int64(st, 1, since * 1000000);
+	sql->bind_int(st, 2, LOGINS_READ_MAX);
+	while ((rc = sql->step(st)) == SQLITE_ROW) {
+		const char *user = (const char *)sql->column_text(st, 0);
+		const char *from = (const char *)sql->column_text(st, 2);
+		int64_t at = sql->column_int64(st, 1) / 1000000;
 
-		if (sql.column_int64(st, 3))
+		if (sql->column_int64(st, 3))
 			open++;
 		r = add_rec(l, since, user ? user : "", 256, from, 256, at, 0);
 		if (r < 0)
@@ -216,8 +171,8 @@ int collect_logins_read_wtmpdb(const char *path, int64_t since,
 	else
 		*ret_open = open;
 out:
-	sql.finalize(st);
-	sql.close(db);
+	sql->finalize(st);
+	sql->close(db);
 	return r;
 }
 

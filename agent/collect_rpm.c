@@ -1,7 +1,6 @@
 /* collect_rpm.c - see collect_rpm.h. */
 #include "collect_rpm.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -16,6 +15,7 @@
 #include "report.h"
 #include "rpmdb_bdb.h"
 #include "rpmhdr.h"
+#include "sqlite_dl.h"
 
 #define EVR_MAX 600
 
@@ -102,48 +102,8 @@ int collect_rpm_parse_bdb(const uint8_t *buf, size_t len, json_t *items)
 	return rpmdb_bdb_foreach(buf, len, add_record, items, NULL);
 }
 
-/* The SQLite functions used here, resolved by load_sqlite().  The loader
- * of collect_logins.c resolves another set; each stays private. */
-static struct {
-	void *dl;
-	typeof(sqlite3_open_v2) *open_v2;
-	typeof(sqlite3_busy_timeout) *busy_timeout;
-	typeof(sqlite3_prepare_v2) *prepare_v2;
-	typeof(sqlite3_step) *step;
-	typeof(sqlite3_column_blob) *column_blob;
-	typeof(sqlite3_column_bytes) *column_bytes;
-	typeof(sqlite3_finalize) *finalize;
-	typeof(sqlite3_close) *close;
-} sql;
-
-static int load_sqlite(void)
-{
-	void *dl;
-
-	if (sql.dl)
-		return 0;
-	dl = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
-	if (!dl)
-		return -ELIBACC;
-#define SYM(field, name)                                                      \
-	if (!(*(void **)&sql.field = dlsym(dl, name)))                         \
-		goto missing
-	SYM(open_v2, "sqlite3_open_v2");
-	SYM(busy_timeout, "sqlite3_busy_timeout");
-	SYM(prepare_v2, "sqlite3_prepare_v2");
-	SYM(step, "sqlite3_step");
-	SYM(column_blob, "sqlite3_column_blob");
-	SYM(column_bytes, "sqlite3_column_bytes");
-	SYM(finalize, "sqlite3_finalize");
-	SYM(close, "sqlite3_close");
-#undef SYM
-	sql.dl = dl;
-	return 0;
-missing:
-	dlclose(dl);
-	memset(&sql, 0, sizeof(sql));
-	return -ELIBACC;
-}
+/* SQLite, loaded the first time a database is there (sqlite_dl.h). */
+static const struct sqlite_dl *sql;
 
 /* One pass over the Packages table of db (a path, or a file: URI with
  * SQLITE_OPEN_URI in flags).  0, -EAGAIN when SQLite could not open or
@@ -155,21 +115,21 @@ static int read_sqlite_as(const char *db_name, int flags, json_t *items)
 	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 
-	rc = sql.open_v2(db_name, &db, SQLITE_OPEN_READONLY | flags, NULL);
+	rc = sql->open_v2(db_name, &db, SQLITE_OPEN_READONLY | flags, NULL);
 	if (rc != SQLITE_OK) {
 		r = -EAGAIN;
 		goto out;
 	}
-	sql.busy_timeout(db, 2000);
-	rc = sql.prepare_v2(db, "SELECT blob FROM Packages ORDER BY hnum", -1,
+	sql->busy_timeout(db, 2000);
+	rc = sql->prepare_v2(db, "SELECT blob FROM Packages ORDER BY hnum", -1,
 			    &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = (rc & 0xff) == SQLITE_ERROR ? -EBADMSG : -EAGAIN;
 		goto out;
 	}
-	while ((rc = sql.step(st)) == SQLITE_ROW) {
-		const void *blob = sql.column_blob(st, 0);
-		int n = sql.column_bytes(st, 0);
+	while ((rc = sql->step(st)) == SQLITE_ROW) {
+		const void *blob = sql->column_blob(st, 0);
+		int n = sql->column_bytes(st, 0);
 
 		if (!blob || n <= 0)
 			continue;
@@ -182,9 +142,9 @@ static int read_sqlite_as(const char *db_name, int flags, json_t *items)
 		r = json_array_size(items) ? -EIO : -EAGAIN;
 out:
 	if (st)
-		sql.finalize(st);
+		sql->finalize(st);
 	if (db)
-		sql.close(db);
+		sql->close(db);
 	return r;
 }
 
@@ -228,7 +188,7 @@ static int read_sqlite(const char *path, json_t *items)
 	size_t before = json_array_size(items);
 	int r;
 
-	if ((r = load_sqlite()) < 0)
+	if ((r = sqlite_dl_load(&sql)) < 0)
 		return r;
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	if (stat(wal, &st) == 0 && st.st_size > 0) {
