@@ -1,11 +1,15 @@
 #!/bin/sh
 # build_base.sh BUILD_DIR [REV] - builds derelictd of another revision
-# (default: where this branch left main) into BUILD_DIR/base/, for the
-# bench's before-and-after figures and the migration test's old database.
-# Prints the directory holding that derelictd.
+# (default: the previous release, the newest tag vX.Y.Z before this
+# version's own) into BUILD_DIR/base/, for the bench's before-and-after
+# figures and the migration test's old database.  Prints the directory
+# holding that derelictd.
 set -eu
 b=${1:-build}
-rev=${2:-${BENCH_BASE:-$(git merge-base HEAD main 2>/dev/null || git rev-parse HEAD~1)}}
+version=$(sed -n 's/^#define DERELICT_VERSION "\(.*\)"/\1/p' common/version.h)
+released=$(git describe --tags --abbrev=0 --match 'v[0-9]*' \
+	--exclude "v$version" HEAD 2>/dev/null || true)
+rev=${2:-${BENCH_BASE:-${released:-HEAD~1}}}
 id=$(git rev-parse --short "$rev")
 dir="$b/base/$id"
 if [ ! -x "$dir/build/derelictd" ]; then
