@@ -37,6 +37,13 @@ SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\b"
                        r"|RELEASE|PRAGMA|VACUUM|ANALYZE)\s")
 
 
+# The texts written once per engine (marked ENGINE: in the source) are
+# told apart by what only one engine has.
+SQLITE_ONLY = re.compile(r"\bhost_search\b|\bjson_each\(|\bjson_valid\(|"
+                         r"\browid\b|\bMATCH\b|\bPRAGMA\b")
+PG_ONLY = re.compile(r"\bILIKE\b|\bjsonb|::")
+
+
 def cflags():
     out = subprocess.run(["pkg-config", "--cflags", "jansson", "sqlite3",
                           "libmicrohttpd", "inih", "uuid"],
@@ -221,6 +228,37 @@ def prepare_all(pg, stmts):
     return [(stmts[n][0], stmts[n][1], e) for n, e in sorted(errors.items())]
 
 
+def sqlite_migrated(path=":memory:"):
+    db = sqlite3.connect(path, isolation_level=None)
+    for mig in sorted(glob.glob(os.path.join(ROOT, "sql", "*.sql"))):
+        with open(mig) as fh:
+            db.executescript("BEGIN;\n" + fh.read() + "\nCOMMIT;")
+    return db
+
+
+def param_count(sql):
+    n = 0
+    for m in re.finditer(r"\?(\d*)", placeholders(sql).replace("$", "?")):
+        n = max(n, int(m.group(1) or 0))
+    return n
+
+
+def sqlite_prepare_all(stmts):
+    """EXPLAINs each statement (compiled, not run) on a SQLite database of
+    sql/*.sql; [(where, sql, error)]."""
+    db = sqlite_migrated()
+    bad = []
+    for where, sql in stmts:
+        if not re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b",
+                        sql, re.I):
+            continue
+        try:
+            db.execute("EXPLAIN " + sql, [None] * param_count(sql))
+        except sqlite3.Error as e:
+            bad.append((where, sql, str(e)))
+    return bad
+
+
 def main():
     files = sorted(glob.glob(os.path.join(ROOT, "server", "store*.c")))
     stmts = []
@@ -246,14 +284,23 @@ def main():
                     fails += 1
         if fails:
             return 1
-        bad = prepare_all(pg, stmts)
+        on_pg = [x for x in stmts if not SQLITE_ONLY.search(x[1])]
+        on_lite = [x for x in stmts if not PG_ONLY.search(x[1])]
+        bad = prepare_all(pg, on_pg)
         for where, sql, err in bad:
             print("%s: %s" % (where, err))
             if VERBOSE:
                 print("    " + placeholders(sql))
-        fails += len(bad)
-        print("sql-check: %d statements, %d failures" % (len(stmts),
-                                                        len(bad)))
+        bad_lite = sqlite_prepare_all(on_lite)
+        for where, sql, err in bad_lite:
+            print("%s: sqlite: %s" % (where, err))
+        fails += len(bad) + len(bad_lite)
+        print("sql-check: %d statements (%d SQLite's own, %d PostgreSQL's "
+              "own); PostgreSQL: %d prepared, %d failures; SQLite: %d "
+              "prepared, %d failures" % (
+                  len(stmts), len(stmts) - len(on_pg),
+                  len(stmts) - len(on_lite), len(on_pg), len(bad),
+                  len(on_lite), len(bad_lite)))
         fails += compare.run(pg, "compare")
     finally:
         pg.stop()
