@@ -235,8 +235,8 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 	 * failed unnoticed, and the agent kept a token nobody knew. */
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "SELECT id, token_hash IS NOT NULL FROM hosts "
-		       "WHERE agent_id = ?");
+	s = db_stmt(c, "SELECT id, CASE WHEN token_hash IS NOT NULL THEN 1 "
+		       "ELSE 0 END FROM hosts WHERE agent_id = ?");
 	if (s)
 		db_bind_text(s, 1, agent_id);
 	r = db_step(c, s);

@@ -19,16 +19,18 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT count(*), coalesce(sum(abandoned), 0), "
-		    "coalesce(sum(mail_running), 0), "
-		    "coalesce(sum(mail_exposed), 0), "
+	/* sum() of a bigint is a numeric on PostgreSQL: cast back. */
+	s = db_stmt(c, "SELECT count(*), CAST(coalesce(sum(abandoned), 0) AS "
+		    "bigint), CAST(coalesce(sum(mail_running), 0) AS bigint), "
+		    "CAST(coalesce(sum(mail_exposed), 0) AS bigint), "
 		    "coalesce(sum(CASE WHEN status = 'active' THEN 1 ELSE 0 "
 		    "END), 0), "
 		    "coalesce(sum(CASE WHEN status = 'silent' THEN 1 ELSE 0 "
 		    "END), 0), "
 		    "coalesce(sum(CASE WHEN status = 'retired' THEN 1 ELSE 0 "
 		    "END), 0), "
-		    "coalesce(sum(abandoned * mail_running), 0) FROM hosts");
+		    "CAST(coalesce(sum(abandoned * mail_running), 0) AS "
+		    "bigint) FROM hosts");
 	r = db_step(c, s);
 	if (r != DB_ROW) {
 		db_reset(s);
@@ -134,7 +136,10 @@ int store_metrics(struct store *st, json_t **ret)
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT status, count(*) FROM hosts GROUP BY status");
+	/* The order SQLite's GROUP BY gives, written out: PostgreSQL may
+	 * hash the groups. */
+	s = db_stmt(c, "SELECT status, count(*) FROM hosts GROUP BY status "
+		       "ORDER BY status");
 	o = json_object();
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_object_set_new(o, db_col_text(s, 0),

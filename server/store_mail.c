@@ -367,7 +367,8 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 		return r;
 	s = db_stmt(c,
 		"SELECT h.hostname, p.name, f.summary, f.rule, "
-		"h.retired_at IS NOT NULL FROM hosts h LEFT JOIN projects p ON "
+		"CASE WHEN h.retired_at IS NOT NULL THEN 1 ELSE 0 END "
+		"FROM hosts h LEFT JOIN projects p ON "
 		"p.id = h.project_id LEFT JOIN findings f ON f.id = ?2 AND "
 		"f.host_id = h.id WHERE h.id = ?1");
 	if (s) {

@@ -341,14 +341,12 @@ static int name_id(struct db_conn *c, const char *name, int64_t *ret)
 		return 0;
 	if (rc < 0)
 		return rc;
-	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?)");
+	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?) "
+		    "RETURNING id");
 	if (!s)
 		return -EIO;
 	db_bind_text(s, 1, name);
-	if ((rc = db_run(c, s)) < 0)
-		return rc;
-	*ret = db_last_id(c);
-	return 0;
+	return db_run_returning(c, s, ret);
 }
 
 /* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
@@ -399,15 +397,12 @@ static int version_find(struct db_conn *c, const json_t *p,
 		return rc;
 	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
 		    "version, source, source_version, digest) VALUES (?7, ?1, "
-		    "?2, ?3, ?4, ?5, ?6)");
+		    "?2, ?3, ?4, ?5, ?6) RETURNING id");
 	if (!s)
 		return -EIO;
 	bind_version(s, p, digest);
 	db_bind_int(s, 7, ret_ids[1]);
-	if ((rc = db_run(c, s)) < 0)
-		return rc;
-	ret_ids[0] = db_last_id(c);
-	return 0;
+	return db_run_returning(c, s, &ret_ids[0]);
 }
 
 static int version_intern(struct store *st, struct db_conn *c,

@@ -248,7 +248,7 @@ int store_probe_prune(struct store *st, int64_t since, int64_t now)
 		return r;
 	}
 	s = db_stmt(c, "SELECT DISTINCT host_id FROM probe_ports WHERE "
-		    "probed_at < ?");
+		    "probed_at < ? ORDER BY host_id");
 	if (s)
 		db_bind_int(s, 1, since);
 	else

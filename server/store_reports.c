@@ -788,9 +788,9 @@ static int hashes_only(const struct ingest_job *job)
  * when it is next due. */
 static int learnable(struct db_conn *c, struct ingest_job *job)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT status = 'silent' OR retired_at "
-				  "IS NOT NULL, next_eval_at FROM hosts "
-				  "WHERE id = ?");
+	struct db_stmt *s = db_stmt(c, "SELECT CASE WHEN status = 'silent' OR "
+				  "retired_at IS NOT NULL THEN 1 ELSE 0 END, "
+				  "next_eval_at FROM hosts WHERE id = ?");
 	int r;
 
 	if (!s)
@@ -862,8 +862,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 
 	/* A retired host that reports is news, like a silent one. */
 	s = db_stmt(
-		c, "SELECT project_pinned, status = 'silent' OR retired_at IS "
-		   "NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
+		c, "SELECT project_pinned, CASE WHEN status = 'silent' OR "
+		   "retired_at IS NOT NULL THEN 1 ELSE 0 END, CASE WHEN "
+		   "next_eval_at <= ? THEN 1 ELSE 0 END, tag_project, "
+		   "identity_hash, "
 		   "packages_changed_at, changes_day, changes_today FROM "
 		   "hosts WHERE id = ?");
 	if (!s) {

@@ -228,6 +228,37 @@ def prepare_all(pg, stmts):
     return [(stmts[n][0], stmts[n][1], e) for n, e in sorted(errors.items())]
 
 
+def describe_all(pg, stmts):
+    """The result columns PostgreSQL gives each statement (psql's \\gdesc:
+    prepared and described, not run); [(where, sql, problem)] for those
+    the store would read differently from SQLite's: a boolean (read as
+    text, 't'/'f', not 1/0) or a numeric (sum() of bigint; a real to
+    db_row_json())."""
+    script = ["\\set ON_ERROR_STOP 0"]
+    for n, (where, sql) in enumerate(stmts):
+        text = placeholders(sql)
+        if not re.search(r"^\s*(SELECT|WITH)\b|\bRETURNING\b", text, re.I):
+            continue
+        script.append("\\echo @@%d" % n)
+        script.append(text + " \\gdesc")
+    r = subprocess.run(["sh", "-c", "psql -X -q -At -F '|' -h '%s' -p %d "
+                        "-U postgres -d sqlcheck 2>&1" % (pg.dir, pg.port)],
+                       input="\n".join(script) + "\n", capture_output=True,
+                       text=True)
+    bad, cur = [], None
+    for line in r.stdout.splitlines():
+        if line.startswith("@@"):
+            cur = int(line[2:])
+            continue
+        if cur is None or "|" not in line:
+            continue
+        name, typ = line.rsplit("|", 1)
+        if typ in ("boolean", "numeric", "unknown"):
+            bad.append((stmts[cur][0], stmts[cur][1],
+                        "column %s is %s" % (name, typ)))
+    return bad
+
+
 def sqlite_migrated(path=":memory:"):
     db = sqlite3.connect(path, isolation_level=None)
     for mig in sorted(glob.glob(os.path.join(ROOT, "sql", "*.sql"))):
@@ -287,6 +318,7 @@ def main():
         on_pg = [x for x in stmts if not SQLITE_ONLY.search(x[1])]
         on_lite = [x for x in stmts if not PG_ONLY.search(x[1])]
         bad = prepare_all(pg, on_pg)
+        bad += describe_all(pg, on_pg)
         for where, sql, err in bad:
             print("%s: %s" % (where, err))
             if VERBOSE:
