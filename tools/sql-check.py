@@ -87,7 +87,7 @@ TOKEN = re.compile(r'''(?P<marker>^\#\s+(?P<line>\d+)\s+"(?P<file>[^"]*)".*$)
 
 def extract(path):
     """[(file:line, sql)] of the statement literals of one source file."""
-    args = ["cc", "-E", "-std=gnu11", "-Icommon", "-Iagent", "-Iserver",
+    args = [os.environ.get("CC") or "cc", "-E", "-std=gnu11", "-Icommon", "-Iagent", "-Iserver",
             "-Ibuild/gen"] + cflags() + [path]
     pre = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
@@ -210,22 +210,74 @@ def prepare_all(pg, stmts):
         if re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b",
                     text, re.I):
             script.append("PREPARE s%d AS %s;" % (n, text))
+            script.append("SELECT '@P' || parameter_types::text FROM "
+                          "pg_prepared_statements WHERE name = 's%d';" % n)
             script.append("DEALLOCATE s%d;" % n)
         else:
             script.append("BEGIN; %s; ROLLBACK;" % text)
     # psql echoes to stdout and writes errors to stderr: both on one
     # stream, so each error follows its marker.
-    r = subprocess.run(["sh", "-c", "psql -X -q -h '%s' -p %d -U postgres "
-                        "-d sqlcheck 2>&1" % (pg.dir, pg.port)],
+    r = subprocess.run(["sh", "-c", "psql -X -q -At -h '%s' -p %d -U "
+                        "postgres -d sqlcheck 2>&1" % (pg.dir, pg.port)],
                        input="\n".join(script) + "\n", capture_output=True,
                        text=True)
     errors, cur = {}, None
     for line in r.stdout.splitlines():
         if line.startswith("@@"):
             cur = int(line[2:])
+        elif line.startswith("@P{") and cur is not None:
+            types = line[3:-1].split(",") if line[3:-1] else []
+            e = check_binds(stmts[cur][0], types)
+            if e:
+                errors.setdefault(cur, e)
         elif cur is not None and ("ERROR" in line or "error" in line):
             errors.setdefault(cur, line.strip())
     return [(stmts[n][0], stmts[n][1], e) for n, e in sorted(errors.items())]
+
+
+BIND = re.compile(r"\bdb_bind_(int|text|text_take|blob|blob_take|null)\(\s*"
+                  r"[A-Za-z_>.-]+\s*,\s*(\d+)\s*,")
+ARG = re.compile(r"\bDB_(INT|TEXT|NULL)\b")
+KIND = {"int": "number", "INT": "number", "text": "text", "TEXT": "text",
+        "text_take": "text", "blob": "bytea", "blob_take": "bytea"}
+PG_KIND = {"bigint": "number", "integer": "number", "smallint": "number",
+           "numeric": "number", "text": "text", "bytea": "bytea"}
+
+
+def check_binds(where, types):
+    """The store binds each parameter with a type (db_pg.c prepares with
+    it): the kind it binds must be the kind PostgreSQL inferred.  The
+    binds are read from the source after the statement (db_bind_*() with a
+    literal index, or db_run_with()'s DB_INT/DB_TEXT), up to the next
+    statement; a parameter bound in two kinds is left alone."""
+    path, line = where.rsplit(":", 1)
+    with open(os.path.join(ROOT, path)) as fh:
+        lines = fh.read().split("\n")
+    start = int(line) - 1
+    region = []
+    for i in range(start, min(len(lines), start + 60)):
+        text = lines[i]
+        if i > start and (re.search(r"\bdb_(stmt|run_with)\(", text) or
+                          text.startswith("}")):
+            break
+        region.append(text)
+    region = "\n".join(region)
+    bound = {}
+    if "db_run_with(" in lines[start] or "db_run_with(" in lines[start - 1]:
+        for k, m in enumerate(ARG.finditer(region)):
+            bound.setdefault(k + 1, set()).add(KIND.get(m.group(1)))
+    for m in BIND.finditer(region):
+        bound.setdefault(int(m.group(2)), set()).add(KIND.get(m.group(1)))
+    for n, kinds in sorted(bound.items()):
+        kinds.discard(None)
+        if len(kinds) != 1 or n > len(types):
+            continue
+        kind = kinds.pop()
+        want = PG_KIND.get(types[n - 1])
+        if want and want != kind:
+            return "parameter $%d is %s here but bound as %s" % (
+                n, types[n - 1], kind)
+    return None
 
 
 def describe_all(pg, stmts):
@@ -295,6 +347,10 @@ def main():
     stmts = []
     for f in files:
         stmts += extract(os.path.relpath(f, ROOT))
+    if not os.access(PGBIN + "/initdb", os.X_OK):
+        print("sql-check: no PostgreSQL 15 in %s (apt-get install "
+              "postgresql, or PGBIN=...)" % PGBIN, file=sys.stderr)
+        return 1
     pg = Cluster()
     fails = 0
     try:
@@ -333,7 +389,8 @@ def main():
                   len(stmts), len(stmts) - len(on_pg),
                   len(stmts) - len(on_lite), len(on_pg), len(bad),
                   len(on_lite), len(bad_lite)))
-        fails += compare.run(pg, "compare")
+        fails += compare.run(pg, "compare", stmts, sqlite_migrated(),
+                             placeholders, VERBOSE)
     finally:
         pg.stop()
     return 1 if fails else 0
