@@ -182,9 +182,10 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 	}
 	if (!f->q)
 		s = db_stmt(c, SQL_HOSTS);
+	else if (long_search(f) && db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, SQL_HOSTS_SEARCH_PG);
 	else if (long_search(f))
-		s = db_stmt(c, db_dialect(c) == DB_POSTGRESQL ?
-				       SQL_HOSTS_SEARCH_PG : SQL_HOSTS_SEARCH);
+		s = db_stmt(c, SQL_HOSTS_SEARCH);
 	else
 		s = db_stmt(c, SQL_HOSTS_SEARCH_SHORT);
 	if (!s) {
@@ -200,10 +201,10 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 		goto out;
 	if (!f->q)
 		cs = db_stmt(c, SQL_HOSTS_COUNT);
+	else if (long_search(f) && db_dialect(c) == DB_POSTGRESQL)
+		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH_PG);
 	else if (long_search(f))
-		cs = db_stmt(c, db_dialect(c) == DB_POSTGRESQL ?
-					SQL_HOSTS_COUNT_SEARCH_PG :
-					SQL_HOSTS_COUNT_SEARCH);
+		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH);
 	else
 		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
 	if (cs)

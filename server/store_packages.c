@@ -627,8 +627,9 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
 	 * the few pending hosts outermost in SQLite (its join conditions are
-	 * in WHERE: PostgreSQL takes no ON after CROSS JOIN); the name's id as a scalar, not a
-	 * join, lets the index give the hosts' order and a page stop early. */
+	 * in WHERE: PostgreSQL takes no ON after CROSS JOIN); the name's id
+	 * as a scalar, not a join, lets the index give the hosts' order and
+	 * a page stop early. */
 	static const char SQL_PACKAGES_FIND[] =
 		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
 		"v.source, v.source_version FROM (SELECT x.host_id, "
@@ -638,8 +639,9 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
 		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM "
 		"package_hosts_pending q CROSS JOIN packages p CROSS JOIN "
-		"package_versions w WHERE p.host_id = q.host_id AND p.name_id = "
-		"(SELECT id FROM package_names WHERE name = ?1) AND w.id = "
+		"package_versions w WHERE p.host_id = q.host_id AND "
+		"p.name_id = (SELECT id FROM package_names WHERE name = ?1) "
+		"AND w.id = "
 		"p.version_id AND q.host_id >= ?2 AND (q.host_id > ?2 OR "
 		"w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN package_versions "
 		"v ON v.id = k.version_id JOIN hosts h ON h.id = k.host_id "
@@ -670,10 +672,11 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		cs = db_stmt(c, "WITH n(id) AS (SELECT id FROM "
 			     "package_names WHERE name = ?1) "
 			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
-			     "package_hosts x WHERE x.name_id = n.id) + (SELECT "
-			     "count(*) FROM n CROSS JOIN package_hosts_pending "
-			     "q CROSS JOIN packages x WHERE x.host_id = q.host_id "
-			     "AND x.name_id = n.id)");
+			     "package_hosts x WHERE x.name_id = n.id) + "
+			     "(SELECT count(*) FROM n CROSS JOIN "
+			     "package_hosts_pending q CROSS JOIN packages x "
+			     "WHERE x.host_id = q.host_id AND x.name_id = "
+			     "n.id)");
 
 		if (cs)
 			db_bind_text(cs, 1, name);

@@ -819,8 +819,9 @@ int store_put_seen(struct store *st, const struct store_seen *seen, size_t n)
 					  "CASE WHEN ?2 >= coalesce(last_seen, 0) "
 					  "THEN coalesce(?3, collected_at) ELSE "
 					  "collected_at END, last_seen = "
-					  "CASE WHEN coalesce(last_seen, 0) > ?2 "
-					  "THEN coalesce(last_seen, 0) ELSE ?2 END "
+					  "CASE WHEN coalesce(last_seen, 0) > "
+					  "?2 THEN coalesce(last_seen, 0) "
+					  "ELSE ?2 END "
 					  "WHERE id = ?1");
 
 		if (!s)
