@@ -164,7 +164,9 @@ format:
 CYCLE_OBJ := $(COMMON_OBJ) $(AGENT_OBJ) $(B)/agent/main.o \
 	$(filter $(B)/server/%,$(SERVER_OBJ)) $(B)/server/main.o
 
-# The calls that have overflowed buffers in C for decades stay out.
+# The calls that have overflowed buffers in C for decades stay out.  Every
+# statement of the store prepares on SQLite and on a scratch PostgreSQL 15
+# (tools/sql-check.py, ~7 s; needs the postgresql package).
 check-style: $(CYCLE_OBJ)
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
 		|| { echo "check-style: banned call above" >&2; exit 1; }
@@ -172,6 +174,7 @@ check-style: $(CYCLE_OBJ)
 		| grep -v 'ENGINE:' \
 		|| { echo "check-style: only server/db.c may speak SQLite (db.h wraps it)" >&2; exit 1; }
 	@B=$(B) $(PYTHON) tools/cycles.py $(CYCLE_OBJ)
+	@CC="$(CC)" $(PYTHON) tools/sql-check.py
 
 -include packaging/packaging.mk
 -include tests/fuzz/fuzz.mk

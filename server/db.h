@@ -78,6 +78,16 @@ void db_writer_rollback(struct store *st);
 
 /* --- statements --------------------------------------------------------- */
 
+/* The engine of c, for the few statements written twice (marked
+ * "ENGINE:" in the store).  A stand-in on this branch (pg-sql): the lead
+ * replaces it with pg-engine's db_dialect(). */
+enum { DB_SQLITE, DB_POSTGRESQL };
+static inline int db_dialect(struct db_conn *c)
+{
+	(void)c;
+	return DB_SQLITE;
+}
+
 /* The cached prepared statement for sql (a string literal: its address is
  * the key), reset and with its bindings cleared; NULL on a prepare error
  * (already counted by db_err()). */

@@ -235,8 +235,8 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 	 * failed unnoticed, and the agent kept a token nobody knew. */
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "SELECT id, token_hash IS NOT NULL FROM hosts "
-		       "WHERE agent_id = ?");
+	s = db_stmt(c, "SELECT id, CASE WHEN token_hash IS NOT NULL THEN 1 "
+		       "ELSE 0 END FROM hosts WHERE agent_id = ?");
 	if (s)
 		db_bind_text(s, 1, agent_id);
 	r = db_step(c, s);
@@ -267,12 +267,15 @@ int store_enroll(struct store *st, const char *agent_id, const char *hostname,
 		s = has_token ? db_stmt(c, "UPDATE hosts SET "
 					   "pending_token_hash = ?, "
 					   "pending_since = ? WHERE id = ?")
-			      : db_stmt(c, "UPDATE hosts SET token_hash = ?1 "
-					   "WHERE id = ?3");
-		if (s) {
+			      : db_stmt(c, "UPDATE hosts SET token_hash = ? "
+					   "WHERE id = ?");
+		if (s && has_token) {
 			db_bind_text(s, 1, token_hash);
 			db_bind_int(s, 2, now);
 			db_bind_int(s, 3, id);
+		} else if (s) {
+			db_bind_text(s, 1, token_hash);
+			db_bind_int(s, 2, id);
 		}
 		r = db_run_returning(c, s, NULL);
 	}

@@ -112,7 +112,8 @@ int store_findings_metrics(struct store *st, json_t **ret)
 	}
 	/* Both read through indexes: findings_status and hosts_filters. */
 	s = db_stmt(c, "SELECT rule, severity, count(*) FROM findings "
-		    "WHERE status = 'open' GROUP BY rule, severity");
+		    "WHERE status = 'open' GROUP BY rule, severity "
+		    "ORDER BY rule, severity");
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_array_append_new(
 			open, json_pack("{s:s,s:i,s:I}", "rule",

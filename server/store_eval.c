@@ -1136,6 +1136,7 @@ static int sync_findings(struct db_conn *c, int64_t id,
 	}
 	for (size_t j = 0; j < res->n_findings; j++) {
 		const struct rules_finding *fd = &res->findings[j];
+		int64_t fid = 0;
 
 		if (seen[j])
 			continue;
@@ -1143,7 +1144,7 @@ static int sync_findings(struct db_conn *c, int64_t id,
 			c, "INSERT INTO findings (host_id, rule, key, "
 			   "severity, status, summary, details, first_seen, "
 			   "last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, "
-			   "?)");
+			   "?) RETURNING id");
 		if (!s)
 			goto fail;
 		{
@@ -1158,11 +1159,10 @@ static int sync_findings(struct db_conn *c, int64_t id,
 		}
 		db_bind_int(s, 7, now);
 		db_bind_int(s, 8, now);
-		if ((rc = db_run(c, s)) < 0)
+		if ((rc = db_run_returning(c, s, &fid)) < 0)
 			goto fail_rc;
 		s = NULL;
-		if ((rc = store_notify_finding(c, "finding.opened",
-					       db_last_id(c),
+		if ((rc = store_notify_finding(c, "finding.opened", fid,
 					       fd->severity, -1, now)) < 0)
 			goto fail_rc;
 		if ((int)fd->severity > worst)

@@ -56,9 +56,9 @@ int store_findings_of_host(struct db_conn *c, int64_t id, json_t **ret)
 }
 
 #define FINDING_FILTERS                                                      \
-	"WHERE (?1 IS NULL OR f.status = ?1) AND (?2 IS NULL OR f.rule = ?2) " \
-	"AND (?3 IS NULL OR f.severity = ?3) AND (?4 IS NULL OR "            \
-	"f.host_id = ?4) "
+	"WHERE (f.status = ?1 OR ?1 IS NULL) AND (f.rule = ?2 OR ?2 IS NULL) " \
+	"AND (f.severity = ?3 OR ?3 IS NULL) AND (f.host_id = ?4 OR "        \
+	"?4 IS NULL) "
 
 int store_findings_list(struct store *st, const struct finding_filter *f,
 			json_t **ret)
@@ -72,8 +72,8 @@ int store_findings_list(struct store *st, const struct finding_filter *f,
 	if (r < 0)
 		return r;
 	s = db_stmt(c, FINDING_COLUMNS FINDING_FILTERS
-		       "AND (?5 IS NULL OR f.severity < ?5 OR "
-		       "(f.severity = ?5 AND f.id < ?6)) "
+		       "AND (f.severity < ?5 OR (f.severity = ?5 AND "
+		       "f.id < ?6) OR ?5 IS NULL) "
 		       "ORDER BY f.severity DESC, f.id DESC LIMIT ?7");
 	for (int pass = 0; s && pass < 2; pass++) {
 		if (pass == 1) {

@@ -19,13 +19,18 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT count(*), coalesce(sum(abandoned), 0), "
-		    "coalesce(sum(mail_running), 0), "
-		    "coalesce(sum(mail_exposed), 0), "
-		    "coalesce(sum(status = 'active'), 0), "
-		    "coalesce(sum(status = 'silent'), 0), "
-		    "coalesce(sum(status = 'retired'), 0), "
-		    "coalesce(sum(abandoned AND mail_running), 0) FROM hosts");
+	/* sum() of a bigint is a numeric on PostgreSQL: cast back. */
+	s = db_stmt(c, "SELECT count(*), CAST(coalesce(sum(abandoned), 0) AS "
+		    "bigint), CAST(coalesce(sum(mail_running), 0) AS bigint), "
+		    "CAST(coalesce(sum(mail_exposed), 0) AS bigint), "
+		    "coalesce(sum(CASE WHEN status = 'active' THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "coalesce(sum(CASE WHEN status = 'silent' THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "coalesce(sum(CASE WHEN status = 'retired' THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "CAST(coalesce(sum(abandoned * mail_running), 0) AS "
+		    "bigint) FROM hosts");
 	r = db_step(c, s);
 	if (r != DB_ROW) {
 		db_reset(s);
@@ -67,12 +72,17 @@ int store_summary(struct store *st, int64_t now, json_t **ret)
 
 	/* Open findings at the end of each of the last 30 days. */
 	days = json_array();
-	s = db_stmt(c, "WITH RECURSIVE d(day) AS (SELECT ?1 UNION ALL SELECT "
+	s = db_stmt(c, "WITH RECURSIVE d(day) AS (SELECT CAST(?1 AS bigint) "
+		    "UNION ALL SELECT "
 		    "day + 86400 FROM d WHERE day < ?2) SELECT d.day, "
-		    "coalesce(sum(f.severity = 4), 0), "
-		    "coalesce(sum(f.severity = 3), 0), "
-		    "coalesce(sum(f.severity = 2), 0), "
-		    "coalesce(sum(f.severity = 1), 0), count(f.id) "
+		    "coalesce(sum(CASE WHEN f.severity = 4 THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "coalesce(sum(CASE WHEN f.severity = 3 THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "coalesce(sum(CASE WHEN f.severity = 2 THEN 1 ELSE 0 "
+		    "END), 0), "
+		    "coalesce(sum(CASE WHEN f.severity = 1 THEN 1 ELSE 0 "
+		    "END), 0), count(f.id) "
 		    "FROM d LEFT JOIN findings f ON f.first_seen < d.day + "
 		    "86400 AND (f.resolved_at IS NULL OR f.resolved_at >= "
 		    "d.day + 86400) GROUP BY d.day ORDER BY d.day");
@@ -126,7 +136,10 @@ int store_metrics(struct store *st, json_t **ret)
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT status, count(*) FROM hosts GROUP BY status");
+	/* The order SQLite's GROUP BY gives, written out: PostgreSQL may
+	 * hash the groups. */
+	s = db_stmt(c, "SELECT status, count(*) FROM hosts GROUP BY status "
+		       "ORDER BY status");
 	o = json_object();
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_object_set_new(o, db_col_text(s, 0),

@@ -36,17 +36,28 @@ static json_t *fix_host(json_t *row)
 /* The flag filters only touch columns of the hosts_filters index, so a
  * count without a search scans that index, not the table. */
 #define HOST_FLAGS                                                           \
-	"(?1 IS NULL OR h.abandoned = ?1) "                                  \
-	"AND (?2 IS NULL OR h.mail_running = ?2) "                           \
-	"AND (?3 IS NULL OR h.status = ?3) "                                 \
-	"AND (?4 IS NULL OR h.project_id = ?4) "                             \
-	"AND (?5 IS NULL OR h.severity >= ?5) "
+	"(h.abandoned = ?1 OR ?1 IS NULL) "                                  \
+	"AND (h.mail_running = ?2 OR ?2 IS NULL) "                           \
+	"AND (h.status = ?3 OR ?3 IS NULL) "                                 \
+	"AND (h.project_id = ?4 OR ?4 IS NULL) "                             \
+	"AND (h.severity >= ?5 OR ?5 IS NULL) "
 /* A search of three characters or more goes through the trigram index
  * (SQL_HOSTS_SEARCH below); a shorter one (which trigrams cannot match)
- * scans with LIKE. */
-#define HOST_SEARCH_SHORT                                                    \
-	"AND (h.hostname LIKE ?9 ESCAPE '\\' OR h.agent_id = ?6 "            \
-	"OR h.addresses LIKE ?9 ESCAPE '\\') "
+ * scans with LIKE, case-insensitive on both engines through lower().
+ * Q and PAT are the numbers of q and of its LIKE pattern: a list's come
+ * after its page (?6, ?7), a count's right after the flags, so no
+ * statement leaves a parameter unused before its last one (PostgreSQL
+ * cannot type those). */
+#define HOST_SEARCH_SHORT(Q, PAT)                                            \
+	"AND (lower(h.hostname) LIKE lower(" PAT ") ESCAPE '\\' OR "          \
+	"h.agent_id = " Q " OR lower(h.addresses) LIKE lower(" PAT ") "      \
+	"ESCAPE '\\') "
+/* ENGINE: PostgreSQL's search, over pg_trgm's GIN indexes of the three
+ * columns (sql/pg/001_init.sql), which serve ILIKE. */
+#define HOST_SEARCH_PG(Q, PAT)                                               \
+	"AND (h.hostname ILIKE " PAT " ESCAPE '\\' OR h.agent_id = " Q " "    \
+	"OR h.agent_id ILIKE " PAT " ESCAPE '\\' OR h.addresses ILIKE "       \
+	PAT " ESCAPE '\\') "
 #define HOST_SELECT                                                          \
 	"SELECT h.id, h.agent_id, h.hostname, p.name AS project, h.status, " \
 	"h.last_seen, h.first_seen, h.abandoned, h.mail_running, "           \
@@ -55,33 +66,42 @@ static json_t *fix_host(json_t *row)
 #define HOST_COLUMNS                                                         \
 	HOST_SELECT "FROM hosts h LEFT JOIN projects p ON p.id = "           \
 	"h.project_id WHERE " HOST_FLAGS
-#define HOST_PAGE "AND h.id > ?7 ORDER BY h.id LIMIT ?8"
+#define HOST_PAGE "AND h.id > ?6 ORDER BY h.id LIMIT ?7"
+/* The parameters' numbers after the flags (?1 to ?5). */
+enum { HOST_LIST_Q = 8, HOST_COUNT_Q = 6 };
 
 static const char SQL_HOSTS[] = HOST_COLUMNS HOST_PAGE;
 /* ENGINE: host_search is SQLite's FTS5 with the trigram tokenizer
- * (sql/001_init.sql), MATCH its query and rowid its key; another engine
- * has its own trigram index (PostgreSQL: pg_trgm) and these two queries.
- * A page of a search walks the trigram index's matches in rowid order
- * and stops after the page, instead of collecting every match first. */
+ * (sql/001_init.sql), MATCH its query (bound one after the pattern) and
+ * rowid its key; PostgreSQL has its own trigram index (pg_trgm) and the
+ * _PG queries.  A page of a search walks the trigram index's matches in
+ * rowid order and stops after the page, instead of collecting every match
+ * first. */
 static const char SQL_HOSTS_SEARCH[] =
 	HOST_SELECT "FROM host_search CROSS JOIN hosts h ON h.id = "
 	"host_search.rowid LEFT JOIN projects p ON p.id = h.project_id "
-	"WHERE host_search MATCH ?11 AND host_search.rowid > ?7 AND "
-	HOST_FLAGS "ORDER BY host_search.rowid LIMIT ?8";
+	"WHERE host_search MATCH ?10 AND host_search.rowid > ?6 AND "
+	HOST_FLAGS "ORDER BY host_search.rowid LIMIT ?7";
+static const char SQL_HOSTS_SEARCH_PG[] =
+	HOST_COLUMNS HOST_SEARCH_PG("?8", "?9") HOST_PAGE;
 static const char SQL_HOSTS_SEARCH_SHORT[] =
-	HOST_COLUMNS HOST_SEARCH_SHORT HOST_PAGE;
+	HOST_COLUMNS HOST_SEARCH_SHORT("?8", "?9") HOST_PAGE;
 static const char SQL_HOSTS_COUNT[] =
 	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS;
 static const char SQL_HOSTS_COUNT_SEARCH[] =
 	"SELECT count(*) FROM host_search CROSS JOIN hosts h ON h.id = "
-	"host_search.rowid WHERE host_search MATCH ?11 AND " HOST_FLAGS;
+	"host_search.rowid WHERE host_search MATCH ?8 AND " HOST_FLAGS;
+static const char SQL_HOSTS_COUNT_SEARCH_PG[] =
+	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS
+	HOST_SEARCH_PG("?6", "?7");
 static const char SQL_HOSTS_COUNT_SEARCH_SHORT[] =
-	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS HOST_SEARCH_SHORT;
+	"SELECT count(*) FROM hosts h WHERE " HOST_FLAGS
+	HOST_SEARCH_SHORT("?6", "?7");
 
 /* Binds the filter; -E2BIG when a search pattern would not fit (the
  * caller checked q's length), so a cut pattern is never searched. */
 static int bind_host_filter(struct db_stmt *s, const struct host_filter *f,
-			    int64_t project_id)
+			    int64_t project_id, int qi)
 {
 	/* Escaping at most doubles q; quotes and wildcards add four. */
 	struct buf pat = BUF_INIT(2 * STORE_SEARCH_MAX + 8);
@@ -96,9 +116,9 @@ static int bind_host_filter(struct db_stmt *s, const struct host_filter *f,
 		db_bind_int(s, 4, project_id);
 	if (f->min_severity > 0)
 		db_bind_int(s, 5, f->min_severity);
-	db_bind_text(s, 6, f->q);
 	if (!f->q)
 		return 0;
+	db_bind_text(s, qi, f->q);
 	/* q is a value, never SQL: for LIKE its wildcards are escaped, for
 	 * the trigram index it is one quoted string. */
 	r = buf_puts(&pat, "%");
@@ -111,7 +131,7 @@ static int bind_host_filter(struct db_stmt *s, const struct host_filter *f,
 	if (r == 0)
 		r = buf_puts(&pat, "%");
 	if (r == 0)
-		db_bind_text(s, 9, pat.data);
+		db_bind_text(s, qi + 1, pat.data);
 	buf_reset(&pat);
 	if (r == 0)
 		r = buf_puts(&pat, "\"");
@@ -124,7 +144,7 @@ static int bind_host_filter(struct db_stmt *s, const struct host_filter *f,
 	if (r == 0)
 		r = buf_puts(&pat, "\"");
 	if (r == 0)
-		db_bind_text(s, 11, pat.data);
+		db_bind_text(s, qi + 2, pat.data);
 	buf_free(&pat);
 	return r;
 }
@@ -162,6 +182,8 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 	}
 	if (!f->q)
 		s = db_stmt(c, SQL_HOSTS);
+	else if (long_search(f) && db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, SQL_HOSTS_SEARCH_PG);
 	else if (long_search(f))
 		s = db_stmt(c, SQL_HOSTS_SEARCH);
 	else
@@ -170,21 +192,23 @@ int store_hosts_list(struct store *st, const struct host_filter *f,
 		r = -EIO;
 		goto out;
 	}
-	r = bind_host_filter(s, f, project_id);
-	db_bind_int(s, 7, f->after_id);
-	db_bind_int(s, 8, f->limit + 1);
+	r = bind_host_filter(s, f, project_id, HOST_LIST_Q);
+	db_bind_int(s, 6, f->after_id);
+	db_bind_int(s, 7, f->limit + 1);
 	if (r == 0)
 		r = store_page_collect(c, s, f->limit, fix_host, "id", &items, &cursor);
 	if (r < 0)
 		goto out;
 	if (!f->q)
 		cs = db_stmt(c, SQL_HOSTS_COUNT);
+	else if (long_search(f) && db_dialect(c) == DB_POSTGRESQL)
+		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH_PG);
 	else if (long_search(f))
 		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH);
 	else
 		cs = db_stmt(c, SQL_HOSTS_COUNT_SEARCH_SHORT);
 	if (cs)
-		(void)bind_host_filter(cs, f, project_id);
+		(void)bind_host_filter(cs, f, project_id, HOST_COUNT_Q);
 	r = store_page_make(c, cs, items, cursor, ret);
 out:
 	db_read_end(st, c);

@@ -15,8 +15,8 @@
 
 /* A project's address: its contact, else its owner, when either holds an
  * '@' (mail.c checks it is a plain address before any mail goes). */
-#define ADDR "CASE WHEN instr(p.contact, '@') > 0 THEN trim(p.contact) " \
-	     "WHEN instr(p.owner, '@') > 0 THEN trim(p.owner) END"
+#define ADDR "CASE WHEN p.contact LIKE '%@%' THEN trim(p.contact) " \
+	     "WHEN p.owner LIKE '%@%' THEN trim(p.owner) END"
 
 int store_mail_due(struct store *st, int min_severity, json_t **ret)
 {
@@ -36,7 +36,8 @@ int store_mail_due(struct store *st, int min_severity, json_t **ret)
 		"h.retired_at IS NULL JOIN findings f ON f.host_id = h.id AND "
 		"f.status = 'open' AND f.severity >= ?1) a LEFT JOIN "
 		"mail_contacts m ON m.address = a.addr WHERE a.addr IS NOT "
-		"NULL GROUP BY a.addr ORDER BY a.addr LIMIT 10000");
+		"NULL GROUP BY a.addr, m.last_digest_at ORDER BY a.addr "
+		"LIMIT 10000");
 	items = json_array();
 	if (!s || !items) {
 		json_decref(items);
@@ -226,11 +227,12 @@ static int schedule(struct db_conn *c, const char *address, int64_t hosts,
 	}
 	return db_run_with(
 		c, "INSERT INTO mail_contacts (address, last_digest_at, "
-		   "last_hosts, escalated_at, waited) VALUES (?1, ?2, ?3, "
+		   "last_hosts, escalated_at, waited) VALUES (?1, "
+		   "CAST(?2 AS bigint), ?3, "
 		   "CASE WHEN ?4 > 0 THEN ?2 ELSE 0 END, ?4) ON CONFLICT "
 		   "(address) DO UPDATE SET last_digest_at = ?2, last_hosts = "
 		   "?3, escalated_at = CASE WHEN ?4 > 0 THEN ?2 ELSE "
-		   "escalated_at END, waited = ?4",
+		   "mail_contacts.escalated_at END, waited = ?4",
 		   DB_TEXT(address), DB_INT(now), DB_INT(hosts),
 		   DB_INT(waited));
 }
@@ -303,19 +305,27 @@ int store_mail_destinations(struct store *st, const char *prefix,
 {
 	struct db_conn *c;
 	struct db_stmt *s;
+	char end[STORE_MAIL_DEST_MAX + 4];
 	int n = 0, r = db_read_begin(st, &c);
 
 	if (r < 0)
 		return r;
 	/* A range over the pending index rather than LIKE, whose '_' and
-	 * '%' an address may hold. */
+	 * '%' an address may hold.  Its end is the prefix and U+10FFFF in
+	 * UTF-8, the last character, bound rather than written as SQL
+	 * (SQLite's char() is PostgreSQL's chr()): both compare bytewise. */
+	if ((size_t)snprintf(end, sizeof(end), "%s\xf4\x8f\xbf\xbf", prefix) >=
+	    sizeof(end)) {
+		db_read_end(st, c);
+		return -E2BIG;
+	}
 	s = db_stmt(c, "SELECT DISTINCT destination FROM notify_deliveries "
 		    "WHERE status = 'pending' AND destination > ?1 AND "
-		    "destination < ?1 || char(0x10ffff) ORDER BY destination "
-		    "LIMIT ?2");
+		    "destination < ?3 ORDER BY destination LIMIT ?2");
 	if (s) {
 		db_bind_text(s, 1, prefix);
 		db_bind_int(s, 2, max);
+		db_bind_text(s, 3, end);
 	}
 	while (n < max && (r = db_step(c, s)) == DB_ROW) {
 		const char *d = db_col_text(s, 0);
@@ -357,7 +367,8 @@ int store_mail_link_info(struct store *st, const struct answer *a,
 		return r;
 	s = db_stmt(c,
 		"SELECT h.hostname, p.name, f.summary, f.rule, "
-		"h.retired_at IS NOT NULL FROM hosts h LEFT JOIN projects p ON "
+		"CASE WHEN h.retired_at IS NOT NULL THEN 1 ELSE 0 END "
+		"FROM hosts h LEFT JOIN projects p ON "
 		"p.id = h.project_id LEFT JOIN findings f ON f.id = ?2 AND "
 		"f.host_id = h.id WHERE h.id = ?1");
 	if (s) {

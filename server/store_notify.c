@@ -289,7 +289,8 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 	r = db_run_with(
 		c, "UPDATE notify_deliveries SET status = ?1, attempts = "
 		   "attempts + 1, last_error = ?2, next_try_at = ?3, "
-		   "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 END "
+		   "delivered_at = CASE WHEN ?1 = 'delivered' THEN "
+		   "CAST(?4 AS bigint) END "
 		   "WHERE id = ?5 AND status = 'pending'",
 		   DB_TEXT(status), DB_TEXT(error), DB_INT(next_try_at),
 		   DB_INT(now), DB_INT(id));
@@ -321,8 +322,8 @@ int store_notify_record(struct store *st, int64_t id, const char *status,
 	"SELECT id, event_id, destination, kind, status, attempts, " \
 	"last_error, next_try_at, created_at, delivered_at, retried_at " \
 	"FROM " \
-	"notify_deliveries WHERE (?1 IS NULL OR status = ?1) AND " \
-	"(?2 IS NULL OR destination = ?2) "
+	"notify_deliveries WHERE (status = ?1 OR ?1 IS NULL) AND " \
+	"(destination = ?2 OR ?2 IS NULL) "
 
 int store_notify_list(struct store *st, const struct notify_filter *f,
 		      json_t **ret)
@@ -337,7 +338,7 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		return r;
 	items = json_array();
 	cursor = json_null();
-	s = db_stmt(c, NOTIFY_COLUMNS "AND (?3 IS NULL OR id < ?3) "
+	s = db_stmt(c, NOTIFY_COLUMNS "AND (id < ?3 OR ?3 IS NULL) "
 				   "ORDER BY id DESC LIMIT ?4");
 	if (!s || !items) {
 		r = s ? -ENOMEM : -EIO;
@@ -374,8 +375,8 @@ int store_notify_list(struct store *st, const struct notify_filter *f,
 		goto out;
 	/* A count that failed is the read's error, never a total of -1. */
 	s = db_stmt(
-		c, "SELECT count(*) FROM notify_deliveries WHERE (?1 IS NULL "
-		   "OR status = ?1) AND (?2 IS NULL OR destination = ?2)");
+		c, "SELECT count(*) FROM notify_deliveries WHERE (status = ?1 "
+		   "OR ?1 IS NULL) AND (destination = ?2 OR ?2 IS NULL)");
 	if (s) {
 		db_bind_text(s, 1, f->status);
 		db_bind_text(s, 2, f->destination);

@@ -341,14 +341,12 @@ static int name_id(struct db_conn *c, const char *name, int64_t *ret)
 		return 0;
 	if (rc < 0)
 		return rc;
-	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?)");
+	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?) "
+		    "RETURNING id");
 	if (!s)
 		return -EIO;
 	db_bind_text(s, 1, name);
-	if ((rc = db_run(c, s)) < 0)
-		return rc;
-	*ret = db_last_id(c);
-	return 0;
+	return db_run_returning(c, s, ret);
 }
 
 /* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
@@ -382,9 +380,9 @@ static int version_find(struct db_conn *c, const json_t *p,
 	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
 		return rc;
 	s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id = ?7 "
-		    "AND digest IS ?6 AND (?6 IS NOT NULL OR (name = ?1 AND "
-		    "arch = ?2 AND version = ?3 AND source = ?4 AND "
-		    "source_version = ?5))");
+		    "AND digest IS NOT DISTINCT FROM ?6 AND (?6 IS NOT NULL "
+		    "OR (name = ?1 AND arch = ?2 AND version = ?3 AND "
+		    "source = ?4 AND source_version = ?5))");
 	if (!s)
 		return -EIO;
 	bind_version(s, p, digest);
@@ -399,15 +397,12 @@ static int version_find(struct db_conn *c, const json_t *p,
 		return rc;
 	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
 		    "version, source, source_version, digest) VALUES (?7, ?1, "
-		    "?2, ?3, ?4, ?5, ?6)");
+		    "?2, ?3, ?4, ?5, ?6) RETURNING id");
 	if (!s)
 		return -EIO;
 	bind_version(s, p, digest);
 	db_bind_int(s, 7, ret_ids[1]);
-	if ((rc = db_run(c, s)) < 0)
-		return rc;
-	ret_ids[0] = db_last_id(c);
-	return 0;
+	return db_run_returning(c, s, &ret_ids[0]);
 }
 
 static int version_intern(struct store *st, struct db_conn *c,
@@ -438,8 +433,8 @@ static int package_put(struct store *st, struct db_conn *c, int64_t host,
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "INSERT OR IGNORE INTO packages (host_id, name_id, "
-		    "version_id) VALUES (?, ?, ?)");
+	s = db_stmt(c, "INSERT INTO packages (host_id, name_id, version_id) "
+		    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, host);
@@ -483,9 +478,9 @@ static int pending(struct db_conn *c, int64_t host)
 
 static int name_put(struct db_conn *c, int64_t host, const int64_t ids[2])
 {
-	struct db_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+	struct db_stmt *s = db_stmt(c, "INSERT INTO package_hosts "
 				  "(name_id, host_id, version_id) VALUES "
-				  "(?, ?, ?)");
+				  "(?, ?, ?) ON CONFLICT DO NOTHING");
 
 	if (!s)
 		return -EIO;
@@ -520,17 +515,15 @@ int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 	return r;
 }
 
-/* ENGINE: "INSERT OR IGNORE" (here, in name_put() and in
- * packages_replace()) is SQLite's spelling of "INSERT ... ON CONFLICT DO
- * NOTHING". */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	struct db_stmt *s = db_stmt(c, "INSERT OR IGNORE INTO package_hosts "
+	struct db_stmt *s = db_stmt(c, "INSERT INTO package_hosts "
 				  "(name_id, host_id, version_id) SELECT "
 				  "p.name_id, p.host_id, p.version_id FROM "
 				  "packages p WHERE p.host_id IN (SELECT "
 				  "host_id FROM package_hosts_pending ORDER BY "
-				  "host_id LIMIT ?1) ORDER BY 1, 2, 3");
+				  "host_id LIMIT ?1) ORDER BY 1, 2, 3 "
+				  "ON CONFLICT DO NOTHING");
 	int r;
 
 	*ret_count = 0;
@@ -605,8 +598,8 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		return r;
 	/* The names follow, with other hosts', in packages_index_pending(). */
 	return db_run_with(
-		c, "INSERT OR IGNORE INTO package_hosts_pending (host_id) "
-		   "VALUES (?)",
+		c, "INSERT INTO package_hosts_pending (host_id) "
+		   "VALUES (?) ON CONFLICT DO NOTHING",
 		   DB_INT(host));
 }
 
@@ -633,20 +626,23 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	/* The index has every host's names but those of the hosts stored
 	 * in full since its last pass, which are read from packages: the two
 	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
-	 * the few pending hosts outermost; the name's id as a scalar, not a
-	 * join, lets the index give the hosts' order and a page stop early. */
+	 * the few pending hosts outermost in SQLite (its join conditions are
+	 * in WHERE: PostgreSQL takes no ON after CROSS JOIN); the name's id
+	 * as a scalar, not a join, lets the index give the hosts' order and
+	 * a page stop early. */
 	static const char SQL_PACKAGES_FIND[] =
 		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
 		"v.source, v.source_version FROM (SELECT x.host_id, "
 		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
-		"package_versions w ON w.id = x.version_id WHERE x.name_id = "
+		"package_versions w WHERE w.id = x.version_id AND x.name_id = "
 		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
 		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
 		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM "
-		"package_hosts_pending q CROSS JOIN packages p ON p.host_id = "
-		"q.host_id AND p.name_id = (SELECT id FROM package_names WHERE "
-		"name = ?1) CROSS JOIN package_versions w ON w.id = "
-		"p.version_id WHERE q.host_id >= ?2 AND (q.host_id > ?2 OR "
+		"package_hosts_pending q CROSS JOIN packages p CROSS JOIN "
+		"package_versions w WHERE p.host_id = q.host_id AND "
+		"p.name_id = (SELECT id FROM package_names WHERE name = ?1) "
+		"AND w.id = "
+		"p.version_id AND q.host_id >= ?2 AND (q.host_id > ?2 OR "
 		"w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN package_versions "
 		"v ON v.id = k.version_id JOIN hosts h ON h.id = k.host_id "
 		"ORDER BY k.host_id, v.arch";
@@ -676,10 +672,11 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		cs = db_stmt(c, "WITH n(id) AS (SELECT id FROM "
 			     "package_names WHERE name = ?1) "
 			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
-			     "package_hosts x ON x.name_id = n.id) + (SELECT "
-			     "count(*) FROM n CROSS JOIN package_hosts_pending "
-			     "q CROSS JOIN packages x ON x.host_id = q.host_id "
-			     "AND x.name_id = n.id)");
+			     "package_hosts x WHERE x.name_id = n.id) + "
+			     "(SELECT count(*) FROM n CROSS JOIN "
+			     "package_hosts_pending q CROSS JOIN packages x "
+			     "WHERE x.host_id = q.host_id AND x.name_id = "
+			     "n.id)");
 
 		if (cs)
 			db_bind_text(cs, 1, name);

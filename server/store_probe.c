@@ -162,9 +162,19 @@ int store_probe_host_addresses(struct store *st, json_t **ret)
 		json_decref(out);
 		return r;
 	}
-	s = db_stmt(c, "SELECT DISTINCT json_extract(a.value, '$.address') "
-		    "FROM hosts h, json_each(CASE WHEN json_valid(h.addresses) "
-		    "THEN h.addresses ELSE '[]' END) a");
+	/* ENGINE: SQLite's JSON functions and PostgreSQL's (which has no
+	 * json_valid(): the column holds the array the server wrote, and
+	 * anything else is skipped by its first byte). */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "SELECT DISTINCT a.value ->> 'address' FROM "
+			    "hosts h, jsonb_array_elements(CASE WHEN "
+			    "h.addresses LIKE '[%' THEN h.addresses::jsonb "
+			    "ELSE '[]' END) a");
+	else
+		s = db_stmt(c, "SELECT DISTINCT json_extract(a.value, "
+			    "'$.address') FROM hosts h, json_each(CASE WHEN "
+			    "json_valid(h.addresses) THEN h.addresses ELSE "
+			    "'[]' END) a");
 	if (!s)
 		r = -EIO;
 	while (s && (r = db_step(c, s)) == DB_ROW) {
@@ -238,7 +248,7 @@ int store_probe_prune(struct store *st, int64_t since, int64_t now)
 		return r;
 	}
 	s = db_stmt(c, "SELECT DISTINCT host_id FROM probe_ports WHERE "
-		    "probed_at < ?");
+		    "probed_at < ? ORDER BY host_id");
 	if (s)
 		db_bind_int(s, 1, since);
 	else
@@ -445,7 +455,7 @@ int store_probe_discovered_list(struct store *st, const char *status,
 	s = db_stmt(c, "SELECT id, address, ports, banner, version, "
 		    "open_relay, severity, status, resolved_reason, "
 		    "first_seen, last_seen, resolved_at FROM discovered WHERE "
-		    "(?1 IS NULL OR status = ?1) AND (?2 = 0 OR id < ?2) "
+		    "(status = ?1 OR ?1 IS NULL) AND (id < ?2 OR ?2 = 0) "
 		    "ORDER BY id DESC LIMIT ?3");
 	if (!s) {
 		r = -EIO;
@@ -458,8 +468,8 @@ int store_probe_discovered_list(struct store *st, const char *status,
 			       &cursor);
 	if (r < 0)
 		goto out;
-	s = db_stmt(c, "SELECT count(*) FROM discovered WHERE (?1 IS NULL OR "
-		    "status = ?1)");
+	s = db_stmt(c, "SELECT count(*) FROM discovered WHERE (status = ?1 OR "
+		    "?1 IS NULL)");
 	if (s)
 		db_bind_text(s, 1, status);
 	r = store_page_make(c, s, items, cursor, ret);

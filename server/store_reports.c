@@ -107,7 +107,7 @@ static int add_truncated(struct db_conn *c, int64_t host, int64_t now,
 		 * they are the day's truncation rows. */
 		s = db_stmt(c, "SELECT id, new FROM (SELECT id, section, "
 			    "action, at, new FROM changes WHERE host_id = ?1 "
-			    "ORDER BY id DESC LIMIT 16) WHERE section = ?2 "
+			    "ORDER BY id DESC LIMIT 16) t WHERE section = ?2 "
 			    "AND action = 'changes_truncated' AND at >= ?3 "
 			    "ORDER BY id DESC LIMIT 1");
 		if (!s)
@@ -434,7 +434,8 @@ static int project_for_tag(struct db_conn *c, const char *name,
 	struct db_stmt *s = db_stmt(c, "INSERT INTO projects (name, owner, "
 				  "created_at) VALUES (?1, ?2, ?3) "
 				  "ON CONFLICT (name) DO UPDATE SET "
-				  "owner = coalesce(owner, ?2) RETURNING id");
+				  "owner = coalesce(projects.owner, ?2) "
+				  "RETURNING id");
 	int rc;
 
 	if (!s)
@@ -609,8 +610,10 @@ static int takeover_of(struct db_conn *c, const struct ingest_job *job,
 	*ret_old_mid = NULL;
 	if (!job->pending[0])
 		return 0;
-	s = db_stmt(c, "SELECT token_hash IS ?2, pending_token_hash IS ?2, "
-		    "machine_id FROM hosts WHERE id = ?1");
+	s = db_stmt(c, "SELECT CASE WHEN token_hash IS NOT DISTINCT FROM ?2 "
+		    "THEN 1 ELSE 0 END, CASE WHEN pending_token_hash IS NOT "
+		    "DISTINCT FROM ?2 THEN 1 ELSE 0 END, machine_id FROM hosts "
+		    "WHERE id = ?1");
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, job->host_id);
@@ -785,9 +788,9 @@ static int hashes_only(const struct ingest_job *job)
  * when it is next due. */
 static int learnable(struct db_conn *c, struct ingest_job *job)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT status = 'silent' OR retired_at "
-				  "IS NOT NULL, next_eval_at FROM hosts "
-				  "WHERE id = ?");
+	struct db_stmt *s = db_stmt(c, "SELECT CASE WHEN status = 'silent' OR "
+				  "retired_at IS NOT NULL THEN 1 ELSE 0 END, "
+				  "next_eval_at FROM hosts WHERE id = ?");
 	int r;
 
 	if (!s)
@@ -816,7 +819,9 @@ int store_put_seen(struct store *st, const struct store_seen *seen, size_t n)
 					  "CASE WHEN ?2 >= coalesce(last_seen, 0) "
 					  "THEN coalesce(?3, collected_at) ELSE "
 					  "collected_at END, last_seen = "
-					  "max(coalesce(last_seen, 0), ?2) "
+					  "CASE WHEN coalesce(last_seen, 0) > "
+					  "?2 THEN coalesce(last_seen, 0) "
+					  "ELSE ?2 END "
 					  "WHERE id = ?1");
 
 		if (!s)
@@ -858,8 +863,10 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 
 	/* A retired host that reports is news, like a silent one. */
 	s = db_stmt(
-		c, "SELECT project_pinned, status = 'silent' OR retired_at IS "
-		   "NOT NULL, next_eval_at <= ?, tag_project, identity_hash, "
+		c, "SELECT project_pinned, CASE WHEN status = 'silent' OR "
+		   "retired_at IS NOT NULL THEN 1 ELSE 0 END, CASE WHEN "
+		   "next_eval_at <= ? THEN 1 ELSE 0 END, tag_project, "
+		   "identity_hash, "
 		   "packages_changed_at, changes_day, changes_today FROM "
 		   "hosts WHERE id = ?");
 	if (!s) {
