@@ -17,7 +17,11 @@ const struct conf_key server_conf_keys[] = {
 	{ "server", "listen", CONF_STRING, S(listen), "127.0.0.1:8470", 0, 0,
 	  "address and port to listen on" },
 	{ "server", "database", CONF_STRING, S(database),
-	  "/var/lib/derelict/derelict.db", 0, 0, "SQLite database file" },
+	  "/var/lib/derelict/derelict.db", 0, 0,
+	  "SQLite database file, or a postgresql:// URI" },
+	{ "server", "database_password_file", CONF_STRING,
+	  S(database_password_file), "", 0, 0,
+	  "file holding the PostgreSQL password; empty: the URI's or PGPASSFILE" },
 	{ "server", "enroll_secret_file", CONF_STRING, S(enroll_secret_file),
 	  SYSCONFDIR "/derelict/enroll-secret", 0, 0,
 	  "file holding the agents' enrollment secret" },
@@ -383,6 +387,12 @@ int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN])
 
 void config_free(struct server_config *cfg)
 {
+	if (cfg->database_password) {
+		explicit_bzero(cfg->database_password,
+			       strlen(cfg->database_password));
+		free(cfg->database_password);
+		cfg->database_password = NULL;
+	}
 	for (int i = 0; i < cfg->n_webhooks; i++) {
 		free(cfg->webhooks[i].name);
 		free(cfg->webhooks[i].url);

@@ -226,6 +226,43 @@ static int read_secret(const char *path, char **ret)
 	return 0;
 }
 
+#define DB_PASSWORD_MAX 1024
+
+/* Reads database_password_file once, at start (the reconnections use what
+ * it held); refuses one that others may read, as the enroll secret. */
+static int read_db_password(struct server_config *cfg)
+{
+	const char *path = cfg->database_password_file;
+	struct buf b = BUF_INIT(DB_PASSWORD_MAX);
+	struct stat st;
+	int r;
+
+	if (!path[0])
+		return 0;
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		log_error_errno(r, "cannot read database_password_file %s",
+				path);
+		return r;
+	}
+	if (st.st_mode & S_IROTH) {
+		log_error("%s is readable by others (mode %04o); chmod o-r it",
+			  path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	r = buf_read_file(&b, path);
+	if (r < 0) {
+		log_error_errno(r, "cannot read database_password_file %s%s",
+				path, r == -E2BIG ? " (over 1 KiB)" : "");
+		buf_free(&b);
+		return r;
+	}
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	cfg->database_password = buf_take(&b, NULL);
+	return 0;
+}
+
 static int cmd_token(struct store *st, char **cmd, int n)
 {
 	if (n >= 2 && strcmp(cmd[1], "list") == 0) {
@@ -714,13 +751,30 @@ int main(int argc, char **argv)
 		goto out;
 	if (ncmd == 0)
 		warn_links(&cfg);
+	if (read_db_password(&cfg) < 0) {
+		rc = 1;
+		goto out;
+	}
 	if (check_only) {
+		char what[256];
+		bool in_uri = false;
+
 		if (ncmd) {
 			log_error("--check-config takes no command");
 			rc = 2;
 		} else if (notify_check_config(&cfg, err, sizeof(err)) < 0) {
 			log_error("notifications: %s", err);
 			rc = 1;
+		} else if (store_describe(&cfg, what, sizeof(what), &in_uri,
+					  err) < 0) {
+			log_error("database: %s", err);
+			rc = 1;
+		} else {
+			if (in_uri)
+				log_warning("database: the URI holds a "
+					    "password; put it in "
+					    "database_password_file instead");
+			printf("database: %s\n", what);
 		}
 		goto out;
 	}

@@ -20,7 +20,9 @@
 struct server_config {
 	/* [server] */
 	char *listen;
-	char *database;
+	char *database;			/* a path (SQLite) or a URI */
+	char *database_password_file;	/* "" none */
+	char *database_password;	/* its content, read by main.c */
 	char *enroll_secret_file;
 	char *tls_cert;
 	char *tls_key;

@@ -1,6 +1,11 @@
 """Integration harness: starts a real derelictd on a free loopback port with
 a temporary SQLite database, and runs the real agent against it.
 
+DERELICT_TEST_ENGINE=postgresql (make check-pg) gives every Server a fresh
+database of one PostgreSQL 15 cluster per session (pg.py) instead; tests
+about SQLite itself (its file, the WAL, backups, a full disk, a corrupt
+file) are marked @pytest.mark.sqlite_only and skipped there.
+
 Fixtures
   server      a running derelictd (function scope), stopped afterwards
   make_server factory: make_server(**conf_overrides) for custom configs;
@@ -45,6 +50,51 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 ADMIN = object()  # sentinel: use the server's admin token
 
+ENGINE = os.environ.get("DERELICT_TEST_ENGINE", "sqlite")
+if ENGINE not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"DERELICT_TEST_ENGINE={ENGINE}: sqlite or postgresql")
+ENGINE_NAME = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[ENGINE]
+
+_cluster = None
+_databases = 0
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster, started at its first use."""
+    global _cluster
+    if _cluster is None:
+        import pg
+        _cluster = pg.Cluster()
+    return _cluster
+
+
+def fresh_database():
+    """A URI of a new, empty database of the session's cluster."""
+    global _databases
+    _databases += 1
+    return pg_cluster().create_database(f"t{os.getpid()}_{_databases}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only: about SQLite itself (its file, the WAL, "
+        "backups, a full disk, a corrupt file); skipped on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if ENGINE != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="about SQLite itself (its file, the WAL, "
+                            "backups, a full disk or a corrupt file)")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _cluster is not None:
+        _cluster.remove()
+
 
 def free_port():
     with socket.socket() as s:
@@ -72,6 +122,8 @@ class Server:
             # test points advisories_url at a server of its own.
             "advisories_url": "",
         }
+        if ENGINE == "postgresql" and "database" not in overrides:
+            server["database"] = fresh_database()
         rules = {"evaluate_every": "1s"}
         # "section.key" puts a key in any other section: notify.x = ...
         others = {}

@@ -3,13 +3,13 @@ pagination, deltas and history."""
 import json
 import sqlite3
 
-from conftest import basic_auth
+from conftest import ENGINE_NAME, basic_auth
 from reports import Host, deltas, enroll_many, package, section_hash
 
 
 def test_healthz_is_open_and_everything_else_needs_a_token(server):
     status, body, _ = server.api("GET", "/healthz", token=None)
-    assert status == 200 and body == {"status": "ok"}
+    assert status == 200 and body == {"status": "ok", "engine": ENGINE_NAME}
     for path in ("/hosts", "/findings", "/projects", "/summary",
                  "/openapi.json", "/metrics"):
         status, body, headers = server.api("GET", path, token=None)
