@@ -71,7 +71,7 @@ DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	python3-aiosmtpd openssl debootstrap systemd-container prometheus \
 	prometheus-alertmanager systemd-journal-remote rpm db5.3-util gpg nftables
 
-.PHONY: all deps check unit integration run install clean format \
+.PHONY: all deps check check-pg unit integration run install clean format \
 	check-style bench fuzz
 all: $(SERVER) $(AGENT)
 
@@ -139,6 +139,14 @@ unit: $(UNIT_BIN)
 
 integration: all
 	DERELICTD=$(abspath $(SERVER)) DERELICT_AGENT=$(abspath $(AGENT)) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# The integration suite on PostgreSQL: one cluster of the tests' own
+# (tests/integration/pg.py), a fresh database per server.
+check-pg: deps
+	@$(MAKE) --no-print-directory all
+	DERELICT_TEST_ENGINE=postgresql DERELICTD=$(abspath $(SERVER)) \
+		DERELICT_AGENT=$(abspath $(AGENT)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 run: deps

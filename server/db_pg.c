@@ -83,12 +83,22 @@ static inline struct pg_conn *C(struct db_conn *c)
 
 static void set_message(const char *msg)
 {
-	size_t n = msg ? strlen(msg) : 0;
+	char one[256];
+	size_t n = 0;
 
-	/* libpq's messages end in a newline. */
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+	/* libpq's messages run over lines ("ERROR:  ...\nLINE 1: ...\n"):
+	 * one line for the log, its spaces folded. */
+	for (const char *p = msg ? msg : ""; *p && n < sizeof(one) - 1; p++) {
+		char ch = *p == '\n' || *p == '\t' ? ' ' : *p;
+
+		if (ch == ' ' && (n == 0 || one[n - 1] == ' '))
+			continue;
+		one[n++] = ch;
+	}
+	while (n && one[n - 1] == ' ')
 		n--;
-	db_error_set("%.*s", (int)n, n ? msg : "PostgreSQL error");
+	one[n] = '\0';
+	db_error_set("%s", n ? one : "PostgreSQL error");
 }
 
 /* Maps a failed result (or, res NULL, the connection's error) to an errno.

@@ -257,8 +257,14 @@ static int read_db_password(struct server_config *cfg)
 		buf_free(&b);
 		return r;
 	}
-	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-		b.data[--b.len] = '\0';
+	/* The first line, as the man page says. */
+	if (b.data)
+		b.data[b.len = strcspn(b.data, "\r\n")] = '\0';
+	if (!b.data || !b.len) {
+		log_error("%s: the first line, the password, is empty", path);
+		buf_free(&b);
+		return -EINVAL;
+	}
 	cfg->database_password = buf_take(&b, NULL);
 	return 0;
 }

@@ -476,6 +476,7 @@ def test_delta_after_section_lost(server, tmp_path):
     assert len(sizes) == 3 and sizes[2] * 10 < sizes[0], sizes
 
 
+@pytest.mark.sqlite_only
 def test_delta_after_restore_from_backup(server, tmp_path):
     """The server restored from a backup older than the last delta it
     accepted: the next delta's base is unknown to it, 409, full resend."""

@@ -88,6 +88,7 @@ def fill(path):
     return filler
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_enroll_on_full_disk_is_503_and_the_agent_recovers(make_server, tmp_path):
     with small_tmpfs(tmp_path / "disk") as disk:

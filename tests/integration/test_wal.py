@@ -8,6 +8,8 @@ import pathlib
 import struct
 import threading
 
+import pytest
+
 from reports import enroll_many, package, sealed
 
 WAL_LONG = 16384        # pages: 64 MiB, as in server/db.c
@@ -25,6 +27,7 @@ def wal_pages(db):
     return struct.unpack("=I", head[16:20])[0] if len(head) == 20 else 0
 
 
+@pytest.mark.sqlite_only
 def test_wal_starts_afresh_under_steady_load(server):
     hosts = enroll_many(server, 480)
     pk = sealed({"manager": "dpkg", "changed_at": "2026-11-01T00:00:00Z",
