@@ -10,9 +10,17 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import pg
 from conftest import DERELICTD, ENGINE, fresh_database, free_port, pg_cluster
 from reports import Host, package
+
+
+# The report's SQL runs on PostgreSQL once branch pg-sql's portable store
+# SQL is merged; strict, so the merge that makes them pass drops this.
+NEEDS_PG_SQL = pytest.mark.xfail(
+    strict=True, reason="a report's SQL is SQLite's until branch pg-sql")
 
 
 def run(*args, timeout=60):
@@ -149,6 +157,7 @@ def test_healthz_names_the_engine(make_server):
     assert status == 200 and body == {"status": "ok", "engine": "PostgreSQL"}
 
 
+@NEEDS_PG_SQL
 def test_a_200_is_sent_only_after_the_commit(make_server):
     s = make_server(database=fresh_database())
     h = Host(s)
@@ -165,6 +174,7 @@ def test_a_200_is_sent_only_after_the_commit(make_server):
     assert [p["version"] for p in pk["items"] if p["name"] == "marker"] == ["7-1"]
 
 
+@NEEDS_PG_SQL
 def test_a_lost_connection_is_made_again(make_server):
     uri = fresh_database()
     s = make_server(database=uri)
