@@ -373,7 +373,7 @@ static void pg_clear(struct db_stmt *st)
 {
 	struct pg_stmt *s = P(st);
 
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; s->owned && i < s->n; i++)
 		free_value(s, i);
 }
 
