@@ -67,7 +67,7 @@ DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	sqlite3 libjansson-dev uuid-dev libcurl4-gnutls-dev libinih-dev \
 	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev libpq-dev \
 	postgresql check python3 \
-	python3-pytest curl iproute2 dbus python3-dbusmock exim4-daemon-light \
+	python3-pytest python3-psycopg2 curl iproute2 dbus python3-dbusmock exim4-daemon-light \
 	python3-aiosmtpd openssl debootstrap systemd-container prometheus \
 	prometheus-alertmanager systemd-journal-remote rpm db5.3-util gpg nftables
 

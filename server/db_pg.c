@@ -754,10 +754,9 @@ static int pg_begin(struct db_conn *c, enum db_tx kind)
 		return r;
 	/* A read sees one snapshot, as SQLite's does; a write is READ
 	 * COMMITTED, each statement seeing what committed before it. */
-	return pg_exec(c, kind == DB_TX_READ
-				  ? "BEGIN ISOLATION LEVEL REPEATABLE READ "
-				    "READ ONLY"
-				  : "BEGIN");
+	if (kind == DB_TX_READ)
+		return pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	return pg_exec(c, "BEGIN");
 }
 
 static int pg_commit(struct db_conn *c)

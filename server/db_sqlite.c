@@ -270,8 +270,9 @@ static int sqlite_begin(struct db_conn *c, enum db_tx kind)
 {
 	/* Cached statements: the writer's begins run thousands of times a
 	 * second. */
-	return db_run(c, db_stmt(c, kind == DB_TX_READ ? "BEGIN"
-						       : "BEGIN IMMEDIATE"));
+	if (kind == DB_TX_READ)
+		return db_run(c, db_stmt(c, "BEGIN"));
+	return db_run(c, db_stmt(c, "BEGIN IMMEDIATE"));
 }
 
 static void sqlite_rollback(struct db_conn *c)

@@ -15,7 +15,8 @@ Fixtures
               (status, body) to answer reports with, in order (a
               bytes body is sent as it is)
 
-A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
+A Server has: url, port, tmp (pathlib.Path), db (path), database (what
+its config says: db, or a PostgreSQL URI), conf (path),
 admin_token, viewer_token, enroll_secret, proc, and methods
   api(method, path, body=None, token=ADMIN, headers=None, raw=None)
       -> (status, parsed JSON or None, response headers)
@@ -24,6 +25,8 @@ admin_token, viewer_token, enroll_secret, proc, and methods
   agent(*args, root=None, state=None, timeout=60)
       -> subprocess.CompletedProcess of derelict-agent --once against it
   stop(sig=SIGTERM) / restart()
+  db_connect(readonly=False, timeout=5) -> a connection to its database
+      with sqlite3's execute() and "?" on either engine
 """
 import base64
 import gzip
@@ -33,6 +36,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -73,6 +77,31 @@ def fresh_database():
     global _databases
     _databases += 1
     return pg_cluster().create_database(f"t{os.getpid()}_{_databases}")
+
+
+class PgConnection:
+    """A connection to a Server's PostgreSQL database that takes sqlite3's
+    "?" placeholders and has its execute(), so a test reads what either
+    engine stored alike (psycopg2, autocommit)."""
+
+    def __init__(self, uri):
+        import psycopg2
+        self.con = psycopg2.connect(uri)
+        self.con.autocommit = True
+
+    def execute(self, sql, params=()):
+        cur = self.con.cursor()
+        if params:
+            cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        else:
+            cur.execute(sql)
+        return cur
+
+    def commit(self):
+        pass
+
+    def close(self):
+        self.con.close()
 
 
 def pytest_configure(config):
@@ -124,6 +153,7 @@ class Server:
         }
         if ENGINE == "postgresql" and "database" not in overrides:
             server["database"] = fresh_database()
+        self.database = str(overrides.get("database", server["database"]))
         rules = {"evaluate_every": "1s"}
         # "section.key" puts a key in any other section: notify.x = ...
         others = {}
@@ -154,6 +184,16 @@ class Server:
         self.start()
         self.admin_token = self.cli("token", "add", "admin-test", "--role", "admin").strip()
         self.viewer_token = self.cli("token", "add", "viewer-test", "--role", "viewer").strip()
+
+    def db_connect(self, readonly=False, timeout=5.0):
+        """A connection to the server's database, whichever the engine:
+        sqlite3's, or a PgConnection with the same execute()."""
+        if self.database.startswith(("postgresql://", "postgres://")):
+            return PgConnection(self.database)
+        if readonly:
+            return sqlite3.connect(f"file:{self.database}?mode=ro", uri=True,
+                                   timeout=timeout)
+        return sqlite3.connect(self.database, timeout=timeout)
 
     def cli(self, *args, check=True):
         r = subprocess.run([DERELICTD, "--config", str(self.conf), *args],

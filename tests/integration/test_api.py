@@ -62,7 +62,7 @@ def test_revoked_token_is_refused(server):
 
 
 def test_tokens_are_stored_hashed(server):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     stored = [r[0] for r in db.execute("SELECT hash FROM tokens")]
     assert len(stored) == 2 and server.admin_token not in stored
     host = Host(server)
@@ -168,7 +168,7 @@ def test_ports_carry_the_servers_exposure(server):
 
 
 def count(server, sql):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     try:
         return db.execute(sql).fetchone()[0]
     finally:

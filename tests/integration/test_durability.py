@@ -3,6 +3,7 @@ from an older backup asks for what it lost and the agent repairs it."""
 import signal
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -33,8 +34,10 @@ def test_kill_9_loses_no_acknowledged_report(server):
     for t in threads:
         t.start()
     # Let them report for a while, then pull the plug mid-stream.
-    while sum(acked.values()) < 200:
-        pass
+    deadline = time.time() + 300
+    while sum(acked.values()) < 200 and time.time() < deadline:
+        time.sleep(0.001)
+    assert sum(acked.values()) >= 200, "the reports did not get through"
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
     stop.set()
@@ -104,7 +107,8 @@ def test_sigterm_finishes_in_flight_reports(server):
         t.join()
     assert rc == 0
     ok = [hid for hid, status in results if status == 200]
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     stored = {r[0] for r in db.execute("SELECT DISTINCT host_id FROM sections")}
     assert set(ok) <= stored
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if ENGINE == "sqlite":
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
