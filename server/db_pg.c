@@ -761,9 +761,17 @@ static int pg_begin(struct db_conn *c, enum db_tx kind)
 
 static int pg_commit(struct db_conn *c)
 {
-	PGresult *res = PQexec(C(c)->pg, "COMMIT");
+	PGresult *res;
 	int r = 0;
 
+	/* A statement failed and aborted the transaction: the commit would
+	 * only roll it back.  Say so without replacing the message of the
+	 * failure (store_errmsg()); the caller has its error already. */
+	if (PQtransactionStatus(C(c)->pg) == PQTRANS_INERROR) {
+		PQclear(PQexec(C(c)->pg, "ROLLBACK"));
+		return -EPROTO;
+	}
+	res = PQexec(C(c)->pg, "COMMIT");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = pg_fail(c, res);
 	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {

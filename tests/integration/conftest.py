@@ -86,6 +86,7 @@ class PgConnection:
 
     def __init__(self, uri):
         import psycopg2
+        self.uri = uri
         self.con = psycopg2.connect(uri)
         self.con.autocommit = True
 
@@ -99,6 +100,14 @@ class PgConnection:
 
     def commit(self):
         pass
+
+    def iterdump(self):
+        """The database as SQL text, as sqlite3's iterdump() gives it."""
+        import pg
+        r = subprocess.run([str(pg.PG_BIN / "pg_dump"), "--inserts",
+                            self.uri], capture_output=True, text=True,
+                           timeout=60, check=True)
+        return iter(r.stdout.splitlines())
 
     def close(self):
         self.con.close()
