@@ -658,16 +658,16 @@ static int serve(struct server_config *cfg, struct store *st)
 			   (long long)cfg->probe.rate,
 			   cfg->probe.relay_test ? ", with the relay test" : "");
 	if (cfg->smtp_url[0]) {
-		r = answer_key_load(cfg->database, answer_key);
+		r = answer_key_load(cfg->beside, answer_key);
 		if (r == -EPERM) {
 			log_error("answer.key beside %s may be read by others; "
-				  "chmod 600 it", cfg->database);
+				  "chmod 600 it", cfg->beside);
 			goto out;
 		}
 		if (r < 0) {
 			log_error_errno(r, "cannot read or create the mail "
 					   "links' key beside %s",
-					cfg->database);
+					cfg->beside);
 			goto out;
 		}
 		app.answer_key = answer_key;

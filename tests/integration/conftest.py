@@ -162,6 +162,8 @@ class Server:
         }
         if ENGINE == "postgresql" and "database" not in overrides:
             server["database"] = fresh_database()
+            # answer.key and the feed's copy, kept beside a SQLite file
+            server["state_dir"] = str(self.tmp)
         self.database = str(overrides.get("database", server["database"]))
         rules = {"evaluate_every": "1s"}
         # "section.key" puts a key in any other section: notify.x = ...
