@@ -25,8 +25,8 @@ endif
 # only their headers are needed for it.  The unit tests and fuzz harnesses
 # link both sides and take everything.
 AGENT_PKGS := jansson uuid inih libsystemd zlib nettle
-SERVER_PKGS := libmicrohttpd sqlite3 jansson uuid inih libsystemd gnutls zlib \
-	nettle libcurl
+SERVER_PKGS := libmicrohttpd sqlite3 libpq jansson uuid inih libsystemd gnutls \
+	zlib nettle libcurl
 PKGS := $(sort $(AGENT_PKGS) $(SERVER_PKGS) libcurl)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -46,6 +46,7 @@ COMMON_SRC := $(wildcard common/*.c)
 AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 SQL_FILES := $(sort $(wildcard sql/*.sql))
+SQL_PG_FILES := $(sort $(wildcard sql/pg/*.sql))
 WEB_FILES := $(sort $(wildcard server/web/*))
 # The shipped data, compiled in as derelictd's default (server/main.c).
 DATA_FILES := data/advisories.json data/eol.json
@@ -53,8 +54,8 @@ UNIT_SRC := $(wildcard tests/unit/check_*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(B)/gen/embedded_sql.o $(B)/gen/embedded_web.o \
-	$(B)/gen/embedded_data.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(B)/gen/embedded_sql.o \
+	$(B)/gen/embedded_sql_pg.o $(B)/gen/embedded_web.o $(B)/gen/embedded_data.o
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 AGENT := $(B)/derelict-agent
@@ -64,12 +65,13 @@ SERVER := $(B)/derelictd
 # missing ones and is silent when nothing is missing.
 DEB_DEPS := build-essential pkg-config libmicrohttpd-dev libsqlite3-dev \
 	sqlite3 libjansson-dev uuid-dev libcurl4-gnutls-dev libinih-dev \
-	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev check python3 \
-	python3-pytest curl iproute2 dbus python3-dbusmock exim4-daemon-light \
+	libsystemd-dev libgnutls28-dev nettle-dev zlib1g-dev libpq-dev \
+	postgresql check python3 \
+	python3-pytest python3-psycopg2 curl iproute2 dbus python3-dbusmock exim4-daemon-light \
 	python3-aiosmtpd openssl debootstrap systemd-container prometheus \
 	prometheus-alertmanager systemd-journal-remote rpm db5.3-util gpg nftables
 
-.PHONY: all deps check unit integration run install clean format \
+.PHONY: all deps check check-pg unit integration run install clean format \
 	check-style bench fuzz
 all: $(SERVER) $(AGENT)
 
@@ -91,6 +93,10 @@ $(B)/%.o: %.c
 $(B)/gen/embedded_sql.c: $(SQL_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed.sh embedded_sql $@ $(SQL_FILES)
+
+$(B)/gen/embedded_sql_pg.c: $(SQL_PG_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh embedded_sql_pg $@ $(SQL_PG_FILES)
 
 $(B)/gen/embedded_web.c: $(WEB_FILES) tools/embed.sh
 	@mkdir -p $(dir $@)
@@ -135,6 +141,14 @@ integration: all
 	DERELICTD=$(abspath $(SERVER)) DERELICT_AGENT=$(abspath $(AGENT)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The integration suite on PostgreSQL: one cluster of the tests' own
+# (tests/integration/pg.py), a fresh database per server.
+check-pg: deps
+	@$(MAKE) --no-print-directory all
+	DERELICT_TEST_ENGINE=postgresql DERELICTD=$(abspath $(SERVER)) \
+		DERELICT_AGENT=$(abspath $(AGENT)) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/run.sh $(SERVER) $(AGENT)
@@ -170,9 +184,12 @@ CYCLE_OBJ := $(COMMON_OBJ) $(AGENT_OBJ) $(B)/agent/main.o \
 check-style: $(CYCLE_OBJ)
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\(' $(SOURCES) \
 		|| { echo "check-style: banned call above" >&2; exit 1; }
-	@! grep -nE 'sqlite3|SQLITE_' $(filter-out server/db.c,$(wildcard server/*.c server/*.h)) \
+	@! grep -nE 'sqlite3|SQLITE_' $(filter-out server/db_sqlite.c,$(wildcard server/*.c server/*.h)) \
 		| grep -v 'ENGINE:' \
-		|| { echo "check-style: only server/db.c may speak SQLite (db.h wraps it)" >&2; exit 1; }
+		|| { echo "check-style: only server/db_sqlite.c may speak SQLite (db.h wraps it)" >&2; exit 1; }
+	@! grep -nE 'libpq|PQ[a-z]+[A-Z]|PGconn|PGresult' $(filter-out server/db_pg.c,$(wildcard server/*.c server/*.h)) \
+		| grep -v 'ENGINE:' \
+		|| { echo "check-style: only server/db_pg.c may speak libpq (db.h wraps it)" >&2; exit 1; }
 	@B=$(B) $(PYTHON) tools/cycles.py $(CYCLE_OBJ)
 	@CC="$(CC)" $(PYTHON) tools/sql-check.py
 

@@ -41,10 +41,11 @@ struct advisory_feed {
 	pthread_cond_t wake;
 };
 
-/* The kept copy's path: next to the database. */
+/* The kept copy's path: next to the database (cfg->beside). */
 static int copy_path(const struct server_config *cfg, char *out, size_t size)
 {
-	const char *db = cfg->database, *slash = strrchr(db, '/');
+	const char *db = cfg->beside ? cfg->beside : cfg->database;
+	const char *slash = strrchr(db, '/');
 	int n;
 
 	if (!slash)

@@ -44,16 +44,19 @@ HANDLER(api_healthz)
 	(void)rq;
 	store_health(app->store, &h);
 	if (!h.error)
-		return reply_json(rp, 200, json_pack("{s:s}", "status", "ok"));
+		return reply_json(rp, 200,
+				  json_pack("{s:s,s:s}", "status", "ok",
+					    "engine", store_engine(app->store)));
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i].error == h.error)
 			code = codes[i].code;
 	time_format(h.since, since);
 	rp->retry_after = 30;
 	return reply_json(rp, 503,
-			  json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "failing",
-				    "reason", code, "failed", h.what,
-				    "message", h.message, "since", since));
+			  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status",
+				    "failing", "reason", code, "failed", h.what,
+				    "message", h.message, "since", since,
+				    "engine", store_engine(app->store)));
 }
 
 HANDLER(api_whoami)

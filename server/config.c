@@ -1,5 +1,6 @@
 /* config.c - the table of derelictd.conf keys (SPEC section 1). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,13 @@ const struct conf_key server_conf_keys[] = {
 	{ "server", "listen", CONF_STRING, S(listen), "127.0.0.1:8470", 0, 0,
 	  "address and port to listen on" },
 	{ "server", "database", CONF_STRING, S(database),
-	  "/var/lib/derelict/derelict.db", 0, 0, "SQLite database file" },
+	  "/var/lib/derelict/derelict.db", 0, 0,
+	  "SQLite database file, or a postgresql:// URI" },
+	{ "server", "database_password_file", CONF_STRING,
+	  S(database_password_file), "", 0, 0,
+	  "file holding the PostgreSQL password; empty: the URI's or PGPASSFILE" },
+	{ "server", "state_dir", CONF_STRING, S(state_dir), "/var/lib/derelict",
+	  0, 0, "with PostgreSQL, where the files SQLite's would sit beside go" },
 	{ "server", "enroll_secret_file", CONF_STRING, S(enroll_secret_file),
 	  SYSCONFDIR "/derelict/enroll-secret", 0, 0,
 	  "file holding the agents' enrollment secret" },
@@ -333,6 +340,18 @@ static int probe_finish(struct server_probe *p, char err[CONF_ERR_LEN])
 
 int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN])
 {
+	bool uri = strncmp(cfg->database, "postgresql://", 13) == 0 ||
+		   strncmp(cfg->database, "postgres://", 11) == 0;
+	const char *base = uri ? cfg->state_dir : cfg->database;
+	size_t n = strlen(base) + sizeof("/postgresql");
+
+	free(cfg->beside);
+	cfg->beside = malloc(n);
+	if (!cfg->beside) {
+		snprintf(err, CONF_ERR_LEN, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(cfg->beside, n, "%s%s", base, uri ? "/postgresql" : "");
 	err[0] = '\0';
 	if (probe_finish(&cfg->probe, err) < 0)
 		return -EINVAL;
@@ -383,6 +402,14 @@ int config_finish(struct server_config *cfg, char err[CONF_ERR_LEN])
 
 void config_free(struct server_config *cfg)
 {
+	free(cfg->beside);
+	cfg->beside = NULL;
+	if (cfg->database_password) {
+		explicit_bzero(cfg->database_password,
+			       strlen(cfg->database_password));
+		free(cfg->database_password);
+		cfg->database_password = NULL;
+	}
 	for (int i = 0; i < cfg->n_webhooks; i++) {
 		free(cfg->webhooks[i].name);
 		free(cfg->webhooks[i].url);

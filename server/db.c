@@ -1,35 +1,37 @@
 /*
- * db.c - see db.h: the database layer, and everything the store does that
- * is SQLite's own.  A second engine replaces this file (and the SQL text
- * of the store_*.c files where it is marked "ENGINE:").
+ * db.c - see db.h: the database layer's engine-neutral part.  The engines
+ * are db_sqlite.c and db_pg.c behind struct db_ops (db_int.h); db_open()
+ * (db_engine.c) picks one from the "database" value, and every connection
+ * and statement carries its engine's table from then on: this file calls
+ * them only through it.
  */
-#include "store_int.h"
+#include "db_int.h"
 
 #include <errno.h>
-#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
 
-#include "embed.h"
 #include "jsonutil.h"
 #include "timeutil.h"
-
-/* ENGINE: the layer's opaque statement is SQLite's. */
-static inline sqlite3_stmt *q(struct db_stmt *s)
-{
-	return (sqlite3_stmt *)s;
-}
-
-extern const struct embedded_file embedded_sql[];
 
 static __thread char last_error[256];
 
 const char *db_errmsg(void)
 {
 	return last_error[0] ? last_error : "no database error";
+}
+
+void db_error_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
 }
 
 /* --- health ---------------------------------------------------------------- */
@@ -58,39 +60,8 @@ static void health_ok(struct store *st, struct store_health *h)
 	pthread_mutex_unlock(&st->health_lock);
 }
 
-int db_err(struct db_conn *c, int rc)
+int db_health_fail(struct db_conn *c, int r)
 {
-	int r;
-
-	snprintf(last_error, sizeof(last_error), "%s",
-		 c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		r = -ENOSPC;
-		break;
-	case SQLITE_READONLY:
-		r = -EROFS;
-		break;
-	case SQLITE_IOERR:
-	case SQLITE_CANTOPEN:
-	case SQLITE_PROTOCOL:
-		r = -EIO;
-		break;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		r = -EUCLEAN;
-		break;
-	default:
-		return -EPROTO;
-	}
-	/* The file system or the file failed: the store cannot commit. */
 	if (c && c->st)
 		health_fail(c->st,
 			    c == &c->st->checkpointer ? &c->st->checkpoint_health
@@ -100,63 +71,74 @@ int db_err(struct db_conn *c, int rc)
 	return r;
 }
 
+void db_health_ok(struct store *st, bool checkpoint)
+{
+	health_ok(st, checkpoint ? &st->checkpoint_health : &st->commit_health);
+}
+
+void db_health(struct store *st, struct store_health *ret)
+{
+	pthread_mutex_lock(&st->health_lock);
+	*ret = st->commit_health.error ? st->commit_health
+				       : st->checkpoint_health;
+	pthread_mutex_unlock(&st->health_lock);
+}
+
+int db_err(struct db_conn *c, int rc)
+{
+	return c->ops->err(c, rc);
+}
+
 /* --- statements -------------------------------------------------------------- */
 
 int db_exec(struct db_conn *c, const char *sql)
 {
-	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	return c->ops->exec(c, sql);
+}
 
-	return rc == SQLITE_OK ? 0 : db_err(c, rc);
+void db_cache_drop(struct db_conn *c)
+{
+	for (int i = 0; i < DB_STMT_CACHE && c->cache[i].sql; i++) {
+		c->ops->finalize(c->cache[i].stmt);
+		c->cache[i].sql = NULL;
+		c->cache[i].stmt = NULL;
+	}
 }
 
 struct db_stmt *db_stmt(struct db_conn *c, const char *sql)
 {
-	sqlite3_stmt *prepared;
-	int i, rc;
+	int i;
 
 	for (i = 0; i < DB_STMT_CACHE && c->cache[i].sql; i++) {
 		if (c->cache[i].sql == sql) {
-			sqlite3_reset(q(c->cache[i].stmt));
-			sqlite3_clear_bindings(q(c->cache[i].stmt));
+			c->ops->reset(c->cache[i].stmt);
+			c->ops->clear(c->cache[i].stmt);
 			return c->cache[i].stmt;
 		}
 	}
 	if (i == DB_STMT_CACHE) {
 		/* Full: drop the last entry; the hot statements come first. */
 		i = DB_STMT_CACHE - 1;
-		sqlite3_finalize(q(c->cache[i].stmt));
+		c->ops->finalize(c->cache[i].stmt);
 		c->cache[i].sql = NULL;
 	}
-	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-				&prepared, NULL);
-	if (rc != SQLITE_OK) {
-		db_err(c, rc);
-		c->cache[i].stmt = NULL;
-		return NULL;
-	}
-	c->cache[i].sql = sql;
-	c->cache[i].stmt = (struct db_stmt *)prepared;
+	c->cache[i].stmt = c->ops->prepare(c, sql);
+	if (c->cache[i].stmt)
+		c->cache[i].sql = sql;
 	return c->cache[i].stmt;
 }
 
 int db_step(struct db_conn *c, struct db_stmt *s)
 {
-	int rc;
-
 	if (!s)
 		return -EIO;
-	rc = sqlite3_step(q(s));
-	if (rc == SQLITE_ROW)
-		return DB_ROW;
-	if (rc == SQLITE_DONE)
-		return DB_DONE;
-	return db_err(c, rc);
+	return c->ops->step(c, s);
 }
 
 void db_reset(struct db_stmt *s)
 {
 	if (s)
-		sqlite3_reset(q(s));
+		s->ops->reset(s);
 }
 
 int db_run(struct db_conn *c, struct db_stmt *s)
@@ -173,7 +155,7 @@ int db_run_returning(struct db_conn *c, struct db_stmt *s, int64_t *ret_id)
 
 	while ((r = db_step(c, s)) == DB_ROW)
 		if (ret_id)
-			*ret_id = sqlite3_column_int64(q(s), 0);
+			*ret_id = db_col_int(s, 0);
 	db_reset(s);
 	return r;
 }
@@ -183,7 +165,7 @@ int db_scalar(struct db_conn *c, struct db_stmt *s, int64_t *ret)
 	int r = db_step(c, s);
 
 	if (r == DB_ROW)
-		*ret = sqlite3_column_int64(q(s), 0);
+		*ret = db_col_int(s, 0);
 	db_reset(s);
 	if (r == DB_ROW)
 		return 0;
@@ -207,7 +189,7 @@ int db_row_exists(struct db_conn *c, struct db_stmt *s, int64_t id)
 	int r;
 
 	if (s)
-		sqlite3_bind_int64(q(s), 1, id);
+		db_bind_int(s, 1, id);
 	r = db_count(c, s, &n);
 	return r < 0 ? r : n == 1 ? 0 : -ENOENT;
 }
@@ -239,45 +221,34 @@ int db_run_args(struct db_conn *c, const char *sql, const struct db_arg *args,
 
 int64_t db_changes(struct db_conn *c)
 {
-	return sqlite3_changes64(c->db);
-}
-
-int64_t db_last_id(struct db_conn *c)
-{
-	return sqlite3_last_insert_rowid(c->db);
+	return c->ops->changes(c);
 }
 
 /* --- values ------------------------------------------------------------------ */
 
 void db_bind_int(struct db_stmt *s, int i, int64_t v)
 {
-	sqlite3_bind_int64(q(s), i, v);
+	s->ops->bind_int(s, i, v);
 }
 
 void db_bind_null(struct db_stmt *s, int i)
 {
-	sqlite3_bind_null(q(s), i);
+	s->ops->bind_null(s, i);
 }
 
 void db_bind_text_take(struct db_stmt *s, int i, char *v, const char *if_null)
 {
-	if (v)
-		sqlite3_bind_text(q(s), i, v, -1, free);
-	else
-		sqlite3_bind_text(q(s), i, if_null, -1, SQLITE_STATIC);
+	s->ops->bind_text_take(s, i, v, if_null);
 }
 
 void db_bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
 {
-	sqlite3_bind_blob64(q(s), i, p, n, SQLITE_STATIC);
+	s->ops->bind_blob(s, i, p, n);
 }
 
 void db_bind_text(struct db_stmt *s, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(q(s), i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(q(s), i);
+	s->ops->bind_text(s, i, v);
 }
 
 int db_bind_json(struct db_stmt *s, int i, const json_t *v)
@@ -285,38 +256,34 @@ int db_bind_json(struct db_stmt *s, int i, const json_t *v)
 	char *text;
 
 	if (!v) {
-		sqlite3_bind_null(q(s), i);
+		s->ops->bind_null(s, i);
 		return 0;
 	}
 	text = json_canonical(v);
 	if (!text)
 		return -ENOMEM;
-	sqlite3_bind_text(q(s), i, text, -1, free);
+	s->ops->bind_text_take(s, i, text, NULL);
 	return 0;
 }
 
 int64_t db_col_int(struct db_stmt *s, int i)
 {
-	return sqlite3_column_int64(q(s), i);
+	return s->ops->col_int(s, i);
 }
 
 const char *db_col_text(struct db_stmt *s, int i)
 {
-	return (const char *)sqlite3_column_text(q(s), i);
+	return s->ops->col_text(s, i);
 }
 
 const void *db_col_blob(struct db_stmt *s, int i, size_t *ret_len)
 {
-	/* The blob first, then its size: the order SQLite asks for. */
-	const void *p = sqlite3_column_blob(q(s), i);
-
-	*ret_len = (size_t)sqlite3_column_bytes(q(s), i);
-	return p;
+	return s->ops->col_blob(s, i, ret_len);
 }
 
 bool db_col_null(struct db_stmt *s, int i)
 {
-	return sqlite3_column_type(q(s), i) == SQLITE_NULL;
+	return s->ops->col_type(s, i) == DB_T_NULL;
 }
 
 #define BODY_MAX ((size_t)256 << 20)
@@ -351,15 +318,14 @@ json_t *db_body_column(struct db_stmt *s, int col)
 {
 	const unsigned char *in;
 	unsigned char *text;
+	size_t n;
 	uLongf len;
 	json_t *j;
-	int n;
 
-	if (sqlite3_column_type(q(s), col) != SQLITE_BLOB)
+	if (s->ops->col_type(s, col) != DB_T_BLOB)
 		return json_loads(db_col_text(s, col), 0, NULL);
-	in = sqlite3_column_blob(q(s), col);
-	n = sqlite3_column_bytes(q(s), col);
-	if (n < 4)
+	in = db_col_blob(s, col, &n);
+	if (!in || n < 4)
 		return NULL;
 	len = (uLongf)in[0] | (uLongf)in[1] << 8 | (uLongf)in[2] << 16 |
 	      (uLongf)in[3] << 24;
@@ -389,20 +355,21 @@ static int is_time_column(const char *name)
 
 json_t *db_row_json(struct db_stmt *s)
 {
+	const struct db_ops *ops = s->ops;
 	json_t *o = json_object();
-	int n = sqlite3_column_count(q(s));
+	int n = ops->col_count(s);
 
 	for (int i = 0; o && i < n; i++) {
-		const char *name = sqlite3_column_name(q(s), i);
+		const char *name = ops->col_name(s, i);
 		size_t len = strlen(name);
 		json_t *v;
 
-		switch (sqlite3_column_type(q(s), i)) {
-		case SQLITE_NULL:
+		switch (ops->col_type(s, i)) {
+		case DB_T_NULL:
 			v = json_null();
 			break;
-		case SQLITE_INTEGER: {
-			int64_t x = sqlite3_column_int64(q(s), i);
+		case DB_T_INT: {
+			int64_t x = ops->col_int(s, i);
 
 			if (is_time_column(name)) {
 				json_set_time(o, name, x);
@@ -411,8 +378,8 @@ json_t *db_row_json(struct db_stmt *s)
 			v = json_integer(x);
 			break;
 		}
-		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(q(s), i));
+		case DB_T_FLOAT:
+			v = json_real(ops->col_double(s, i));
 			break;
 		default:
 			if (len > 5 && strcmp(name + len - 5, "_json") == 0) {
@@ -432,42 +399,9 @@ json_t *db_row_json(struct db_stmt *s)
 	return o;
 }
 
-/* --- connections ------------------------------------------------------------- */
+/* --- the reader pool ----------------------------------------------------------- */
 
-static int conn_open(struct db_conn *c, const char *path)
-{
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	/* No global mutex around every allocation for memory statistics we
-	 * never read (it only takes before SQLite's first use). */
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	rc = sqlite3_open_v2(path, &c->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK)
-		return db_err(c, rc);
-	sqlite3_busy_timeout(c->db, DB_BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(c->db, 1);
-	/* FULL: a transaction is on disk before COMMIT returns, so the 200
-	 * that follows it is a promise the server can keep. */
-	return db_exec(c, "PRAGMA journal_mode = WAL;"
-			  "PRAGMA synchronous = FULL;"
-			  "PRAGMA foreign_keys = ON;"
-			  "PRAGMA temp_store = MEMORY;"
-			  "PRAGMA cache_size = -16384;");
-}
-
-static void conn_close(struct db_conn *c)
-{
-	for (int i = 0; i < DB_STMT_CACHE && c->cache[i].sql; i++)
-		sqlite3_finalize(q(c->cache[i].stmt));
-	sqlite3_close(c->db);
-	memset(c, 0, sizeof(*c));
-}
-
-static struct db_conn *reader_get(struct store *st)
+struct db_conn *db_reader_get(struct store *st)
 {
 	struct db_conn *c = NULL;
 
@@ -487,7 +421,7 @@ static struct db_conn *reader_get(struct store *st)
 	return c;
 }
 
-static void reader_put(struct store *st, struct db_conn *c)
+void db_reader_put(struct store *st, struct db_conn *c)
 {
 	if (!c)
 		return;
@@ -501,11 +435,11 @@ static void reader_put(struct store *st, struct db_conn *c)
 
 int db_read_begin(struct store *st, struct db_conn **ret)
 {
-	struct db_conn *c = reader_get(st);
-	int r = db_run(c, db_stmt(c, "BEGIN"));
+	struct db_conn *c = db_reader_get(st);
+	int r = c->ops->begin(c, DB_TX_READ);
 
 	if (r < 0) {
-		reader_put(st, c);
+		db_reader_put(st, c);
 		return r;
 	}
 	*ret = c;
@@ -515,18 +449,18 @@ int db_read_begin(struct store *st, struct db_conn **ret)
 void db_read_end(struct store *st, struct db_conn *c)
 {
 	/* A read commits nothing: ending its snapshot cannot lose data. */
-	if (!sqlite3_get_autocommit(c->db))
-		(void)db_run(c, db_stmt(c, "COMMIT"));
-	reader_put(st, c);
+	if (c->ops->in_tx(c))
+		(void)c->ops->commit(c);
+	db_reader_put(st, c);
 }
 
 int db_write_begin(struct store *st, struct db_conn **ret)
 {
-	struct db_conn *c = reader_get(st);
-	int r = db_run(c, db_stmt(c, "BEGIN IMMEDIATE"));
+	struct db_conn *c = db_reader_get(st);
+	int r = c->ops->begin(c, DB_TX_WRITE);
 
 	if (r < 0) {
-		reader_put(st, c);
+		db_reader_put(st, c);
 		return r;
 	}
 	/* Before and after: no fast-path answer sees what the write may be
@@ -540,78 +474,12 @@ int db_write_end(struct store *st, struct db_conn *c, int r)
 {
 	atomic_fetch_add(&st->epoch, 1);
 	if (r == 0)
-		r = db_run(c, db_stmt(c, "COMMIT"));
+		r = c->ops->commit(c);
 	/* The rollback keeps the failure's message for store_errmsg(). */
-	if (r < 0 && !sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	reader_put(st, c);
+	if (r < 0)
+		c->ops->rollback(c);
+	db_reader_put(st, c);
 	return r;
-}
-
-/* --- the WAL policy ------------------------------------------------------------ */
-
-/* Counts the WAL's frames after each of the writer's commits.  Fewer
- * frames than last time: the WAL started afresh, and what the checkpoint
- * thread said it had copied was of the old one. */
-static int wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
-{
-	struct store *st = arg;
-
-	(void)db;
-	(void)name;
-	if (frames < st->wal_frames)
-		__atomic_store_n(&st->wal_copied, 0, __ATOMIC_RELAXED);
-	st->wal_frames = frames;
-	health_ok(st, &st->commit_health);
-	return SQLITE_OK;
-}
-
-/* A commit of a reader connection (an API write) is on disk. */
-static int wal_committed(void *arg, sqlite3 *db, const char *name,
-			 int frames)
-{
-	(void)db;
-	(void)name;
-	(void)frames;
-	health_ok(arg, &((struct store *)arg)->commit_health);
-	return SQLITE_OK;
-}
-
-#define WAL_LONG 16384	/* frames: 64 MiB */
-#define WAL_LEFT 2048	/* frames: 8 MiB */
-
-/* The checkpoint thread copies the WAL back in the background, but under
- * steady load the WAL never starts afresh by itself: there are always
- * frames not yet copied.  Past 64 MiB the writer starts it afresh, between
- * batches, once all but an eighth of it (or 8 MiB) is copied back, so
- * little is left to copy while reports wait.
- * - It does not wait for readers still on the old WAL, but tries again
- *   after the checkpoint thread's next pass: waiting for them held
- *   reports up for up to 160 ms.  Past 1 GiB it waits.
- * - It restarts the WAL rather than truncating it: writing over a file
- *   costs less than growing it again (restarts stalled the writer 31 ms
- *   on average, truncations 89 ms). */
-static void wal_restart(struct store *st)
-{
-	int copied = __atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED);
-	int left = st->wal_frames - copied;
-	int force = st->wal_frames > 16 * WAL_LONG;
-
-	if (st->wal_frames <= WAL_LONG)
-		return;
-	if (!force && (copied == st->wal_tried ||
-		       (left >= WAL_LEFT && left >= st->wal_frames / 8)))
-		return;
-	st->wal_tried = copied;
-	if (!force)
-		sqlite3_busy_timeout(st->writer.db, 0);
-	if (sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
-				      SQLITE_CHECKPOINT_RESTART, NULL,
-				      NULL) == SQLITE_OK) {
-		st->wal_frames = 0;
-		__atomic_store_n(&st->wal_copied, 0, __ATOMIC_RELAXED);
-	}
-	sqlite3_busy_timeout(st->writer.db, DB_BUSY_TIMEOUT_MS);
 }
 
 struct db_conn *db_writer(struct store *st)
@@ -621,250 +489,38 @@ struct db_conn *db_writer(struct store *st)
 
 int db_writer_begin(struct store *st)
 {
-	return db_run(&st->writer, db_stmt(&st->writer, "BEGIN IMMEDIATE"));
+	return st->writer.ops->begin(&st->writer, DB_TX_WRITE);
 }
 
 int db_writer_commit(struct store *st)
 {
-	int r = db_run(&st->writer, db_stmt(&st->writer, "COMMIT"));
-
-	if (r == 0)
-		wal_restart(st);
-	return r;
+	return st->writer.ops->commit(&st->writer);
 }
 
 void db_writer_rollback(struct store *st)
 {
-	if (!sqlite3_get_autocommit(st->writer.db))
-		db_exec(&st->writer, "ROLLBACK");
+	st->writer.ops->rollback(&st->writer);
 }
 
-int db_checkpoint(struct store *st)
-{
-	int log = 0, copied = 0;
-	int rc = sqlite3_wal_checkpoint_v2(st->checkpointer.db, NULL,
-					   SQLITE_CHECKPOINT_PASSIVE, &log,
-					   &copied);
-
-	if (rc == SQLITE_OK && copied > 0)
-		__atomic_store_n(&st->wal_copied, copied, __ATOMIC_RELAXED);
-	if (rc == SQLITE_OK)
-		health_ok(st, &st->checkpoint_health);
-	return rc == SQLITE_OK || rc == SQLITE_BUSY
-		       ? 0
-		       : db_err(&st->checkpointer, rc);
-}
-
-/* --- opening, the schema ------------------------------------------------------ */
-
-static int migrate(struct db_conn *c, char err[256])
-{
-	sqlite3_stmt *s;
-	int current = 0, newest = 0, r;
-
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		snprintf(err, 256, "cannot read schema version: %s",
-			 sqlite3_errmsg(c->db));
-		return -EIO;
-	}
-	if (sqlite3_step(s) == SQLITE_ROW)
-		current = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-
-	for (const struct embedded_file *f = embedded_sql; f->name; f++) {
-		int version = (int)strtol(f->name, NULL, 10);
-		char pragma[64];
-
-		if (version > newest)
-			newest = version;
-		if (version <= current)
-			continue;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;",
-			 version);
-		if ((r = db_exec(c, "BEGIN IMMEDIATE")) < 0 ||
-		    (r = db_exec(c, (const char *)f->data)) < 0 ||
-		    (r = db_exec(c, pragma)) < 0 ||
-		    (r = db_exec(c, "COMMIT")) < 0) {
-			snprintf(err, 256, "migration %s failed: %.200s", f->name,
-				 db_errmsg());
-			db_exec(c, "ROLLBACK");
-			return r;
-		}
-		current = version;
-	}
-	if (current > newest) {
-		snprintf(err, 256,
-			 "database schema version %d is newer than this "
-			 "derelictd (%d); refusing to start",
-			 current, newest);
-		return -EPROTO;
-	}
-	return 0;
-}
-
-int db_open(struct store *st, const char *path, char err[256])
-{
-	int r = conn_open(&st->writer, path);
-
-	if (r < 0) {
-		/* Often a file or a directory derelictd may not write: SQLite
-		 * then cannot make the WAL's files next to the database. */
-		snprintf(err, 256, "cannot open %.100s: %.60s%s", path,
-			 db_errmsg(),
-			 r == -EIO || r == -EROFS
-				 ? " (it and its directory must be writable "
-				   "by derelictd)"
-				 : "");
-		return r;
-	}
-	r = migrate(&st->writer, err);
-	if (r < 0)
-		return r;
-	/* The writer's settings:
-	 * - It does not checkpoint after commits: db_checkpoint() copies the
-	 *   WAL back from a thread of its own.  The writer only starts the
-	 *   WAL afresh when it has grown long (db_writer_commit()), and its
-	 *   file is then cut back to 128 MiB.
-	 * - Its page cache is small: 4 MiB (SQLite's default is 2).  A B-tree
-	 *   split parks a page at a number past the end of the file, and the
-	 *   commit after one scans the whole cache to drop such pages: with
-	 *   128 MiB that scan took 9% of the writer's time.  The pages it
-	 *   reads are in the mapping or the kernel's cache anyway.
-	 * - It reads the database file's pages in place, not copied out of
-	 *   the kernel's cache.  Only the writer: a mapping follows the file
-	 *   as it grows, and remapping in every reader's thread costs the
-	 *   whole process TLB flushes. */
-	r = db_exec(&st->writer, "PRAGMA wal_autocheckpoint = 0;"
-				 "PRAGMA cache_size = -4096;"
-				 "PRAGMA journal_size_limit = 134217728;"
-				 "PRAGMA mmap_size = 4294967296;");
-	if (r < 0)
-		return r;
-	sqlite3_wal_hook(st->writer.db, wal_frames, st);
-	r = conn_open(&st->checkpointer, path);
-	if (r < 0) {
-		snprintf(err, 256, "cannot open %s: %.100s", path,
-			 db_errmsg());
-		return r;
-	}
-	for (int i = 0; i < DB_READERS; i++) {
-		r = conn_open(&st->readers[i], path);
-		if (r < 0) {
-			snprintf(err, 256, "cannot open %s: %.100s", path,
-				 db_errmsg());
-			return r;
-		}
-		/* This replaces SQLite's checkpoint after a commit on these
-		 * connections too: like the writer's, their WAL is copied
-		 * back by the checkpoint thread, not by an API write. */
-		sqlite3_wal_hook(st->readers[i].db, wal_committed, st);
-	}
-	/* From now on a failure counts against the store's health (not the
-	 * opening's: store_open() then fails). */
-	st->writer.st = st->checkpointer.st = st;
-	for (int i = 0; i < DB_READERS; i++)
-		st->readers[i].st = st;
-	return 0;
-}
+/* --- opening, the rest ----------------------------------------------------------- */
 
 void db_close(struct store *st)
 {
-	for (int i = 0; i < DB_READERS; i++)
-		if (st->readers[i].db)
-			conn_close(&st->readers[i]);
-	if (st->checkpointer.db)
-		conn_close(&st->checkpointer);
-	if (st->writer.db) {
-		/* Fold the WAL back so the file alone is the whole database. */
-		sqlite3_wal_checkpoint_v2(st->writer.db, NULL,
-					  SQLITE_CHECKPOINT_TRUNCATE, NULL,
-					  NULL);
-		conn_close(&st->writer);
-	}
+	if (st->writer.ops)
+		st->writer.ops->close(st);
 }
 
 int db_check_writable(struct store *st, char err[256])
 {
-	struct db_conn *c = &st->writer;
-	sqlite3_stmt *s;
-	char sql[64];
-	int r, version = 0;
+	return st->writer.ops->check_writable(st, err);
+}
 
-	/* SQLite opens a file it may not write read-only, silently: every
-	 * write would fail later, and go on failing once the file is
-	 * writable again. */
-	if (sqlite3_db_readonly(c->db, "main") == 1) {
-		snprintf(err, 256,
-			 "%s is read-only: derelictd must write its database "
-			 "(check the file's and its directory's owner, mode "
-			 "and attributes, and the mount)",
-			 st->path);
-		return -EROFS;
-	}
-	/* And a real commit, which needs the WAL, the lock and a little
-	 * space: writing the schema version it already has. */
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		r = db_err(c, sqlite3_errcode(c->db));
-		goto fail;
-	}
-	if (sqlite3_step(s) == SQLITE_ROW)
-		version = sqlite3_column_int(s, 0);
-	r = sqlite3_finalize(s) == SQLITE_OK ? 0 : db_err(c, sqlite3_errcode(c->db));
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
-	if (r == 0 && (r = db_exec(c, "BEGIN IMMEDIATE")) == 0 &&
-	    (r = db_exec(c, sql)) == 0 && (r = db_exec(c, "COMMIT")) == 0)
-		return 0;
-	if (!sqlite3_get_autocommit(c->db))
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-fail:
-	snprintf(err, 256, "cannot write %s: %.100s%s", st->path,
-		 db_errmsg(),
-		 r == -ENOSPC ? " (the disk is full)" : "");
-	return r;
+int db_checkpoint(struct store *st)
+{
+	return st->writer.ops->checkpoint(st);
 }
 
 int db_backup(struct store *st, const char *dest)
 {
-	struct db_conn *c = reader_get(st);
-	sqlite3 *out = NULL;
-	sqlite3_backup *b;
-	int rc;
-
-	rc = sqlite3_open_v2(dest, &out,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(last_error, sizeof(last_error), "%s: %s", dest,
-			 out ? sqlite3_errmsg(out) : sqlite3_errstr(rc));
-		sqlite3_close(out);
-		reader_put(st, c);
-		return -EIO;
-	}
-	b = sqlite3_backup_init(out, "main", c->db, "main");
-	if (!b) {
-		snprintf(last_error, sizeof(last_error), "%s",
-			 sqlite3_errmsg(out));
-		sqlite3_close(out);
-		reader_put(st, c);
-		return -EIO;
-	}
-	/* All pages in one step: the copy is one consistent snapshot even
-	 * while the server writes. */
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
-		snprintf(last_error, sizeof(last_error), "%s",
-			 sqlite3_errstr(rc));
-	sqlite3_close(out);
-	reader_put(st, c);
-	return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-void db_health(struct store *st, struct store_health *ret)
-{
-	pthread_mutex_lock(&st->health_lock);
-	*ret = st->commit_health.error ? st->commit_health
-				       : st->checkpoint_health;
-	pthread_mutex_unlock(&st->health_lock);
+	return st->writer.ops->backup(st, dest);
 }

@@ -1,14 +1,19 @@
 /*
  * db.h - the database layer under the store_*.c files, and the only place
- * that knows which engine holds the data (SQLite).  Private to the store:
+ * that knows which engine holds the data: SQLite (a path) or PostgreSQL
+ * (a postgresql:// or postgres:// URI).  Private to the store:
  * store_int.h includes it, nothing else does.
  *
- * Everything engine-specific sits in db.c: opening connections and their
- * PRAGMAs, the prepared-statement cache, the mapping of the engine's
- * result codes to errnos, the WAL and its checkpoints, migrations (the
- * schema version), backups.  Above this layer the SQL text is the only
- * engine-specific thing; the places in it that are SQLite's own (FTS5's
- * trigram index, rowid, "INSERT OR IGNORE") are marked "ENGINE:".
+ * db.c holds what is the same on both engines (the statement cache, the
+ * reader pool, the helpers over a step, section bodies, db_row_json());
+ * everything engine-specific sits in db_sqlite.c and db_pg.c behind the
+ * table of db_int.h: opening connections and their settings, preparing,
+ * the mapping of the engine's errors to errnos, the WAL and its
+ * checkpoints (SQLite's), migrations (the schema version), backups.  Above
+ * this layer the SQL text is the only engine-specific thing; the places in
+ * it that differ by engine choose with db_dialect() and are marked
+ * "ENGINE:".  The SQL is SQLite's with "?" or "?NNN" placeholders: the
+ * PostgreSQL engine rewrites them to "$NNN".
  *
  * Every function that can fail returns 0 (or, where said, a count) or a
  * negative errno as store.h lists them; a failed prepare (a NULL
@@ -33,8 +38,11 @@ struct store;
  * bound with db_bind_*(), stepped with db_step() and read with db_col_*(). */
 struct db_stmt;
 
+struct db_ops;
+
 struct db_conn {
-	struct sqlite3 *db;	/* ENGINE: the connection's handle */
+	const struct db_ops *ops;	/* its engine's (db_int.h) */
+	void *handle;		/* the engine's connection, NULL when closed */
 	struct {
 		const char *sql;	/* static string; its address is the key */
 		struct db_stmt *stmt;
@@ -50,6 +58,22 @@ struct db_conn {
  * closes st with db_close() either way. */
 int db_open(struct store *st, const char *path, char err[256]);
 void db_close(struct store *st);
+
+enum db_dialect { DB_SQLITE, DB_POSTGRESQL };
+/* Which SQL c speaks, for the few statements written twice ("ENGINE:"). */
+enum db_dialect db_dialect(const struct db_conn *c);
+/* "SQLite" or "PostgreSQL" (static; "none" before db_open()). */
+const char *db_engine_name(const struct store *st);
+/* The engine, its version and where the database is, into out: "SQLite
+ * 3.40.1 at /var/lib/derelict/derelict.db", "PostgreSQL 15.5 at
+ * 127.0.0.1:5432/derelict".  PostgreSQL's is asked of the server (a
+ * connection, nothing written); SQLite's opens nothing.  0 or the error
+ * with err filled in. */
+int db_describe(const char *database, const char *password, char *out,
+		size_t n, char err[256]);
+/* Whether database is a URI with a password in it (--check-config warns:
+ * a config file is read by more than the server). */
+bool db_uri_has_password(const char *database);
 /* A real commit that changes nothing (store_check_writable()). */
 int db_check_writable(struct store *st, char err[256]);
 
@@ -70,23 +94,17 @@ int db_write_begin(struct store *st, struct db_conn **ret);
 int db_write_end(struct store *st, struct db_conn *c, int r);
 /* The writer thread's own connection and its batch transaction (prepared
  * once: they run thousands of times a second).  The commit is where the
- * WAL policy runs. */
+ * WAL policy runs.  On PostgreSQL a read is REPEATABLE READ READ ONLY (one
+ * snapshot, as SQLite's), a write READ COMMITTED, committed with
+ * synchronous_commit on; a serialization failure or a deadlock is -EBUSY,
+ * a lost connection -EIO (and counts against the health) and is made
+ * again at the next begin. */
 struct db_conn *db_writer(struct store *st);
 int db_writer_begin(struct store *st);
 int db_writer_commit(struct store *st);
 void db_writer_rollback(struct store *st);
 
 /* --- statements --------------------------------------------------------- */
-
-/* The engine of c, for the few statements written twice (marked
- * "ENGINE:" in the store).  A stand-in on this branch (pg-sql): the lead
- * replaces it with pg-engine's db_dialect(). */
-enum { DB_SQLITE, DB_POSTGRESQL };
-static inline int db_dialect(struct db_conn *c)
-{
-	(void)c;
-	return DB_SQLITE;
-}
 
 /* The cached prepared statement for sql (a string literal: its address is
  * the key), reset and with its bindings cleared; NULL on a prepare error
@@ -134,10 +152,9 @@ int db_run_args(struct db_conn *c, const char *sql, const struct db_arg *args,
 	db_run_args(c, sql, (const struct db_arg[]){ __VA_ARGS__ },          \
 		    sizeof((const struct db_arg[]){ __VA_ARGS__ }) /           \
 			    sizeof(struct db_arg))
-/* Rows the last write on c changed, and the id of the row it inserted
- * last (ENGINE: SQLite's rowid). */
+/* Rows the last write on c changed (an insert's id comes back with
+ * "RETURNING id", db_run_returning()). */
 int64_t db_changes(struct db_conn *c);
-int64_t db_last_id(struct db_conn *c);
 /* Runs SQL without results; 0 or the error. */
 int db_exec(struct db_conn *c, const char *sql);
 
@@ -189,7 +206,8 @@ json_t *db_row_json(struct db_stmt *s);
 
 /* --- the WAL, backups ---------------------------------------------------- */
 
-/* store_checkpoint(), store_backup(), store_health(). */
+/* store_checkpoint(), store_backup(), store_health().  On PostgreSQL a
+ * checkpoint is nothing and a backup is refused (-ENOTSUP: pg_dump). */
 int db_checkpoint(struct store *st);
 int db_backup(struct store *st, const char *dest);
 struct store_health;

@@ -226,6 +226,49 @@ static int read_secret(const char *path, char **ret)
 	return 0;
 }
 
+#define DB_PASSWORD_MAX 1024
+
+/* Reads database_password_file once, at start (the reconnections use what
+ * it held); refuses one that others may read, as the enroll secret. */
+static int read_db_password(struct server_config *cfg)
+{
+	const char *path = cfg->database_password_file;
+	struct buf b = BUF_INIT(DB_PASSWORD_MAX);
+	struct stat st;
+	int r;
+
+	if (!path[0])
+		return 0;
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		log_error_errno(r, "cannot read database_password_file %s",
+				path);
+		return r;
+	}
+	if (st.st_mode & S_IROTH) {
+		log_error("%s is readable by others (mode %04o); chmod o-r it",
+			  path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	r = buf_read_file(&b, path);
+	if (r < 0) {
+		log_error_errno(r, "cannot read database_password_file %s%s",
+				path, r == -E2BIG ? " (over 1 KiB)" : "");
+		buf_free(&b);
+		return r;
+	}
+	/* The first line, as the man page says. */
+	if (b.data)
+		b.data[b.len = strcspn(b.data, "\r\n")] = '\0';
+	if (!b.data || !b.len) {
+		log_error("%s: the first line, the password, is empty", path);
+		buf_free(&b);
+		return -EINVAL;
+	}
+	cfg->database_password = buf_take(&b, NULL);
+	return 0;
+}
+
 static int cmd_token(struct store *st, char **cmd, int n)
 {
 	if (n >= 2 && strcmp(cmd[1], "list") == 0) {
@@ -615,16 +658,16 @@ static int serve(struct server_config *cfg, struct store *st)
 			   (long long)cfg->probe.rate,
 			   cfg->probe.relay_test ? ", with the relay test" : "");
 	if (cfg->smtp_url[0]) {
-		r = answer_key_load(cfg->database, answer_key);
+		r = answer_key_load(cfg->beside, answer_key);
 		if (r == -EPERM) {
 			log_error("answer.key beside %s may be read by others; "
-				  "chmod 600 it", cfg->database);
+				  "chmod 600 it", cfg->beside);
 			goto out;
 		}
 		if (r < 0) {
 			log_error_errno(r, "cannot read or create the mail "
 					   "links' key beside %s",
-					cfg->database);
+					cfg->beside);
 			goto out;
 		}
 		app.answer_key = answer_key;
@@ -714,13 +757,30 @@ int main(int argc, char **argv)
 		goto out;
 	if (ncmd == 0)
 		warn_links(&cfg);
+	if (read_db_password(&cfg) < 0) {
+		rc = 1;
+		goto out;
+	}
 	if (check_only) {
+		char what[256];
+		bool in_uri = false;
+
 		if (ncmd) {
 			log_error("--check-config takes no command");
 			rc = 2;
 		} else if (notify_check_config(&cfg, err, sizeof(err)) < 0) {
 			log_error("notifications: %s", err);
 			rc = 1;
+		} else if (store_describe(&cfg, what, sizeof(what), &in_uri,
+					  err) < 0) {
+			log_error("database: %s", err);
+			rc = 1;
+		} else {
+			if (in_uri)
+				log_warning("database: the URI holds a "
+					    "password; put it in "
+					    "database_password_file instead");
+			printf("database: %s\n", what);
 		}
 		goto out;
 	}

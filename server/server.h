@@ -20,7 +20,14 @@
 struct server_config {
 	/* [server] */
 	char *listen;
-	char *database;
+	char *database;			/* a path (SQLite) or a URI */
+	char *database_password_file;	/* "" none */
+	char *database_password;	/* its content, read by main.c */
+	char *state_dir;		/* beside a PostgreSQL database */
+	/* What the files kept "beside the database" (answer.key, the
+	 * advisory feed's copy) are named after: the SQLite file, or
+	 * state_dir/postgresql.  config_finish() sets it. */
+	char *beside;
 	char *enroll_secret_file;
 	char *tls_cert;
 	char *tls_key;

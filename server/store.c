@@ -26,6 +26,22 @@ void store_health(struct store *st, struct store_health *ret)
 	db_health(st, ret);
 }
 
+const char *store_engine(const struct store *st)
+{
+	return db_engine_name(st);
+}
+
+int store_describe(const struct server_config *cfg, char *out, size_t n,
+		   bool *ret_password_in_uri, char err[256])
+{
+	int r = db_describe(cfg->database, cfg->database_password, out, n,
+			    err);
+
+	if (r == 0)
+		*ret_password_in_uri = db_uri_has_password(cfg->database);
+	return r;
+}
+
 int store_open(const char *path, const struct server_config *cfg,
 	       struct store **ret, char err[256])
 {

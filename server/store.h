@@ -23,6 +23,7 @@
 #define DERELICT_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cursor.h"
@@ -39,6 +40,16 @@ struct advisory_db;
 int store_open(const char *path, const struct server_config *cfg,
 	       struct store **ret, char err[256]);
 void store_close(struct store *st);
+
+/* The engine st runs on: "SQLite" or "PostgreSQL" (static). */
+const char *store_engine(const struct store *st);
+/* What --check-config says of cfg's database: the engine, its version and
+ * where it is ("PostgreSQL 15.5 at 127.0.0.1:5432/derelict"), asked of a
+ * PostgreSQL server over a connection of its own; nothing is written.
+ * *ret_password_in_uri tells whether the URI carries a password.  0, or a
+ * negative errno with the reason in err. */
+int store_describe(const struct server_config *cfg, char *out, size_t n,
+		   bool *ret_password_in_uri, char err[256]);
 
 /* Checks that the database can be written, by committing a write that
  * changes nothing; derelictd runs this before it serves.  0, or the

@@ -1,6 +1,11 @@
 """Integration harness: starts a real derelictd on a free loopback port with
 a temporary SQLite database, and runs the real agent against it.
 
+DERELICT_TEST_ENGINE=postgresql (make check-pg) gives every Server a fresh
+database of one PostgreSQL 15 cluster per session (pg.py) instead; tests
+about SQLite itself (its file, the WAL, backups, a full disk, a corrupt
+file) are marked @pytest.mark.sqlite_only and skipped there.
+
 Fixtures
   server      a running derelictd (function scope), stopped afterwards
   make_server factory: make_server(**conf_overrides) for custom configs;
@@ -10,7 +15,8 @@ Fixtures
               (status, body) to answer reports with, in order (a
               bytes body is sent as it is)
 
-A Server has: url, port, tmp (pathlib.Path), db (path), conf (path),
+A Server has: url, port, tmp (pathlib.Path), db (path), database (what
+its config says: db, or a PostgreSQL URI), conf (path),
 admin_token, viewer_token, enroll_secret, proc, and methods
   api(method, path, body=None, token=ADMIN, headers=None, raw=None)
       -> (status, parsed JSON or None, response headers)
@@ -19,6 +25,8 @@ admin_token, viewer_token, enroll_secret, proc, and methods
   agent(*args, root=None, state=None, timeout=60)
       -> subprocess.CompletedProcess of derelict-agent --once against it
   stop(sig=SIGTERM) / restart()
+  db_connect(readonly=False, timeout=5) -> a connection to its database
+      with sqlite3's execute() and "?" on either engine
 """
 import base64
 import gzip
@@ -28,6 +36,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -44,6 +53,85 @@ AGENT = os.environ.get("DERELICT_AGENT", str(ROOT / "build" / "derelict-agent"))
 FIXTURES = ROOT / "tests" / "fixtures"
 
 ADMIN = object()  # sentinel: use the server's admin token
+
+ENGINE = os.environ.get("DERELICT_TEST_ENGINE", "sqlite")
+if ENGINE not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"DERELICT_TEST_ENGINE={ENGINE}: sqlite or postgresql")
+ENGINE_NAME = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[ENGINE]
+
+_cluster = None
+_databases = 0
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster, started at its first use."""
+    global _cluster
+    if _cluster is None:
+        import pg
+        _cluster = pg.Cluster()
+    return _cluster
+
+
+def fresh_database():
+    """A URI of a new, empty database of the session's cluster."""
+    global _databases
+    _databases += 1
+    return pg_cluster().create_database(f"t{os.getpid()}_{_databases}")
+
+
+class PgConnection:
+    """A connection to a Server's PostgreSQL database that takes sqlite3's
+    "?" placeholders and has its execute(), so a test reads what either
+    engine stored alike (psycopg2, autocommit)."""
+
+    def __init__(self, uri):
+        import psycopg2
+        self.uri = uri
+        self.con = psycopg2.connect(uri)
+        self.con.autocommit = True
+
+    def execute(self, sql, params=()):
+        cur = self.con.cursor()
+        if params:
+            cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        else:
+            cur.execute(sql)
+        return cur
+
+    def commit(self):
+        pass
+
+    def iterdump(self):
+        """The database as SQL text, as sqlite3's iterdump() gives it."""
+        import pg
+        r = subprocess.run([str(pg.PG_BIN / "pg_dump"), "--inserts",
+                            self.uri], capture_output=True, text=True,
+                           timeout=60, check=True)
+        return iter(r.stdout.splitlines())
+
+    def close(self):
+        self.con.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only: about SQLite itself (its file, the WAL, "
+        "backups, a full disk, a corrupt file); skipped on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if ENGINE != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="about SQLite itself (its file, the WAL, "
+                            "backups, a full disk or a corrupt file)")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _cluster is not None:
+        _cluster.remove()
 
 
 def free_port():
@@ -72,6 +160,11 @@ class Server:
             # test points advisories_url at a server of its own.
             "advisories_url": "",
         }
+        if ENGINE == "postgresql" and "database" not in overrides:
+            server["database"] = fresh_database()
+            # answer.key and the feed's copy, kept beside a SQLite file
+            server["state_dir"] = str(self.tmp)
+        self.database = str(overrides.get("database", server["database"]))
         rules = {"evaluate_every": "1s"}
         # "section.key" puts a key in any other section: notify.x = ...
         others = {}
@@ -102,6 +195,16 @@ class Server:
         self.start()
         self.admin_token = self.cli("token", "add", "admin-test", "--role", "admin").strip()
         self.viewer_token = self.cli("token", "add", "viewer-test", "--role", "viewer").strip()
+
+    def db_connect(self, readonly=False, timeout=5.0):
+        """A connection to the server's database, whichever the engine:
+        sqlite3's, or a PgConnection with the same execute()."""
+        if self.database.startswith(("postgresql://", "postgres://")):
+            return PgConnection(self.database)
+        if readonly:
+            return sqlite3.connect(f"file:{self.database}?mode=ro", uri=True,
+                                   timeout=timeout)
+        return sqlite3.connect(self.database, timeout=timeout)
 
     def cli(self, *args, check=True):
         r = subprocess.run([DERELICTD, "--config", str(self.conf), *args],

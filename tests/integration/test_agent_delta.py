@@ -352,7 +352,7 @@ def test_bad_state_file_goes_full(fake, tmp_path, damage):
 # ---- against the real derelictd ----
 
 def db_rows(server, sql, *args):
-    con = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)
+    con = server.db_connect(readonly=True, timeout=10)
     try:
         return con.execute(sql, args).fetchall()
     finally:
@@ -451,7 +451,7 @@ def test_delta_after_section_lost(server, tmp_path):
     assert server.agent(root=root, state=state).returncode == 0
     host = host_of(server, (state / "agent-id").read_text().strip())
     server.stop()
-    con = sqlite3.connect(server.db)
+    con = server.db_connect()
     with con:
         n = con.execute("DELETE FROM sections WHERE host_id = ? AND name = 'packages'",
                         (host["id"],)).rowcount
@@ -476,6 +476,7 @@ def test_delta_after_section_lost(server, tmp_path):
     assert len(sizes) == 3 and sizes[2] * 10 < sizes[0], sizes
 
 
+@pytest.mark.sqlite_only
 def test_delta_after_restore_from_backup(server, tmp_path):
     """The server restored from a backup older than the last delta it
     accepted: the next delta's base is unknown to it, 409, full resend."""

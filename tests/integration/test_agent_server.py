@@ -5,6 +5,8 @@ import json
 import stat
 import subprocess
 
+import pytest
+
 import scenario
 from conftest import AGENT, FIXTURES
 
@@ -60,6 +62,7 @@ def test_unchanged_second_report(server, tmp_path):
     assert st == 200 and len(pk["items"]) > 10
 
 
+@pytest.mark.sqlite_only
 @needs_server
 def test_resend_after_server_restored_from_backup(server, tmp_path):
     state = tmp_path / "state"

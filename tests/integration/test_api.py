@@ -3,13 +3,13 @@ pagination, deltas and history."""
 import json
 import sqlite3
 
-from conftest import basic_auth
+from conftest import ENGINE_NAME, basic_auth
 from reports import Host, deltas, enroll_many, package, section_hash
 
 
 def test_healthz_is_open_and_everything_else_needs_a_token(server):
     status, body, _ = server.api("GET", "/healthz", token=None)
-    assert status == 200 and body == {"status": "ok"}
+    assert status == 200 and body == {"status": "ok", "engine": ENGINE_NAME}
     for path in ("/hosts", "/findings", "/projects", "/summary",
                  "/openapi.json", "/metrics"):
         status, body, headers = server.api("GET", path, token=None)
@@ -62,7 +62,7 @@ def test_revoked_token_is_refused(server):
 
 
 def test_tokens_are_stored_hashed(server):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     stored = [r[0] for r in db.execute("SELECT hash FROM tokens")]
     assert len(stored) == 2 and server.admin_token not in stored
     host = Host(server)
@@ -168,7 +168,7 @@ def test_ports_carry_the_servers_exposure(server):
 
 
 def count(server, sql):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     try:
         return db.execute(sql).fetchone()[0]
     finally:

@@ -13,7 +13,7 @@ from reports import Host
 def snapshot(server, host):
     """What a bad request must not change."""
     import sqlite3
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     try:
         out = {}
         for table in ("hosts", "sections", "packages", "changes", "reports",

@@ -265,7 +265,7 @@ def test_failing_for_a_week_is_medium(server):
     assert {f["severity"] for f in found.values()} == {"low"}
     # Packages began to fail eight days ago; the server's periodic
     # evaluation (every second in tests) raises it to medium on its own.
-    db = sqlite3.connect(server.db, timeout=30)
+    db = server.db_connect(timeout=30)
     with db:
         db.execute("UPDATE collector_errors SET since = since - 8 * 86400 "
                    "WHERE host_id = ? AND section = 'packages'", (h.id,))

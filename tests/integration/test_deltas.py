@@ -209,7 +209,7 @@ def test_migrated_rows_without_digest_are_resent(server):
     delta cannot be checked against them, so the agent resends in full."""
     h, rep = baseline(server)
     items = copy.deepcopy(rep["sections"]["packages"]["items"])
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     db.execute("UPDATE packages SET digest = NULL WHERE host_id = ?", (h.id,))
     db.commit()
     db.close()
@@ -295,7 +295,7 @@ def fleet(server, name, limit=3):
 
 
 def pending(server):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     try:
         return db.execute("SELECT count(*) FROM package_hosts_pending").fetchone()[0]
     finally:
@@ -334,7 +334,7 @@ def test_fleet_index_follows_first_reports_deltas_and_deletes(server):
     # A deleted host leaves nothing behind in the index.
     assert server.api("DELETE", f"/hosts/{hosts[0][0].id}")[0] in (200, 204)
     assert len(fleet(server, "zlib1g")) == 11
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     left = db.execute("SELECT count(*) FROM package_hosts WHERE host_id = ?",
                       (hosts[0][0].id,)).fetchone()[0]
     db.close()

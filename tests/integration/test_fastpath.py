@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import time
 
+from conftest import ENGINE
 from reports import Host, deltas
 
 DIRTY_MAX = 5  # server/fastpath.h
@@ -14,7 +15,7 @@ SECTIONS = ("ports", "services", "processes", "packages", "logins")
 
 
 def db_row(server, sql, *args):
-    con = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10)
+    con = server.db_connect(readonly=True, timeout=10)
     try:
         return con.execute(sql, args).fetchone()
     finally:
@@ -89,11 +90,12 @@ def test_kill_9_after_unchanged_reports(server):
     server.proc = None
     server.start()
 
-    con = sqlite3.connect(server.db)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        con.close()
+    if ENGINE == "sqlite":
+        con = server.db_connect()
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            con.close()
     # Every section survives as it was: an unchanged report is taken, no
     # 409 asks for anything again.
     assert hashes(server, h) == held

@@ -63,6 +63,7 @@ def big_report(host, seq, n=600):
     return host.report(packages=pkgs)
 
 
+@pytest.mark.sqlite_only
 def test_full_disk_gives_503_and_ingest_recovers(make_server, small_disk):
     db = small_disk / "derelict.db"
     server = make_server(database=str(db))

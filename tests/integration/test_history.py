@@ -88,6 +88,7 @@ def fill(path):
     return filler
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_enroll_on_full_disk_is_503_and_the_agent_recovers(make_server, tmp_path):
     with small_tmpfs(tmp_path / "disk") as disk:
@@ -199,7 +200,7 @@ def test_history_keep_prunes_in_the_background(server):
     reconfigure(server, history_keep="1h")
     server.stop()
     # 12,000 rows of two years ago, more than one pass takes.
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     with db:
         db.executemany(
             "INSERT INTO changes (host_id, at, section, key, action, old, new) "
@@ -273,7 +274,7 @@ def test_reenroll_with_another_machine_id_keeps_the_inventory(server, tmp_path):
     assert ident["key"] == "machine_id"
     assert ident["old"]["items"]["ports"] == len(old_ports["items"])
     assert ident["new"]["machine_id"] == rep["host"]["machine_id"]
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     (n,), = db.execute("SELECT count(*) FROM host_snapshots WHERE host_id = ? AND id = ?",
                        (host_id, ident["old"]["snapshot_id"])).fetchall()
     db.close()

@@ -20,7 +20,7 @@ def section(server, host_id, name):
 
 
 def db_row(server, sql, *args):
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     try:
         return db.execute(sql, args).fetchone()
     finally:

@@ -363,7 +363,7 @@ def test_a_digest_waits_in_the_outbox_until_the_mta_answers(make_server):
     run_exim(server, "mx-down", "p-down")
 
     def rows():
-        db = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)
+        db = server.db_connect(readonly=True)
         try:
             return db.execute("SELECT destination, kind, status, attempts "
                               "FROM notify_deliveries WHERE kind = "

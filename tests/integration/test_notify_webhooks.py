@@ -225,7 +225,7 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
     # 400 days), then deleted; a pending one stays, however old.
     time.sleep(1.5)
     server.stop()
-    db = sqlite3.connect(server.db)
+    db = server.db_connect()
     with db:
         db.execute("UPDATE notify_deliveries SET created_at = created_at - "
                    "401 * 86400")

@@ -38,8 +38,8 @@ WRITE_ROUTES = [
 ]
 
 
-def snapshot(db):
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def snapshot(server):
+    con = server.db_connect(readonly=True)
     try:
         out = {}
         for table in ("hosts", "sections", "packages", "changes", "reports",
@@ -85,7 +85,7 @@ def test_host_token_reads_nothing(server, fleet):
 
 def test_host_token_writes_nothing_and_reports_only_as_itself(server, fleet):
     a, b, finding = fleet
-    before = snapshot(server.db)
+    before = snapshot(server)
     for method, route, body in WRITE_ROUTES:
         for target in (a, b):
             path = fill(route, target, finding)
@@ -95,7 +95,7 @@ def test_host_token_writes_nothing_and_reports_only_as_itself(server, fleet):
     status, reply, _ = server.api("POST", "/reports", a.report(hostname="evil"),
                                   token=b.token)
     assert status == 403, reply
-    assert snapshot(server.db) == before
+    assert snapshot(server) == before
     # ... and b's own report never touches a, whatever it claims.
     rep = b.report(hostname="alpha", project="p")
     assert b.send(rep)[0] == 200
@@ -106,20 +106,20 @@ def test_host_token_writes_nothing_and_reports_only_as_itself(server, fleet):
 
 def test_viewer_never_writes(server, fleet):
     a, b, finding = fleet
-    before = snapshot(server.db)
+    before = snapshot(server)
     for method, route, body in WRITE_ROUTES:
         path = fill(route, a, finding)
         status, reply, _ = server.api(method, path, body, token=server.viewer_token)
         assert status == 403, (method, path, status, reply)
     status, _, _ = server.api("POST", "/reports", a.report(), token=server.viewer_token)
     assert status == 403
-    assert snapshot(server.db) == before
+    assert snapshot(server) == before
     # The same requests as admin do write: the table above is not vacuous.
     for method, route, body in WRITE_ROUTES:
         path = fill(route, a, finding)
         status, reply, _ = server.api(method, path, body)
         assert 200 <= status < 300, (method, path, status, reply)
-    assert snapshot(server.db) != before
+    assert snapshot(server) != before
 
 
 def test_enroll_secret_guessing_is_slowed_down(server):
@@ -133,7 +133,7 @@ def test_enroll_secret_guessing_is_slowed_down(server):
     assert statuses[0] == 401 and statuses[-1] == 429, statuses
     # The right secret is refused too for the minute: guessing gains nothing.
     assert enroll(server.enroll_secret) == 429
-    con = sqlite3.connect(server.db)
+    con = server.db_connect()
     try:
         assert con.execute("SELECT count(*) FROM hosts").fetchone()[0] == 0
     finally:
@@ -270,17 +270,29 @@ def test_server_refuses_a_secret_others_can_read(tmp_path, mode):
 
 STR = r'"(?:[^"\\\n]|\\.)*"'
 SQL_CALLS = ("db_stmt", "db_exec", "sqlite3_exec", "sqlite3_prepare",
-             "sqlite3_prepare_v2", "sqlite3_prepare_v3")
+             "sqlite3_prepare_v2", "sqlite3_prepare_v3", "sqlite_exec",
+             "PQexec", "PQprepare", "run_simple", "pg_exec")
+# Where the SQL is, when it is not the second argument.
+SQL_ARG = {"PQprepare": 2}
 
 # The only places SQL is not a literal at the call, and why each is safe:
 EXCEPTIONS = {
-    # the helpers of the database layer themselves: they take the literal their callers pass
-    ("db.c", "db_exec", "sql"), ("db.c", "db_stmt", "sql"),
-    ("db.c", "sqlite3_exec", "sql"), ("db.c", "sqlite3_prepare_v3", "sql"),
-    # the migration runner executes the sql/*.sql files embedded at build time
-    ("db.c", "db_exec", "(const char *)f->data"),
+    # the helpers of the layer and its engines themselves: they take the
+    # literal their callers pass
+    ("db.c", "db_stmt", "sql"),
+    ("db_sqlite.c", "sqlite3_exec", "sql"), ("db_sqlite.c", "sqlite3_prepare_v3", "sql"),
+    ("db_pg.c", "PQexec", "sql"),
+    # the migration runners execute the sql/*.sql and sql/pg/*.sql files
+    # embedded at build time
+    ("db_sqlite.c", "sqlite_exec", "(const char *)f->data"),
+    ("db_pg.c", "run_simple", "(const char *)f->data"),
     # "PRAGMA user_version = %d" made with snprintf from the migration's number
-    ("db.c", "db_exec", "pragma"),
+    ("db_sqlite.c", "sqlite_exec", "pragma"), ("db_sqlite.c", "sqlite_exec", "sql"),
+    # "INSERT INTO schema_migrations ... VALUES (%d, %d)" likewise, and
+    # "DEALLOCATE d%u" of a statement's own name
+    ("db_pg.c", "run_simple", "sql"),
+    # the store's literal with its placeholders rewritten (rewrite())
+    ("db_pg.c", "PQprepare", "s->sql"),
 }
 
 
@@ -357,9 +369,10 @@ def test_no_sql_built_from_strings():
                     bad.append((path.name, "#define " + m.group(1), rest))
         for name in SQL_CALLS:
             for line, args in call_args(text, name):
-                if len(args) < 2:
+                at = SQL_ARG.get(name, 1)
+                if len(args) < at + 1:
                     continue
-                sql = args[1]
+                sql = args[at]
                 if re.match(r"(const\s+)?(char|struct)\b", sql) or \
                         re.match(r"struct\b", args[0]):
                     continue  # the definition, not a call

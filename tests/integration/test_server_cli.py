@@ -5,6 +5,8 @@ import signal
 import sqlite3
 import subprocess
 
+import pytest
+
 from conftest import DERELICTD, free_port
 from reports import Host
 
@@ -69,6 +71,7 @@ def test_token_commands(server):
     assert run("--config", str(server.conf), "frobnicate").returncode == 2
 
 
+@pytest.mark.sqlite_only
 def test_backup_while_serving(server):
     h = Host(server)
     assert h.send(h.report())[0] == 200

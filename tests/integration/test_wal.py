@@ -8,6 +8,8 @@ import pathlib
 import struct
 import threading
 
+import pytest
+
 from reports import enroll_many, package, sealed
 
 WAL_LONG = 16384        # pages: 64 MiB, as in server/db.c
@@ -25,6 +27,7 @@ def wal_pages(db):
     return struct.unpack("=I", head[16:20])[0] if len(head) == 20 else 0
 
 
+@pytest.mark.sqlite_only
 def test_wal_starts_afresh_under_steady_load(server):
     # 1,200 hosts: their 1,500 packages are the same versions, stored once
     # (sql/008), so a first report writes under half the WAL it did.

@@ -125,6 +125,7 @@ def server_on(make_server, disk):
     return server
 
 
+@pytest.mark.sqlite_only
 def test_full_disk_writes_answer_503_change_nothing_and_recover(make_server, small_disk):
     server = server_on(make_server, small_disk)
     host, finding = a_host_with_a_finding(server)
@@ -161,6 +162,7 @@ def test_full_disk_writes_answer_503_change_nothing_and_recover(make_server, sma
     wait_for(lambda: health(server)[0] == 200)
 
 
+@pytest.mark.sqlite_only
 def test_token_add_on_a_full_disk_fails_with_a_message(make_server, small_disk):
     server = server_on(make_server, small_disk)
     filler = fill_up(server, small_disk)
@@ -187,6 +189,7 @@ def start_fails(server):
     return r.stderr
 
 
+@pytest.mark.sqlite_only
 def test_read_only_database_at_start_is_refused(server):
     server.stop()
     # Root ignores the mode bits; the immutable attribute binds it too.
@@ -206,6 +209,7 @@ def test_read_only_database_at_start_is_refused(server):
     assert server.api("POST", "/projects", {"name": "writable"})[0] == 201
 
 
+@pytest.mark.sqlite_only
 def test_read_only_mount_at_start_is_refused(make_server, small_disk):
     server = server_on(make_server, small_disk)
     server.stop()
@@ -246,6 +250,7 @@ def ext4_disk(tmp_path):
         subprocess.run(["umount", "-l", str(d)], check=False)
 
 
+@pytest.mark.sqlite_only
 def test_file_system_turning_read_only_makes_healthz_fail(make_server, ext4_disk):
     """Neither a chmod nor a remount can take write access from a process
     that holds the file open (the kernel refuses the remount while it is
