@@ -1095,8 +1095,9 @@ static int sync_findings(struct db_conn *c, int64_t id,
 				f->ack_due = until + DAY;
 		}
 		s = db_stmt(c, "UPDATE findings SET severity = ?, summary = ?, "
-			    "details = ?, last_seen = ?, status = CASE WHEN ? "
-			    "THEN 'open' ELSE status END WHERE id = ?");
+			    "details = ?, last_seen = ?, status = CASE "
+			    "WHEN ? <> 0 THEN 'open' ELSE status END "
+			    "WHERE id = ?");
 		if (!s)
 			goto fail;
 		{

@@ -509,9 +509,9 @@ int store_host_patch(struct store *st, int64_t id, const json_t *patch,
 	v = json_object_get(patch, "retired");
 	if (v) {
 		if ((r = db_run_with(
-			c, "UPDATE hosts SET retired_at = CASE WHEN ?1 THEN "
-			   "coalesce(retired_at, ?2) ELSE NULL END WHERE id = "
-			   "?3",
+			c, "UPDATE hosts SET retired_at = CASE WHEN ?1 <> 0 "
+			   "THEN coalesce(retired_at, ?2) ELSE NULL END "
+			   "WHERE id = ?3",
 			   DB_INT(json_is_true(v)), DB_INT(now),
 			   DB_INT(id))) < 0)
 			goto out;

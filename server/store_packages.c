@@ -659,7 +659,10 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	db_bind_text(s, 1, name);
 	db_bind_int(s, 2, after_host);
 	db_bind_int(s, 3, limit + 1);
-	db_bind_text(s, 4, after_arch ? after_arch : "\xff");
+	/* The first page (after_host 0, no host has id 0) takes every arch:
+	 * "" rather than a byte no text holds, which PostgreSQL refuses as
+	 * text that is not UTF-8. */
+	db_bind_text(s, 4, after_arch ? after_arch : "");
 	r = store_page_collect(c, s, limit, fix_package, "cursor", &items, &cursor);
 	if (r == 0) {
 		size_t i;
