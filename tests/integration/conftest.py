@@ -101,6 +101,20 @@ class PgConnection:
     def commit(self):
         pass
 
+    # "with con:" as sqlite3's: a transaction around the block, committed
+    # at its end or rolled back by an exception.
+    def __enter__(self):
+        self.con.autocommit = False
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.con.commit()
+        else:
+            self.con.rollback()
+        self.con.autocommit = True
+        return False
+
     def iterdump(self):
         """The database as SQL text, as sqlite3's iterdump() gives it."""
         import pg
