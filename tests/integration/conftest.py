@@ -87,8 +87,17 @@ class PgConnection:
     def __init__(self, uri):
         import psycopg2
         self.uri = uri
+        import psycopg2.extensions
         self.con = psycopg2.connect(uri)
         self.con.autocommit = True
+
+        # bytea as bytes, as sqlite3 gives a blob (psycopg2's memoryview
+        # has no value equality and its repr() is an address).
+        def as_bytes(value, cur):
+            m = psycopg2.BINARY(value, cur)
+            return None if m is None else bytes(m)
+        psycopg2.extensions.register_type(psycopg2.extensions.new_type(
+            psycopg2.BINARY.values, "BYTEA_AS_BYTES", as_bytes), self.con)
 
     def execute(self, sql, params=()):
         cur = self.con.cursor()
