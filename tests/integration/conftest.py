@@ -107,6 +107,11 @@ class PgConnection:
             cur.execute(sql)
         return cur
 
+    def executemany(self, sql, seq):
+        cur = self.con.cursor()
+        cur.executemany(sql.replace("%", "%%").replace("?", "%s"), seq)
+        return cur
+
     def commit(self):
         pass
 
