@@ -229,9 +229,10 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
     with db:
         db.execute("UPDATE notify_deliveries SET created_at = created_at - "
                    "401 * 86400")
+        # 2^40 written out: PostgreSQL's 1 << 40 is an int4's, 256.
         db.execute("UPDATE notify_deliveries SET status = 'pending', "
-                   "next_try_at = 1 << 40 WHERE id = (SELECT max(id) FROM "
-                   "notify_deliveries)")
+                   "next_try_at = 1099511627776 WHERE id = (SELECT "
+                   "max(id) FROM notify_deliveries)")
     db.close()
     server.start()
     assert wait_for(lambda: notifications(server)[1] == 1)
