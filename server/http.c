@@ -604,11 +604,13 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind,
 	struct request *rq = cls;
 
 	(void)kind;
-	(void)value_size;
 	/* A name with a NUL in it ("a%00b") never matched a lookup by
 	 * name; on_uri cut the query to at most REQUEST_MAX_ARGS. */
 	if (strlen(key) != key_size || rq->n_args == REQUEST_MAX_ARGS)
 		return MHD_YES;
+	if (!request_utf8(key, key_size) ||
+	    (value && !request_utf8(value, value_size)))
+		rq->bad_utf8 = true;
 	rq->args[rq->n_args].name = key;
 	rq->args[rq->n_args].value = value;
 	rq->n_args++;
@@ -663,6 +665,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			reply_error(&rp, 400, "bad_request",
 				    "more than %d query arguments",
 				    REQUEST_MAX_ARGS);
+		else if (w->rq.bad_utf8)
+			reply_error(&rp, 400, "bad_request",
+				    "query arguments must be UTF-8");
 		else if (begin(h, w, &rp) == 0)
 			return MHD_YES;
 		/* Answered from the headers: nothing of the body is read. */

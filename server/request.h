@@ -10,6 +10,8 @@
 #define DERELICT_REQUEST_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "buf.h"
 #include "reply.h"
@@ -34,6 +36,7 @@ struct request {
 	const char *params[REQUEST_MAX_PARAMS];	/* the route's "*" segments */
 	struct request_arg args[REQUEST_MAX_ARGS];	/* the query, in order */
 	int n_args;
+	bool bad_utf8;		/* a query argument is not UTF-8 (a 400) */
 	/* The headers handlers read; NULL when absent. */
 	const char *content_type;
 	const char *if_none_match;
@@ -43,6 +46,11 @@ struct request {
 	char token_hash[SHA256_HEX_LEN];	/* of who's token; "" none */
 	struct buf body;
 };
+
+/* Whether the n bytes at s are well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing past U+10FFFF): what every text the API stores or
+ * compares must be, on either database engine. */
+bool request_utf8(const char *s, size_t n);
 
 /* The value of the first query argument called name (case-insensitive,
  * as HTTP libraries match them), or NULL. */

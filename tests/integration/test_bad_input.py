@@ -206,3 +206,17 @@ def test_bad_tokens_are_slowed_down(server):
     # must not lock out the agents and admins behind the same NAT);
     # test_attack_http.py holds the rest.
     assert server.api("GET", "/hosts")[0] == 200
+
+
+@pytest.mark.parametrize("query", ["/packages?name=%FF", "/hosts?q=%FFabc",
+                                   "/hosts?project=%C0%AF",
+                                   "/findings?rule=%ED%A0%80"])
+def test_query_arguments_must_be_utf8(server, query):
+    """Not UTF-8 is a 400 before any handler, on either engine (PostgreSQL
+    refuses such text; SQLite would store it)."""
+    status, body, _ = server.api("GET", query)
+    assert status == 400, body
+    assert body["error"]["message"] == "query arguments must be UTF-8"
+    # UTF-8 itself is fine.
+    status, body, _ = server.api("GET", "/hosts?q=caf%C3%A9")
+    assert status == 200, body

@@ -169,6 +169,21 @@ START_TEST(test_store_error)
 }
 END_TEST
 
+START_TEST(test_utf8)
+{
+	static const char *const good[] = { "", "abc", "caf\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x93\xa7", "\xf4\x8f\xbf\xbf" };
+	static const char *const bad[] = { "\xff", "\xc3", "\xc0\xaf",
+		"\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+		"ab\x80", "\xe2\x82" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		ck_assert_msg(request_utf8(good[i], strlen(good[i])), "%zu", i);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(!request_utf8(bad[i], strlen(bad[i])), "%zu", i);
+}
+END_TEST
+
 START_TEST(test_reply)
 {
 	struct reply rp = { 0 };
@@ -196,6 +211,7 @@ int main(void)
 	tcase_add_test(tc, test_enum);
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_store_error);
+	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_reply);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
