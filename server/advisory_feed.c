@@ -525,7 +525,10 @@ static void *feed_thread(void *arg)
 
 		f->reload = false;
 		pthread_mutex_unlock(&f->lock);
-		if (fetching && time_now() >= next_fetch)
+		/* The fetch is the leader's (one download for every node);
+		 * every node loads what it stored, seen by data_version. */
+		if (fetching && time_now() >= next_fetch &&
+		    store_leader(f->st) == 1)
 			next_fetch = fetch(f);
 		if (store_advisory_state(f->st, &state) == 0 &&
 		    state.data_version != f->loaded_version)

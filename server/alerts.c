@@ -313,7 +313,10 @@ static void *alerts_thread(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
 		pthread_mutex_unlock(&a->lock);
-		push(a);
+		/* One node pushes; its period is at most evaluate_every, so
+		 * a follower asks that often. */
+		if (store_leader(a->st) == 1)
+			push(a);
 		pthread_mutex_lock(&a->lock);
 		if (a->stopping)
 			break;

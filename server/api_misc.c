@@ -40,23 +40,27 @@ HANDLER(api_healthz)
 	struct store_health h;
 	char since[TIME_RFC3339_LEN];
 	const char *code = "storage_error";
+	int leader;
 
 	(void)rq;
 	store_health(app->store, &h);
+	leader = store_leader(app->store) == 1;
 	if (!h.error)
 		return reply_json(rp, 200,
-				  json_pack("{s:s,s:s}", "status", "ok",
-					    "engine", store_engine(app->store)));
+				  json_pack("{s:s,s:s,s:b}", "status", "ok",
+					    "engine", store_engine(app->store),
+					    "leader", leader));
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i].error == h.error)
 			code = codes[i].code;
 	time_format(h.since, since);
 	rp->retry_after = 30;
 	return reply_json(rp, 503,
-			  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status",
+			  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "status",
 				    "failing", "reason", code, "failed", h.what,
 				    "message", h.message, "since", since,
-				    "engine", store_engine(app->store)));
+				    "engine", store_engine(app->store), "leader",
+				    leader));
 }
 
 HANDLER(api_whoami)
@@ -119,6 +123,11 @@ HANDLER(api_metrics)
 
 	(void)rq;
 	metrics_render(&b);
+	buf_printf(&b, "# HELP derelict_leader 1 when this node does the "
+		       "periodic work (one of several on one database).\n"
+		       "# TYPE derelict_leader gauge\n"
+		       "derelict_leader %d\n",
+		   store_leader(app->store) == 1);
 	if (store_metrics(app->store, &hosts) == 0) {
 		buf_puts(&b, "# HELP derelict_hosts Hosts by status.\n"
 			     "# TYPE derelict_hosts gauge\n");

@@ -520,6 +520,11 @@ int db_checkpoint(struct store *st)
 	return st->writer.ops->checkpoint(st);
 }
 
+int db_leader(struct store *st)
+{
+	return st->writer.ops->leader(st);
+}
+
 int db_backup(struct store *st, const char *dest)
 {
 	return st->writer.ops->backup(st, dest);

@@ -74,6 +74,15 @@ int db_describe(const char *database, const char *password, char *out,
 /* Whether database is a URI with a password in it (--check-config warns:
  * a config file is read by more than the server). */
 bool db_uri_has_password(const char *database);
+/* Whether this node does the periodic work (the evaluation pass, the
+ * package index, pruning, advisory fetching, digests, the outbox, alerts,
+ * the probe) now: 1 when it holds the lock, 0 when another node does or
+ * the database is away, or a negative errno.  SQLite's node is alone: 1.
+ * PostgreSQL's is pg_try_advisory_lock() on a connection of its own, held
+ * as long as that connection lives: a node that dies loses it with its
+ * connection, and another takes it at its next try.  Tries and checks are
+ * at most one a second; between them the last answer stands. */
+int db_leader(struct store *st);
 /* A real commit that changes nothing (store_check_writable()). */
 int db_check_writable(struct store *st, char err[256]);
 

@@ -27,6 +27,8 @@ struct db_ops {
 	int (*check_writable)(struct store *st, char err[256]);
 	int (*checkpoint)(struct store *st);
 	int (*backup)(struct store *st, const char *dest);
+	/* db_leader(). */
+	int (*leader)(struct store *st);
 	/* "3.40.1 at PATH" without opening anything it would create. */
 	int (*describe)(const char *database, const char *password, char *out,
 			size_t n, char err[256]);

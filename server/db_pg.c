@@ -38,6 +38,15 @@ enum {
  * two derelictd starting on one database do not apply a file twice. */
 #define MIGRATE_LOCK "1684171883"
 
+/* The advisory lock whose holder does the periodic work (db_leader()):
+ * "derelict" in ASCII, a key no other program of the database's should
+ * pick. */
+#define LEADER_LOCK "7234315319808127860"
+/* Seconds between two tries of a follower (or two checks of the leader's
+ * connection): a node takes over within this much of [rules]
+ * evaluate_every, and a thousand nodes cost a database little. */
+#define LEADER_ASK_EVERY 1
+
 /* More parameters than any statement of the store has: a cap on what the
  * rewriting allocates. */
 #define PG_PARAMS_MAX 4096
@@ -874,6 +883,9 @@ static int pg_open(struct store *st, const char *uri, const char *password,
 
 static void pg_close(struct store *st)
 {
+	/* Closing the session gives the leader's lock up at once. */
+	if (st->leader.handle)
+		conn_close(&st->leader);
 	for (int i = 0; i < DB_READERS; i++)
 		if (st->readers[i].handle)
 			conn_close(&st->readers[i]);
@@ -916,6 +928,76 @@ static int pg_backup(struct store *st, const char *dest)
 	return -ENOTSUP;
 }
 
+static int64_t monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The lock is the leader connection's session's: while it is held, a
+ * check is a round trip on it (a dropped connection fails it, and the
+ * server has let the lock go with the connection).  A follower, or a
+ * leader that lost its connection, connects again and tries. */
+static int leader_ask(struct store *st)
+{
+	struct db_conn *c = &st->leader;
+	PGresult *res = NULL;
+	int r;
+
+	if (!c->handle) {
+		struct pg_conn *w = C(&st->writer);
+
+		c->ops = &db_pg_ops;
+		r = conn_open(c, w->uri, w->password);
+		if (r < 0 && c->handle) {
+			free(c->handle);
+			c->handle = NULL;
+		}
+		if (r < 0)
+			return 0;
+		c->st = st;
+	}
+	if (!C(c)->pg || PQstatus(C(c)->pg) != CONNECTION_OK) {
+		PQfinish(C(c)->pg);
+		C(c)->pg = connect_to(C(c)->uri, C(c)->password);
+		if (!C(c)->pg)
+			return 0;
+	}
+	if (st->leading)
+		r = run_simple(C(c)->pg, "SELECT 1", &res);
+	else
+		r = run_simple(C(c)->pg,
+			       "SELECT pg_try_advisory_lock(" LEADER_LOCK ")",
+			       &res);
+	if (r < 0)
+		return 0;
+	if (!st->leading)
+		r = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+	else
+		r = 1;
+	PQclear(res);
+	return r;
+}
+
+static int pg_leader(struct store *st)
+{
+	int64_t now = monotonic_s();
+	int r;
+
+	pthread_mutex_lock(&st->leader_lock);
+	if (st->leader_asked && now - st->leader_asked < LEADER_ASK_EVERY) {
+		r = st->leading;
+	} else {
+		r = leader_ask(st);
+		st->leading = r == 1;
+		st->leader_asked = now ? now : 1;
+	}
+	pthread_mutex_unlock(&st->leader_lock);
+	return r;
+}
+
 static int pg_describe(const char *uri, const char *password, char *out,
 		       size_t n, char err[256])
 {
@@ -956,6 +1038,7 @@ const struct db_ops db_pg_ops = {
 	.check_writable = pg_check_writable,
 	.checkpoint = pg_checkpoint,
 	.backup = pg_backup,
+	.leader = pg_leader,
 	.describe = pg_describe,
 	.begin = pg_begin,
 	.commit = pg_commit,

@@ -584,6 +584,13 @@ static int sqlite_describe(const char *database, const char *password,
 	return 0;
 }
 
+/* One node writes a SQLite file: it always leads. */
+static int sqlite_leader(struct store *st)
+{
+	(void)st;
+	return 1;
+}
+
 const struct db_ops db_sqlite_ops = {
 	.name = "SQLite",
 	.dialect = DB_SQLITE,
@@ -592,6 +599,7 @@ const struct db_ops db_sqlite_ops = {
 	.check_writable = sqlite_check_writable,
 	.checkpoint = sqlite_checkpoint,
 	.backup = sqlite_backup,
+	.leader = sqlite_leader,
 	.describe = sqlite_describe,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

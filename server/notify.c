@@ -285,6 +285,14 @@ static void *sender(void *arg)
 		int more = 0;
 		int64_t now = time_now();
 
+		/* store_notify_next() reads the oldest row without claiming
+		 * it: two nodes would both send it.  The leader alone sends;
+		 * a follower asks again at the next poll. */
+		if (store_leader(n->st) != 1) {
+			if (waiting(n, NOTIFY_POLL_MS))
+				break;
+			continue;
+		}
 		if (now - pruned >= NOTIFY_PRUNE_EVERY) {
 			more = prune(n, now);
 			if (!more)

@@ -524,7 +524,13 @@ static void *run(void *arg)
 
 		p->again = false;
 		pthread_mutex_unlock(&p->lock);
-		run_round(p);
+		/* One node probes; a follower asks again within evaluate_every
+		 * rather than a whole probe period. */
+		if (store_leader(p->st) == 1) {
+			run_round(p);
+		} else if (p->cfg->evaluate_every < p->cfg->probe.every) {
+			next = mono_ns() + p->cfg->evaluate_every * 1000000000;
+		}
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping && !p->again && mono_ns() < next)
 			wait_until(p, next);

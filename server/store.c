@@ -26,6 +26,11 @@ void store_health(struct store *st, struct store_health *ret)
 	db_health(st, ret);
 }
 
+int store_leader(struct store *st)
+{
+	return db_leader(st);
+}
+
 const char *store_engine(const struct store *st)
 {
 	return db_engine_name(st);
@@ -57,6 +62,7 @@ int store_open(const char *path, const struct server_config *cfg,
 	pthread_cond_init(&st->freed, NULL);
 	pthread_rwlock_init(&st->adv_lock, NULL);
 	pthread_mutex_init(&st->health_lock, NULL);
+	pthread_mutex_init(&st->leader_lock, NULL);
 	r = db_open(st, path, err);
 	if (r < 0) {
 		store_close(st);
@@ -77,6 +83,7 @@ void store_close(struct store *st)
 	pthread_cond_destroy(&st->freed);
 	pthread_rwlock_destroy(&st->adv_lock);
 	pthread_mutex_destroy(&st->health_lock);
+	pthread_mutex_destroy(&st->leader_lock);
 	free(st->path);
 	free(st);
 }

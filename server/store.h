@@ -41,6 +41,12 @@ int store_open(const char *path, const struct server_config *cfg,
 	       struct store **ret, char err[256]);
 void store_close(struct store *st);
 
+/* 1 when this node does the periodic work now (one node of those on one
+ * PostgreSQL database; always a SQLite node), 0 when another does or the
+ * database is away, or a negative errno (db.h's db_leader()).  Every
+ * periodic loop asks before its round and skips the round on anything but
+ * 1. */
+int store_leader(struct store *st);
 /* The engine st runs on: "SQLite" or "PostgreSQL" (static). */
 const char *store_engine(const struct store *st);
 /* What --check-config says of cfg's database: the engine, its version and

@@ -26,6 +26,12 @@ struct store {
 	int wal_tried;		/* wal_copied when the writer last tried to
 				 * start the WAL afresh */
 	struct db_conn readers[DB_READERS];
+	/* db_leader()'s (PostgreSQL): a connection of its own that holds the
+	 * periodic work's advisory lock while it lives, under leader_lock. */
+	struct db_conn leader;
+	pthread_mutex_t leader_lock;
+	bool leading;
+	int64_t leader_asked;	/* monotonic seconds of the last try or check */
 	atomic_long epoch;	/* store_epoch() */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;

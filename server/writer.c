@@ -263,6 +263,15 @@ static void *writer(void *arg)
 		if (batch)
 			run_batch(in, batch);
 		/* After the batch: its reports are not kept waiting for it. */
+		/* The index, evaluation and pruning passes are the leader's
+		 * (one node of several on one PostgreSQL): a follower asks
+		 * again at the next index tick, every second. */
+		if ((index || eval) && store_leader(in->st) != 1) {
+			in->index_more = 0;
+			index = eval = 0;
+			deadline_in(&next_index, 1);
+			deadline_in(&next_eval, 1);
+		}
 		if (index) {
 			in->index_more = run_index(in);
 			deadline_in(&next_index, 1);

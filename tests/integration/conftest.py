@@ -169,7 +169,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, tmp, **overrides):
+    def __init__(self, tmp, token_suffix="", **overrides):
+        # token_suffix names a second node's tokens apart from the
+        # first's in one shared database (test_nodes.py).
         self.tmp = pathlib.Path(tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -208,7 +210,8 @@ class Server:
             (server if k in ("listen", "database", "enroll_secret_file",
                              "tls_cert", "tls_key", "max_body_bytes",
                              "advisories_file", "eol_file", "advisories_url",
-                             "advisories_refresh", "public_url")
+                             "advisories_refresh", "public_url",
+                             "state_dir")
              else rules)[k] = v
         if "listen" in overrides:
             self.port = int(str(overrides["listen"]).rsplit(":", 1)[1])
@@ -221,8 +224,10 @@ class Server:
         self.log = open(self.tmp / "derelictd.log", "ab")
         self.proc = None
         self.start()
-        self.admin_token = self.cli("token", "add", "admin-test", "--role", "admin").strip()
-        self.viewer_token = self.cli("token", "add", "viewer-test", "--role", "viewer").strip()
+        self.admin_token = self.cli("token", "add", "admin-test" + token_suffix,
+                                    "--role", "admin").strip()
+        self.viewer_token = self.cli("token", "add", "viewer-test" + token_suffix,
+                                     "--role", "viewer").strip()
 
     def db_connect(self, readonly=False, timeout=5.0):
         """A connection to the server's database, whichever the engine:

@@ -9,7 +9,8 @@ from reports import Host, deltas, enroll_many, package, section_hash
 
 def test_healthz_is_open_and_everything_else_needs_a_token(server):
     status, body, _ = server.api("GET", "/healthz", token=None)
-    assert status == 200 and body == {"status": "ok", "engine": ENGINE_NAME}
+    assert status == 200 and body == {"status": "ok", "engine": ENGINE_NAME,
+                                    "leader": True}
     for path in ("/hosts", "/findings", "/projects", "/summary",
                  "/openapi.json", "/metrics"):
         status, body, headers = server.api("GET", path, token=None)

@@ -52,7 +52,8 @@ def send_fast(server, h, same):
     status, body, _ = h.send(same)
     assert status == 200, body
     assert body["host_id"] == h.id
-    assert fast_count(server) == before + 1
+    # Off on PostgreSQL: another node's writes would not empty it (main.c).
+    assert fast_count(server) == before + (ENGINE == "sqlite")
 
 
 def hashes(server, h):

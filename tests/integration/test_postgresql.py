@@ -148,7 +148,8 @@ def test_backup_is_refused_with_a_pointer_to_pg_dump(tmp_path):
 def test_healthz_names_the_engine(make_server):
     s = make_server(database=fresh_database())
     status, body, _ = s.api("GET", "/healthz", token=None)
-    assert status == 200 and body == {"status": "ok", "engine": "PostgreSQL"}
+    assert status == 200 and body == {"status": "ok", "engine": "PostgreSQL",
+                                    "leader": True}
 
 
 def test_a_200_is_sent_only_after_the_commit(make_server):
