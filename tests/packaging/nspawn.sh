@@ -148,18 +148,33 @@ boot() {
 	systemd-nspawn -q -b -D "$ROOT" --register=no --keep-unit \
 		--private-network >"$work/boot.log" 2>&1 &
 	nspawn_pid=$!
-	for _ in $(seq 1 100); do
-		init_pid=$(pgrep -P "$nspawn_pid" | head -1) || true
+	# nspawn's first child is a short-lived helper that clones the
+	# container's init: wait for a child in a pid namespace of its own
+	# that has become systemd, not merely for any child.
+	local p ours
+	ours=$(readlink /proc/self/ns/pid)
+	init_pid=
+	for _ in $(seq 1 200); do
+		for p in $(pgrep -P "$nspawn_pid"); do
+			[ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" != "$ours" ] &&
+				[ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] &&
+				init_pid=$p && break
+		done
 		[ -n "$init_pid" ] && break
+		kill -0 "$nspawn_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	[ -n "$init_pid" ] || return 1
-	for _ in $(seq 1 30); do
+	if [ -z "$init_pid" ]; then
+		tail -20 "$work/boot.log" >&2
+		return 1
+	fi
+	for _ in $(seq 1 60); do
 		in_ct systemctl is-system-running --wait >/dev/null 2>&1 &&
 			return 0
 		sleep 1
 	done
 	in_ct systemctl --failed --no-pager >&2 || true
+	tail -20 "$work/boot.log" >&2
 	return 1
 }
 
