@@ -56,7 +56,8 @@ static int read_all(int fd, unsigned char *p, size_t n)
 	return 0;
 }
 
-int answer_key_load(const char *database, unsigned char key[ANSWER_KEY_LEN])
+int answer_key_candidate(const char *database,
+			 unsigned char key[ANSWER_KEY_LEN])
 {
 	char path[4096];
 	struct stat st;
@@ -65,41 +66,9 @@ int answer_key_load(const char *database, unsigned char key[ANSWER_KEY_LEN])
 	if ((r = key_path(database, path)) < 0)
 		return r;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		unsigned char fresh[ANSWER_KEY_LEN];
-		size_t off = 0;
-
-		if (getrandom(fresh, sizeof(fresh), 0) != sizeof(fresh))
-			return -EIO;
-		/* O_EXCL: two starts at once cannot both write a key. */
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -errno;
-		if (fd >= 0) {
-			while (off < sizeof(fresh)) {
-				ssize_t w = write(fd, fresh + off,
-						  sizeof(fresh) - off);
-
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0) {
-					r = -errno;
-					close(fd);
-					unlink(path);
-					return r;
-				}
-				off += (size_t)w;
-			}
-			if (fsync(fd) < 0) {
-				r = -errno;
-				close(fd);
-				unlink(path);
-				return r;
-			}
-			close(fd);
-		}
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
+	if (fd < 0 && errno == ENOENT)
+		return getrandom(key, ANSWER_KEY_LEN, 0) == ANSWER_KEY_LEN ?
+			       0 : -EIO;
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
@@ -108,7 +77,7 @@ int answer_key_load(const char *database, unsigned char key[ANSWER_KEY_LEN])
 	}
 	r = read_all(fd, key, ANSWER_KEY_LEN);
 	close(fd);
-	return r;
+	return r < 0 ? r : 1;
 }
 
 int answer_new_id(struct answer *a)

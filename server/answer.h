@@ -34,10 +34,13 @@ struct answer {
 	char recipient[ANSWER_RECIPIENT_MAX + 1];
 };
 
-/* Reads the key kept in the directory of the database file (answer.key),
- * creating it, mode 0600, with fresh random bytes when it does not exist.
- * 0, -EPERM when others may read it, or a negative errno. */
-int answer_key_load(const char *database, unsigned char key[ANSWER_KEY_LEN]);
+/* A key to offer the database (store_mail_link_key(), which keeps the
+ * first one stored): the answer.key file that releases before 0.4 kept
+ * in the directory of the database file, so that their links still work
+ * (1), or 32 fresh random bytes when there is no such file (0); -EPERM
+ * when others may read the file. */
+int answer_key_candidate(const char *database,
+			 unsigned char key[ANSWER_KEY_LEN]);
 
 /* Writes a's token, NUL-terminated, into out (ANSWER_TOKEN_MAX bytes).
  * a->id must be set (answer_new_id()).  0 or -E2BIG. */

@@ -31,6 +31,7 @@
 #include "server.h"
 #include "fastpath.h"
 #include "store.h"
+#include "store_mail.h"
 #include "store_probe.h"
 #include "timeutil.h"
 #include "version.h"
@@ -666,16 +667,24 @@ static int serve(struct server_config *cfg, struct store *st)
 			   (long long)cfg->probe.rate,
 			   cfg->probe.relay_test ? ", with the relay test" : "");
 	if (cfg->smtp_url[0]) {
-		r = answer_key_load(cfg->beside, answer_key);
+		unsigned char offer[ANSWER_KEY_LEN];
+
+		r = answer_key_candidate(cfg->beside, offer);
 		if (r == -EPERM) {
 			log_error("answer.key beside %s may be read by others; "
 				  "chmod 600 it", cfg->beside);
 			goto out;
 		}
 		if (r < 0) {
-			log_error_errno(r, "cannot read or create the mail "
-					   "links' key beside %s",
-					cfg->beside);
+			log_error_errno(r, "cannot read the mail links' old key "
+					   "beside %s", cfg->beside);
+			goto out;
+		}
+		r = store_mail_link_key(st, offer, answer_key);
+		explicit_bzero(offer, sizeof(offer));
+		if (r < 0) {
+			log_error_errno(r, "cannot read or store the mail links' "
+					   "key: %s", store_errmsg());
 			goto out;
 		}
 		app.answer_key = answer_key;

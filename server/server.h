@@ -24,8 +24,8 @@ struct server_config {
 	char *database_password_file;	/* "" none */
 	char *database_password;	/* its content, read by main.c */
 	char *state_dir;		/* beside a PostgreSQL database */
-	/* What the files kept "beside the database" (answer.key, the
-	 * advisory feed's copy) are named after: the SQLite file, or
+	/* What the files kept "beside the database" (the advisory feed's
+	 * copy, an older release's answer.key) are named after: the SQLite file, or
 	 * state_dir/postgresql.  config_finish() sets it. */
 	char *beside;
 	char *enroll_secret_file;

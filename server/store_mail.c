@@ -556,3 +556,41 @@ out:
 	free(address);
 	return r;
 }
+
+int store_mail_link_key(struct store *st,
+			const unsigned char candidate[ANSWER_KEY_LEN],
+			unsigned char ret[ANSWER_KEY_LEN])
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	const void *p;
+	size_t n = 0;
+	int r;
+
+	if ((r = db_write_begin(st, &c)) < 0)
+		return r;
+	s = db_stmt(c, "INSERT INTO server_secrets (name, value, created_at) "
+		       "VALUES ('answer-key', ?, ?) "
+		       "ON CONFLICT (name) DO NOTHING");
+	if (s) {
+		db_bind_blob(s, 1, candidate, ANSWER_KEY_LEN);
+		db_bind_int(s, 2, time_now());
+	}
+	if ((r = db_run(c, s)) < 0)
+		goto out;
+	s = db_stmt(c, "SELECT value FROM server_secrets "
+		       "WHERE name = 'answer-key'");
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		p = db_col_blob(s, 0, &n);
+		/* Another length is not a key of ours: refuse, never pad. */
+		r = p && n == ANSWER_KEY_LEN ? 0 : -EINVAL;
+		if (r == 0)
+			memcpy(ret, p, ANSWER_KEY_LEN);
+	} else if (r == DB_DONE) {
+		r = -EPROTO;
+	}
+	db_reset(s);
+out:
+	return db_write_end(st, c, r);
+}

@@ -64,6 +64,13 @@ int store_mail_destinations(struct store *st, const char *prefix,
 int store_mail_link_info(struct store *st, const struct answer *a,
 			 json_t **ret);
 
+/* The key that signs the mails' links, shared by every node of the
+ * database: the one stored, or candidate (a fresh random key, or the
+ * answer.key file of an older release) stored first when there is none;
+ * whichever node stores first wins.  0 with ret filled, or the error. */
+int store_mail_link_key(struct store *st,
+			const unsigned char candidate[ANSWER_KEY_LEN],
+			unsigned char ret[ANSWER_KEY_LEN]);
 /* Carries out a verified answer, in one transaction with its record in
  * the host's history (section "answer") and the link's use: keep
  * acknowledges the host's open findings until a->until (and moves an

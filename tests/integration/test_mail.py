@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import free_port
+from conftest import ENGINE, free_port
 from reports import Host, package, report, sealed
 from scenario import compose
 from test_notify_webhooks import Receiver, verifier  # noqa: F401 (a fixture)
@@ -193,8 +193,18 @@ def test_digest_to_the_contact_with_cves_and_a_working_retire_link(
     assert fetch(server.url + "/answer?t=" + t["t"][0], "POST")[0] == 409
 
 
-def sign(server, payload):
-    key = (server.tmp / "answer.key").read_bytes()
+def link_key(server):
+    """The key the server signs links with: in the database, for every
+    node of it."""
+    with server.db_connect(readonly=True) as db:
+        rows = db.execute("SELECT value FROM server_secrets "
+                          "WHERE name = 'answer-key'").fetchall()
+    assert len(rows) == 1
+    return bytes(rows[0][0])
+
+
+def sign(server, payload, key=None):
+    key = link_key(server) if key is None else key
     b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
     mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
     return b64(payload.encode()) + "." + b64(mac)
@@ -229,7 +239,45 @@ def test_expired_altered_and_foreign_links_are_refused(make_server, smtp):
     fields[5] = str(int(time.time()) + 3600)
     assert fetch(server.url + "/answer?t=" + sign(server, "|".join(fields)))[0] == 200
     assert host(server, hid)["status"] != "retired"
-    assert oct((server.tmp / "answer.key").stat().st_mode & 0o777) == "0o600"
+    # The key is the database's alone: no file of it beside.
+    assert len(link_key(server)) == 32
+    assert not list(server.tmp.rglob("answer.key"))
+
+
+def test_the_key_file_of_an_older_release_keeps_its_links(make_server,
+                                                          smtp, tmp_path):
+    """Releases before 0.4 kept the key in answer.key beside the database:
+    the first start with the key in the database takes that file's key,
+    so links already mailed still work; a file others may read is
+    refused."""
+    server = mail_server(make_server, smtp)
+    project(server, "p-old")
+    hid = run_exim(server, "mx-old", "p-old")
+    text, _ = parts(smtp.wait(OWNER)[0])
+    tok = urllib.parse.parse_qs(urllib.parse.urlparse(
+        links(text)["retire"][0]).query)["t"][0]
+    body = tok.split(".")[0]
+    payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+
+    # As an older release left it: a key file, none in the database.
+    old = bytes(range(32))
+    server.stop()
+    db = server.db_connect()
+    db.execute("DELETE FROM server_secrets")
+    db.commit()
+    db.close()
+    keyfile = server.tmp / "answer.key"  # beside the database, or state_dir
+    keyfile.write_bytes(old)
+    keyfile.chmod(0o644)
+    with pytest.raises(AssertionError, match="may be read by others"):
+        server.start()
+    keyfile.chmod(0o600)
+    server.start()
+    assert link_key(server) == old
+    assert fetch(server.url + "/answer?t=" + sign(server, payload, old))[0] == 200
+    # The old mail's link was signed with the previous key: refused now.
+    assert fetch(server.url + "/answer?t=" + tok)[0] == 403
+    assert host(server, hid)["status"] != "retired"
 
 
 def test_keep_moves_the_end_and_not_mine_goes_to_security(make_server, smtp):
@@ -453,3 +501,32 @@ def test_a_digest_is_told_to_the_webhooks_too(make_server, smtp, tmp_path,
         assert "finding.opened" in types
     finally:
         receiver.close()
+
+
+@pytest.mark.skipif(ENGINE != "postgresql",
+                    reason="several nodes need PostgreSQL")
+def test_a_link_mailed_by_one_node_is_answered_by_another(make_server, smtp,
+                                                          tmp_path):
+    """Two nodes of one database share the links' key: whichever node the
+    leader mailed from, the other verifies the link (no key to copy)."""
+    conf = {"smtp_url": smtp.url, "mail_from": "derelict@example.org",
+            "digest_settle": "1s"}
+    one = make_server(notify=dict(conf))
+    two = make_server(database=one.database, state_dir=str(tmp_path),
+                      token_suffix="-2", notify=dict(conf))
+    assert link_key(one) == link_key(two)
+    assert not list(one.tmp.rglob("answer.key"))
+    assert not list(tmp_path.rglob("answer.key"))
+    project(one, "p-nodes")
+    hid = run_exim(one, "mx-nodes", "p-nodes")
+    text, _ = parts(smtp.wait(OWNER)[0])
+    url = links(text)["retire"][0]
+    query = urllib.parse.urlparse(url).query
+    for node in (one, two):
+        s, page, _ = fetch(node.url + "/answer?" + query)
+        assert s == 200 and "Retire it" in page, (node.url, s)
+    s, page, _ = fetch(two.url + "/answer?" + query, "POST")
+    assert s == 200 and "recorded" in page
+    assert host(one, hid)["status"] == "retired"
+    # Used once, on every node.
+    assert fetch(one.url + "/answer?" + query, "POST")[0] == 409
