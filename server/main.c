@@ -196,10 +196,10 @@ static int load_config(int argc, char **argv, struct server_config *cfg,
 	return check_urls(cfg, path);
 }
 
-/* Reads the enroll secret; refuses one that others may read. */
-static int read_secret(const char *path, char **ret)
+/* Reads a file of secrets (at most b's cap) into b; refuses one that
+ * others may read, which it logs.  Any other error is the caller's to log. */
+static int read_private_file(const char *path, struct buf *b)
 {
-	struct buf b = BUF_INIT(SECRET_MAX);
 	struct stat st;
 	int r;
 
@@ -210,11 +210,19 @@ static int read_secret(const char *path, char **ret)
 			  path, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
-	r = buf_read_file(&b, path);
-	if (r < 0) {
-		buf_free(&b);
+	if ((r = buf_read_file(b, path)) < 0)
+		buf_free(b);
+	return r;
+}
+
+/* Reads the enroll secret, without the line's end. */
+static int read_secret(const char *path, char **ret)
+{
+	struct buf b = BUF_INIT(SECRET_MAX);
+	int r = read_private_file(path, &b);
+
+	if (r < 0)
 		return r;
-	}
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
 			 b.data[b.len - 1] == ' '))
 		b.data[--b.len] = '\0';
@@ -230,35 +238,21 @@ static int read_secret(const char *path, char **ret)
 #define DB_PASSWORD_MAX 1024
 
 /* Reads database_password_file once, at start (the reconnections use what
- * it held); refuses one that others may read, as the enroll secret. */
+ * it held): its first line, as the man page says. */
 static int read_db_password(struct server_config *cfg)
 {
 	const char *path = cfg->database_password_file;
 	struct buf b = BUF_INIT(DB_PASSWORD_MAX);
-	struct stat st;
 	int r;
 
 	if (!path[0])
 		return 0;
-	if (stat(path, &st) < 0) {
-		r = -errno;
-		log_error_errno(r, "cannot read database_password_file %s",
-				path);
-		return r;
-	}
-	if (st.st_mode & S_IROTH) {
-		log_error("%s is readable by others (mode %04o); chmod o-r it",
-			  path, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	r = buf_read_file(&b, path);
-	if (r < 0) {
+	r = read_private_file(path, &b);
+	if (r < 0 && r != -EPERM)
 		log_error_errno(r, "cannot read database_password_file %s%s",
 				path, r == -E2BIG ? " (over 1 KiB)" : "");
-		buf_free(&b);
+	if (r < 0)
 		return r;
-	}
-	/* The first line, as the man page says. */
 	if (b.data)
 		b.data[b.len = strcspn(b.data, "\r\n")] = '\0';
 	if (!b.data || !b.len) {
