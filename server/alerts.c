@@ -170,6 +170,7 @@ static json_t *alert(const struct alerts *a, const json_t *f, int64_t now)
 	const char *summary = json_string_value(json_object_get(f, "summary"));
 	const char *sev = rules_severity_name(
 		(int)json_integer_value(json_object_get(f, "severity")));
+	const char *address = json_string_value(json_object_get(f, "address"));
 	int64_t host_id = json_integer_value(json_object_get(f, "host_id"));
 	int64_t start = json_integer_value(json_object_get(f, "first_seen"));
 	json_t *ended = json_object_get(f, "ended_at");
@@ -193,6 +194,15 @@ static json_t *alert(const struct alerts *a, const json_t *f, int64_t now)
 	r |= set_str(labels, "alertname", name);
 	r |= set_str(labels, "rule", rule ? rule : "");
 	r |= set_str(labels, "severity", sev ? sev : "info");
+	r |= set_str(notes, "summary", summary ? summary : "");
+	if (address) {
+		/* A server no host reports (unenrolled-mail-server): its
+		 * address is its identity. */
+		r |= set_str(labels, "address", address);
+		if (links_public_url(a->cfg, link, sizeof(link)) == 0)
+			r |= set_str(o, "generatorURL", link);
+		goto times;
+	}
 	r |= set_str(labels, "host", host && host[0] ? host : id);
 	r |= set_str(labels, "host_id", id);
 	/* A rule may hold several findings on one host (vulnerable-mta,
@@ -201,11 +211,11 @@ static json_t *alert(const struct alerts *a, const json_t *f, int64_t now)
 		r |= set_str(labels, "key", key);
 	if (project && project[0])
 		r |= set_str(labels, "project", project);
-	r |= set_str(notes, "summary", summary ? summary : "");
 	if (links_host(a->cfg, host_id, link, sizeof(link)) == 0) {
 		r |= set_str(notes, "host_url", link);
 		r |= set_str(o, "generatorURL", link);
 	}
+times:
 	if (end < start)
 		end = start;
 	r |= set_time(o, "startsAt", start);
@@ -216,10 +226,16 @@ static json_t *alert(const struct alerts *a, const json_t *f, int64_t now)
 	return NULL;
 }
 
+/* What push_status() pages through: the findings of hosts, or the SMTP
+ * servers nobody enrolled. */
+typedef int page_fn(struct store *st, const char *status, int64_t since,
+		    int limit, struct store_alert_cursor *cursor,
+		    json_t **ret);
+
 /* Pushes every finding of one status, a page a POST; *ret_sent counts the
  * alerts Alertmanager took.  Stops at the first failure. */
-static int push_status(struct alerts *a, const char *status, int64_t now,
-		       int *ret_sent, char err[CURL_ERROR_SIZE])
+static int push_status(struct alerts *a, page_fn *page_of, const char *status,
+		       int64_t now, int *ret_sent, char err[CURL_ERROR_SIZE])
 {
 	struct store_alert_cursor cur = { 0 };
 	int r = 0, pages;
@@ -231,8 +247,8 @@ static int push_status(struct alerts *a, const char *status, int64_t now,
 
 		if (__atomic_load_n(&a->cancel, __ATOMIC_RELAXED))
 			return -ECANCELED;
-		r = store_alert_page(a->st, status, now - ALERTS_RESOLVED_KEEP,
-				     ALERTS_PAGE, &cur, &page);
+		r = page_of(a->st, status, now - ALERTS_RESOLVED_KEEP,
+			    ALERTS_PAGE, &cur, &page);
 		if (r < 0) {
 			snprintf(err, CURL_ERROR_SIZE,
 				 "reading the findings: %s", store_errmsg());
@@ -271,14 +287,24 @@ static int push_status(struct alerts *a, const char *status, int64_t now,
 
 static void push(struct alerts *a)
 {
-	static const char *const statuses[] = { "open", "acknowledged",
-						"resolved" };
+	static const struct {
+		page_fn *page_of;
+		const char *status;
+	} passes[] = {
+		{ store_alert_page, "open" },
+		{ store_alert_page, "acknowledged" },
+		{ store_alert_page, "resolved" },
+		{ store_alert_discovered_page, "open" },
+		{ store_alert_discovered_page, "resolved" },
+	};
 	char err[CURL_ERROR_SIZE] = "";
 	int64_t now = time_now();
 	int sent = 0, r = 0;
 
-	for (size_t i = 0; i < 3 && r == 0; i++)
-		r = push_status(a, statuses[i], now, &sent, err);
+	for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]) && r == 0;
+	     i++)
+		r = push_status(a, passes[i].page_of, passes[i].status, now,
+				&sent, err);
 	/* Nothing to say is said too: the counters then tell whether
 	 * Alertmanager would hear a finding. */
 	if (r == 0 && sent == 0)

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "embed.h"
 #include "hash.h"
+#include "jsonutil.h"
 #include "metrics.h"
 #include "rules.h"
 #include "store_alerts.h"
@@ -78,6 +79,9 @@ HANDLER(api_whoami)
 static void render_findings(const struct app *app, struct buf *b)
 {
 	long long open[RULES_RULE_COUNT][RULES_SEV_COUNT] = { { 0 } };
+	/* The SMTP servers nobody enrolled: no host's rule, a finding all
+	 * the same (GET /discovered). */
+	long long unenrolled[RULES_SEV_COUNT] = { 0 };
 	json_t *m = NULL, *f;
 	size_t i;
 
@@ -87,10 +91,15 @@ static void render_findings(const struct app *app, struct buf *b)
 		int rule = rules_rule_parse(
 			json_string_value(json_object_get(f, "rule")));
 		int sev = (int)json_integer_value(json_object_get(f, "severity"));
+		long long n = json_integer_value(json_object_get(f, "count"));
 
-		if (rule >= 0 && sev >= 0 && sev < RULES_SEV_COUNT)
-			open[rule][sev] += json_integer_value(
-				json_object_get(f, "count"));
+		if (sev < 0 || sev >= RULES_SEV_COUNT)
+			continue;
+		if (rule >= 0)
+			open[rule][sev] += n;
+		else if (strcmp(json_get_str(f, "rule") ?: "",
+				STORE_RULE_UNENROLLED) == 0)
+			unenrolled[sev] += n;
 	}
 	buf_puts(b, "# HELP derelict_findings_open Open findings (neither "
 		    "acknowledged nor resolved), by rule and severity.\n"
@@ -102,6 +111,11 @@ static void render_findings(const struct app *app, struct buf *b)
 				   "severity=\"%s\"} %lld\n",
 				   rules_rule_name(r), rules_severity_name(s),
 				   open[r][s]);
+	for (int s = 0; s < RULES_SEV_COUNT; s++)
+		buf_printf(b,
+			   "derelict_findings_open{rule=\"" STORE_RULE_UNENROLLED
+			   "\",severity=\"%s\"} %lld\n",
+			   rules_severity_name(s), unenrolled[s]);
 	buf_puts(b, "# HELP derelict_hosts_abandoned_mail Abandoned hosts "
 		    "running a mail service, by whether other hosts can "
 		    "reach it.\n"

@@ -20,6 +20,41 @@ static json_t *text_or_null(struct db_stmt *s, int col)
 	return t ? json_string(t) : json_null();
 }
 
+/* The rows of s (the columns of store_alert_page()'s) into out, moving
+ * cursor past them. */
+static int alert_rows(struct db_conn *c, struct db_stmt *s,
+		      struct store_alert_cursor *cursor, json_t *out)
+{
+	int r;
+
+	while ((r = db_step(c, s)) == DB_ROW) {
+		json_t *o = json_object();
+
+		cursor->id = db_col_int(s, 0);
+		cursor->severity = db_col_int(s, 6);
+		/* json_array_append_new() takes o even when it fails. */
+		if (!o || json_array_append_new(out, o) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		json_object_set_new(o, "id", json_integer(cursor->id));
+		json_object_set_new(o, "host_id", int_or_null(s, 1));
+		json_object_set_new(o, "hostname", text_or_null(s, 2));
+		json_object_set_new(o, "project", text_or_null(s, 3));
+		json_object_set_new(o, "rule", text_or_null(s, 4));
+		json_object_set_new(o, "key", text_or_null(s, 5));
+		json_object_set_new(o, "severity",
+				    json_integer(cursor->severity));
+		json_object_set_new(o, "summary", text_or_null(s, 7));
+		json_object_set_new(o, "first_seen", int_or_null(s, 8));
+		json_object_set_new(o, "ended_at", int_or_null(s, 9));
+		if (db_col_null(s, 1))
+			json_object_set_new(o, "address", text_or_null(s, 5));
+	}
+	db_reset(s);
+	return r < 0 ? r : 0;
+}
+
 int store_alert_page(struct store *st, const char *status, int64_t since,
 		     int limit, struct store_alert_cursor *cursor,
 		     json_t **ret)
@@ -63,29 +98,56 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 	db_bind_int(s, 3, cursor->id);
 	db_bind_int(s, 4, since);
 	db_bind_int(s, 5, limit);
-	while ((r = db_step(c, s)) == DB_ROW) {
-		json_t *o = json_object();
-
-		cursor->id = db_col_int(s, 0);
-		cursor->severity = db_col_int(s, 6);
-		/* json_array_append_new() takes o even when it fails. */
-		if (!o || json_array_append_new(out, o) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		json_object_set_new(o, "id", json_integer(cursor->id));
-		json_object_set_new(o, "host_id", int_or_null(s, 1));
-		json_object_set_new(o, "hostname", text_or_null(s, 2));
-		json_object_set_new(o, "project", text_or_null(s, 3));
-		json_object_set_new(o, "rule", text_or_null(s, 4));
-		json_object_set_new(o, "key", text_or_null(s, 5));
-		json_object_set_new(o, "severity",
-				    json_integer(cursor->severity));
-		json_object_set_new(o, "summary", text_or_null(s, 7));
-		json_object_set_new(o, "first_seen", int_or_null(s, 8));
-		json_object_set_new(o, "ended_at", int_or_null(s, 9));
+	r = alert_rows(c, s, cursor, out);
+out:
+	db_read_end(st, c);
+	if (r < 0) {
+		json_decref(out);
+		return r;
 	}
-	db_reset(s);
+	*ret = out;
+	return 0;
+}
+
+int store_alert_discovered_page(struct store *st, const char *status,
+				int64_t since, int limit,
+				struct store_alert_cursor *cursor,
+				json_t **ret)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	json_t *out;
+	int r;
+
+	if (limit < 1 || !status)
+		return -EINVAL;
+	out = json_array();
+	if (!out)
+		return -ENOMEM;
+	if ((r = db_read_begin(st, &c)) < 0) {
+		json_decref(out);
+		return r;
+	}
+	/* The columns of the findings' page: no host, the address as the
+	 * key (the alert's identity), a summary of the probe's words. */
+	s = db_stmt(c,
+		 "SELECT id, NULL, NULL, NULL, '" STORE_RULE_UNENROLLED "', "
+		 "address, severity, 'SMTP at ' || address || ' answers, and "
+		 "no enrolled host reports it: ' || banner, first_seen, "
+		 "resolved_at FROM discovered "
+		 "WHERE status = ?1 AND (severity, id) > (?2, ?3) "
+		 "AND (?1 = 'open' OR coalesce(resolved_at, 0) >= ?4) "
+		 "ORDER BY severity, id LIMIT ?5");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, status);
+	db_bind_int(s, 2, cursor->severity);
+	db_bind_int(s, 3, cursor->id);
+	db_bind_int(s, 4, since);
+	db_bind_int(s, 5, limit);
+	r = alert_rows(c, s, cursor, out);
 out:
 	db_read_end(st, c);
 	if (r < 0) {
@@ -112,8 +174,10 @@ int store_findings_metrics(struct store *st, json_t **ret)
 	}
 	/* Both read through indexes: findings_status and hosts_filters. */
 	s = db_stmt(c, "SELECT rule, severity, count(*) FROM findings "
-		    "WHERE status = 'open' GROUP BY rule, severity "
-		    "ORDER BY rule, severity");
+		    "WHERE status = 'open' GROUP BY rule, severity UNION ALL "
+		    "SELECT '" STORE_RULE_UNENROLLED "', severity, count(*) FROM "
+		    "discovered WHERE status = 'open' GROUP BY severity "
+		    "ORDER BY 1, 2");
 	while ((r = db_step(c, s)) == DB_ROW)
 		json_array_append_new(
 			open, json_pack("{s:s,s:i,s:I}", "rule",

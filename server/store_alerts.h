@@ -10,6 +10,9 @@
 
 struct store;
 
+/* The rule of the SMTP servers nobody enrolled (GET /discovered). */
+#define STORE_RULE_UNENROLLED "unenrolled-mail-server"
+
 /* Where a page of findings ended; zeroed for the first page. */
 struct store_alert_cursor {
 	int severity;
@@ -27,9 +30,19 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		     int limit, struct store_alert_cursor *cursor,
 		     json_t **ret);
 
+/* The same of the SMTP servers nobody enrolled (GET /discovered): status
+ * "open", or "resolved" since; each as above with host_id, hostname and
+ * project null, rule "unenrolled-mail-server", and "address" (also the
+ * key). */
+int store_alert_discovered_page(struct store *st, const char *status,
+				int64_t since, int limit,
+				struct store_alert_cursor *cursor,
+				json_t **ret);
+
 /* For /metrics: {"open": [{"rule", "severity" (0-4), "count"}...],
  * "abandoned_mail": {"exposed": N, "local": N}}: open findings by rule
- * and severity, and the abandoned hosts running a mail service by whether
+ * and severity (the open rows of discovered among them, as
+ * unenrolled-mail-server), and the abandoned hosts running a mail service by whether
  * it is reachable from other hosts. */
 int store_findings_metrics(struct store *st, json_t **ret);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "links.h"
 #include "rules.h"
 
 /* An IPv4 address a host reports, not loopback: the probe's kind. */
@@ -273,6 +274,83 @@ int store_probe_prune(struct store *st, int64_t since, int64_t now)
 	return db_write_end(st, c, r);
 }
 
+static json_t *discovered_fix(json_t *row);
+
+#define DISCOVERED_COLUMNS \
+	"id, address, ports, banner, version, open_relay, severity, " \
+	"status, resolved_reason, first_seen, last_seen, resolved_at"
+
+/* Queues the event of a change to discovered row id, in the change's
+ * transaction as a finding's (store_notify.c): kind is
+ * discovered.opened, discovered.updated (its severity rose: an open
+ * relay) or discovered.resolved; the data is the row as /discovered
+ * shows it and a link to the web page. */
+static int discovered_event(struct db_conn *c, const char *kind, int64_t id,
+			    int64_t now)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT " DISCOVERED_COLUMNS
+				  " FROM discovered WHERE id = ?");
+	char link[LINKS_URL_MAX];
+	json_t *row = NULL, *data;
+	int severity = 0, r;
+
+	if (s)
+		db_bind_int(s, 1, id);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		severity = (int)db_col_int(s, 6);
+		row = discovered_fix(db_row_json(s));
+		r = row ? 0 : -ENOMEM;
+	} else if (r == DB_DONE) {
+		r = -ENOENT;
+	}
+	db_reset(s);
+	if (r < 0)
+		return r;
+	if (links_public_url(c->st->cfg, link, sizeof(link)) < 0)
+		link[0] = '\0';
+	data = json_pack("{s:o,s:s}", "discovered", row, "link", link);
+	if (!data)
+		return -ENOMEM;
+	r = store_notify_event(c, kind, data, severity, NULL, now);
+	json_decref(data);
+	return r;
+}
+
+/* Resolves the open rows s selects (their ids), with reason, each with
+ * its event. */
+static int discovered_resolve(struct db_conn *c, struct db_stmt *s,
+			      const char *reason, int64_t now)
+{
+	int64_t ids[64];
+	size_t n = 0;
+	int r;
+
+	/* Few at a time: the walk of networks is bounded, and the rest
+	 * come in the next turn of the loop. */
+	do {
+		n = 0;
+		while (n < 64 && (r = db_step(c, s)) == DB_ROW)
+			ids[n++] = db_col_int(s, 0);
+		db_reset(s);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n; i++) {
+			r = db_run_with(
+				c, "UPDATE discovered SET status = 'resolved', "
+				   "resolved_reason = ?, resolved_at = ? WHERE "
+				   "id = ?",
+				   DB_TEXT(reason), DB_INT(now), DB_INT(ids[i]));
+			if (r == 0)
+				r = discovered_event(c, "discovered.resolved",
+						     ids[i], now);
+			if (r < 0)
+				return r;
+		}
+	} while (n == 64);
+	return 0;
+}
+
 int store_probe_off(struct store *st, int64_t now)
 {
 	struct db_conn *c;
@@ -292,12 +370,9 @@ int store_probe_off(struct store *st, int64_t now)
 		return r;
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "UPDATE discovered SET status = 'resolved', "
-		    "resolved_reason = 'probe off', resolved_at = ? WHERE "
-		    "status = 'open'");
-	if (s)
-		db_bind_int(s, 1, now);
-	r = db_run(c, s);
+	s = db_stmt(c, "SELECT id FROM discovered WHERE status = 'open' "
+		    "ORDER BY id");
+	r = s ? discovered_resolve(c, s, "probe off", now) : -EIO;
 	return db_write_end(st, c, r);
 }
 
@@ -355,7 +430,8 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	int sev = open_relay == 1 ? RULES_SEV_CRITICAL : RULES_SEV_HIGH;
 	struct db_conn *c;
 	struct db_stmt *s;
-	int r;
+	int64_t id = 0;
+	int before = 0, r;
 
 	if (!text)
 		return -ENOMEM;
@@ -364,25 +440,23 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 		free(text);
 		return r;
 	}
-	s = db_stmt(c, "UPDATE discovered SET ports = ?1, banner = ?2, "
-		    "version = ?3, open_relay = ?4, severity = ?5, last_seen "
-		    "= ?6 WHERE address = ?7 AND status = 'open'");
-	if (s) {
-		db_bind_text(s, 1, text);
-		db_bind_text(s, 2, banner ? banner : "");
-		db_bind_text(s, 3, version[0] ? version : NULL);
-		if (open_relay >= 0)
-			db_bind_int(s, 4, open_relay);
-		db_bind_int(s, 5, sev);
-		db_bind_int(s, 6, now);
-		db_bind_text(s, 7, address);
+	/* The open row of the address, and its severity before. */
+	s = db_stmt(c, "SELECT id, severity FROM discovered WHERE address = ? "
+		    "AND status = 'open'");
+	if (s)
+		db_bind_text(s, 1, address);
+	r = db_step(c, s);
+	if (r == DB_ROW) {
+		id = db_col_int(s, 0);
+		before = (int)db_col_int(s, 1);
+		r = 0;
 	}
-	r = db_run(c, s);
-	if (r == 0 && db_changes(c) == 0) {
+	db_reset(s);
+	if (r == DB_DONE) {
 		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
 			    "banner, version, open_relay, severity, status, "
 			    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, "
-			    "?5, ?6, 'open', ?7, ?7)");
+			    "?5, ?6, 'open', ?7, ?7) RETURNING id");
 		if (s) {
 			db_bind_text(s, 1, address);
 			db_bind_text(s, 2, text);
@@ -393,7 +467,26 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 			db_bind_int(s, 6, sev);
 			db_bind_int(s, 7, now);
 		}
+		r = db_run_returning(c, s, &id);
+		if (r == 0)
+			r = discovered_event(c, "discovered.opened", id, now);
+	} else if (r == 0) {
+		s = db_stmt(c, "UPDATE discovered SET ports = ?1, banner = ?2, "
+			    "version = ?3, open_relay = ?4, severity = ?5, "
+			    "last_seen = ?6 WHERE id = ?7");
+		if (s) {
+			db_bind_text(s, 1, text);
+			db_bind_text(s, 2, banner ? banner : "");
+			db_bind_text(s, 3, version[0] ? version : NULL);
+			if (open_relay >= 0)
+				db_bind_int(s, 4, open_relay);
+			db_bind_int(s, 5, sev);
+			db_bind_int(s, 6, now);
+			db_bind_int(s, 7, id);
+		}
 		r = db_run(c, s);
+		if (r == 0 && sev > before)
+			r = discovered_event(c, "discovered.updated", id, now);
 	}
 	free(text);
 	return db_write_end(st, c, r);
@@ -408,15 +501,11 @@ int store_probe_discovered_gone(struct store *st, const char *address,
 
 	if ((r = db_write_begin(st, &c)) < 0)
 		return r;
-	s = db_stmt(c, "UPDATE discovered SET status = 'resolved', "
-		    "resolved_reason = ?1, resolved_at = ?2 WHERE address = ?3 "
-		    "AND status = 'open'");
-	if (s) {
-		db_bind_text(s, 1, reason);
-		db_bind_int(s, 2, now);
-		db_bind_text(s, 3, address);
-	}
-	r = db_run(c, s);
+	s = db_stmt(c, "SELECT id FROM discovered WHERE address = ? AND "
+		    "status = 'open'");
+	if (s)
+		db_bind_text(s, 1, address);
+	r = s ? discovered_resolve(c, s, reason, now) : -EIO;
 	return db_write_end(st, c, r);
 }
 
@@ -452,9 +541,7 @@ int store_probe_discovered_list(struct store *st, const char *status,
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, "SELECT id, address, ports, banner, version, "
-		    "open_relay, severity, status, resolved_reason, "
-		    "first_seen, last_seen, resolved_at FROM discovered WHERE "
+	s = db_stmt(c, "SELECT " DISCOVERED_COLUMNS " FROM discovered WHERE "
 		    "(status = ?1 OR ?1 IS NULL) AND (id < ?2 OR ?2 = 0) "
 		    "ORDER BY id DESC LIMIT ?3");
 	if (!s) {

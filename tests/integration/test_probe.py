@@ -4,6 +4,7 @@ test's own: derelictd in one, an enrolled host running exim on 0.0.0.0:25
 joined by veth pairs to the server's namespace.  The test reaches the API
 from inside the server's namespace (curl); nothing leaves the namespaces
 it makes."""
+import base64
 import json
 import os
 import pathlib
@@ -20,6 +21,8 @@ import uuid
 import pytest
 
 from conftest import AGENT, DERELICTD, ROOT
+from test_alertmanager import ALERTMANAGER
+from test_notify_webhooks import verifier  # noqa: F401 (a fixture)
 
 EXIM = "/usr/sbin/exim4"
 NFT = "/usr/sbin/nft"
@@ -85,7 +88,7 @@ class Derelictd:
     """derelictd inside the server's namespace, its API through curl
     there."""
 
-    def __init__(self, ns, addr, tmp, probe, rules=None):
+    def __init__(self, ns, addr, tmp, probe, rules=None, extra=()):
         self.ns, self.addr, self.tmp = ns, addr, tmp
         self.port = 8470
         self.url = f"http://{addr}:{self.port}"
@@ -99,7 +102,7 @@ class Derelictd:
                  f"eol_file = {ROOT / 'data' / 'eol.json'}",
                  "advisories_url =", "", "[rules]", "evaluate_every = 1s"]
         lines += [f"{k} = {v}" for k, v in (rules or {}).items()]
-        self.lines = lines
+        self.lines = lines + ["", *extra]
         self.conf = tmp / "derelictd.conf"
         self.logpath = tmp / "derelictd.log"
         self.write_conf(probe)
@@ -483,4 +486,128 @@ def test_probe_rate_one_per_address_and_a_silent_peer(net, tmp):
     finally:
         rc = d.stop()
         counter.kill()
+    assert rc == 0, d.log()
+
+
+RECEIVER = textwrap.dedent("""\
+    # A webhook receiver: every POST as a JSON line {headers, body}.
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    out = open(sys.argv[2], "a")
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            out.write(json.dumps({"headers": {k.lower(): v for k, v in
+                                              self.headers.items()},
+                                  "body": body.decode()}) + "\\n")
+            out.flush()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+    s = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+    print("ready", flush=True)
+    s.serve_forever()
+    """)
+
+
+def test_unenrolled_servers_are_told_as_findings_are(net, tmp, verifier):
+    """An SMTP server nobody enrolled reaches the people who can act as a
+    host's finding does: a signed webhook event when it is found and when
+    it goes (discovered.opened, discovered.resolved), an alert in the real
+    Alertmanager with its address, and /metrics' open findings.  The
+    receivers run in the server's namespace, on its loopback."""
+    stranger = net.add("d")
+    b_ip = net.link(stranger, "10.215.2")
+    other = Exim(stranger, relay=False, name="nobody.example")
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    (tmp / "whsec").write_text(secret + "\n")
+    os.chmod(tmp / "whsec", 0o600)
+    (tmp / "receiver.py").write_text(RECEIVER)
+    got = tmp / "webhooks.jsonl"
+    got.touch()
+    receiver = subprocess.Popen(
+        ["ip", "netns", "exec", net.server, "/usr/bin/python3",
+         str(tmp / "receiver.py"), "9001", str(got)],
+        stdout=subprocess.PIPE, text=True)
+    assert receiver.stdout.readline().strip() == "ready"
+    assert ALERTMANAGER, "prometheus-alertmanager is missing: make deps"
+    (tmp / "am").mkdir()
+    (tmp / "am" / "am.yml").write_text(
+        'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+    am = subprocess.Popen(
+        ["ip", "netns", "exec", net.server, ALERTMANAGER,
+         f"--config.file={tmp / 'am' / 'am.yml'}",
+         f"--storage.path={tmp / 'am' / 'data'}",
+         "--web.listen-address=127.0.0.1:9093", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def am_alerts():
+        r = ns_run(net.server, "curl", "-sf", "-m", "10",
+                   "http://127.0.0.1:9093/api/v2/alerts", check=False)
+        if r.returncode != 0:
+            return None
+        return [a for a in json.loads(r.stdout) if a["labels"].get(
+            "alertname") == "derelict_unenrolled_mail_server"]
+
+    def events():
+        return [json.loads(line) for line in got.read_text().splitlines()]
+
+    wait_for(lambda: am_alerts() is not None, 30, "alertmanager")
+    d = Derelictd(net.server, "10.215.2.1", tmp,
+                  {"enabled": "true", "networks": "10.215.2.0/30",
+                   "rate": "20", "timeout": "3s"},
+                  extra=["[notify]",
+                         "alertmanager_url = http://127.0.0.1:9093",
+                         "", "[webhook ops]", "url = http://127.0.0.1:9001/h",
+                         f"secret_file = {tmp / 'whsec'}"])
+    try:
+        wait_for(lambda: d.rounds() >= 1, 60, "the first round")
+        status, disc = d.api("/discovered")
+        assert [x["address"] for x in disc["items"]] == [b_ip]
+        wait_for(lambda: events(), 30, "the webhook event")
+        ev = events()
+        assert [json.loads(e["body"])["type"] for e in ev] == \
+            ["discovered.opened"]
+        body = json.loads(ev[0]["body"])
+        assert body["data"]["discovered"]["address"] == b_ip
+        assert body["data"]["discovered"]["rule"] == "unenrolled-mail-server"
+        assert body["data"]["discovered"]["severity"] == "high"
+        assert body["data"]["discovered"]["banner"].startswith(
+            "220 nobody.example ESMTP Exim ")
+        assert body["data"]["link"].startswith("http://10.215.2.1:8470")
+        assert [v["ok"] for v in verifier(secret, ev)] == [True]
+        alerts = wait_for(am_alerts, 30, "the alert")
+        assert len(alerts) == 1
+        assert alerts[0]["labels"]["address"] == b_ip
+        assert alerts[0]["labels"]["severity"] == "high"
+        assert alerts[0]["labels"]["rule"] == "unenrolled-mail-server"
+        assert "host_id" not in alerts[0]["labels"]
+        assert b_ip in alerts[0]["annotations"]["summary"]
+        r = ns_run(net.server, "curl", "-sf", "-H",
+                   f"Authorization: Bearer {d.token}",
+                   d.url + "/api/v1/metrics")
+        assert re.search(r'^derelict_findings_open\{rule="unenrolled-mail-'
+                         r'server",severity="high"\} 1$', r.stdout, re.M), \
+            r.stdout
+
+        # Seen again: no second event.  Gone: resolved, once.
+        d.new_round()
+        other.stop()
+        d.new_round()
+        wait_for(lambda: len(events()) >= 2, 30, "the resolved event")
+        time.sleep(1)
+        kinds = [json.loads(e["body"])["type"] for e in events()]
+        assert kinds == ["discovered.opened", "discovered.resolved"]
+        last = json.loads(events()[1]["body"])["data"]["discovered"]
+        assert last["status"] == "resolved"
+        assert last["resolved_reason"] == "stopped answering"
+        assert [v["ok"] for v in verifier(secret, events())] == [True] * 2
+        wait_for(lambda: am_alerts() == [], 30, "the alert's end")
+    finally:
+        rc = d.stop()
+        other.remove()
+        receiver.kill()
+        am.kill()
     assert rc == 0, d.log()
