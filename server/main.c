@@ -1,6 +1,7 @@
 /*
  * main.c - derelictd: flags and configuration, the maintenance commands
- * (token, backup, advisories), and the server's life from start to SIGTERM.
+ * (token, backup, migrate-to, advisories), and the server's life from
+ * start to SIGTERM.
  */
 #include <dirent.h>
 #include <errno.h>
