@@ -201,8 +201,9 @@ bool db_col_null(struct db_stmt *s, int i);
 /* Section bodies are stored deflated (zlib, behind a 4-byte little-endian
  * length of the text): a thousand packages shrink sixfold, and so does
  * what every changed report writes.  db_body_pack() makes that form;
- * db_body_column() parses a body column in it (or plain text), NULL when
- * it is corrupt. */
+ * db_body_column() parses a body column in it (or plain text, as an older
+ * derelictd kept it: in a TEXT column, or in a bytea one where migrate-to
+ * copied it), NULL when it is corrupt. */
 int db_body_pack(const char *text, size_t len, unsigned char **ret,
 		 size_t *ret_len);
 json_t *db_body_column(struct db_stmt *s, int col);

@@ -13,6 +13,7 @@ import json
 import pathlib
 import re
 import sqlite3
+import zlib
 import subprocess
 import time
 
@@ -66,6 +67,23 @@ def clone_hosts(db_path, total):
                        f"ON x.host_id = m.src ORDER BY {order}")
         db.commit()
     db.close()
+
+
+def unpack_one_body(db_path):
+    """Puts one section's body back as the plain text an older derelictd
+    kept (SQLite's TEXT): on PostgreSQL it arrives in a bytea column."""
+    db = sqlite3.connect(db_path)
+    sid, body = db.execute(
+        "SELECT s.id, s.body FROM sections s JOIN hosts h ON h.id = s.host_id "
+        "WHERE h.hostname = 'mx-old-01' AND s.name = 'ports'").fetchone()
+    text = zlib.decompress(bytes(body)[4:]).decode()
+    assert '"items"' in text
+    db.execute("UPDATE sections SET body = ? WHERE id = ?", (text, sid))
+    db.commit()
+    assert db.execute("SELECT typeof(body) FROM sections WHERE id = ?",
+                      (sid,)).fetchone()[0] == "text"
+    db.close()
+    return sid, text
 
 
 def wait_for(fn, timeout=15):
@@ -233,6 +251,7 @@ def test_migrate_to_moves_every_row_and_the_api_answers_alike(make_server, tmp_p
     populate(server)
     server.stop()
     clone_hosts(str(src), HOSTS)
+    plain_id, plain_text = unpack_one_body(str(src))
     t_built = time.time()
 
     # The SQLite server's answers (its start-up passes over first).
@@ -293,8 +312,13 @@ def test_migrate_to_moves_every_row_and_the_api_answers_alike(make_server, tmp_p
         a = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
              for row in lite.execute(sel)]
         b = [tuple(row) for row in pgc.execute(sel).fetchall()]
+        # A text in SQLite's body column is bytes in PostgreSQL's bytea.
+        a = [tuple(v.encode() if isinstance(v, str) and isinstance(w, bytes)
+                   else v for v, w in zip(ra, rb)) for ra, rb in zip(a, b)]
         assert a == b, table
     lite.close()
+    assert pgc.execute("SELECT body FROM sections WHERE id = ?",
+                       (plain_id,)).fetchone()[0] == plain_text.encode()
 
     # The PostgreSQL server answers as the SQLite one did.
     use_database(server, uri)
