@@ -596,6 +596,13 @@ static int cmd_migrate_to(const struct server_config *cfg, char **cmd, int n)
 			  "PostgreSQL to PostgreSQL use pg_dump)");
 		return 1;
 	}
+	/* Opening a path that is not there would make an empty database,
+	 * and copy nothing. */
+	if (access(cfg->database, F_OK) < 0) {
+		log_error_errno(-errno, "migrate-to: the source %s",
+				cfg->database);
+		return 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (store_open(cfg->database, cfg, &from, err) < 0) {
 		log_error("migrate-to: the source: %s", err);

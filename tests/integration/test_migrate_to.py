@@ -329,6 +329,21 @@ def test_migrate_to_moves_every_row_and_the_api_answers_alike(make_server, tmp_p
     differ = [p for p in before if before[p] != after[p]]
     assert not differ, (differ[:5], before[differ[0]], after[differ[0]])
     assert server.api("GET", "/healthz")[1]["engine"] == "PostgreSQL"
+    # The schema is the migrations' own: every constraint (the foreign
+    # keys the load set aside) and every index as a fresh database has.
+    fresh = fresh_database()
+    subprocess.run([DERELICTD, "--config", "/dev/null", "--database", fresh,
+                    "token", "list"], check=True, capture_output=True, timeout=60)
+    schema = ("SELECT conrelid::regclass::text, conname, "
+              "pg_get_constraintdef(oid) FROM pg_constraint WHERE "
+              "connamespace = current_schema()::regnamespace "
+              "UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes "
+              "WHERE schemaname = current_schema() ORDER BY 1, 2, 3")
+    pgf = PgConnection(fresh)
+    want = pgf.execute(schema).fetchall()
+    pgf.close()
+    assert any("FOREIGN KEY" in d for _, _, d in want)
+    assert pgc.execute(schema).fetchall() == want
 
     # New rows get ids past the copied ones (the sequences were moved).
     max_ids = {t: pgc.execute(f"SELECT max(id) FROM {t}").fetchone()[0]
@@ -347,6 +362,14 @@ def test_migrate_to_moves_every_row_and_the_api_answers_alike(make_server, tmp_p
         assert new is not None and new > max_ids[t], t
     s, body, _ = server.api("POST", "/projects", {"name": "after"})
     assert s in (200, 201), body
+    # A host deleted takes its rows along (ON DELETE CASCADE, set again).
+    gone = sample[-1]
+    assert pgc.execute("SELECT count(*) FROM packages WHERE host_id = ?",
+                       (gone,)).fetchone()[0] > 0
+    assert server.api("DELETE", f"/hosts/{gone}")[0] == 204
+    for t in ("packages", "sections", "host_state"):
+        assert pgc.execute(f"SELECT count(*) FROM {t} WHERE host_id = ?",
+                           (gone,)).fetchone()[0] == 0, t
     pgc.close()
     print(f"built in {t_built - t0:.0f} s, the whole test {time.time() - t0:.0f} s")
 
@@ -396,5 +419,15 @@ def test_migrate_to_refuses_a_postgresql_source_and_a_path(make_server, tmp_path
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "postgresql://" in r.stderr, r.stderr
     assert not (tmp_path / "a.db").exists()
+    # A source that is not there is not made (and copied, empty).
+    dest = fresh_database()
+    r = subprocess.run([DERELICTD, "--config", "/dev/null", "--database",
+                        str(tmp_path / "a.db"), "migrate-to", dest],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "a.db" in r.stderr, r.stderr
+    assert not (tmp_path / "a.db").exists()
+    name = dest.rsplit("/", 1)[1]
+    assert pg_cluster().sql("SELECT count(*) FROM pg_tables WHERE "
+                            "schemaname = 'public'", db=name).strip() == "0"
     # The cluster itself is untouched by either.
     assert pg_cluster().sql("SELECT 1").strip() == "1"
