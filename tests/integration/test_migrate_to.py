@@ -429,5 +429,8 @@ def test_migrate_to_refuses_a_postgresql_source_and_a_path(make_server, tmp_path
     name = dest.rsplit("/", 1)[1]
     assert pg_cluster().sql("SELECT count(*) FROM pg_tables WHERE "
                             "schemaname = 'public'", db=name).strip() == "0"
+    r = subprocess.run([DERELICTD, "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert "migrate-to postgresql://" in r.stdout
     # The cluster itself is untouched by either.
     assert pg_cluster().sql("SELECT 1").strip() == "1"
