@@ -325,18 +325,22 @@ json_t *db_body_column(struct db_stmt *s, int col)
 	if (s->ops->col_type(s, col) != DB_T_BLOB)
 		return json_loads(db_col_text(s, col), 0, NULL);
 	in = db_col_blob(s, col, &n);
-	if (!in || n < 4)
+	if (!in)
 		return NULL;
+	if (n < 4)
+		return json_loadb((const char *)in, n, 0, NULL);
 	len = (uLongf)in[0] | (uLongf)in[1] << 8 | (uLongf)in[2] << 16 |
 	      (uLongf)in[3] << 24;
+	/* Not packed: a plain text an older derelictd kept in SQLite's TEXT
+	 * column, which migrate-to copied into PostgreSQL's bytea. */
 	if (len > BODY_MAX)
-		return NULL;
+		return json_loadb((const char *)in, n, 0, NULL);
 	text = malloc(len + 1);
 	if (!text)
 		return NULL;
 	if (uncompress(text, &len, in + 4, (uLong)(n - 4)) != Z_OK) {
 		free(text);
-		return NULL;
+		return json_loadb((const char *)in, n, 0, NULL);
 	}
 	j = json_loadb((const char *)text, len, 0, NULL);
 	free(text);

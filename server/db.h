@@ -201,8 +201,9 @@ bool db_col_null(struct db_stmt *s, int i);
 /* Section bodies are stored deflated (zlib, behind a 4-byte little-endian
  * length of the text): a thousand packages shrink sixfold, and so does
  * what every changed report writes.  db_body_pack() makes that form;
- * db_body_column() parses a body column in it (or plain text), NULL when
- * it is corrupt. */
+ * db_body_column() parses a body column in it (or plain text, as an older
+ * derelictd kept it: in a TEXT column, or in a bytea one where migrate-to
+ * copied it), NULL when it is corrupt. */
 int db_body_pack(const char *text, size_t len, unsigned char **ret,
 		 size_t *ret_len);
 json_t *db_body_column(struct db_stmt *s, int col);
@@ -221,5 +222,21 @@ int db_checkpoint(struct store *st);
 int db_backup(struct store *st, const char *dest);
 struct store_health;
 void db_health(struct store *st, struct store_health *ret);
+
+/* --- copying a whole database (db_copy.c; derelictd migrate-to) ---------- */
+
+/* Copies every table of from's database into to's (whose schema version
+ * is the same: both stores are open, so both are migrated), parents
+ * before children by the source's foreign keys, from one read snapshot of
+ * from into one transaction on to, each value by its type, in bulk (COPY
+ * on PostgreSQL).  Refuses (-EEXIST) when a table of must_be_empty (a
+ * NULL-terminated list of names) holds a row in to; the rows the
+ * migrations seed in to are replaced by from's.  Then moves to's id
+ * sequences past the copied ids and counts every table on both sides
+ * before the commit: any difference rolls everything back (-EPROTO).
+ * On success *ret is a new {"tables": [{"name", "rows"}, ...], "rows"}
+ * in the order copied; else err says why and nothing of to changed. */
+int db_copy(struct store *from, struct store *to,
+	    const char *const *must_be_empty, json_t **ret, char err[256]);
 
 #endif

@@ -17,6 +17,8 @@ enum db_type { DB_T_NULL, DB_T_INT, DB_T_FLOAT, DB_T_TEXT, DB_T_BLOB };
 /* The kinds of transaction db.c opens (db.h says what each is for). */
 enum db_tx { DB_TX_READ, DB_TX_WRITE };
 
+struct db_load;
+
 struct db_ops {
 	const char *name;	/* "SQLite", "PostgreSQL" */
 	enum db_dialect dialect;
@@ -64,6 +66,34 @@ struct db_ops {
 	enum db_type (*col_type)(struct db_stmt *s, int i);
 	int (*col_count)(struct db_stmt *s);
 	const char *(*col_name)(struct db_stmt *s, int i);
+
+	/* The copy of one database into another (db_copy.c).  The store's
+	 * tables, without the engine's own (SQLite's sqlite_* tables, virtual
+	 * tables and their shadow tables; PostgreSQL's schema_migrations),
+	 * a table's columns in their order, and the tables its foreign keys
+	 * name: each a new JSON array of names in *ret, or the error. */
+	int (*tables)(struct db_conn *c, json_t **ret);
+	int (*columns)(struct db_conn *c, const char *table, json_t **ret);
+	int (*parents)(struct db_conn *c, const char *table, json_t **ret);
+	/* A bulk load of table's columns (a JSON array of names) on c, in
+	 * its transaction: load_row() adds the current row of src (any
+	 * engine's statement whose columns are those, in that order), each
+	 * value by its type; load_end() finishes it (keep) or abandons it
+	 * (the transaction must then roll back) and frees l.  0 or the
+	 * error; load_end() answers in *ret_rows how many rows it wrote. */
+	int (*load_begin)(struct db_conn *c, const char *table,
+			  const json_t *columns, struct db_load **ret);
+	int (*load_row)(struct db_load *l, struct db_stmt *src);
+	int (*load_end)(struct db_load *l, bool keep, int64_t *ret_rows);
+	/* Moves every identity or serial sequence of table past the largest
+	 * value its column holds (nothing on SQLite, whose rowids follow
+	 * the largest by themselves). */
+	int (*ids_after_load)(struct db_conn *c, const char *table);
+};
+
+/* Every engine's bulk load starts with this head. */
+struct db_load {
+	const struct db_ops *ops;
 };
 
 /* Every engine's statement starts with this head. */

@@ -11,10 +11,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "embed.h"
 #include "timeutil.h"
 
@@ -1030,6 +1033,454 @@ bool db_pg_uri_has_password(const char *uri)
 	return has;
 }
 
+/* --- the copy of a whole database (db_copy.c) --------------------------------- */
+
+/* The first column of every row of sql (with $1 bound to arg when not
+ * NULL) as a new JSON array of strings in *ret. */
+static int pg_names(struct db_conn *c, const char *sql, const char *arg,
+		    json_t **ret)
+{
+	PGresult *res = PQexecParams(C(c)->pg, sql, arg ? 1 : 0, NULL, &arg,
+				     NULL, NULL, 0);
+	json_t *out;
+	int r;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = pg_fail(c, res);
+		PQclear(res);
+		return r;
+	}
+	out = json_array();
+	for (int i = 0; out && i < PQntuples(res); i++) {
+		if (json_array_append_new(out,
+					  json_string(PQgetvalue(res, i, 0))) <
+		    0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	PQclear(res);
+	if (!out) {
+		db_error_set("out of memory");
+		return -ENOMEM;
+	}
+	*ret = out;
+	return 0;
+}
+
+static int pg_tables(struct db_conn *c, json_t **ret)
+{
+	/* schema_migrations is the engine's record of the schema (SQLite's
+	 * user_version), written by the migrations themselves. */
+	return pg_names(c,
+			"SELECT table_name FROM information_schema.tables "
+			"WHERE table_schema = current_schema() "
+			"AND table_type = 'BASE TABLE' "
+			"AND table_name <> 'schema_migrations' ORDER BY 1",
+			NULL, ret);
+}
+
+static int pg_columns(struct db_conn *c, const char *table, json_t **ret)
+{
+	return pg_names(c,
+			"SELECT column_name FROM information_schema.columns "
+			"WHERE table_schema = current_schema() "
+			"AND table_name = $1 ORDER BY ordinal_position",
+			table, ret);
+}
+
+static int pg_parents(struct db_conn *c, const char *table, json_t **ret)
+{
+	return pg_names(c,
+			"SELECT DISTINCT p.relname FROM pg_constraint k "
+			"JOIN pg_class t ON t.oid = k.conrelid "
+			"JOIN pg_class p ON p.oid = k.confrelid "
+			"WHERE k.contype = 'f' AND t.relname = $1 "
+			"AND t.relnamespace = current_schema()::regnamespace "
+			"ORDER BY 1",
+			table, ret);
+}
+
+/* A load is COPY FROM STDIN in text format: one round trip for the whole
+ * table, not one per row.  The rows are escaped into out and sent a few
+ * hundred KiB at a time. */
+#define LOAD_SEND_AT (256u << 10)
+
+struct pg_load {
+	struct db_load head;
+	struct db_conn *c;
+	int n;
+	bool *bytea;		/* by column: written as \x hex */
+	char *out;
+	size_t len, cap;
+	bool failed;		/* a send failed: the end abandons the COPY */
+	/* What makes the indexes and constraints set aside for the load
+	 * again (load_set_aside()), in order; NULL where not taken yet. */
+	char **after;
+	int n_after;
+};
+
+static void load_free(struct pg_load *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; l->after && i < l->n_after; i++)
+		free(l->after[i]);
+	free(l->after);
+	free(l->bytea);
+	free(l->out);
+	free(l);
+}
+
+/* What an index or a constraint costs row by row during a load, it costs
+ * far less after it: a foreign key checked for every row is a lookup in
+ * its parent (three quarters of the time of a packages table), and a
+ * B-tree built from the whole table is one sort instead of millions of
+ * insertions.  So a table's foreign keys, its indexes and the primary and
+ * unique keys no foreign key leans on are set aside for its load and made
+ * again after it, in the same transaction: the commit still keeps only
+ * rows that satisfy them, under the names and definitions the migrations
+ * gave them.  l->after holds the statements that make them again. */
+static int load_set_aside(struct pg_load *l, const char *table)
+{
+	PGconn *pg = C(l->c)->pg;
+	char name[80];
+	const char *arg = name;
+	PGresult *res;
+	int r = 0, n;
+
+	snprintf(name, sizeof(name), "\"%s\"", table);
+	res = PQexecParams(
+		pg,
+		"SELECT 1, format('ALTER TABLE %s DROP CONSTRAINT %I', "
+		"conrelid::regclass, conname), format('ALTER TABLE %s ADD "
+		"CONSTRAINT %I %s', conrelid::regclass, conname, "
+		"pg_get_constraintdef(oid)) FROM pg_constraint "
+		"WHERE conrelid = $1::regclass AND contype = 'f' "
+		"UNION ALL "
+		"SELECT 2, format('ALTER TABLE %s DROP CONSTRAINT %I', "
+		"conrelid::regclass, conname), format('ALTER TABLE %s ADD "
+		"CONSTRAINT %I %s', conrelid::regclass, conname, "
+		"pg_get_constraintdef(oid)) FROM pg_constraint k "
+		"WHERE conrelid = $1::regclass AND contype IN ('p', 'u') "
+		"AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE "
+		"f.contype = 'f' AND f.conindid = k.conindid) "
+		"UNION ALL "
+		"SELECT 3, format('DROP INDEX %s', indexrelid::regclass), "
+		"pg_get_indexdef(indexrelid) FROM pg_index i "
+		"WHERE indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM "
+		"pg_constraint k WHERE k.conindid = i.indexrelid) "
+		"ORDER BY 1, 2",
+		1, NULL, &arg, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = pg_fail(l->c, res);
+		PQclear(res);
+		return r;
+	}
+	n = PQntuples(res);
+	l->after = calloc((size_t)n + 1, sizeof(*l->after));
+	if (!l->after) {
+		PQclear(res);
+		db_error_set("out of memory");
+		return -ENOMEM;
+	}
+	/* Dropped foreign keys first; made again in the reverse order, so
+	 * the foreign keys come last. */
+	for (int i = 0; r == 0 && i < n; i++) {
+		l->after[n - 1 - i] = strdup(PQgetvalue(res, i, 2));
+		if (!l->after[n - 1 - i]) {
+			db_error_set("out of memory");
+			r = -ENOMEM;
+			break;
+		}
+		r = pg_exec(l->c, PQgetvalue(res, i, 1));
+	}
+	l->n_after = n;
+	PQclear(res);
+	/* The sorts of the indexes made again, in memory where they fit. */
+	if (r == 0)
+		r = pg_exec(l->c, "SET LOCAL maintenance_work_mem = '256MB'");
+	return r;
+}
+
+static int load_room(struct pg_load *l, size_t n)
+{
+	char *p;
+	size_t cap;
+
+	if (l->len + n <= l->cap)
+		return 0;
+	cap = l->cap ? l->cap : LOAD_SEND_AT + 4096;
+	while (cap < l->len + n)
+		cap *= 2;
+	p = realloc(l->out, cap);
+	if (!p) {
+		db_error_set("out of memory");
+		return -ENOMEM;
+	}
+	l->out = p;
+	l->cap = cap;
+	return 0;
+}
+
+/* COPY's text format: a backslash, a tab, a newline and a CR escaped. */
+static int load_text(struct pg_load *l, const unsigned char *p, size_t n)
+{
+	char *o;
+
+	if (load_room(l, 2 * n) < 0)
+		return -ENOMEM;
+	o = l->out + l->len;
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i]) {
+		case '\\':
+			*o++ = '\\';
+			*o++ = '\\';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		default:
+			*o++ = (char)p[i];
+		}
+	}
+	l->len = (size_t)(o - l->out);
+	return 0;
+}
+
+/* bytea's hex form, "\x0a1b", its backslash escaped for COPY. */
+static int load_hex(struct pg_load *l, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+
+	if (load_room(l, 3 + 2 * n) < 0)
+		return -ENOMEM;
+	o = l->out + l->len;
+	*o++ = '\\';
+	*o++ = '\\';
+	*o++ = 'x';
+	for (size_t i = 0; i < n; i++) {
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 15];
+	}
+	l->len = (size_t)(o - l->out);
+	return 0;
+}
+
+static int load_printf(struct pg_load *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int load_printf(struct pg_load *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (load_room(l, 64) < 0)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vsnprintf(l->out + l->len, 64, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= 64) {
+		db_error_set("a number longer than 63 bytes");
+		return -EPROTO;
+	}
+	l->len += (size_t)n;
+	return 0;
+}
+
+static int load_send(struct pg_load *l)
+{
+	if (!l->len)
+		return 0;
+	if (PQputCopyData(C(l->c)->pg, l->out, (int)l->len) != 1) {
+		l->failed = true;
+		return pg_fail(l->c, NULL);
+	}
+	l->len = 0;
+	return 0;
+}
+
+static int pg_load_begin(struct db_conn *c, const char *table,
+			 const json_t *columns, struct db_load **ret)
+{
+	struct pg_load *l = calloc(1, sizeof(*l));
+	size_t n = json_array_size(columns), i;
+	struct buf b = BUF_INIT(1 << 20);
+	PGresult *res = NULL;
+	json_t *v;
+	int r;
+
+	if (!l || !(l->bytea = calloc(n ? n : 1, sizeof(*l->bytea))))
+		goto nomem;
+	l->head.ops = &db_pg_ops;
+	l->c = c;
+	l->n = (int)n;
+	/* Which columns are bytea: their values go in hex, whatever type
+	 * the source kept them as (a SQLite TEXT column may hold a blob). */
+	res = PQexecParams(C(c)->pg,
+			   "SELECT column_name FROM information_schema.columns "
+			   "WHERE table_schema = current_schema() "
+			   "AND table_name = $1 AND data_type = 'bytea'",
+			   1, NULL, &table, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	for (int k = 0; k < PQntuples(res); k++)
+		json_array_foreach(columns, i, v)
+			if (strcmp(json_string_value(v),
+				   PQgetvalue(res, k, 0)) == 0)
+				l->bytea[i] = true;
+	PQclear(res);
+	res = NULL;
+	r = load_set_aside(l, table);
+	if (r < 0) {
+		load_free(l);
+		return r;
+	}
+	r = buf_printf(&b, "COPY \"%s\" (", table);
+	json_array_foreach(columns, i, v)
+		if (r == 0)
+			r = buf_printf(&b, "%s\"%s\"", i ? ", " : "",
+				       json_string_value(v));
+	if (r == 0)
+		r = buf_puts(&b, ") FROM STDIN");
+	if (r < 0)
+		goto nomem;
+	res = PQexec(C(c)->pg, b.data);
+	buf_free(&b);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		goto fail;
+	PQclear(res);
+	*ret = &l->head;
+	return 0;
+fail:
+	r = pg_fail(c, res);
+	PQclear(res);
+	buf_free(&b);
+	load_free(l);
+	return r;
+nomem:
+	buf_free(&b);
+	load_free(l);
+	db_error_set("out of memory");
+	return -ENOMEM;
+}
+
+static int pg_load_row(struct db_load *head, struct db_stmt *src)
+{
+	struct pg_load *l = (struct pg_load *)head;
+	const struct db_ops *in = src->ops;
+	int r = 0;
+
+	for (int i = 0; r == 0 && i < l->n; i++) {
+		enum db_type t = in->col_type(src, i);
+		const void *p;
+		size_t len;
+		double d;
+
+		if (i) {
+			if ((r = load_room(l, 1)) < 0)
+				break;
+			l->out[l->len++] = '\t';
+		}
+		if (t == DB_T_NULL) {
+			r = load_printf(l, "\\N");
+		} else if (l->bytea[i]) {
+			p = in->col_blob(src, i, &len);
+			r = load_hex(l, p, p ? len : 0);
+		} else if (t == DB_T_INT) {
+			r = load_printf(l, "%" PRId64, in->col_int(src, i));
+		} else if (t == DB_T_FLOAT) {
+			d = in->col_double(src, i);
+			if (isnan(d))
+				r = load_printf(l, "NaN");
+			else if (isinf(d))
+				r = load_printf(l, d > 0 ? "Infinity"
+							 : "-Infinity");
+			else
+				r = load_printf(l, "%.17g", d);
+		} else {
+			p = in->col_blob(src, i, &len);
+			r = load_text(l, p, p ? len : 0);
+		}
+	}
+	if (r == 0 && (r = load_room(l, 1)) == 0)
+		l->out[l->len++] = '\n';
+	if (r == 0 && l->len >= LOAD_SEND_AT)
+		r = load_send(l);
+	if (r < 0)
+		l->failed = true;
+	return r;
+}
+
+static int pg_load_end(struct db_load *head, bool keep, int64_t *ret_rows)
+{
+	struct pg_load *l = (struct pg_load *)head;
+	PGconn *pg = C(l->c)->pg;
+	PGresult *res;
+	int r = 0;
+
+	*ret_rows = 0;
+	keep = keep && !l->failed;
+	if (keep)
+		r = load_send(l);
+	keep = keep && r == 0;
+	if (PQputCopyEnd(pg, keep ? NULL : "the copy was abandoned") != 1 &&
+	    r == 0)
+		r = pg_fail(l->c, NULL);
+	/* The COPY's own result, then the end of its results. */
+	while ((res = PQgetResult(pg))) {
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			*ret_rows = strtoll(PQcmdTuples(res), NULL, 10);
+		else if (r == 0 && keep)
+			r = pg_fail(l->c, res);
+		PQclear(res);
+	}
+	for (int i = 0; keep && r == 0 && i < l->n_after; i++)
+		r = pg_exec(l->c, l->after[i]);
+	load_free(l);
+	return keep ? r : 0;
+}
+
+static int pg_ids_after_load(struct db_conn *c, const char *table)
+{
+	json_t *columns = NULL, *v;
+	size_t i;
+	int r;
+
+	r = pg_names(c,
+		     "SELECT column_name FROM information_schema.columns "
+		     "WHERE table_schema = current_schema() "
+		     "AND table_name = $1 AND (is_identity = 'YES' "
+		     "OR column_default LIKE 'nextval(%')",
+		     table, &columns);
+	json_array_foreach(columns, i, v) {
+		char sql[512];
+
+		if (r < 0)
+			break;
+		/* Past the largest, or (an empty table) at 1 again. */
+		snprintf(sql, sizeof(sql),
+			 "SELECT setval(pg_get_serial_sequence('\"%s\"', "
+			 "'%s'), coalesce(max(\"%s\"), 0) + 1, false) "
+			 "FROM \"%s\"",
+			 table, json_string_value(v), json_string_value(v),
+			 table);
+		r = pg_exec(c, sql);
+	}
+	json_decref(columns);
+	return r;
+}
+
 const struct db_ops db_pg_ops = {
 	.name = "PostgreSQL",
 	.dialect = DB_POSTGRESQL,
@@ -1064,4 +1515,11 @@ const struct db_ops db_pg_ops = {
 	.col_type = pg_col_type,
 	.col_count = pg_col_count,
 	.col_name = pg_col_name,
+	.tables = pg_tables,
+	.columns = pg_columns,
+	.parents = pg_parents,
+	.load_begin = pg_load_begin,
+	.load_row = pg_load_row,
+	.load_end = pg_load_end,
+	.ids_after_load = pg_ids_after_load,
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "embed.h"
 
 extern const struct embedded_file embedded_sql[];
@@ -591,6 +592,190 @@ static int sqlite_leader(struct store *st)
 	return 1;
 }
 
+/* --- the copy of a whole database (db_copy.c) --------------------------------- */
+
+/* The first column of every row of sql (bound with arg when not NULL) as
+ * a new JSON array of strings in *ret. */
+static int sqlite_names(struct db_conn *c, const char *sql, const char *arg,
+			json_t **ret)
+{
+	json_t *out = json_array();
+	sqlite3_stmt *s;
+	int rc, r;
+
+	if (!out) {
+		db_error_set("out of memory");
+		return -ENOMEM;
+	}
+	rc = sqlite3_prepare_v2(H(c), sql, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		json_decref(out);
+		return sqlite_err(c, rc);
+	}
+	if (arg)
+		sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		if (json_array_append_new(out, json_string(v ? v : "")) < 0) {
+			sqlite3_finalize(s);
+			json_decref(out);
+			db_error_set("out of memory");
+			return -ENOMEM;
+		}
+	}
+	r = rc == SQLITE_DONE ? 0 : sqlite_err(c, rc);
+	sqlite3_finalize(s);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+static int sqlite_tables(struct db_conn *c, json_t **ret)
+{
+	/* Only ordinary tables: an FTS5 table (host_search) and its shadow
+	 * tables are SQLite's own index, which the other engine has in its
+	 * own form (pg_trgm indexes on hosts), filled by itself. */
+	return sqlite_names(c,
+			    "SELECT name FROM pragma_table_list "
+			    "WHERE schema = 'main' AND type = 'table' "
+			    "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' "
+			    "ORDER BY name",
+			    NULL, ret);
+}
+
+static int sqlite_columns(struct db_conn *c, const char *table, json_t **ret)
+{
+	return sqlite_names(c,
+			    "SELECT name FROM pragma_table_info(?1) "
+			    "ORDER BY cid",
+			    table, ret);
+}
+
+static int sqlite_parents(struct db_conn *c, const char *table, json_t **ret)
+{
+	return sqlite_names(c,
+			    "SELECT DISTINCT \"table\" FROM "
+			    "pragma_foreign_key_list(?1) ORDER BY 1",
+			    table, ret);
+}
+
+/* A load into SQLite is one prepared INSERT stepped per row: inside one
+ * transaction, SQLite's fastest way in. */
+struct sqlite_load {
+	struct db_load head;
+	struct db_conn *c;
+	sqlite3_stmt *insert;
+	int n;
+	int64_t rows;
+};
+
+static int sqlite_load_begin(struct db_conn *c, const char *table,
+			     const json_t *columns, struct db_load **ret)
+{
+	struct sqlite_load *l = calloc(1, sizeof(*l));
+	struct buf b = BUF_INIT(1 << 20);
+	size_t i;
+	json_t *v;
+	int r, rc;
+
+	if (!l)
+		goto nomem;
+	r = buf_printf(&b, "INSERT INTO \"%s\" (", table);
+	json_array_foreach(columns, i, v)
+		if (r == 0)
+			r = buf_printf(&b, "%s\"%s\"", i ? ", " : "",
+				       json_string_value(v));
+	if (r == 0)
+		r = buf_puts(&b, ") VALUES (");
+	for (i = 0; r == 0 && i < json_array_size(columns); i++)
+		r = buf_puts(&b, i ? ", ?" : "?");
+	if (r == 0)
+		r = buf_puts(&b, ")");
+	if (r < 0)
+		goto nomem;
+	rc = sqlite3_prepare_v2(H(c), b.data, -1, &l->insert, NULL);
+	buf_free(&b);
+	if (rc != SQLITE_OK) {
+		free(l);
+		return sqlite_err(c, rc);
+	}
+	l->head.ops = &db_sqlite_ops;
+	l->c = c;
+	l->n = (int)json_array_size(columns);
+	*ret = &l->head;
+	return 0;
+nomem:
+	buf_free(&b);
+	free(l);
+	db_error_set("out of memory");
+	return -ENOMEM;
+}
+
+static int sqlite_load_row(struct db_load *head, struct db_stmt *src)
+{
+	struct sqlite_load *l = (struct sqlite_load *)head;
+	const struct db_ops *in = src->ops;
+	int rc;
+
+	for (int i = 0; i < l->n; i++) {
+		const void *p;
+		size_t len;
+
+		switch (in->col_type(src, i)) {
+		case DB_T_NULL:
+			sqlite3_bind_null(l->insert, i + 1);
+			break;
+		case DB_T_INT:
+			sqlite3_bind_int64(l->insert, i + 1,
+					   in->col_int(src, i));
+			break;
+		case DB_T_FLOAT:
+			sqlite3_bind_double(l->insert, i + 1,
+					    in->col_double(src, i));
+			break;
+		case DB_T_TEXT:
+			p = in->col_blob(src, i, &len);
+			sqlite3_bind_text64(l->insert, i + 1, p ? p : "", len,
+					    SQLITE_TRANSIENT, SQLITE_UTF8);
+			break;
+		case DB_T_BLOB:
+			p = in->col_blob(src, i, &len);
+			sqlite3_bind_blob64(l->insert, i + 1, p ? p : "", len,
+					    SQLITE_TRANSIENT);
+			break;
+		}
+	}
+	rc = sqlite3_step(l->insert);
+	sqlite3_reset(l->insert);
+	if (rc != SQLITE_DONE)
+		return sqlite_err(l->c, rc);
+	l->rows++;
+	return 0;
+}
+
+static int sqlite_load_end(struct db_load *head, bool keep, int64_t *ret_rows)
+{
+	struct sqlite_load *l = (struct sqlite_load *)head;
+
+	(void)keep;
+	*ret_rows = l->rows;
+	sqlite3_finalize(l->insert);
+	free(l);
+	return 0;
+}
+
+static int sqlite_ids_after_load(struct db_conn *c, const char *table)
+{
+	/* A rowid follows the largest there is by itself. */
+	(void)c;
+	(void)table;
+	return 0;
+}
+
 const struct db_ops db_sqlite_ops = {
 	.name = "SQLite",
 	.dialect = DB_SQLITE,
@@ -625,4 +810,11 @@ const struct db_ops db_sqlite_ops = {
 	.col_type = sqlite_col_type,
 	.col_count = sqlite_col_count,
 	.col_name = sqlite_col_name,
+	.tables = sqlite_tables,
+	.columns = sqlite_columns,
+	.parents = sqlite_parents,
+	.load_begin = sqlite_load_begin,
+	.load_row = sqlite_load_row,
+	.load_end = sqlite_load_end,
+	.ids_after_load = sqlite_ids_after_load,
 };

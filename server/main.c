@@ -1,6 +1,7 @@
 /*
  * main.c - derelictd: flags and configuration, the maintenance commands
- * (token, backup, advisories), and the server's life from start to SIGTERM.
+ * (token, backup, migrate-to, advisories), and the server's life from
+ * start to SIGTERM.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -49,6 +51,8 @@ static void usage(FILE *f)
 		"       derelictd [--config FILE|--database FILE] token list | "
 		"token revoke NAME\n"
 		"       derelictd [--config FILE|--database FILE] backup FILE\n"
+		"       derelictd [--config FILE|--database FILE] migrate-to "
+		"postgresql://USER@HOST/DB\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
 		"import [--format osv] FILE|DIR\n"
 		"       derelictd [--config FILE|--database FILE] advisories "
@@ -548,6 +552,85 @@ static int cmd_advisories(const struct server_config *cfg, struct store *st,
 	return r < 0 ? 1 : 0;
 }
 
+static bool is_pg_uri(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 ||
+	       strncmp(s, "postgres://", 11) == 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* derelictd migrate-to URI: the configured SQLite database, opened (and
+ * migrated) as the server opens it, copied into an empty PostgreSQL
+ * database opened the same way, with a count of every table. */
+static int cmd_migrate_to(const struct server_config *cfg, char **cmd, int n)
+{
+	struct store *from = NULL, *to = NULL;
+	struct timespec t0;
+	json_t *done = NULL, *t;
+	char err[256];
+	double took;
+	size_t i;
+	int rc = 1;
+
+	if (n != 2 || !is_pg_uri(cmd[1])) {
+		log_error("usage: derelictd migrate-to postgresql://USER@HOST/DB"
+			  " (the destination, an empty database)");
+		return 2;
+	}
+	if (is_pg_uri(cfg->database)) {
+		log_error("migrate-to: the configured database is PostgreSQL "
+			  "already; migrate-to copies a SQLite database (for "
+			  "PostgreSQL to PostgreSQL use pg_dump)");
+		return 1;
+	}
+	/* Opening a path that is not there would make an empty database,
+	 * and copy nothing. */
+	if (access(cfg->database, F_OK) < 0) {
+		log_error_errno(-errno, "migrate-to: the source %s",
+				cfg->database);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (store_open(cfg->database, cfg, &from, err) < 0) {
+		log_error("migrate-to: the source: %s", err);
+		goto out;
+	}
+	if (store_open(cmd[1], cfg, &to, err) < 0) {
+		log_error("migrate-to: the destination: %s", err);
+		goto out;
+	}
+	if (store_migrate_to(from, to, &done, err) < 0) {
+		log_error("migrate-to: %s; nothing was committed", err);
+		goto out;
+	}
+	took = seconds_since(&t0);
+	json_array_foreach(json_object_get(done, "tables"), i, t)
+		printf("%s: %lld rows\n",
+		       json_string_value(json_object_get(t, "name")),
+		       (long long)json_integer_value(json_object_get(t, "rows")));
+	printf("total: %lld rows in %zu tables, every count equal on both "
+	       "sides, in %.1f s (%.0f rows/s)\n",
+	       (long long)json_integer_value(json_object_get(done, "rows")),
+	       json_array_size(json_object_get(done, "tables")), took,
+	       took > 0 ? (double)json_integer_value(
+				  json_object_get(done, "rows")) / took
+			: 0.0);
+	rc = 0;
+out:
+	json_decref(done);
+	store_close(to);
+	store_close(from);
+	return rc;
+}
+
 /* Every connection is a descriptor, and the soft limit is often 1024:
  * take what the hard limit allows (LimitNOFILE= in the unit sets it), up
  * to far more than the 2048 connections need. */
@@ -797,9 +880,14 @@ int main(int argc, char **argv)
 	}
 	if (ncmd > 0 && strcmp(cmd[0], "token") != 0 &&
 	    strcmp(cmd[0], "backup") != 0 &&
+	    strcmp(cmd[0], "migrate-to") != 0 &&
 	    strcmp(cmd[0], "advisories") != 0) {
 		log_error("unknown command %s (see --help)", cmd[0]);
 		rc = 2;
+		goto out;
+	}
+	if (ncmd > 0 && strcmp(cmd[0], "migrate-to") == 0) {
+		rc = cmd_migrate_to(&cfg, cmd, ncmd);
 		goto out;
 	}
 	if (advisory_fetch_global_init() < 0) {

@@ -57,6 +57,19 @@ const char *store_engine(const struct store *st);
 int store_describe(const struct server_config *cfg, char *out, size_t n,
 		   bool *ret_password_in_uri, char err[256]);
 
+/* derelictd migrate-to: copies every row of from into to, an empty
+ * database of another engine (both open, so both at this binary's schema
+ * version), in one transaction on to, and checks before its commit that
+ * every table holds as many rows on both sides.  The rows to's migrations
+ * seeded are replaced by from's; to's id sequences are moved past the
+ * copied ids.  *ret is a new {"tables": [{"name", "rows"}, ...], "rows"},
+ * parents before children.  On failure nothing of to changed and err
+ * says why. */
+/* Errors: -EEXIST when to holds a host or a token, -EPROTO when the two
+ * schemas differ or a count does, the database's. */
+int store_migrate_to(struct store *from, struct store *to, json_t **ret,
+		     char err[256]);
+
 /* Checks that the database can be written, by committing a write that
  * changes nothing; derelictd runs this before it serves.  0, or the
  * store's negative errno with a message for the operator in err. */
