@@ -11,6 +11,9 @@ import os
 import signal
 import threading
 import time
+import uuid
+
+import pytest
 
 import pg
 from reports import Host, base_packages, package
@@ -20,6 +23,8 @@ CLIENTS = 8
 # Longest any one request may take while PostgreSQL is away: a refused
 # connection fails at once, libpq's connect_timeout is 10 s.
 REQUEST_MAX_S = 12
+# More requests at once than derelictd has connections (8 readers).
+BURST = 16
 
 
 def postmaster_pid(cluster):
@@ -35,27 +40,37 @@ def alive(pid):
         return False
 
 
-def children(pid):
-    kids = []
+def exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def processes_of(cluster):
+    """Every process of the cluster: the postmaster and whatever it forked
+    (a backend, an autovacuum worker started a moment ago), known by
+    their working directory, the data directory, which an orphan keeps."""
+    data = os.path.realpath(cluster.data)
+    pids = []
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            kids.append(int(d))
-    return kids
+        if d.isdigit():
+            try:
+                if os.readlink(f"/proc/{d}/cwd") == data and alive(int(d)):
+                    pids.append(int(d))
+            except OSError:
+                continue
+    return pids
 
 
 class Reporter:
     """A host sending full reports in a loop, each carrying the next
     sequence number as a package version; every answer noted."""
 
-    def __init__(self, server):
+    def __init__(self, server, abort):
         self.host = Host(server)
+        self.abort = abort      # the test failed: no more tries
         self.sent = []      # (seq, status, Retry-After, start, end)
 
     def acked(self):
@@ -63,7 +78,7 @@ class Reporter:
 
     def loop(self, stop, give_up):
         n = 0
-        while time.time() < give_up:
+        while time.time() < give_up and not self.abort.is_set():
             n += 1
             rep = self.host.report(
                 packages=base_packages() + [package(SEQ, f"{n}-1")])
@@ -106,6 +121,30 @@ class Reader:
             time.sleep(0.02)
 
 
+class Enroller:
+    """New agents enrolling in a loop (an open route that writes)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.got = []       # (agent id, status, Retry-After, start, end)
+
+    def loop(self, stop, give_up):
+        while not stop.is_set() and time.time() < give_up:
+            agent_id = str(uuid.uuid4())
+            t0 = time.time()
+            try:
+                status, _, headers = self.server.api(
+                    "POST", "/enroll",
+                    {"enroll_secret": self.server.enroll_secret,
+                     "agent_id": agent_id, "hostname": "new-" + agent_id[:8]},
+                    token=None)
+                retry = headers.get("Retry-After")
+            except OSError as e:
+                status, retry = repr(e), None
+            self.got.append((agent_id, status, retry, t0, time.time()))
+            time.sleep(0.1)
+
+
 def healthz(server):
     return server.api("GET", "/healthz", token=None)
 
@@ -120,6 +159,29 @@ def wait_for(cond, timeout):
     return cond()
 
 
+def kill_9(cluster):
+    """SIGKILL of the postmaster; returns once it and every process under
+    it are gone."""
+    pm = postmaster_pid(cluster)
+    os.kill(pm, signal.SIGKILL)
+    # Its backends and workers see it gone and exit by themselves; a
+    # restart while one is left would find its shared memory in use, and
+    # one before the dead postmaster is reaped would take it for alive
+    # (postmaster.pid names it).
+    assert wait_for(lambda: not processes_of(cluster) and not exists(pm),
+                    15), (processes_of(cluster), exists(pm))
+
+
+def restart(cluster):
+    """pg_ctl start on the data directory of the killed cluster: crash
+    recovery.  On failure, with what its log said."""
+    try:
+        cluster.start()
+    except AssertionError as e:
+        log = (cluster.dir / "postgresql.log").read_text()[-3000:]
+        raise AssertionError(f"{e}\n--- postgresql.log:\n{log}") from None
+
+
 def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
     cluster = pg.Cluster()
     s = None
@@ -127,15 +189,17 @@ def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
         s = make_server(database=cluster.create_database("crash"),
                         state_dir=str(tmp_path), evaluate_every="1s")
         pid = s.proc.pid
-        reporters = [Reporter(s) for _ in range(CLIENTS)]
+        abort = threading.Event()
+        reporters = [Reporter(s, abort) for _ in range(CLIENTS)]
         readers = [Reader(s, reporters[i].host.id) for i in range(2)]
+        enroller = Enroller(s)
         stop, stop_reads = threading.Event(), threading.Event()
         give_up = time.time() + 120
         threads = ([threading.Thread(target=r.loop, args=(stop, give_up))
                     for r in reporters] +
                    [threading.Thread(target=r.loop,
                                      args=(stop_reads, give_up))
-                    for r in readers])
+                    for r in readers + [enroller]])
         for t in threads:
             t.start()
         try:
@@ -143,21 +207,17 @@ def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
             assert healthz(s)[0] == 200
             # PostgreSQL dies at once, as by the OOM killer: the postmaster
             # first; its backends and workers exit when they see it gone.
-            pm = postmaster_pid(cluster)
-            kids = children(pm)
-            assert kids, "no backends under the postmaster"
+            assert len(processes_of(cluster)) > 1, "no backends"
             killed = time.time()
-            os.kill(pm, signal.SIGKILL)
-            assert wait_for(lambda: not any(alive(p) for p in [pm] + kids),
-                            15), [p for p in kids if alive(p)]
+            kill_9(cluster)
             dead = time.time()
             # Away a while: every answer now is a 503.
             health = []
             while time.time() < dead + 2:
                 health.append(healthz(s))
                 time.sleep(0.2)
-            restart = time.time()
-            cluster.start()     # crash recovery on the same data dir
+            restarted = time.time()
+            restart(cluster)
             up = time.time()
 
             def all_acked_since_up():
@@ -173,6 +233,9 @@ def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
             leads = wait_for(lambda: healthz(s)[1]["leader"] is True, 10)
             assert leads, healthz(s)
             time.sleep(0.5)
+        except BaseException:
+            abort.set()
+            raise
         finally:
             stop.set()
             stop_reads.set()
@@ -190,15 +253,22 @@ def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
                    for _, b, h in health), health
         sent = [x for r in reporters for x in r.sent]
         got = [x for r in readers for x in r.got]
-        for what, rows in (("reports", sent), ("reads", got)):
+        for what, rows, ok in (("reports", sent, 200), ("reads", got, 200),
+                               ("enrollments", enroller.got, 201)):
             statuses = {st for _, st, _, _, _ in rows}
-            assert statuses <= {200, 503}, (what, statuses)
+            assert statuses <= {ok, 503}, (what, statuses)
             assert all(retry for _, st, retry, _, _ in rows if st == 503), what
             longest = max(t1 - t0 for _, _, _, t0, t1 in rows)
             assert longest <= REQUEST_MAX_S, (what, longest)
             away = [st for _, st, _, t0, t1 in rows
-                    if t0 > dead and t1 < restart]
+                    if t0 > dead and t1 < restarted]
             assert len(away) >= 4 and set(away) == {503}, (what, away)
+        # An enrollment that got its 201 is kept: its host is there.
+        for agent_id, st, _, _, _ in enroller.got:
+            if st == 201:
+                status, body, _ = s.api("GET", f"/hosts?q={agent_id}")
+                assert status == 200, body
+                assert [h["agent_id"] for h in body["items"]] == [agent_id]
 
         # Every acknowledged report is there after the crash recovery: the
         # last is each host's current state, each one is in its history.
@@ -230,10 +300,67 @@ def test_kill_9_of_postgresql_under_load(make_server, tmp_path):
         print(f"killed -> all gone {dead - killed:.2f}s; 503s for "
               f"{last_503 - first_503:.1f}s ({sum(1 for x in sent if x[1] == 503)} "
               f"reports, {sum(1 for x in got if x[1] == 503)} reads); "
-              f"restart took {up - restart:.1f}s; first 200 "
+              f"restart took {up - restarted:.1f}s; first 200 "
               f"{back - up:.2f}s after it was up, {len(late)} 503s after "
               f"it was up (the last {max(late, default=0):.2f}s after); "
               f"{sum(len(r.acked()) for r in reporters)} acknowledged")
+    finally:
+        if s is not None:
+            s.stop()
+        cluster.remove()
+
+
+def burst(n, call):
+    """n calls at once, as many as derelictd has connections and more:
+    their answers."""
+    out = [None] * n
+    ready = threading.Barrier(n)
+
+    def one(i):
+        ready.wait()
+        out[i] = call(i)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=120)
+    return out
+
+
+@pytest.mark.parametrize("how", ["kill -9", "pg_ctl restart"])
+def test_the_first_requests_after_a_restart_while_idle_succeed(
+        make_server, tmp_path, how):
+    """PostgreSQL went away and came back while derelictd had nothing to
+    do: each of its connections learns the server closed it only at its
+    next statement.  That is the BEGIN, before anything of the
+    transaction ran, so the connection is made again there and the
+    request goes through: no 503 once for every connection."""
+    cluster = pg.Cluster()
+    s = None
+    try:
+        s = make_server(database=cluster.create_database("idle"),
+                        state_dir=str(tmp_path), evaluate_every="1h")
+        hosts = [Host(s) for _ in range(BURST)]
+        # Every connection open: the writer's, and the readers' as many
+        # requests at once use.
+        for _ in range(2):
+            assert burst(BURST, lambda i: s.api("GET", "/hosts")[0]) == \
+                [200] * BURST
+        assert burst(BURST, lambda i: hosts[i].send(
+            hosts[i].report())[0]) == [200] * BURST
+        if how == "kill -9":
+            kill_9(cluster)
+        else:
+            cluster.stop("fast")
+        restart(cluster)
+        reads = burst(BURST, lambda i: s.api("GET", "/hosts")[0])
+        reports = burst(BURST, lambda i: hosts[i].send(hosts[i].report(
+            packages=[package(SEQ, "2-1")]))[0])
+        assert reads == [200] * BURST, reads
+        assert reports == [200] * BURST, reports
+        assert healthz(s)[0] == 200, healthz(s)
+        assert wait_for(lambda: healthz(s)[1]["leader"] is True, 5)
     finally:
         if s is not None:
             s.stop()
