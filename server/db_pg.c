@@ -745,15 +745,34 @@ static bool pg_in_tx(struct db_conn *c)
 
 static int pg_begin(struct db_conn *c, enum db_tx kind)
 {
+	/* A read sees one snapshot, as SQLite's does; a write is READ
+	 * COMMITTED, each statement seeing what committed before it. */
+	const char *sql = kind == DB_TX_READ
+			      ? "BEGIN ISOLATION LEVEL REPEATABLE READ "
+				"READ ONLY"
+			      : "BEGIN";
+	PGresult *res;
 	int r = conn_ensure(c);
 
 	if (r < 0)
 		return r;
-	/* A read sees one snapshot, as SQLite's does; a write is READ
-	 * COMMITTED, each statement seeing what committed before it. */
-	if (kind == DB_TX_READ)
-		return pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	return pg_exec(c, "BEGIN");
+	res = PQexec(C(c)->pg, sql);
+	/* A connection the server closed while it sat idle (PostgreSQL
+	 * restarted, or was killed and came back) shows it only now, at its
+	 * first statement.  Nothing of the transaction has run: it is made
+	 * again once and begun there, not a 503 for every idle connection
+	 * after the database is back. */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQstatus(C(c)->pg) == CONNECTION_BAD) {
+		PQclear(res);
+		r = conn_ensure(c);
+		if (r < 0)
+			return r;
+		res = PQexec(C(c)->pg, sql);
+	}
+	r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_fail(c, res);
+	PQclear(res);
+	return r;
 }
 
 static int pg_commit(struct db_conn *c)

@@ -177,8 +177,9 @@ def test_a_lost_connection_is_made_again(make_server):
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
         f"WHERE datname = '{name}' AND application_name = 'derelictd'")
     assert int(killed) >= 1
-    # Each connection fails its first statement once (-EIO, never a
-    # crash), and is made again at its next transaction.
+    # An idle connection finds it lost at its next BEGIN and is made
+    # again there; one cut inside a transaction fails that (-EIO, never a
+    # crash) and is made again at its next.
     seen = []
     deadline = time.time() + 30
     while time.time() < deadline:
