@@ -323,30 +323,40 @@ void packages_cache_free(struct store *st)
 	st->versions = NULL;
 }
 
-/* The id of a package name, given to it when it is new. */
+/* The id of a package name, given to it when it is new.  Twice at most:
+ * another node's writer (several derelictd on one PostgreSQL) may add the
+ * name between the SELECT and the INSERT; the INSERT then waits for that
+ * transaction and adds nothing, and the second SELECT reads its row (a
+ * plain INSERT failed the whole report on the unique key). */
 static int name_id(struct db_conn *c, const char *name, int64_t *ret)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT id FROM package_names WHERE "
-				  "name = ?");
+	struct db_stmt *s;
 	int rc;
 
-	if (!s)
-		return -EIO;
-	db_bind_text(s, 1, name);
-	rc = db_step(c, s);
-	if (rc == DB_ROW)
-		*ret = db_col_int(s, 0);
-	db_reset(s);
-	if (rc == DB_ROW)
-		return 0;
-	if (rc < 0)
-		return rc;
-	s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?) "
-		    "RETURNING id");
-	if (!s)
-		return -EIO;
-	db_bind_text(s, 1, name);
-	return db_run_returning(c, s, ret);
+	for (int pass = 0; pass < 2; pass++) {
+		s = db_stmt(c, "SELECT id FROM package_names WHERE name = ?");
+		if (!s)
+			return -EIO;
+		db_bind_text(s, 1, name);
+		rc = db_step(c, s);
+		if (rc == DB_ROW)
+			*ret = db_col_int(s, 0);
+		db_reset(s);
+		if (rc == DB_ROW)
+			return 0;
+		if (rc < 0)
+			return rc;
+		s = db_stmt(c, "INSERT INTO package_names (name) VALUES (?) "
+			    "ON CONFLICT DO NOTHING RETURNING id");
+		if (!s)
+			return -EIO;
+		db_bind_text(s, 1, name);
+		*ret = 0;
+		rc = db_run_returning(c, s, ret);
+		if (rc < 0 || *ret)
+			return rc < 0 ? rc : 0;
+	}
+	return -EBUSY;
 }
 
 /* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
@@ -379,30 +389,39 @@ static int version_find(struct db_conn *c, const json_t *p,
 
 	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
 		return rc;
-	s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id = ?7 "
-		    "AND digest IS NOT DISTINCT FROM ?6 AND (?6 IS NOT NULL "
-		    "OR (name = ?1 AND arch = ?2 AND version = ?3 AND "
-		    "source = ?4 AND source_version = ?5))");
-	if (!s)
-		return -EIO;
-	bind_version(s, p, digest);
-	db_bind_int(s, 7, ret_ids[1]);
-	rc = db_step(c, s);
-	if (rc == DB_ROW)
-		ret_ids[0] = db_col_int(s, 0);
-	db_reset(s);
-	if (rc == DB_ROW)
-		return 0;
-	if (rc < 0)
-		return rc;
-	s = db_stmt(c, "INSERT INTO package_versions (name_id, name, arch, "
-		    "version, source, source_version, digest) VALUES (?7, ?1, "
-		    "?2, ?3, ?4, ?5, ?6) RETURNING id");
-	if (!s)
-		return -EIO;
-	bind_version(s, p, digest);
-	db_bind_int(s, 7, ret_ids[1]);
-	return db_run_returning(c, s, &ret_ids[0]);
+	/* Twice at most, as name_id() and for its reason. */
+	for (int pass = 0; pass < 2; pass++) {
+		s = db_stmt(c, "SELECT id FROM package_versions WHERE "
+			    "name_id = ?7 AND digest IS NOT DISTINCT FROM ?6 "
+			    "AND (?6 IS NOT NULL OR (name = ?1 AND arch = ?2 "
+			    "AND version = ?3 AND source = ?4 AND "
+			    "source_version = ?5))");
+		if (!s)
+			return -EIO;
+		bind_version(s, p, digest);
+		db_bind_int(s, 7, ret_ids[1]);
+		rc = db_step(c, s);
+		if (rc == DB_ROW)
+			ret_ids[0] = db_col_int(s, 0);
+		db_reset(s);
+		if (rc == DB_ROW)
+			return 0;
+		if (rc < 0)
+			return rc;
+		s = db_stmt(c, "INSERT INTO package_versions (name_id, name, "
+			    "arch, version, source, source_version, digest) "
+			    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+			    "DO NOTHING RETURNING id");
+		if (!s)
+			return -EIO;
+		bind_version(s, p, digest);
+		db_bind_int(s, 7, ret_ids[1]);
+		ret_ids[0] = 0;
+		rc = db_run_returning(c, s, &ret_ids[0]);
+		if (rc < 0 || ret_ids[0])
+			return rc < 0 ? rc : 0;
+	}
+	return -EBUSY;
 }
 
 static int version_intern(struct store *st, struct db_conn *c,

@@ -427,17 +427,32 @@ static int put_failures(struct db_conn *c, struct ingest_job *job, int64_t now)
 }
 
 /* Finds the project by name, creating it (owner from the agent's tag, no
- * end date) when it does not exist yet. */
+ * end date) when it does not exist yet.  Read first: the upsert locks the
+ * project's row until the batch commits, and with several nodes on one
+ * PostgreSQL every other node's batch with a host of that project waited
+ * for it, or deadlocked with it. */
 static int project_for_tag(struct db_conn *c, const char *name,
 			   const char *owner, int64_t now, int64_t *ret_id)
 {
-	struct db_stmt *s = db_stmt(c, "INSERT INTO projects (name, owner, "
-				  "created_at) VALUES (?1, ?2, ?3) "
-				  "ON CONFLICT (name) DO UPDATE SET "
-				  "owner = coalesce(projects.owner, ?2) "
-				  "RETURNING id");
+	struct db_stmt *s = db_stmt(c, "SELECT id, owner FROM projects "
+				  "WHERE name = ?");
 	int rc;
 
+	if (!s)
+		return -EIO;
+	db_bind_text(s, 1, name);
+	rc = db_step(c, s);
+	if (rc == DB_ROW && (!owner || !db_col_null(s, 1))) {
+		*ret_id = db_col_int(s, 0);
+		db_reset(s);
+		return 0;
+	}
+	db_reset(s);
+	if (rc < 0)
+		return rc;
+	s = db_stmt(c, "INSERT INTO projects (name, owner, created_at) "
+		    "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+		    "owner = coalesce(projects.owner, ?2) RETURNING id");
 	if (!s)
 		return -EIO;
 	db_bind_text(s, 1, name);

@@ -28,3 +28,8 @@ else
 	echo "no base derelictd (not a git checkout?): this one's figures alone"
 fi
 /usr/bin/python3 tests/bench/server_bench.py "$b" "$b/bench/loadgen" "${BENCH_HOSTS:-2000}"
+echo
+echo "== engines =="
+# SQLite beside PostgreSQL (a cluster of the bench's own) and two nodes on
+# it: BENCH_ENGINE_HOSTS (1000) report, GET /hosts at BENCH_ENGINE_BIG.
+/usr/bin/python3 tests/bench/engine_bench.py "$b" "$b/bench/loadgen"

@@ -32,9 +32,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integratio
 from conftest import Server  # noqa: E402
 from reports import enroll_many, package, packages_delta, section_hash  # noqa: E402
 
-build, loadgen = pathlib.Path(sys.argv[1]), sys.argv[2]
-HOSTS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
-os.environ.setdefault("DERELICTD", str(build.resolve() / "derelictd"))
+# engine_bench.py imports the fleet and the loads from here (and sets
+# loadgen itself); run as a script, the arguments are these.
+if __name__ == "__main__":
+    build, loadgen = pathlib.Path(sys.argv[1]), sys.argv[2]
+    HOSTS = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    os.environ.setdefault("DERELICTD", str(build.resolve() / "derelictd"))
 
 
 def machine_packages():
@@ -633,4 +636,5 @@ def main():
     notify_cost(n, pk, ports, services, procs)
 
 
-main()
+if __name__ == "__main__":
+    main()
