@@ -386,6 +386,13 @@ def pg_run(cluster, fleet, one, two):
             print(f"    database: {one['bytes'] / 1024:.0f} KiB per host "
                   f"(pg_database_size less an empty database's; its WAL not "
                   f"counted)", flush=True)
+            big = cluster.sql(
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE "
+                "relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 2 "
+                "DESC LIMIT 4", db="bench_one").splitlines()
+            print("      the largest, with their indexes: " + ", ".join(
+                f"{n} {int(b) / HOSTS / 1024:.0f} KiB" for n, b in
+                (x.split("|") for x in big)) + " per host", flush=True)
             print(f"    growing to {BIG} hosts in the database:", flush=True)
             con = psycopg2.connect(uri)
             one["grow"] = grow("postgresql", con, BIG)
