@@ -473,9 +473,9 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	if (r == DB_ROW) {
 		id = db_col_int(s, 0);
 		before = (int)db_col_int(s, 1);
-		r = 0;
 	}
 	db_reset(s);
+	/* DB_DONE is 0: "found" is DB_ROW, never 0. */
 	if (r == DB_DONE) {
 		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
 			    "banner, version, open_relay, severity, status, "
@@ -494,7 +494,7 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 		r = db_run_returning(c, s, &id);
 		if (r == 0)
 			r = discovered_event(c, "discovered.opened", id, now);
-	} else if (r == 0) {
+	} else if (r == DB_ROW) {
 		s = db_stmt(c, "UPDATE discovered SET ports = ?1, banner = ?2, "
 			    "version = ?3, open_relay = ?4, severity = ?5, "
 			    "last_seen = ?6 WHERE id = ?7");
