@@ -189,8 +189,8 @@ static const char *network_refused(const struct server_probe_net *n)
 		       "connect through: not probed";
 	if (probe_cidr_size(n) > SERVER_PROBE_MAX_ADDRESSES)
 		return "an IPv6 range is walked address by address: a /112 "
-		       "(65536 addresses) at most, so list the parts in use, "
-		       "such as 2001:db8:1::/120, rather than the /64";
+		       "(65536 addresses) at most; list the parts in use, "
+		       "such as 2001:db8:1::/120";
 	return NULL;
 }
 
