@@ -2,7 +2,8 @@
  * probe.h - the SMTP probe ([probe] in derelictd.conf): from a thread of
  * its own, every [probe] every, it talks SMTP (probe_smtp.h) to the SMTP
  * ports the hosts report on their non-loopback addresses and to every
- * address of [probe] networks, and keeps what they answered
+ * address of [probe] networks, IPv4 and IPv6 alike (one address type,
+ * probe_addr.h), and keeps what they answered
  * (store_probe.h).  It never connects outside networks, starts at most
  * rate connections a second, holds one connection per address at a time,
  * and each conversation ends at its timeout.  Off unless enabled.
