@@ -7,6 +7,7 @@
 #include "api.h"
 #include "writer.h"
 #include "jsonutil.h"
+#include "probe_addr.h"
 #include "rules.h"
 #include "store_probe.h"
 #include "timeutil.h"
@@ -111,17 +112,31 @@ HANDLER(api_host_get)
 	return reply_json(rp, 200, out);
 }
 
+/* Whether the probe's row at address at speaks for a listener bound to
+ * bound: a wildcard's rows are the host's addresses (0.0.0.0's the IPv4
+ * ones only), else the row of the same address, compared as addresses
+ * ("::ffff:192.0.2.7" is the 192.0.2.7 the probe writes). */
+static bool probed_for(const char *bound, const char *at)
+{
+	struct probe_addr b, a;
+
+	if (!bound || !*bound || strcmp(bound, "*") == 0 ||
+	    strcmp(bound, "::") == 0 || strcmp(bound, "[::]") == 0)
+		return true;
+	if (probe_addr_parse(at, &a) < 0)
+		return strcmp(bound, at) == 0;
+	if (strcmp(bound, "0.0.0.0") == 0)
+		return probe_addr_is_ipv4(&a);
+	return probe_addr_parse(bound, &b) == 0 && probe_addr_cmp(&a, &b) == 0;
+}
+
 /* Whether the SMTP probe reached the listening port p: 1 when it reached
- * it at one of the addresses it was probed at (a wildcard's are the
- * host's addresses), 0 when it reached it at none, -1 when it was not
- * probed. */
+ * it at one of the addresses it was probed at (probed_for()), 0 when it
+ * reached it at none, -1 when it was not probed. */
 static int port_reachable(const json_t *p, const json_t *probed)
 {
 	const char *bound = json_string_value(json_object_get(p, "address"));
 	int port = (int)json_integer_value(json_object_get(p, "port"));
-	int wildcard = !bound || !*bound || strcmp(bound, "0.0.0.0") == 0 ||
-		       strcmp(bound, "*") == 0 || strcmp(bound, "::") == 0 ||
-		       strcmp(bound, "[::]") == 0;
 	int verdict = -1;
 	size_t i;
 	json_t *r;
@@ -131,7 +146,7 @@ static int port_reachable(const json_t *p, const json_t *probed)
 			json_string_value(json_object_get(r, "address"));
 
 		if (json_integer_value(json_object_get(r, "port")) != port ||
-		    !at || (!wildcard && strcmp(at, bound) != 0))
+		    !at || !probed_for(bound, at))
 			continue;
 		if (json_is_true(json_object_get(r, "reachable")))
 			return 1;

@@ -174,12 +174,33 @@ static int parse_span_in(const char *v, int64_t min, int64_t max,
 	return 0;
 }
 
-/* "10.0.0.0/24, 192.0.2.0/28": IPv4 only, since an IPv6 network cannot be
- * walked; the total is capped (SERVER_PROBE_MAX_ADDRESSES says why). */
+/* Why one range of [probe] networks cannot be walked, or NULL: each is
+ * walked whole, so an IPv6 one is a small part of a /64, never all of
+ * it (the total is capped too, SERVER_PROBE_MAX_ADDRESSES says why). */
+static const char *network_refused(const struct server_probe_net *n)
+{
+	if (probe_cidr_is_ipv4(n))
+		return probe_cidr_size(n) > SERVER_PROBE_MAX_ADDRESSES
+			       ? "an IPv4 range is walked address by address: "
+				 "a /16 (65536 addresses) at most"
+			       : NULL;
+	if (probe_addr_is_link_local(&n->base))
+		return "a link-local range (fe80::/10) needs an interface to "
+		       "connect through: not probed";
+	if (probe_cidr_size(n) > SERVER_PROBE_MAX_ADDRESSES)
+		return "an IPv6 range is walked address by address: a /112 "
+		       "(65536 addresses) at most; list the parts in use, "
+		       "such as 2001:db8:1::/120";
+	return NULL;
+}
+
+/* "10.0.0.0/24, 2001:db8:1::/120, 192.0.2.0/28": both families in one
+ * list. */
 static int parse_networks(struct server_probe *p, const char *v,
 			  const char **why)
 {
 	struct server_probe *tmp = calloc(1, sizeof(*tmp));
+	const char *refused;
 	uint64_t total = 0;
 	char one[64];
 	int r = 0;
@@ -195,7 +216,7 @@ static int parse_networks(struct server_probe *p, const char *v,
 			continue;
 		}
 		if (n >= sizeof(one) || tmp->n_nets == SERVER_PROBE_MAX_NETS) {
-			*why = "expected at most 32 IPv4 CIDR ranges";
+			*why = "expected at most 32 CIDR ranges";
 			r = -EINVAL;
 			goto out;
 		}
@@ -203,7 +224,14 @@ static int parse_networks(struct server_probe *p, const char *v,
 		one[n] = '\0';
 		v += n;
 		if (probe_cidr_parse(one, &tmp->nets[tmp->n_nets]) < 0) {
-			*why = "expected IPv4 CIDR ranges such as 10.0.0.0/24";
+			*why = "expected CIDR ranges such as 10.0.0.0/24 or "
+			       "2001:db8:1::/120";
+			r = -EINVAL;
+			goto out;
+		}
+		refused = network_refused(&tmp->nets[tmp->n_nets]);
+		if (refused) {
+			*why = refused;
 			r = -EINVAL;
 			goto out;
 		}
@@ -211,7 +239,8 @@ static int parse_networks(struct server_probe *p, const char *v,
 		tmp->n_nets++;
 	}
 	if (total > SERVER_PROBE_MAX_ADDRESSES) {
-		*why = "the ranges hold more than 65536 addresses (a /16)";
+		*why = "the ranges hold more than 65536 addresses (an IPv4 /16, "
+		       "an IPv6 /112)";
 		r = -EINVAL;
 		goto out;
 	}

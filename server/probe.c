@@ -3,10 +3,8 @@
 #define _GNU_SOURCE /* pthread_setname_np, pipe2 */
 #include "probe.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,21 +25,38 @@
  * is tested. */
 #define PROBE_TLS_PORT 465
 
+/* Zeroes the bits of a past the first prefix. */
+static void mask_to(struct probe_addr *a, int prefix)
+{
+	for (int i = 0; i < 16; i++) {
+		int keep = prefix - 8 * i;
+
+		if (keep <= 0)
+			a->b[i] = 0;
+		else if (keep < 8)
+			a->b[i] &= (uint8_t)(0xff << (8 - keep));
+	}
+}
+
 int probe_cidr_parse(const char *s, struct server_probe_net *ret)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[PROBE_ADDR_TEXT_MAX];
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	struct in_addr in;
-	long prefix = 32;
-	uint32_t mask;
+	struct probe_addr a;
+	bool v4;
+	long prefix, max;
 
 	if (n == 0 || n >= sizeof(ip))
 		return -EINVAL;
 	memcpy(ip, s, n);
 	ip[n] = '\0';
-	if (inet_pton(AF_INET, ip, &in) != 1)
+	if (probe_addr_parse(ip, &a) < 0)
 		return -EINVAL;
+	/* The prefix counts in the family the range is written in:
+	 * "::ffff:10.0.0.0/120" is the IPv4 "10.0.0.0/24". */
+	v4 = !strchr(ip, ':');
+	max = prefix = v4 ? 32 : 128;
 	if (slash) {
 		char *end;
 
@@ -49,28 +64,40 @@ int probe_cidr_parse(const char *s, struct server_probe_net *ret)
 			return -EINVAL;
 		errno = 0;
 		prefix = strtol(slash + 1, &end, 10);
-		if (errno || *end || prefix < 0 || prefix > 32)
+		if (errno || *end || prefix < 0 || prefix > max)
 			return -EINVAL;
 	}
-	mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
-	ret->base = ntohl(in.s_addr) & mask;
+	if (v4)
+		prefix += 96;
+	mask_to(&a, (int)prefix);
+	ret->base = a;
 	ret->prefix = (int)prefix;
 	return 0;
 }
 
 uint64_t probe_cidr_size(const struct server_probe_net *n)
 {
-	return 1ull << (32 - n->prefix);
+	int bits = 128 - n->prefix;
+
+	return bits >= 64 ? UINT64_MAX : 1ull << bits;
 }
 
-bool probe_cidr_contains(const struct server_probe_net *n, uint32_t addr)
+bool probe_cidr_is_ipv4(const struct server_probe_net *n)
 {
-	uint32_t mask = n->prefix == 0 ? 0 : ~0u << (32 - n->prefix);
-
-	return (addr & mask) == n->base;
+	return n->prefix >= 96 && probe_addr_is_ipv4(&n->base);
 }
 
-bool probe_allowed(const struct server_probe *cfg, uint32_t addr)
+bool probe_cidr_contains(const struct server_probe_net *n,
+			 const struct probe_addr *addr)
+{
+	struct probe_addr a = *addr;
+
+	mask_to(&a, n->prefix);
+	return probe_addr_cmp(&a, &n->base) == 0;
+}
+
+bool probe_allowed(const struct server_probe *cfg,
+		   const struct probe_addr *addr)
 {
 	for (int i = 0; i < cfg->n_nets; i++)
 		if (probe_cidr_contains(&cfg->nets[i], addr))
@@ -82,27 +109,57 @@ uint64_t probe_walk_end(const struct server_probe *cfg)
 {
 	uint64_t total = 0;
 
-	for (int i = 0; i < cfg->n_nets; i++)
-		total += probe_cidr_size(&cfg->nets[i]);
+	for (int i = 0; i < cfg->n_nets; i++) {
+		uint64_t size = probe_cidr_size(&cfg->nets[i]);
+
+		total = size > UINT64_MAX - total ? UINT64_MAX : total + size;
+	}
 	return total;
 }
 
-int probe_walk_nth(const struct server_probe *cfg, uint64_t i, uint32_t *ret)
+/* a + i, carried across the bytes: i is below the range's size, so the
+ * sum stays inside it. */
+static void addr_add(struct probe_addr *a, uint64_t i)
+{
+	unsigned carry = 0;
+
+	for (int k = 15; k >= 0 && (i || carry); k--) {
+		unsigned sum = a->b[k] + (unsigned)(i & 0xff) + carry;
+
+		a->b[k] = (uint8_t)sum;
+		carry = sum >> 8;
+		i >>= 8;
+	}
+}
+
+/* Whether the walk leaves out index i of a range of size addresses. */
+static bool walk_skips(const struct server_probe_net *n, uint64_t i,
+		       uint64_t size)
+{
+	if (n->prefix > 126)
+		return false;
+	if (probe_cidr_is_ipv4(n))
+		return i == 0 || i == size - 1;
+	return i == 0;
+}
+
+int probe_walk_nth(const struct server_probe *cfg, uint64_t i,
+		   struct probe_addr *ret)
 {
 	for (int k = 0; k < cfg->n_nets; k++) {
 		const struct server_probe_net *n = &cfg->nets[k];
 		uint64_t size = probe_cidr_size(n);
-		uint32_t a;
+		struct probe_addr a = n->base;
 
 		if (i >= size) {
 			i -= size;
 			continue;
 		}
-		if (n->prefix <= 30 && (i == 0 || i == size - 1))
+		if (walk_skips(n, i, size))
 			return -ENOENT;
-		a = n->base + (uint32_t)i;
+		addr_add(&a, i);
 		for (int j = 0; j < k; j++)
-			if (probe_cidr_contains(&cfg->nets[j], a))
+			if (probe_cidr_contains(&cfg->nets[j], &a))
 				return -ENOENT;
 		*ret = a;
 		return 0;
@@ -110,37 +167,25 @@ int probe_walk_nth(const struct server_probe *cfg, uint64_t i, uint32_t *ret)
 	return -ENOENT;
 }
 
-/* A set of addresses (host order), sorted for bsearch. */
+/* A set of addresses, sorted for bsearch. */
 struct addr_set {
-	uint32_t *v;
+	struct probe_addr *v;
 	size_t n;
 };
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_addr(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	return probe_addr_cmp(a, b);
 }
 
-static bool set_has(const struct addr_set *s, uint32_t a)
+static bool set_has(const struct addr_set *s, const struct probe_addr *a)
 {
-	return s->n && bsearch(&a, s->v, s->n, sizeof(a), cmp_u32);
+	return s->n && bsearch(a, s->v, s->n, sizeof(*a), cmp_addr);
 }
 
-static int parse_ipv4(const char *s, uint32_t *ret)
-{
-	struct in_addr in;
-
-	if (!s || inet_pton(AF_INET, s, &in) != 1)
-		return -EINVAL;
-	*ret = ntohl(in.s_addr);
-	return 0;
-}
-
-/* From a JSON array of address strings, plus extra. */
+/* From a JSON array of address strings, plus the targets' addresses. */
 static int set_from(struct addr_set *s, const json_t *list,
-		    const uint32_t *extra, size_t n_extra)
+		    const struct store_probe_target *extra, size_t n_extra)
 {
 	size_t i, n = json_array_size(list);
 	json_t *v;
@@ -150,11 +195,11 @@ static int set_from(struct addr_set *s, const json_t *list,
 	if (!s->v)
 		return -ENOMEM;
 	json_array_foreach(list, i, v)
-		if (parse_ipv4(json_string_value(v), &s->v[s->n]) == 0)
+		if (probe_addr_parse(json_string_value(v), &s->v[s->n]) == 0)
 			s->n++;
 	for (i = 0; i < n_extra; i++)
-		s->v[s->n++] = extra[i];
-	qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
+		s->v[s->n++] = extra[i].addr;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_addr);
 	return 0;
 }
 
@@ -228,7 +273,7 @@ static int rate_wait(struct probe *p)
 }
 
 /* One connection to addr:port, when addr is inside networks. */
-static int talk(struct probe *p, uint32_t addr, int port,
+static int talk(struct probe *p, const struct probe_addr *addr, int port,
 		struct probe_smtp_result *res)
 {
 	const struct server_probe *pc = &p->cfg->probe;
@@ -239,16 +284,15 @@ static int talk(struct probe *p, uint32_t addr, int port,
 		.banner_only = port == PROBE_TLS_PORT,
 		.cancel_fd = p->cancel[0],
 	};
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons((uint16_t)port),
-				   .sin_addr.s_addr = htonl(addr) };
+	struct sockaddr_storage ss;
+	socklen_t len = probe_addr_sockaddr(addr, port, &ss);
 	int r;
 
 	if (!probe_allowed(pc, addr))
 		return -EPERM;
 	if ((r = rate_wait(p)) < 0)
 		return r;
-	return probe_smtp_run((struct sockaddr *)&sin, sizeof(sin), &o, res);
+	return probe_smtp_run((struct sockaddr *)&ss, len, &o, res);
 }
 
 static void count(struct probe *p, unsigned *counter, int r)
@@ -267,12 +311,8 @@ static int probe_targets_at(struct probe *p, size_t first, size_t end)
 	for (size_t i = first; i < end; i++) {
 		const struct store_probe_target *t = &p->targets[i];
 		struct probe_smtp_result res;
-		uint32_t a;
-		int r;
+		int r = talk(p, &t->addr, t->port, &res);
 
-		if (parse_ipv4(t->address, &a) < 0)
-			continue;
-		r = talk(p, a, t->port, &res);
 		if (r == -ECANCELED)
 			return r;
 		if (r == 0) {
@@ -286,18 +326,17 @@ static int probe_targets_at(struct probe *p, size_t first, size_t end)
 }
 
 /* Every SMTP port of an address no host reports. */
-static int probe_walk_at(struct probe *p, uint32_t a)
+static int probe_walk_at(struct probe *p, const struct probe_addr *a)
 {
 	const struct conf_ports *ports = &p->cfg->smtp_ports;
-	char ip[INET_ADDRSTRLEN];
-	struct in_addr in = { .s_addr = htonl(a) };
+	char ip[PROBE_ADDR_TEXT_MAX];
 	json_t *seen = json_array();
 	char banner[PROBE_SMTP_BANNER_MAX] = "";
 	int relay = -1, r = 0, answered = 0;
 
 	if (!seen)
 		return -ENOMEM;
-	inet_ntop(AF_INET, &in, ip, sizeof(ip));
+	probe_addr_format(a, ip);
 	for (int i = 0; i < ports->n && i < CONF_MAX_PORTS; i++) {
 		struct probe_smtp_result res;
 		json_t *o;
@@ -349,7 +388,7 @@ static int probe_walk_at(struct probe *p, uint32_t a)
  * [*first, *end), else one address of the walk.  false when none is
  * left. */
 static bool next_work(struct probe *p, size_t *first, size_t *end,
-		      uint32_t *addr, bool *walk)
+		      struct probe_addr *addr, bool *walk)
 {
 	bool got = false;
 
@@ -377,11 +416,28 @@ static bool next_work(struct probe *p, size_t *first, size_t *end,
 	return got;
 }
 
+/* An address of the walk that a host reports: not probed as a stranger,
+ * and its discovered row, if any, resolves. */
+static int walk_enrolled(struct probe *p, const struct probe_addr *a)
+{
+	char ip[PROBE_ADDR_TEXT_MAX];
+	int r;
+
+	if (!set_has(&p->open, a))
+		return 0;
+	probe_addr_format(a, ip);
+	pthread_mutex_lock(&p->write_lock);
+	r = store_probe_discovered_gone(p->st, ip, "enrolled", time_now());
+	pthread_mutex_unlock(&p->write_lock);
+	count(p, NULL, r);
+	return r;
+}
+
 static void *worker(void *arg)
 {
 	struct probe *p = arg;
+	struct probe_addr a;
 	size_t first, end;
-	uint32_t a;
 	bool walk;
 
 	while (next_work(p, &first, &end, &a, &walk)) {
@@ -389,22 +445,10 @@ static void *worker(void *arg)
 
 		if (!walk)
 			r = probe_targets_at(p, first, end);
-		else if (set_has(&p->enrolled, a)) {
-			char ip[INET_ADDRSTRLEN];
-			struct in_addr in = { .s_addr = htonl(a) };
-
-			r = 0;
-			if (set_has(&p->open, a)) {
-				inet_ntop(AF_INET, &in, ip, sizeof(ip));
-				pthread_mutex_lock(&p->write_lock);
-				r = store_probe_discovered_gone(p->st, ip,
-								"enrolled",
-								time_now());
-				pthread_mutex_unlock(&p->write_lock);
-				count(p, NULL, r);
-			}
-		} else
-			r = probe_walk_at(p, a);
+		else if (set_has(&p->enrolled, &a))
+			r = walk_enrolled(p, &a);
+		else
+			r = probe_walk_at(p, &a);
 		if (r == -ECANCELED)
 			break;
 	}
@@ -423,27 +467,15 @@ static int cmp_target(const void *a, const void *b)
 static int load_round(struct probe *p)
 {
 	struct store_probe_target *t = NULL;
-	uint32_t *extra = NULL;
 	json_t *hosts = NULL, *open = NULL;
 	size_t n = 0, kept = 0;
 	int r;
 
 	if ((r = store_probe_targets(p->st, &t, &n)) < 0)
 		return r;
-	extra = malloc((n + 1) * sizeof(*extra));
-	if (!extra) {
-		free(t);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a;
-
-		if (parse_ipv4(t[i].address, &a) < 0 ||
-		    !probe_allowed(&p->cfg->probe, a))
-			continue;
-		extra[kept] = a;
-		t[kept++] = t[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (probe_allowed(&p->cfg->probe, &t[i].addr))
+			t[kept++] = t[i];
 	if (kept)
 		qsort(t, kept, sizeof(*t), cmp_target);
 	p->targets = t;
@@ -453,14 +485,13 @@ static int load_round(struct probe *p)
 	p->walk_end = probe_walk_end(&p->cfg->probe);
 	r = store_probe_host_addresses(p->st, &hosts);
 	if (r == 0)
-		r = set_from(&p->enrolled, hosts, extra, kept);
+		r = set_from(&p->enrolled, hosts, t, kept);
 	if (r == 0)
 		r = store_probe_discovered_open(p->st, &open);
 	if (r == 0)
 		r = set_from(&p->open, open, NULL, 0);
 	json_decref(hosts);
 	json_decref(open);
-	free(extra);
 	return r;
 }
 

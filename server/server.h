@@ -8,12 +8,13 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "probe_addr.h"
 
 #define SERVER_MAX_WEBHOOKS 16
 /* [probe] networks: CIDR ranges, and the addresses they may hold in all
- * (a /16): at the default rate of 10 a second a walk of 65,536 addresses
- * takes about two hours, and one that needs longer is no longer a survey
- * but a scan of somebody's network. */
+ * (an IPv4 /16, an IPv6 /112): at the default rate of 10 a second a walk
+ * of 65,536 addresses takes about two hours, and one that needs longer is
+ * no longer a survey but a scan of somebody's network. */
 #define SERVER_PROBE_MAX_NETS 32
 #define SERVER_PROBE_MAX_ADDRESSES 65536
 
@@ -76,8 +77,10 @@ struct server_config {
 	struct server_probe {
 		bool enabled;
 		struct server_probe_net {
-			uint32_t base;		/* host order, masked */
-			int prefix;		/* 0-32 */
+			struct probe_addr base;	/* masked to prefix */
+			/* Of the 128 bits (probe_addr.h): an IPv4 /24
+			 * is 120. */
+			int prefix;
 		} nets[SERVER_PROBE_MAX_NETS];
 		int n_nets;
 		int64_t every;		/* seconds between rounds' starts */

@@ -5,7 +5,7 @@
 #include "store_int.h"
 #include "store_probe.h"
 
-#include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,13 +16,16 @@
 #include "links.h"
 #include "rules.h"
 
-/* An IPv4 address a host reports, not loopback: the probe's kind. */
-static int ipv4_usable(const char *a)
+/* An address a host reports that the probe may connect to: 0 and *ret,
+ * else -EINVAL. */
+static int usable(const char *a, struct probe_addr *ret)
 {
-	struct in_addr in;
+	struct probe_addr x;
 
-	return a && inet_pton(AF_INET, a, &in) == 1 &&
-	       (ntohl(in.s_addr) >> 24) != 127;
+	if (probe_addr_parse(a, &x) < 0 || !probe_addr_usable(&x))
+		return -EINVAL;
+	*ret = x;
+	return 0;
 }
 
 static int is_wildcard(const char *a)
@@ -46,14 +49,14 @@ struct targets {
 	size_t n, size;
 };
 
-static int target_add(struct targets *t, int64_t host, const char *address,
-		      int port)
+static int target_add(struct targets *t, int64_t host,
+		      const struct probe_addr *a, int port)
 {
 	struct store_probe_target *x;
 
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].host_id == host && t->v[i].port == port &&
-		    strcmp(t->v[i].address, address) == 0)
+		    probe_addr_cmp(&t->v[i].addr, a) == 0)
 			return 0;
 	if (t->n == STORE_PROBE_TARGETS_MAX)
 		return 0;
@@ -68,8 +71,30 @@ static int target_add(struct targets *t, int64_t host, const char *address,
 	}
 	x = &t->v[t->n++];
 	x->host_id = host;
-	snprintf(x->address, sizeof(x->address), "%s", address);
+	x->addr = *a;
+	probe_addr_format(a, x->address);
 	x->port = port;
+	return 0;
+}
+
+/* A listener bound to a wildcard, at each of the host's addresses it
+ * takes: an IPv4 wildcard takes IPv4 only. */
+static int wildcard_targets(struct targets *t, int64_t host,
+			    const json_t *addresses, bool ipv4_only, int port)
+{
+	size_t i;
+	json_t *a;
+	int r;
+
+	json_array_foreach(addresses, i, a) {
+		struct probe_addr x;
+
+		if (usable(json_get_str(a, "address"), &x) < 0 ||
+		    (ipv4_only && !probe_addr_is_ipv4(&x)))
+			continue;
+		if ((r = target_add(t, host, &x, port)) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -77,8 +102,8 @@ static int target_add(struct targets *t, int64_t host, const char *address,
 static int host_targets(struct store *st, struct targets *t, int64_t host,
 			const json_t *addresses, const json_t *ports)
 {
-	size_t i, j;
-	json_t *p, *a;
+	size_t i;
+	json_t *p;
 	int r = 0;
 
 	json_array_foreach(json_object_get(ports, "items"), i, p) {
@@ -92,19 +117,17 @@ static int host_targets(struct store *st, struct targets *t, int64_t host,
 		if (!smtp_port(st, port) || rules_address_is_loopback(bound))
 			continue;
 		if (!is_wildcard(bound)) {
-			if (ipv4_usable(bound))
-				r = target_add(t, host, bound, port);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		json_array_foreach(addresses, j, a) {
-			const char *ip = json_get_str(a, "address");
+			struct probe_addr x;
 
-			if (ipv4_usable(ip) &&
-			    (r = target_add(t, host, ip, port)) < 0)
-				return r;
+			if (usable(bound, &x) == 0)
+				r = target_add(t, host, &x, port);
+		} else {
+			r = wildcard_targets(t, host, addresses,
+					     bound && !strcmp(bound, "0.0.0.0"),
+					     port);
 		}
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -180,8 +203,9 @@ int store_probe_host_addresses(struct store *st, json_t **ret)
 		r = -EIO;
 	while (s && (r = db_step(c, s)) == DB_ROW) {
 		const char *a = db_col_text(s, 0);
+		struct probe_addr x;
 
-		if (ipv4_usable(a) &&
+		if (usable(a, &x) == 0 &&
 		    json_array_append_new(out, json_string(a)) < 0) {
 			r = -ENOMEM;
 			break;
@@ -449,9 +473,9 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	if (r == DB_ROW) {
 		id = db_col_int(s, 0);
 		before = (int)db_col_int(s, 1);
-		r = 0;
 	}
 	db_reset(s);
+	/* DB_DONE is 0: "found" is DB_ROW, never 0. */
 	if (r == DB_DONE) {
 		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
 			    "banner, version, open_relay, severity, status, "
@@ -470,7 +494,7 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 		r = db_run_returning(c, s, &id);
 		if (r == 0)
 			r = discovered_event(c, "discovered.opened", id, now);
-	} else if (r == 0) {
+	} else if (r == DB_ROW) {
 		s = db_stmt(c, "UPDATE discovered SET ports = ?1, banner = ?2, "
 			    "version = ?3, open_relay = ?4, severity = ?5, "
 			    "last_seen = ?6 WHERE id = ?7");

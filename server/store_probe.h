@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "probe_addr.h"
 #include "probe_smtp.h"
 #include "store.h"
 
@@ -18,21 +19,24 @@
 
 struct store_probe_target {
 	int64_t host_id;
-	char address[16];	/* dotted IPv4 */
+	struct probe_addr addr;
+	char address[PROBE_ADDR_TEXT_MAX];	/* addr, probe_addr_format() */
 	int port;
 };
 
 /* The SMTP ports ([rules] smtp_ports) the hosts' last ports sections list
  * on a non-loopback TCP address, as (host, address, port): a port bound to
- * a wildcard at each IPv4 address the host reports.  The caller keeps
+ * a wildcard at each address the host reports that probe_addr_usable()
+ * takes (for 0.0.0.0 the IPv4 ones, for :: both families: a dual-stack
+ * socket, unless IPV6_V6ONLY, which no report says).  The caller keeps
  * only those inside [probe] networks.  *ret (free()) and *ret_n on
  * success. */
 /* Errors: -ENOMEM, the database's. */
 int store_probe_targets(struct store *st, struct store_probe_target **ret,
 			size_t *ret_n);
 
-/* Every IPv4 address any host reports (hosts.addresses), as a JSON array
- * of strings in *ret. */
+/* Every address any host reports (hosts.addresses) that
+ * probe_addr_usable() takes, as a JSON array of strings in *ret. */
 /* Errors: -ENOMEM, the database's. */
 int store_probe_host_addresses(struct store *st, json_t **ret);
 

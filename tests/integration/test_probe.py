@@ -20,7 +20,8 @@ import uuid
 
 import pytest
 
-from conftest import AGENT, DERELICTD, ROOT
+from conftest import AGENT, DERELICTD, ENGINE, ROOT, fresh_database, \
+    pg_cluster
 from test_alertmanager import ALERTMANAGER
 from test_notify_webhooks import verifier  # noqa: F401 (a fixture)
 
@@ -54,22 +55,33 @@ class Net:
         ns_run(ns, "ip", "link", "set", "lo", "up")
         return ns
 
-    def link(self, ns, subnet, extra=()):
+    def link(self, ns, subnet, extra=(), v6=None):
         """veth between the server's namespace (.1) and ns (.2) on
         10.X.Y.0/24; extra addresses go on ns's end, routed from the
-        server's."""
+        server's.  With v6 ("fd00:X:Y"), X::1 and X::2 on X::/64 too
+        (nodad: usable at once); with subnet None, IPv6 only, and X::2
+        is returned."""
         self.links = getattr(self, "links", 0) + 1
         i = self.links
         a, b = f"vs{i}{self.tag}", f"vp{i}{self.tag}"
         run("ip", "link", "add", a, "netns", self.server, "type", "veth",
             "peer", "name", b, "netns", ns)
-        ns_run(self.server, "ip", "addr", "add", f"{subnet}.1/24", "dev", a)
-        ns_run(ns, "ip", "addr", "add", f"{subnet}.2/24", "dev", b)
+        if subnet:
+            ns_run(self.server, "ip", "addr", "add", f"{subnet}.1/24", "dev",
+                   a)
+            ns_run(ns, "ip", "addr", "add", f"{subnet}.2/24", "dev", b)
+        if v6:
+            ns_run(self.server, "ip", "-6", "addr", "add", f"{v6}::1/64",
+                   "dev", a, "nodad")
+            ns_run(ns, "ip", "-6", "addr", "add", f"{v6}::2/64", "dev", b,
+                   "nodad")
         ns_run(self.server, "ip", "link", "set", a, "up")
         ns_run(ns, "ip", "link", "set", b, "up")
         for x in extra:
             ns_run(ns, "ip", "addr", "add", x, "dev", b)
             ns_run(self.server, "ip", "route", "add", x.split("/")[0], "dev", a)
+        if not subnet:
+            return f"{v6}::2"
         ns_run(ns, "ip", "route", "add", "default", "via", f"{subnet}.1")
         return f"{subnet}.2"
 
@@ -96,7 +108,7 @@ class Derelictd:
         self.secret.write_text("probe-secret-" + uuid.uuid4().hex + "\n")
         os.chmod(self.secret, 0o600)
         lines = ["[server]", f"listen = {addr}:{self.port}",
-                 f"database = {tmp / 'derelict.db'}",
+                 *database_lines(tmp),
                  f"enroll_secret_file = {self.secret}",
                  f"advisories_file = {ROOT / 'data' / 'advisories.json'}",
                  f"eol_file = {ROOT / 'data' / 'eol.json'}",
@@ -162,6 +174,20 @@ class Derelictd:
         return self.proc.returncode
 
 
+def database_lines(tmp):
+    """[server] lines of the database: a SQLite file, or with
+    DERELICT_TEST_ENGINE=postgresql a fresh database of the session's
+    cluster through its unix socket (the cluster's TCP port is on the
+    loopback of the test's own namespace, which the server's cannot
+    reach)."""
+    if ENGINE != "postgresql":
+        return [f"database = {tmp / 'derelict.db'}"]
+    name = fresh_database().rsplit("/", 1)[1]
+    c = pg_cluster()
+    return [f"database = postgresql://derelict@/{name}?host={c.dir}"
+            f"&port={c.port}", f"state_dir = {tmp}"]
+
+
 def wait_for(cond, timeout, what):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -178,11 +204,11 @@ def exim_version():
 
 
 class Exim:
-    """An exim4 daemon in ns on 0.0.0.0:25 with a configuration and spool
-    of its own: with relay, it takes any recipient (an open relay) and
-    would drop whatever it received."""
+    """An exim4 daemon in ns on 0.0.0.0:25 (or interfaces, an exim list)
+    with a configuration and spool of its own: with relay, it takes any
+    recipient (an open relay) and would drop whatever it received."""
 
-    def __init__(self, ns, relay, name):
+    def __init__(self, ns, relay, name, interfaces="0.0.0.0"):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="derelict-exim-"))
         os.chmod(self.dir, 0o755)
         for d in ("spool", "log"):
@@ -194,7 +220,7 @@ class Exim:
         self.conf.write_text(textwrap.dedent(f"""\
             primary_hostname = {name}
             daemon_smtp_ports = 25
-            local_interfaces = 0.0.0.0
+            local_interfaces = {interfaces}
             spool_directory = {self.dir}/spool
             log_file_path = {self.dir}/log/%slog
             pid_file_path = {self.dir}/exim.pid
@@ -486,6 +512,126 @@ def test_probe_rate_one_per_address_and_a_silent_peer(net, tmp):
     finally:
         rc = d.stop()
         counter.kill()
+    assert rc == 0, d.log()
+
+
+def test_probe_refuses_an_ipv6_range_too_wide_to_walk(tmp):
+    """A /64 cannot be walked: derelictd refuses to start, naming the
+    widest IPv6 range it walks; a /112 beside IPv4 is taken."""
+    (tmp / "s").write_text("probe-secret-" + uuid.uuid4().hex + "\n")
+    os.chmod(tmp / "s", 0o600)
+
+    def check(networks):
+        (tmp / "c.conf").write_text(
+            f"[server]\nlisten = 127.0.0.1:1\ndatabase = {tmp / 'db'}\n"
+            f"enroll_secret_file = {tmp / 's'}\n[probe]\nenabled = true\n"
+            f"networks = {networks}\n")
+        return run(DERELICTD, "--config", str(tmp / "c.conf"),
+                   "--check-config", check=False)
+
+    r = check("10.0.0.0/24, 2001:db8:1::/64")
+    assert r.returncode != 0
+    assert "c.conf:7: networks: an IPv6 range is walked" in r.stderr, r.stderr
+    assert "a /112 (65536 addresses) at most" in r.stderr, r.stderr
+    r = check("fe80::/120")
+    assert r.returncode != 0 and "link-local" in r.stderr, r.stderr
+    r = check("10.0.0.0/24, 2001:db8:1::/112")
+    assert r.returncode != 0 and "65536" in r.stderr, r.stderr
+    r = check("10.0.0.0/24, 2001:db8:1::/120")
+    assert r.returncode == 0, r.stderr
+
+
+def test_probe_ipv6(net, tmp):
+    """IPv6 beside IPv4 in one networks list: an exim nobody enrolled on
+    a link with no IPv4 at all is found, with its banner, at its address
+    as inet_ntop writes it; an enrolled host's exim on [::]:25 is probed
+    at its IPv4 and IPv6 addresses (never its link-local one) and is
+    reachable on IPv6 while a firewall there drops its IPv4 port; a
+    listener of the host's on 0.0.0.0 is probed at its IPv4 address
+    only."""
+    enrolled = net.add("e")
+    stranger = net.add("f")
+    a_ip = net.link(enrolled, "10.216.1", v6="fd00:216:1")
+    a6 = "fd00:216:1::2"
+    b6 = net.link(stranger, None, v6="fd00:216:2")
+    mine = Exim(enrolled, relay=False, name="dual.example",
+                interfaces="<; ::0")
+    other = Exim(stranger, relay=False, name="v6only.example",
+                 interfaces="<; ::0")
+    ns_run(enrolled, NFT, "add table inet probe6 ; add chain inet probe6 "
+           "input { type filter hook input priority 0 ; } ; add rule inet "
+           "probe6 input meta nfproto ipv4 tcp dport 25 drop")
+    # Written long-hand and unmasked: the ranges are parsed, not compared
+    # as text.  Two /124s and a /30: 36 addresses a round.
+    d = Derelictd(net.server, "10.216.1.1", tmp,
+                  {"enabled": "true",
+                   "networks": "10.216.1.0/30, fd00:216:1::5/124 "
+                               "FD00:216:2:0:0:0:0:0/124",
+                   "rate": "20", "timeout": "2s"},
+                  rules={"smtp_ports": "25, 2525"})
+    counter = None
+    try:
+        wait_for(lambda: d.rounds() >= 1, 60, "the first round")
+        status, disc = d.api("/discovered")
+        assert status == 200, disc
+        by = {x["address"]: x for x in disc["items"]}
+        # Neither is enrolled yet, and only IPv6 reaches either.
+        assert sorted(by) == [a6, b6], disc
+        s = by[b6]
+        assert s["banner"].startswith("220 v6only.example ESMTP Exim ")
+        assert s["version"] == "Exim " + exim_version()
+        assert s["status"] == "open" and s["severity"] == "high"
+        assert [p["port"] for p in s["ports"] if p["smtp"]] == [25]
+
+        # An IPv4-only listener beside it, started once the walk is done
+        # (it is not a stranger's).
+        counter, _ = listener(enrolled, tmp, 2525)
+        r = d.agent(enrolled, tmp / "state-e")
+        assert r.returncode == 0, r.stderr
+        status, hosts = d.api("/hosts")
+        assert status == 200 and hosts["total"] == 1
+        host_id = hosts["items"][0]["id"]
+        assert ("::", 25) in host_ports(d, host_id)
+        d.new_round()
+        ports = host_ports(d, host_id)
+        p25 = ports[("::", 25)]
+        assert p25["exposed"] is True and p25["reachable"] is True
+        assert ports[("0.0.0.0", 2525)]["reachable"] is True
+        status, h = d.api(f"/hosts/{host_id}")
+        assert status == 200
+        # The host reports a link-local address too; it is not probed
+        # (it needs an interface to connect through).
+        assert any(x["address"].startswith("fe80:")
+                   for x in h["addresses"]), h["addresses"]
+        probed = {(x["address"], x["port"]): x for x in h["probe"]}
+        assert set(probed) == {(a_ip, 25), (a6, 25), (a_ip, 2525)}, \
+            h["probe"]
+        assert probed[(a6, 25)]["reachable"] is True
+        assert probed[(a6, 25)]["banner"].startswith(
+            "220 dual.example ESMTP Exim ")
+        assert probed[(a_ip, 25)]["reachable"] is False
+        # Enrolled, its discovered row resolves; the stranger's stays,
+        # seen again.
+        status, disc = d.api("/discovered")
+        assert [x["address"] for x in disc["items"]] == [b6]
+        again = disc["items"][0]
+        assert again["id"] == s["id"] and again["first_seen"] == \
+            s["first_seen"] and again["last_seen"] > s["last_seen"], disc
+        status, disc = d.api("/discovered?status=resolved")
+        assert {x["address"]: x["resolved_reason"]
+                for x in disc["items"]} == {a6: "enrolled"}
+        m = re.findall(r"probe: round done in (\d+)s", d.log())
+        assert max(int(x) for x in m) <= 20, d.log()
+        assert "could not be kept" not in d.log(), d.log()
+        assert probed[(a_ip, 2525)]["banner"].startswith(
+            "220 counter.example")
+        assert mine.queue() == 0 and other.queue() == 0
+    finally:
+        rc = d.stop()
+        if counter:
+            counter.kill()
+        mine.remove()
+        other.remove()
     assert rc == 0, d.log()
 
 
