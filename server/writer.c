@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fastpath.h"
@@ -64,19 +66,30 @@ static const struct timespec *earlier(const struct timespec *a,
 	return a->tv_nsec <= b->tv_nsec ? a : b;
 }
 
+/* A report in a transaction of its own.  On PostgreSQL -EBUSY is a
+ * deadlock or a serialization failure (another node's writer adding the
+ * same new package versions in another order), found within a second and
+ * gone when tried again: up to three times in all, before the client gets
+ * its 503.  SQLite's -EBUSY has already waited out the busy timeout. */
 static int apply_alone(struct writer *in, struct pending *p, int64_t now)
 {
-	int r = store_write_begin(in->st);
+	int r;
 
-	if (r == 0)
-		r = store_apply_report(in->st, p->job, now);
-	if (r == 0)
-		r = store_write_commit(in->st);
-	if (r < 0) {
-		log_warning("ingest: report of host %lld refused: %s",
-			    (long long)p->job->host_id, store_errmsg());
+	for (int attempt = 0; attempt < 3; attempt++) {
+		r = store_write_begin(in->st);
+		if (r == 0)
+			r = store_apply_report(in->st, p->job, now);
+		if (r == 0)
+			r = store_write_commit(in->st);
+		if (r == 0)
+			return 0;
 		store_write_rollback(in->st);
+		if (r != -EBUSY ||
+		    strcmp(store_engine(in->st), "PostgreSQL") != 0)
+			break;
 	}
+	log_warning("ingest: report of host %lld refused: %s",
+		    (long long)p->job->host_id, store_errmsg());
 	return r;
 }
 
@@ -102,10 +115,13 @@ static void run_batch(struct writer *in, struct pending *batch)
 		r = store_write_commit(in->st);
 	if (r < 0) {
 		store_write_rollback(in->st);
+		/* A lone report that waited out SQLite's busy timeout is
+		 * not made to wait it out again. */
+		bool again = batch->next || r != -EBUSY ||
+			     strcmp(store_engine(in->st), "PostgreSQL") == 0;
+
 		for (struct pending *p = batch; p; p = p->next)
-			p->result = batch->next || r != -EBUSY
-					    ? apply_alone(in, p, now)
-					    : r;
+			p->result = again ? apply_alone(in, p, now) : r;
 	}
 	for (struct pending *p = batch; p; p = p->next)
 		if (p->result == 0 && p->job->status == 200 &&

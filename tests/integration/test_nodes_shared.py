@@ -121,3 +121,41 @@ def test_a_project_another_node_holds_does_not_stop_reports(server):
     status, body, _ = got[0]
     assert status == 200, body
     assert server.api("GET", f"/hosts/{host.id}")[1]["project"] == "held"
+
+
+def test_a_deadlock_with_another_node_is_tried_again(server):
+    """Two writers adding the same new names in opposite orders deadlock;
+    PostgreSQL aborts one of them.  Here the other node's transaction waits
+    ten seconds before it looks for a deadlock, so the writer (one second,
+    the default) is the one aborted: its report is tried again, alone,
+    once the other transaction is done, and answered 200, not 503."""
+    host = Host(server)
+    a, b = package("zz-deadlock-a", "1.0-1"), package("zz-deadlock-b", "1.0-1")
+    other = other_node(server)
+    cur = other.cursor()
+    cur.execute("SET deadlock_timeout = '10s'")
+    cur.execute("INSERT INTO package_names (name) VALUES ('zz-deadlock-b')")
+    got = []
+    t = threading.Thread(target=lambda: got.append(
+        host.send(host.report(packages=[a, b]))))
+    t.start()
+    try:
+        # The writer took zz-deadlock-a and waits for zz-deadlock-b.
+        wait_blocked_on(server, [other])
+        t0 = time.time()
+        # And now this waits for the writer's zz-deadlock-a: a cycle,
+        # which the writer's backend finds first and is aborted for.
+        cur.execute("INSERT INTO package_names (name) VALUES "
+                    "('zz-deadlock-a')")
+        waited = time.time() - t0
+        other.commit()
+    finally:
+        other.close()
+        t.join(60)
+    assert 0.5 < waited < 9, waited  # the writer gave way, not this one
+    status, body, _ = got[0]
+    assert status == 200, body
+    status, body, _ = server.section(host.id, "packages")
+    assert sorted(p["name"] for p in body["items"]) == ["zz-deadlock-a",
+                                                        "zz-deadlock-b"]
+    assert "refused" not in (server.tmp / "derelictd.log").read_text()
