@@ -36,6 +36,10 @@ import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
+# The derelictd of BUILD_DIR (conftest reads DERELICTD when imported).
+if len(sys.argv) > 1:
+    os.environ.setdefault("DERELICTD",
+                          str(pathlib.Path(sys.argv[1]).resolve() / "derelictd"))
 sys.path.insert(0, str(HERE.parent / "integration"))
 sys.path.insert(0, str(HERE))
 import pg  # noqa: E402
