@@ -352,10 +352,13 @@ def realistic_report(host, host_no, pk, ports, services, procs):
     return rep
 
 
-def clone_hosts(db_path, total, progress):
-    """Copies the reported hosts, each with its sections and packages (in
-    whichever schema the database has), until there are total hosts: 1,000
-    at a time, each table's rows in its key's order."""
+def clone_hosts(db_path, total, progress,
+                templates_sql="SELECT id FROM hosts ORDER BY id"):
+    """Copies the reported hosts (those templates_sql selects), each with
+    its sections and packages (in whichever schema the database has),
+    until there are total hosts: 1,000 at a time, each table's rows in its
+    key's order.  tests/integration/test_migrate_to.py grows its database
+    with it too."""
     db = sqlite3.connect(db_path, timeout=600)
     db.execute("PRAGMA cache_size = -1000000")
     db.execute("PRAGMA synchronous = OFF")
@@ -364,9 +367,10 @@ def clone_hosts(db_path, total, progress):
     info = {t: list(db.execute(f"PRAGMA table_info({t})")) for t in tables}
     hcols = [c[1] for c in db.execute("PRAGMA table_info(hosts)")
              if c[1] not in ("id", "agent_id", "hostname", "machine_id", "token_hash")]
-    templates = [i for (i,) in db.execute("SELECT id FROM hosts ORDER BY id")]
+    templates = [i for (i,) in db.execute(templates_sql)]
     db.execute("CREATE TEMP TABLE clone_map (new INTEGER PRIMARY KEY, src INTEGER)")
-    have, t0 = len(templates), time.time()
+    have = db.execute("SELECT count(*) FROM hosts").fetchone()[0]
+    t0 = time.time()
     while have < total:
         db.execute("BEGIN")
         db.execute("DELETE FROM clone_map")

@@ -15,11 +15,15 @@ import re
 import sqlite3
 import zlib
 import subprocess
+import sys
 import time
 
-from conftest import DERELICTD, PgConnection, fresh_database, pg_cluster
+from conftest import DERELICTD, ROOT, PgConnection, fresh_database, pg_cluster
 from reports import Host, package, packages_delta, sealed
 from scenario import compose
+
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
+import server_bench  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HOSTS = 2000
@@ -27,46 +31,6 @@ PACKAGES = 1500
 # Hosts compared section by section (every host is compared as
 # GET /hosts/{id}): the reported ones and some clones.
 SAMPLE_CLONES = 25
-
-
-def clone_hosts(db_path, total):
-    """Copies the hosts of 1,500 packages, each with its sections,
-    packages, index rows and state, until there are total hosts: the technique of
-    tests/bench/server_bench.py's clone_hosts() (which parses the bench's
-    command line when imported)."""
-    db = sqlite3.connect(db_path, timeout=60)
-    db.execute("PRAGMA synchronous = OFF")
-    tables = ("sections", "packages", "package_hosts", "host_state")
-    info = {t: list(db.execute(f"PRAGMA table_info({t})")) for t in tables}
-    hcols = [c[1] for c in db.execute("PRAGMA table_info(hosts)")
-             if c[1] not in ("id", "agent_id", "hostname", "machine_id",
-                             "token_hash")]
-    have = db.execute("SELECT count(*) FROM hosts").fetchone()[0]
-    # The bench's hosts: 1,500 packages each.
-    templates = [i for (i,) in db.execute(
-        "SELECT id FROM hosts WHERE hostname LIKE 'big-%' ORDER BY id")]
-    db.execute("CREATE TEMP TABLE clone_map (new INTEGER PRIMARY KEY, src INTEGER)")
-    while have < total:
-        db.execute("BEGIN")
-        db.execute("DELETE FROM clone_map")
-        for _ in range(min(1000, total - have)):
-            cur = db.execute(
-                f"INSERT INTO hosts (agent_id, hostname, machine_id, {', '.join(hcols)}) "
-                f"SELECT printf('00000000-0000-4000-9000-%012d', ?1), "
-                f"printf('clone-%06d', ?1), printf('%032d', ?1), {', '.join(hcols)} "
-                f"FROM hosts WHERE id = ?2", (have, templates[have % len(templates)]))
-            db.execute("INSERT INTO clone_map VALUES (?, ?)",
-                       (cur.lastrowid, templates[have % len(templates)]))
-            have += 1
-        for t in tables:
-            rest = [c[1] for c in info[t] if c[1] not in ("host_id", "id")]
-            key = [c[1] for c in sorted(info[t], key=lambda c: c[5]) if c[5]] or ["host_id"]
-            order = ", ".join("m.new" if k == "host_id" else f"x.{k}" for k in key)
-            db.execute(f"INSERT INTO {t} (host_id, {', '.join(rest)}) SELECT m.new, "
-                       f"{', '.join('x.' + c for c in rest)} FROM clone_map m JOIN {t} x "
-                       f"ON x.host_id = m.src ORDER BY {order}")
-        db.commit()
-    db.close()
 
 
 def unpack_one_body(db_path):
@@ -250,7 +214,10 @@ def test_migrate_to_moves_every_row_and_the_api_answers_alike(make_server, tmp_p
                          evaluate_every="1s")
     populate(server)
     server.stop()
-    clone_hosts(str(src), HOSTS)
+    # The bench's own growth, from the hosts of 1,500 packages.
+    server_bench.clone_hosts(
+        str(src), HOSTS, False,
+        "SELECT id FROM hosts WHERE hostname LIKE 'big-%' ORDER BY id")
     plain_id, plain_text = unpack_one_body(str(src))
     t_built = time.time()
 
