@@ -55,11 +55,39 @@ static int alert_rows(struct db_conn *c, struct db_stmt *s,
 	return r < 0 ? r : 0;
 }
 
-/* A page of the statement sql (a literal), whose parameters are ?1 the
- * status, ?2 and ?3 the cursor, ?4 since and ?5 limit, and whose columns
- * are alert_rows()'s. */
-static int alert_page(struct store *st, const char *sql, const char *status,
-		      int64_t since, int limit,
+/* What a page of alerts is made of, and its statement in alert_sql[] (in
+ * the enum's order):
+ * ?1 the status, ?2 and ?3 the cursor, ?4 since, ?5 the limit; the columns
+ * alert_rows() reads. */
+enum alert_source { ALERT_FINDINGS, ALERT_DISCOVERED };
+
+static const char *const alert_sql[] = {
+	/* (severity, id) after the cursor walks the findings_status index
+	 * in its own order: each page costs its rows, whatever the page.
+	 * Resolved findings are all history: the pages read the whole of
+	 * it, filtered on resolved_at, as no index holds that (yet). */
+	"SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
+	"f.severity, f.summary, f.first_seen, "
+	"CASE f.status WHEN 'open' THEN NULL "
+	"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END "
+	"FROM findings f JOIN hosts h ON h.id = f.host_id "
+	"LEFT JOIN projects p ON p.id = h.project_id "
+	"WHERE f.status = ?1 AND (f.severity, f.id) > (?2, ?3) "
+	"AND (?1 = 'open' OR coalesce(CASE f.status "
+	"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END, 0) >= ?4) "
+	"ORDER BY f.severity, f.id LIMIT ?5",
+	/* No host, the address as the key (the alert's identity), a
+	 * summary of the probe's words; the rule is STORE_RULE_UNENROLLED. */
+	"SELECT id, NULL, NULL, NULL, 'unenrolled-mail-server', address, "
+	"severity, 'SMTP at ' || address || ' answers, and no enrolled host "
+	"reports it: ' || banner, first_seen, resolved_at FROM discovered "
+	"WHERE status = ?1 AND (severity, id) > (?2, ?3) "
+	"AND (?1 = 'open' OR coalesce(resolved_at, 0) >= ?4) "
+	"ORDER BY severity, id LIMIT ?5",
+};
+
+static int alert_page(struct store *st, enum alert_source source,
+		      const char *status, int64_t since, int limit,
 		      struct store_alert_cursor *cursor, json_t **ret)
 {
 	struct db_conn *c;
@@ -76,7 +104,7 @@ static int alert_page(struct store *st, const char *sql, const char *status,
 		json_decref(out);
 		return r;
 	}
-	s = db_stmt(c, sql);
+	s = db_stmt(c, alert_sql[source]);
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -101,24 +129,8 @@ int store_alert_page(struct store *st, const char *status, int64_t since,
 		     int limit, struct store_alert_cursor *cursor,
 		     json_t **ret)
 {
-	/* (severity, id) after the cursor walks the findings_status index
-	 * in its own order: each page costs its rows, whatever the page.
-	 * Resolved findings are all history: the pages read the whole of
-	 * it, filtered on resolved_at, as no index holds that (yet). */
-	return alert_page(
-		st,
-		"SELECT f.id, f.host_id, h.hostname, p.name, f.rule, f.key, "
-		"f.severity, f.summary, f.first_seen, "
-		"CASE f.status WHEN 'open' THEN NULL "
-		"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END "
-		"FROM findings f JOIN hosts h ON h.id = f.host_id "
-		"LEFT JOIN projects p ON p.id = h.project_id "
-		"WHERE f.status = ?1 AND (f.severity, f.id) > (?2, ?3) "
-		"AND (?1 = 'open' OR coalesce(CASE f.status "
-		"WHEN 'resolved' THEN f.resolved_at ELSE f.ack_at END, 0) "
-		">= ?4) "
-		"ORDER BY f.severity, f.id LIMIT ?5",
-		status, since, limit, cursor, ret);
+	return alert_page(st, ALERT_FINDINGS, status, since, limit, cursor,
+			  ret);
 }
 
 int store_alert_discovered_page(struct store *st, const char *status,
@@ -126,18 +138,8 @@ int store_alert_discovered_page(struct store *st, const char *status,
 				struct store_alert_cursor *cursor,
 				json_t **ret)
 {
-	/* The columns of the findings' page: no host, the address as the
-	 * key (the alert's identity), a summary of the probe's words. */
-	return alert_page(
-		st,
-		"SELECT id, NULL, NULL, NULL, '" STORE_RULE_UNENROLLED "', "
-		"address, severity, 'SMTP at ' || address || ' answers, and "
-		"no enrolled host reports it: ' || banner, first_seen, "
-		"resolved_at FROM discovered "
-		"WHERE status = ?1 AND (severity, id) > (?2, ?3) "
-		"AND (?1 = 'open' OR coalesce(resolved_at, 0) >= ?4) "
-		"ORDER BY severity, id LIMIT ?5",
-		status, since, limit, cursor, ret);
+	return alert_page(st, ALERT_DISCOVERED, status, since, limit, cursor,
+			  ret);
 }
 
 int store_findings_metrics(struct store *st, json_t **ret)
