@@ -445,6 +445,25 @@ int store_probe_discovered_open(struct store *st, json_t **ret)
 	return 0;
 }
 
+/* What one round saw of a discovered server, bound as ?1 to ?6 of the
+ * statements that insert its row or update it. */
+struct sighting {
+	const char *ports, *banner, *version;	/* version "" when none */
+	int open_relay, severity;	/* open_relay -1: not tested */
+	int64_t now;
+};
+
+static void bind_sighting(struct db_stmt *s, const struct sighting *x)
+{
+	db_bind_text(s, 1, x->ports);
+	db_bind_text(s, 2, x->banner);
+	db_bind_text(s, 3, x->version[0] ? x->version : NULL);
+	if (x->open_relay >= 0)
+		db_bind_int(s, 4, x->open_relay);
+	db_bind_int(s, 5, x->severity);
+	db_bind_int(s, 6, x->now);
+}
+
 int store_probe_discovered_seen(struct store *st, const char *address,
 				const json_t *ports, const char *banner,
 				int open_relay, int64_t now)
@@ -452,6 +471,8 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	char version[PROBE_SMTP_VERSION_MAX];
 	char *text = json_canonical(ports);
 	int sev = open_relay == 1 ? RULES_SEV_CRITICAL : RULES_SEV_HIGH;
+	struct sighting seen = { text, banner ? banner : "", version,
+				 open_relay, sev, now };
 	struct db_conn *c;
 	struct db_stmt *s;
 	int64_t id = 0;
@@ -477,19 +498,13 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 	db_reset(s);
 	/* DB_DONE is 0: "found" is DB_ROW, never 0. */
 	if (r == DB_DONE) {
-		s = db_stmt(c, "INSERT INTO discovered (address, ports, "
-			    "banner, version, open_relay, severity, status, "
-			    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, "
-			    "?5, ?6, 'open', ?7, ?7) RETURNING id");
+		s = db_stmt(c, "INSERT INTO discovered (ports, banner, "
+			    "version, open_relay, severity, first_seen, "
+			    "last_seen, address, status) VALUES (?1, ?2, ?3, "
+			    "?4, ?5, ?6, ?6, ?7, 'open') RETURNING id");
 		if (s) {
-			db_bind_text(s, 1, address);
-			db_bind_text(s, 2, text);
-			db_bind_text(s, 3, banner ? banner : "");
-			db_bind_text(s, 4, version[0] ? version : NULL);
-			if (open_relay >= 0)
-				db_bind_int(s, 5, open_relay);
-			db_bind_int(s, 6, sev);
-			db_bind_int(s, 7, now);
+			bind_sighting(s, &seen);
+			db_bind_text(s, 7, address);
 		}
 		r = db_run_returning(c, s, &id);
 		if (r == 0)
@@ -499,13 +514,7 @@ int store_probe_discovered_seen(struct store *st, const char *address,
 			    "version = ?3, open_relay = ?4, severity = ?5, "
 			    "last_seen = ?6 WHERE id = ?7");
 		if (s) {
-			db_bind_text(s, 1, text);
-			db_bind_text(s, 2, banner ? banner : "");
-			db_bind_text(s, 3, version[0] ? version : NULL);
-			if (open_relay >= 0)
-				db_bind_int(s, 4, open_relay);
-			db_bind_int(s, 5, sev);
-			db_bind_int(s, 6, now);
+			bind_sighting(s, &seen);
 			db_bind_int(s, 7, id);
 		}
 		r = db_run(c, s);
