@@ -129,6 +129,9 @@ int store_eval_probe_rows(struct db_conn *c, int64_t host_id, json_t **ret);
  * -1 unless the severity rose.  0 at once when no destination wants it. */
 int store_notify_finding(struct db_conn *c, const char *kind, int64_t finding_id,
 			 int severity, int previous_severity, int64_t now);
+/* Whether any destination takes an event of severity (only: just the one
+ * of that name). */
+int store_notify_wanted(const struct store *st, const char *only, int severity);
 /* Queues an event {"type": kind, "timestamp", "id", "data": data} inside
  * the current write transaction on c: for the destination named only, or
  * (only NULL) for every destination whose floor severity reaches. */

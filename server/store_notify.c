@@ -120,6 +120,14 @@ static int wanted(const struct store *st, const char *only, int severity,
 	return severity >= d->min_severity;
 }
 
+int store_notify_wanted(const struct store *st, const char *only, int severity)
+{
+	for (int i = 0; st && i < st->n_notify_dests; i++)
+		if (wanted(st, only, severity, i))
+			return 1;
+	return 0;
+}
+
 int store_notify_event(struct db_conn *c, const char *kind, const json_t *data,
 		       int severity, const char *only, int64_t now)
 {
@@ -127,11 +135,9 @@ int store_notify_event(struct db_conn *c, const char *kind, const json_t *data,
 	char event_id[40] = "evt_", ts[TIME_RFC3339_LEN];
 	json_t *ev;
 	char *body;
-	int want = 0, r = 0;
+	int r = 0;
 
-	for (int i = 0; st && i < st->n_notify_dests; i++)
-		want |= wanted(st, only, severity, i);
-	if (!want)
+	if (!store_notify_wanted(st, only, severity))
 		return 0;
 	if (random_hex(event_id + 4, 16) < 0)
 		return -EIO;
@@ -156,12 +162,10 @@ int store_notify_finding(struct db_conn *c, const char *kind, int64_t finding_id
 	const struct store *st = c->st;
 	json_t *finding = NULL, *host = NULL, *data = NULL;
 	char link[600];
-	int want = 0, r;
+	int r;
 
 	/* No destination, no rows, no cost. */
-	for (int i = 0; st && i < st->n_notify_dests; i++)
-		want |= wanted(st, NULL, severity, i);
-	if (!want)
+	if (!store_notify_wanted(st, NULL, severity))
 		return 0;
 	if ((r = finding_json(c, finding_id, &finding)) < 0)
 		return r;

@@ -329,8 +329,13 @@ static int discovered_event(struct db_conn *c, const char *kind, int64_t id,
 		r = -ENOENT;
 	}
 	db_reset(s);
-	if (r < 0)
-		return r;
+	/* No destination takes it: no event to build. */
+	if (r == 0 && !store_notify_wanted(c->st, NULL, severity))
+		r = 1;
+	if (r != 0) {
+		json_decref(row);
+		return r < 0 ? r : 0;
+	}
 	if (links_public_url(c->st->cfg, link, sizeof(link)) < 0)
 		link[0] = '\0';
 	data = json_pack("{s:o,s:s}", "discovered", row, "link", link);
