@@ -162,6 +162,20 @@ def pytest_sessionfinish(session, exitstatus):
         _cluster.remove()
 
 
+def wait_for(fn, timeout=15, what=None, step=0.2):
+    """fn()'s first true value within timeout seconds, tried every step;
+    else its last value, or AssertionError naming what when what is given."""
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value or time.time() > deadline:
+            break
+        time.sleep(step)
+    if not value and what is not None:
+        raise AssertionError(f"timed out waiting for {what}")
+    return value
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,6 +5,8 @@ import time
 
 from scenario import compose
 
+from conftest import wait_for
+
 # Named by exim4's bookworm changelog in the uploads after 4.96-15+deb12u5.
 AFTER_U5 = {"CVE-2025-30232", "CVE-2026-40684", "CVE-2026-40685",
             "CVE-2026-40686", "CVE-2026-40687", "CVE-2026-66140",
@@ -25,15 +27,6 @@ def report(server, name, version):
     s, hosts, _ = server.api("GET", f"/hosts?q={name}")
     assert hosts["total"] == 1, hosts
     return hosts["items"][0]["id"]
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_no_advisories_file_uses_the_built_in_snapshot(make_server):

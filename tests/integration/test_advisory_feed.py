@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import DERELICTD, ROOT
+from conftest import DERELICTD, ROOT, wait_for
 from reports import Host, package
 
 URL_PATH = "/tracker/data/json"
@@ -141,15 +141,6 @@ def feed():
     srv.server_close()
 
 
-def wait_for(fn, timeout=20):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
-
-
 EXIM_PORT = {"proto": "tcp", "address": "0.0.0.0", "port": 25, "pid": 200,
              "process": "exim4", "exe": "/usr/sbin/exim4",
              "user": "Debian-exim"}
@@ -203,7 +194,7 @@ def test_fetch_rematches_hosts_that_reported_earlier(make_server, feed):
                          advisories_refresh="2s")
     # The first fetch fails: counted, logged, nothing lost.
     assert wait_for(lambda: metric(server, "derelict_advisory_fetches_total",
-                                   '{result="error"}'))
+                                   '{result="error"}'), timeout=20)
     buster = exim_host(server, "buster", "10", "4.92-8+deb10u6")
     bookworm = exim_host(server, "bookworm", "12", "4.96-15+deb12u1")
     assert "CVE-2022-37452" not in cves(server, buster)
@@ -212,8 +203,8 @@ def test_fetch_rematches_hosts_that_reported_earlier(make_server, feed):
 
     feed.mode = "ok"
     # No report: the fetch alone changes both hosts' findings.
-    assert wait_for(lambda: "CVE-2022-37452" in cves(server, buster))
-    assert wait_for(lambda: "CVE-2023-42115" not in cves(server, bookworm))
+    assert wait_for(lambda: "CVE-2022-37452" in cves(server, buster), timeout=20)
+    assert wait_for(lambda: "CVE-2023-42115" not in cves(server, bookworm), timeout=20)
     f = vuln(server, buster)
     adv = {a["cve"]: a for a in f["details"]["advisories"]}
     got = adv["CVE-2022-37452"]
@@ -245,12 +236,12 @@ def test_304_and_bad_bodies_keep_the_data(make_server, feed):
     server = make_server(advisories_file=str(SHIPPED), advisories_url=feed.url,
                          advisories_refresh="1s")
     host = exim_host(server, "buster", "10", "4.92-8+deb10u6")
-    assert wait_for(lambda: "CVE-2022-37452" in cves(server, host))
+    assert wait_for(lambda: "CVE-2022-37452" in cves(server, host), timeout=20)
     first = tracker_source(server)
 
     # Unchanged: the server asks with the ETag and keeps its copy.
     assert wait_for(lambda: any(r.get("If-None-Match")
-                                for r in list(feed.requests)))
+                                for r in list(feed.requests)), timeout=20)
     time.sleep(1.5)
     assert tracker_source(server) == first
 
@@ -263,7 +254,7 @@ def test_304_and_bad_bodies_keep_the_data(make_server, feed):
                 if mode == "malformed" else json.dumps(EXPORT).encode() + b" "
         assert wait_for(lambda: (metric(server,
                                         "derelict_advisory_fetches_total",
-                                        '{result="error"}') or 0) > errors), mode
+                                        '{result="error"}') or 0) > errors, timeout=20), mode
         assert tracker_source(server) == first, mode
         assert "CVE-2022-37452" in cves(server, host), mode
     log = (server.tmp / "derelictd.log").read_text()

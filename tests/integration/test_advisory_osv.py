@@ -1,9 +1,8 @@
 """Ubuntu's OSV records imported into a real derelictd: an Ubuntu 22.04 host
 with the Exim that USN-6411-1 fixed comes out clean, the version before it
 is flagged with that USN's CVEs."""
-import time
 
-from conftest import FIXTURES
+from conftest import FIXTURES, wait_for
 from reports import Host, package
 
 EXIM_PORT = {"proto": "tcp", "address": "0.0.0.0", "port": 25, "pid": 200,
@@ -32,15 +31,6 @@ def vuln(server, host):
                                    "&rule=vulnerable-mta")
     assert s == 200
     return body["items"][0] if body["items"] else None
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_ubuntu_exim_matched_by_usn(server):

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_for
 from scenario import compose
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
@@ -88,15 +88,6 @@ def alertmanager(tmp_path):
         am.stop()
 
 
-def wait_for(fn, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.25)
-
-
 def metrics(server):
     req = urllib.request.Request(server.url + "/metrics", headers={
         "Authorization": f"Bearer {server.viewer_token}"})
@@ -141,7 +132,7 @@ def test_open_findings_become_alerts_and_resolve(make_server, alertmanager):
     assert not am.alerts(alertname="derelict_abandoned_mail_service")
 
     end_project(server, "acme-portal", "2025-03-31")
-    got = wait_for(lambda: am.alerts(alertname="derelict_abandoned_mail_service"))
+    got = wait_for(lambda: am.alerts(alertname="derelict_abandoned_mail_service"), timeout=30)
     assert len(got) == 1, got
     a = got[0]
     assert a["status"]["state"] == "active"
@@ -173,7 +164,7 @@ def test_open_findings_become_alerts_and_resolve(make_server, alertmanager):
     # The project goes on after all: the finding resolves, and so does
     # the alert (Alertmanager lists only unresolved ones).
     end_project(server, "acme-portal", "2099-12-31")
-    assert wait_for(lambda: not am.alerts(alertname="derelict_abandoned_mail_service"))
+    assert wait_for(lambda: not am.alerts(alertname="derelict_abandoned_mail_service"), timeout=30)
     # The vulnerable Exim is still there and still alerting, until an
     # admin acknowledges it: then its alert ends too.
     assert am.alerts(alertname="derelict_vulnerable_mta")
@@ -181,7 +172,7 @@ def test_open_findings_become_alerts_and_resolve(make_server, alertmanager):
     s, _, _ = server.api("POST", f"/findings/{f['items'][0]['id']}/ack",
                          {"reason": "upgrade ticket OPS-2", "until": "2099-01-01"})
     assert s == 200
-    assert wait_for(lambda: not am.alerts(alertname="derelict_vulnerable_mta"))
+    assert wait_for(lambda: not am.alerts(alertname="derelict_vulnerable_mta"), timeout=30)
     m = metrics(server)
     assert sample(m, "derelict_findings_open", rule="abandoned-mail-service",
                   severity="critical") == 0
@@ -195,7 +186,7 @@ def test_alertmanager_down_is_counted_and_recovers(make_server, alertmanager):
     end_project(server, "gone", "2024-01-31")
     errors = wait_for(lambda: sample(metrics(server),
                                      "derelict_alertmanager_pushes_total",
-                                     result="error") or 0)
+                                     result="error") or 0, timeout=30)
     assert errors >= 1
     assert sample(metrics(server), "derelict_alertmanager_pushes_total",
                   result="ok") == 0
@@ -207,7 +198,7 @@ def test_alertmanager_down_is_counted_and_recovers(make_server, alertmanager):
     # check says so).
     am.start()
     got = wait_for(lambda: am.alerts(alertname="derelict_abandoned_mail_service",
-                                     host="old-relay"))
+                                     host="old-relay"), timeout=30)
     assert got and got[0]["labels"]["project"] == "gone"
     assert got[0]["generatorURL"].startswith(f"http://127.0.0.1:{server.port}/#/host/")
     assert sample(metrics(server), "derelict_alertmanager_pushes_total",
@@ -257,7 +248,7 @@ def test_metrics_pass_promtool(make_server):
     end_project(server, "ended", "2025-01-31")
     assert wait_for(lambda: sample(metrics(server), "derelict_findings_open",
                                    rule="abandoned-mail-service",
-                                   severity="critical") == 1)
+                                   severity="critical") == 1, timeout=30)
     text = metrics(server)
     r = subprocess.run([PROMTOOL, "check", "metrics"], input=text,
                        capture_output=True, text=True, timeout=60)

@@ -4,20 +4,13 @@ import time
 
 from scenario import compose
 
+from conftest import wait_for
+
 
 def findings(server, host_id, status="open"):
     s, body, _ = server.api("GET", f"/findings?host={host_id}&status={status}")
     assert s == 200
     return {f["rule"]: f for f in body["items"]}
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def run_agent(server, root, name, project=None):

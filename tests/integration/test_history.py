@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, wait_for
 from reports import Host, report, sealed
 
 
@@ -43,16 +43,6 @@ def ports(first, n):
     return [{"proto": "tcp", "address": "0.0.0.0", "port": 1 + (first + i) % 65535,
              "pid": None, "process": None, "exe": None, "user": None}
             for i in range(n)]
-
-
-def wait_for(pred, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    return pred()
 
 
 # ---- point 5: enrollment on a full disk ---------------------------------
@@ -208,7 +198,7 @@ def test_history_keep_prunes_in_the_background(server):
             [(h.id, int(time.time()) - 730 * 86400, f"old {i}") for i in range(12000)])
     db.close()
     server.start()
-    assert wait_for(lambda: changes(server, h.id)[1] == 20), changes(server, h.id)[1]
+    assert wait_for(lambda: changes(server, h.id)[1] == 20, timeout=20), changes(server, h.id)[1]
     items, _ = changes(server, h.id)
     assert not any(c["key"].startswith("old ") for c in items)
 

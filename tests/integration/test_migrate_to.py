@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from conftest import DERELICTD, ROOT, PgConnection, fresh_database, pg_cluster
+from conftest import DERELICTD, ROOT, PgConnection, fresh_database, pg_cluster, wait_for
 from reports import Host, package, packages_delta, sealed
 from scenario import compose
 
@@ -48,15 +48,6 @@ def unpack_one_body(db_path):
                       (sid,)).fetchone()[0] == "text"
     db.close()
     return sid, text
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def findings_of(server, hid, status="open"):

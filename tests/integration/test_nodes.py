@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import scenario
-from conftest import ENGINE
+from conftest import ENGINE, wait_for
 from reports import Host, deltas
 from test_agent_server import host_of
 
@@ -58,16 +58,6 @@ def healthz(node):
 
 def leaders(nodes):
     return [n for n in nodes if n.proc and healthz(n)["leader"] is True]
-
-
-def wait_for(cond, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
 
 
 def two_nodes(make_server, tmp_path, **conf):

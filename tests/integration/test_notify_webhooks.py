@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import DERELICTD
+from conftest import DERELICTD, wait_for
 from scenario import compose
 
 NOTIFY = pathlib.Path(__file__).resolve().parents[1] / "notify"
@@ -106,15 +106,6 @@ def configure(server, hooks, retry_base="1s"):
     server.restart()
 
 
-def wait_for(fn, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
-
-
 def exposed_exim(server, name="dev-portal-03", project="acme-portal",
                  ended=True):
     """The real agent reports an Exim on 0.0.0.0:25; its project ends."""
@@ -154,7 +145,7 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
     opened = lambda: [d for d in receiver.deliveries("/ops")
                       if json.loads(d["body"])["data"]["finding"]["rule"]
                       == "abandoned-mail-service"]
-    assert wait_for(opened), receiver.got
+    assert wait_for(opened, timeout=30), receiver.got
     time.sleep(1.5)  # anything else queued arrives too
     ops = receiver.deliveries("/ops")
     verdicts = verifier(secret, ops)
@@ -217,7 +208,7 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
     resolved = lambda: [v["payload"] for v in verifier(
         secret, receiver.deliveries("/ops")[len(ops):])
         if v["ok"] and v["payload"]["type"] == "finding.resolved"]
-    got = wait_for(resolved)
+    got = wait_for(resolved, timeout=30)
     assert got and got[0]["data"]["finding"]["rule"] == "abandoned-mail-service"
     assert got[0]["data"]["finding"]["status"] == "resolved"
     assert got[0]["id"] not in ids
@@ -235,7 +226,7 @@ def test_ended_project_sends_signed_finding_opened(make_server, receiver,
                    "max(id) FROM notify_deliveries)")
     db.close()
     server.start()
-    assert wait_for(lambda: notifications(server)[1] == 1)
+    assert wait_for(lambda: notifications(server)[1] == 1, timeout=30)
     assert notifications(server)[0][0]["status"] == "pending"
 
 
@@ -248,7 +239,7 @@ def test_retried_with_the_same_id_until_2xx(make_server, receiver, verifier):
     exposed_exim(server, ended=False)
     # While it fails, the outbox shows why and when it tries again.
     pending = wait_for(lambda: [r for r in notifications(server, "&status=pending")[0]
-                                if r["attempts"] >= 1])
+                                if r["attempts"] >= 1], timeout=30)
     assert pending and pending[0]["last_error"] == "HTTP 500"
     assert pending[0]["next_try_at"]
     first = receiver.deliveries()[0]["headers"]["webhook-id"]
@@ -279,7 +270,7 @@ def test_410_disables_the_hook_until_an_admin_retries(make_server, receiver,
     receiver.script = [410]
     exposed_exim(server, ended=False)
     rows = wait_for(lambda: [r for r in notifications(server)[0]
-                             if r["status"] == "disabled"])
+                             if r["status"] == "disabled"], timeout=30)
     assert rows
     time.sleep(2)
     # One request, then nothing more: the rest of its rows are disabled.
@@ -297,7 +288,7 @@ def test_410_disables_the_hook_until_an_admin_retries(make_server, receiver,
     # An admin's retry sends that one again, same id, and switches it on.
     s, body, _ = server.api("POST", f"/notifications/{tried[0]['id']}/retry")
     assert s == 200 and body["status"] == "pending", body
-    assert wait_for(lambda: receiver.deliveries(status=200))
+    assert wait_for(lambda: receiver.deliveries(status=200), timeout=30)
     again = receiver.deliveries(status=200)[0]
     assert again["headers"]["webhook-id"] == tried[0]["event_id"]
     assert verifier(secret, [again])[0]["ok"]
@@ -310,7 +301,7 @@ def test_410_disables_the_hook_until_an_admin_retries(make_server, receiver,
     s, p, _ = server.api("PATCH", "/projects/acme-portal", {"ends_on": "2099-01-01"})
     assert s == 200
     assert wait_for(lambda: [d for d in receiver.deliveries(status=200)
-                             if json.loads(d["body"])["type"] == "finding.resolved"])
+                             if json.loads(d["body"])["type"] == "finding.resolved"], timeout=30)
 
 
 def test_kill9_with_deliveries_pending_loses_none_sends_none_twice(
@@ -324,9 +315,9 @@ def test_kill9_with_deliveries_pending_loses_none_sends_none_twice(
     for i in range(3):
         exposed_exim(server, name=f"mail-{i}", project=f"proj-{i}")
     rows = wait_for(lambda: len(notifications(server, "&status=pending")[0]) >= 9
-                    and notifications(server, "&status=pending")[0])
+                    and notifications(server, "&status=pending")[0], timeout=30)
     assert rows, notifications(server)
-    assert wait_for(receiver.deliveries)
+    assert wait_for(receiver.deliveries, timeout=30)
     time.sleep(1.5)
     queued = {r["event_id"] for r in notifications(server)[0]}
     assert len(receiver.deliveries()) == 1  # the 503, then the wait
@@ -405,14 +396,14 @@ def test_severity_raised_and_acknowledgement_expired(make_server, receiver,
     def events():
         return [v["payload"] for v in verifier(secret, receiver.deliveries())]
     first = wait_for(lambda: [e for e in events()
-                              if e["data"]["finding"]["rule"] == "vulnerable-mta"])
+                              if e["data"]["finding"]["rule"] == "vulnerable-mta"], timeout=30)
     assert first and first[0]["type"] == "finding.opened"
     before = first[0]["data"]["finding"]["severity"]
     assert before != "critical"
     root = compose(server.tmp, "relay", mta="exim",
                    version="4.92-8+deb10u4")
     assert server.agent("--once", root=root, state=state).returncode == 0
-    up = wait_for(lambda: [e for e in events() if e["type"] == "finding.updated"])
+    up = wait_for(lambda: [e for e in events() if e["type"] == "finding.updated"], timeout=30)
     assert up, [e["type"] for e in events()]
     assert up[0]["data"]["finding"]["rule"] == "vulnerable-mta"
     assert up[0]["data"]["finding"]["severity"] == "critical"
@@ -423,7 +414,7 @@ def test_severity_raised_and_acknowledgement_expired(make_server, receiver,
     s, body, _ = server.api("POST", f"/findings/{fid}/ack",
                             {"reason": "decommissioning", "until": "2020-01-01"})
     assert s == 200, body
-    esc = wait_for(lambda: [e for e in events() if e["type"] == "finding.escalated"])
+    esc = wait_for(lambda: [e for e in events() if e["type"] == "finding.escalated"], timeout=30)
     assert esc and esc[0]["data"]["finding"]["id"] == fid
     assert esc[0]["data"]["finding"]["status"] == "open"
     # Once: the next evaluations find it open already.

@@ -18,6 +18,8 @@ import pytest
 import pg
 from reports import Host, base_packages, package
 
+from conftest import wait_for
+
 SEQ = "derelict-seq"
 CLIENTS = 8
 # Longest any one request may take while PostgreSQL is away: a refused
@@ -147,16 +149,6 @@ class Enroller:
 
 def healthz(server):
     return server.api("GET", "/healthz", token=None)
-
-
-def wait_for(cond, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
 
 
 def kill_9(cluster):

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import AGENT, DERELICTD, ENGINE, ROOT, fresh_database, \
+from conftest import AGENT, DERELICTD, ENGINE, ROOT, fresh_database, wait_for, \
     pg_cluster
 from test_alertmanager import ALERTMANAGER
 from test_notify_webhooks import verifier  # noqa: F401 (a fixture)
@@ -186,16 +186,6 @@ def database_lines(tmp):
     c = pg_cluster()
     return [f"database = postgresql://derelict@/{name}?host={c.dir}"
             f"&port={c.port}", f"state_dir = {tmp}"]
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def exim_version():

@@ -3,12 +3,11 @@ AlmaLinux 8 roots (real sockets of an MTA on 0.0.0.0:25, its process as
 Postfix's master, a real RPM database), reports to a real derelictd, and
 the findings come back as for the Debian box with Exim."""
 import shutil
-import time
 
 import pytest
 
 import rpmdb
-from conftest import FIXTURES
+from conftest import FIXTURES, wait_for
 
 pytestmark = pytest.mark.skipif(
     not rpmdb.have_tools() or not shutil.which("db5.3_load"),
@@ -19,15 +18,6 @@ def findings(server, host_id, status="open"):
     s, body, _ = server.api("GET", f"/findings?host={host_id}&status={status}")
     assert s == 200
     return {f["rule"]: f for f in body["items"]}
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def run_agent(server, root, name, project=None):

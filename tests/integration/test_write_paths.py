@@ -17,18 +17,8 @@ import urllib.parse
 import pytest
 
 import scenario
-from conftest import AGENT, DERELICTD
+from conftest import AGENT, DERELICTD, wait_for
 from reports import Host
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def mount_tmpfs(size):
@@ -62,7 +52,7 @@ def fill_up(server, disk):
     con = sqlite3.connect(server.db, timeout=10)
     try:
         wait_for(lambda: con.execute(
-            "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0)
+            "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0, what="an empty WAL")
     finally:
         con.close()
     assert os.path.getsize(str(server.db) + "-wal") == 0
@@ -103,7 +93,7 @@ def a_host_with_a_finding(server):
     def finding():
         status, page, _ = server.api("GET", f"/findings?host={host.id}&status=open")
         return status == 200 and page["items"] and page["items"][0]
-    return host, wait_for(finding)
+    return host, wait_for(finding, what="the finding")
 
 
 def writes(host, finding):
@@ -154,12 +144,12 @@ def test_full_disk_writes_answer_503_change_nothing_and_recover(make_server, sma
     status, reply, _ = server.api("PATCH", f"/hosts/{host.id}", {"note": "back"})
     assert status == 200 and reply["note"] == "back", reply
     # (The checkpointer, should it have failed too, tries every second.)
-    wait_for(lambda: health(server)[0] == 200)
+    wait_for(lambda: health(server)[0] == 200, what="a healthy server")
     w = writes(host, finding)
     for method, path, body in [w[5], w[3], w[4], w[0], w[1], w[2]]:
         status, reply, _ = server.api(method, path, body)
         assert status in (200, 201, 204), (method, path, status, reply)
-    wait_for(lambda: health(server)[0] == 200)
+    wait_for(lambda: health(server)[0] == 200, what="a healthy server")
 
 
 @pytest.mark.sqlite_only
