@@ -72,6 +72,23 @@ int fastpath_auth(struct fastpath *fp, const char *token_hash,
 int fastpath_report(struct fastpath *fp, const struct ingest_job *job,
 		    const char *token_hash, int64_t now);
 
+/* Where the value of body's top-level "collected_at" starts, when body
+ * (len bytes, a JSON object jansson accepted) writes it as a string of
+ * the form "2026-11-26T10:00:00Z"; -1 otherwise. */
+long fastpath_collected_at(const char *body, size_t len);
+/* Makes the body of job, a validated hash-only report, its template: a
+ * later body of the same bytes but another such collected_at is the same
+ * report, sent again (fastpath_raw()).  Sets job->tmpl_len to 0 when it
+ * cannot be one. */
+void fastpath_template(struct ingest_job *job, const char *body, size_t len);
+/* Takes the body of a report of host host_id, sent with the token whose
+ * SHA-256 is token_hash, before it is parsed: 0 when it is the template
+ * of the host's learned report with only a collected_at changed, one that
+ * report_check() takes as it is, and the host is not due (then as
+ * fastpath_report()); -EAGAIN when it must be parsed. */
+int fastpath_raw(struct fastpath *fp, int64_t host_id, const char *token_hash,
+		 const char *body, size_t len, int64_t now);
+
 /* --- the writer's side ---------------------------------------------------- */
 
 /* Learns job, a report the writer committed with status 200 in a batch
