@@ -34,6 +34,9 @@
  * fsync 5% - and 6,700 a second went through, 21% of the floor (a bare
  * libmicrohttpd server, 11 us).  On the fast path it costs 59 us, 44% of
  * it jansson's parse, and 12,500 a second go through, 39% of the floor.
+ * Taken unparsed when its body is the learned one's but for collected_at
+ * (fastpath_raw()), it costs 18 us, and 25,000 a second go through, 62%
+ * of the floor (72 us and 28% for the parsed fast path, same run).
  *
  * Thread safety: every function may be called from any thread.
  */
