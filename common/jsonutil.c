@@ -2,9 +2,11 @@
 #include "jsonutil.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "timeutil.h"
 
 json_t *json_parse_buf(const char *data, size_t len, json_error_t *err)
@@ -134,4 +136,139 @@ int json_depth(const json_t *v)
 char *json_canonical(const json_t *v)
 {
 	return json_dumps(v, JSON_CANONICAL_FLAGS | JSON_ENCODE_ANY);
+}
+
+/* s quoted and escaped as json_dumps() writes it without JSON_ENSURE_ASCII
+ * or JSON_ESCAPE_SLASH: the two characters that must be, and the control
+ * characters, the common ones by their short names. */
+static int canon_string(struct buf *b, const char *s, size_t len)
+{
+	size_t from = 0;
+	int r = buf_append(b, "\"", 1);
+
+	for (size_t i = 0; i < len && r == 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': memcpy(esc, "\\\"", 3); break;
+		case '\\': memcpy(esc, "\\\\", 3); break;
+		case '\b': memcpy(esc, "\\b", 3); break;
+		case '\f': memcpy(esc, "\\f", 3); break;
+		case '\n': memcpy(esc, "\\n", 3); break;
+		case '\r': memcpy(esc, "\\r", 3); break;
+		case '\t': memcpy(esc, "\\t", 3); break;
+		default: snprintf(esc, sizeof(esc), "\\u%04X", c);
+		}
+		r = buf_append(b, s + from, i - from);
+		if (r == 0)
+			r = buf_puts(b, esc);
+		from = i + 1;
+	}
+	if (r == 0)
+		r = buf_append(b, s + from, len - from);
+	return r ? r : buf_append(b, "\"", 1);
+}
+
+struct canon_key {
+	const char *key;
+	size_t len;
+	json_t *value;
+};
+
+/* jansson's order for JSON_SORT_KEYS: bytewise, a prefix first. */
+static int canon_key_cmp(const void *a, const void *b)
+{
+	const struct canon_key *x = a, *y = b;
+	int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* -ENOTSUP for what is left to jansson: reals (its own %.17g rules) and
+ * objects larger or nestings deeper than an item's. */
+static int canon(const json_t *v, int depth, struct buf *b)
+{
+	struct canon_key keys[32];
+	char num[32];
+	const char *key;
+	size_t n = 0, key_len, i;
+	json_t *m;
+	int r = 0;
+
+	if (depth > 32)
+		return -ENOTSUP;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (json_object_size(v) > sizeof(keys) / sizeof(keys[0]))
+			return -ENOTSUP;
+		/* An insertion sort: an item has a handful of keys. */
+		json_object_keylen_foreach((json_t *)v, key, key_len, m) {
+			struct canon_key k = { key, key_len, m };
+
+			for (i = n++;
+			     i > 0 && canon_key_cmp(&keys[i - 1], &k) > 0; i--)
+				keys[i] = keys[i - 1];
+			keys[i] = k;
+		}
+		r = buf_append(b, "{", 1);
+		for (i = 0; i < n && r == 0; i++) {
+			if (i)
+				r = buf_append(b, ",", 1);
+			if (r == 0)
+				r = canon_string(b, keys[i].key, keys[i].len);
+			if (r == 0)
+				r = buf_append(b, ":", 1);
+			if (r == 0)
+				r = canon(keys[i].value, depth + 1, b);
+		}
+		return r ? r : buf_append(b, "}", 1);
+	case JSON_ARRAY:
+		r = buf_append(b, "[", 1);
+		json_array_foreach(v, i, m) {
+			if (r == 0 && i)
+				r = buf_append(b, ",", 1);
+			if (r == 0)
+				r = canon(m, depth + 1, b);
+		}
+		return r ? r : buf_append(b, "]", 1);
+	case JSON_STRING:
+		return canon_string(b, json_string_value(v),
+				    json_string_length(v));
+	case JSON_INTEGER:
+		n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				     json_integer_value(v));
+		return buf_append(b, num, n);
+	case JSON_TRUE:
+		return buf_append(b, "true", 4);
+	case JSON_FALSE:
+		return buf_append(b, "false", 5);
+	case JSON_NULL:
+		return buf_append(b, "null", 4);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+int json_canonical_append(const json_t *v, struct buf *out)
+{
+	size_t len = out->len;
+	char *text;
+	int r = canon(v, 0, out);
+
+	if (r == 0)
+		return 0;
+	out->len = len;
+	if (out->data)
+		out->data[len] = '\0';
+	if (r != -ENOTSUP)
+		return r;
+	text = json_canonical(v);
+	if (!text)
+		return -ENOMEM;
+	r = buf_puts(out, text);
+	free(text);
+	return r;
 }

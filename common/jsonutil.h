@@ -33,4 +33,12 @@ int json_depth(const json_t *v);
 /* Serialises into a malloc'd string; NULL on ENOMEM. */
 char *json_canonical(const json_t *v);
 
+struct buf;
+/* Appends json_canonical(v) to out, the same bytes without jansson's
+ * allocations for each value, key array and copy: a report's thousands
+ * of items are serialised this way, one buffer for all.  Strings must be
+ * valid UTF-8, as every jansson string made by json_string() or a parse
+ * is.  0, -ENOMEM or -E2BIG (out is then as it was). */
+int json_canonical_append(const json_t *v, struct buf *out);
+
 #endif

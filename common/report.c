@@ -26,7 +26,7 @@ int section_from_name(const char *name)
 }
 
 struct sort_entry {
-	char *text;
+	char *text;	/* in the entries' one buffer (free_entries()) */
 	json_t *item;
 };
 
@@ -36,37 +36,51 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct sort_entry *)b)->text);
 }
 
-static void free_entries(struct sort_entry *e, size_t n)
+/* texts is the one buffer the entries' texts point into (NULL: none was
+ * made yet). */
+static void free_entries(struct sort_entry *e, size_t n, char *texts)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(e[i].text);
+	for (size_t i = 0; i < n; i++)
 		json_decref(e[i].item);
-	}
+	free(texts);
 	free(e);
 }
 
-/* Serialises every item once and sorts them by that text; the texts are
- * kept so the section's own serialisation can reuse them. */
-static int sorted_entries(json_t *items, struct sort_entry **ret)
+/* Serialises every item once, into one buffer, and sorts them by that
+ * text; the texts are kept (*ret_texts, freed with the entries) so the
+ * section's own serialisation can reuse them. */
+static int sorted_entries(json_t *items, struct sort_entry **ret,
+			  char **ret_texts)
 {
 	size_t n = json_array_size(items), i;
 	struct sort_entry *e = calloc(n ? n : 1, sizeof(*e));
+	struct buf all = BUF_INIT((size_t)1 << 30);
+	size_t *at = calloc(n ? n : 1, sizeof(*at));
+	int r = e && at ? 0 : -ENOMEM;
 
-	if (!e)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		e[i].item = json_incref(json_array_get(items, i));
-		e[i].text = json_canonical(e[i].item);
-		if (!e[i].text) {
-			free_entries(e, i + 1);
-			return -ENOMEM;
-		}
+		at[i] = all.len;
+		r = json_canonical_append(e[i].item, &all);
+		if (r == 0)
+			r = buf_append(&all, "", 1);	/* its NUL */
 	}
+	if (r < 0) {
+		free(at);
+		buf_free(&all);
+		if (e)
+			free_entries(e, i, NULL);
+		return r;
+	}
+	for (i = 0; i < n; i++)
+		e[i].text = all.data + at[i];
+	free(at);
 	if (n > 1)
 		qsort(e, n, sizeof(*e), cmp_entry);
 	for (i = 0; i < n; i++)
 		json_array_set(items, i, e[i].item);
 	*ret = e;
+	*ret_texts = buf_take(&all, NULL);
 	return 0;
 }
 
@@ -74,13 +88,14 @@ int report_sort_items(json_t *section)
 {
 	json_t *items = json_object_get(section, "items");
 	struct sort_entry *e;
+	char *texts;
 	int r;
 
 	if (!json_is_array(items) || json_array_size(items) < 2)
 		return 0;
-	r = sorted_entries(items, &e);
+	r = sorted_entries(items, &e, &texts);
 	if (r == 0)
-		free_entries(e, json_array_size(items));
+		free_entries(e, json_array_size(items), texts);
 	return r;
 }
 
@@ -111,13 +126,13 @@ void report_sum_sub(unsigned char sum[REPORT_SUM_LEN],
 
 int report_item_digest(const json_t *item, unsigned char out[REPORT_SUM_LEN])
 {
-	char *text = json_canonical(item);
+	struct buf text = BUF_INIT((size_t)1 << 30);
+	int r = json_canonical_append(item, &text);
 
-	if (!text)
-		return -ENOMEM;
-	sha256_raw(text, strlen(text), out);
-	free(text);
-	return 0;
+	if (r == 0)
+		sha256_raw(text.data, text.len, out);
+	buf_free(&text);
+	return r < 0 ? -ENOMEM : 0;
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -229,6 +244,7 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 	unsigned char sum[REPORT_SUM_LEN] = { 0 }, one[REPORT_SUM_LEN], *d;
 	unsigned char *digests = NULL;
 	struct sort_entry *e = NULL;
+	char *texts = NULL;
 	size_t n = 0;
 	int r;
 
@@ -237,12 +253,12 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 		return -EINVAL;
 	if (json_is_array(items)) {
 		n = json_array_size(items);
-		r = sorted_entries(items, &e);
+		r = sorted_entries(items, &e, &texts);
 		if (r < 0)
 			return r;
 		if (ret_digests && n &&
 		    !(digests = malloc(n * REPORT_SUM_LEN))) {
-			free_entries(e, n);
+			free_entries(e, n, texts);
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -267,7 +283,7 @@ int report_section_canonical(json_t *section, char out[SHA256_HEX_LEN],
 	else
 		free(digests);
 	if (e)
-		free_entries(e, n);
+		free_entries(e, n, texts);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 #include "fastpath.h"
 
 #include <errno.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,12 @@
 
 #include "hash.h"
 #include "jsonutil.h"
+#include "report.h"
 #include "timeutil.h"
+
+/* A collected_at as agents write it, "2026-11-26T10:00:00Z", in its
+ * quotes. */
+#define STAMP_LEN (TIME_RFC3339_LEN - 1 + 2)
 
 /* Chains of about eight at the most hosts kept. */
 #define BUCKETS (FASTPATH_MAX_HOSTS / 8)
@@ -23,6 +29,10 @@ struct host {
 	/* What a report must send: state_of() of the one learned; "" once
 	 * forgotten. */
 	char state[SHA256_HEX_LEN];
+	/* The learned report's body as a template (fastpath_template());
+	 * tmpl_len 0: none. */
+	unsigned char tmpl_hash[SHA256_DIGEST_SIZE];
+	size_t tmpl_at, tmpl_len;
 	int64_t next_eval_at;
 	/* The last fast-path report's, and since when it waits to be
 	 * written (0: it does not). */
@@ -197,6 +207,28 @@ static int state_of(const struct ingest_job *job, int mask,
 	return sha256_hex(text, n, ret);
 }
 
+/* Under the lock: h, known, takes a report that matched what it must
+ * send, unless its token differs, it was forgotten or it is due. */
+static int take(struct fastpath *fp, struct host *h, const char *token_hash,
+		int64_t now, int64_t collected, size_t bytes)
+{
+	if (!same_hash(h->token_hash, token_hash) || !h->state[0] ||
+	    h->next_eval_at <= now ||
+	    (h->dirty_since && now - h->dirty_since > FASTPATH_DIRTY_MAX))
+		return -EAGAIN;
+	if (now > h->last_seen)
+		h->last_seen = now;
+	if (collected > 0)
+		h->collected_at = collected;
+	h->bytes = (int64_t)bytes;
+	if (!h->dirty_since) {
+		h->dirty_since = now;
+		h->next_dirty = fp->dirty;
+		fp->dirty = h;
+	}
+	return 0;
+}
+
 int fastpath_report(struct fastpath *fp, const struct ingest_job *job,
 		    const char *token_hash, int64_t now)
 {
@@ -214,22 +246,137 @@ int fastpath_report(struct fastpath *fp, const struct ingest_job *job,
 		collected = 0;
 	pthread_mutex_lock(&fp->lock);
 	h = current(fp) ? find_host(fp, job->host_id) : NULL;
-	if (!h || !same_hash(h->token_hash, token_hash) ||
-	    strcmp(h->state, state) != 0 || h->next_eval_at <= now ||
-	    (h->dirty_since && now - h->dirty_since > FASTPATH_DIRTY_MAX))
-		goto out;
-	if (now > h->last_seen)
-		h->last_seen = now;
-	if (collected > 0)
-		h->collected_at = collected;
-	h->bytes = (int64_t)job->bytes;
-	if (!h->dirty_since) {
-		h->dirty_since = now;
-		h->next_dirty = fp->dirty;
-		fp->dirty = h;
+	if (h && strcmp(h->state, state) == 0)
+		r = take(fp, h, token_hash, now, collected, job->bytes);
+	if (r == 0 && job->tmpl_len) {
+		/* Its body is one of the learned report too: the next may
+		 * be taken unparsed. */
+		memcpy(h->tmpl_hash, job->tmpl_hash, sizeof(h->tmpl_hash));
+		h->tmpl_at = job->tmpl_at;
+		h->tmpl_len = job->tmpl_len;
 	}
-	r = 0;
-out:
+	pthread_mutex_unlock(&fp->lock);
+	return r;
+}
+
+/* Whether p (STAMP_LEN bytes) is a quoted "2026-11-26T10:00:00Z": a JSON
+ * string without escapes, then its time in *ret. */
+static int stamp(const char *p, int64_t *ret)
+{
+	static const char shape[] = "\"dddd-dd-ddTdd:dd:ddZ\"";
+	char text[TIME_RFC3339_LEN];
+
+	for (int i = 0; i < STAMP_LEN; i++)
+		if (shape[i] == 'd' ? p[i] < '0' || p[i] > '9' : p[i] != shape[i])
+			return -EINVAL;
+	memcpy(text, p + 1, sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	return time_parse(text, ret);
+}
+
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+long fastpath_collected_at(const char *body, size_t len)
+{
+	static const char key[] = "\"collected_at\"";
+	const size_t klen = sizeof(key) - 1;
+	int depth = 0;
+	int64_t t;
+
+	/* Valid JSON outside its strings is brackets, commas, colons,
+	 * numbers and words; inside, a backslash escapes the next byte. */
+	for (size_t i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+		if (c != '"')
+			continue;
+		if (depth == 1 && len - i > klen &&
+		    memcmp(body + i, key, klen) == 0) {
+			size_t j = i + klen;
+
+			while (j < len && json_space(body[j]))
+				j++;
+			if (j < len && body[j] == ':') {
+				/* The top-level key: one, as duplicates are
+				 * refused. */
+				for (j++; j < len && json_space(body[j]); j++)
+					;
+				return len - j >= STAMP_LEN &&
+						       stamp(body + j, &t) == 0
+					       ? (long)j
+					       : -1;
+			}
+		}
+		for (i++; i < len && body[i] != '"'; i++)
+			if (body[i] == '\\')
+				i++;
+	}
+	return -1;
+}
+
+/* The SHA-256 of body without its STAMP_LEN bytes at at. */
+static void template_hash(const char *body, size_t len, size_t at,
+			  unsigned char ret[SHA256_DIGEST_SIZE])
+{
+	struct sha256_ctx ctx;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, at, (const uint8_t *)body);
+	sha256_update(&ctx, len - at - STAMP_LEN,
+		      (const uint8_t *)body + at + STAMP_LEN);
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, ret);
+}
+
+void fastpath_template(struct ingest_job *job, const char *body, size_t len)
+{
+	const char *sent = json_get_str(job->report, "collected_at");
+	long at;
+
+	job->tmpl_len = 0;
+	if (hashes_only(job) <= 0 || !body || !sent ||
+	    strlen(sent) != STAMP_LEN - 2 ||
+	    (at = fastpath_collected_at(body, len)) < 0 ||
+	    memcmp(body + at + 1, sent, STAMP_LEN - 2) != 0)
+		return;	/* report_check() replaced it: ahead of the clock */
+	template_hash(body, len, (size_t)at, job->tmpl_hash);
+	job->tmpl_at = (size_t)at;
+	job->tmpl_len = len;
+}
+
+int fastpath_raw(struct fastpath *fp, int64_t host_id, const char *token_hash,
+		 const char *body, size_t len, int64_t now)
+{
+	unsigned char hash[SHA256_DIGEST_SIZE];
+	int64_t collected;
+	struct host *h;
+	size_t at = 0;
+	int r = -EAGAIN;
+
+	if (!fp || !body || strlen(token_hash) != SHA256_HEX_LEN - 1)
+		return -EAGAIN;
+	pthread_mutex_lock(&fp->lock);
+	h = current(fp) ? find_host(fp, host_id) : NULL;
+	if (h && h->tmpl_len == len)
+		at = h->tmpl_at;
+	pthread_mutex_unlock(&fp->lock);
+	/* Only the stamp may differ, and it must be one report_check()
+	 * takes as it is. */
+	if (!at || stamp(body + at, &collected) < 0 ||
+	    collected > now + REPORT_MAX_AHEAD_S)
+		return -EAGAIN;
+	template_hash(body, len, at, hash);
+	pthread_mutex_lock(&fp->lock);
+	h = current(fp) ? find_host(fp, host_id) : NULL;
+	if (h && h->tmpl_len == len && h->tmpl_at == at &&
+	    memcmp(h->tmpl_hash, hash, sizeof(hash)) == 0)
+		r = take(fp, h, token_hash, now, collected, len);
 	pthread_mutex_unlock(&fp->lock);
 	return r;
 }
@@ -281,6 +428,9 @@ void fastpath_learn(struct fastpath *fp, const struct ingest_job *job,
 	}
 	snprintf(h->name, sizeof(h->name), "%s", agent_id);
 	snprintf(h->state, sizeof(h->state), "%s", state);
+	memcpy(h->tmpl_hash, job->tmpl_hash, sizeof(h->tmpl_hash));
+	h->tmpl_at = job->tmpl_at;
+	h->tmpl_len = job->tmpl_len;
 	h->next_eval_at = next_eval_at;
 out:
 	pthread_mutex_unlock(&fp->lock);
@@ -294,8 +444,10 @@ void fastpath_forget(struct fastpath *fp, int64_t host_id)
 		return;
 	pthread_mutex_lock(&fp->lock);
 	h = find_host(fp, host_id);
-	if (h)
+	if (h) {
 		h->state[0] = '\0';	/* matches no report */
+		h->tmpl_len = 0;
+	}
 	pthread_mutex_unlock(&fp->lock);
 }
 

@@ -69,6 +69,12 @@ struct ingest_job {
 	char pending[SHA256_HEX_LEN];
 	/* The hash of the token it came with (the fast path's key). */
 	char token_hash[SHA256_HEX_LEN];
+	/* A hash-only report's body as the fast path's template
+	 * (fastpath_template()): the SHA-256 of its bytes around the value
+	 * of its top-level collected_at, where that value starts, and the
+	 * body's length; tmpl_len 0 when it has none. */
+	unsigned char tmpl_hash[32];
+	size_t tmpl_at, tmpl_len;
 	/* --- validate, then prepare (see above) -------------------------- */
 	struct ingest_section sec[SECTION_COUNT];
 	/* --- apply (store_apply_report()): the writer's answer ----------- */

@@ -13,6 +13,7 @@ static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 static atomic_ulong reports_ok;
 static atomic_ulong reports_fast;
+static atomic_ulong reports_unparsed;
 static atomic_ulong rejected[REJECT_COUNT];
 static atomic_ulong latency_bucket[NB];
 static atomic_ulong latency_us_sum;
@@ -54,6 +55,11 @@ void metrics_report_ok(double seconds)
 void metrics_report_fast(void)
 {
 	atomic_fetch_add(&reports_fast, 1);
+}
+
+void metrics_report_unparsed(void)
+{
+	atomic_fetch_add(&reports_unparsed, 1);
 }
 
 void metrics_reject(enum reject_reason why)
@@ -257,6 +263,11 @@ int metrics_render(struct buf *out)
 			"Reports that changed nothing, answered 200 before "
 			"their last_seen was written.",
 			(long long)atomic_load(&reports_fast));
+	r |= render_one(out, "derelict_reports_fast_unparsed_total",
+			"counter",
+			"Of those, reports taken as the learned one with a "
+			"new collected_at, without parsing them.",
+			(long long)atomic_load(&reports_unparsed));
 	r |= render_family(out, "derelict_reports_rejected_total", "counter",
 			   "Reports refused, by reason.", "reason",
 			   reason_names, rejects, REJECT_COUNT);

@@ -36,6 +36,8 @@ enum cut_reason {
 void metrics_report_ok(double seconds);
 /* A report answered on the fast path (fastpath.h), also counted above. */
 void metrics_report_fast(void);
+/* One of those taken unparsed (fastpath_raw()), also counted above. */
+void metrics_report_unparsed(void);
 void metrics_reject(enum reject_reason why);
 void metrics_batch(double ms);
 void metrics_auth_failure(enum auth_kind kind);

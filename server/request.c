@@ -16,14 +16,20 @@ const char *request_arg(const struct request *rq, const char *name)
 	return NULL;
 }
 
-json_t *request_json(struct request *rq, struct reply *rp)
+int request_is_json(const struct request *rq)
 {
 	const char *ct = rq->content_type;
+
+	return ct && strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+json_t *request_json(struct request *rq, struct reply *rp)
+{
 	json_error_t err;
 	json_t *j;
 
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+	if (!request_is_json(rq)) {
 		reply_error(rp, 415, "unsupported_media_type",
 			    "send Content-Type: application/json");
 		return NULL;

@@ -59,6 +59,9 @@ const char *request_arg(const struct request *rq, const char *name);
 /* Parses the request body as a JSON object (the caller owns it); on
  * failure fills rp with the right 4xx and returns NULL. */
 json_t *request_json(struct request *rq, struct reply *rp);
+/* Whether the request says its body is JSON (request_json() answers 415
+ * when not). */
+int request_is_json(const struct request *rq);
 
 /* Reads ?limit= (default 100, at most 1000) into *ret; a bad value fills
  * rp with 400 and returns -EINVAL. */

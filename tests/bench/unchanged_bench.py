@@ -60,7 +60,8 @@ def run_load(url, jobs, rounds, pid):
 
 def fleet(server, tmp):
     """Enrolls HOSTS hosts, stores a full report of each and writes the
-    jobs file of their hash-only reports."""
+    jobs file of their hash-only reports, two of each host that differ in
+    their collected_at."""
     hosts = enroll_many(server, HOSTS)
     jobs, size = tmp / "same.jobs", 0
     with open(jobs, "w") as f:
@@ -71,11 +72,14 @@ def fleet(server, tmp):
             assert status == 200, body
             rep["sections"] = {k: {"hash": v["hash"]}
                                for k, v in rep["sections"].items()}
-            p = tmp / f"same-{h.id}.json"
-            body = json.dumps(rep).encode()
-            p.write_bytes(body)
-            size = len(body)
-            f.write(f"{h.token} {p}\n")
+            # As an agent's: each unchanged report with its own stamp.
+            for hour in (11, 12):
+                rep["collected_at"] = f"2026-11-26T{hour}:00:00Z"
+                p = tmp / f"same-{h.id}-{hour}.json"
+                body = json.dumps(rep).encode()
+                p.write_bytes(body)
+                size = len(body)
+                f.write(f"{h.token} {p}\n")
     return jobs, size
 
 

@@ -3,6 +3,7 @@ server knows is answered 200 before its last_seen is written, which follows
 within 5 s (FASTPATH_DIRTY_MAX).  What a kill -9 costs then, and that
 whatever changes a host's standing (a deleted host, a new enrollment, a
 revoked token, a retirement) is seen by its very next report."""
+import json
 import signal
 import sqlite3
 import time
@@ -192,3 +193,97 @@ def test_changed_report_is_committed_before_its_200(server):
     status, body, _ = h.send(same)
     assert status == 409, body
     assert body["error"]["sections"] == ["packages"]
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def unparsed_count(server):
+    status, text, _ = server.api("GET", "/metrics")
+    assert status == 200
+    text = text.decode() if isinstance(text, bytes) else text
+    for line in text.splitlines():
+        if line.startswith("derelict_reports_fast_unparsed_total "):
+            return int(line.split()[1])
+    raise AssertionError("no derelict_reports_fast_unparsed_total in /metrics")
+
+
+def collected_at(server, h):
+    return db_row(server, "SELECT collected_at FROM hosts WHERE id = ?", h.id)[0]
+
+
+def wait_collected(server, h, want):
+    deadline = time.time() + DIRTY_MAX + 5
+    while collected_at(server, h) != want:
+        assert time.time() < deadline, (collected_at(server, h), want)
+        time.sleep(0.05)
+
+
+def test_an_unchanged_report_with_a_new_stamp_is_not_parsed_again(server):
+    """An agent's unchanged reports differ only in collected_at: the body
+    of the learned one with another stamp is taken without parsing it,
+    and whatever else is sent the same way still gets the answer the
+    parser gives, and changes nothing it would not."""
+    h, same = known_host(server)
+    fast = ENGINE == "sqlite"    # off on PostgreSQL (main.c)
+    raw = json.dumps(same).encode()
+    stamp = same["collected_at"].encode()
+    assert raw.count(stamp) == 1
+
+    def sent(new):
+        return raw.replace(stamp, new.encode())
+
+    before, fast_before = unparsed_count(server), fast_count(server)
+    status, body, _ = h.send(None, raw=sent("2026-11-26T11:00:00Z"), headers=JSON)
+    assert status == 200, body
+    assert body == {"host_id": h.id, "next_report_s": 3600}
+    assert unparsed_count(server) == before + fast
+    assert fast_count(server) == fast_before + fast
+    wait_collected(server, h, 1795690800)       # 2026-11-26T11:00:00Z
+    held = hashes(server, h)
+
+    # Stamps report_check() refuses: the same 422, nothing stored.
+    for bad in ("2026-13-26T11:00:00Z", "2026-11-26T25:00:00Z"):
+        status, body, _ = h.send(None, raw=sent(bad), headers=JSON)
+        assert status == 422, body
+        assert body["error"]["code"] == "invalid_field"
+        assert "collected_at" in body["error"]["message"]
+    # A partial body: the parser's 400.
+    status, body, _ = h.send(None, raw=sent("2026-11-26T12:00:00Z")[:-1],
+                             headers=JSON)
+    assert status == 400, body
+    assert body["error"]["code"] == "malformed"
+    # Another content type: 415 as ever.
+    status, body, _ = h.send(None, raw=sent("2026-11-26T12:00:00Z"),
+                             headers={"Content-Type": "text/plain"})
+    assert status == 415, body
+    assert collected_at(server, h) == 1795690800
+    assert hashes(server, h) == held
+    assert unparsed_count(server) == before + fast
+
+    # More than a day ahead: stored as the time it arrived, as parsed.
+    t0 = int(time.time())
+    status, body, _ = h.send(None, raw=sent("2099-01-01T00:00:00Z"), headers=JSON)
+    assert status == 200, body
+    deadline = time.time() + DIRTY_MAX + 5
+    while not t0 <= collected_at(server, h) <= int(time.time()):
+        assert time.time() < deadline, collected_at(server, h)
+        time.sleep(0.05)
+    # That one is no template (its stamp was replaced); the next, taken
+    # parsed, is; then one byte more elsewhere is a new identity,
+    # committed before its 200.
+    status, body, _ = h.send(None, raw=sent("2026-11-26T12:00:00Z"), headers=JSON)
+    assert status == 200, body
+    before = unparsed_count(server)
+    status, body, _ = h.send(None, raw=sent("2026-11-26T13:00:00Z"), headers=JSON)
+    assert status == 200, body
+    assert unparsed_count(server) == before + fast
+    wait_collected(server, h, 1795698000)       # 2026-11-26T13:00:00Z
+    renamed = raw.replace(h.hostname.encode(), h.hostname.encode() + b"x")
+    before = unparsed_count(server)
+    status, body, _ = h.send(None, raw=renamed, headers=JSON)
+    assert status == 200, body
+    assert unparsed_count(server) == before
+    status, host, _ = server.api("GET", f"/hosts/{h.id}")
+    assert status == 200
+    assert host["hostname"] == h.hostname + "x"

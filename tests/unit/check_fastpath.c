@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "fastpath.h"
+#include "jsonutil.h"
 #include "server.h"
 #include "store.h"
 #include "testutil.h"
@@ -227,6 +228,117 @@ START_TEST(any_other_write_empties_it)
 }
 END_TEST
 
+START_TEST(finds_the_top_level_collected_at)
+{
+	static const struct {
+		const char *body;
+		long at;	/* -1: none, else where the value starts */
+	} cases[] = {
+		{ "{\"collected_at\":\"2026-11-26T10:00:00Z\"}", 16 },
+		{ "{\"a\": 1, \"collected_at\" :\t\"2026-11-26T10:00:00Z\"}",
+		  26 },
+		/* nested, a string value of that name, inside strings */
+		{ "{\"h\":{\"collected_at\":\"2026-11-26T10:00:00Z\"}}", -1 },
+		{ "{\"a\":[\"collected_at\"],\"b\":\"collected_at\"}", -1 },
+		{ "{\"a\":\"\\\"collected_at\\\":\\\"2026-11-26T10:00:00Z\\\"\"}",
+		  -1 },
+		{ "{\"a\":\"x\\\\\",\"collected_at\":\"2026-11-26T10:00:00Z\"}",
+		  26 },
+		/* not the agent's stamp */
+		{ "{\"collected_at\":\"2026-11-26T10:00:00.5Z\"}", -1 },
+		{ "{\"collected_at\":\"2026-11-26T10:00:00+00:00\"}", -1 },
+		{ "{\"collected_at\":\"2026-11-26t10:00:00Z\"}", -1 },
+		{ "{\"collected_at\":\"2026-13-26T10:00:00Z\"}", -1 },
+		{ "{\"collected_at\":\"2026-11-26T10:00:00\\u005a\"}", -1 },
+		{ "{\"collected_at\":null}", -1 },
+		{ "{\"collected_at\":\"2026-11-26T10:00:00Z", -1 },
+		{ "{}", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(fastpath_collected_at(cases[i].body,
+						    strlen(cases[i].body)) ==
+				      cases[i].at,
+			      "%s", cases[i].body);
+}
+END_TEST
+
+#define BODY(stamp, name)                                                      \
+	"{\"agent\":{\"id\":\"0b7d3c1e-1111-4222-8333-444455556666\"},"       \
+	"\"collected_at\": \"" stamp "\", \"host\":{\"hostname\":\"" name      \
+	"\"}}"
+
+START_TEST(takes_the_learned_body_with_a_new_stamp)
+{
+	const char *learned = BODY("2026-11-26T10:00:00Z", "mx1");
+	struct ingest_job job;
+	struct store_seen seen;
+	char ahead[TIME_RFC3339_LEN], body[256];
+	int64_t at, t;
+
+	unchanged(&job, HASH("3"));
+	json_decref(job.report);
+	job.report = testutil_parse(learned);
+	fastpath_template(&job, learned, strlen(learned));
+	ck_assert_uint_eq(job.tmpl_len, strlen(learned));
+	fastpath_learn(fp, &job, t0 + 3600, store_epoch(st));
+
+	/* The same bytes but the stamp: taken, with that stamp. */
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T11:30:00Z", "mx1"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 0);
+	ck_assert_int_eq(waiting(&seen, &at), 1);
+	ck_assert_int_eq(time_parse("2026-11-27T11:30:00Z", &t), 0);
+	ck_assert_int_eq(seen.collected_at, t);
+	ck_assert_int_eq(seen.bytes, (int64_t)strlen(body));
+
+	/* Anything else is parsed: another byte, another length, a stamp
+	 * report_check() would refuse or replace, another token, a host
+	 * that is due or forgotten. */
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T11:30:00Z", "mx2"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T11:30:00Z", "mx"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T25:30:00Z", "mx1"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T11:30:00z", "mx1"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	ck_assert_int_eq(time_format(t0 + 2 * 86400, ahead), 0);
+	snprintf(body, sizeof(body), BODY("%s", "mx1"), ahead);
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	snprintf(body, sizeof(body), "%s", BODY("2026-11-27T11:30:00Z", "mx1"));
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_B, body, strlen(body), t0),
+			 -EAGAIN);
+	ck_assert_int_eq(fastpath_raw(fp, 8, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body),
+				      t0 + 3600),
+			 -EAGAIN);
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 0);
+	fastpath_forget(fp, 7);
+	ck_assert_int_eq(fastpath_raw(fp, 7, TOKEN_A, body, strlen(body), t0),
+			 -EAGAIN);
+
+	/* A report whose stamp report_check() replaced has no template. */
+	ck_assert_int_eq(json_set_time(job.report, "collected_at", t0), 0);
+	fastpath_template(&job, learned, strlen(learned));
+	ck_assert_uint_eq(job.tmpl_len, 0);
+	/* Nor has one that is not hashes only. */
+	json_decref(job.report);
+	job.report = testutil_parse(learned);
+	job.sec[SECTION_PORTS].full = 1;
+	fastpath_template(&job, learned, strlen(learned));
+	ck_assert_uint_eq(job.tmpl_len, 0);
+	json_decref(job.report);
+}
+END_TEST
+
 static Suite *fastpath_suite(void)
 {
 	Suite *s = suite_create("fastpath");
@@ -236,6 +348,8 @@ static Suite *fastpath_suite(void)
 	tcase_add_test(tc, learn_answer_write);
 	tcase_add_test(tc, waits_at_most_the_bound);
 	tcase_add_test(tc, any_other_write_empties_it);
+	tcase_add_test(tc, finds_the_top_level_collected_at);
+	tcase_add_test(tc, takes_the_learned_body_with_a_new_stamp);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "jsonutil.h"
 #include "testutil.h"
 
@@ -156,6 +157,62 @@ START_TEST(test_canonical_scalars_and_escapes)
 }
 END_TEST
 
+/* json_canonical_append() writes json_canonical()'s bytes, whatever the
+ * value (its fallback included), after what out already holds. */
+START_TEST(test_canonical_append_is_json_canonical)
+{
+	static const char *const cases[] = {
+		"{\"name\":\"exim4\",\"version\":\"4.96-15+deb12u4\","
+		"\"arch\":\"amd64\",\"source\":null,\"n\":-9223372036854775807,"
+		"\"ok\":true,\"no\":false}",
+		"{\"b\":1,\"a\":2,\"ab\":3,\"B\":4,\"\":5,\"a b\":6}",
+		"{\"s\":\"quote \\\" back \\\\ slash / tab \\t nl \\n cr \\r "
+		"bs \\b ff \\f \\u0001 \\u001f \\u007f caf\\u00e9 \\ud83d\\ude00 "
+		"\u00e9\"}",
+		"{\"k\\u0002\\\"\":[1,[2,{\"z\":{},\"y\":[]}],\"x\",null]}",
+		"{\"r\":1.5,\"i\":1}",
+		"[0.1,1e300,-0.0,3]",
+		"{\"a1\":1,\"a2\":1,\"a3\":1,\"a4\":1,\"a5\":1,\"a6\":1,\"a7\":1,"
+		"\"a8\":1,\"a9\":1,\"b1\":1,\"b2\":1,\"b3\":1,\"b4\":1,\"b5\":1,"
+		"\"b6\":1,\"b7\":1,\"b8\":1,\"b9\":1,\"c1\":1,\"c2\":1,\"c3\":1,"
+		"\"c4\":1,\"c5\":1,\"c6\":1,\"c7\":1,\"c8\":1,\"c9\":1,\"d1\":1,"
+		"\"d2\":1,\"d3\":1,\"d4\":1,\"d5\":1,\"d6\":1}",
+		"\"alone\"", "42", "null", "{}", "[]",
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i], JSON_DECODE_ANY, NULL);
+		struct buf b = BUF_INIT(1 << 20);
+		char *want;
+
+		ck_assert_msg(v != NULL, "%s", cases[i]);
+		want = json_canonical(v);
+		ck_assert_int_eq(buf_puts(&b, "x"), 0);
+		ck_assert_int_eq(json_canonical_append(v, &b), 0);
+		ck_assert_str_eq(b.data + 1, want);
+		ck_assert_uint_eq(b.len, strlen(want) + 1);
+		free(want);
+		buf_free(&b);
+		json_decref(v);
+	}
+}
+END_TEST
+
+/* Past its cap, out is as it was. */
+START_TEST(test_canonical_append_cap)
+{
+	json_t *v = json_pack("{s:s}", "name", "a long enough value");
+	struct buf b = BUF_INIT(16);
+
+	ck_assert_int_eq(buf_puts(&b, "abc"), 0);
+	ck_assert_int_eq(json_canonical_append(v, &b), -E2BIG);
+	ck_assert_str_eq(b.data, "abc");
+	ck_assert_uint_eq(b.len, 3);
+	buf_free(&b);
+	json_decref(v);
+}
+END_TEST
+
 START_TEST(test_parse_rejects)
 {
 	static const char *const bad[] = {
@@ -217,6 +274,8 @@ int main(void)
 	tcase_add_test(tc, test_depth);
 	tcase_add_test(tc, test_canonical_sorted_compact);
 	tcase_add_test(tc, test_canonical_scalars_and_escapes);
+	tcase_add_test(tc, test_canonical_append_is_json_canonical);
+	tcase_add_test(tc, test_canonical_append_cap);
 	tcase_add_test(tc, test_parse_rejects);
 	tcase_add_test(tc, test_parse_len_and_depth);
 	suite_add_tcase(s, tc);
