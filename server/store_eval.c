@@ -445,10 +445,10 @@ static void vuln_of(const struct advisory_db *db,
  * that it is fixed, whoever built it (Freexian ELTS, a backport, a local
  * rebuild).  Only the entry for the installed source version counts.
  */
-static int changelog_fixes(const struct facts *f, const char *source,
-			   const char *source_version, const char *cve)
+int store_eval_changelog_fixes(const json_t *mail_section, const char *source,
+			       const char *source_version, const char *cve)
 {
-	json_t *items = json_object_get(f->sections[SECTION_MAIL], "items");
+	json_t *items = json_object_get(mail_section, "items");
 	json_t *it, *id;
 	size_t i, j;
 
@@ -465,6 +465,13 @@ static int changelog_fixes(const struct facts *f, const char *source,
 				return 1;
 	}
 	return 0;
+}
+
+static int changelog_fixes(const struct facts *f, const char *source,
+			   const char *source_version, const char *cve)
+{
+	return store_eval_changelog_fixes(f->sections[SECTION_MAIL], source,
+					  source_version, cve);
 }
 
 static int has_string(const json_t *arr, const char *s)
@@ -1191,6 +1198,7 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	int worst = 0, r;
 
 	rules_cfg(st->cfg, &rc);
+	store_rematch_seen(st, id);
 	if ((r = load_host(c, id, &f)) < 0 ||
 	    (r = load_sections(c, id, &f)) < 0 ||
 	    (r = load_errors(c, id, &f)) < 0 ||
