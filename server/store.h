@@ -341,10 +341,18 @@ int store_rematch_start(struct store *st, const struct advisory_db *old,
 /* Whether a re-match is under way (its digest not yet written). */
 bool store_rematch_busy(struct store *st);
 /* One step of it inside the writer's transaction: up to limit hosts.
- * *ret_more when there is more to do. */
+ * *ret_more when there is more to do; ret->finished when this step wrote
+ * the digest (once it commits), with what it took. */
+struct store_rematch_figures {
+	int finished;
+	int every_host;		/* it fell back to marking every host due */
+	size_t sources, versions;	/* whose verdicts changed, touched */
+	size_t hosts, full;	/* re-matched; of them, evaluated in full */
+	double seconds;		/* since store_rematch_start() */
+};
 /* Errors: the database's. */
 int store_rematch_step(struct store *st, int64_t now, int limit,
-		       int *ret_more);
+		       int *ret_more, struct store_rematch_figures *ret);
 /* GET /advisories: the sources of the advisories in use, and matched_at.
  * feed_url names the configured feed ("" none). */
 /* Errors: -ENOMEM; the database's. */

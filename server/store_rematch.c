@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "advisory.h"
 #include "buf.h"
@@ -84,8 +85,9 @@ struct rematch {
 	size_t n_pairs, at;
 	/* Hosts evaluated in full since the pairs were read. */
 	int64_t *seen;
-	size_t n_seen, cap_seen;
+	size_t n_seen, cap_seen, n_sorted;	/* the first n_sorted */
 	int64_t started;
+	struct timespec began;
 	size_t hosts, full, patched;
 };
 
@@ -136,6 +138,15 @@ int store_rematch_start(struct store *st, const struct advisory_db *old,
 
 	pthread_mutex_lock(&rematch_lock);
 	rm = st->rematch;
+	if (rm && rm->stage == RM_DONE && !rm->fallback) {
+		/* Through, its digest written (or, if that rolls back, the
+		 * new one takes the full way). */
+		pthread_mutex_lock(&seen_lock);
+		st->rematch = NULL;
+		pthread_mutex_unlock(&seen_lock);
+		rematch_free(rm);
+		rm = NULL;
+	}
 	if (rm) {
 		/* Hosts are part way between two data sets: the full way, with
 		 * the newest digest. */
@@ -150,6 +161,7 @@ int store_rematch_start(struct store *st, const struct advisory_db *old,
 		if (rm) {
 			rm->old = old;
 			rm->started = now;
+			clock_gettime(CLOCK_MONOTONIC, &rm->began);
 			snprintf(rm->digest, sizeof(rm->digest), "%s", digest);
 			pthread_mutex_lock(&seen_lock);
 			st->rematch = rm;
@@ -168,7 +180,8 @@ bool store_rematch_busy(struct store *st)
 	bool busy;
 
 	pthread_mutex_lock(&rematch_lock);
-	busy = st->rematch != NULL;
+	busy = st->rematch &&
+	       (st->rematch->stage != RM_DONE || st->rematch->fallback);
 	pthread_mutex_unlock(&rematch_lock);
 	return busy;
 }
@@ -704,13 +717,16 @@ static int in_sources(const struct rm_pair *p, size_t n, int source)
 	return 0;
 }
 
+/* Sorted at the start of each chunk.  Those noted during it are the
+ * chunk's own, or (PostgreSQL) another thread's that changed no packages:
+ * only a report changes them, on the writer's thread. */
 static int seen_since(struct rematch *rm, int64_t host)
 {
-	int found = 0;
+	int found;
 
 	pthread_mutex_lock(&seen_lock);
-	for (size_t i = 0; i < rm->n_seen && !found; i++)
-		found = rm->seen[i] == host;
+	found = rm->n_sorted && bsearch(&host, rm->seen, rm->n_sorted,
+					sizeof(*rm->seen), cmp_int64);
 	pthread_mutex_unlock(&seen_lock);
 	return found;
 }
@@ -956,6 +972,11 @@ static int apply_chunk(struct store *st, struct db_conn *c,
 {
 	int done = 0, r = 0;
 
+	pthread_mutex_lock(&seen_lock);
+	if (rm->n_seen)
+		qsort(rm->seen, rm->n_seen, sizeof(*rm->seen), cmp_int64);
+	rm->n_sorted = rm->n_seen;
+	pthread_mutex_unlock(&seen_lock);
 	while (rm->at < rm->n_pairs && done < limit && r == 0) {
 		size_t end = rm->at;
 		int64_t host = rm->pairs[rm->at].host;
@@ -987,14 +1008,31 @@ static int apply_chunk(struct store *st, struct db_conn *c,
 	return r;
 }
 
+static void figures(const struct rematch *rm, int full_way,
+		    struct store_rematch_figures *ret)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ret->finished = 1;
+	ret->every_host = full_way;
+	ret->sources = rm->n_sources;
+	ret->versions = rm->n_versions;
+	ret->hosts = rm->hosts;
+	ret->full = rm->full;
+	ret->seconds = (double)(t.tv_sec - rm->began.tv_sec) +
+		       (double)(t.tv_nsec - rm->began.tv_nsec) / 1e9;
+}
+
 int store_rematch_step(struct store *st, int64_t now, int limit,
-		       int *ret_more)
+		       int *ret_more, struct store_rematch_figures *ret)
 {
 	struct db_conn *c = &st->writer;
 	struct rematch *rm;
 	int r = 0;
 
 	*ret_more = 0;
+	memset(ret, 0, sizeof(*ret));
 	pthread_mutex_lock(&rematch_lock);
 	rm = st->rematch;
 	if (!rm)
@@ -1044,6 +1082,7 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 		rm->stage = RM_DONE;
 		pthread_mutex_unlock(&seen_lock);
 		*ret_more = 1;	/* to free it after the commit */
+		figures(rm, 0, ret);
 	}
 	goto out;
 fallback:
@@ -1057,6 +1096,7 @@ fallback:
 		rm->stage = RM_DONE;
 		pthread_mutex_unlock(&seen_lock);
 		*ret_more = 1;
+		figures(rm, 1, ret);
 	}
 out:
 	pthread_mutex_unlock(&rematch_lock);

@@ -187,11 +187,12 @@ static int run_index(struct writer *in)
 static void run_evaluation(struct writer *in)
 {
 	int64_t now = time_now();
+	struct store_rematch_figures rm;
 	int n = 0, pruned = 0, more = 0, r;
 
 	r = store_write_begin(in->st);
 	if (r == 0)
-		r = store_rematch_step(in->st, now, REMATCH_CHUNK, &more);
+		r = store_rematch_step(in->st, now, REMATCH_CHUNK, &more, &rm);
 	if (r == 0)
 		r = store_evaluate_due(in->st, now, EVAL_CHUNK, &n);
 	if (r == 0 && n < EVAL_CHUNK)
@@ -204,6 +205,14 @@ static void run_evaluation(struct writer *in)
 		store_write_rollback(in->st);
 		return;
 	}
+	if (rm.finished && rm.every_host)
+		log_notice("advisories: the hosts could not be matched again "
+			   "by version; every host is evaluated");
+	else if (rm.finished)
+		log_notice("advisories: matched again in %.1f s: %zu source "
+			   "packages changed, %zu hosts of them (%zu evaluated "
+			   "in full)",
+			   rm.seconds, rm.sources, rm.hosts, rm.full);
 	/* More hosts are due, or more history is past its time: come back
 	 * at once, after any queued reports. */
 	if (n == EVAL_CHUNK || pruned == PRUNE_CHUNK || more)
