@@ -349,6 +349,7 @@ struct store_rematch_figures {
 	size_t sources, versions;	/* whose verdicts changed, touched */
 	size_t hosts, full;	/* re-matched; of them, evaluated in full */
 	double seconds;		/* since store_rematch_start() */
+	double found_seconds;	/* of them, until the hosts were known */
 };
 /* Errors: the database's. */
 int store_rematch_step(struct store *st, int64_t now, int limit,

@@ -83,16 +83,13 @@ struct rematch {
 	size_t n_sources;
 	struct rm_pair *pairs;	/* sorted by host */
 	size_t n_pairs, at;
-	/* Hosts evaluated in full since the pairs were read. */
-	int64_t *seen;
-	size_t n_seen, cap_seen, n_sorted;	/* the first n_sorted */
 	int64_t started;
 	struct timespec began;
+	double found_at;	/* seconds to steps 1 and 2 */
 	size_t hosts, full, patched;
 };
 
 static pthread_mutex_t rematch_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void versions_free(struct rm_version *v, size_t n)
 {
@@ -117,17 +114,14 @@ static void rematch_free(struct rematch *rm)
 	}
 	free(rm->sources);
 	free(rm->pairs);
-	free(rm->seen);
 	free(rm);
 }
 
 void store_rematch_free(struct store *st)
 {
 	pthread_mutex_lock(&rematch_lock);
-	pthread_mutex_lock(&seen_lock);
 	rematch_free(st->rematch);
 	st->rematch = NULL;
-	pthread_mutex_unlock(&seen_lock);
 	pthread_mutex_unlock(&rematch_lock);
 }
 
@@ -141,9 +135,7 @@ int store_rematch_start(struct store *st, const struct advisory_db *old,
 	if (rm && rm->stage == RM_DONE && !rm->fallback) {
 		/* Through, its digest written (or, if that rolls back, the
 		 * new one takes the full way). */
-		pthread_mutex_lock(&seen_lock);
 		st->rematch = NULL;
-		pthread_mutex_unlock(&seen_lock);
 		rematch_free(rm);
 		rm = NULL;
 	}
@@ -156,16 +148,14 @@ int store_rematch_start(struct store *st, const struct advisory_db *old,
 		advisory_db_free((struct advisory_db *)old);
 		return 0;
 	}
-	if (old && store_leader(st) == 1) {
+	if (old && db_leader(st) == 1) {
 		rm = calloc(1, sizeof(*rm));
 		if (rm) {
 			rm->old = old;
 			rm->started = now;
 			clock_gettime(CLOCK_MONOTONIC, &rm->began);
 			snprintf(rm->digest, sizeof(rm->digest), "%s", digest);
-			pthread_mutex_lock(&seen_lock);
 			st->rematch = rm;
-			pthread_mutex_unlock(&seen_lock);
 			pthread_mutex_unlock(&rematch_lock);
 			return 0;
 		}
@@ -192,33 +182,6 @@ void store_rematch_rollback(struct store *st)
 	if (st->rematch)
 		st->rematch->fallback = 1;
 	pthread_mutex_unlock(&rematch_lock);
-}
-
-void store_rematch_seen(struct store *st, int64_t host)
-{
-	struct rematch *rm;
-
-	/* Not under rematch_lock: the writer holds that while a step runs
-	 * and evaluates hosts itself.  st->rematch and its stage change under
-	 * seen_lock too. */
-	pthread_mutex_lock(&seen_lock);
-	rm = st->rematch;
-	if (rm && rm->stage == RM_APPLY) {
-		if (rm->n_seen == rm->cap_seen) {
-			size_t cap = rm->cap_seen ? 2 * rm->cap_seen : 256;
-			int64_t *p = realloc(rm->seen, cap * sizeof(*p));
-
-			if (!p) {
-				rm->fallback = 1;
-				goto out;
-			}
-			rm->seen = p;
-			rm->cap_seen = cap;
-		}
-		rm->seen[rm->n_seen++] = host;
-	}
-out:
-	pthread_mutex_unlock(&seen_lock);
 }
 
 /* --- 1. the versions ---------------------------------------------------- */
@@ -297,16 +260,13 @@ static int releases_in_use(struct store *st, struct db_conn *c,
 		return s ? -ENOMEM : -EIO;
 	}
 	while ((rc = db_step(c, s)) == DB_ROW) {
-		json_t *t = json_pack("[sss]", db_col_text(s, 0) ?
-				db_col_text(s, 0) : "", db_col_text(s, 1) ?
-				db_col_text(s, 1) : "", db_col_text(s, 2) ?
-				db_col_text(s, 2) : "");
+		json_t *t = json_pack("[s?s?s?]", db_col_text(s, 0),
+				      db_col_text(s, 1), db_col_text(s, 2));
 
 		if (!t || json_array_append_new(rows, t) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
-		/* NULL and "" alike below, as for the key and the date. */
 	}
 	db_reset(s);
 	if (rc < 0) {
@@ -319,25 +279,26 @@ static int releases_in_use(struct store *st, struct db_conn *c,
 		const char *ver = json_string_value(json_array_get(row, 1));
 		const char *code = json_string_value(json_array_get(row, 2));
 		char kb[32];
-		const char *key = advisory_release_key(*os ? os : NULL,
-						       *ver ? ver : NULL,
-						       *code ? code : NULL, kb,
+		/* As store_evaluate_host() asks. */
+		const char *key = advisory_release_key(os, ver, code, kb,
 						       sizeof(kb));
 		int64_t was = 0, now_eol = 0;
 		int k;
 
-		if (*os) {
-			advisory_eol(old, os, *ver ? ver : code, &was, NULL);
-			advisory_eol(st->advisories, os, *ver ? ver : code,
+		if (os) {
+			advisory_eol(old, os, ver ? ver : code, &was, NULL);
+			advisory_eol(st->advisories, os, ver ? ver : code,
 				     &now_eol, NULL);
 		}
+		/* NULL and "" alike: at worst a few more hosts are due. */
 		if (was != now_eol &&
 		    (r = db_run_with(
 			     c, "UPDATE hosts SET next_eval_at = 0 WHERE "
 				"COALESCE(os_id, '') = ? AND "
 				"COALESCE(os_version_id, '') = ? AND "
 				"COALESCE(os_codename, '') = ?",
-			     DB_TEXT(os), DB_TEXT(ver), DB_TEXT(code))) < 0)
+			     DB_TEXT(os ? os : ""), DB_TEXT(ver ? ver : ""),
+			     DB_TEXT(code ? code : ""))) < 0)
 			break;
 		for (k = 0; k < ret->n; k++)
 			if (ret->has[k] == (key != NULL) &&
@@ -717,20 +678,6 @@ static int in_sources(const struct rm_pair *p, size_t n, int source)
 	return 0;
 }
 
-/* Sorted at the start of each chunk.  Those noted during it are the
- * chunk's own, or (PostgreSQL) another thread's that changed no packages:
- * only a report changes them, on the writer's thread. */
-static int seen_since(struct rematch *rm, int64_t host)
-{
-	int found;
-
-	pthread_mutex_lock(&seen_lock);
-	found = rm->n_sorted && bsearch(&host, rm->seen, rm->n_sorted,
-					sizeof(*rm->seen), cmp_int64);
-	pthread_mutex_unlock(&seen_lock);
-	return found;
-}
-
 /* Sets or deletes key of obj: value when it is an array of something. */
 static int put_entry(json_t *obj, const char *key, json_t *value)
 {
@@ -970,13 +917,13 @@ out:
 static int apply_chunk(struct store *st, struct db_conn *c,
 		       struct rematch *rm, int64_t now, int limit)
 {
-	int done = 0, r = 0;
+	int done = 0, r;
 
-	pthread_mutex_lock(&seen_lock);
-	if (rm->n_seen)
-		qsort(rm->seen, rm->n_seen, sizeof(*rm->seen), cmp_int64);
-	rm->n_sorted = rm->n_seen;
-	pthread_mutex_unlock(&seen_lock);
+	/* Those noted during the chunk are its own, or (PostgreSQL) another
+	 * thread's that changed no packages: only a report changes them, on
+	 * the writer's thread. */
+	if ((r = store_eval_watch_sort(st)) < 0)
+		return r;
 	while (rm->at < rm->n_pairs && done < limit && r == 0) {
 		size_t end = rm->at;
 		int64_t host = rm->pairs[rm->at].host;
@@ -989,7 +936,7 @@ static int apply_chunk(struct store *st, struct db_conn *c,
 		/* Evaluated since its versions were read: they may have
 		 * changed, and a full evaluation is exact whatever they are
 		 * now. */
-		full |= seen_since(rm, host);
+		full |= store_eval_watched(st, host);
 		if (full) {
 			r = store_evaluate_host(st, c, host, now);
 			if (r == -ENOENT)
@@ -1008,20 +955,26 @@ static int apply_chunk(struct store *st, struct db_conn *c,
 	return r;
 }
 
-static void figures(const struct rematch *rm, int full_way,
-		    struct store_rematch_figures *ret)
+static double since(const struct timespec *t0)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void figures(const struct rematch *rm, int full_way,
+		    struct store_rematch_figures *ret)
+{
 	ret->finished = 1;
 	ret->every_host = full_way;
 	ret->sources = rm->n_sources;
 	ret->versions = rm->n_versions;
 	ret->hosts = rm->hosts;
 	ret->full = rm->full;
-	ret->seconds = (double)(t.tv_sec - rm->began.tv_sec) +
-		       (double)(t.tv_nsec - rm->began.tv_nsec) / 1e9;
+	ret->seconds = since(&rm->began);
+	ret->found_seconds = rm->found_at;
 }
 
 int store_rematch_step(struct store *st, int64_t now, int limit,
@@ -1041,9 +994,7 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 		/* Its last chunk was committed (a rollback would have set
 		 * fallback, and the full way is taken below). */
 		if (!rm->fallback) {
-			pthread_mutex_lock(&seen_lock);
 			st->rematch = NULL;
-			pthread_mutex_unlock(&seen_lock);
 			rematch_free(rm);
 			goto out;
 		}
@@ -1062,9 +1013,10 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 			goto fallback;	/* too much changed: the full way */
 		if (r < 0)
 			goto out;
-		pthread_mutex_lock(&seen_lock);
+		if ((r = store_eval_watch(st, true)) < 0)
+			goto out;
 		rm->stage = RM_APPLY;
-		pthread_mutex_unlock(&seen_lock);
+		rm->found_at = since(&rm->began);
 		*ret_more = 1;
 		goto out;
 	}
@@ -1078,9 +1030,8 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 	r = db_run_with(c, "UPDATE advisory_state SET matched_digest = ?, "
 		       "matched_at = ?", DB_TEXT(rm->digest), DB_INT(now));
 	if (r == 0) {
-		pthread_mutex_lock(&seen_lock);
 		rm->stage = RM_DONE;
-		pthread_mutex_unlock(&seen_lock);
+		store_eval_watch(st, false);
 		*ret_more = 1;	/* to free it after the commit */
 		figures(rm, 0, ret);
 	}
@@ -1092,9 +1043,8 @@ fallback:
 		r = db_exec(c, "UPDATE hosts SET next_eval_at = 0");
 	if (r == 0) {
 		rm->fallback = 0;
-		pthread_mutex_lock(&seen_lock);
 		rm->stage = RM_DONE;
-		pthread_mutex_unlock(&seen_lock);
+		store_eval_watch(st, false);
 		*ret_more = 1;
 		figures(rm, 1, ret);
 	}

@@ -209,10 +209,11 @@ static void run_evaluation(struct writer *in)
 		log_notice("advisories: the hosts could not be matched again "
 			   "by version; every host is evaluated");
 	else if (rm.finished)
-		log_notice("advisories: matched again in %.1f s: %zu source "
-			   "packages changed, %zu hosts of them (%zu evaluated "
-			   "in full)",
-			   rm.seconds, rm.sources, rm.hosts, rm.full);
+		log_notice("advisories: matched again in %.1f s (%.1f s to "
+			   "find the hosts): %zu source packages changed, %zu "
+			   "hosts of them (%zu evaluated in full)",
+			   rm.seconds, rm.found_seconds, rm.sources, rm.hosts,
+			   rm.full);
 	/* More hosts are due, or more history is past its time: come back
 	 * at once, after any queued reports. */
 	if (n == EVAL_CHUNK || pruned == PRUNE_CHUNK || more)
