@@ -8,7 +8,7 @@ import os
 import re
 import time
 
-from reports import Host, package
+from reports import Host, package, sealed
 
 from test_advisory_feed import EXIM_PORT, EXIM_PROC, SHIPPED, release
 
@@ -74,6 +74,14 @@ def make_fleet(server):
             pk = [p for p in pk if p["source"] != "openssl"]
         rep = h.report(codename=codename, packages=pk, **kw)
         rep["host"]["os"]["version_id"] = ver
+        if i == 1:
+            # The host's own changelog of libssl3 says CVE-2026-1001 is
+            # fixed (a rebuild): the mail section carries it, as the agent
+            # reads it (SPEC section 2).
+            rep["sections"]["mail"] = sealed({"items": [{
+                "source": "openssl", "source_version": "3.0.11-1~deb12u2",
+                "package": "libssl3",
+                "changelog_cves": ["CVE-2026-1001"]}]})
         status, body, _ = h.send(rep)
         assert status == 200, body
         hosts.append(h)
@@ -171,19 +179,24 @@ def test_rematch_gives_what_a_full_evaluation_gives(make_server):
         # Nothing for openssl any more.
         {"exim4": tracker("0", "0")["exim4"]},
     ]
-    seen, logged = [], []
+    seen, logged, fixed = [], [], []
     for data in steps:
         update(server, data)
         after = state(server)
         logged.append(re.findall(r"matched again in .*",
                                  (server.tmp / "derelictd.log").read_text()))
         seen.append({h.id: vulns(server, h).get("openssl") for h in hosts})
+        fixed.append(json.loads(one(
+            server, "SELECT mail FROM host_state WHERE host_id = ?",
+            (hosts[1].id,))).get("fixed_per_changelog"))
         full_evaluation(server)
         assert state(server) == after
     exim, bookworm, buster, none = (h.id for h in hosts)
     # The steps did what they say: the re-match changed what it had to.
     assert seen[0][buster] == ["CVE-2026-1001"]  # 1002 unimportant there
-    assert seen[0][bookworm] == ["CVE-2026-1001", "CVE-2026-1002"]
+    assert seen[0][bookworm] == ["CVE-2026-1002"]
+    assert fixed[0] == {"openssl": ["CVE-2026-1001"]}
+    assert fixed[3] is None
     assert seen[1][buster] == ["CVE-2026-1001"]  # from libssl1.1-dev
     assert seen[2][buster] == ["CVE-2026-1002"]  # libssl1.1's, first
     assert seen[3][bookworm] is None and seen[0][none] is None
@@ -240,8 +253,7 @@ def test_rematch_raises_the_notifications(make_server):
         vulnerable_mta("finding.updated"), queued("finding.opened")
     # The openssl CVEs reached the hosts without an MTA, and raised
     # nothing (no finding is about them).
-    assert vulns(server, hosts[1])["openssl"] == ["CVE-2026-1001",
-                                                  "CVE-2026-1002"]
+    assert vulns(server, hosts[1])["openssl"] == ["CVE-2026-1002"]
     # exim4's advisory gone: the finding is resolved, and said so.
     update(server, {"openssl": tracker("1.1.1n-0+deb10u99",
                                        "3.0.99-1")["openssl"]})
