@@ -47,9 +47,9 @@
 #include "jsonutil.h"
 #include "rules.h"
 
-#define MAX_MATCH 64	/* as store_eval.c's */
+#define MAX_MATCH 64 /* as store_eval.c's */
 #define REMATCH_RELEASES 64
-#define REMATCH_MAX_VERSIONS 2000000	/* touched; more: the full way */
+#define REMATCH_MAX_VERSIONS 2000000 /* touched; more: the full way */
 #define REMATCH_MAX_PAIRS 20000000
 
 struct rm_version {
@@ -61,13 +61,13 @@ struct rm_version {
 struct rm_source {
 	char *name;
 	int has_mta;
-	int64_t *name_ids;	/* of its touched versions, sorted, unique */
+	int64_t *name_ids; /* of its touched versions, sorted, unique */
 	size_t n_names, cap_names;
 };
 
 struct rm_pair {
 	int64_t host;
-	int source;	/* index in sources */
+	int source; /* index in sources */
 };
 
 enum rm_stage { RM_DIFF, RM_APPLY, RM_DONE };
@@ -75,17 +75,17 @@ enum rm_stage { RM_DIFF, RM_APPLY, RM_DONE };
 struct rematch {
 	enum rm_stage stage;
 	int fallback;
-	const struct advisory_db *old;	/* owned */
+	const struct advisory_db *old; /* owned */
 	char digest[65];
-	struct rm_version *versions;	/* touched, sorted by id */
+	struct rm_version *versions; /* touched, sorted by id */
 	size_t n_versions;
-	struct rm_source *sources;	/* sorted by name */
+	struct rm_source *sources; /* sorted by name */
 	size_t n_sources;
-	struct rm_pair *pairs;	/* sorted by host */
+	struct rm_pair *pairs; /* sorted by host */
 	size_t n_pairs, at;
 	int64_t started;
 	struct timespec began;
-	double found_at;	/* seconds to steps 1 and 2 */
+	double found_at; /* seconds to steps 1 and 2 */
 	size_t hosts, full, patched;
 };
 
@@ -216,31 +216,30 @@ static int signature(const struct advisory_db *db, const char *release,
 		r = buf_printf(out, "%d %d %d", (int)m[i].severity,
 			       (int)m[i].scope, (int)m[i].unconfirmed);
 		if (r == 0 && fix)
-			r = buf_printf(out, " %d %s|%s|%s|%s", (int)fix->state,
-				       fix->state == ADVISORY_FIX_VERSION &&
-						       fix->version
-					       ? fix->version
-					       : "",
-				       fix->advisory ? fix->advisory : "",
-				       fix->urgency_name ? fix->urgency_name
-							 : "",
-				       fix->nodsa ? fix->nodsa : "\x01");
+			r = buf_printf(
+			    out, " %d %s|%s|%s|%s", (int)fix->state,
+			    fix->state == ADVISORY_FIX_VERSION && fix->version
+				? fix->version
+				: "",
+			    fix->advisory ? fix->advisory : "",
+			    fix->urgency_name ? fix->urgency_name : "",
+			    fix->nodsa ? fix->nodsa : "\x01");
 		if (r == 0 && src)
 			r = buf_printf(out, " %s %lld", src->name,
 				       (long long)(src->data_date
-							   ? src->data_date
-							   : src->fetched_at));
+						       ? src->data_date
+						       : src->fetched_at));
 		if (r == 0)
 			r = buf_puts(out, "\n");
 	}
 	if (r == 0 && n > 0)
-		r = buf_puts(out, "+");	/* "has a verdict", even unimportant */
+		r = buf_puts(out, "+"); /* "has a verdict", even unimportant */
 	return r;
 }
 
 struct releases {
 	char key[REMATCH_RELEASES][64];
-	int has[REMATCH_RELEASES];	/* 0: the key is NULL */
+	int has[REMATCH_RELEASES]; /* 0: the key is NULL */
 	int n;
 };
 
@@ -250,7 +249,7 @@ static int releases_in_use(struct store *st, struct db_conn *c,
 			   const struct advisory_db *old, struct releases *ret)
 {
 	struct db_stmt *s = db_stmt(c, "SELECT DISTINCT os_id, "
-				  "os_version_id, os_codename FROM hosts");
+				       "os_version_id, os_codename FROM hosts");
 	json_t *rows = json_array(), *row;
 	size_t i;
 	int rc, r = 0;
@@ -274,14 +273,15 @@ static int releases_in_use(struct store *st, struct db_conn *c,
 		return rc;
 	}
 	ret->n = 0;
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		const char *os = json_string_value(json_array_get(row, 0));
 		const char *ver = json_string_value(json_array_get(row, 1));
 		const char *code = json_string_value(json_array_get(row, 2));
 		char kb[32];
 		/* As store_evaluate_host() asks. */
-		const char *key = advisory_release_key(os, ver, code, kb,
-						       sizeof(kb));
+		const char *key =
+		    advisory_release_key(os, ver, code, kb, sizeof(kb));
 		int64_t was = 0, now_eol = 0;
 		int k;
 
@@ -292,13 +292,14 @@ static int releases_in_use(struct store *st, struct db_conn *c,
 		}
 		/* NULL and "" alike: at worst a few more hosts are due. */
 		if (was != now_eol &&
-		    (r = db_run_with(
-			     c, "UPDATE hosts SET next_eval_at = 0 WHERE "
-				"COALESCE(os_id, '') = ? AND "
-				"COALESCE(os_version_id, '') = ? AND "
-				"COALESCE(os_codename, '') = ?",
-			     DB_TEXT(os ? os : ""), DB_TEXT(ver ? ver : ""),
-			     DB_TEXT(code ? code : ""))) < 0)
+		    (r = db_run_with(c,
+				     "UPDATE hosts SET next_eval_at = 0 WHERE "
+				     "COALESCE(os_id, '') = ? AND "
+				     "COALESCE(os_version_id, '') = ? AND "
+				     "COALESCE(os_codename, '') = ?",
+				     DB_TEXT(os ? os : ""),
+				     DB_TEXT(ver ? ver : ""),
+				     DB_TEXT(code ? code : ""))) < 0)
 			break;
 		for (k = 0; k < ret->n; k++)
 			if (ret->has[k] == (key != NULL) &&
@@ -374,8 +375,8 @@ static int diff_versions(struct store *st, struct db_conn *c,
 			 struct rematch *rm)
 {
 	struct db_stmt *s = db_stmt(c, "SELECT id, name_id, name, arch, "
-				  "source, source_version FROM "
-				  "package_versions ORDER BY id");
+				       "source, source_version FROM "
+				       "package_versions ORDER BY id");
 	struct buf a = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
 	struct releases rel;
 	struct rm_version *cand = NULL;
@@ -387,101 +388,127 @@ static int diff_versions(struct store *st, struct db_conn *c,
 		return -EIO;
 	if ((r = releases_in_use(st, c, rm->old, &rel)) < 0)
 		return r;
-	while ((rc = db_step(c, s)) == DB_ROW && r == 0) {
-		struct rm_version v = {
-			.id = db_col_int(s, 0),
-			.name_id = db_col_int(s, 1),
-			.name = (char *)db_col_text(s, 2),
-			.arch = (char *)db_col_text(s, 3),
-			.source = (char *)db_col_text(s, 4),
-			.source_version = (char *)db_col_text(s, 5),
-		};
-		int any = 0, differs = 0;
+	/* Two passes: the sources whose versions' verdicts changed, then
+	 * their versions with a verdict (only those are kept). */
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		while ((rc = db_step(c, s)) == DB_ROW && r == 0) {
+			struct rm_version v = {
+			    .id = db_col_int(s, 0),
+			    .name_id = db_col_int(s, 1),
+			    .name = (char *)db_col_text(s, 2),
+			    .arch = (char *)db_col_text(s, 3),
+			    .source = (char *)db_col_text(s, 4),
+			    .source_version = (char *)db_col_text(s, 5),
+			};
+			int any = 0, differs = 0;
 
-		if (!v.name || !v.arch || !v.source || !v.source_version)
-			continue;
-		v.is_mta = rules_mta_of_package(v.name, v.source) != NULL;
-		for (int k = 0; k < rel.n && r == 0; k++) {
-			const char *key = rel.has[k] ? rel.key[k] : NULL;
+			if (!v.name || !v.arch || !v.source ||
+			    !v.source_version)
+				continue;
+			/* The second pass keeps the touched sources' versions.
+			 */
+			if (pass == 1 && source_index(rm, v.source) < 0)
+				continue;
+			v.is_mta =
+			    rules_mta_of_package(v.name, v.source) != NULL;
+			for (int k = 0; k < rel.n && r == 0; k++) {
+				const char *key =
+				    rel.has[k] ? rel.key[k] : NULL;
 
-			if ((r = signature(rm->old, key, &v, &a)) < 0 ||
-			    (r = signature(st->advisories, key, &v, &b)) < 0)
+				if ((r = signature(rm->old, key, &v, &a)) < 0 ||
+				    (r = signature(st->advisories, key, &v,
+						   &b)) < 0)
+					break;
+				any |= a.len || b.len;
+				differs |=
+				    a.len != b.len ||
+				    (a.len && memcmp(a.data, b.data, a.len));
+			}
+			if (r < 0 || !any)
+				continue;
+			if (pass == 0 && differs) {
+				if (n_changed == cap_changed) {
+					size_t cap =
+					    cap_changed ? 2 * cap_changed : 64;
+					char **p =
+					    realloc(changed, cap * sizeof(*p));
+
+					if (!p) {
+						r = -ENOMEM;
+						break;
+					}
+					changed = p;
+					cap_changed = cap;
+				}
+				if (!(changed[n_changed] = strdup(v.source))) {
+					r = -ENOMEM;
+					break;
+				}
+				n_changed++;
+			}
+			if (pass == 0)
+				continue;
+			if (n_cand == REMATCH_MAX_VERSIONS) {
+				r = -E2BIG;
 				break;
-			any |= a.len || b.len;
-			differs |= a.len != b.len ||
-				   (a.len && memcmp(a.data, b.data, a.len));
-		}
-		if (r < 0 || !any)
-			continue;
-		if (differs) {
-			if (n_changed == cap_changed) {
-				size_t cap = cap_changed ? 2 * cap_changed : 64;
-				char **p = realloc(changed, cap * sizeof(*p));
+			}
+			if (n_cand == cap_cand) {
+				size_t cap = cap_cand ? 2 * cap_cand : 256;
+				struct rm_version *p =
+				    realloc(cand, cap * sizeof(*p));
 
 				if (!p) {
 					r = -ENOMEM;
 					break;
 				}
-				changed = p;
-				cap_changed = cap;
+				cand = p;
+				cap_cand = cap;
 			}
-			if (!(changed[n_changed] = strdup(v.source))) {
+			cand[n_cand] = v;
+			cand[n_cand].name = strdup(v.name);
+			cand[n_cand].arch = strdup(v.arch);
+			cand[n_cand].source = strdup(v.source);
+			cand[n_cand].source_version = strdup(v.source_version);
+			n_cand++;
+			if (!cand[n_cand - 1].name || !cand[n_cand - 1].arch ||
+			    !cand[n_cand - 1].source ||
+			    !cand[n_cand - 1].source_version)
 				r = -ENOMEM;
-				break;
-			}
-			n_changed++;
 		}
-		if (n_cand == REMATCH_MAX_VERSIONS) {
-			r = -E2BIG;
+		db_reset(s);
+		if (r == 0 && rc < 0)
+			r = rc;
+		if (pass == 1)
 			break;
-		}
-		if (n_cand == cap_cand) {
-			size_t cap = cap_cand ? 2 * cap_cand : 256;
-			struct rm_version *p = realloc(cand, cap * sizeof(*p));
+		/* The touched sources, sorted and unique. */
+		if (r == 0 && n_changed) {
+			size_t u = 0;
 
-			if (!p) {
+			qsort(changed, n_changed, sizeof(*changed), cmp_str);
+			rm->sources = calloc(n_changed, sizeof(*rm->sources));
+			if (!rm->sources)
 				r = -ENOMEM;
-				break;
+			for (size_t i = 0; r == 0 && i < n_changed; i++) {
+				if (u && strcmp(rm->sources[u - 1].name,
+						changed[i]) == 0)
+					continue;
+				rm->sources[u].name = changed[i];
+				changed[i] = NULL;
+				u++;
 			}
-			cand = p;
-			cap_cand = cap;
+			rm->n_sources = u;
 		}
-		cand[n_cand] = v;
-		cand[n_cand].name = strdup(v.name);
-		cand[n_cand].arch = strdup(v.arch);
-		cand[n_cand].source = strdup(v.source);
-		cand[n_cand].source_version = strdup(v.source_version);
-		n_cand++;
-		if (!cand[n_cand - 1].name || !cand[n_cand - 1].arch ||
-		    !cand[n_cand - 1].source ||
-		    !cand[n_cand - 1].source_version)
-			r = -ENOMEM;
+		for (size_t i = 0; i < n_changed; i++)
+			free(changed[i]);
+		free(changed);
+		changed = NULL;
+		n_changed = cap_changed = 0;
+		if (!rm->n_sources)
+			break;
 	}
 	db_reset(s);
 	buf_free(&a);
 	buf_free(&b);
-	if (r == 0 && rc < 0)
-		r = rc;
-	/* The touched sources, sorted and unique. */
-	if (r == 0 && n_changed) {
-		size_t u = 0;
-
-		qsort(changed, n_changed, sizeof(*changed), cmp_str);
-		rm->sources = calloc(n_changed, sizeof(*rm->sources));
-		if (!rm->sources)
-			r = -ENOMEM;
-		for (size_t i = 0; r == 0 && i < n_changed; i++) {
-			if (u && strcmp(rm->sources[u - 1].name, changed[i]) == 0)
-				continue;
-			rm->sources[u].name = changed[i];
-			changed[i] = NULL;
-			u++;
-		}
-		rm->n_sources = u;
-	}
-	for (size_t i = 0; i < n_changed; i++)
-		free(changed[i]);
-	free(changed);
 	/* The touched versions: the candidates of touched sources (the scan
 	 * gave them in id order). */
 	for (size_t i = 0; i < n_cand; i++) {
@@ -548,7 +575,7 @@ static int pair_add(struct rematch *rm, size_t *cap, int64_t host,
 		rm->pairs = p;
 		*cap = n;
 	}
-	rm->pairs[rm->n_pairs++] = (struct rm_pair){ host, k };
+	rm->pairs[rm->n_pairs++] = (struct rm_pair){host, k};
 	return 0;
 }
 
@@ -567,11 +594,11 @@ static int hosts_of_name(struct db_conn *c, struct rematch *rm, size_t *cap,
 			 int64_t name_id)
 {
 	static const char *const sql[] = {
-		"SELECT host_id, version_id FROM package_hosts WHERE "
-		"name_id = ?",
-		"SELECT p.host_id, p.version_id FROM package_hosts_pending q "
-		"CROSS JOIN packages p WHERE p.host_id = q.host_id AND "
-		"p.name_id = ?",
+	    "SELECT host_id, version_id FROM package_hosts WHERE "
+	    "name_id = ?",
+	    "SELECT p.host_id, p.version_id FROM package_hosts_pending q "
+	    "CROSS JOIN packages p WHERE p.host_id = q.host_id AND "
+	    "p.name_id = ?",
 	};
 	int r = 0, rc;
 
@@ -636,7 +663,7 @@ static int host_versions_of_name(struct db_conn *c, int64_t host,
 				 size_t *cap)
 {
 	struct db_stmt *s = db_stmt(c, "SELECT version_id FROM packages "
-				  "WHERE host_id = ? AND name_id = ?");
+				       "WHERE host_id = ? AND name_id = ?");
 	int rc;
 
 	if (!s)
@@ -695,9 +722,8 @@ static int put_entry(json_t *obj, const char *key, json_t *value)
  * of a source with some left gives the source's CVE ids.  Called with
  * st->adv_lock held.
  */
-static int patch_host(struct store *st, struct db_conn *c,
-		      struct rematch *rm, int64_t host,
-		      const struct rm_pair *p, size_t np)
+static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
+		      int64_t host, const struct rm_pair *p, size_t np)
 {
 	struct advisory_verdict m[MAX_MATCH];
 	const struct rm_version **mine = NULL;
@@ -705,8 +731,7 @@ static int patch_host(struct store *st, struct db_conn *c,
 	size_t n_ids = 0, cap_ids = 0, n_mine = 0;
 	json_t *mail_sec = NULL, *vulns = NULL, *mail = NULL;
 	json_t *vmap = json_object(), *fixed = json_object(), *fpc;
-	char kb[32], *was_v = NULL, *was_m = NULL, *now_v = NULL,
-		*now_m = NULL;
+	char kb[32], *was_v = NULL, *was_m = NULL, *now_v = NULL, *now_m = NULL;
 	const char *release = NULL;
 	struct db_stmt *s;
 	int r = 0, rc;
@@ -716,7 +741,7 @@ static int patch_host(struct store *st, struct db_conn *c,
 		goto out;
 	}
 	s = db_stmt(c, "SELECT os_id, os_version_id, os_codename FROM hosts "
-		    "WHERE id = ?");
+		       "WHERE id = ?");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -724,10 +749,9 @@ static int patch_host(struct store *st, struct db_conn *c,
 	db_bind_int(s, 1, host);
 	rc = db_step(c, s);
 	if (rc == DB_ROW)
-		release = advisory_release_key(db_col_text(s, 0),
-					       db_col_text(s, 1),
-					       db_col_text(s, 2), kb,
-					       sizeof(kb));
+		release =
+		    advisory_release_key(db_col_text(s, 0), db_col_text(s, 1),
+					 db_col_text(s, 2), kb, sizeof(kb));
 	if (rc == DB_ROW && release && release != kb) {
 		/* The codename points into the row: keep a copy. */
 		snprintf(kb, sizeof(kb), "%s", release);
@@ -735,7 +759,7 @@ static int patch_host(struct store *st, struct db_conn *c,
 	}
 	db_reset(s);
 	if (rc != DB_ROW) {
-		r = rc < 0 ? rc : 0;	/* a host deleted since: nothing */
+		r = rc < 0 ? rc : 0; /* a host deleted since: nothing */
 		goto out;
 	}
 
@@ -751,13 +775,12 @@ static int patch_host(struct store *st, struct db_conn *c,
 				for (size_t y = 0;
 				     y < rm->sources[p[x].source].n_names; y++)
 					dup |= rm->sources[p[x].source]
-						       .name_ids[y] ==
+						   .name_ids[y] ==
 					       src->name_ids[j];
 			if (!dup)
-				r = host_versions_of_name(c, host,
-							  src->name_ids[j],
-							  &ids, &n_ids,
-							  &cap_ids);
+				r = host_versions_of_name(
+				    c, host, src->name_ids[j], &ids, &n_ids,
+				    &cap_ids);
 		}
 	}
 	if (r < 0)
@@ -778,7 +801,7 @@ static int patch_host(struct store *st, struct db_conn *c,
 	qsort(mine, n_mine, sizeof(*mine), cmp_versions_by_name);
 
 	s = db_stmt(c, "SELECT body FROM sections WHERE host_id = ? AND "
-		    "name = 'mail'");
+		       "name = 'mail'");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -797,10 +820,9 @@ static int patch_host(struct store *st, struct db_conn *c,
 		int n = 0, kept = 0;
 
 		if (st->advisories)
-			n = advisory_match_verdicts(st->advisories, release,
-						    v->source,
-						    v->source_version, m,
-						    MAX_MATCH);
+			n = advisory_match_verdicts(
+			    st->advisories, release, v->source,
+			    v->source_version, m, MAX_MATCH);
 		n = n < 0 ? 0 : n > MAX_MATCH ? MAX_MATCH : n;
 		for (int j = 0; j < n; j++) {
 			if (m[j].fix && m[j].fix->unimportant)
@@ -818,12 +840,12 @@ static int patch_host(struct store *st, struct db_conn *c,
 					json_object_set_new(fixed, v->source,
 							    l);
 				}
-				json_array_foreach(l, x, id)
-					has |= strcmp(json_string_value(id),
-						      m[j].a->cve) == 0;
+				json_array_foreach(l, x, id) has |=
+				    strcmp(json_string_value(id),
+					   m[j].a->cve) == 0;
 				if (!has)
 					json_array_append_new(
-						l, json_string(m[j].a->cve));
+					    l, json_string(m[j].a->cve));
 				continue;
 			}
 			m[kept++] = m[j];
@@ -832,8 +854,8 @@ static int patch_host(struct store *st, struct db_conn *c,
 			json_t *cves = json_array();
 
 			for (int j = 0; j < kept; j++)
-				json_array_append_new(
-					cves, json_string(m[j].a->cve));
+				json_array_append_new(cves,
+						      json_string(m[j].a->cve));
 			if (json_object_set_new(vmap, v->source, cves) < 0)
 				r = -ENOMEM;
 		}
@@ -896,8 +918,9 @@ static int patch_host(struct store *st, struct db_conn *c,
 	}
 	rm->patched++;
 	if (strcmp(now_v, was_v) != 0 || strcmp(now_m, was_m) != 0)
-		r = db_run_with(c, "UPDATE host_state SET vulns = ?, mail = ? "
-			       "WHERE host_id = ?",
+		r = db_run_with(c,
+				"UPDATE host_state SET vulns = ?, mail = ? "
+				"WHERE host_id = ?",
 				DB_TEXT(now_v), DB_TEXT(now_m), DB_INT(host));
 out:
 	free(ids);
@@ -914,8 +937,8 @@ out:
 	return r;
 }
 
-static int apply_chunk(struct store *st, struct db_conn *c,
-		       struct rematch *rm, int64_t now, int limit)
+static int apply_chunk(struct store *st, struct db_conn *c, struct rematch *rm,
+		       int64_t now, int limit)
 {
 	int done = 0, r;
 
@@ -977,8 +1000,8 @@ static void figures(const struct rematch *rm, int full_way,
 	ret->found_seconds = rm->found_at;
 }
 
-int store_rematch_step(struct store *st, int64_t now, int limit,
-		       int *ret_more, struct store_rematch_figures *ret)
+int store_rematch_step(struct store *st, int64_t now, int limit, int *ret_more,
+		       struct store_rematch_figures *ret)
 {
 	struct db_conn *c = &st->writer;
 	struct rematch *rm;
@@ -1010,7 +1033,7 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 		if (r == 0)
 			r = find_hosts(c, rm);
 		if (r == -E2BIG)
-			goto fallback;	/* too much changed: the full way */
+			goto fallback; /* too much changed: the full way */
 		if (r < 0)
 			goto out;
 		if ((r = store_eval_watch(st, true)) < 0)
@@ -1027,18 +1050,22 @@ int store_rematch_step(struct store *st, int64_t now, int limit,
 		*ret_more = 1;
 		goto out;
 	}
-	r = db_run_with(c, "UPDATE advisory_state SET matched_digest = ?, "
-		       "matched_at = ?", DB_TEXT(rm->digest), DB_INT(now));
+	r = db_run_with(c,
+			"UPDATE advisory_state SET matched_digest = ?, "
+			"matched_at = ?",
+			DB_TEXT(rm->digest), DB_INT(now));
 	if (r == 0) {
 		rm->stage = RM_DONE;
 		store_eval_watch(st, false);
-		*ret_more = 1;	/* to free it after the commit */
+		*ret_more = 1; /* to free it after the commit */
 		figures(rm, 0, ret);
 	}
 	goto out;
 fallback:
-	r = db_run_with(c, "UPDATE advisory_state SET matched_digest = ?, "
-		       "matched_at = ?", DB_TEXT(rm->digest), DB_INT(now));
+	r = db_run_with(c,
+			"UPDATE advisory_state SET matched_digest = ?, "
+			"matched_at = ?",
+			DB_TEXT(rm->digest), DB_INT(now));
 	if (r == 0)
 		r = db_exec(c, "UPDATE hosts SET next_eval_at = 0");
 	if (r == 0) {
