@@ -274,22 +274,38 @@ static int reload(struct advisory_feed *f)
 		return r;
 	}
 	old = (struct advisory_db *)store_set_advisories(f->st, db);
-	advisory_db_free(old);
 	f->db = db;
 	f->loaded_version = state.data_version;
 	metrics_advisory_newest(newest_date(db));
 	log_info("advisories: %zu entries from %zu sources loaded",
 		 advisory_db_count(db), advisory_db_source_count(db));
-	if (strcmp(digest, state.matched_digest) == 0)
+	if (strcmp(digest, state.matched_digest) == 0 &&
+	    !store_rematch_busy(f->st)) {
+		advisory_db_free(old);
 		return 0;
-	r = store_advisory_matched(f->st, digest, time_now());
+	}
+	/* The hosts were matched against old (when it is what was loaded
+	 * before): only the versions whose verdicts changed are looked at
+	 * again, and their hosts. */
+	if (old) {
+		char was[65];
+
+		/* Not what the hosts were matched against (a start that
+		 * failed): then every host, the full way. */
+		if (advisory_db_digest(old, was) < 0 ||
+		    strcmp(was, state.matched_digest) != 0) {
+			advisory_db_free(old);
+			old = NULL;
+		}
+	}
+	r = store_rematch_start(f->st, old, digest, time_now());
 	if (r < 0) {
 		log_warning("advisories: cannot mark the hosts for matching: "
 			    "%s",
 			    store_errmsg());
 		return r;
 	}
-	log_notice("advisories: the data changed; every host is matched "
+	log_notice("advisories: the data changed; the hosts are matched "
 		   "again");
 	if (f->writer)
 		writer_kick(f->writer);

@@ -79,6 +79,8 @@ void store_close(struct store *st)
 	db_close(st);
 	packages_cache_free(st);
 	store_verdicts_free(st);
+	store_rematch_free(st);
+	store_eval_watch_free(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->freed);
 	pthread_rwlock_destroy(&st->adv_lock);

@@ -328,6 +328,32 @@ int store_advisory_feed_save(struct store *st,
  * on, and marks every host for evaluation, in one transaction. */
 /* Errors: the database's. */
 int store_advisory_matched(struct store *st, const char *digest, int64_t now);
+/* After store_set_advisories(): has the hosts matched against the data of
+ * this digest, taking ownership of old (the data they were matched
+ * against).  The writer's evaluation pass does it (store_rematch_step()):
+ * only the hosts whose verdicts changed, and for most of them only the
+ * advisory part of an evaluation; matched_digest is written when it is
+ * through.  Without old, or while one is under way, it is
+ * store_advisory_matched(), every host due. */
+/* Errors: the database's. */
+int store_rematch_start(struct store *st, const struct advisory_db *old,
+			const char *digest, int64_t now);
+/* Whether a re-match is under way (its digest not yet written). */
+bool store_rematch_busy(struct store *st);
+/* One step of it inside the writer's transaction: up to limit hosts.
+ * *ret_more when there is more to do; ret->finished when this step wrote
+ * the digest (once it commits), with what it took. */
+struct store_rematch_figures {
+	int finished;
+	int every_host;		/* it fell back to marking every host due */
+	size_t sources, versions;	/* whose verdicts changed, touched */
+	size_t hosts, full;	/* re-matched; of them, evaluated in full */
+	double seconds;		/* since store_rematch_start() */
+	double found_seconds;	/* of them, until the hosts were known */
+};
+/* Errors: the database's. */
+int store_rematch_step(struct store *st, int64_t now, int limit,
+		       int *ret_more, struct store_rematch_figures *ret);
 /* GET /advisories: the sources of the advisories in use, and matched_at.
  * feed_url names the configured feed ("" none). */
 /* Errors: -ENOMEM; the database's. */

@@ -445,10 +445,10 @@ static void vuln_of(const struct advisory_db *db,
  * that it is fixed, whoever built it (Freexian ELTS, a backport, a local
  * rebuild).  Only the entry for the installed source version counts.
  */
-static int changelog_fixes(const struct facts *f, const char *source,
-			   const char *source_version, const char *cve)
+int store_eval_changelog_fixes(const json_t *mail_section, const char *source,
+			       const char *source_version, const char *cve)
 {
-	json_t *items = json_object_get(f->sections[SECTION_MAIL], "items");
+	json_t *items = json_object_get(mail_section, "items");
 	json_t *it, *id;
 	size_t i, j;
 
@@ -465,6 +465,13 @@ static int changelog_fixes(const struct facts *f, const char *source,
 				return 1;
 	}
 	return 0;
+}
+
+static int changelog_fixes(const struct facts *f, const char *source,
+			   const char *source_version, const char *cve)
+{
+	return store_eval_changelog_fixes(f->sections[SECTION_MAIL], source,
+					  source_version, cve);
 }
 
 static int has_string(const json_t *arr, const char *s)
@@ -1181,6 +1188,115 @@ fail_rc:
 	return rc;
 }
 
+/*
+ * The hosts evaluated while someone watches (store_rematch.c: a host
+ * evaluated since its versions were read), in a list of their ids.
+ */
+struct eval_watch {
+	pthread_mutex_t lock;
+	int on, failed;
+	int64_t *ids;
+	size_t n, cap, n_sorted;
+};
+
+static struct eval_watch *watch_of(struct store *st)
+{
+	static pthread_mutex_t made = PTHREAD_MUTEX_INITIALIZER;
+
+	pthread_mutex_lock(&made);
+	if (!st->eval_watch) {
+		st->eval_watch = calloc(1, sizeof(*st->eval_watch));
+		if (st->eval_watch)
+			pthread_mutex_init(&st->eval_watch->lock, NULL);
+	}
+	pthread_mutex_unlock(&made);
+	return st->eval_watch;
+}
+
+static void watch_note(struct store *st, int64_t id)
+{
+	struct eval_watch *w = st->eval_watch;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (w->on && w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		int64_t *p = realloc(w->ids, cap * sizeof(*p));
+
+		if (p) {
+			w->ids = p;
+			w->cap = cap;
+		} else {
+			w->failed = 1;
+		}
+	}
+	if (w->on && w->n < w->cap)
+		w->ids[w->n++] = id;
+	pthread_mutex_unlock(&w->lock);
+}
+
+int store_eval_watch(struct store *st, bool on)
+{
+	struct eval_watch *w = watch_of(st);
+
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_lock(&w->lock);
+	w->on = on;
+	w->failed = 0;
+	w->n = w->n_sorted = 0;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int store_eval_watch_sort(struct store *st)
+{
+	struct eval_watch *w = st->eval_watch;
+	int r = 0;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	qsort(w->ids, w->n, sizeof(*w->ids), cmp_ids);
+	w->n_sorted = w->n;
+	if (w->failed)
+		r = -ENOMEM;
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+bool store_eval_watched(struct store *st, int64_t id)
+{
+	struct eval_watch *w = st->eval_watch;
+	bool found;
+
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	found = w->n_sorted && bsearch(&id, w->ids, w->n_sorted,
+				       sizeof(*w->ids), cmp_ids);
+	pthread_mutex_unlock(&w->lock);
+	return found;
+}
+
+void store_eval_watch_free(struct store *st)
+{
+	if (!st->eval_watch)
+		return;
+	pthread_mutex_destroy(&st->eval_watch->lock);
+	free(st->eval_watch->ids);
+	free(st->eval_watch);
+	st->eval_watch = NULL;
+}
+
 int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 			int64_t now)
 {
@@ -1191,6 +1307,7 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	int worst = 0, r;
 
 	rules_cfg(st->cfg, &rc);
+	watch_note(st, id);
 	if ((r = load_host(c, id, &f)) < 0 ||
 	    (r = load_sections(c, id, &f)) < 0 ||
 	    (r = load_errors(c, id, &f)) < 0 ||

@@ -46,6 +46,8 @@ struct store {
 	int n_notify_dests;
 	struct version_cache *versions;	/* the writer's (store_packages.c) */
 	struct verdict_cache *verdicts;	/* store_eval.c's */
+	struct rematch *rematch;	/* store_rematch.c's, under its lock */
+	struct eval_watch *eval_watch;	/* store_eval.c's */
 };
 /* Replaces row's integer member key (a severity level) with the level's
  * name (rules_severity_name(), where the names are defined), or with none
@@ -109,6 +111,23 @@ void store_verdicts_forget(struct store *st);
  * one may give to other versions; takes the cache's own lock. */
 void store_verdicts_rollback(struct store *st);
 void store_verdicts_free(struct store *st);
+
+/* The re-match after an advisory change (store_rematch.c): a rolled-back
+ * write makes it take the full way, and it is freed with the store. */
+void store_rematch_rollback(struct store *st);
+void store_rematch_free(struct store *st);
+/* The hosts store_evaluate_host() evaluates while watched: the list is
+ * emptied and watching turned on or off; sorted (then
+ * store_eval_watched() finds those noted before); -ENOMEM when one could
+ * not be noted.  Freed with the store. */
+int store_eval_watch(struct store *st, bool on);
+int store_eval_watch_sort(struct store *st);
+bool store_eval_watched(struct store *st, int64_t host_id);
+void store_eval_watch_free(struct store *st);
+/* Whether the mail section's item of the source package names cve among
+ * its changelog's (store_eval.c; mail_section may be NULL). */
+int store_eval_changelog_fixes(const json_t *mail_section, const char *source,
+			       const char *source_version, const char *cve);
 
 /* The configured age after which a host's packages count as unmaintained. */
 int64_t store_unmaintained_after(const struct store *st);

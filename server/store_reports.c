@@ -30,6 +30,7 @@ void store_write_rollback(struct store *st)
 {
 	packages_cache_forget(st);
 	store_verdicts_rollback(st);
+	store_rematch_rollback(st);
 	db_writer_rollback(st);
 }
 

@@ -17,6 +17,7 @@
 
 #define BATCH_MAX 512
 #define EVAL_CHUNK 500
+#define REMATCH_CHUNK 2000	/* hosts re-matched per pass (store_rematch.c) */
 #define INDEX_CHUNK 256		/* hosts' package names per pass */
 #define PRUNE_AFTER (90 * 86400)	/* report metadata */
 /* Rows deleted per pass: ~5,000 rows of changes take the writer some
@@ -186,9 +187,12 @@ static int run_index(struct writer *in)
 static void run_evaluation(struct writer *in)
 {
 	int64_t now = time_now();
-	int n = 0, pruned = 0, r;
+	struct store_rematch_figures rm;
+	int n = 0, pruned = 0, more = 0, r;
 
 	r = store_write_begin(in->st);
+	if (r == 0)
+		r = store_rematch_step(in->st, now, REMATCH_CHUNK, &more, &rm);
 	if (r == 0)
 		r = store_evaluate_due(in->st, now, EVAL_CHUNK, &n);
 	if (r == 0 && n < EVAL_CHUNK)
@@ -201,9 +205,18 @@ static void run_evaluation(struct writer *in)
 		store_write_rollback(in->st);
 		return;
 	}
+	if (rm.finished && rm.every_host)
+		log_notice("advisories: the hosts could not be matched again "
+			   "by version; every host is evaluated");
+	else if (rm.finished)
+		log_notice("advisories: matched again in %.1f s (%.1f s to "
+			   "find the hosts): %zu source packages changed, %zu "
+			   "hosts of them (%zu evaluated in full)",
+			   rm.seconds, rm.found_seconds, rm.sources, rm.hosts,
+			   rm.full);
 	/* More hosts are due, or more history is past its time: come back
 	 * at once, after any queued reports. */
-	if (n == EVAL_CHUNK || pruned == PRUNE_CHUNK)
+	if (n == EVAL_CHUNK || pruned == PRUNE_CHUNK || more)
 		in->kicked = 1;
 }
 
