@@ -204,13 +204,43 @@ def test_delta_of_the_mta_reevaluates_the_host(server):
     assert "vulnerable-mta" not in open_rules(server, h)
 
 
+def without_digests(refs):
+    """A host's packed references (store_packages.c: a format byte, then
+    two varints each, the first's low bit "no digest") with every
+    reference's digest unknown, as migration 012 packs a row stored
+    before digests were kept."""
+    assert refs[0] == 1
+    out, i, first = bytearray(refs[:1]), 1, True
+    while i < len(refs):
+        v, shift = 0, 0
+        while True:
+            b = refs[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if first:
+            v |= 1
+        while True:
+            out.append((v & 0x7f) | (0x80 if v >> 7 else 0))
+            v >>= 7
+            if not v:
+                break
+        first = not first
+    return bytes(out)
+
+
 def test_migrated_rows_without_digest_are_resent(server):
     """A database from before deltas has package rows without digests: a
     delta cannot be checked against them, so the agent resends in full."""
     h, rep = baseline(server)
     items = copy.deepcopy(rep["sections"]["packages"]["items"])
     db = server.db_connect()
-    db.execute("UPDATE packages SET digest = NULL WHERE host_id = ?", (h.id,))
+    refs = db.execute("SELECT refs FROM host_packages WHERE host_id = ?",
+                      (h.id,)).fetchone()[0]
+    db.execute("UPDATE host_packages SET refs = ? WHERE host_id = ?",
+               (without_digests(bytes(refs)), h.id))
     db.commit()
     db.close()
     items[1]["version"] = "5-1"

@@ -1,0 +1,37 @@
+-- A host's packages as one packed value (issue 18).
+--
+-- 008 left a host's packages as rows of (host, name, version), 1,500 a
+-- host: 23 KiB of its 76 on the bench's realistic fleet, and 1,500 rows
+-- written for each first report.  Now a host has one row of host_packages:
+-- refs holds its references to package_versions, sorted by (name_id,
+-- version_id), delta and varint encoded (store_packages.c's "packed
+-- references" says the bytes, the same on both engines): about 2 bytes a
+-- package.  Sorted by name, a delta finds a package's reference by a
+-- binary search in memory, and a first host of a release, whose versions
+-- are interned in name order, has deltas of 1 for both.  A reference keeps
+-- the old "digest NULL" (a row stored before digests were kept, which a
+-- delta counts as not found) as a flag bit.  n is the number of
+-- references, so counting a fleet's packages needs no decoding.
+--
+-- The fleet index package_hosts and its deferred filling stay as 002 and
+-- 008 made them; its entries are now taken by the store (the old trigger
+-- followed rows that are gone), and by host_packages_gone when a host and
+-- so its row go.  That trigger probes the index once per known name: the
+-- index is ordered by name, and a host has most of the fleet's names.
+--
+-- SQL cannot write the varints, so the rows are carried in two steps: this
+-- file keeps them as packages_unpacked, and the store, when it opens the
+-- database, packs them host by host in one transaction that ends by
+-- dropping packages_unpacked (packages_convert() in store_packages.c); a
+-- crash before that commit leaves the table for the next start.
+CREATE TABLE host_packages (
+	host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	refs BLOB NOT NULL
+);
+DROP TRIGGER packages_gone;
+ALTER TABLE packages RENAME TO packages_unpacked;
+CREATE TRIGGER host_packages_gone AFTER DELETE ON host_packages BEGIN
+	DELETE FROM package_hosts WHERE name_id IN
+		(SELECT id FROM package_names) AND host_id = old.host_id;
+END;
