@@ -206,28 +206,33 @@ def test_delta_of_the_mta_reevaluates_the_host(server):
 
 def without_digests(refs):
     """A host's packed references (store_packages.c: a format byte, then
-    two varints each, the first's low bit "no digest") with every
-    reference's digest unknown, as migration 012 packs a row stored
-    before digests were kept."""
-    assert refs[0] == 1
-    out, i, first = bytearray(refs[:1]), 1, True
-    while i < len(refs):
+    per reference a varint whose low bit is "no digest", and a second one
+    when its bit 1 says so) with every reference's digest unknown, as
+    migration 012 packs a row stored before digests were kept."""
+    def varint(i):
         v, shift = 0, 0
         while True:
-            b = refs[i]
-            i += 1
-            v |= (b & 0x7f) << shift
+            v |= (refs[i] & 0x7f) << shift
             shift += 7
-            if not b & 0x80:
-                break
-        if first:
-            v |= 1
+            i += 1
+            if not refs[i - 1] & 0x80:
+                return v, i
+
+    def put(v):
         while True:
             out.append((v & 0x7f) | (0x80 if v >> 7 else 0))
             v >>= 7
             if not v:
-                break
-        first = not first
+                return
+
+    assert refs[0] == 1
+    out, i = bytearray(refs[:1]), 1
+    while i < len(refs):
+        v, i = varint(i)
+        put(v | 1)
+        if v & 2:
+            step, i = varint(i)
+            put(step)
     return bytes(out)
 
 

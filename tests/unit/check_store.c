@@ -1343,10 +1343,23 @@ static int64_t db_count(const char *sql)
 
 /* The hosts' references to the versions versions_sql selects (at most
  * 16), read from their packed values (store_packages.c: a format byte 1,
- * then per reference a varint of the name's step and one of the zigzag
- * of the version's): what "SELECT count(*) FROM packages" counted when
- * they were rows; with distinct, how many of those versions are
- * referred to. */
+ * then per reference a varint of the version's zigzag step from one of
+ * the two previous versions and three flags, bit 1 saying a varint of the
+ * name's step follows): what "SELECT count(*) FROM packages" counted when
+ * they were rows; with distinct, how many of those versions are referred
+ * to. */
+static uint64_t refs_varint(const unsigned char *p, size_t len, size_t *i)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; *i < len; shift += 7) {
+		v |= (uint64_t)(p[*i] & 0x7f) << shift;
+		if (!(p[(*i)++] & 0x80))
+			break;
+	}
+	return v;
+}
+
 static int64_t db_refs(const char *versions_sql, int distinct)
 {
 	sqlite3 *db;
@@ -1369,20 +1382,18 @@ static int64_t db_refs(const char *versions_sql, int distinct)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_blob(s, 0);
 		size_t len = (size_t)sqlite3_column_bytes(s, 0), i = 1;
-		uint64_t version = 0;
+		uint64_t last[2] = { 0, 0 };
 
 		ck_assert(len >= 1 && p[0] == 1);
-		for (int field = 0; i < len; field = !field) {
-			uint64_t v = 0;
+		while (i < len) {
+			uint64_t a = refs_varint(p, len, &i), z = a >> 3;
+			uint64_t version = last[(a >> 2) & 1] + 1 +
+					   ((z >> 1) ^ (0 - (z & 1)));
 
-			for (int shift = 0; i < len; shift += 7) {
-				v |= (uint64_t)(p[i] & 0x7f) << shift;
-				if (!(p[i++] & 0x80))
-					break;
-			}
-			if (!field)
-				continue;
-			version += (v >> 1) ^ (0 - (v & 1));
+			if (a & 2)
+				(void)refs_varint(p, len, &i);
+			last[1] = last[0];
+			last[0] = version;
 			for (size_t k = 0; k < nw; k++)
 				if ((int64_t)version == want[k]) {
 					n += !distinct || !used[k];
