@@ -596,9 +596,11 @@ static void version_row_free(struct version_row *r)
 static int version_row_get(struct db_conn *c, int64_t id,
 			   struct version_row *ret)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
-				  "source_version FROM package_versions "
-				  "WHERE id = ?");
+	struct db_stmt *s = db_stmt(c, "SELECT n.name, v.arch, v.version, "
+				  "coalesce(v.source, n.name), coalesce("
+				  "v.source_version, v.version) FROM "
+				  "package_versions v JOIN package_names n ON "
+				  "n.id = v.name_id WHERE v.id = ?");
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));

@@ -433,15 +433,18 @@ int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 		goto out;
 	/* ENGINE: each engine's function that walks a JSON array. */
 	if (db_dialect(c) == DB_POSTGRESQL)
-		s = db_stmt(c, "SELECT v.name, v.arch, v.version, v.source, "
-			    "v.source_version FROM jsonb_array_elements_text("
-			    "?1::jsonb) j JOIN package_versions v ON v.id = "
-			    "j.value::bigint ORDER BY v.name, v.arch");
+		s = db_stmt(c, "SELECT n.name, v.arch, v.version, coalesce("
+			    "v.source, n.name), coalesce(v.source_version, "
+			    "v.version) FROM jsonb_array_elements_text(?1::jsonb) "
+			    "j JOIN package_versions v ON v.id = j.value::bigint "
+			    "JOIN package_names n ON n.id = v.name_id ORDER BY "
+			    "n.name, v.arch");
 	else
-		s = db_stmt(c, "SELECT v.name, v.arch, v.version, v.source, "
-			    "v.source_version FROM json_each(?1) j JOIN "
-			    "package_versions v ON v.id = j.value ORDER BY "
-			    "v.name, v.arch");
+		s = db_stmt(c, "SELECT n.name, v.arch, v.version, coalesce("
+			    "v.source, n.name), coalesce(v.source_version, "
+			    "v.version) FROM json_each(?1) j JOIN package_versions "
+			    "v ON v.id = j.value JOIN package_names n ON n.id = "
+			    "v.name_id ORDER BY n.name, v.arch");
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -514,27 +517,33 @@ static int ref_find(struct db_conn *c, const struct pkg_set *set,
 		const void *d;
 		size_t len;
 
-		s = db_stmt(c, "SELECT arch, version, source, source_version, "
-			    "digest FROM package_versions WHERE id = ?");
+		s = db_stmt(c, "SELECT arch, version, coalesce(source, ?2), "
+			    "coalesce(source_version, version), digest, dkey "
+			    "FROM package_versions WHERE id = ?1");
 		if (!s)
 			return -EIO;
 		db_bind_int(s, 1, set->v[i].version_id);
+		db_bind_text(s, 2, name);
 		rc = db_step(c, s);
 		if (rc == DB_ROW && strcmp(db_col_text(s, 0) ?
 					   db_col_text(s, 0) : "", arch) == 0) {
 			*ret_idx = i;
 			found = 1;
 			if (ret_item && (set->v[i].nodigest ||
-					 !(d = db_col_blob(s, 4, &len)) ||
-					 len != REPORT_SUM_LEN)) {
+					 db_col_null(s, 5))) {
 				found = 0;
 			} else if (ret_item) {
-				memcpy(digest, d, REPORT_SUM_LEN);
 				*ret_item = row_item(name, arch,
 						     db_col_text(s, 1),
 						     db_col_text(s, 2),
 						     db_col_text(s, 3));
+				d = db_col_blob(s, 4, &len);
 				if (!*ret_item)
+					found = -ENOMEM;
+				else if (d && len == REPORT_SUM_LEN)
+					memcpy(digest, d, REPORT_SUM_LEN);
+				else if (report_item_digest(*ret_item,
+							    digest) < 0)
 					found = -ENOMEM;
 			}
 			db_reset(s);
@@ -736,19 +745,104 @@ static int name_id(struct db_conn *c, const char *name, int64_t *ret)
 	return -EBUSY;
 }
 
-/* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
-static void bind_version(struct db_stmt *s, const json_t *p,
-			 const unsigned char *digest)
+/* Binds ?2 to ?5: a version's arch, version, source and source_version,
+ * the last two NULL when equal to the name and the version (as the rows
+ * keep them, sql/012_packed_packages.sql). */
+static void bind_members(struct db_stmt *s, const json_t *p)
 {
-	static const int order[PKG_MEMBERS] = { PKG_NAME, PKG_ARCH,
-		PKG_VERSION, PKG_SOURCE, PKG_SRCVER };
+	const char *name = member(p, PKG_NAME), *version = member(p, PKG_VERSION);
+	const char *source = member(p, PKG_SOURCE);
+	const char *srcver = member(p, PKG_SRCVER);
 
-	for (int i = 0; i < PKG_MEMBERS; i++)
-		db_bind_text(s, i + 1, member(p, order[i]));
-	if (digest)
-		db_bind_blob(s, 6, digest, REPORT_SUM_LEN);
+	db_bind_text(s, 2, member(p, PKG_ARCH));
+	db_bind_text(s, 3, version);
+	if (source && name && strcmp(source, name) == 0)
+		db_bind_null(s, 4);
 	else
-		db_bind_null(s, 6);
+		db_bind_text(s, 4, source);
+	if (srcver && version && strcmp(srcver, version) == 0)
+		db_bind_null(s, 5);
+	else
+		db_bind_text(s, 5, srcver);
+}
+
+/* The id of a version already stored: 1 found, 0 not, or the error.  A
+ * digest names the item, looked up by its first DKEY_LEN bytes (the
+ * index's) and compared whole; without one, the members do. */
+#define DKEY_LEN 8
+
+static int version_get(struct db_conn *c, const json_t *p,
+		       const unsigned char *digest, int64_t name,
+		       int64_t *ret)
+{
+	struct db_stmt *s;
+	size_t len;
+	int rc = 0, found = 0;
+
+	if (!digest) {
+		s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id "
+			    "= ?1 AND dkey IS NULL AND arch = ?2 AND version = "
+			    "?3 AND source IS NOT DISTINCT FROM ?4 AND "
+			    "source_version IS NOT DISTINCT FROM ?5");
+		if (!s)
+			return -EIO;
+		db_bind_int(s, 1, name);
+		bind_members(s, p);
+		rc = db_step(c, s);
+		if (rc == DB_ROW)
+			*ret = db_col_int(s, 0);
+		db_reset(s);
+		return rc;	/* DB_ROW (1), DB_DONE (0) or the error */
+	}
+	s = db_stmt(c, "SELECT id, digest, arch, version, coalesce(source, "
+		    "?3), coalesce(source_version, version) FROM "
+		    "package_versions WHERE name_id = ?1 AND dkey = ?2");
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, name);
+	db_bind_blob(s, 2, digest, DKEY_LEN);
+	db_bind_text(s, 3, member(p, PKG_NAME));
+	while (!found && (rc = db_step(c, s)) == DB_ROW) {
+		const void *d = db_col_blob(s, 1, &len);
+		unsigned char again[REPORT_SUM_LEN];
+
+		if (!d || len != REPORT_SUM_LEN) {
+			/* Not stored: the row's own item hashes to it. */
+			json_t *it = row_item(member(p, PKG_NAME),
+					      db_col_text(s, 2),
+					      db_col_text(s, 3),
+					      db_col_text(s, 4),
+					      db_col_text(s, 5));
+			int r = it ? report_item_digest(it, again) : -ENOMEM;
+
+			json_decref(it);
+			if (r < 0) {
+				db_reset(s);
+				return r;
+			}
+			d = again;
+		}
+		if (memcmp(d, digest, REPORT_SUM_LEN) == 0) {
+			*ret = db_col_int(s, 0);
+			found = 1;
+		}
+	}
+	db_reset(s);
+	return rc < 0 ? rc : found;
+}
+
+/* Whether the row of item p gives back its digest (row_item()'s digest):
+ * then SQLite's row need not keep it (sql/012_packed_packages.sql). */
+static int digest_implied(const json_t *p, const unsigned char *digest)
+{
+	unsigned char d[REPORT_SUM_LEN];
+	json_t *it = row_item(member(p, PKG_NAME), member(p, PKG_ARCH),
+			      member(p, PKG_VERSION), member(p, PKG_SOURCE),
+			      member(p, PKG_SRCVER));
+	int r = it ? report_item_digest(it, d) : -1;
+
+	json_decref(it);
+	return r == 0 && memcmp(d, digest, REPORT_SUM_LEN) == 0;
 }
 
 /*
@@ -760,39 +854,36 @@ static void bind_version(struct db_stmt *s, const json_t *p,
 static int version_find(struct db_conn *c, const json_t *p,
 			const unsigned char *digest, int64_t ret_ids[2])
 {
-	/* A digest names the item; without one, the members do. */
 	struct db_stmt *s;
 	int rc;
 
 	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
 		return rc;
-	/* Twice at most, as name_id() and for its reason. */
+	/* Twice at most, as name_id() and for its reason (PostgreSQL's key
+	 * is unique; SQLite has one writer). */
 	for (int pass = 0; pass < 2; pass++) {
-		s = db_stmt(c, "SELECT id FROM package_versions WHERE "
-			    "name_id = ?7 AND digest IS NOT DISTINCT FROM ?6 "
-			    "AND (?6 IS NOT NULL OR (name = ?1 AND arch = ?2 "
-			    "AND version = ?3 AND source = ?4 AND "
-			    "source_version = ?5))");
+		rc = version_get(c, p, digest, ret_ids[1], &ret_ids[0]);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		s = db_stmt(c, "INSERT INTO package_versions (name_id, arch, "
+			    "version, source, source_version, dkey, digest) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO "
+			    "NOTHING RETURNING id");
 		if (!s)
 			return -EIO;
-		bind_version(s, p, digest);
-		db_bind_int(s, 7, ret_ids[1]);
-		rc = db_step(c, s);
-		if (rc == DB_ROW)
-			ret_ids[0] = db_col_int(s, 0);
-		db_reset(s);
-		if (rc == DB_ROW)
-			return 0;
-		if (rc < 0)
-			return rc;
-		s = db_stmt(c, "INSERT INTO package_versions (name_id, name, "
-			    "arch, version, source, source_version, digest) "
-			    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
-			    "DO NOTHING RETURNING id");
-		if (!s)
-			return -EIO;
-		bind_version(s, p, digest);
-		db_bind_int(s, 7, ret_ids[1]);
+		db_bind_int(s, 1, ret_ids[1]);
+		bind_members(s, p);
+		if (digest)
+			db_bind_blob(s, 6, digest, DKEY_LEN);
+		else
+			db_bind_null(s, 6);
+		/* PostgreSQL keeps every digest: its unique key on them
+		 * settles two nodes adding one version. */
+		if (digest && (db_dialect(c) == DB_POSTGRESQL ||
+			       !digest_implied(p, digest)))
+			db_bind_blob(s, 7, digest, REPORT_SUM_LEN);
+		else
+			db_bind_null(s, 7);
 		ret_ids[0] = 0;
 		rc = db_run_returning(c, s, &ret_ids[0]);
 		if (rc < 0 || ret_ids[0])
@@ -1259,8 +1350,10 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	 * index give the hosts' order and a page stop early.
 	 * ENGINE: each engine's function that walks a JSON array. */
 	static const char *const SQL_PACKAGES_FIND[] = {
-		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
-		"v.source, v.source_version FROM (SELECT x.host_id, "
+		"SELECT k.host_id, h.hostname, ?1 AS name, v.arch, "
+		"v.version, coalesce(v.source, ?1) AS source, coalesce("
+		"v.source_version, v.version) AS source_version FROM (SELECT "
+		"x.host_id, "
 		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
 		"package_versions w WHERE w.id = x.version_id AND x.name_id = "
 		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
@@ -1271,8 +1364,10 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		"OR w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN "
 		"package_versions v ON v.id = k.version_id JOIN hosts h ON "
 		"h.id = k.host_id ORDER BY k.host_id, v.arch",
-		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
-		"v.source, v.source_version FROM (SELECT x.host_id, "
+		"SELECT k.host_id, h.hostname, ?1 AS name, v.arch, "
+		"v.version, coalesce(v.source, ?1) AS source, coalesce("
+		"v.source_version, v.version) AS source_version FROM (SELECT "
+		"x.host_id, "
 		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
 		"package_versions w WHERE w.id = x.version_id AND x.name_id = "
 		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "

@@ -35,3 +35,34 @@ CREATE TRIGGER host_packages_gone AFTER DELETE ON host_packages BEGIN
 	DELETE FROM package_hosts WHERE name_id IN
 		(SELECT id FROM package_names) AND host_id = old.host_id;
 END;
+
+-- package_versions slimmed: the name is package_names' (name_id), and a
+-- source (source_version) equal to the name (version), as most are, is
+-- NULL, read back with coalesce().  dkey is the digest's first 8 bytes,
+-- NULL for a version stored before digests were kept (which a delta counts
+-- as not found); digest the whole digest, NULL when the row's own item
+-- (row_item() in store_packages.c) hashes to it, as a plain item's does:
+-- the store then computes it again (an item with members the row does not
+-- keep has its digest stored).  The key is (name_id, dkey): the store looks
+-- a version up by it and compares the whole digest, so the index holds 8
+-- bytes a version instead of 32; the writer is the only one that adds
+-- versions (no unique key is needed to settle a race).  The rows carried
+-- here keep their whole digests.
+CREATE TABLE package_versions_012 (
+	id INTEGER PRIMARY KEY,
+	name_id INTEGER NOT NULL,
+	arch TEXT NOT NULL,
+	version TEXT NOT NULL,
+	source TEXT,
+	source_version TEXT,
+	dkey BLOB,
+	digest BLOB
+);
+INSERT INTO package_versions_012 (id, name_id, arch, version, source,
+	source_version, dkey, digest)
+	SELECT id, name_id, arch, version, nullif(source, name),
+		nullif(source_version, version), substr(digest, 1, 8), digest
+	FROM package_versions ORDER BY id;
+DROP TABLE package_versions;
+ALTER TABLE package_versions_012 RENAME TO package_versions;
+CREATE INDEX package_versions_key ON package_versions(name_id, dkey);

@@ -32,14 +32,14 @@ INSERT INTO hosts (id, agent_id, hostname, addresses, project_id, status,
  (6, 'a-6', 'web%6', '[]', NULL, 'silent', 1, 0, 0, 0, 15, 980, NULL);
 INSERT INTO package_names (id, name) VALUES (1, 'exim4'), (2, 'libc6'),
  (3, 'zlib1g'), (4, 'Postfix');
-INSERT INTO package_versions (id, name_id, name, arch, version, source,
+INSERT INTO package_versions (id, name_id, arch, version, source,
  source_version, digest) VALUES
- (1, 1, 'exim4', 'all', '4.96-15', 'exim4', '4.96-15', NULL),
- (2, 2, 'libc6', 'amd64', '2.36-9', 'glibc', '2.36-9', NULL),
- (3, 3, 'zlib1g', 'amd64', '1:1.2.13', 'zlib', '1:1.2.13', NULL),
- (4, 3, 'zlib1g', 'i386', '1:1.2.13', 'zlib', '1:1.2.13', NULL),
- (5, 2, 'libc6', 'amd64', '2.31-13', 'glibc', '2.31-13', NULL),
- (6, 4, 'Postfix', 'amd64', '3.7.6', 'postfix', '3.7.6', NULL);
+ (1, 1, 'all', '4.96-15', NULL, NULL, NULL),
+ (2, 2, 'amd64', '2.36-9', 'glibc', NULL, NULL),
+ (3, 3, 'amd64', '1:1.2.13', 'zlib', NULL, NULL),
+ (4, 3, 'i386', '1:1.2.13', 'zlib', '1.2.13', NULL),
+ (5, 2, 'amd64', '2.31-13', 'glibc', NULL, NULL),
+ (6, 4, 'amd64', '3.7.6', 'postfix', NULL, NULL);
 INSERT INTO package_hosts (name_id, host_id, version_id) VALUES
  (2, 1, 2), (3, 1, 3), (3, 1, 4), (2, 2, 5), (1, 2, 1), (1, 3, 1),
  (2, 3, 2), (3, 3, 4), (4, 4, 6);

@@ -24,3 +24,18 @@ END
 $$;
 CREATE TRIGGER host_packages_gone AFTER DELETE ON host_packages
 	FOR EACH ROW EXECUTE FUNCTION host_packages_gone();
+
+-- package_versions slimmed as SQLite's: no name, NULL for a source
+-- (source_version) equal to the name (version), dkey the digest's first
+-- 8 bytes.  The whole digest is always stored here and its key stays
+-- unique: several nodes may add the same version at once, and the
+-- INSERT ... ON CONFLICT DO NOTHING of store_packages.c settles it.
+ALTER TABLE package_versions ALTER COLUMN source DROP NOT NULL;
+ALTER TABLE package_versions ALTER COLUMN source_version DROP NOT NULL;
+UPDATE package_versions SET source = NULL WHERE source = name;
+UPDATE package_versions SET source_version = NULL
+	WHERE source_version = version;
+ALTER TABLE package_versions DROP COLUMN name;
+ALTER TABLE package_versions ADD COLUMN dkey bytea;
+UPDATE package_versions SET dkey = substr(digest, 1, 8);
+CREATE INDEX package_versions_dkey ON package_versions(name_id, dkey);

@@ -1411,7 +1411,8 @@ static int64_t lib3_versions(const char *version)
 	char sql[256];
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM package_versions WHERE name = 'lib3' "
+		 "SELECT count(*) FROM package_versions v JOIN package_names "
+		 "n ON n.id = v.name_id WHERE n.name = 'lib3' "
 		 "AND version = '%s'",
 		 version);
 	return db_count(sql);
@@ -1554,8 +1555,9 @@ START_TEST(package_version_new_twice_in_one_batch)
 	json_decref(ca);
 	json_decref(cb);
 	ck_assert_int_eq(lib3_versions("9.9-1"), 1);
-	ck_assert_int_eq(db_refs("SELECT id FROM package_versions WHERE "
-				 "name = 'lib3'", 1),
+	ck_assert_int_eq(db_refs("SELECT v.id FROM package_versions v JOIN "
+				 "package_names n ON n.id = v.name_id WHERE "
+				 "n.name = 'lib3'", 1),
 			 1);
 	snprintf(want, sizeof(want), "%lld:9.9-1,%lld:9.9-1", (long long)a,
 		 (long long)b);
