@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "advisory.h"
 #include "buf.h"
@@ -128,8 +129,14 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
  * marks a row stored before digests were kept, which a delta counts as not
  * found.  Sorted by name, a host's reference of one package is a binary
  * search away once the value is read (one row).
+ *
+ * Stored deflated when that is shorter: a byte SET_DEFLATED, a varint of
+ * the references' length, then those bytes (after SET_FORMAT) as zlib's
+ * compress2() gives them.  A host's runs of one-byte references deflate
+ * to some 1.5 KB: SQLite then puts two values in a 4 KiB page, not one.
  */
 #define SET_FORMAT 1
+#define SET_DEFLATED 2
 
 struct pkg_ref {
 	int64_t name_id, version_id;
@@ -259,7 +266,8 @@ static size_t put_varint(unsigned char *t, uint64_t v)
 	return n;
 }
 
-static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
+static int set_decode_raw(const unsigned char *p, size_t len,
+			  struct pkg_set *ret)
 {
 	const unsigned char *end = p + len;
 	uint64_t name = 0, last[2] = { 0, 0 }, a, step;
@@ -285,6 +293,56 @@ static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
 			return r;
 	}
 	return 0;
+}
+
+static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
+{
+	const unsigned char *end = p + len, *q = p + 1;
+	unsigned char *raw;
+	uint64_t n;
+	uLongf got;
+	int r;
+
+	if (!p || len == 0 || *p != SET_DEFLATED)
+		return set_decode_raw(p, len, ret);
+	/* A host's references are far fewer than the cap on the value. */
+	if ((r = get_varint(&q, end, &n)) < 0 || n >= SET_VALUE_MAX)
+		return -EIO;
+	raw = malloc(n + 1);
+	if (!raw)
+		return -ENOMEM;
+	raw[0] = SET_FORMAT;
+	got = (uLongf)n;
+	if (uncompress(raw + 1, &got, q, (uLong)(end - q)) != Z_OK ||
+	    got != n)
+		r = -EIO;
+	else
+		r = set_decode_raw(raw, n + 1, ret);
+	free(raw);
+	return r;
+}
+
+/* out's references deflated, when that is shorter (level 1: a first
+ * report's writer pays some 20 us for it). */
+static int set_deflate(struct buf *out)
+{
+	size_t raw = out->len - 1;
+	uLongf len = compressBound((uLong)raw);
+	unsigned char *z = malloc(len + 11);
+	size_t h;
+	int r = 0;
+
+	if (!z)
+		return -ENOMEM;
+	z[0] = SET_DEFLATED;
+	h = 1 + put_varint(z + 1, raw);
+	if (compress2(z + h, &len, (const Bytef *)out->data + 1, (uLong)raw,
+		      1) == Z_OK && h + len < out->len) {
+		buf_reset(out);
+		r = buf_append(out, z, h + len);
+	}
+	free(z);
+	return r;
 }
 
 /* Sorts s, drops a reference given twice, and packs it into out. */
@@ -329,7 +387,7 @@ static int set_encode(struct pkg_set *s, struct buf *out)
 		last[1] = last[0];
 		last[0] = v;
 	}
-	return 0;
+	return set_deflate(out);
 }
 
 /* The host's references; none (an empty set) when it has no row. */

@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "advisory.h"
 #include "jsonutil.h"
@@ -1343,6 +1344,7 @@ static int64_t db_count(const char *sql)
 
 /* The hosts' references to the versions versions_sql selects (at most
  * 16), read from their packed values (store_packages.c: a format byte 1,
+ * or 2 for the same deflated,
  * then per reference a varint of the version's zigzag step from one of
  * the two previous versions and three flags, bit 1 saying a varint of the
  * name's step follows): what "SELECT count(*) FROM packages" counted when
@@ -1383,7 +1385,22 @@ static int64_t db_refs(const char *versions_sql, int distinct)
 		const unsigned char *p = sqlite3_column_blob(s, 0);
 		size_t len = (size_t)sqlite3_column_bytes(s, 0), i = 1;
 		uint64_t last[2] = { 0, 0 };
+		unsigned char raw[8192];
 
+		/* Deflated (format 2): a varint of the length, zlib's bytes. */
+		if (len >= 1 && p[0] == 2) {
+			uLongf got = sizeof(raw) - 1;
+			uint64_t raw_n = refs_varint(p, len, &i);
+
+			ck_assert_int_eq(uncompress(raw + 1, &got, p + i,
+						    (uLong)(len - i)),
+					 Z_OK);
+			ck_assert_uint_eq(got, raw_n);
+			raw[0] = 1;
+			p = raw;
+			len = got + 1;
+			i = 1;
+		}
 		ck_assert(len >= 1 && p[0] == 1);
 		while (i < len) {
 			uint64_t a = refs_varint(p, len, &i), z = a >> 3;
