@@ -65,9 +65,9 @@ def test_a_name_and_a_version_another_node_adds_meanwhile(server):
                            "('raced-name')")
     second.cursor().execute(
         "INSERT INTO package_versions (name_id, arch, version, source, "
-        "source_version, digest) VALUES (%s, %s, %s, %s, %s, %s)",
-        (y_name, y["arch"], y["version"], y["source"],
-         y["source_version"], hashlib.sha256(canon(y)).digest()))
+        "source_version, dkey, digest) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (y_name, y["arch"], y["version"], y["source"], y["source_version"],
+         hashlib.sha256(canon(y)).digest()[:8], hashlib.sha256(canon(y)).digest()))
     got = []
     t = threading.Thread(target=lambda: got.append(
         host.send(host.report(packages=[x, y]))))
