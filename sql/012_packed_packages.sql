@@ -4,14 +4,16 @@
 -- host: 23 KiB of its 76 on the bench's realistic fleet, and 1,500 rows
 -- written for each first report.  Now a host has one row of host_packages:
 -- refs holds its references to package_versions, sorted by (name_id,
--- version_id), delta and varint encoded (store_packages.c's "packed
--- references" says the bytes, the same on both engines): about 2 bytes a
--- package.  Sorted by name, a delta finds a package's reference by a
--- binary search in memory, and a first host of a release, whose versions
--- are interned in name order, has deltas of 1 for both.  A reference keeps
--- the old "digest NULL" (a row stored before digests were kept, which a
--- delta counts as not found) as a flag bit.  n is the number of
--- references, so counting a fleet's packages needs no decoding.
+-- version_id), each a varint of its steps from the references before it,
+-- deflated (store_packages.c's "packed references" says the bytes, the
+-- same on both engines): about a byte a package, 1.5 KB a host, two hosts
+-- to a page, where the rows took 23 KiB.  Sorted by name, a delta finds a
+-- package's reference by a binary search in memory, reads one value and
+-- writes it back; a first report writes one value instead of 1,500 rows.
+-- A reference keeps the old "digest NULL" (a row stored before digests
+-- were kept, which a delta counts as not found) as a flag bit.  n is the
+-- number of references, so counting a fleet's packages needs no decoding.
+-- No view keeps the old name "packages": SQL cannot read the values.
 --
 -- The fleet index package_hosts and its deferred filling stay as 002 and
 -- 008 made them; its entries are now taken by the store (the old trigger
