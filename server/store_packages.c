@@ -10,6 +10,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,8 +132,8 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
  * search away once the value is read (one row).
  *
  * Stored deflated when that is shorter: a byte SET_DEFLATED, a varint of
- * the references' length, then those bytes (after SET_FORMAT) as zlib's
- * compress2() gives them.  A host's runs of one-byte references deflate
+ * the references' length, then those bytes (after SET_FORMAT) as a zlib
+ * stream (what uncompress() reads).  A host's runs of one-byte references deflate
  * to some 1.5 KB: SQLite then puts two values in a 4 KiB page, not one.
  */
 #define SET_FORMAT 1
@@ -295,12 +296,92 @@ static int set_decode_raw(const unsigned char *p, size_t len,
 	return 0;
 }
 
+/*
+ * Each thread's zlib streams, made once and reset for each value: zlib's
+ * compress2() and uncompress() set up (allocate and clear) a stream per
+ * call, which was most of a delta's cost in the writer.  The references gain nothing from
+ * deflate's search for repeated strings (their bytes are small numbers,
+ * which its Huffman codes shorten): Z_RLE skips it and packs as small.  A
+ * 4 KiB window (12 bits) is enough for a value of 2 KB.  Freed when the
+ * thread ends.
+ */
+struct zstreams {
+	z_stream def, inf;
+	int def_ok, inf_ok;
+};
+
+static pthread_key_t zstreams_key;
+static pthread_once_t zstreams_once = PTHREAD_ONCE_INIT;
+
+static void zstreams_free(void *p)
+{
+	struct zstreams *z = p;
+
+	if (z->def_ok)
+		deflateEnd(&z->def);
+	if (z->inf_ok)
+		inflateEnd(&z->inf);
+	free(z);
+}
+
+static void zstreams_key_make(void)
+{
+	if (pthread_key_create(&zstreams_key, zstreams_free) != 0)
+		zstreams_key = (pthread_key_t)-1;
+}
+
+static struct zstreams *zstreams(void)
+{
+	struct zstreams *z;
+
+	pthread_once(&zstreams_once, zstreams_key_make);
+	if (zstreams_key == (pthread_key_t)-1)
+		return NULL;
+	z = pthread_getspecific(zstreams_key);
+	if (z)
+		return z;
+	z = calloc(1, sizeof(*z));
+	if (z && pthread_setspecific(zstreams_key, z) != 0) {
+		free(z);
+		z = NULL;
+	}
+	return z;
+}
+
+static z_stream *deflate_stream(void)
+{
+	struct zstreams *z = zstreams();
+
+	if (!z)
+		return NULL;
+	if (z->def_ok)
+		return deflateReset(&z->def) == Z_OK ? &z->def : NULL;
+	if (deflateInit2(&z->def, 1, Z_DEFLATED, 12, 6, Z_RLE) != Z_OK)
+		return NULL;
+	z->def_ok = 1;
+	return &z->def;
+}
+
+static z_stream *inflate_stream(void)
+{
+	struct zstreams *z = zstreams();
+
+	if (!z)
+		return NULL;
+	if (z->inf_ok)
+		return inflateReset(&z->inf) == Z_OK ? &z->inf : NULL;
+	if (inflateInit(&z->inf) != Z_OK)
+		return NULL;
+	z->inf_ok = 1;
+	return &z->inf;
+}
+
 static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
 {
 	const unsigned char *end = p + len, *q = p + 1;
 	unsigned char *raw;
+	z_stream *zs;
 	uint64_t n;
-	uLongf got;
 	int r;
 
 	if (!p || len == 0 || *p != SET_DEFLATED)
@@ -309,12 +390,17 @@ static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
 	if ((r = get_varint(&q, end, &n)) < 0 || n >= SET_VALUE_MAX)
 		return -EIO;
 	raw = malloc(n + 1);
-	if (!raw)
+	zs = raw ? inflate_stream() : NULL;
+	if (!zs) {
+		free(raw);
 		return -ENOMEM;
+	}
 	raw[0] = SET_FORMAT;
-	got = (uLongf)n;
-	if (uncompress(raw + 1, &got, q, (uLong)(end - q)) != Z_OK ||
-	    got != n)
+	zs->next_in = (Bytef *)q;
+	zs->avail_in = (uInt)(end - q);
+	zs->next_out = raw + 1;
+	zs->avail_out = (uInt)n;
+	if (inflate(zs, Z_FINISH) != Z_STREAM_END || zs->total_out != n)
 		r = -EIO;
 	else
 		r = set_decode_raw(raw, n + 1, ret);
@@ -322,52 +408,66 @@ static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
 	return r;
 }
 
-/* out's references deflated, when that is shorter (level 1: a first
- * report's writer pays some 20 us for it). */
-static int set_deflate(struct buf *out)
+/* The references raw[0..n) (after the format byte) into out: deflated
+ * when that is shorter (level 1), else as they are (also when zlib has no
+ * memory: a value only larger). */
+static int set_deflate(const unsigned char *raw, size_t n, struct buf *out)
 {
-	size_t raw = out->len - 1;
-	uLongf len = compressBound((uLong)raw);
-	unsigned char *z = malloc(len + 11);
-	size_t h;
-	int r = 0;
+	uLong bound = compressBound((uLong)n);
+	unsigned char *zb = malloc(bound + 11);
+	unsigned char f = SET_FORMAT;
+	z_stream *z = zb ? deflate_stream() : NULL;
+	size_t h = 0;
+	int r, done = 0;
 
-	if (!z)
+	if (!zb)
 		return -ENOMEM;
-	z[0] = SET_DEFLATED;
-	h = 1 + put_varint(z + 1, raw);
-	if (compress2(z + h, &len, (const Bytef *)out->data + 1, (uLong)raw,
-		      1) == Z_OK && h + len < out->len) {
-		buf_reset(out);
-		r = buf_append(out, z, h + len);
+	if (z) {
+		zb[0] = SET_DEFLATED;
+		h = 1 + put_varint(zb + 1, n);
+		z->next_in = (Bytef *)raw;
+		z->avail_in = (uInt)n;
+		z->next_out = zb + h;
+		z->avail_out = (uInt)bound;
+		done = deflate(z, Z_FINISH) == Z_STREAM_END &&
+		       h + z->total_out < n + 1;
 	}
-	free(z);
+	buf_reset(out);
+	if (done)
+		r = buf_append(out, zb, h + z->total_out);
+	else if ((r = buf_append(out, &f, 1)) == 0)
+		r = buf_append(out, raw, n);
+	free(zb);
 	return r;
 }
 
-/* Sorts s, drops a reference given twice, and packs it into out. */
+/* Sorts s (a delta keeps it sorted: then only checked), drops a
+ * reference given twice, and packs it into out. */
 static int set_encode(struct pkg_set *s, struct buf *out)
 {
-	unsigned char t[1 + 2 * 10];
 	uint64_t name = 0, last[2] = { 0, 0 };
+	unsigned char *raw, *t;
 	size_t k = 0;
 	int r;
 
-	qsort(s->v, s->n, sizeof(*s->v), cmp_ref);
+	for (size_t i = 1; i < s->n; i++)
+		if (cmp_ref(&s->v[i - 1], &s->v[i]) > 0) {
+			qsort(s->v, s->n, sizeof(*s->v), cmp_ref);
+			break;
+		}
 	for (size_t i = 0; i < s->n; i++)
 		if (!k || cmp_ref(&s->v[k - 1], &s->v[i]) != 0)
 			s->v[k++] = s->v[i];
 	s->n = k;
-	buf_reset(out);
-	t[0] = SET_FORMAT;
-	if ((r = buf_append(out, t, 1)) < 0)
-		return r;
+	/* Two varints of 10 bytes at most a reference. */
+	raw = t = malloc(s->n * 20 + 1);
+	if (!raw)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pkg_ref *e = &s->v[i];
 		uint64_t v = (uint64_t)e->version_id;
 		uint64_t step = (uint64_t)e->name_id - name, z[2];
 		int b;
-		size_t n;
 
 		/* zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */
 		for (int j = 0; j < 2; j++) {
@@ -376,18 +476,18 @@ static int set_encode(struct pkg_set *s, struct buf *out)
 			z[j] = (int64_t)d < 0 ? ~(d << 1) : d << 1;
 		}
 		b = z[1] < z[0];
-		n = put_varint(t, z[b] << 3 | (uint64_t)b << 2 |
+		t += put_varint(t, z[b] << 3 | (uint64_t)b << 2 |
 				      (uint64_t)(step != 1) << 1 |
 				      (e->nodigest ? 1 : 0));
 		if (step != 1)
-			n += put_varint(t + n, step);
-		if ((r = buf_append(out, t, n)) < 0)
-			return r;
+			t += put_varint(t, step);
 		name = (uint64_t)e->name_id;
 		last[1] = last[0];
 		last[0] = v;
 	}
-	return set_deflate(out);
+	r = set_deflate(raw, (size_t)(t - raw), out);
+	free(raw);
+	return r;
 }
 
 /* The host's references; none (an empty set) when it has no row. */
