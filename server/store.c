@@ -64,6 +64,10 @@ int store_open(const char *path, const struct server_config *cfg,
 	pthread_mutex_init(&st->health_lock, NULL);
 	pthread_mutex_init(&st->leader_lock, NULL);
 	r = db_open(st, path, err);
+	/* Migration 012's second step: SQL cannot pack the rows. */
+	if (r == 0 && (r = packages_convert(st)) < 0)
+		snprintf(err, 256, "packing the packages of migration 012: %s",
+			 strerror(-r));
 	if (r < 0) {
 		store_close(st);
 		return r;

@@ -603,9 +603,11 @@ static void version_row_free(struct version_row *r)
 static int version_row_get(struct db_conn *c, int64_t id,
 			   struct version_row *ret)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT name, arch, version, source, "
-				  "source_version FROM package_versions "
-				  "WHERE id = ?");
+	struct db_stmt *s = db_stmt(c, "SELECT n.name, v.arch, v.version, "
+				  "coalesce(v.source, n.name), coalesce("
+				  "v.source_version, v.version) FROM "
+				  "package_versions v JOIN package_names n ON "
+				  "n.id = v.name_id WHERE v.id = ?");
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
@@ -692,46 +694,29 @@ static int relevant_packages(struct store *st, struct db_conn *c, int64_t id,
 			     const char *codename, struct version_row **ret,
 			     size_t *ret_n)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT version_id FROM packages WHERE "
-				  "host_id = ?");
 	struct version_row *rows = NULL;
 	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc, r = 0;
+	size_t n = 0, n_all = 0;
+	int r = 0;
 
-	if (!s)
-		return -EIO;
 	if (!st->verdicts) {
 		st->verdicts = calloc(1, sizeof(*st->verdicts));
 		if (!st->verdicts)
 			return -ENOMEM;
 		pthread_mutex_init(&st->verdicts->lock, NULL);
 	}
-	db_bind_int(s, 1, id);
+	/* The host's references: one packed value (store_packages.c). */
+	if ((r = packages_version_ids(c, id, &ids, &n_all)) < 0)
+		return r;
 	pthread_mutex_lock(&st->verdicts->lock);
-	while ((rc = db_step(c, s)) == DB_ROW) {
-		int64_t v = db_col_int(s, 0);
+	for (size_t i = 0; i < n_all; i++) {
 		int relevant;
 
-		if ((r = verdict_of(st, c, codename, v, &relevant)) < 0)
+		if ((r = verdict_of(st, c, codename, ids[i], &relevant)) < 0)
 			break;
-		if (!relevant)
-			continue;
-		if (n == cap) {
-			int64_t *p = realloc(ids, (cap = cap ? 2 * cap : 16) *
-							  sizeof(*ids));
-
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			ids = p;
-		}
-		ids[n++] = v;
+		if (relevant)
+			ids[n++] = ids[i];
 	}
-	db_reset(s);
-	if (r == 0 && rc < 0)
-		r = rc;
 	if (r == 0 && !(rows = calloc(n ? n : 1, sizeof(*rows))))
 		r = -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++) {

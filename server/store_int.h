@@ -72,10 +72,15 @@ int store_page_make(struct db_conn *c, struct db_stmt *count, json_t *items,
  * cursors (store_findings.c, for store_host_get()). */
 int store_findings_of_host(struct db_conn *c, int64_t id, json_t **ret);
 
-/* The packages section (store_packages.c).  Its items are rows of
- * packages; the section row keeps only the header. */
+/* The packages section (store_packages.c).  Its items are one packed value
+ * per host (host_packages); the section row keeps only the header. */
 /* The items as the rows hold them, ordered by name and arch. */
 int packages_items(struct db_conn *c, int64_t host, json_t **ret);
+/* The version ids of a host's packages, in (name_id, version_id) order. */
+int packages_version_ids(struct db_conn *c, int64_t host, int64_t **ret,
+			 size_t *ret_n);
+/* Packs the rows migration 012 kept as packages_unpacked (once). */
+int packages_convert(struct store *st);
 /* Whether every item has the five members the rows keep, as non-empty
  * strings (arch may be empty): then an item and its row have the same
  * digest exactly when packages_equal() says so, and a full section can

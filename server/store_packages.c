@@ -1,22 +1,30 @@
 /*
  * store_packages.c - the packages section, the one that is large and that
- * changes a little at a time.  Its items live as rows of packages, each
+ * changes a little at a time.  A host's items are one packed value of
+ * references to the fleet's package versions (host_packages), each version
  * with its digest; the section row keeps the header and the items' sum.
  * So a delta (a few packages added, changed or removed) is checked and
- * applied by touching those few rows, never the whole section.
+ * applied by reading that one value and touching those few versions,
+ * never the whole section.
  */
 #include "store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "advisory.h"
 #include "buf.h"
 #include "cursor.h"
 #include "jsonutil.h"
 #include "rules.h"
+
+/* A bound on the texts built below: a host's values are far smaller. */
+#define SET_VALUE_MAX ((size_t)256 << 20)
 
 /* The item a row stands for, as the agent sent it (an empty arch was an
  * absent one). */
@@ -32,41 +40,6 @@ static json_t *row_item(const char *name, const char *arch,
 	if (p && arch && *arch)
 		json_set_str(p, "arch", arch);
 	return p;
-}
-
-int packages_items(struct db_conn *c, int64_t host, json_t **ret)
-{
-	struct db_stmt *s = db_stmt(c, "SELECT v.name, v.arch, v.version, "
-				  "v.source, v.source_version FROM packages p "
-				  "JOIN package_versions v ON v.id = "
-				  "p.version_id WHERE p.host_id = ? ORDER BY "
-				  "v.name, v.arch");
-	json_t *items = json_array();
-	int rc;
-
-	if (!s || !items) {
-		json_decref(items);
-		return -ENOMEM;
-	}
-	db_bind_int(s, 1, host);
-	while ((rc = db_step(c, s)) == DB_ROW) {
-		json_t *p = row_item(db_col_text(s, 0), db_col_text(s, 1),
-				     db_col_text(s, 2), db_col_text(s, 3),
-				     db_col_text(s, 4));
-
-		if (!p || json_array_append_new(items, p) < 0) {
-			db_reset(s);
-			json_decref(items);
-			return -ENOMEM;
-		}
-	}
-	db_reset(s);
-	if (rc < 0) {
-		json_decref(items);
-		return rc;
-	}
-	*ret = items;
-	return 0;
 }
 
 /* The members a package row keeps, in this order; an empty or missing
@@ -139,43 +112,606 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
 	return n != 0;
 }
 
-/* The stored row of one package: its item and digest.  1 found, 0 not,
- * or a negative errno.  A row stored before digests were kept counts as
- * not found: the delta then fails its hash and the agent resends. */
-static int row_get(struct db_conn *c, int64_t host, const char *name,
-		   const char *arch, json_t **ret_item,
-		   unsigned char digest[REPORT_SUM_LEN])
+/*
+ * A host's packages are one value, host_packages.refs: its references to
+ * the fleet's package versions (sql/012_packed_packages.sql says why).  The
+ * packed references, the same bytes on both engines: a byte SET_FORMAT,
+ * then the references in (name_id, version_id) order, each a LEB128 varint
+ *
+ *	zigzag(version_id - (base + 1)) << 3 | b << 2 | s << 1 | nodigest
+ *
+ * followed, when s is 1, by a varint of the step from the previous
+ * reference's name_id (1, the next name, needs none).  base is the
+ * previous reference's version_id (b 0) or the one before it (b 1), both
+ * 0 at the start: a host's versions run mostly in the order its release's
+ * first host gave them ids, and a version of its own (far from the run)
+ * costs its own bytes but not the way back.  So most references are one
+ * byte: a host of 1,500 packages about 2 KiB, two to a page.  nodigest
+ * marks a row stored before digests were kept, which a delta counts as not
+ * found.  Sorted by name, a host's reference of one package is a binary
+ * search away once the value is read (one row).
+ *
+ * Stored deflated when that is shorter: a byte SET_DEFLATED, a varint of
+ * the references' length, then those bytes (after SET_FORMAT) as a zlib
+ * stream (what uncompress() reads).  A host's runs of one-byte references deflate
+ * to some 1.5 KB: SQLite then puts two values in a 4 KiB page, not one.
+ */
+#define SET_FORMAT 1
+#define SET_DEFLATED 2
+
+struct pkg_ref {
+	int64_t name_id, version_id;
+	int nodigest;
+};
+
+struct pkg_set {
+	struct pkg_ref *v;
+	size_t n, cap;
+};
+
+static void set_free(struct pkg_set *s)
 {
-	/* A host has few rows of one name (one per architecture). */
-	struct db_stmt *s = db_stmt(c, "SELECT v.version, v.source, "
-				  "v.source_version, CASE WHEN p.digest IS "
-				  "NULL THEN NULL ELSE v.digest END FROM "
-				  "packages p "
-				  "JOIN package_versions v ON v.id = "
-				  "p.version_id WHERE p.host_id = ?1 AND "
-				  "p.name_id = (SELECT id FROM "
-				  "package_names WHERE name = ?2) "
-				  "AND v.arch = ?3");
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct pkg_ref *x = a, *y = b;
+
+	if (x->name_id != y->name_id)
+		return x->name_id < y->name_id ? -1 : 1;
+	if (x->version_id != y->version_id)
+		return x->version_id < y->version_id ? -1 : 1;
+	return 0;
+}
+
+static int set_grow(struct pkg_set *s)
+{
+	size_t cap = s->cap ? 2 * s->cap : 64;
+	struct pkg_ref *v;
+
+	if (s->n < s->cap)
+		return 0;
+	v = realloc(s->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->cap = cap;
+	return 0;
+}
+
+static int set_push(struct pkg_set *s, int64_t name_id, int64_t version_id,
+		    int nodigest)
+{
+	int r = set_grow(s);
+
+	if (r < 0)
+		return r;
+	s->v[s->n].name_id = name_id;
+	s->v[s->n].version_id = version_id;
+	s->v[s->n].nodigest = nodigest;
+	s->n++;
+	return 0;
+}
+
+/* The first reference of name_id, or where one would go. */
+static size_t set_lower(const struct pkg_set *s, int64_t name_id)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid].name_id < name_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds a reference where its order puts it; one already there stays. */
+static int set_insert(struct pkg_set *s, int64_t name_id, int64_t version_id)
+{
+	struct pkg_ref k = { name_id, version_id, 0 };
+	size_t i = set_lower(s, name_id);
+	int r;
+
+	while (i < s->n && cmp_ref(&s->v[i], &k) < 0)
+		i++;
+	if (i < s->n && cmp_ref(&s->v[i], &k) == 0)
+		return 0;
+	if ((r = set_grow(s)) < 0)
+		return r;
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	s->v[i] = k;
+	s->n++;
+	return 0;
+}
+
+static void set_remove(struct pkg_set *s, size_t i)
+{
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+}
+
+static int get_varint(const unsigned char **p, const unsigned char *end,
+		      uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		unsigned char b = *(*p)++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return 0;
+		}
+	}
+	return -EIO;	/* cut short: not a value the store wrote */
+}
+
+static size_t put_varint(unsigned char *t, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		t[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			t[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
+static int set_decode_raw(const unsigned char *p, size_t len,
+			  struct pkg_set *ret)
+{
+	const unsigned char *end = p + len;
+	uint64_t name = 0, last[2] = { 0, 0 }, a, step;
+	int r;
+
+	if (!p || len == 0 || *p++ != SET_FORMAT)
+		return -EIO;
+	while (p < end) {
+		uint64_t z, v;
+
+		if ((r = get_varint(&p, end, &a)) < 0)
+			return r;
+		step = 1;
+		if ((a & 2) && (r = get_varint(&p, end, &step)) < 0)
+			return r;
+		z = a >> 3;
+		name += step;
+		v = last[(a >> 2) & 1] + 1 + ((z >> 1) ^ (0 - (z & 1)));
+		last[1] = last[0];
+		last[0] = v;
+		if ((r = set_push(ret, (int64_t)name, (int64_t)v,
+				  (int)(a & 1))) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Each thread's zlib streams, made once and reset for each value: zlib's
+ * compress2() and uncompress() set up (allocate and clear) a stream per
+ * call, which was most of a delta's cost in the writer.  The references gain nothing from
+ * deflate's search for repeated strings (their bytes are small numbers,
+ * which its Huffman codes shorten): Z_RLE skips it and packs as small.  A
+ * 4 KiB window (12 bits) is enough for a value of 2 KB.  Freed when the
+ * thread ends.
+ */
+struct zstreams {
+	z_stream def, inf;
+	int def_ok, inf_ok;
+};
+
+static pthread_key_t zstreams_key;
+static pthread_once_t zstreams_once = PTHREAD_ONCE_INIT;
+
+static void zstreams_free(void *p)
+{
+	struct zstreams *z = p;
+
+	if (z->def_ok)
+		deflateEnd(&z->def);
+	if (z->inf_ok)
+		inflateEnd(&z->inf);
+	free(z);
+}
+
+static void zstreams_key_make(void)
+{
+	if (pthread_key_create(&zstreams_key, zstreams_free) != 0)
+		zstreams_key = (pthread_key_t)-1;
+}
+
+static struct zstreams *zstreams(void)
+{
+	struct zstreams *z;
+
+	pthread_once(&zstreams_once, zstreams_key_make);
+	if (zstreams_key == (pthread_key_t)-1)
+		return NULL;
+	z = pthread_getspecific(zstreams_key);
+	if (z)
+		return z;
+	z = calloc(1, sizeof(*z));
+	if (z && pthread_setspecific(zstreams_key, z) != 0) {
+		free(z);
+		z = NULL;
+	}
+	return z;
+}
+
+static z_stream *deflate_stream(void)
+{
+	struct zstreams *z = zstreams();
+
+	if (!z)
+		return NULL;
+	if (z->def_ok)
+		return deflateReset(&z->def) == Z_OK ? &z->def : NULL;
+	if (deflateInit2(&z->def, 1, Z_DEFLATED, 12, 6, Z_RLE) != Z_OK)
+		return NULL;
+	z->def_ok = 1;
+	return &z->def;
+}
+
+static z_stream *inflate_stream(void)
+{
+	struct zstreams *z = zstreams();
+
+	if (!z)
+		return NULL;
+	if (z->inf_ok)
+		return inflateReset(&z->inf) == Z_OK ? &z->inf : NULL;
+	if (inflateInit(&z->inf) != Z_OK)
+		return NULL;
+	z->inf_ok = 1;
+	return &z->inf;
+}
+
+static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
+{
+	const unsigned char *end = p + len, *q = p + 1;
+	unsigned char *raw;
+	z_stream *zs;
+	uint64_t n;
+	int r;
+
+	if (!p || len == 0 || *p != SET_DEFLATED)
+		return set_decode_raw(p, len, ret);
+	/* A host's references are far fewer than the cap on the value. */
+	if ((r = get_varint(&q, end, &n)) < 0 || n >= SET_VALUE_MAX)
+		return -EIO;
+	raw = malloc(n + 1);
+	zs = raw ? inflate_stream() : NULL;
+	if (!zs) {
+		free(raw);
+		return -ENOMEM;
+	}
+	raw[0] = SET_FORMAT;
+	zs->next_in = (Bytef *)q;
+	zs->avail_in = (uInt)(end - q);
+	zs->next_out = raw + 1;
+	zs->avail_out = (uInt)n;
+	if (inflate(zs, Z_FINISH) != Z_STREAM_END || zs->total_out != n)
+		r = -EIO;
+	else
+		r = set_decode_raw(raw, n + 1, ret);
+	free(raw);
+	return r;
+}
+
+/* The references raw[0..n) (after the format byte) into out: deflated
+ * when that is shorter (level 1), else as they are (also when zlib has no
+ * memory: a value only larger). */
+static int set_deflate(const unsigned char *raw, size_t n, struct buf *out)
+{
+	uLong bound = compressBound((uLong)n);
+	unsigned char *zb = malloc(bound + 11);
+	unsigned char f = SET_FORMAT;
+	z_stream *z = zb ? deflate_stream() : NULL;
+	size_t h = 0;
+	int r, done = 0;
+
+	if (!zb)
+		return -ENOMEM;
+	if (z) {
+		zb[0] = SET_DEFLATED;
+		h = 1 + put_varint(zb + 1, n);
+		z->next_in = (Bytef *)raw;
+		z->avail_in = (uInt)n;
+		z->next_out = zb + h;
+		z->avail_out = (uInt)bound;
+		done = deflate(z, Z_FINISH) == Z_STREAM_END &&
+		       h + z->total_out < n + 1;
+	}
+	buf_reset(out);
+	if (done)
+		r = buf_append(out, zb, h + z->total_out);
+	else if ((r = buf_append(out, &f, 1)) == 0)
+		r = buf_append(out, raw, n);
+	free(zb);
+	return r;
+}
+
+/* Sorts s (a delta keeps it sorted: then only checked), drops a
+ * reference given twice, and packs it into out. */
+static int set_encode(struct pkg_set *s, struct buf *out)
+{
+	uint64_t name = 0, last[2] = { 0, 0 };
+	unsigned char *raw, *t;
+	size_t k = 0;
+	int r;
+
+	for (size_t i = 1; i < s->n; i++)
+		if (cmp_ref(&s->v[i - 1], &s->v[i]) > 0) {
+			qsort(s->v, s->n, sizeof(*s->v), cmp_ref);
+			break;
+		}
+	for (size_t i = 0; i < s->n; i++)
+		if (!k || cmp_ref(&s->v[k - 1], &s->v[i]) != 0)
+			s->v[k++] = s->v[i];
+	s->n = k;
+	/* Two varints of 10 bytes at most a reference. */
+	raw = t = malloc(s->n * 20 + 1);
+	if (!raw)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct pkg_ref *e = &s->v[i];
+		uint64_t v = (uint64_t)e->version_id;
+		uint64_t step = (uint64_t)e->name_id - name, z[2];
+		int b;
+
+		/* zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */
+		for (int j = 0; j < 2; j++) {
+			uint64_t d = v - (last[j] + 1);
+
+			z[j] = (int64_t)d < 0 ? ~(d << 1) : d << 1;
+		}
+		b = z[1] < z[0];
+		t += put_varint(t, z[b] << 3 | (uint64_t)b << 2 |
+				      (uint64_t)(step != 1) << 1 |
+				      (e->nodigest ? 1 : 0));
+		if (step != 1)
+			t += put_varint(t, step);
+		name = (uint64_t)e->name_id;
+		last[1] = last[0];
+		last[0] = v;
+	}
+	r = set_deflate(raw, (size_t)(t - raw), out);
+	free(raw);
+	return r;
+}
+
+/* The host's references; none (an empty set) when it has no row. */
+static int set_load(struct db_conn *c, int64_t host, struct pkg_set *ret)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT refs FROM host_packages WHERE "
+				  "host_id = ?");
 	const void *d;
 	size_t len;
-	int rc, found = 0;
+	int rc, r = 0;
 
-	*ret_item = NULL;
+	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, host);
-	db_bind_text(s, 2, name);
-	db_bind_text(s, 3, arch ? arch : "");
 	rc = db_step(c, s);
-	if (rc == DB_ROW &&
-	    (d = db_col_blob(s, 3, &len)) && len == REPORT_SUM_LEN) {
-		memcpy(digest, d, REPORT_SUM_LEN);
-		*ret_item = row_item(name, arch, db_col_text(s, 0),
-				     db_col_text(s, 1), db_col_text(s, 2));
-		found = *ret_item ? 1 : -ENOMEM;
+	if (rc == DB_ROW) {
+		d = db_col_blob(s, 0, &len);
+		r = set_decode(d, len, ret);
 	}
 	db_reset(s);
-	return rc < 0 ? rc : found;
+	if (rc < 0 || r < 0)
+		set_free(ret);
+	return rc < 0 ? rc : r;
+}
+
+static int set_store(struct db_conn *c, int64_t host, struct pkg_set *set)
+{
+	struct buf b = BUF_INIT(SET_VALUE_MAX);
+	struct db_stmt *s;
+	int r = set_encode(set, &b);
+
+	if (r < 0)
+		goto out;
+	s = db_stmt(c, "INSERT INTO host_packages (host_id, n, refs) VALUES "
+		    "(?1, ?2, ?3) ON CONFLICT (host_id) DO UPDATE SET n = "
+		    "excluded.n, refs = excluded.refs");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_int(s, 1, host);
+	db_bind_int(s, 2, (int64_t)set->n);
+	db_bind_blob(s, 3, b.data, b.len);
+	r = db_run(c, s);
+out:
+	buf_free(&b);
+	return r;
+}
+
+/* "[id,...]": the set's version ids (or, with names, its distinct name
+ * ids) as the JSON array the statements below walk. */
+static int set_json(const struct pkg_set *s, int names, struct buf *out)
+{
+	int r = buf_puts(out, "[");
+
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		if (names && i && s->v[i].name_id == s->v[i - 1].name_id)
+			continue;
+		r = buf_printf(out, "%s%lld", out->len > 1 ? "," : "",
+			       (long long)(names ? s->v[i].name_id
+						 : s->v[i].version_id));
+	}
+	return r < 0 ? r : buf_puts(out, "]");
+}
+
+int packages_version_ids(struct db_conn *c, int64_t host, int64_t **ret,
+			 size_t *ret_n)
+{
+	struct pkg_set set;
+	int64_t *ids;
+	int r = set_load(c, host, &set);
+
+	if (r < 0)
+		return r;
+	ids = malloc((set.n ? set.n : 1) * sizeof(*ids));
+	if (!ids) {
+		set_free(&set);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < set.n; i++)
+		ids[i] = set.v[i].version_id;
+	*ret_n = set.n;
+	*ret = ids;
+	set_free(&set);
+	return 0;
+}
+
+int packages_items(struct db_conn *c, int64_t host, json_t **ret)
+{
+	struct buf ids = BUF_INIT(SET_VALUE_MAX);
+	struct pkg_set set;
+	struct db_stmt *s;
+	json_t *items = json_array();
+	int rc, r;
+
+	if (!items)
+		return -ENOMEM;
+	if ((r = set_load(c, host, &set)) < 0 ||
+	    (r = set_json(&set, 0, &ids)) < 0)
+		goto out;
+	/* ENGINE: each engine's function that walks a JSON array. */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "SELECT n.name, v.arch, v.version, coalesce("
+			    "v.source, n.name), coalesce(v.source_version, "
+			    "v.version) FROM jsonb_array_elements_text(?1::jsonb) "
+			    "j JOIN package_versions v ON v.id = j.value::bigint "
+			    "JOIN package_names n ON n.id = v.name_id ORDER BY "
+			    "n.name, v.arch");
+	else
+		s = db_stmt(c, "SELECT n.name, v.arch, v.version, coalesce("
+			    "v.source, n.name), coalesce(v.source_version, "
+			    "v.version) FROM json_each(?1) j JOIN package_versions "
+			    "v ON v.id = j.value JOIN package_names n ON n.id = "
+			    "v.name_id ORDER BY n.name, v.arch");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, ids.data);
+	while ((rc = db_step(c, s)) == DB_ROW) {
+		json_t *p = row_item(db_col_text(s, 0), db_col_text(s, 1),
+				     db_col_text(s, 2), db_col_text(s, 3),
+				     db_col_text(s, 4));
+
+		if (!p || json_array_append_new(items, p) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	db_reset(s);
+	if (rc < 0)
+		r = rc;
+out:
+	buf_free(&ids);
+	set_free(&set);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	*ret = items;
+	return 0;
+}
+
+/* The id of a known package name: 1 found, 0 not, or a negative errno. */
+static int name_lookup(struct db_conn *c, const char *name, int64_t *ret)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT id FROM package_names WHERE "
+				  "name = ?");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	db_bind_text(s, 1, name ? name : "");
+	rc = db_step(c, s);
+	if (rc == DB_ROW)
+		*ret = db_col_int(s, 0);
+	db_reset(s);
+	return rc;	/* DB_ROW (1), DB_DONE (0) or the error */
+}
+
+/*
+ * The host's reference of a package identity (name, arch), whatever its
+ * version: 1 found (its index in ret_idx), 0 not, or a negative errno.
+ * With ret_item, its item and digest too, and a reference without a
+ * digest (a row stored before digests were kept) counts as not found: the
+ * delta then fails its hash and the agent resends.
+ */
+static int ref_find(struct db_conn *c, const struct pkg_set *set,
+		    const char *name, const char *arch, size_t *ret_idx,
+		    json_t **ret_item, unsigned char digest[REPORT_SUM_LEN])
+{
+	struct db_stmt *s;
+	int64_t nid;
+	int rc, found = 0;
+
+	if (ret_item)
+		*ret_item = NULL;
+	if ((rc = name_lookup(c, name, &nid)) <= 0)
+		return rc;
+	arch = arch ? arch : "";
+	/* A host has few references of one name (one per architecture). */
+	for (size_t i = set_lower(set, nid);
+	     i < set->n && set->v[i].name_id == nid && !found; i++) {
+		const void *d;
+		size_t len;
+
+		s = db_stmt(c, "SELECT arch, version, coalesce(source, ?2), "
+			    "coalesce(source_version, version), digest, dkey "
+			    "FROM package_versions WHERE id = ?1");
+		if (!s)
+			return -EIO;
+		db_bind_int(s, 1, set->v[i].version_id);
+		db_bind_text(s, 2, name);
+		rc = db_step(c, s);
+		if (rc == DB_ROW && strcmp(db_col_text(s, 0) ?
+					   db_col_text(s, 0) : "", arch) == 0) {
+			*ret_idx = i;
+			found = 1;
+			if (ret_item && (set->v[i].nodigest ||
+					 db_col_null(s, 5))) {
+				found = 0;
+			} else if (ret_item) {
+				*ret_item = row_item(name, arch,
+						     db_col_text(s, 1),
+						     db_col_text(s, 2),
+						     db_col_text(s, 3));
+				d = db_col_blob(s, 4, &len);
+				if (!*ret_item)
+					found = -ENOMEM;
+				else if (d && len == REPORT_SUM_LEN)
+					memcpy(digest, d, REPORT_SUM_LEN);
+				else if (report_item_digest(*ret_item,
+							    digest) < 0)
+					found = -ENOMEM;
+			}
+			db_reset(s);
+			return found;
+		}
+		db_reset(s);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int key_of(const json_t *p, struct buf *key)
@@ -195,13 +731,18 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	char hash[SHA256_HEX_LEN];
 	json_t *p, *old;
 	size_t i;
-	int r = 0, found;
+	struct pkg_set set;
+	size_t at;
+	int r, found;
 
+	/* One read of the host's value for the whole delta. */
+	if ((r = set_load(c, host, &set)) < 0)
+		return r;
 	memcpy(sum, stored_sum, REPORT_SUM_LEN);
 	in->eval = 0;
 	json_array_foreach(removed, i, p) {
-		found = row_get(c, host, json_get_str(p, "name"),
-				json_get_str(p, "arch"), &old, d);
+		found = ref_find(c, &set, json_get_str(p, "name"),
+				 json_get_str(p, "arch"), &at, &old, d);
 		if (found <= 0) {
 			r = found < 0 ? found : 1;
 			goto out;
@@ -219,8 +760,8 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	json_array_foreach(added, i, p) {
 		const unsigned char *nd = in->digests + i * REPORT_SUM_LEN;
 
-		found = row_get(c, host, json_get_str(p, "name"),
-				json_get_str(p, "arch"), &old, d);
+		found = ref_find(c, &set, json_get_str(p, "name"),
+				 json_get_str(p, "arch"), &at, &old, d);
 		if (found < 0) {
 			r = found;
 			goto out;
@@ -249,9 +790,11 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	if (r == 0)
 		memcpy(in->sum, sum, REPORT_SUM_LEN);
 out:
+	set_free(&set);
 	buf_free(&key);
 	return r;
 }
+
 
 /*
  * The writer's memory of the versions it has seen, by digest: a first
@@ -360,19 +903,104 @@ static int name_id(struct db_conn *c, const char *name, int64_t *ret)
 	return -EBUSY;
 }
 
-/* Binds ?1 to ?6: a version's members and digest (NULL when none came). */
-static void bind_version(struct db_stmt *s, const json_t *p,
-			 const unsigned char *digest)
+/* Binds ?2 to ?5: a version's arch, version, source and source_version,
+ * the last two NULL when equal to the name and the version (as the rows
+ * keep them, sql/012_packed_packages.sql). */
+static void bind_members(struct db_stmt *s, const json_t *p)
 {
-	static const int order[PKG_MEMBERS] = { PKG_NAME, PKG_ARCH,
-		PKG_VERSION, PKG_SOURCE, PKG_SRCVER };
+	const char *name = member(p, PKG_NAME), *version = member(p, PKG_VERSION);
+	const char *source = member(p, PKG_SOURCE);
+	const char *srcver = member(p, PKG_SRCVER);
 
-	for (int i = 0; i < PKG_MEMBERS; i++)
-		db_bind_text(s, i + 1, member(p, order[i]));
-	if (digest)
-		db_bind_blob(s, 6, digest, REPORT_SUM_LEN);
+	db_bind_text(s, 2, member(p, PKG_ARCH));
+	db_bind_text(s, 3, version);
+	if (source && name && strcmp(source, name) == 0)
+		db_bind_null(s, 4);
 	else
-		db_bind_null(s, 6);
+		db_bind_text(s, 4, source);
+	if (srcver && version && strcmp(srcver, version) == 0)
+		db_bind_null(s, 5);
+	else
+		db_bind_text(s, 5, srcver);
+}
+
+/* The id of a version already stored: 1 found, 0 not, or the error.  A
+ * digest names the item, looked up by its first DKEY_LEN bytes (the
+ * index's) and compared whole; without one, the members do. */
+#define DKEY_LEN 8
+
+static int version_get(struct db_conn *c, const json_t *p,
+		       const unsigned char *digest, int64_t name,
+		       int64_t *ret)
+{
+	struct db_stmt *s;
+	size_t len;
+	int rc = 0, found = 0;
+
+	if (!digest) {
+		s = db_stmt(c, "SELECT id FROM package_versions WHERE name_id "
+			    "= ?1 AND dkey IS NULL AND arch = ?2 AND version = "
+			    "?3 AND source IS NOT DISTINCT FROM ?4 AND "
+			    "source_version IS NOT DISTINCT FROM ?5");
+		if (!s)
+			return -EIO;
+		db_bind_int(s, 1, name);
+		bind_members(s, p);
+		rc = db_step(c, s);
+		if (rc == DB_ROW)
+			*ret = db_col_int(s, 0);
+		db_reset(s);
+		return rc;	/* DB_ROW (1), DB_DONE (0) or the error */
+	}
+	s = db_stmt(c, "SELECT id, digest, arch, version, coalesce(source, "
+		    "?3), coalesce(source_version, version) FROM "
+		    "package_versions WHERE name_id = ?1 AND dkey = ?2");
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, name);
+	db_bind_blob(s, 2, digest, DKEY_LEN);
+	db_bind_text(s, 3, member(p, PKG_NAME));
+	while (!found && (rc = db_step(c, s)) == DB_ROW) {
+		const void *d = db_col_blob(s, 1, &len);
+		unsigned char again[REPORT_SUM_LEN];
+
+		if (!d || len != REPORT_SUM_LEN) {
+			/* Not stored: the row's own item hashes to it. */
+			json_t *it = row_item(member(p, PKG_NAME),
+					      db_col_text(s, 2),
+					      db_col_text(s, 3),
+					      db_col_text(s, 4),
+					      db_col_text(s, 5));
+			int r = it ? report_item_digest(it, again) : -ENOMEM;
+
+			json_decref(it);
+			if (r < 0) {
+				db_reset(s);
+				return r;
+			}
+			d = again;
+		}
+		if (memcmp(d, digest, REPORT_SUM_LEN) == 0) {
+			*ret = db_col_int(s, 0);
+			found = 1;
+		}
+	}
+	db_reset(s);
+	return rc < 0 ? rc : found;
+}
+
+/* Whether the row of item p gives back its digest (row_item()'s digest):
+ * then SQLite's row need not keep it (sql/012_packed_packages.sql). */
+static int digest_implied(const json_t *p, const unsigned char *digest)
+{
+	unsigned char d[REPORT_SUM_LEN];
+	json_t *it = row_item(member(p, PKG_NAME), member(p, PKG_ARCH),
+			      member(p, PKG_VERSION), member(p, PKG_SOURCE),
+			      member(p, PKG_SRCVER));
+	int r = it ? report_item_digest(it, d) : -1;
+
+	json_decref(it);
+	return r == 0 && memcmp(d, digest, REPORT_SUM_LEN) == 0;
 }
 
 /*
@@ -384,39 +1012,36 @@ static void bind_version(struct db_stmt *s, const json_t *p,
 static int version_find(struct db_conn *c, const json_t *p,
 			const unsigned char *digest, int64_t ret_ids[2])
 {
-	/* A digest names the item; without one, the members do. */
 	struct db_stmt *s;
 	int rc;
 
 	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
 		return rc;
-	/* Twice at most, as name_id() and for its reason. */
+	/* Twice at most, as name_id() and for its reason (PostgreSQL's key
+	 * is unique; SQLite has one writer). */
 	for (int pass = 0; pass < 2; pass++) {
-		s = db_stmt(c, "SELECT id FROM package_versions WHERE "
-			    "name_id = ?7 AND digest IS NOT DISTINCT FROM ?6 "
-			    "AND (?6 IS NOT NULL OR (name = ?1 AND arch = ?2 "
-			    "AND version = ?3 AND source = ?4 AND "
-			    "source_version = ?5))");
+		rc = version_get(c, p, digest, ret_ids[1], &ret_ids[0]);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		s = db_stmt(c, "INSERT INTO package_versions (name_id, arch, "
+			    "version, source, source_version, dkey, digest) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO "
+			    "NOTHING RETURNING id");
 		if (!s)
 			return -EIO;
-		bind_version(s, p, digest);
-		db_bind_int(s, 7, ret_ids[1]);
-		rc = db_step(c, s);
-		if (rc == DB_ROW)
-			ret_ids[0] = db_col_int(s, 0);
-		db_reset(s);
-		if (rc == DB_ROW)
-			return 0;
-		if (rc < 0)
-			return rc;
-		s = db_stmt(c, "INSERT INTO package_versions (name_id, name, "
-			    "arch, version, source, source_version, digest) "
-			    "VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
-			    "DO NOTHING RETURNING id");
-		if (!s)
-			return -EIO;
-		bind_version(s, p, digest);
-		db_bind_int(s, 7, ret_ids[1]);
+		db_bind_int(s, 1, ret_ids[1]);
+		bind_members(s, p);
+		if (digest)
+			db_bind_blob(s, 6, digest, DKEY_LEN);
+		else
+			db_bind_null(s, 6);
+		/* PostgreSQL keeps every digest: its unique key on them
+		 * settles two nodes adding one version. */
+		if (digest && (db_dialect(c) == DB_POSTGRESQL ||
+			       !digest_implied(p, digest)))
+			db_bind_blob(s, 7, digest, REPORT_SUM_LEN);
+		else
+			db_bind_null(s, 7);
 		ret_ids[0] = 0;
 		rc = db_run_returning(c, s, &ret_ids[0]);
 		if (rc < 0 || ret_ids[0])
@@ -441,44 +1066,6 @@ static int version_intern(struct store *st, struct db_conn *c,
 	if (r == 0 && digest)
 		cache_put(st, digest, ret_ids);
 	return r;
-}
-
-/* A host's reference to a version; ret_ids as version_intern()'s. */
-static int package_put(struct store *st, struct db_conn *c, int64_t host,
-		       const json_t *p, const unsigned char *digest,
-		       int64_t ret_ids[2])
-{
-	struct db_stmt *s;
-	int r = version_intern(st, c, p, digest, ret_ids);
-
-	if (r < 0)
-		return r;
-	s = db_stmt(c, "INSERT INTO packages (host_id, name_id, version_id) "
-		    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
-	if (!s)
-		return -EIO;
-	db_bind_int(s, 1, host);
-	db_bind_int(s, 2, ret_ids[1]);
-	db_bind_int(s, 3, ret_ids[0]);
-	return db_run(c, s);
-}
-
-/* The host's row of a package identity (name, arch), whatever its
- * version; the trigger packages_gone takes its fleet index entry. */
-static int package_del(struct db_conn *c, int64_t host, const json_t *p)
-{
-	struct db_stmt *s = db_stmt(c, "DELETE FROM packages WHERE host_id = ?1 "
-				  "AND name_id = (SELECT id FROM "
-				  "package_names WHERE name = ?2) "
-				  "AND (SELECT arch FROM package_versions v "
-				  "WHERE v.id = version_id) = ?3");
-
-	if (!s)
-		return -EIO;
-	db_bind_int(s, 1, host);
-	db_bind_text(s, 2, member(p, PKG_NAME));
-	db_bind_text(s, 3, member(p, PKG_ARCH));
-	return db_run(c, s);
 }
 
 /* A host whose names package_hosts does not have yet. */
@@ -510,47 +1097,166 @@ static int name_put(struct db_conn *c, int64_t host, const int64_t ids[2])
 	return db_run(c, s);
 }
 
+static int name_del(struct db_conn *c, int64_t host, const struct pkg_ref *e)
+{
+	return db_run_with(c, "DELETE FROM package_hosts WHERE name_id = ?1 "
+			   "AND host_id = ?2 AND version_id = ?3",
+			   DB_INT(e->name_id), DB_INT(host),
+			   DB_INT(e->version_id));
+}
+
+/* A delta: the host's value read, edited in memory, written back, and
+ * the fleet index's few entries with it. */
 int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 			   const struct ingest_section *in)
 {
-	int r = 0, late = -1;
+	struct pkg_set set;
+	int r, late = -1;
 
+	if ((r = set_load(c, host, &set)) < 0)
+		return r;
+	if ((late = pending(c, host)) < 0)
+		r = late;
 	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
 		const struct change *ch = &in->changes.v[i];
 		int64_t ids[2];
+		size_t at;
 
-		/* An upgrade is the old version's row out, the new one's in
-		 * (and their fleet index entries). */
-		if (ch->old)
-			r = package_del(c, host, ch->old);
+		/* An upgrade is the old version's reference out, the new
+		 * one's in (and their fleet index entries). */
+		if (ch->old) {
+			r = ref_find(c, &set, member(ch->old, PKG_NAME),
+				     member(ch->old, PKG_ARCH), &at, NULL,
+				     NULL);
+			if (r > 0) {
+				r = late ? 0 : name_del(c, host, &set.v[at]);
+				set_remove(&set, at);
+			}
+		}
 		if (r < 0 || !ch->new)
 			continue;
-		r = package_put(st, c, host, ch->new,
-				ch->has_digest ? ch->digest : NULL, ids);
-		if (r == 0 && late < 0 && (late = pending(c, host)) < 0)
-			r = late;
+		r = version_intern(st, c, ch->new,
+				   ch->has_digest ? ch->digest : NULL, ids);
+		if (r == 0)
+			r = set_insert(&set, ids[1], ids[0]);
 		if (r == 0 && !late)
 			r = name_put(c, host, ids);
 	}
+	if (r == 0)
+		r = set_store(c, host, &set);
+	set_free(&set);
+	return r;
+}
+
+/* The fleet index's entries of a pass, written many to a statement, in
+ * the index's order. */
+#define INDEX_BATCH 20000
+
+struct triple {
+	int64_t name_id, host_id, version_id;
+};
+
+static int cmp_triple(const void *a, const void *b)
+{
+	const struct triple *x = a, *y = b;
+
+	if (x->name_id != y->name_id)
+		return x->name_id < y->name_id ? -1 : 1;
+	if (x->host_id != y->host_id)
+		return x->host_id < y->host_id ? -1 : 1;
+	if (x->version_id != y->version_id)
+		return x->version_id < y->version_id ? -1 : 1;
+	return 0;
+}
+
+static int index_put(struct db_conn *c, const struct triple *t, size_t n)
+{
+	struct buf text = BUF_INIT(SET_VALUE_MAX);
+	struct db_stmt *s;
+	int r = buf_puts(&text, "[");
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = buf_printf(&text, "%s[%lld,%lld,%lld]", i ? "," : "",
+			       (long long)t[i].name_id,
+			       (long long)t[i].host_id,
+			       (long long)t[i].version_id);
+	if (r == 0)
+		r = buf_puts(&text, "]");
+	if (r < 0)
+		goto out;
+	/* ENGINE: each engine's function that walks a JSON array. */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "INSERT INTO package_hosts (name_id, host_id, "
+			    "version_id) SELECT (j.value ->> 0)::bigint, "
+			    "(j.value ->> 1)::bigint, (j.value ->> 2)::bigint "
+			    "FROM jsonb_array_elements(?1::jsonb) j "
+			    "ON CONFLICT DO NOTHING");
+	else
+		s = db_stmt(c, "INSERT INTO package_hosts (name_id, host_id, "
+			    "version_id) SELECT j.value ->> 0, j.value ->> 1, "
+			    "j.value ->> 2 FROM json_each(?1) j WHERE true "
+			    "ON CONFLICT DO NOTHING");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_text(s, 1, text.data);
+	r = db_run(c, s);
+out:
+	buf_free(&text);
 	return r;
 }
 
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 {
-	struct db_stmt *s = db_stmt(c, "INSERT INTO package_hosts "
-				  "(name_id, host_id, version_id) SELECT "
-				  "p.name_id, p.host_id, p.version_id FROM "
-				  "packages p WHERE p.host_id IN (SELECT "
+	struct db_stmt *s = db_stmt(c, "SELECT p.host_id, p.refs FROM (SELECT "
 				  "host_id FROM package_hosts_pending ORDER BY "
-				  "host_id LIMIT ?1) ORDER BY 1, 2, 3 "
-				  "ON CONFLICT DO NOTHING");
-	int r;
+				  "host_id LIMIT ?1) q JOIN host_packages p ON "
+				  "p.host_id = q.host_id");
+	struct triple *t = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
 
 	*ret_count = 0;
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, limit);
-	if ((r = db_run(c, s)) < 0)
+	while (r == 0 && (rc = db_step(c, s)) == DB_ROW) {
+		struct pkg_set set = { 0 };
+		int64_t host = db_col_int(s, 0);
+		const void *d;
+		size_t len;
+
+		d = db_col_blob(s, 1, &len);
+		r = set_decode(d, len, &set);
+		if (r == 0 && n + set.n > cap) {
+			struct triple *p;
+
+			cap = 2 * (n + set.n);
+			p = realloc(t, cap * sizeof(*t));
+			if (!p)
+				r = -ENOMEM;
+			else
+				t = p;
+		}
+		for (size_t i = 0; r == 0 && i < set.n; i++) {
+			t[n].name_id = set.v[i].name_id;
+			t[n].host_id = host;
+			t[n++].version_id = set.v[i].version_id;
+		}
+		set_free(&set);
+	}
+	db_reset(s);
+	if (r == 0 && rc < 0)
+		r = rc;
+	/* In the index's order, as the rows' INSERT ... ORDER BY did. */
+	if (r == 0)
+		qsort(t, n, sizeof(*t), cmp_triple);
+	for (size_t i = 0; i < n && r == 0; i += INDEX_BATCH)
+		r = index_put(c, t + i, n - i < INDEX_BATCH ? n - i
+							    : INDEX_BATCH);
+	free(t);
+	if (r < 0)
 		return r;
 	if ((r = db_run_with(
 		c, "DELETE FROM package_hosts_pending WHERE host_id IN "
@@ -560,58 +1266,6 @@ int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 		return r;
 	*ret_count = db_changes(c);
 	return 0;
-}
-
-/* A host's references to versions, written many to a statement: a first
- * report's 1,500 packages were 1,500 INSERTs, each a round trip to
- * PostgreSQL (190 ms a report) where SQLite pays a function call.  The
- * pairs travel as one JSON text, "[[name_id,version_id],...]". */
-#define PUT_BATCH 2000
-
-struct put_batch {
-	struct buf text;
-	size_t n;
-};
-
-static int batch_flush(struct db_conn *c, int64_t host, struct put_batch *b)
-{
-	struct db_stmt *s;
-	int r;
-
-	if (!b->n)
-		return 0;
-	if ((r = buf_puts(&b->text, "]")) < 0)
-		return r;
-	/* ENGINE: each engine's function that walks a JSON array. */
-	if (db_dialect(c) == DB_POSTGRESQL)
-		s = db_stmt(c, "INSERT INTO packages (host_id, name_id, "
-			    "version_id) SELECT ?1, (p.value ->> 0)::bigint, "
-			    "(p.value ->> 1)::bigint FROM jsonb_array_elements("
-			    "?2::jsonb) p ON CONFLICT DO NOTHING");
-	else
-		s = db_stmt(c, "INSERT INTO packages (host_id, name_id, "
-			    "version_id) SELECT ?1, p.value ->> 0, "
-			    "p.value ->> 1 FROM json_each(?2) p WHERE true "
-			    "ON CONFLICT DO NOTHING");
-	if (!s)
-		return -EIO;
-	db_bind_int(s, 1, host);
-	db_bind_text(s, 2, b->text.data);
-	r = db_run(c, s);
-	buf_reset(&b->text);
-	b->n = 0;
-	return r;
-}
-
-static int batch_put(struct db_conn *c, int64_t host, struct put_batch *b,
-		     const int64_t ids[2])
-{
-	int r = buf_printf(&b->text, "%s[%lld,%lld]", b->n ? "," : "[",
-			   (long long)ids[1], (long long)ids[0]);
-
-	if (r < 0)
-		return r;
-	return ++b->n == PUT_BATCH ? batch_flush(c, host, b) : 0;
 }
 
 struct named {
@@ -628,23 +1282,60 @@ static int cmp_named(const void *a, const void *b)
 	return d ? d : strcmp(x->arch, y->arch);
 }
 
+/* The fleet index's entries of a host's names. */
+static int names_del(struct db_conn *c, int64_t host,
+		     const struct pkg_set *set)
+{
+	struct buf names = BUF_INIT(SET_VALUE_MAX);
+	struct db_stmt *s;
+	int r = set_json(set, 1, &names);
+
+	if (r < 0)
+		goto out;
+	/* ENGINE: as above; an array, so that PostgreSQL probes the index
+	 * once per name. */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "DELETE FROM package_hosts WHERE name_id = "
+			    "ANY(ARRAY(SELECT j::bigint FROM "
+			    "jsonb_array_elements_text(?2::jsonb) j)) AND "
+			    "host_id = ?1");
+	else
+		s = db_stmt(c, "DELETE FROM package_hosts WHERE name_id IN "
+			    "(SELECT value FROM json_each(?2)) AND host_id = "
+			    "?1");
+	if (!s) {
+		r = -EIO;
+		goto out;
+	}
+	db_bind_int(s, 1, host);
+	db_bind_text(s, 2, names.data);
+	r = db_run(c, s);
+out:
+	buf_free(&names);
+	return r;
+}
+
+/* A full section: one value written where there were 1,500 rows. */
 int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		     const struct ingest_section *in)
 {
 	json_t *items = json_object_get(in->body, "items");
 	size_t n = json_array_size(items);
-	struct put_batch batch = { BUF_INIT(PUT_BATCH * 48), 0 };
+	struct pkg_set set;
 	struct named *sorted;
-	int r = 0;
+	int r;
 
-	if ((r = db_run_with(
-		c, "DELETE FROM packages WHERE host_id = ?",
-		   DB_INT(host))) < 0)
+	/* The old value's names leave the index (a host pending has none
+	 * there: its delete finds nothing). */
+	if ((r = set_load(c, host, &set)) < 0)
 		return r;
+	if (set.n)
+		r = names_del(c, host, &set);
+	set.n = 0;
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	if (!sorted)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	if (r == 0 && !sorted)
+		r = -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++) {
 		const char *name, *arch;
 
 		sorted[i].item = json_array_get(items, i);
@@ -655,9 +1346,11 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		sorted[i].digest = in->digests ? in->digests + i * REPORT_SUM_LEN
 					       : NULL;
 	}
-	/* One row per identity, as the table's key (name, arch) kept it
-	 * before versions were shared: of two items of one identity, one. */
-	qsort(sorted, n, sizeof(*sorted), cmp_named);
+	/* One reference per identity (name, arch), as the rows' key kept
+	 * it: of two items of one identity, one.  Interned in name order:
+	 * a release's first host gives its versions ids in that order. */
+	if (r == 0)
+		qsort(sorted, n, sizeof(*sorted), cmp_named);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		int64_t ids[2];
 
@@ -666,12 +1359,12 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		r = version_intern(st, c, sorted[i].item, sorted[i].digest,
 				   ids);
 		if (r == 0)
-			r = batch_put(c, host, &batch, ids);
+			r = set_push(&set, ids[1], ids[0], 0);
 	}
-	if (r == 0)
-		r = batch_flush(c, host, &batch);
-	buf_free(&batch.text);
 	free(sorted);
+	if (r == 0)
+		r = set_store(c, host, &set);
+	set_free(&set);
 	if (r < 0)
 		return r;
 	/* The names follow, with other hosts', in packages_index_pending(). */
@@ -679,6 +1372,69 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 		c, "INSERT INTO package_hosts_pending (host_id) "
 		   "VALUES (?) ON CONFLICT DO NOTHING",
 		   DB_INT(host));
+}
+
+/* --- migration 012: the rows of 008's layout packed --------------------- */
+/* One host's rows packed (its rows in key order: the value's order). */
+static int convert_host(struct db_conn *c, int64_t host)
+{
+	struct db_stmt *s = db_stmt(c, "SELECT name_id, version_id, digest "
+				  "FROM packages_unpacked WHERE host_id = ? "
+				  "ORDER BY name_id, version_id");
+	struct pkg_set set = { 0 };
+	int rc, r = 0;
+
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, host);
+	while (r == 0 && (rc = db_step(c, s)) == DB_ROW)
+		r = set_push(&set, db_col_int(s, 0), db_col_int(s, 1),
+			     db_col_null(s, 2));
+	db_reset(s);
+	if (r == 0 && rc < 0)
+		r = rc;
+	if (r == 0)
+		r = set_store(c, host, &set);
+	set_free(&set);
+	return r;
+}
+
+int packages_convert(struct store *st)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	int64_t host = 0, left = 0;
+	int r = db_write_begin(st, &c);
+
+	if (r < 0)
+		return r;
+	/* ENGINE: each engine's catalogue. */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "SELECT count(*) FROM information_schema.tables "
+			    "WHERE table_schema = current_schema() AND "
+			    "table_name = 'packages_unpacked'");
+	else
+		s = db_stmt(c, "SELECT count(*) FROM sqlite_schema WHERE type = "
+			    "'table' AND name = 'packages_unpacked'");
+	r = s ? db_scalar(c, s, &left) : -EIO;
+	if (r < 0 || !left)
+		return db_write_end(st, c, r);
+	/* Host by host in id order (the rows' key order). */
+	while (r == 0) {
+		s = db_stmt(c, "SELECT min(host_id) FROM packages_unpacked WHERE "
+			    "host_id > ?");
+		if (!s) {
+			r = -EIO;
+			break;
+		}
+		db_bind_int(s, 1, host);
+		if ((r = db_scalar(c, s, &host)) < 0 || !host)
+			break;
+		r = convert_host(c, host);
+	}
+	if (r == 0)
+		r = db_exec(c, "DROP TABLE packages_unpacked");
+	return db_write_end(st, c, r);
 }
 
 /* --- the fleet's packages (GET /packages) -------------------------------- */
@@ -695,41 +1451,103 @@ static json_t *fix_package(json_t *row)
 	return row;
 }
 
+/* The pending hosts' references of a name, "[[host_id,version_id],...]":
+ * their values read and searched here (a few hosts: the index takes them
+ * within a second or so). */
+static int pending_refs(struct db_conn *c, const char *name, struct buf *out,
+			int64_t *ret_n)
+{
+	struct db_stmt *s;
+	int64_t nid = 0;
+	int rc, r = name_lookup(c, name, &nid);
+
+	*ret_n = 0;
+	if (r < 0 || (r = buf_puts(out, "[")) < 0)
+		return r;
+	s = db_stmt(c, "SELECT q.host_id, p.refs FROM package_hosts_pending q "
+		    "JOIN host_packages p ON p.host_id = q.host_id ORDER BY "
+		    "q.host_id");
+	if (!s)
+		return -EIO;
+	while (nid && r == 0 && (rc = db_step(c, s)) == DB_ROW) {
+		struct pkg_set set = { 0 };
+		int64_t host = db_col_int(s, 0);
+		const void *d;
+		size_t len;
+
+		d = db_col_blob(s, 1, &len);
+		r = set_decode(d, len, &set);
+		for (size_t i = set_lower(&set, nid);
+		     r == 0 && i < set.n && set.v[i].name_id == nid; i++) {
+			r = buf_printf(out, "%s[%lld,%lld]", *ret_n ? "," : "",
+				       (long long)host,
+				       (long long)set.v[i].version_id);
+			++*ret_n;
+		}
+		set_free(&set);
+	}
+	db_reset(s);
+	if (r == 0 && nid && rc < 0)
+		r = rc;
+	return r < 0 ? r : buf_puts(out, "]");
+}
+
 int store_packages_find(struct store *st, const char *name, int limit,
 			int64_t after_host, const char *after_arch,
 			json_t **ret)
 {
+	struct buf late = BUF_INIT(SET_VALUE_MAX);
 	struct db_conn *c;
 	struct db_stmt *s, *cs;
 	/* The index has every host's names but those of the hosts stored
-	 * in full since its last pass, which are read from packages: the two
-	 * sets do not overlap (see sql/002_item_sums.sql).  CROSS JOIN keeps
-	 * the few pending hosts outermost in SQLite (its join conditions are
-	 * in WHERE: PostgreSQL takes no ON after CROSS JOIN); the name's id
-	 * as a scalar, not a join, lets the index give the hosts' order and
-	 * a page stop early. */
-	static const char SQL_PACKAGES_FIND[] =
-		"SELECT k.host_id, h.hostname, v.name, v.arch, v.version, "
-		"v.source, v.source_version FROM (SELECT x.host_id, "
+	 * in full since its last pass, which come from their values (?5,
+	 * pending_refs()): the two sets do not overlap (see
+	 * sql/002_item_sums.sql).  CROSS JOIN keeps the index outermost in
+	 * SQLite (its join conditions are in WHERE: PostgreSQL takes no ON
+	 * after CROSS JOIN); the name's id as a scalar, not a join, lets the
+	 * index give the hosts' order and a page stop early.
+	 * ENGINE: each engine's function that walks a JSON array. */
+	static const char *const SQL_PACKAGES_FIND[] = {
+		"SELECT k.host_id, h.hostname, ?1 AS name, v.arch, "
+		"v.version, coalesce(v.source, ?1) AS source, coalesce("
+		"v.source_version, v.version) AS source_version FROM (SELECT "
+		"x.host_id, "
 		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
 		"package_versions w WHERE w.id = x.version_id AND x.name_id = "
 		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
 		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
-		"UNION ALL SELECT q.host_id, p.version_id, w.arch FROM "
-		"package_hosts_pending q CROSS JOIN packages p CROSS JOIN "
-		"package_versions w WHERE p.host_id = q.host_id AND "
-		"p.name_id = (SELECT id FROM package_names WHERE name = ?1) "
-		"AND w.id = "
-		"p.version_id AND q.host_id >= ?2 AND (q.host_id > ?2 OR "
-		"w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN package_versions "
-		"v ON v.id = k.version_id JOIN hosts h ON h.id = k.host_id "
-		"ORDER BY k.host_id, v.arch";
+		"UNION ALL SELECT q.value ->> 0, q.value ->> 1, w.arch FROM "
+		"json_each(?5) q CROSS JOIN package_versions w WHERE w.id = "
+		"q.value ->> 1 AND q.value ->> 0 >= ?2 AND (q.value ->> 0 > ?2 "
+		"OR w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) k JOIN "
+		"package_versions v ON v.id = k.version_id JOIN hosts h ON "
+		"h.id = k.host_id ORDER BY k.host_id, v.arch",
+		"SELECT k.host_id, h.hostname, ?1 AS name, v.arch, "
+		"v.version, coalesce(v.source, ?1) AS source, coalesce("
+		"v.source_version, v.version) AS source_version FROM (SELECT "
+		"x.host_id, "
+		"x.version_id, w.arch FROM package_hosts x CROSS JOIN "
+		"package_versions w WHERE w.id = x.version_id AND x.name_id = "
+		"(SELECT id FROM package_names WHERE name = ?1) AND x.host_id "
+		">= ?2 AND (x.host_id > ?2 OR w.arch > ?4) "
+		"UNION ALL SELECT (q.value ->> 0)::bigint, (q.value ->> "
+		"1)::bigint, w.arch FROM jsonb_array_elements(?5::jsonb) q "
+		"CROSS JOIN package_versions w WHERE w.id = (q.value ->> "
+		"1)::bigint AND (q.value ->> 0)::bigint >= ?2 AND ((q.value "
+		"->> 0)::bigint > ?2 OR w.arch > ?4) ORDER BY 1, 3 LIMIT ?3) "
+		"k JOIN package_versions v ON v.id = k.version_id JOIN hosts "
+		"h ON h.id = k.host_id ORDER BY k.host_id, v.arch",
+	};
 	json_t *items, *cursor;
-	int r = db_read_begin(st, &c);
+	int64_t n_late = 0;
+	int pg, r = db_read_begin(st, &c);
 
 	if (r < 0)
 		return r;
-	s = db_stmt(c, SQL_PACKAGES_FIND);
+	if ((r = pending_refs(c, name, &late, &n_late)) < 0)
+		goto out;
+	pg = db_dialect(c) == DB_POSTGRESQL;
+	s = db_stmt(c, SQL_PACKAGES_FIND[pg]);
 	if (!s) {
 		r = -EIO;
 		goto out;
@@ -741,6 +1559,7 @@ int store_packages_find(struct store *st, const char *name, int limit,
 	 * "" rather than a byte no text holds, which PostgreSQL refuses as
 	 * text that is not UTF-8. */
 	db_bind_text(s, 4, after_arch ? after_arch : "");
+	db_bind_text(s, 5, late.data);
 	r = store_page_collect(c, s, limit, fix_package, "cursor", &items, &cursor);
 	if (r == 0) {
 		size_t i;
@@ -753,17 +1572,16 @@ int store_packages_find(struct store *st, const char *name, int limit,
 		cs = db_stmt(c, "WITH n(id) AS (SELECT id FROM "
 			     "package_names WHERE name = ?1) "
 			     "SELECT (SELECT count(*) FROM n CROSS JOIN "
-			     "package_hosts x WHERE x.name_id = n.id) + "
-			     "(SELECT count(*) FROM n CROSS JOIN "
-			     "package_hosts_pending q CROSS JOIN packages x "
-			     "WHERE x.host_id = q.host_id AND x.name_id = "
-			     "n.id)");
+			     "package_hosts x WHERE x.name_id = n.id) + ?2");
 
-		if (cs)
+		if (cs) {
 			db_bind_text(cs, 1, name);
+			db_bind_int(cs, 2, n_late);
+		}
 		r = store_page_make(c, cs, items, cursor, ret);
 	}
 out:
+	buf_free(&late);
 	db_read_end(st, c);
 	return r;
 }

@@ -751,7 +751,7 @@ static int snapshot_and_reset(struct db_conn *c, struct ingest_job *job,
 	if ((r = run_for_host(c, db_stmt(c, "DELETE FROM sections WHERE "
 					 "host_id = ?"),
 			      job->host_id)) < 0 ||
-	    (r = run_for_host(c, db_stmt(c, "DELETE FROM packages WHERE "
+	    (r = run_for_host(c, db_stmt(c, "DELETE FROM host_packages WHERE "
 					 "host_id = ?"),
 			      job->host_id)) < 0)
 		goto out;

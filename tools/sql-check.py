@@ -40,8 +40,8 @@ SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\b"
 # The texts written once per engine (marked ENGINE: in the source) are
 # told apart by what only one engine has.
 SQLITE_ONLY = re.compile(r"\bhost_search\b|\bjson_each\(|\bjson_valid\(|"
-                         r"\browid\b|\bMATCH\b|\bPRAGMA\b")
-PG_ONLY = re.compile(r"\bILIKE\b|\bjsonb|::")
+                         r"\browid\b|\bMATCH\b|\bPRAGMA\b|\bsqlite_schema\b")
+PG_ONLY = re.compile(r"\bILIKE\b|\bjsonb|::|\binformation_schema\b")
 
 
 def cflags():

@@ -219,7 +219,7 @@ OWN = ("id", "agent_id", "hostname", "fqdn", "machine_id", "token_hash",
        "pending_token_hash", "addresses", "status", "abandoned",
        "mail_running", "mail_exposed", "severity", "next_eval_at")
 OWNED = {"hosts": ["host_state"],
-         "full": ["host_state", "sections", "packages", "package_hosts",
+         "full": ["host_state", "sections", "host_packages", "package_hosts",
                   "collector_errors", "findings"]}[GROW]
 
 

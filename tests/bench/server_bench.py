@@ -363,7 +363,8 @@ def clone_hosts(db_path, total, progress,
     db.execute("PRAGMA cache_size = -1000000")
     db.execute("PRAGMA synchronous = OFF")
     tables = [t for (t,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
-              if t in ("sections", "packages", "package_hosts", "host_state")]
+              if t in ("sections", "packages", "host_packages", "package_hosts",
+                       "host_state")]
     info = {t: list(db.execute(f"PRAGMA table_info({t})")) for t in tables}
     hcols = [c[1] for c in db.execute("PRAGMA table_info(hosts)")
              if c[1] not in ("id", "agent_id", "hostname", "machine_id", "token_hash")]

@@ -360,7 +360,8 @@ def test_delete_host(server):
     host.send(host.report())
     assert server.api("DELETE", f"/hosts/{host.id}")[0] == 204
     assert server.api("GET", f"/hosts/{host.id}")[0] == 404
-    assert count(server, "SELECT count(*) FROM packages") == 0
+    assert count(server, "SELECT coalesce(sum(n), 0) FROM host_packages") == 0
+    assert count(server, "SELECT count(*) FROM package_hosts") == 0
     # Its token died with it.
     assert host.send(host.report())[0] == 401
 

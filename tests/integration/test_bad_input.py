@@ -16,7 +16,7 @@ def snapshot(server, host):
     db = server.db_connect()
     try:
         out = {}
-        for table in ("hosts", "sections", "packages", "changes", "reports",
+        for table in ("hosts", "sections", "host_packages", "changes", "reports",
                       "findings", "projects"):
             rows = db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
             out[table] = hashlib.sha256(repr(rows).encode()).hexdigest()

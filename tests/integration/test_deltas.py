@@ -6,6 +6,7 @@ import copy
 import hashlib
 import sqlite3
 import time
+import zlib
 
 from reports import Host, canon, deltas, package, packages_delta, sealed, section_hash
 
@@ -204,13 +205,53 @@ def test_delta_of_the_mta_reevaluates_the_host(server):
     assert "vulnerable-mta" not in open_rules(server, h)
 
 
+def without_digests(refs):
+    """A host's packed references (store_packages.c: a format byte 1, then
+    per reference a varint whose low bit is "no digest", and a second one
+    when its bit 1 says so) with every reference's digest unknown, as
+    migration 012 packs a row stored before digests were kept."""
+    def varint(i):
+        v, shift = 0, 0
+        while True:
+            v |= (refs[i] & 0x7f) << shift
+            shift += 7
+            i += 1
+            if not refs[i - 1] & 0x80:
+                return v, i
+
+    def put(v):
+        while True:
+            out.append((v & 0x7f) | (0x80 if v >> 7 else 0))
+            v >>= 7
+            if not v:
+                return
+
+    if refs[0] == 2:          # deflated: a varint of the length, zlib's bytes
+        i = 1
+        while refs[i] & 0x80:
+            i += 1
+        refs = b"\x01" + zlib.decompress(refs[i + 1:])
+    assert refs[0] == 1
+    out, i = bytearray(refs[:1]), 1
+    while i < len(refs):
+        v, i = varint(i)
+        put(v | 1)
+        if v & 2:
+            step, i = varint(i)
+            put(step)
+    return bytes(out)
+
+
 def test_migrated_rows_without_digest_are_resent(server):
     """A database from before deltas has package rows without digests: a
     delta cannot be checked against them, so the agent resends in full."""
     h, rep = baseline(server)
     items = copy.deepcopy(rep["sections"]["packages"]["items"])
     db = server.db_connect()
-    db.execute("UPDATE packages SET digest = NULL WHERE host_id = ?", (h.id,))
+    refs = db.execute("SELECT refs FROM host_packages WHERE host_id = ?",
+                      (h.id,)).fetchone()[0]
+    db.execute("UPDATE host_packages SET refs = ? WHERE host_id = ?",
+               (without_digests(bytes(refs)), h.id))
     db.commit()
     db.close()
     items[1]["version"] = "5-1"

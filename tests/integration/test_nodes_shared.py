@@ -64,10 +64,10 @@ def test_a_name_and_a_version_another_node_adds_meanwhile(server):
     first.cursor().execute("INSERT INTO package_names (name) VALUES "
                            "('raced-name')")
     second.cursor().execute(
-        "INSERT INTO package_versions (name_id, name, arch, version, source, "
-        "source_version, digest) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (y_name, y["name"], y["arch"], y["version"], y["source"],
-         y["source_version"], hashlib.sha256(canon(y)).digest()))
+        "INSERT INTO package_versions (name_id, arch, version, source, "
+        "source_version, dkey, digest) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (y_name, y["arch"], y["version"], y["source"], y["source_version"],
+         hashlib.sha256(canon(y)).digest()[:8], hashlib.sha256(canon(y)).digest()))
     got = []
     t = threading.Thread(target=lambda: got.append(
         host.send(host.report(packages=[x, y]))))
@@ -88,8 +88,9 @@ def test_a_name_and_a_version_another_node_adds_meanwhile(server):
     con = server.db_connect()
     assert con.execute("SELECT count(*) FROM package_names WHERE name LIKE "
                        "'raced-%'").fetchone()[0] == 2
-    assert con.execute("SELECT count(*) FROM package_versions WHERE name LIKE "
-                       "'raced-%'").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM package_versions v JOIN "
+                       "package_names n ON n.id = v.name_id WHERE n.name "
+                       "LIKE 'raced-%'").fetchone()[0] == 2
 
 
 def test_a_project_another_node_holds_does_not_stop_reports(server):

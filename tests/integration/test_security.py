@@ -42,7 +42,7 @@ def snapshot(server):
     con = server.db_connect(readonly=True)
     try:
         out = {}
-        for table in ("hosts", "sections", "packages", "changes", "reports",
+        for table in ("hosts", "sections", "host_packages", "changes", "reports",
                       "findings", "projects", "tokens"):
             rows = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
             out[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
