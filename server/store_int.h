@@ -79,6 +79,11 @@ int packages_items(struct db_conn *c, int64_t host, json_t **ret);
 /* The version ids of a host's packages, in (name_id, version_id) order. */
 int packages_version_ids(struct db_conn *c, int64_t host, int64_t **ret,
 			 size_t *ret_n);
+/* Appends the host's version ids of name_id to *ids (*n of *cap used,
+ * grown with realloc()). */
+int packages_versions_of_name(struct db_conn *c, int64_t host,
+			      int64_t name_id, int64_t **ids, size_t *n,
+			      size_t *cap);
 /* Packs the rows migration 012 kept as packages_unpacked (once). */
 int packages_convert(struct store *st);
 /* Whether every item has the five members the rows keep, as non-empty

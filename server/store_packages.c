@@ -576,6 +576,33 @@ int packages_version_ids(struct db_conn *c, int64_t host, int64_t **ret,
 	return 0;
 }
 
+int packages_versions_of_name(struct db_conn *c, int64_t host,
+			      int64_t name_id, int64_t **ids, size_t *n,
+			      size_t *cap)
+{
+	struct pkg_set set;
+	int r = set_load(c, host, &set);
+
+	for (size_t i = 0; i < set.n && r == 0; i++) {
+		if (set.v[i].name_id != name_id)
+			continue;
+		if (*n == *cap) {
+			size_t k = *cap ? 2 * *cap : 16;
+			int64_t *p = realloc(*ids, k * sizeof(*p));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			*ids = p;
+			*cap = k;
+		}
+		(*ids)[(*n)++] = set.v[i].version_id;
+	}
+	set_free(&set);
+	return r;
+}
+
 int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 {
 	struct buf ids = BUF_INIT(SET_VALUE_MAX);

@@ -16,7 +16,7 @@
  *     first of them in name order decides host_state.vulns.  A release whose
  *     end-of-life date changed has its hosts marked due (a full evaluation,
  *     as before).
- *  2. The fleet index (package_hosts, and packages for the hosts that are
+ *  2. The fleet index (package_hosts, and the packed values of the hosts
  *     not indexed yet) names the hosts of the touched versions.
  *  3. Each of those hosts, a chunk at a time: when a touched source has an
  *     MTA's package (the rules' findings may change) or the host was
@@ -374,9 +374,12 @@ static const struct rm_version *version_find(const struct rematch *rm,
 static int diff_versions(struct store *st, struct db_conn *c,
 			 struct rematch *rm)
 {
-	struct db_stmt *s = db_stmt(c, "SELECT id, name_id, name, arch, "
-				       "source, source_version FROM "
-				       "package_versions ORDER BY id");
+	struct db_stmt *s = db_stmt(c, "SELECT v.id, v.name_id, n.name, "
+				       "v.arch, coalesce(v.source, n.name), "
+				       "coalesce(v.source_version, v.version) "
+				       "FROM package_versions v JOIN "
+				       "package_names n ON n.id = v.name_id "
+				       "ORDER BY v.id");
 	struct buf a = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
 	struct releases rel;
 	struct rm_version *cand = NULL;
@@ -589,32 +592,42 @@ static int cmp_pairs(const void *a, const void *b)
 }
 
 /* The hosts and versions of one name: the index's, and those of the hosts
- * not in it yet (their rows). */
+ * not in it yet (read from their packed values). */
 static int hosts_of_name(struct db_conn *c, struct rematch *rm, size_t *cap,
 			 int64_t name_id)
 {
-	static const char *const sql[] = {
-	    "SELECT host_id, version_id FROM package_hosts WHERE "
-	    "name_id = ?",
-	    "SELECT p.host_id, p.version_id FROM package_hosts_pending q "
-	    "CROSS JOIN packages p WHERE p.host_id = q.host_id AND "
-	    "p.name_id = ?",
-	};
+	struct db_stmt *s = db_stmt(c, "SELECT host_id, version_id FROM "
+				  "package_hosts WHERE name_id = ?");
+	int64_t *ids = NULL;
+	size_t n = 0, icap = 0;
 	int r = 0, rc;
 
-	for (int i = 0; i < 2 && r == 0; i++) {
-		struct db_stmt *s = db_stmt(c, sql[i]);
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, name_id);
+	while ((rc = db_step(c, s)) == DB_ROW && r == 0)
+		r = pair_add(rm, cap, db_col_int(s, 0), db_col_int(s, 1));
+	db_reset(s);
+	if (r == 0 && rc < 0)
+		r = rc;
+	s = r == 0 ? db_stmt(c, "SELECT host_id FROM package_hosts_pending")
+		   : NULL;
+	if (r == 0 && !s)
+		return -EIO;
+	while (r == 0 && (rc = db_step(c, s)) == DB_ROW) {
+		int64_t host = db_col_int(s, 0);
 
-		if (!s)
-			return -EIO;
-		db_bind_int(s, 1, name_id);
-		while ((rc = db_step(c, s)) == DB_ROW && r == 0)
-			r = pair_add(rm, cap, db_col_int(s, 0),
-				     db_col_int(s, 1));
-		db_reset(s);
-		if (r == 0 && rc < 0)
-			r = rc;
+		n = 0;
+		r = packages_versions_of_name(c, host, name_id, &ids, &n,
+					      &icap);
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = pair_add(rm, cap, host, ids[i]);
 	}
+	if (s)
+		db_reset(s);
+	if (r == 0 && rc < 0)
+		r = rc;
+	free(ids);
 	return r;
 }
 
@@ -653,40 +666,6 @@ static int find_hosts(struct db_conn *c, struct rematch *rm)
 }
 
 /* --- 3. each host ------------------------------------------------------- */
-
-/*
- * The host's versions of one name, as ids.  The one place this file reads
- * a host's packages.
- */
-static int host_versions_of_name(struct db_conn *c, int64_t host,
-				 int64_t name_id, int64_t **ids, size_t *n,
-				 size_t *cap)
-{
-	struct db_stmt *s = db_stmt(c, "SELECT version_id FROM packages "
-				       "WHERE host_id = ? AND name_id = ?");
-	int rc;
-
-	if (!s)
-		return -EIO;
-	db_bind_int(s, 1, host);
-	db_bind_int(s, 2, name_id);
-	while ((rc = db_step(c, s)) == DB_ROW) {
-		if (*n == *cap) {
-			size_t k = *cap ? 2 * *cap : 16;
-			int64_t *p = realloc(*ids, k * sizeof(*p));
-
-			if (!p) {
-				rc = -ENOMEM;
-				break;
-			}
-			*ids = p;
-			*cap = k;
-		}
-		(*ids)[(*n)++] = db_col_int(s, 0);
-	}
-	db_reset(s);
-	return rc < 0 ? rc : 0;
-}
 
 static int cmp_versions_by_name(const void *a, const void *b)
 {
@@ -778,7 +757,7 @@ static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
 						   .name_ids[y] ==
 					       src->name_ids[j];
 			if (!dup)
-				r = host_versions_of_name(
+				r = packages_versions_of_name(
 				    c, host, src->name_ids[j], &ids, &n_ids,
 				    &cap_ids);
 		}
