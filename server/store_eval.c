@@ -1250,7 +1250,8 @@ int store_eval_watch_sort(struct store *st)
 	if (!w)
 		return 0;
 	pthread_mutex_lock(&w->lock);
-	qsort(w->ids, w->n, sizeof(*w->ids), cmp_ids);
+	if (w->n)
+		qsort(w->ids, w->n, sizeof(*w->ids), cmp_ids);
 	w->n_sorted = w->n;
 	if (w->failed)
 		r = -ENOMEM;

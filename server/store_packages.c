@@ -1277,7 +1277,7 @@ int packages_index_pending(struct db_conn *c, int limit, int *ret_count)
 	if (r == 0 && rc < 0)
 		r = rc;
 	/* In the index's order, as the rows' INSERT ... ORDER BY did. */
-	if (r == 0)
+	if (r == 0 && n)
 		qsort(t, n, sizeof(*t), cmp_triple);
 	for (size_t i = 0; i < n && r == 0; i += INDEX_BATCH)
 		r = index_put(c, t + i, n - i < INDEX_BATCH ? n - i
@@ -1376,7 +1376,7 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 	/* One reference per identity (name, arch), as the rows' key kept
 	 * it: of two items of one identity, one.  Interned in name order:
 	 * a release's first host gives its versions ids in that order. */
-	if (r == 0)
+	if (r == 0 && n)
 		qsort(sorted, n, sizeof(*sorted), cmp_named);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		int64_t ids[2];

@@ -547,7 +547,9 @@ static int diff_versions(struct store *st, struct db_conn *c,
 		struct rm_source *src = &rm->sources[k];
 		size_t u = 0;
 
-		qsort(src->name_ids, src->n_names, sizeof(int64_t), cmp_int64);
+		if (src->n_names)
+			qsort(src->name_ids, src->n_names, sizeof(int64_t),
+			      cmp_int64);
 		for (size_t i = 0; i < src->n_names; i++)
 			if (!u || src->name_ids[u - 1] != src->name_ids[i])
 				src->name_ids[u++] = src->name_ids[i];
@@ -653,7 +655,8 @@ static int find_hosts(struct db_conn *c, struct rematch *rm)
 	free(names);
 	if (r < 0)
 		return r;
-	qsort(rm->pairs, rm->n_pairs, sizeof(*rm->pairs), cmp_pairs);
+	if (rm->n_pairs)
+		qsort(rm->pairs, rm->n_pairs, sizeof(*rm->pairs), cmp_pairs);
 	{
 		size_t u = 0;
 
@@ -777,7 +780,8 @@ static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
 		if (v && in_sources(p, np, source_index(rm, v->source)))
 			mine[n_mine++] = v;
 	}
-	qsort(mine, n_mine, sizeof(*mine), cmp_versions_by_name);
+	if (n_mine)
+		qsort(mine, n_mine, sizeof(*mine), cmp_versions_by_name);
 
 	s = db_stmt(c, "SELECT body FROM sections WHERE host_id = ? AND "
 		       "name = 'mail'");
