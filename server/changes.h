@@ -21,6 +21,12 @@ struct change {
 	char *old_text, *new_text;	/* their canonical text, or NULL */
 	int has_digest;		/* packages: digest is new's */
 	unsigned char digest[REPORT_SUM_LEN];
+	/* packages: what the delta's preparation found on its snapshot, 0
+	 * when nothing: the name's id, old's version id in the host's value,
+	 * and new's version id if the fleet has it.  Versions are never
+	 * deleted, so the writer checks the first two against its own value
+	 * and takes the third as it is. */
+	int64_t name_id, old_version_id, new_version_id;
 };
 
 struct changes {

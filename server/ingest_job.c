@@ -16,6 +16,10 @@ void ingest_job_free(struct ingest_job *job)
 		in->packed = NULL;
 		free(in->digests);
 		in->digests = NULL;
+		free(in->base_value);
+		in->base_value = NULL;
+		free(in->base_refs);
+		in->base_refs = NULL;
 		json_decref(in->body);
 		in->body = NULL;
 	}

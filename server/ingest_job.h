@@ -56,6 +56,14 @@ struct ingest_section {
 	struct changes changes;
 	int incremental;	/* packages, full: rows updated by the changes */
 	int eval;		/* delta: it touches a package the rules see */
+	/* packages, delta: the host's stored value (host_packages.refs) the
+	 * delta was prepared on, and its references decoded (an array of
+	 * store_packages.c's own), which the writer takes instead of
+	 * decoding it again when it reads the same bytes. */
+	unsigned char *base_value;
+	size_t base_value_len;
+	void *base_refs;
+	size_t base_refs_n;
 };
 
 struct ingest_job {

@@ -100,9 +100,10 @@ int packages_equal(const json_t *a, const json_t *b);
 int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			   const char *codename, const unsigned char *stored_sum,
 			   struct ingest_section *in);
-/* Writes a prepared delta's rows (on the writer's connection c). */
+/* Writes a prepared delta's rows (on the writer's connection c); takes
+ * in's base_refs when they are still what is stored. */
 int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
-			   const struct ingest_section *in);
+			   struct ingest_section *in);
 /* Adds the names of up to limit pending hosts to package_hosts, in one
  * pass in name order; *ret_count is how many hosts it took. */
 int packages_index_pending(struct db_conn *c, int limit, int *ret_count);

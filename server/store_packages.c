@@ -211,7 +211,8 @@ static size_t set_lower(const struct pkg_set *s, int64_t name_id)
 	return lo;
 }
 
-/* Adds a reference where its order puts it; one already there stays. */
+/* Adds a reference where its order puts it: 1, or 0 when it is there
+ * already, or -ENOMEM. */
 static int set_insert(struct pkg_set *s, int64_t name_id, int64_t version_id)
 {
 	struct pkg_ref k = { name_id, version_id, 0 };
@@ -227,13 +228,42 @@ static int set_insert(struct pkg_set *s, int64_t name_id, int64_t version_id)
 	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 	s->v[i] = k;
 	s->n++;
-	return 0;
+	return 1;
 }
 
 static void set_remove(struct pkg_set *s, size_t i)
 {
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
 	s->n--;
+}
+
+/* The reference at i made one of version_id, of the same name, in its
+ * place: no move of the 1,500 others.  1, or 2 when it was that already,
+ * or 0 when the host had that reference too (then i goes). */
+static int set_replace(struct pkg_set *s, size_t i, int64_t version_id)
+{
+	int64_t name_id = s->v[i].name_id;
+	struct pkg_ref k = { name_id, version_id, 0 };
+
+	for (size_t j = set_lower(s, name_id);
+	     j < s->n && s->v[j].name_id == name_id; j++) {
+		if (s->v[j].version_id != version_id)
+			continue;
+		if (j == i)
+			return 2;
+		set_remove(s, i);
+		return 0;
+	}
+	s->v[i] = k;
+	for (; i > 0 && cmp_ref(&s->v[i - 1], &s->v[i]) > 0; i--) {
+		s->v[i] = s->v[i - 1];
+		s->v[i - 1] = k;
+	}
+	for (; i + 1 < s->n && cmp_ref(&s->v[i], &s->v[i + 1]) > 0; i++) {
+		s->v[i] = s->v[i + 1];
+		s->v[i + 1] = k;
+	}
+	return 1;
 }
 
 static int get_varint(const unsigned char **p, const unsigned char *end,
@@ -490,8 +520,13 @@ static int set_encode(struct pkg_set *s, struct buf *out)
 	return r;
 }
 
-/* The host's references; none (an empty set) when it has no row. */
-static int set_load(struct db_conn *c, int64_t host, struct pkg_set *ret)
+/*
+ * The host's references; none (an empty set) when it has no row.  With
+ * keep, the value read is copied to its base_value; with take, its
+ * base_refs are taken, not decoded, when its base_value is what is read.
+ */
+static int set_load(struct db_conn *c, int64_t host, struct pkg_set *ret,
+		    struct ingest_section *keep, struct ingest_section *take)
 {
 	struct db_stmt *s = db_stmt(c, "SELECT refs FROM host_packages WHERE "
 				  "host_id = ?");
@@ -506,7 +541,20 @@ static int set_load(struct db_conn *c, int64_t host, struct pkg_set *ret)
 	rc = db_step(c, s);
 	if (rc == DB_ROW) {
 		d = db_col_blob(s, 0, &len);
-		r = set_decode(d, len, ret);
+		if (take && take->base_refs && d &&
+		    len == take->base_value_len &&
+		    memcmp(d, take->base_value, len) == 0) {
+			ret->v = take->base_refs;
+			ret->n = ret->cap = take->base_refs_n;
+			take->base_refs = NULL;
+		} else {
+			r = set_decode(d, len, ret);
+		}
+		if (r == 0 && keep && d && len &&
+		    (keep->base_value = malloc(len)) != NULL) {
+			memcpy(keep->base_value, d, len);
+			keep->base_value_len = len;
+		}
 	}
 	db_reset(s);
 	if (rc < 0 || r < 0)
@@ -559,7 +607,7 @@ int packages_version_ids(struct db_conn *c, int64_t host, int64_t **ret,
 {
 	struct pkg_set set;
 	int64_t *ids;
-	int r = set_load(c, host, &set);
+	int r = set_load(c, host, &set, NULL, NULL);
 
 	if (r < 0)
 		return r;
@@ -581,7 +629,7 @@ int packages_versions_of_name(struct db_conn *c, int64_t host,
 			      size_t *cap)
 {
 	struct pkg_set set;
-	int r = set_load(c, host, &set);
+	int r = set_load(c, host, &set, NULL, NULL);
 
 	for (size_t i = 0; i < set.n && r == 0; i++) {
 		if (set.v[i].name_id != name_id)
@@ -613,7 +661,7 @@ int packages_items(struct db_conn *c, int64_t host, json_t **ret)
 
 	if (!items)
 		return -ENOMEM;
-	if ((r = set_load(c, host, &set)) < 0 ||
+	if ((r = set_load(c, host, &set, NULL, NULL)) < 0 ||
 	    (r = set_json(&set, 0, &ids)) < 0)
 		goto out;
 	/* ENGINE: each engine's function that walks a JSON array. */
@@ -681,19 +729,24 @@ static int name_lookup(struct db_conn *c, const char *name, int64_t *ret)
  * version: 1 found (its index in ret_idx), 0 not, or a negative errno.
  * With ret_item, its item and digest too, and a reference without a
  * digest (a row stored before digests were kept) counts as not found: the
- * delta then fails its hash and the agent resends.
+ * delta then fails its hash and the agent resends.  With ret_nid, the
+ * name's id (0: no host has the name).
  */
 static int ref_find(struct db_conn *c, const struct pkg_set *set,
 		    const char *name, const char *arch, size_t *ret_idx,
-		    json_t **ret_item, unsigned char digest[REPORT_SUM_LEN])
+		    json_t **ret_item, unsigned char digest[REPORT_SUM_LEN],
+		    int64_t *ret_nid)
 {
 	struct db_stmt *s;
-	int64_t nid;
+	int64_t nid = 0;
 	int rc, found = 0;
 
 	if (ret_item)
 		*ret_item = NULL;
-	if ((rc = name_lookup(c, name, &nid)) <= 0)
+	rc = name_lookup(c, name, &nid);
+	if (ret_nid)
+		*ret_nid = rc > 0 ? nid : 0;
+	if (rc <= 0)
 		return rc;
 	arch = arch ? arch : "";
 	/* A host has few references of one name (one per architecture). */
@@ -741,6 +794,22 @@ static int ref_find(struct db_conn *c, const struct pkg_set *set,
 	return 0;
 }
 
+static int version_get(struct db_conn *c, const json_t *p,
+		       const unsigned char *digest, int64_t name,
+		       int64_t *ret);
+
+/* Keeps, with the change just pushed, the references its preparation
+ * found, which spare the writer their lookups (struct change). */
+static void found_refs(struct changes *l, int64_t name_id,
+		       int64_t old_version_id, int64_t new_version_id)
+{
+	struct change *ch = &l->v[l->n - 1];
+
+	ch->name_id = name_id;
+	ch->old_version_id = old_version_id;
+	ch->new_version_id = new_version_id;
+}
+
 static int key_of(const json_t *p, struct buf *key)
 {
 	buf_reset(key);
@@ -760,16 +829,22 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	size_t i;
 	struct pkg_set set;
 	size_t at;
+	int64_t nid, vid;
 	int r, found;
 
-	/* One read of the host's value for the whole delta. */
-	if ((r = set_load(c, host, &set)) < 0)
+	/* One read of the host's value for the whole delta, and for the
+	 * writer's apply if it is still what is stored then. */
+	free(in->base_value);
+	in->base_value = NULL;
+	free(in->base_refs);
+	in->base_refs = NULL;
+	if ((r = set_load(c, host, &set, in, NULL)) < 0)
 		return r;
 	memcpy(sum, stored_sum, REPORT_SUM_LEN);
 	in->eval = 0;
 	json_array_foreach(removed, i, p) {
 		found = ref_find(c, &set, json_get_str(p, "name"),
-				 json_get_str(p, "arch"), &at, &old, d);
+				 json_get_str(p, "arch"), &at, &old, d, &nid);
 		if (found <= 0) {
 			r = found < 0 ? found : 1;
 			goto out;
@@ -783,12 +858,13 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		json_decref(old);
 		if (r < 0)
 			goto out;
+		found_refs(&in->changes, nid, set.v[at].version_id, 0);
 	}
 	json_array_foreach(added, i, p) {
 		const unsigned char *nd = in->digests + i * REPORT_SUM_LEN;
 
 		found = ref_find(c, &set, json_get_str(p, "name"),
-				 json_get_str(p, "arch"), &at, &old, d);
+				 json_get_str(p, "arch"), &at, &old, d, &nid);
 		if (found < 0) {
 			r = found;
 			goto out;
@@ -796,6 +872,11 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		if (found && memcmp(d, nd, REPORT_SUM_LEN) == 0) {
 			json_decref(old);
 			continue;	/* sent, but not changed */
+		}
+		vid = 0;
+		if (nid && (r = version_get(c, p, nd, nid, &vid)) < 0) {
+			json_decref(old);
+			goto out;
 		}
 		if (found)
 			report_sum_sub(sum, d);
@@ -810,12 +891,18 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		json_decref(old);
 		if (r < 0)
 			goto out;
+		found_refs(&in->changes, nid,
+			   found ? set.v[at].version_id : 0, vid);
 	}
 	r = report_section_hash_sum(in->body, sum, hash);
 	if (r == 0 && strcmp(hash, in->hash) != 0)
 		r = 1;	/* the agent's idea of our state is not ours */
-	if (r == 0)
+	if (r == 0) {
 		memcpy(in->sum, sum, REPORT_SUM_LEN);
+		in->base_refs = set.v;
+		in->base_refs_n = set.n;
+		set.v = NULL;
+	}
 out:
 	set_free(&set);
 	buf_free(&key);
@@ -1032,17 +1119,20 @@ static int digest_implied(const json_t *p, const unsigned char *digest)
 
 /*
  * The fleet's row of a package version, added when no host had it yet: its
- * id and its name's id in ret_ids[0] and ret_ids[1].  Versions are never
+ * id and its name's id in ret_ids[0] and ret_ids[1] (name: the name's id
+ * when known, else 0).  Versions are never
  * taken away (sql/008_package_versions.sql says why), so an id once read
  * stays valid.
  */
 static int version_find(struct db_conn *c, const json_t *p,
-			const unsigned char *digest, int64_t ret_ids[2])
+			const unsigned char *digest, int64_t name,
+			int64_t ret_ids[2])
 {
 	struct db_stmt *s;
 	int rc;
 
-	if ((rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
+	ret_ids[1] = name;
+	if (!name && (rc = name_id(c, member(p, PKG_NAME), &ret_ids[1])) < 0)
 		return rc;
 	/* Twice at most, as name_id() and for its reason (PostgreSQL's key
 	 * is unique; SQLite has one writer). */
@@ -1079,7 +1169,7 @@ static int version_find(struct db_conn *c, const json_t *p,
 
 static int version_intern(struct store *st, struct db_conn *c,
 			  const json_t *p, const unsigned char *digest,
-			  int64_t ret_ids[2])
+			  int64_t name, int64_t ret_ids[2])
 {
 	struct version_slot *e = digest ? cache_slot(st, digest) : NULL;
 	int r;
@@ -1089,7 +1179,7 @@ static int version_intern(struct store *st, struct db_conn *c,
 		ret_ids[1] = e->ids[1];
 		return 0;
 	}
-	r = version_find(c, p, digest, ret_ids);
+	r = version_find(c, p, digest, name, ret_ids);
 	if (r == 0 && digest)
 		cache_put(st, digest, ret_ids);
 	return r;
@@ -1132,41 +1222,95 @@ static int name_del(struct db_conn *c, int64_t host, const struct pkg_ref *e)
 			   DB_INT(e->version_id));
 }
 
+/* The index of the reference (name_id, version_id): 1 found, else 0. */
+static int set_find(const struct pkg_set *s, int64_t name_id,
+		    int64_t version_id, size_t *ret_idx)
+{
+	for (size_t i = set_lower(s, name_id);
+	     i < s->n && s->v[i].name_id == name_id; i++) {
+		if (s->v[i].version_id == version_id) {
+			*ret_idx = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* An upgrade's fleet index entry, moved to the new version: 1, or 0 when
+ * there was none to move, or the error. */
+static int name_move(struct db_conn *c, int64_t host, const struct pkg_ref *e,
+		     int64_t version_id)
+{
+	int r = db_run_with(c, "UPDATE package_hosts SET version_id = ?4 "
+			    "WHERE name_id = ?1 AND host_id = ?2 AND "
+			    "version_id = ?3", DB_INT(e->name_id),
+			    DB_INT(host), DB_INT(e->version_id),
+			    DB_INT(version_id));
+
+	return r < 0 ? r : db_changes(c) > 0;
+}
+
 /* A delta: the host's value read, edited in memory, written back, and
- * the fleet index's few entries with it. */
+ * the fleet index's few entries with it.  The references the delta's
+ * preparation found are checked in the value, not looked up again. */
 int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
-			   const struct ingest_section *in)
+			   struct ingest_section *in)
 {
 	struct pkg_set set;
 	int r, late = -1;
 
-	if ((r = set_load(c, host, &set)) < 0)
+	if ((r = set_load(c, host, &set, NULL, in)) < 0)
 		return r;
 	if ((late = pending(c, host)) < 0)
 		r = late;
 	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
 		const struct change *ch = &in->changes.v[i];
+		struct pkg_ref gone = { 0 };
 		int64_t ids[2];
 		size_t at;
+		int found = 0, added = 0;
 
-		/* An upgrade is the old version's reference out, the new
-		 * one's in (and their fleet index entries). */
 		if (ch->old) {
-			r = ref_find(c, &set, member(ch->old, PKG_NAME),
-				     member(ch->old, PKG_ARCH), &at, NULL,
-				     NULL);
-			if (r > 0) {
-				r = late ? 0 : name_del(c, host, &set.v[at]);
-				set_remove(&set, at);
-			}
+			if (ch->old_version_id &&
+			    set_find(&set, ch->name_id, ch->old_version_id, &at))
+				found = 1;
+			else if ((found = ref_find(c, &set,
+						   member(ch->old, PKG_NAME),
+						   member(ch->old, PKG_ARCH),
+						   &at, NULL, NULL, NULL)) < 0)
+				r = found;
 		}
-		if (r < 0 || !ch->new)
+		if (r == 0 && ch->new && ch->new_version_id) {
+			ids[0] = ch->new_version_id;
+			ids[1] = ch->name_id;
+		} else if (r == 0 && ch->new) {
+			r = version_intern(st, c, ch->new, ch->has_digest ?
+					   ch->digest : NULL, ch->name_id, ids);
+		}
+		if (r < 0)
+			break;
+		/* An upgrade is the old version's reference replaced by the
+		 * new one's, and its fleet index entry moved. */
+		if (found > 0) {
+			gone = set.v[at];
+			if (ch->new && ids[1] == gone.name_id)
+				added = set_replace(&set, at, ids[0]);
+			else
+				set_remove(&set, at);
+		}
+		if (ch->new && (found <= 0 || ids[1] != gone.name_id) &&
+		    (added = set_insert(&set, ids[1], ids[0])) < 0)
+			r = added;
+		if (r < 0 || late || added == 2)
 			continue;
-		r = version_intern(st, c, ch->new,
-				   ch->has_digest ? ch->digest : NULL, ids);
-		if (r == 0)
-			r = set_insert(&set, ids[1], ids[0]);
-		if (r == 0 && !late)
+		if (gone.name_id && added && gone.name_id == ids[1] &&
+		    (r = name_move(c, host, &gone, ids[0])) != 0) {
+			r = r < 0 ? r : 0;
+			continue;
+		}
+		if (gone.name_id)
+			r = name_del(c, host, &gone);
+		if (r == 0 && ch->new)
 			r = name_put(c, host, ids);
 	}
 	if (r == 0)
@@ -1354,7 +1498,7 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 
 	/* The old value's names leave the index (a host pending has none
 	 * there: its delete finds nothing). */
-	if ((r = set_load(c, host, &set)) < 0)
+	if ((r = set_load(c, host, &set, NULL, NULL)) < 0)
 		return r;
 	if (set.n)
 		r = names_del(c, host, &set);
@@ -1383,7 +1527,7 @@ int packages_replace(struct store *st, struct db_conn *c, int64_t host,
 
 		if (i + 1 < n && cmp_named(&sorted[i], &sorted[i + 1]) == 0)
 			continue;
-		r = version_intern(st, c, sorted[i].item, sorted[i].digest,
+		r = version_intern(st, c, sorted[i].item, sorted[i].digest, 0,
 				   ids);
 		if (r == 0)
 			r = set_push(&set, ids[1], ids[0], 0);

@@ -380,3 +380,57 @@ def test_fleet_index_follows_first_reports_deltas_and_deletes(server):
                       (hosts[0][0].id,)).fetchone()[0]
     db.close()
     assert left == 0
+
+
+def test_upgrades_move_a_hosts_references_and_fleet_entries(server):
+    """An upgrade replaces the host's reference of that package in place:
+    to a version another host already has (found while the delta is
+    prepared) or to one the fleet has never seen (added by the writer),
+    beside another architecture of the same name.  The host's packages, the
+    fleet index, the changes and the next delta all follow."""
+    other, orep = Host(server), None
+    orep = other.report(packages=[package("zlib1g", "1:1.3-1"), package("libc6", "2.36-9")])
+    assert other.send(orep)[0] == 200
+    h = Host(server)
+    pk = [package("zlib1g", "1:1.2.13.dfsg-1"), package("zlib1g", "1:1.2.13.dfsg-1", arch="i386"),
+          package("libc6", "2.36-8"), package("tzdata", "2024a-0")]
+    rep = h.report(packages=pk)
+    assert h.send(rep)[0] == 200
+    deadline = time.time() + 10
+    while pending(server) and time.time() < deadline:
+        time.sleep(0.2)
+    assert pending(server) == 0
+    items = copy.deepcopy(rep["sections"]["packages"]["items"])
+    for p in items:
+        if p["name"] == "zlib1g" and p["arch"] == "amd64":
+            p["version"] = p["source_version"] = "1:1.3-1"        # the fleet has it
+        if p["name"] == "libc6":
+            p["version"] = p["source_version"] = "2.36-9+new1"    # nobody has it
+    d, new = with_packages(rep, items)
+    s, body, _ = h.send(d)
+    assert s == 200, body
+    s, got, _ = server.section(h.id, "packages")
+    assert sorted((p["name"], p["arch"], p["version"]) for p in got["items"]) == \
+        sorted((p["name"], p["arch"], p["version"]) for p in items)
+    assert got["hash"] == section_hash(new)
+    assert sorted(fleet(server, "zlib1g")) == sorted([
+        (other.id, "amd64", "1:1.3-1"), (h.id, "amd64", "1:1.3-1"),
+        (h.id, "i386", "1:1.2.13.dfsg-1")])
+    assert sorted(fleet(server, "libc6")) == sorted([
+        (other.id, "amd64", "2.36-9"), (h.id, "amd64", "2.36-9+new1")])
+    s, ch, _ = server.api("GET", f"/hosts/{h.id}/changes")
+    assert {c["key"]: c["action"] for c in ch["items"]} == \
+        {"zlib1g:amd64": "changed", "libc6:amd64": "changed"}
+    # Back again, and the i386 one removed: the state the server holds is
+    # the one the agent hashes.
+    rep2 = copy.deepcopy(rep)
+    rep2["sections"]["packages"] = new
+    items2 = [p for p in copy.deepcopy(pk) if p["arch"] != "i386"]
+    d2, new2 = with_packages(rep2, items2)
+    s, body, _ = h.send(d2)
+    assert s == 200, body
+    assert sorted(fleet(server, "zlib1g")) == sorted([
+        (other.id, "amd64", "1:1.3-1"), (h.id, "amd64", "1:1.2.13.dfsg-1")])
+    assert sorted(fleet(server, "libc6")) == sorted([
+        (other.id, "amd64", "2.36-9"), (h.id, "amd64", "2.36-8")])
+    assert server.section(h.id, "packages")[1]["hash"] == section_hash(new2)
