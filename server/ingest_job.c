@@ -20,6 +20,8 @@ void ingest_job_free(struct ingest_job *job)
 		in->base_value = NULL;
 		free(in->base_refs);
 		in->base_refs = NULL;
+		free(in->new_value);
+		in->new_value = NULL;
 		json_decref(in->body);
 		in->body = NULL;
 	}

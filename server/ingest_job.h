@@ -64,6 +64,10 @@ struct ingest_section {
 	size_t base_value_len;
 	void *base_refs;
 	size_t base_refs_n;
+	/* ... and, when the fleet had every version it refers to, the value
+	 * the delta makes of it (base_refs edited, packed) and its count. */
+	unsigned char *new_value;
+	size_t new_value_len, new_value_n;
 };
 
 struct ingest_job {

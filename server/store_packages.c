@@ -266,6 +266,40 @@ static int set_replace(struct pkg_set *s, size_t i, int64_t version_id)
 	return 1;
 }
 
+/* The index of the reference (name_id, version_id): 1 found, else 0. */
+static int set_find(const struct pkg_set *s, int64_t name_id,
+		    int64_t version_id, size_t *ret_idx)
+{
+	for (size_t i = set_lower(s, name_id);
+	     i < s->n && s->v[i].name_id == name_id; i++) {
+		if (s->v[i].version_id == version_id) {
+			*ret_idx = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Change ch made to s: the reference at (when found) replaced by, or
+ * taken out for, new's (ids: its version and name ids).  gone is the
+ * reference taken out (name_id 0: none).  1 when new's reference was
+ * added, 2 when it was there and nothing changed, 0 when not, or -ENOMEM.
+ */
+static int set_apply(struct pkg_set *s, const struct change *ch, int found,
+		     size_t at, const int64_t ids[2], struct pkg_ref *gone)
+{
+	memset(gone, 0, sizeof(*gone));
+	if (found) {
+		*gone = s->v[at];
+		if (ch->new && ids[1] == gone->name_id)
+			return set_replace(s, at, ids[0]);
+		set_remove(s, at);
+	}
+	return ch->new ? set_insert(s, ids[1], ids[0]) : 0;
+}
+
+
 static int get_varint(const unsigned char **p, const unsigned char *end,
 		      uint64_t *ret)
 {
@@ -562,26 +596,31 @@ static int set_load(struct db_conn *c, int64_t host, struct pkg_set *ret,
 	return rc < 0 ? rc : r;
 }
 
+/* Writes the host's value (n references packed as value[0..len)). */
+static int set_put(struct db_conn *c, int64_t host, size_t n,
+		   const unsigned char *value, size_t len)
+{
+	struct db_stmt *s = db_stmt(
+		c, "INSERT INTO host_packages (host_id, n, refs) VALUES "
+		   "(?1, ?2, ?3) ON CONFLICT (host_id) DO UPDATE SET n = "
+		   "excluded.n, refs = excluded.refs");
+
+	if (!s)
+		return -EIO;
+	db_bind_int(s, 1, host);
+	db_bind_int(s, 2, (int64_t)n);
+	db_bind_blob(s, 3, value, len);
+	return db_run(c, s);
+}
+
 static int set_store(struct db_conn *c, int64_t host, struct pkg_set *set)
 {
 	struct buf b = BUF_INIT(SET_VALUE_MAX);
-	struct db_stmt *s;
 	int r = set_encode(set, &b);
 
-	if (r < 0)
-		goto out;
-	s = db_stmt(c, "INSERT INTO host_packages (host_id, n, refs) VALUES "
-		    "(?1, ?2, ?3) ON CONFLICT (host_id) DO UPDATE SET n = "
-		    "excluded.n, refs = excluded.refs");
-	if (!s) {
-		r = -EIO;
-		goto out;
-	}
-	db_bind_int(s, 1, host);
-	db_bind_int(s, 2, (int64_t)set->n);
-	db_bind_blob(s, 3, b.data, b.len);
-	r = db_run(c, s);
-out:
+	if (r == 0)
+		r = set_put(c, host, set->n, (const unsigned char *)b.data,
+			    b.len);
 	buf_free(&b);
 	return r;
 }
@@ -816,6 +855,56 @@ static int key_of(const json_t *p, struct buf *key)
 	return report_item_key(SECTION_PACKAGES, p, key);
 }
 
+/*
+ * When the fleet has every version a prepared delta refers to, packs the
+ * value the writer's edits will make of set (the host's value it was
+ * prepared on) into in->new_value: the writer, making the same edits of
+ * the same references, then writes it without packing it itself.
+ */
+static int pack_edited(const struct pkg_set *set, struct ingest_section *in)
+{
+	struct buf b = BUF_INIT(SET_VALUE_MAX);
+	struct pkg_set e = { 0 };
+	int r = 0;
+
+	free(in->new_value);
+	in->new_value = NULL;
+	for (size_t i = 0; i < in->changes.n; i++) {
+		const struct change *ch = &in->changes.v[i];
+
+		if ((ch->old && !ch->old_version_id) ||
+		    (ch->new && !ch->new_version_id))
+			return 0;
+	}
+	if (set->n && !(e.v = malloc(set->n * sizeof(*e.v))))
+		return 0;	/* no memory: the writer packs it */
+	if (set->n)
+		memcpy(e.v, set->v, set->n * sizeof(*e.v));
+	e.n = e.cap = set->n;
+	for (size_t i = 0; i < in->changes.n && r >= 0; i++) {
+		const struct change *ch = &in->changes.v[i];
+		int64_t ids[2] = { ch->new_version_id, ch->name_id };
+		struct pkg_ref gone;
+		size_t at = 0;
+		int found = ch->old && set_find(&e, ch->name_id,
+						ch->old_version_id, &at);
+
+		if (ch->old && !found)
+			r = -1;
+		else
+			r = set_apply(&e, ch, found, at, ids, &gone);
+	}
+	if (r >= 0 && set_encode(&e, &b) == 0 &&
+	    (in->new_value = malloc(b.len ? b.len : 1)) != NULL) {
+		memcpy(in->new_value, b.data, b.len);
+		in->new_value_len = b.len;
+		in->new_value_n = e.n;
+	}
+	set_free(&e);
+	buf_free(&b);
+	return r == -ENOMEM ? r : 0;
+}
+
 int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 			   const char *codename, const unsigned char *stored_sum,
 			   struct ingest_section *in)
@@ -838,6 +927,8 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	in->base_value = NULL;
 	free(in->base_refs);
 	in->base_refs = NULL;
+	free(in->new_value);
+	in->new_value = NULL;
 	if ((r = set_load(c, host, &set, in, NULL)) < 0)
 		return r;
 	memcpy(sum, stored_sum, REPORT_SUM_LEN);
@@ -899,6 +990,7 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		r = 1;	/* the agent's idea of our state is not ours */
 	if (r == 0) {
 		memcpy(in->sum, sum, REPORT_SUM_LEN);
+		r = pack_edited(&set, in);
 		in->base_refs = set.v;
 		in->base_refs_n = set.n;
 		set.v = NULL;
@@ -1222,20 +1314,6 @@ static int name_del(struct db_conn *c, int64_t host, const struct pkg_ref *e)
 			   DB_INT(e->version_id));
 }
 
-/* The index of the reference (name_id, version_id): 1 found, else 0. */
-static int set_find(const struct pkg_set *s, int64_t name_id,
-		    int64_t version_id, size_t *ret_idx)
-{
-	for (size_t i = set_lower(s, name_id);
-	     i < s->n && s->v[i].name_id == name_id; i++) {
-		if (s->v[i].version_id == version_id) {
-			*ret_idx = i;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* An upgrade's fleet index entry, moved to the new version: 1, or 0 when
  * there was none to move, or the error. */
 static int name_move(struct db_conn *c, int64_t host, const struct pkg_ref *e,
@@ -1257,49 +1335,43 @@ int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 			   struct ingest_section *in)
 {
 	struct pkg_set set;
-	int r, late = -1;
+	int r, late = -1, as_prepared = in->base_refs != NULL;
 
 	if ((r = set_load(c, host, &set, NULL, in)) < 0)
 		return r;
+	as_prepared &= in->base_refs == NULL;	/* taken */
 	if ((late = pending(c, host)) < 0)
 		r = late;
 	for (size_t i = 0; i < in->changes.n && r == 0; i++) {
 		const struct change *ch = &in->changes.v[i];
-		struct pkg_ref gone = { 0 };
-		int64_t ids[2];
-		size_t at;
-		int found = 0, added = 0;
+		struct pkg_ref gone;
+		int64_t ids[2] = { ch->new_version_id, ch->name_id };
+		size_t at = 0;
+		int found = 0, added;
 
 		if (ch->old) {
 			if (ch->old_version_id &&
-			    set_find(&set, ch->name_id, ch->old_version_id, &at))
+			    set_find(&set, ch->name_id, ch->old_version_id, &at)) {
 				found = 1;
-			else if ((found = ref_find(c, &set,
-						   member(ch->old, PKG_NAME),
-						   member(ch->old, PKG_ARCH),
-						   &at, NULL, NULL, NULL)) < 0)
-				r = found;
+			} else {
+				as_prepared = 0;
+				found = ref_find(c, &set, member(ch->old, PKG_NAME),
+						 member(ch->old, PKG_ARCH), &at,
+						 NULL, NULL, NULL);
+				r = found < 0 ? found : 0;
+			}
 		}
-		if (r == 0 && ch->new && ch->new_version_id) {
-			ids[0] = ch->new_version_id;
-			ids[1] = ch->name_id;
-		} else if (r == 0 && ch->new) {
+		if (r == 0 && ch->new && !ch->new_version_id) {
 			r = version_intern(st, c, ch->new, ch->has_digest ?
 					   ch->digest : NULL, ch->name_id, ids);
+			as_prepared = 0;
 		}
 		if (r < 0)
 			break;
 		/* An upgrade is the old version's reference replaced by the
 		 * new one's, and its fleet index entry moved. */
-		if (found > 0) {
-			gone = set.v[at];
-			if (ch->new && ids[1] == gone.name_id)
-				added = set_replace(&set, at, ids[0]);
-			else
-				set_remove(&set, at);
-		}
-		if (ch->new && (found <= 0 || ids[1] != gone.name_id) &&
-		    (added = set_insert(&set, ids[1], ids[0])) < 0)
+		if ((added = set_apply(&set, ch, found > 0, at, ids,
+				       &gone)) < 0)
 			r = added;
 		if (r < 0 || late || added == 2)
 			continue;
@@ -1313,7 +1385,12 @@ int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 		if (r == 0 && ch->new)
 			r = name_put(c, host, ids);
 	}
-	if (r == 0)
+	/* The same edits of the same references: the value the preparation
+	 * packed, when it could, is this one's. */
+	if (r == 0 && as_prepared && in->new_value &&
+	    in->new_value_n == set.n)
+		r = set_put(c, host, set.n, in->new_value, in->new_value_len);
+	else if (r == 0)
 		r = set_store(c, host, &set);
 	set_free(&set);
 	return r;
