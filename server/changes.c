@@ -8,6 +8,19 @@
 #include "buf.h"
 #include "jsonutil.h"
 
+/* v's canonical text (json_canonical()'s bytes, made without jansson's
+ * allocations for each member), or NULL without memory. */
+static char *canonical(const json_t *v)
+{
+	struct buf b = BUF_INIT((size_t)1 << 30);
+
+	if (json_canonical_append(v, &b) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b, NULL);
+}
+
 int changes_push(struct changes *l, const char *action, const char *key,
 		 json_t *old, json_t *new, const unsigned char *digest)
 {
@@ -27,8 +40,8 @@ int changes_push(struct changes *l, const char *action, const char *key,
 	/* The history's texts are made here, outside the writer when this
 	 * runs in store_prepare_report(). */
 	c->key = strdup(key);
-	c->old_text = old ? json_canonical(old) : NULL;
-	c->new_text = new ? json_canonical(new) : NULL;
+	c->old_text = old ? canonical(old) : NULL;
+	c->new_text = new ? canonical(new) : NULL;
 	if (!c->key || (old && !c->old_text) || (new && !c->new_text)) {
 		free(c->key);
 		free(c->old_text);

@@ -612,6 +612,10 @@ static int cmd_migrate_to(const struct server_config *cfg, char **cmd, int n)
 		goto out;
 	}
 	took = seconds_since(&t0);
+	if (json_object_get(done, "digests_filled"))
+		printf("package versions given the digest SQLite left out: "
+		       "%lld\n", (long long)json_integer_value(json_object_get(
+					  done, "digests_filled")));
 	json_array_foreach(json_object_get(done, "tables"), i, t)
 		printf("%s: %lld rows\n",
 		       json_string_value(json_object_get(t, "name")),

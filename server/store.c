@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "log.h"
 #include "timeutil.h"
 
 const char *store_errmsg(void)
@@ -334,6 +335,18 @@ int store_migrate_to(struct store *from, struct store *to, json_t **ret,
 	/* What an operator would lose: a database already in use.  The rest
 	 * (advisory_state's one row) is what the migrations seed. */
 	static const char *const in_use[] = { "hosts", "tokens", NULL };
+	int64_t filled;
+	int r = db_copy(from, to, in_use, ret, err);
 
-	return db_copy(from, to, in_use, ret, err);
+	/* After the copy's commit.  A failure costs only what the digests
+	 * give PostgreSQL: the store reads the rows as SQLite kept them. */
+	if (r == 0 && packages_fill_digests(to, &filled) < 0)
+		log_warning("migrate-to: the package versions' digests were "
+			    "not written (%s); run migrate-to again into an "
+			    "empty database before a second node shares it",
+			    db_errmsg());
+	else if (r == 0)
+		json_object_set_new(*ret, "digests_filled",
+				    json_integer((json_int_t)filled));
+	return r;
 }

@@ -62,9 +62,11 @@ int store_describe(const struct server_config *cfg, char *out, size_t n,
  * version), in one transaction on to, and checks before its commit that
  * every table holds as many rows on both sides.  The rows to's migrations
  * seeded are replaced by from's; to's id sequences are moved past the
- * copied ids.  *ret is a new {"tables": [{"name", "rows"}, ...], "rows"},
- * parents before children.  On failure nothing of to changed and err
- * says why. */
+ * copied ids.  Then, in a second transaction, the package versions whose
+ * digest SQLite left out get theirs (a warning if that fails).  *ret is a
+ * new {"tables": [{"name", "rows"}, ...], "rows", "digests_filled"},
+ * parents before children.  On failure nothing of to changed and err says
+ * why. */
 /* Errors: -EEXIST when to holds a host or a token, -EPROTO when the two
  * schemas differ or a count does, the database's. */
 int store_migrate_to(struct store *from, struct store *to, json_t **ret,

@@ -86,6 +86,9 @@ int packages_versions_of_name(struct db_conn *c, int64_t host,
 			      size_t *cap);
 /* Packs the rows migration 012 kept as packages_unpacked (once). */
 int packages_convert(struct store *st);
+/* On PostgreSQL, writes the digests of the rows copied from SQLite without
+ * one (migrate-to); *ret_count how many.  Nothing on SQLite. */
+int packages_fill_digests(struct store *st, int64_t *ret_count);
 /* Whether every item has the five members the rows keep, as non-empty
  * strings (arch may be empty): then an item and its row have the same
  * digest exactly when packages_equal() says so, and a full section can

@@ -1687,6 +1687,83 @@ int packages_convert(struct store *st)
 
 /* --- the fleet's packages (GET /packages) -------------------------------- */
 
+
+/*
+ * The digests SQLite leaves out (those a row gives back, digest_implied()),
+ * written into PostgreSQL's rows after migrate-to copied them as they
+ * were: its unique key on the digest settles two nodes adding one version
+ * only when every row has its own.  In batches of FILL_BATCH, in id order.
+ */
+#define FILL_BATCH 1000
+
+int packages_fill_digests(struct store *st, int64_t *ret_count)
+{
+	struct db_conn *c;
+	struct db_stmt *s;
+	int64_t after = 0, *ids = NULL;
+	unsigned char *sums = NULL;
+	size_t n;
+	int r = db_write_begin(st, &c);
+
+	*ret_count = 0;
+	if (r < 0)
+		return r;
+	if (db_dialect(c) != DB_POSTGRESQL)
+		return db_write_end(st, c, 0);
+	ids = malloc(FILL_BATCH * sizeof(*ids));
+	sums = malloc(FILL_BATCH * REPORT_SUM_LEN);
+	if (!ids || !sums)
+		r = -ENOMEM;
+	do {
+		n = 0;
+		s = r == 0 ? db_stmt(c, "SELECT v.id, n.name, v.arch, v.version, "
+				     "coalesce(v.source, n.name), coalesce("
+				     "v.source_version, v.version) FROM "
+				     "package_versions v JOIN package_names n "
+				     "ON n.id = v.name_id WHERE v.digest IS "
+				     "NULL AND v.dkey IS NOT NULL AND v.id > ? "
+				     "ORDER BY v.id LIMIT 1000")
+			   : NULL;
+		if (r == 0 && !s)
+			r = -EIO;
+		if (r < 0)
+			break;
+		db_bind_int(s, 1, after);
+		while (n < FILL_BATCH && (r = db_step(c, s)) == DB_ROW) {
+			json_t *it = row_item(db_col_text(s, 1),
+					      db_col_text(s, 2),
+					      db_col_text(s, 3),
+					      db_col_text(s, 4),
+					      db_col_text(s, 5));
+
+			ids[n] = after = db_col_int(s, 0);
+			r = it ? report_item_digest(it, sums + n * REPORT_SUM_LEN)
+			       : -ENOMEM;
+			json_decref(it);
+			if (r < 0)
+				break;
+			n++;
+		}
+		db_reset(s);
+		r = r < 0 ? r : 0;
+		for (size_t i = 0; i < n && r == 0; i++) {
+			s = db_stmt(c, "UPDATE package_versions SET digest = ? "
+				    "WHERE id = ?");
+			if (!s) {
+				r = -EIO;
+				break;
+			}
+			db_bind_blob(s, 1, sums + i * REPORT_SUM_LEN,
+				     REPORT_SUM_LEN);
+			db_bind_int(s, 2, ids[i]);
+			r = db_run(c, s);
+		}
+		*ret_count += (int64_t)n;
+	} while (r == 0 && n == FILL_BATCH);
+	free(ids);
+	free(sums);
+	return db_write_end(st, c, r);
+}
 /* The cursor is "host_id:arch": a multi-arch package (zlib1g amd64 and
  * i386) has a row per architecture, and a page may end between them. */
 static json_t *fix_package(json_t *row)
