@@ -528,7 +528,8 @@ def fleet_compare(base, total, pk, ports, services, procs):
     print(f"  {'':44} {'base':>10} {'this':>10} {'this/base':>10}")
     for label, k, scale in rows:
         a, b = figs["base"][k] * scale, figs["this"][k] * scale
-        print(f"  {label:44} {a:10.1f} {b:10.1f} {b / a if a else 0:10.2f}")
+        d = 2 if max(a, b) < 10 else 1
+        print(f"  {label:44} {a:10.{d}f} {b:10.{d}f} {b / a if a else 0:10.2f}")
 
 
 def main():
