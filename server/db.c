@@ -160,6 +160,17 @@ int db_run_returning(struct db_conn *c, struct db_stmt *s, int64_t *ret_id)
 	return r;
 }
 
+int db_insert(struct db_conn *c, struct db_stmt *s, int64_t *ret_id)
+{
+	int r;
+
+	*ret_id = 0;
+	r = db_run_returning(c, s, ret_id);
+	if (r == 0 && !*ret_id && c->ops->last_id && db_changes(c) == 1)
+		*ret_id = c->ops->last_id(c);
+	return r;
+}
+
 int db_scalar(struct db_conn *c, struct db_stmt *s, int64_t *ret)
 {
 	int r = db_step(c, s);

@@ -52,6 +52,9 @@ struct db_ops {
 	void (*clear)(struct db_stmt *s);
 	int (*step)(struct db_conn *c, struct db_stmt *s);
 	int64_t (*changes)(struct db_conn *c);
+	/* The rowid of the last row inserted on c; NULL where an insert's id
+	 * comes back with RETURNING only (PostgreSQL). */
+	int64_t (*last_id)(struct db_conn *c);
 
 	void (*bind_int)(struct db_stmt *s, int i, int64_t v);
 	void (*bind_null)(struct db_stmt *s, int i);

@@ -131,6 +131,11 @@ static int64_t sqlite_changes(struct db_conn *c)
 	return sqlite3_changes64(H(c));
 }
 
+static int64_t sqlite_last_id(struct db_conn *c)
+{
+	return sqlite3_last_insert_rowid(H(c));
+}
+
 /* --- values ------------------------------------------------------------------ */
 
 static void sqlite_bind_int(struct db_stmt *s, int i, int64_t v)
@@ -798,6 +803,7 @@ const struct db_ops db_sqlite_ops = {
 	.clear = sqlite_clear,
 	.step = sqlite_step,
 	.changes = sqlite_changes,
+	.last_id = sqlite_last_id,
 	.bind_int = sqlite_bind_int,
 	.bind_null = sqlite_bind_null,
 	.bind_text = sqlite_bind_text,

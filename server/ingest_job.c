@@ -3,6 +3,16 @@
 
 #include <stdlib.h>
 
+void ingest_section_drop_base(struct ingest_section *in)
+{
+	free(in->base_value);
+	in->base_value = NULL;
+	free(in->base_refs);
+	in->base_refs = NULL;
+	free(in->new_value);
+	in->new_value = NULL;
+}
+
 void ingest_job_free(struct ingest_job *job)
 {
 	for (int i = 0; i < SECTION_COUNT; i++) {
@@ -16,12 +26,7 @@ void ingest_job_free(struct ingest_job *job)
 		in->packed = NULL;
 		free(in->digests);
 		in->digests = NULL;
-		free(in->base_value);
-		in->base_value = NULL;
-		free(in->base_refs);
-		in->base_refs = NULL;
-		free(in->new_value);
-		in->new_value = NULL;
+		ingest_section_drop_base(in);
 		json_decref(in->body);
 		in->body = NULL;
 	}

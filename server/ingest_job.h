@@ -101,5 +101,8 @@ struct ingest_job {
 
 /* Frees what validation and preparation attached to the job. */
 void ingest_job_free(struct ingest_job *job);
+/* Frees a section's base_value, base_refs and new_value (a delta
+ * prepared again starts without them). */
+void ingest_section_drop_base(struct ingest_section *in);
 
 #endif

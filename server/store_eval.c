@@ -213,7 +213,10 @@ static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 	return 0;
 }
 
-static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
+/* given: the sections a report has just stored, as it sent them (NULL
+ * for those it did not send in full), which need not be read back. */
+static int load_sections(struct db_conn *c, int64_t id, struct facts *f,
+			 json_t *const given[SECTION_COUNT])
 {
 	struct db_stmt *s = db_stmt(c, "SELECT name, body FROM sections WHERE "
 				  "host_id = ? AND name IN ('ports', "
@@ -228,7 +231,9 @@ static int load_sections(struct db_conn *c, int64_t id, struct facts *f)
 	while ((r = db_step(c, s)) == DB_ROW) {
 		int sec = section_from_name(db_col_text(s, 0));
 
-		if (sec >= 0)
+		if (sec >= 0 && given && given[sec])
+			f->sections[sec] = json_incref(given[sec]);
+		else if (sec >= 0)
 			f->sections[sec] = db_body_column(s, 1);
 	}
 	db_reset(s);
@@ -1286,6 +1291,12 @@ void store_eval_watch_free(struct store *st)
 int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 			int64_t now)
 {
+	return store_eval_report(st, c, id, now, NULL);
+}
+
+int store_eval_report(struct store *st, struct db_conn *c, int64_t id,
+		      int64_t now, json_t *const given[SECTION_COUNT])
+{
 	struct facts f = { 0 };
 	struct rules_config rc;
 	struct rules_result res = { 0 };
@@ -1295,7 +1306,7 @@ int store_evaluate_host(struct store *st, struct db_conn *c, int64_t id,
 	rules_cfg(st->cfg, &rc);
 	watch_note(st, id);
 	if ((r = load_host(c, id, &f)) < 0 ||
-	    (r = load_sections(c, id, &f)) < 0 ||
+	    (r = load_sections(c, id, &f, given)) < 0 ||
 	    (r = load_errors(c, id, &f)) < 0 ||
 	    (r = load_activity(c, id, now, &f)) < 0 ||
 	    (r = load_probes(c, id, &f)) < 0)

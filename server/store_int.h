@@ -149,6 +149,11 @@ int64_t store_unmaintained_after(const struct store *st);
 /* Rules: re-evaluates one host inside the current write transaction on c. */
 int store_evaluate_host(struct store *st, struct db_conn *c, int64_t host_id,
 			int64_t now);
+/* The same, just after a report stored the sections given (indexed by
+ * enum section, NULL where it did not send one in full): their bodies as
+ * sent, which equal what is stored, are not read back. */
+int store_eval_report(struct store *st, struct db_conn *c, int64_t host_id,
+		      int64_t now, json_t *const given[SECTION_COUNT]);
 
 /* The SMTP probe's rows of a host (store_eval.c, which feeds them to the
  * rules; store_probe.c writes them), as

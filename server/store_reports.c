@@ -1030,7 +1030,13 @@ int store_apply_report(struct store *st, struct ingest_job *job, int64_t now)
 	/* An unchanged report of a host that is neither silent nor due for a
 	 * time-based rule changes no finding; skip the rules. */
 	if (changed || silent || due || tag_changed) {
-		r = store_evaluate_host(st, c, job->host_id, now);
+		json_t *given[SECTION_COUNT];
+
+		for (int i = 0; i < SECTION_COUNT; i++)
+			given[i] = job->sec[i].full && !job->sec[i].delta
+					   ? job->sec[i].body
+					   : NULL;
+		r = store_eval_report(st, c, job->host_id, now, given);
 		if (r < 0)
 			goto fail;
 	}
