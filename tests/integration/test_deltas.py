@@ -382,6 +382,40 @@ def test_fleet_index_follows_first_reports_deltas_and_deletes(server):
     assert left == 0
 
 
+def test_fleet_index_of_many_packages_equals_the_hosts_references(server):
+    """The index pass writes its entries many to a statement: with hosts of
+    43 packages (shared versions, their own, two architectures of a name),
+    every name's answer is what the hosts' own values
+    gave while they were pending, and the index holds one entry per
+    reference, no more."""
+    hosts = []
+    for i in range(5):
+        h = Host(server)
+        pk = [package(f"lib{j}", f"1.{j}-{1 if j % 3 else i}") for j in range(40)]
+        pk += [package("zlib1g", f"1:1.3-{i}"), package("zlib1g", "1:1.3-1", arch="i386"),
+               package(f"own{i}", "0.1")]
+        rep = h.report(packages=pk)
+        assert h.send(rep)[0] == 200
+        hosts.append(h)
+    names = [f"lib{j}" for j in range(40)] + ["zlib1g"] + [f"own{i}" for i in range(5)]
+    before = {n: fleet(server, n, limit=4) for n in names}
+    assert before["zlib1g"] and len(before["zlib1g"]) == 10
+    assert len(before["lib3"]) == 5 and len({v for _, _, v in before["lib3"]}) == 5
+    deadline = time.time() + 10
+    while pending(server) and time.time() < deadline:
+        time.sleep(0.2)
+    assert pending(server) == 0
+    assert {n: fleet(server, n, limit=4) for n in names} == before
+    db = server.db_connect()
+    try:
+        ids = ",".join(str(h.id) for h in hosts)
+        rows = db.execute(f"SELECT count(*) FROM package_hosts WHERE host_id IN ({ids})").fetchone()[0]
+        refs = db.execute(f"SELECT sum(n) FROM host_packages WHERE host_id IN ({ids})").fetchone()[0]
+    finally:
+        db.close()
+    assert rows == refs == 5 * 43
+
+
 def test_upgrades_move_a_hosts_references_and_fleet_entries(server):
     """An upgrade replaces the host's reference of that package in place:
     to a version another host already has (found while the delta is
