@@ -1463,9 +1463,10 @@ static int cmp_triple(const void *a, const void *b)
 	return 0;
 }
 
-/* SQLite: prepared statements of INDEX_ROWS rows (then one at a time),
- * 0.45 of what reading them from a JSON text with json_each() cost, the
- * text's printing included, and 0.7 of a row to a statement. */
+/* SQLite: prepared statements of INDEX_ROWS rows (then one at a time):
+ * a quarter of the instructions a row cost when the rows were printed as
+ * a JSON text and read back with json_each(), and 0.7 of a row to a
+ * statement. */
 #define INDEX_ROWS 20
 #define INDEX_ROW "(?, ?, ?)"
 #define INDEX_ROW5 INDEX_ROW ", " INDEX_ROW ", " INDEX_ROW ", " INDEX_ROW \
