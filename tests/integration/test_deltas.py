@@ -385,9 +385,9 @@ def test_fleet_index_follows_first_reports_deltas_and_deletes(server):
 def test_fleet_index_of_many_packages_equals_the_hosts_references(server):
     """The index pass writes its entries many to a statement: with hosts of
     43 packages (shared versions, their own, two architectures of a name),
-    every name's answer is what the hosts' own values
-    gave while they were pending, and the index holds one entry per
-    reference, no more."""
+    every name's answer after the pass is the one read before it (a host
+    still pending is answered from its own value), and the index holds
+    one entry per reference, no more."""
     hosts = []
     for i in range(5):
         h = Host(server)
