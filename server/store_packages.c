@@ -114,30 +114,39 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
 
 /*
  * A host's packages are one value, host_packages.refs: its references to
- * the fleet's package versions (sql/012_packed_packages.sql says why).  The
- * packed references, the same bytes on both engines: a byte SET_FORMAT,
- * then the references in (name_id, version_id) order, each a LEB128 varint
+ * the fleet's package versions (sql/012_packed_packages.sql says why), the
+ * same bytes on both engines: a byte SET_RUNS, then the references in
+ * (name_id, version_id) order as tokens of LEB128 varints,
  *
- *	zigzag(version_id - (base + 1)) << 3 | b << 2 | s << 1 | nodigest
+ *	zigzag(version_id - (base + 1)) << 4 | r << 3 | b << 2 | s << 1 | nodigest
  *
  * followed, when s is 1, by a varint of the step from the previous
- * reference's name_id (1, the next name, needs none).  base is the
- * previous reference's version_id (b 0) or the one before it (b 1), both
- * 0 at the start: a host's versions run mostly in the order its release's
- * first host gave them ids, and a version of its own (far from the run)
- * costs its own bytes but not the way back.  So most references are one
- * byte: a host of 1,500 packages about 2 KiB, two to a page.  nodigest
- * marks a row stored before digests were kept, which a delta counts as not
+ * reference's name_id (1, the next name, needs none), and, when r is 1,
+ * by a varint k: k + 1 references more, each of the next name id and the
+ * next version id, with the same nodigest (a run).  base is the previous
+ * reference's version_id (b 0) or the one before it (b 1), both 0 at the
+ * start.  A host's versions run mostly in the order its release's first
+ * host gave them ids: a run is one token, and a version of its own (far
+ * from the run) costs its own bytes but not the way back.  nodigest marks
+ * a row stored before digests were kept, which a delta counts as not
  * found.  Sorted by name, a host's reference of one package is a binary
  * search away once the value is read (one row).
  *
- * Stored deflated when that is shorter: a byte SET_DEFLATED, a varint of
- * the references' length, then those bytes (after SET_FORMAT) as a zlib
- * stream (what uncompress() reads).  A host's runs of one-byte references deflate
- * to some 1.5 KB: SQLite then puts two values in a 4 KiB page, not one.
+ * The bench's hosts of 1,500 packages take 1.8 KB, two to a 4 KiB page.
+ * Not deflated: zlib's Huffman trees for a value of 2 KB cost some 300 K
+ * instructions, a quarter of a delta's work in the writer and a tenth of
+ * it in the connection's thread, to save 0.3 KB a host.  The forms an
+ * older derelictd wrote are read as they are, and a value is written in
+ * this one at its next change: SET_FORMAT (tokens without r and shifted
+ * by 3, not 4), and SET_DEFLATED (a varint of the SET_FORMAT tokens'
+ * length, then those tokens as a zlib stream).
  */
 #define SET_FORMAT 1
 #define SET_DEFLATED 2
+#define SET_RUNS 3
+/* References in one value: far more than a host holds (a section holds
+ * REPORT_MAX_ITEMS), a bound on a damaged run. */
+#define SET_REFS_MAX ((uint64_t)1 << 24)
 
 struct pkg_ref {
 	int64_t name_id, version_id;
@@ -331,15 +340,14 @@ static size_t put_varint(unsigned char *t, uint64_t v)
 	return n;
 }
 
-static int set_decode_raw(const unsigned char *p, size_t len,
-			  struct pkg_set *ret)
+/* The tokens p[0..end) of a value in form SET_FORMAT (runs 0) or SET_RUNS
+ * (runs 1) into ret. */
+static int set_decode_tokens(const unsigned char *p, const unsigned char *end,
+			     int runs, struct pkg_set *ret)
 {
-	const unsigned char *end = p + len;
-	uint64_t name = 0, last[2] = { 0, 0 }, a, step;
+	uint64_t name = 0, last[2] = { 0, 0 }, a, step, more;
 	int r;
 
-	if (!p || len == 0 || *p++ != SET_FORMAT)
-		return -EIO;
 	while (p < end) {
 		uint64_t z, v;
 
@@ -348,160 +356,53 @@ static int set_decode_raw(const unsigned char *p, size_t len,
 		step = 1;
 		if ((a & 2) && (r = get_varint(&p, end, &step)) < 0)
 			return r;
-		z = a >> 3;
+		more = 0;
+		if (runs && (a & 8)) {
+			if ((r = get_varint(&p, end, &more)) < 0)
+				return r;
+			if (++more > SET_REFS_MAX - ret->n)
+				return -EIO;
+		}
+		z = a >> (runs ? 4 : 3);
 		name += step;
 		v = last[(a >> 2) & 1] + 1 + ((z >> 1) ^ (0 - (z & 1)));
-		last[1] = last[0];
-		last[0] = v;
-		if ((r = set_push(ret, (int64_t)name, (int64_t)v,
-				  (int)(a & 1))) < 0)
-			return r;
+		for (uint64_t i = 0; i <= more; i++, name++, v++) {
+			last[1] = last[0];
+			last[0] = v;
+			if ((r = set_push(ret, (int64_t)name, (int64_t)v,
+					  (int)(a & 1))) < 0)
+				return r;
+		}
+		name--;
 	}
 	return 0;
-}
-
-/*
- * Each thread's zlib streams, made once and reset for each value: zlib's
- * compress2() and uncompress() set up (allocate and clear) a stream per
- * call, which was most of a delta's cost in the writer.  The references gain nothing from
- * deflate's search for repeated strings (their bytes are small numbers,
- * which its Huffman codes shorten): Z_RLE skips it and packs as small.  A
- * 4 KiB window (12 bits) is enough for a value of 2 KB.  Freed when the
- * thread ends.
- */
-struct zstreams {
-	z_stream def, inf;
-	int def_ok, inf_ok;
-};
-
-static pthread_key_t zstreams_key;
-static pthread_once_t zstreams_once = PTHREAD_ONCE_INIT;
-
-static void zstreams_free(void *p)
-{
-	struct zstreams *z = p;
-
-	if (z->def_ok)
-		deflateEnd(&z->def);
-	if (z->inf_ok)
-		inflateEnd(&z->inf);
-	free(z);
-}
-
-static void zstreams_key_make(void)
-{
-	if (pthread_key_create(&zstreams_key, zstreams_free) != 0)
-		zstreams_key = (pthread_key_t)-1;
-}
-
-static struct zstreams *zstreams(void)
-{
-	struct zstreams *z;
-
-	pthread_once(&zstreams_once, zstreams_key_make);
-	if (zstreams_key == (pthread_key_t)-1)
-		return NULL;
-	z = pthread_getspecific(zstreams_key);
-	if (z)
-		return z;
-	z = calloc(1, sizeof(*z));
-	if (z && pthread_setspecific(zstreams_key, z) != 0) {
-		free(z);
-		z = NULL;
-	}
-	return z;
-}
-
-static z_stream *deflate_stream(void)
-{
-	struct zstreams *z = zstreams();
-
-	if (!z)
-		return NULL;
-	if (z->def_ok)
-		return deflateReset(&z->def) == Z_OK ? &z->def : NULL;
-	if (deflateInit2(&z->def, 1, Z_DEFLATED, 12, 6, Z_RLE) != Z_OK)
-		return NULL;
-	z->def_ok = 1;
-	return &z->def;
-}
-
-static z_stream *inflate_stream(void)
-{
-	struct zstreams *z = zstreams();
-
-	if (!z)
-		return NULL;
-	if (z->inf_ok)
-		return inflateReset(&z->inf) == Z_OK ? &z->inf : NULL;
-	if (inflateInit(&z->inf) != Z_OK)
-		return NULL;
-	z->inf_ok = 1;
-	return &z->inf;
 }
 
 static int set_decode(const unsigned char *p, size_t len, struct pkg_set *ret)
 {
 	const unsigned char *end = p + len, *q = p + 1;
 	unsigned char *raw;
-	z_stream *zs;
+	uLongf got;
 	uint64_t n;
 	int r;
 
-	if (!p || len == 0 || *p != SET_DEFLATED)
-		return set_decode_raw(p, len, ret);
+	if (!p || len == 0)
+		return -EIO;
+	if (*p == SET_RUNS || *p == SET_FORMAT)
+		return set_decode_tokens(q, end, *p == SET_RUNS, ret);
+	if (*p != SET_DEFLATED)
+		return -EIO;
 	/* A host's references are far fewer than the cap on the value. */
 	if ((r = get_varint(&q, end, &n)) < 0 || n >= SET_VALUE_MAX)
 		return -EIO;
-	raw = malloc(n + 1);
-	zs = raw ? inflate_stream() : NULL;
-	if (!zs) {
-		free(raw);
+	if (!(raw = malloc(n ? n : 1)))
 		return -ENOMEM;
-	}
-	raw[0] = SET_FORMAT;
-	zs->next_in = (Bytef *)q;
-	zs->avail_in = (uInt)(end - q);
-	zs->next_out = raw + 1;
-	zs->avail_out = (uInt)n;
-	if (inflate(zs, Z_FINISH) != Z_STREAM_END || zs->total_out != n)
+	got = (uLongf)n;
+	if (uncompress(raw, &got, q, (uLong)(end - q)) != Z_OK || got != n)
 		r = -EIO;
 	else
-		r = set_decode_raw(raw, n + 1, ret);
+		r = set_decode_tokens(raw, raw + n, 0, ret);
 	free(raw);
-	return r;
-}
-
-/* The references raw[0..n) (after the format byte) into out: deflated
- * when that is shorter (level 1), else as they are (also when zlib has no
- * memory: a value only larger). */
-static int set_deflate(const unsigned char *raw, size_t n, struct buf *out)
-{
-	uLong bound = compressBound((uLong)n);
-	unsigned char *zb = malloc(bound + 11);
-	unsigned char f = SET_FORMAT;
-	z_stream *z = zb ? deflate_stream() : NULL;
-	size_t h = 0;
-	int r, done = 0;
-
-	if (!zb)
-		return -ENOMEM;
-	if (z) {
-		zb[0] = SET_DEFLATED;
-		h = 1 + put_varint(zb + 1, n);
-		z->next_in = (Bytef *)raw;
-		z->avail_in = (uInt)n;
-		z->next_out = zb + h;
-		z->avail_out = (uInt)bound;
-		done = deflate(z, Z_FINISH) == Z_STREAM_END &&
-		       h + z->total_out < n + 1;
-	}
-	buf_reset(out);
-	if (done)
-		r = buf_append(out, zb, h + z->total_out);
-	else if ((r = buf_append(out, &f, 1)) == 0)
-		r = buf_append(out, raw, n);
-	free(zb);
 	return r;
 }
 
@@ -523,14 +424,16 @@ static int set_encode(struct pkg_set *s, struct buf *out)
 		if (!k || cmp_ref(&s->v[k - 1], &s->v[i]) != 0)
 			s->v[k++] = s->v[i];
 	s->n = k;
-	/* Two varints of 10 bytes at most a reference. */
-	raw = t = malloc(s->n * 20 + 1);
+	/* Three varints of 10 bytes at most a token. */
+	raw = t = malloc(s->n * 30 + 1);
 	if (!raw)
 		return -ENOMEM;
+	*t++ = SET_RUNS;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pkg_ref *e = &s->v[i];
 		uint64_t v = (uint64_t)e->version_id;
 		uint64_t step = (uint64_t)e->name_id - name, z[2];
+		size_t more = 0;
 		int b;
 
 		/* zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */
@@ -540,16 +443,26 @@ static int set_encode(struct pkg_set *s, struct buf *out)
 			z[j] = (int64_t)d < 0 ? ~(d << 1) : d << 1;
 		}
 		b = z[1] < z[0];
-		t += put_varint(t, z[b] << 3 | (uint64_t)b << 2 |
+		while (i + more + 1 < s->n &&
+		       e[more + 1].name_id == e[more].name_id + 1 &&
+		       e[more + 1].version_id == e[more].version_id + 1 &&
+		       e[more + 1].nodigest == e->nodigest)
+			more++;
+		t += put_varint(t, z[b] << 4 | (uint64_t)(more != 0) << 3 |
+				      (uint64_t)b << 2 |
 				      (uint64_t)(step != 1) << 1 |
 				      (e->nodigest ? 1 : 0));
 		if (step != 1)
 			t += put_varint(t, step);
-		name = (uint64_t)e->name_id;
-		last[1] = last[0];
-		last[0] = v;
+		if (more)
+			t += put_varint(t, more - 1);
+		i += more;
+		name = (uint64_t)s->v[i].name_id;
+		last[1] = more ? (uint64_t)s->v[i].version_id - 1 : last[0];
+		last[0] = (uint64_t)s->v[i].version_id;
 	}
-	r = set_deflate(raw, (size_t)(t - raw), out);
+	buf_reset(out);
+	r = buf_append(out, raw, (size_t)(t - raw));
 	free(raw);
 	return r;
 }

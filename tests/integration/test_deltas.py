@@ -206,10 +206,11 @@ def test_delta_of_the_mta_reevaluates_the_host(server):
 
 
 def without_digests(refs):
-    """A host's packed references (store_packages.c: a format byte 1, then
-    per reference a varint whose low bit is "no digest", and a second one
-    when its bit 1 says so) with every reference's digest unknown, as
-    migration 012 packs a row stored before digests were kept."""
+    """A host's packed references (store_packages.c: a format byte, then
+    per token a varint whose low bit is "no digest", a second one when its
+    bit 1 says so and, in format 3, a third when its bit 3 does) with every
+    reference's digest unknown, as migration 012 packs a row stored before
+    digests were kept."""
     def varint(i):
         v, shift = 0, 0
         while True:
@@ -231,14 +232,15 @@ def without_digests(refs):
         while refs[i] & 0x80:
             i += 1
         refs = b"\x01" + zlib.decompress(refs[i + 1:])
-    assert refs[0] == 1
+    assert refs[0] in (1, 3)
     out, i = bytearray(refs[:1]), 1
     while i < len(refs):
         v, i = varint(i)
         put(v | 1)
-        if v & 2:
-            step, i = varint(i)
-            put(step)
+        for bit in (2, 8) if refs[0] == 3 else (2,):
+            if v & bit:
+                more, i = varint(i)
+                put(more)
     return bytes(out)
 
 

@@ -1343,13 +1343,13 @@ static int64_t db_count(const char *sql)
 }
 
 /* The hosts' references to the versions versions_sql selects (at most
- * 16), read from their packed values (store_packages.c: a format byte 1,
- * or 2 for the same deflated,
- * then per reference a varint of the version's zigzag step from one of
- * the two previous versions and three flags, bit 1 saying a varint of the
- * name's step follows): what "SELECT count(*) FROM packages" counted when
- * they were rows; with distinct, how many of those versions are referred
- * to. */
+ * 16), read from their packed values (store_packages.c: a format byte 3,
+ * then per token a varint of the version's zigzag step from one of the
+ * two previous versions and four flags, bit 1 saying a varint of the
+ * name's step follows, bit 3 a varint k of a run: k + 1 more references,
+ * each of the next version): what "SELECT count(*) FROM packages" counted
+ * when they were rows; with distinct, how many of those versions are
+ * referred to. */
 static uint64_t refs_varint(const unsigned char *p, size_t len, size_t *i)
 {
 	uint64_t v = 0;
@@ -1385,37 +1385,26 @@ static int64_t db_refs(const char *versions_sql, int distinct)
 		const unsigned char *p = sqlite3_column_blob(s, 0);
 		size_t len = (size_t)sqlite3_column_bytes(s, 0), i = 1;
 		uint64_t last[2] = { 0, 0 };
-		unsigned char raw[8192];
 
-		/* Deflated (format 2): a varint of the length, zlib's bytes. */
-		if (len >= 1 && p[0] == 2) {
-			uLongf got = sizeof(raw) - 1;
-			uint64_t raw_n = refs_varint(p, len, &i);
-
-			ck_assert_int_eq(uncompress(raw + 1, &got, p + i,
-						    (uLong)(len - i)),
-					 Z_OK);
-			ck_assert_uint_eq(got, raw_n);
-			raw[0] = 1;
-			p = raw;
-			len = got + 1;
-			i = 1;
-		}
-		ck_assert(len >= 1 && p[0] == 1);
+		ck_assert(len >= 1 && p[0] == 3);
 		while (i < len) {
-			uint64_t a = refs_varint(p, len, &i), z = a >> 3;
+			uint64_t a = refs_varint(p, len, &i), z = a >> 4, more = 0;
 			uint64_t version = last[(a >> 2) & 1] + 1 +
 					   ((z >> 1) ^ (0 - (z & 1)));
 
 			if (a & 2)
 				(void)refs_varint(p, len, &i);
-			last[1] = last[0];
-			last[0] = version;
-			for (size_t k = 0; k < nw; k++)
-				if ((int64_t)version == want[k]) {
-					n += !distinct || !used[k];
-					used[k] = 1;
-				}
+			if (a & 8)
+				more = refs_varint(p, len, &i) + 1;
+			for (uint64_t j = 0; j <= more; j++, version++) {
+				last[1] = last[0];
+				last[0] = version;
+				for (size_t k = 0; k < nw; k++)
+					if ((int64_t)version == want[k]) {
+						n += !distinct || !used[k];
+						used[k] = 1;
+					}
+			}
 		}
 	}
 	sqlite3_finalize(s);
@@ -1466,6 +1455,160 @@ static void send_ok(int64_t id, const char *agent, const char *host,
 	ck_assert_int_eq(status, 200);
 	json_decref(rep);
 }
+
+/* The host's value as an older derelictd packed it, from its refs in this
+ * form (format 3, as db_refs() reads it): the same references as
+ * format 1's tokens (a version's step shifted by 3, no runs), deflated
+ * with zlib as format 2 when deflate is set. */
+static size_t refs_put(unsigned char *t, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		t[n] = (unsigned char)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+		v >>= 7;
+		n++;
+	} while (v);
+	return n;
+}
+
+static size_t refs_older(const unsigned char *p, size_t len, int deflate,
+			 unsigned char *out, size_t cap)
+{
+	unsigned char tok[8192];
+	uint64_t last[2] = { 0, 0 }, name = 0;
+	size_t i = 1, n = 0, o;
+
+	ck_assert(len >= 1 && p[0] == 3);
+	while (i < len) {
+		uint64_t a = refs_varint(p, len, &i), z = a >> 4, more = 0;
+		uint64_t step = a & 2 ? refs_varint(p, len, &i) : 1;
+		uint64_t v = last[(a >> 2) & 1] + 1 + ((z >> 1) ^ (0 - (z & 1)));
+
+		if (a & 8)
+			more = refs_varint(p, len, &i) + 1;
+		for (uint64_t j = 0; j <= more; j++, v++, step = 1) {
+			/* format 1 steps from the previous version only */
+			uint64_t d = v - (last[0] + 1);
+			uint64_t zz = (int64_t)d < 0 ? ~(d << 1) : d << 1;
+
+			ck_assert_uint_lt(n + 30, sizeof(tok));
+			n += refs_put(tok + n, zz << 3 | (uint64_t)(step != 1) << 1 |
+						       (a & 1));
+			if (step != 1)
+				n += refs_put(tok + n, step);
+			name += step;
+			last[1] = last[0];
+			last[0] = v;
+		}
+	}
+	ck_assert_uint_gt(name, 0);
+	if (!deflate) {
+		ck_assert_uint_le(n + 1, cap);
+		out[0] = 1;
+		memcpy(out + 1, tok, n);
+		return n + 1;
+	}
+	out[0] = 2;
+	o = 1 + refs_put(out + 1, n);
+	{
+		uLongf got = (uLongf)(cap - o);
+
+		ck_assert_int_eq(compress(out + o, &got, tok, (uLong)n), Z_OK);
+		return o + got;
+	}
+}
+
+static void refs_write(int64_t host, const unsigned char *v, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE host_packages SET refs "
+					    "= ? WHERE host_id = ?", -1, &s,
+					    NULL),
+			 SQLITE_OK);
+	sqlite3_bind_blob(s, 1, v, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, host);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	ck_assert_int_eq(sqlite3_changes(db), 1);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* The host's packed value and its first byte (its form). */
+static size_t refs_read(int64_t host, unsigned char *out, size_t cap)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t len;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY,
+					 NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT refs FROM host_packages "
+					    "WHERE host_id = ?", -1, &s, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(s, 1, host);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	len = (size_t)sqlite3_column_bytes(s, 0);
+	ck_assert_uint_le(len, cap);
+	memcpy(out, sqlite3_column_blob(s, 0), len);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return len;
+}
+
+static char *packages_text(int64_t host)
+{
+	json_t *sec = NULL;
+	char *t;
+
+	ck_assert_int_eq(store_host_section(st, host, SECTION_PACKAGES, 100, 0,
+					    &sec),
+			 0);
+	t = json_dumps(sec, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(sec);
+	return t;
+}
+
+/* A value an older derelictd packed (format 1, or 2 deflated) is read as
+ * it is, and written in this form at its next change. */
+START_TEST(packed_values_of_older_forms_are_read)
+{
+	/* b's versions but one are a's: its value steps back and forth. */
+	int64_t a = reported_host(AGENT_A, "alpha", HASH_HOST_A);
+	int64_t b = enroll(AGENT_B, "beta", HASH_HOST_B);
+	unsigned char cur[8192], old[8192];
+	size_t len;
+	char *want, *got;
+
+	send_ok(b, AGENT_B, "beta", "1.3-9");
+	len = refs_read(b, cur, sizeof(cur));
+	want = packages_text(b);
+
+	ck_assert_uint_eq(cur[0], 3);
+	ck_assert_uint_lt(len, 1 + 20);	/* runs: fewer bytes than references */
+	for (int deflate = 0; deflate < 2; deflate++) {
+		size_t n = refs_older(cur, len, deflate, old, sizeof(old));
+
+		refs_write(b, old, n);
+		ck_assert_uint_eq(refs_read(b, old, sizeof(old)), n);
+		ck_assert_uint_eq(old[0], deflate ? 2 : 1);
+		got = packages_text(b);
+		ck_assert_str_eq(got, want);
+		free(got);
+	}
+	ck_assert_str_eq(lib3_version(b), "1.3-9");
+	send_ok(b, AGENT_B, "beta", "1.3-1");
+	ck_assert_str_eq(lib3_version(b), "1.3-1");
+	ck_assert_str_eq(lib3_version(a), "1.3-1");
+	ck_assert_uint_eq(refs_read(b, old, sizeof(old)) >= 1 && old[0] == 3, 1);
+	ck_assert_int_eq(db_count("SELECT sum(n) FROM host_packages"), 40);
+	free(want);
+}
+END_TEST
 
 /* A version two hosts run is one row; when the last host drops it the
  * row stays (nothing finds a version's hosts but a scan, and a kept row
@@ -1618,6 +1761,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, report_packages_as_delta);
 	tcase_add_test(tc, package_version_shared_dropped_and_kept);
 	tcase_add_test(tc, package_version_new_twice_in_one_batch);
+	tcase_add_test(tc, packed_values_of_older_forms_are_read);
 	tcase_add_test(tc, report_for_a_deleted_host_is_404);
 	tcase_add_test(tc, hosts_list_filters_and_caps);
 	tcase_add_test(tc, host_patch_and_delete);
