@@ -24,14 +24,23 @@ static char *canonical(const json_t *v)
 int changes_push(struct changes *l, const char *action, const char *key,
 		 json_t *old, json_t *new, const unsigned char *digest)
 {
+	return changes_push_with(l, action, key, old, NULL, new, digest);
+}
+
+int changes_push_with(struct changes *l, const char *action, const char *key,
+		      json_t *old, char *old_text, json_t *new,
+		      const unsigned char *digest)
+{
 	struct change *c;
 
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? 2 * l->cap : 16;
 		void *p = realloc(l->v, ncap * sizeof(*l->v));
 
-		if (!p)
+		if (!p) {
+			free(old_text);
 			return -ENOMEM;
+		}
 		l->v = p;
 		l->cap = ncap;
 	}
@@ -40,7 +49,7 @@ int changes_push(struct changes *l, const char *action, const char *key,
 	/* The history's texts are made here, outside the writer when this
 	 * runs in store_prepare_report(). */
 	c->key = strdup(key);
-	c->old_text = old ? canonical(old) : NULL;
+	c->old_text = old_text ? old_text : old ? canonical(old) : NULL;
 	c->new_text = new ? canonical(new) : NULL;
 	if (!c->key || (old && !c->old_text) || (new && !c->new_text)) {
 		free(c->key);

@@ -39,6 +39,11 @@ struct changes {
  * they are made outside the writer.  0 or -ENOMEM (then l is as before). */
 int changes_push(struct changes *l, const char *action, const char *key,
 		 json_t *old, json_t *new, const unsigned char *digest);
+/* The same with old's canonical text when the caller has made it already
+ * (old_text, taken by l: freed when this fails). */
+int changes_push_with(struct changes *l, const char *action, const char *key,
+		      json_t *old, char *old_text, json_t *new,
+		      const unsigned char *digest);
 /* Empties l and frees what it holds; l can be used again. */
 void changes_free(struct changes *l);
 

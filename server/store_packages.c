@@ -20,6 +20,7 @@
 #include "advisory.h"
 #include "buf.h"
 #include "cursor.h"
+#include "hash.h"
 #include "jsonutil.h"
 #include "rules.h"
 
@@ -679,22 +680,25 @@ static int name_lookup(struct db_conn *c, const char *name, int64_t *ret)
 /*
  * The host's reference of a package identity (name, arch), whatever its
  * version: 1 found (its index in ret_idx), 0 not, or a negative errno.
- * With ret_item, its item and digest too, and a reference without a
- * digest (a row stored before digests were kept) counts as not found: the
- * delta then fails its hash and the agent resends.  With ret_nid, the
- * name's id (0: no host has the name).
+ * With ret_item, its item, the item's canonical text (which its digest
+ * hashes and the history keeps: made once) and digest too, and a
+ * reference without a digest (a row stored before digests were kept)
+ * counts as not found: the delta then fails its hash and the agent
+ * resends.  With ret_nid, the name's id (0: no host has the name).
  */
 static int ref_find(struct db_conn *c, const struct pkg_set *set,
 		    const char *name, const char *arch, size_t *ret_idx,
-		    json_t **ret_item, unsigned char digest[REPORT_SUM_LEN],
-		    int64_t *ret_nid)
+		    json_t **ret_item, char **ret_text,
+		    unsigned char digest[REPORT_SUM_LEN], int64_t *ret_nid)
 {
 	struct db_stmt *s;
 	int64_t nid = 0;
 	int rc, found = 0;
 
-	if (ret_item)
+	if (ret_item) {
 		*ret_item = NULL;
+		*ret_text = NULL;
+	}
 	rc = name_lookup(c, name, &nid);
 	if (ret_nid)
 		*ret_nid = rc > 0 ? nid : 0;
@@ -723,18 +727,26 @@ static int ref_find(struct db_conn *c, const struct pkg_set *set,
 					 db_col_null(s, 5))) {
 				found = 0;
 			} else if (ret_item) {
+				struct buf t = BUF_INIT(SET_VALUE_MAX);
+
 				*ret_item = row_item(name, arch,
 						     db_col_text(s, 1),
 						     db_col_text(s, 2),
 						     db_col_text(s, 3));
 				d = db_col_blob(s, 4, &len);
-				if (!*ret_item)
+				if (!*ret_item ||
+				    json_canonical_append(*ret_item, &t) < 0 ||
+				    !(*ret_text = buf_take(&t, NULL))) {
+					buf_free(&t);
+					json_decref(*ret_item);
+					*ret_item = NULL;
 					found = -ENOMEM;
-				else if (d && len == REPORT_SUM_LEN)
+				} else if (d && len == REPORT_SUM_LEN) {
 					memcpy(digest, d, REPORT_SUM_LEN);
-				else if (report_item_digest(*ret_item,
-							    digest) < 0)
-					found = -ENOMEM;
+				} else {
+					sha256_raw(*ret_text, strlen(*ret_text),
+						   digest);
+				}
 			}
 			db_reset(s);
 			return found;
@@ -824,6 +836,7 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	struct buf key = BUF_INIT(REPORT_MAX_STRING * 4);
 	char hash[SHA256_HEX_LEN];
 	json_t *p, *old;
+	char *text;
 	size_t i;
 	struct pkg_set set;
 	size_t at;
@@ -839,17 +852,19 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 	in->eval = 0;
 	json_array_foreach(removed, i, p) {
 		found = ref_find(c, &set, json_get_str(p, "name"),
-				 json_get_str(p, "arch"), &at, &old, d, &nid);
+				 json_get_str(p, "arch"), &at, &old, &text, d,
+				 &nid);
 		if (found <= 0) {
 			r = found < 0 ? found : 1;
 			goto out;
 		}
 		report_sum_sub(sum, d);
 		in->eval |= relevant(st, codename, old);
-		r = key_of(old, &key);
-		if (r == 0)
-			r = changes_push(&in->changes, "removed", key.data, old,
-					       NULL, NULL);
+		if ((r = key_of(old, &key)) == 0)
+			r = changes_push_with(&in->changes, "removed", key.data,
+					      old, text, NULL, NULL);
+		else
+			free(text);
 		json_decref(old);
 		if (r < 0)
 			goto out;
@@ -859,18 +874,21 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		const unsigned char *nd = in->digests + i * REPORT_SUM_LEN;
 
 		found = ref_find(c, &set, json_get_str(p, "name"),
-				 json_get_str(p, "arch"), &at, &old, d, &nid);
+				 json_get_str(p, "arch"), &at, &old, &text, d,
+				 &nid);
 		if (found < 0) {
 			r = found;
 			goto out;
 		}
 		if (found && memcmp(d, nd, REPORT_SUM_LEN) == 0) {
 			json_decref(old);
+			free(text);
 			continue;	/* sent, but not changed */
 		}
 		vid = 0;
 		if (nid && (r = version_get(c, p, nd, nid, &vid)) < 0) {
 			json_decref(old);
+			free(text);
 			goto out;
 		}
 		if (found)
@@ -878,11 +896,12 @@ int packages_prepare_delta(struct store *st, struct db_conn *c, int64_t host,
 		report_sum_add(sum, nd);
 		in->eval |= relevant(st, codename, p) ||
 			    (found && relevant(st, codename, old));
-		r = key_of(p, &key);
-		if (r == 0)
-			r = changes_push(&in->changes, found ? "changed" : "added",
-					       key.data, found ? old : NULL, p,
-					       nd);
+		if ((r = key_of(p, &key)) == 0)
+			r = changes_push_with(&in->changes,
+					      found ? "changed" : "added",
+					      key.data, old, text, p, nd);
+		else
+			free(text);
 		json_decref(old);
 		if (r < 0)
 			goto out;
@@ -1317,7 +1336,7 @@ int packages_apply_changes(struct store *st, struct db_conn *c, int64_t host,
 				as_prepared = 0;
 				found = ref_find(c, &set, member(ch->old, PKG_NAME),
 						 member(ch->old, PKG_ARCH), &at,
-						 NULL, NULL, NULL);
+						 NULL, NULL, NULL, NULL);
 				r = found < 0 ? found : 0;
 			}
 		}
