@@ -135,8 +135,9 @@ static int relevant(struct store *st, const char *codename, const json_t *p)
  *
  * The bench's hosts of 1,500 packages take 1.8 KB, two to a 4 KiB page.
  * Not deflated: zlib's Huffman trees for a value of 2 KB cost some 300 K
- * instructions, a quarter of a delta's work in the writer and a tenth of
- * it in the connection's thread, to save 0.3 KB a host.  The forms an
+ * instructions each time, to save 0.3 KB a host; without them a delta
+ * costs the writer 1.03 M instructions, not 1.25 M, and the connection's
+ * thread 1.9 M, not 2.1 M (callgrind, the bench's fleet).  The forms an
  * older derelictd wrote are read as they are, and a value is written in
  * this one at its next change: SET_FORMAT (tokens without r and shifted
  * by 3, not 4), and SET_DEFLATED (a varint of the SET_FORMAT tokens'
