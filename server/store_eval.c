@@ -165,14 +165,31 @@ static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 	int64_t ends = 0;
 	int r;
 
-	s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
-		    "h.retired_at, p.name, p.ends_on, h.os_id, "
-		    "h.os_version_id, h.os_codename, h.last_login_at, "
-		    "h.last_login_user, h.last_login_from, "
-		    "h.packages_changed_at, h.identity_changed_at, "
-		    "h.machine_id, h.previous_machine_id FROM hosts h "
-		    "LEFT JOIN projects p "
-		    "ON p.id = h.project_id WHERE h.id = ?");
+	/* ENGINE: on PostgreSQL the host's row is locked first, before its
+	 * findings are written and the row updated.  An evaluation is always
+	 * part of a write, and each of them then takes a host's row before
+	 * its findings: the evaluation pass (findings, then the row) and a
+	 * PATCH of the host (the row, then findings) deadlocked, and the
+	 * PATCH got a 503.  SQLite has one writer at a time. */
+	if (db_dialect(c) == DB_POSTGRESQL)
+		s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
+			    "h.retired_at, p.name, p.ends_on, h.os_id, "
+			    "h.os_version_id, h.os_codename, h.last_login_at, "
+			    "h.last_login_user, h.last_login_from, "
+			    "h.packages_changed_at, h.identity_changed_at, "
+			    "h.machine_id, h.previous_machine_id FROM hosts h "
+			    "LEFT JOIN projects p "
+			    "ON p.id = h.project_id WHERE h.id = ? "
+			    "FOR UPDATE OF h");
+	else
+		s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
+			    "h.retired_at, p.name, p.ends_on, h.os_id, "
+			    "h.os_version_id, h.os_codename, h.last_login_at, "
+			    "h.last_login_user, h.last_login_from, "
+			    "h.packages_changed_at, h.identity_changed_at, "
+			    "h.machine_id, h.previous_machine_id FROM hosts h "
+			    "LEFT JOIN projects p "
+			    "ON p.id = h.project_id WHERE h.id = ?");
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, id);

@@ -41,7 +41,7 @@ SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\b"
 # told apart by what only one engine has.
 SQLITE_ONLY = re.compile(r"\bhost_search\b|\bjson_each\(|\bjson_valid\(|"
                          r"\browid\b|\bMATCH\b|\bPRAGMA\b|\bsqlite_schema\b")
-PG_ONLY = re.compile(r"\bILIKE\b|\bjsonb|::|\binformation_schema\b")
+PG_ONLY = re.compile(r"\bILIKE\b|\bjsonb|::|\binformation_schema\b|\bFOR UPDATE\b")
 
 
 def cflags():
