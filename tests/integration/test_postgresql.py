@@ -194,3 +194,68 @@ def test_a_lost_connection_is_made_again(make_server):
     h = Host(s)
     status, _, _ = h.send(h.report(packages=[package("after", "1-1")]))
     assert status == 200
+
+
+def test_an_evaluation_locks_the_hosts_row_before_its_findings(make_server):
+    """Every write that evaluates a host takes the host's row before its
+    findings: the evaluation pass, waiting for a row another transaction
+    holds, holds none of the host's findings, so that transaction (a
+    PATCH of the host: the row, then its findings) can write them.  The
+    pass used to write the findings first, and the two deadlocked."""
+    import psycopg2
+    uri = fresh_database()
+    s = make_server(database=uri)
+    assert s.api("POST", "/projects", {"name": "p", "ends_on": "2020-01-01"})[0] == 201
+    h = Host(s)
+    assert h.send(h.report(project="p"))[0] == 200
+    deadline = time.time() + 20
+    while time.time() < deadline and not s.api("GET", f"/findings?host={h.id}")[1]["items"]:
+        time.sleep(0.1)
+    assert s.api("GET", f"/findings?host={h.id}")[1]["items"], "no finding opened"
+    name = uri.rsplit("/", 1)[1]
+    auto = psycopg2.connect(uri)
+    auto.autocommit = True
+    t1 = psycopg2.connect(uri)
+    try:
+        waiting = 0
+        for _ in range(10):
+            # Due now; then the row held before the pass (every second)
+            # evaluates it, or tried again.
+            auto.cursor().execute("UPDATE hosts SET next_eval_at = 0 WHERE id = %s", (h.id,))
+            cur = t1.cursor()
+            cur.execute("SELECT next_eval_at FROM hosts WHERE id = %s FOR UPDATE", (h.id,))
+            if cur.fetchone()[0] != 0:
+                t1.rollback()
+                continue
+            deadline = time.time() + 5
+            while time.time() < deadline and not waiting:
+                c = auto.cursor()
+                c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+                          "application_name = 'derelictd' AND wait_event_type = 'Lock'", (name,))
+                waiting = c.fetchone()[0]
+                time.sleep(0.05)
+            break
+        assert waiting, "the evaluation pass never waited for the host's row"
+        # Past the pass's one deadlock check (deadlock_timeout, 1 s): a
+        # cycle made now would be found by neither before the timeout.
+        time.sleep(1.3)
+        cur = t1.cursor()
+        cur.execute("SET LOCAL lock_timeout = '300ms'")
+        cur.execute("UPDATE findings SET last_seen = last_seen WHERE host_id = %s", (h.id,))
+        assert cur.rowcount >= 1
+        t1.commit()
+        # The pass goes on and evaluates the host.
+        deadline = time.time() + 10
+        due = 0
+        while time.time() < deadline:
+            c = auto.cursor()
+            c.execute("SELECT next_eval_at FROM hosts WHERE id = %s", (h.id,))
+            due = c.fetchone()[0]
+            if due:
+                break
+            time.sleep(0.1)
+        assert due > 0
+        assert s.api("PATCH", f"/hosts/{h.id}", {"note": "after"})[0] == 200
+    finally:
+        t1.close()
+        auto.close()
