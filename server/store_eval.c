@@ -158,6 +158,15 @@ static const char *keep(struct facts *f, size_t *used, size_t cap,
 	return p;
 }
 
+/* The host's own facts, one row (load_host()). */
+#define HOST_FACTS_SQL                                                       \
+	"SELECT h.hostname, h.first_seen, h.last_seen, h.retired_at, "       \
+	"p.name, p.ends_on, h.os_id, h.os_version_id, h.os_codename, "       \
+	"h.last_login_at, h.last_login_user, h.last_login_from, "            \
+	"h.packages_changed_at, h.identity_changed_at, h.machine_id, "       \
+	"h.previous_machine_id FROM hosts h LEFT JOIN projects p ON p.id = " \
+	"h.project_id WHERE h.id = ?"
+
 static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 {
 	struct db_stmt *s;
@@ -172,24 +181,9 @@ static int load_host(struct db_conn *c, int64_t id, struct facts *f)
 	 * PATCH of the host (the row, then findings) deadlocked, and the
 	 * PATCH got a 503.  SQLite has one writer at a time. */
 	if (db_dialect(c) == DB_POSTGRESQL)
-		s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
-			    "h.retired_at, p.name, p.ends_on, h.os_id, "
-			    "h.os_version_id, h.os_codename, h.last_login_at, "
-			    "h.last_login_user, h.last_login_from, "
-			    "h.packages_changed_at, h.identity_changed_at, "
-			    "h.machine_id, h.previous_machine_id FROM hosts h "
-			    "LEFT JOIN projects p "
-			    "ON p.id = h.project_id WHERE h.id = ? "
-			    "FOR UPDATE OF h");
+		s = db_stmt(c, HOST_FACTS_SQL " FOR UPDATE OF h");
 	else
-		s = db_stmt(c, "SELECT h.hostname, h.first_seen, h.last_seen, "
-			    "h.retired_at, p.name, p.ends_on, h.os_id, "
-			    "h.os_version_id, h.os_codename, h.last_login_at, "
-			    "h.last_login_user, h.last_login_from, "
-			    "h.packages_changed_at, h.identity_changed_at, "
-			    "h.machine_id, h.previous_machine_id FROM hosts h "
-			    "LEFT JOIN projects p "
-			    "ON p.id = h.project_id WHERE h.id = ?");
+		s = db_stmt(c, HOST_FACTS_SQL);
 	if (!s)
 		return -EIO;
 	db_bind_int(s, 1, id);
