@@ -5,6 +5,7 @@ b=${1:-build}
 mkdir -p "$b/bench"
 cc -O2 -o "$b/bench/loadgen" tests/bench/loadgen.c $(pkg-config --cflags --libs libcurl)
 cc -O2 -o "$b/bench/floor" tests/bench/floor.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
+cc -O2 -o "$b/bench/parse_floor" tests/bench/parse_floor.c $(pkg-config --cflags --libs jansson)
 echo "== agent =="
 sh tests/bench/agent_bench.sh "$b"
 echo

@@ -530,6 +530,32 @@ def fleet_compare(base, total, pk, ports, services, procs):
         a, b = figs["base"][k] * scale, figs["this"][k] * scale
         d = 2 if max(a, b) < 10 else 1
         print(f"  {label:44} {a:10.{d}f} {b:10.{d}f} {b / a if a else 0:10.2f}")
+    parse_floor(figs["base"]["first_cpu_ms"], pk, ports, services, procs)
+
+
+def parse_floor(base_ms, pk, ports, services, procs):
+    """What jansson alone costs for one first report of this fleet (the
+    least any server reading this wire form does), beside the budget a 5x
+    cut of the base's server CPU per first report leaves."""
+    tool = pathlib.Path(loadgen).parent / "parse_floor"
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="derelict-bench-parse-"))
+    try:
+        class Host:
+            agent_id, hostname = "00000000-0000-4000-9000-000000000001", "parse-1"
+        rep = realistic_report(Host, 1, pk, ports, services, procs)
+        (tmp / "report.json").write_text(json.dumps(rep))
+        del rep["sections"]["packages"]
+        (tmp / "without-packages.json").write_text(json.dumps(rep))
+        out = subprocess.run([str(tool), str(tmp / "report.json"),
+                              str(tmp / "without-packages.json")],
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        (_, whole_b, whole), (_, rest_b, rest) = (l.split() for l in out[:2])
+        print(f"  jansson's parse and free of one first report ({int(whole_b) >> 10} KiB): "
+              f"{float(whole):.2f} ms, {float(rest):.2f} ms of it without the packages "
+              f"section ({int(rest_b) >> 10} KiB); a 5x cut of the base's server CPU per "
+              f"first report leaves {base_ms / 5:.2f} ms for all of it")
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)])
 
 
 def main():
