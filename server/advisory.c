@@ -1088,19 +1088,11 @@ static int decide(const struct advisory_db *db, size_t lo, size_t hi,
 	return 1;
 }
 
-int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
-			    const char *source, const char *source_version,
-			    struct advisory_verdict *ret, size_t max)
+/* The index of the first entry of source package source (db->n if none). */
+static size_t first_of(const struct advisory_db *db, const char *source)
 {
-	size_t lo = 0, hi, i;
-	bool covered = false;
-	int found = 0;
+	size_t lo = 0, hi = db->n;
 
-	if (!db || !source || !source_version ||
-	    version_valid(codename, source_version) != 0)
-		return -EINVAL;
-	/* The first entry of this source package. */
-	hi = db->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -1109,6 +1101,21 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
+			    const char *source, const char *source_version,
+			    struct advisory_verdict *ret, size_t max)
+{
+	size_t lo, i;
+	bool covered = false;
+	int found = 0;
+
+	if (!db || !source || !source_version ||
+	    version_valid(codename, source_version) != 0)
+		return -EINVAL;
+	lo = first_of(db, source);
 	/* Ubuntu's OSV data lists every CVE of a package in a release it
 	 * covers: one it does not list does not affect that release, and no
 	 * upstream version decides it there. */
@@ -1153,6 +1160,76 @@ int advisory_match(const struct advisory_db *db, const char *codename,
 		ret[i] = v[i].a;
 	free(v);
 	return n;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_fix(const struct advisory_fix *x, const struct advisory_fix *y)
+{
+	return same_str(x->release, y->release) && x->state == y->state &&
+	       same_str(x->version, y->version) && x->urgency == y->urgency &&
+	       same_str(x->urgency_name, y->urgency_name) &&
+	       x->unimportant == y->unimportant &&
+	       same_str(x->advisory, y->advisory) &&
+	       same_str(x->nodsa, y->nodsa) &&
+	       same_str(x->nodsa_text, y->nodsa_text);
+}
+
+/* Whether two entries are the same in all a verdict is made of; with
+ * sources, also the entry's summary and its source's name and date, which
+ * an MTA's verdicts carry to the rules. */
+static bool same_entry(const struct advisory_db *da, const struct advisory *a,
+		       const struct advisory_db *db, const struct advisory *b,
+		       bool sources)
+{
+	if (strcmp(a->cve, b->cve) != 0 || a->severity != b->severity ||
+	    a->scope != b->scope || a->origin != b->origin ||
+	    a->n_fixed_upstream != b->n_fixed_upstream ||
+	    a->n_fixes != b->n_fixes)
+		return false;
+	for (size_t i = 0; i < a->n_fixed_upstream; i++)
+		if (strcmp(a->fixed_upstream[i], b->fixed_upstream[i]) != 0)
+			return false;
+	for (size_t i = 0; i < a->n_fixes; i++)
+		if (!same_fix(&a->fixes[i], &b->fixes[i]))
+			return false;
+	if (sources) {
+		const struct advisory_source *x = &da->sources[a->src];
+		const struct advisory_source *y = &db->sources[b->src];
+
+		if (strcmp(a->summary, b->summary) != 0 ||
+		    strcmp(x->name, y->name) != 0 ||
+		    (x->data_date ? x->data_date : x->fetched_at) !=
+			(y->data_date ? y->data_date : y->fetched_at))
+			return false;
+	}
+	return true;
+}
+
+bool advisory_source_differs(const struct advisory_db *a,
+			     const struct advisory_db *b, const char *source,
+			     bool sources)
+{
+	size_t i, j;
+
+	if (!a || !b)
+		return a != b;
+	i = first_of(a, source);
+	j = first_of(b, source);
+	/* The entries of one source package are in the order matching
+	 * reads them: by CVE, the freshest first. */
+	for (;; i++, j++) {
+		bool in_a = i < a->n && strcmp(a->items[i].source, source) == 0;
+		bool in_b = j < b->n && strcmp(b->items[j].source, source) == 0;
+
+		if (!in_a || !in_b)
+			return in_a != in_b;
+		if (!same_entry(a, &a->items[i], b, &b->items[j], sources))
+			return true;
+	}
 }
 
 static int parse_date_member(json_t *o, const char *key, int64_t *ret)

@@ -233,6 +233,19 @@ int advisory_match_verdicts(const struct advisory_db *db, const char *codename,
 			    const char *source, const char *source_version,
 			    struct advisory_verdict *ret, size_t max);
 
+/*
+ * Whether matching source package `source` against a and against b may
+ * give different verdicts for some version on some release: false when
+ * its entries are the same in both, in order and in every member matching
+ * reads, so advisory_match_verdicts() gives the same for every version and
+ * release; with sources, the entries' summaries and their sources' names
+ * and dates must be the same too.  Either may be NULL (no data): they
+ * differ unless both are.
+ */
+bool advisory_source_differs(const struct advisory_db *a,
+			     const struct advisory_db *b, const char *source,
+			     bool sources);
+
 /* The same, the deciding entries only. */
 int advisory_match(const struct advisory_db *db, const char *codename,
 		   const char *source, const char *source_version,

@@ -5,12 +5,15 @@
  *
  * Runs in the writer's evaluation pass (store_rematch_step()), in steps:
  *
- *  1. Every distinct version (package_versions) is matched against the old
- *     and the new data for every release in use.  What a version gives an
- *     evaluation (store_eval.c) is, for a package that is not an MTA's, the
- *     ordered CVE ids of its verdicts that are not "unimportant" (they end
- *     up in host_state.vulns and the changelog's fixed list only); for an
- *     MTA's, everything the rules see of each verdict.  A source package
+ *  1. Every distinct version (package_versions) of a source package whose
+ *     entries differ between the old and the new data
+ *     (advisory_source_differs()) is matched against both for every
+ *     release in use; the versions of the others cannot have changed.
+ *     What a version gives an evaluation (store_eval.c) is, for a package
+ *     that is not an MTA's, the ordered CVE ids of its verdicts that are
+ *     not "unimportant" (they end up in host_state.vulns and the
+ *     changelog's fixed list only); for an MTA's, everything the rules see
+ *     of each verdict.  A source package
  *     one of whose versions gives something else now is "touched", and so
  *     is every version of it with a verdict before or after, since the
  *     first of them in name order decides host_state.vulns.  A release whose
@@ -23,7 +26,8 @@
  *     evaluated since step 2 (its packages may have changed), a full
  *     evaluation; else only the touched sources' entries of
  *     host_state.vulns and of the mail verdict's fixed_per_changelog are
- *     computed again, from the host's current versions of those sources,
+ *     computed again, from the touched versions step 2 found the host with
+ *     (still its versions of those sources: it was not evaluated since),
  *     exactly as a full evaluation computes them.  Nothing else of an
  *     evaluation depends on the advisories, so the findings are unchanged.
  *  4. advisory_state.matched_digest is written with the last chunk: a
@@ -65,9 +69,10 @@ struct rm_source {
 	size_t n_names, cap_names;
 };
 
+/* A host with a touched version, as step 2 found them. */
 struct rm_pair {
-	int64_t host;
-	int source; /* index in sources */
+	int64_t host, version;
+	int source; /* the version's, an index in sources */
 };
 
 enum rm_stage { RM_DIFF, RM_APPLY, RM_DONE };
@@ -369,8 +374,8 @@ static const struct rm_version *version_find(const struct rematch *rm,
 	return NULL;
 }
 
-/* Step 1: every version matched against both data sets; keeps the touched
- * ones and their sources. */
+/* Step 1: every version of a changed source matched against both data
+ * sets; keeps the touched ones and their sources. */
 static int diff_versions(struct store *st, struct db_conn *c,
 			 struct rematch *rm)
 {
@@ -412,8 +417,19 @@ static int diff_versions(struct store *st, struct db_conn *c,
 			 */
 			if (pass == 1 && source_index(rm, v.source) < 0)
 				continue;
+			/* A source whose entries are the same in both data
+			 * sets gives each of its versions the same verdicts:
+			 * the first pass costs the sources that changed. */
+			if (pass == 0 &&
+			    !advisory_source_differs(rm->old, st->advisories,
+						     v.source, true))
+				continue;
 			v.is_mta =
 			    rules_mta_of_package(v.name, v.source) != NULL;
+			if (pass == 0 && !v.is_mta &&
+			    !advisory_source_differs(rm->old, st->advisories,
+						     v.source, false))
+				continue;
 			for (int k = 0; k < rel.n && r == 0; k++) {
 				const char *key =
 				    rel.has[k] ? rel.key[k] : NULL;
@@ -580,7 +596,7 @@ static int pair_add(struct rematch *rm, size_t *cap, int64_t host,
 		rm->pairs = p;
 		*cap = n;
 	}
-	rm->pairs[rm->n_pairs++] = (struct rm_pair){host, k};
+	rm->pairs[rm->n_pairs++] = (struct rm_pair){host, version, k};
 	return 0;
 }
 
@@ -590,7 +606,9 @@ static int cmp_pairs(const void *a, const void *b)
 
 	if (x->host != y->host)
 		return x->host < y->host ? -1 : 1;
-	return x->source - y->source;
+	if (x->source != y->source)
+		return x->source - y->source;
+	return (x->version > y->version) - (x->version < y->version);
 }
 
 /* The hosts and versions of one name: the index's, and those of the hosts
@@ -679,14 +697,6 @@ static int cmp_versions_by_name(const void *a, const void *b)
 	return d ? d : strcmp(x->arch, y->arch);
 }
 
-static int in_sources(const struct rm_pair *p, size_t n, int source)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i].source == source)
-			return 1;
-	return 0;
-}
-
 /* Sets or deletes key of obj: value when it is an array of something. */
 static int put_entry(json_t *obj, const char *key, json_t *value)
 {
@@ -709,8 +719,7 @@ static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
 {
 	struct advisory_verdict m[MAX_MATCH];
 	const struct rm_version **mine = NULL;
-	int64_t *ids = NULL;
-	size_t n_ids = 0, cap_ids = 0, n_mine = 0;
+	size_t n_mine = 0;
 	json_t *mail_sec = NULL, *vulns = NULL, *mail = NULL;
 	json_t *vmap = json_object(), *fixed = json_object(), *fpc;
 	char kb[32], *was_v = NULL, *was_m = NULL, *now_v = NULL, *now_m = NULL;
@@ -745,41 +754,17 @@ static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
 		goto out;
 	}
 
-	/* The host's versions of the touched sources' names, now. */
-	for (size_t i = 0; i < np && r == 0; i++) {
-		const struct rm_source *src = &rm->sources[p[i].source];
-
-		for (size_t j = 0; j < src->n_names && r == 0; j++) {
-			int dup = 0;
-
-			/* Two touched sources may share a name. */
-			for (size_t x = 0; x < i && !dup; x++)
-				for (size_t y = 0;
-				     y < rm->sources[p[x].source].n_names; y++)
-					dup |= rm->sources[p[x].source]
-						   .name_ids[y] ==
-					       src->name_ids[j];
-			if (!dup)
-				r = packages_versions_of_name(
-				    c, host, src->name_ids[j], &ids, &n_ids,
-				    &cap_ids);
-		}
-	}
-	if (r < 0)
-		goto out;
-	mine = calloc(n_ids ? n_ids : 1, sizeof(*mine));
+	/* The host's touched versions, as step 2 found them: it has not
+	 * been evaluated since (apply_chunk() checked), so they are its
+	 * versions of the touched sources now. */
+	mine = calloc(np, sizeof(*mine));
 	if (!mine) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n_ids; i++) {
-		/* A version with no verdict, before or after, gives
-		 * nothing. */
-		const struct rm_version *v = version_find(rm, ids[i]);
-
-		if (v && in_sources(p, np, source_index(rm, v->source)))
-			mine[n_mine++] = v;
-	}
+	for (size_t i = 0; i < np; i++)
+		if ((mine[n_mine] = version_find(rm, p[i].version)))
+			n_mine++;
 	if (n_mine)
 		qsort(mine, n_mine, sizeof(*mine), cmp_versions_by_name);
 
@@ -906,7 +891,6 @@ static int patch_host(struct store *st, struct db_conn *c, struct rematch *rm,
 				"WHERE host_id = ?",
 				DB_TEXT(now_v), DB_TEXT(now_m), DB_INT(host));
 out:
-	free(ids);
 	free(mine);
 	free(was_v);
 	free(was_m);

@@ -653,6 +653,73 @@ START_TEST(test_newer_tracker_wins)
 }
 END_TEST
 
+/* The loads of the real tracker sample, as a fetch each: every verdict
+ * the same, only the sources' dates moved. */
+static struct advisory_db *sample_fetched(int64_t at, const char *extra)
+{
+	struct advisory_source info = { .name = "tracker",
+					.origin = ADVISORY_ORIGIN_TRACKER,
+					.fetched_at = at };
+	struct advisory_db *db = NULL;
+	struct buf b;
+
+	testutil_read(testutil_repo("tests/fixtures/advisories/"
+				    "tracker-sample.json"),
+		      &b);
+	ck_assert_int_eq(advisory_db_new(&db), 0);
+	ck_assert_int_eq(advisory_db_load_source(db, b.data, b.len, &info,
+						 NULL),
+			 0);
+	if (extra)
+		ck_assert_int_eq(advisory_db_load_source(db, extra,
+							 strlen(extra), NULL,
+							 NULL),
+				 0);
+	buf_free(&b);
+	return db;
+}
+
+/* What the re-match's first step skips (store_rematch.c): a source package
+ * whose entries are the same in two data sets. */
+START_TEST(test_source_differs)
+{
+	static const char fix5[] =
+		"{\"exim4\": {\"CVE-2099-0001\": {\"releases\": {"
+		"\"bullseye\": {\"status\": \"resolved\", "
+		"\"fixed_version\": \"4.94.2-7+deb11u5\"}}}}}";
+	static const char fix6[] =
+		"{\"exim4\": {\"CVE-2099-0001\": {\"releases\": {"
+		"\"bullseye\": {\"status\": \"resolved\", "
+		"\"fixed_version\": \"4.94.2-7+deb11u6\"}}}}}";
+	struct advisory_db *a = sample_fetched(1000, NULL);
+	struct advisory_db *b = sample_fetched(2000, NULL);
+	struct advisory_db *c = sample_fetched(1000, fix5);
+	struct advisory_db *d = sample_fetched(1000, fix6);
+
+	/* The same entries fetched again: the same verdicts, but an MTA's
+	 * verdicts carry the data's date to the rules. */
+	ck_assert(!advisory_source_differs(a, b, "exim4", false));
+	ck_assert(advisory_source_differs(a, b, "exim4", true));
+	ck_assert(!advisory_source_differs(a, b, "postfix", false));
+	/* No entries in either: nothing to differ. */
+	ck_assert(!advisory_source_differs(a, b, "zlib", true));
+	/* A CVE more, or a fixed version moved, for exim4 alone. */
+	ck_assert(advisory_source_differs(a, c, "exim4", false));
+	ck_assert(advisory_source_differs(c, a, "exim4", false));
+	ck_assert(!advisory_source_differs(a, c, "postfix", true));
+	ck_assert(advisory_source_differs(c, d, "exim4", false));
+	ck_assert(!advisory_source_differs(c, d, "postfix", false));
+	ck_assert(!advisory_source_differs(c, c, "exim4", true));
+	/* No data at all on one side. */
+	ck_assert(advisory_source_differs(a, NULL, "zlib", false));
+	ck_assert(!advisory_source_differs(NULL, NULL, "exim4", true));
+	advisory_db_free(a);
+	advisory_db_free(b);
+	advisory_db_free(c);
+	advisory_db_free(d);
+}
+END_TEST
+
 /* status open, nodsa and unimportant, as the tracker writes them. */
 static const char meaning_tracker[] =
 	"{\"exim4\": {"
@@ -1169,6 +1236,7 @@ int main(void)
 	tcase_add_test(tc, test_tracker_wins_per_release);
 	tcase_add_test(tc, test_tracker_wins_any_order);
 	tcase_add_test(tc, test_newer_tracker_wins);
+	tcase_add_test(tc, test_source_differs);
 	tcase_add_test(tc, test_tracker_meaning);
 	tcase_add_test(tc, test_unconfirmed);
 	tcase_add_test(tc, test_shipped_new_form);
