@@ -374,8 +374,57 @@ static const struct rm_version *version_find(const struct rematch *rm,
 	return NULL;
 }
 
+/* Keeps a copy of v: 0, -E2BIG past REMATCH_MAX_VERSIONS, or -ENOMEM. */
+static int cand_add(struct rm_version **cand, size_t *n, size_t *cap,
+		    const struct rm_version *v)
+{
+	struct rm_version *c;
+
+	if (*n == REMATCH_MAX_VERSIONS)
+		return -E2BIG;
+	if (*n == *cap) {
+		size_t k = *cap ? 2 * *cap : 256;
+		struct rm_version *p = realloc(*cand, k * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*cand = p;
+		*cap = k;
+	}
+	c = &(*cand)[(*n)++];
+	*c = *v;
+	c->name = strdup(v->name);
+	c->arch = strdup(v->arch);
+	c->source = strdup(v->source);
+	c->source_version = strdup(v->source_version);
+	return c->name && c->arch && c->source && c->source_version ? 0
+								     : -ENOMEM;
+}
+
+/* The touched sources, sorted and unique, from the changed[n] names
+ * (taken). */
+static int sources_of(struct rematch *rm, char **changed, size_t n)
+{
+	size_t u = 0;
+
+	if (!n)
+		return 0;
+	qsort(changed, n, sizeof(*changed), cmp_str);
+	rm->sources = calloc(n, sizeof(*rm->sources));
+	if (!rm->sources)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (u && strcmp(rm->sources[u - 1].name, changed[i]) == 0)
+			continue;
+		rm->sources[u++].name = changed[i];
+		changed[i] = NULL;
+	}
+	rm->n_sources = u;
+	return 0;
+}
+
 /* Step 1: every version of a changed source matched against both data
- * sets; keeps the touched ones and their sources. */
+ * sets, in one scan; keeps the touched ones and their sources. */
 static int diff_versions(struct store *st, struct db_conn *c,
 			 struct rematch *rm)
 {
@@ -396,138 +445,74 @@ static int diff_versions(struct store *st, struct db_conn *c,
 		return -EIO;
 	if ((r = releases_in_use(st, c, rm->old, &rel)) < 0)
 		return r;
-	/* Two passes: the sources whose versions' verdicts changed, then
-	 * their versions with a verdict (only those are kept). */
-	for (int pass = 0; pass < 2 && r == 0; pass++) {
-		while ((rc = db_step(c, s)) == DB_ROW && r == 0) {
-			struct rm_version v = {
-			    .id = db_col_int(s, 0),
-			    .name_id = db_col_int(s, 1),
-			    .name = (char *)db_col_text(s, 2),
-			    .arch = (char *)db_col_text(s, 3),
-			    .source = (char *)db_col_text(s, 4),
-			    .source_version = (char *)db_col_text(s, 5),
-			};
-			int any = 0, differs = 0;
+	/* The versions with a verdict before or after are kept as
+	 * candidates: those of the touched sources are the touched ones. */
+	while ((rc = db_step(c, s)) == DB_ROW && r == 0) {
+		struct rm_version v = {
+		    .id = db_col_int(s, 0),
+		    .name_id = db_col_int(s, 1),
+		    .name = (char *)db_col_text(s, 2),
+		    .arch = (char *)db_col_text(s, 3),
+		    .source = (char *)db_col_text(s, 4),
+		    .source_version = (char *)db_col_text(s, 5),
+		};
+		int any = 0, differs = 0;
 
-			if (!v.name || !v.arch || !v.source ||
-			    !v.source_version)
-				continue;
-			/* The second pass keeps the touched sources' versions.
-			 */
-			if (pass == 1 && source_index(rm, v.source) < 0)
-				continue;
-			/* A source whose entries are the same in both data
-			 * sets gives each of its versions the same verdicts:
-			 * the first pass costs the sources that changed. */
-			if (pass == 0 &&
-			    !advisory_source_differs(rm->old, st->advisories,
-						     v.source, true))
-				continue;
-			v.is_mta =
-			    rules_mta_of_package(v.name, v.source) != NULL;
-			if (pass == 0 && !v.is_mta &&
-			    !advisory_source_differs(rm->old, st->advisories,
-						     v.source, false))
-				continue;
-			for (int k = 0; k < rel.n && r == 0; k++) {
-				const char *key =
-				    rel.has[k] ? rel.key[k] : NULL;
+		if (!v.name || !v.arch || !v.source || !v.source_version)
+			continue;
+		/* A source whose entries are the same in both data sets
+		 * gives each of its versions the same verdicts: this step
+		 * costs the sources that changed. */
+		if (!advisory_source_differs(rm->old, st->advisories, v.source,
+					     true))
+			continue;
+		v.is_mta = rules_mta_of_package(v.name, v.source) != NULL;
+		if (!v.is_mta && !advisory_source_differs(rm->old,
+							  st->advisories,
+							  v.source, false))
+			continue;
+		for (int k = 0; k < rel.n && r == 0; k++) {
+			const char *key = rel.has[k] ? rel.key[k] : NULL;
 
-				if ((r = signature(rm->old, key, &v, &a)) < 0 ||
-				    (r = signature(st->advisories, key, &v,
-						   &b)) < 0)
-					break;
-				any |= a.len || b.len;
-				differs |=
-				    a.len != b.len ||
-				    (a.len && memcmp(a.data, b.data, a.len));
-			}
-			if (r < 0 || !any)
-				continue;
-			if (pass == 0 && differs) {
-				if (n_changed == cap_changed) {
-					size_t cap =
-					    cap_changed ? 2 * cap_changed : 64;
-					char **p =
-					    realloc(changed, cap * sizeof(*p));
-
-					if (!p) {
-						r = -ENOMEM;
-						break;
-					}
-					changed = p;
-					cap_changed = cap;
-				}
-				if (!(changed[n_changed] = strdup(v.source))) {
-					r = -ENOMEM;
-					break;
-				}
-				n_changed++;
-			}
-			if (pass == 0)
-				continue;
-			if (n_cand == REMATCH_MAX_VERSIONS) {
-				r = -E2BIG;
+			if ((r = signature(rm->old, key, &v, &a)) < 0 ||
+			    (r = signature(st->advisories, key, &v, &b)) < 0)
 				break;
-			}
-			if (n_cand == cap_cand) {
-				size_t cap = cap_cand ? 2 * cap_cand : 256;
-				struct rm_version *p =
-				    realloc(cand, cap * sizeof(*p));
+			any |= a.len || b.len;
+			differs |= a.len != b.len ||
+				   (a.len && memcmp(a.data, b.data, a.len));
+		}
+		if (r < 0 || !any)
+			continue;
+		if (differs) {
+			if (n_changed == cap_changed) {
+				size_t cap = cap_changed ? 2 * cap_changed : 64;
+				char **p = realloc(changed, cap * sizeof(*p));
 
 				if (!p) {
 					r = -ENOMEM;
 					break;
 				}
-				cand = p;
-				cap_cand = cap;
+				changed = p;
+				cap_changed = cap;
 			}
-			cand[n_cand] = v;
-			cand[n_cand].name = strdup(v.name);
-			cand[n_cand].arch = strdup(v.arch);
-			cand[n_cand].source = strdup(v.source);
-			cand[n_cand].source_version = strdup(v.source_version);
-			n_cand++;
-			if (!cand[n_cand - 1].name || !cand[n_cand - 1].arch ||
-			    !cand[n_cand - 1].source ||
-			    !cand[n_cand - 1].source_version)
+			if (!(changed[n_changed] = strdup(v.source))) {
 				r = -ENOMEM;
-		}
-		db_reset(s);
-		if (r == 0 && rc < 0)
-			r = rc;
-		if (pass == 1)
-			break;
-		/* The touched sources, sorted and unique. */
-		if (r == 0 && n_changed) {
-			size_t u = 0;
-
-			qsort(changed, n_changed, sizeof(*changed), cmp_str);
-			rm->sources = calloc(n_changed, sizeof(*rm->sources));
-			if (!rm->sources)
-				r = -ENOMEM;
-			for (size_t i = 0; r == 0 && i < n_changed; i++) {
-				if (u && strcmp(rm->sources[u - 1].name,
-						changed[i]) == 0)
-					continue;
-				rm->sources[u].name = changed[i];
-				changed[i] = NULL;
-				u++;
+				break;
 			}
-			rm->n_sources = u;
+			n_changed++;
 		}
-		for (size_t i = 0; i < n_changed; i++)
-			free(changed[i]);
-		free(changed);
-		changed = NULL;
-		n_changed = cap_changed = 0;
-		if (!rm->n_sources)
-			break;
+		r = cand_add(&cand, &n_cand, &cap_cand, &v);
 	}
 	db_reset(s);
 	buf_free(&a);
 	buf_free(&b);
+	if (r == 0 && rc < 0)
+		r = rc;
+	if (r == 0)
+		r = sources_of(rm, changed, n_changed);
+	for (size_t i = 0; i < n_changed; i++)
+		free(changed[i]);
+	free(changed);
 	/* The touched versions: the candidates of touched sources (the scan
 	 * gave them in id order). */
 	for (size_t i = 0; i < n_cand; i++) {
