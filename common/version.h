@@ -2,6 +2,6 @@
 #ifndef DERELICT_VERSION_H
 #define DERELICT_VERSION_H
 
-#define DERELICT_VERSION "0.5.3"
+#define DERELICT_VERSION "0.5.4"
 
 #endif
