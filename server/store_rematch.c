@@ -53,7 +53,9 @@
 
 #define MAX_MATCH 64 /* as store_eval.c's */
 #define REMATCH_RELEASES 64
-#define REMATCH_MAX_VERSIONS 2000000 /* touched; more: the full way */
+#define REMATCH_MAX_VERSIONS 2000000 /* candidates (versions of changed
+				     * sources with a verdict); more: the
+				     * full way */
 #define REMATCH_MAX_PAIRS 20000000
 
 struct rm_version {
